@@ -1,0 +1,58 @@
+/*
+ * cli.h — what the command modules of the celltrace tool share.
+ *
+ * The tool is `celltrace [--data DIR] [--quiet] COMMAND [options]`; main.c
+ * parses the global options and dispatches to one cmd_<name>() per
+ * command. Each command parses its own options (getopt_long), prints its
+ * own --help, and returns an exit status from SPEC section 5:
+ * 0 success, 1 failure, 2 usage error, 3 success with rejected rows.
+ * Commands use only the public API (include/celltrace.h).
+ */
+#ifndef CT_CLI_H
+#define CT_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "celltrace.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REJECTS = 3 };
+
+typedef struct cli_ctx {
+    const char *data_dir; /* --data, $CELLTRACE_DATA, or ./celltrace-data */
+    int quiet;            /* --quiet: no progress, no chatter */
+    int progress;         /* stderr is a terminal and not quiet */
+    const char *reason;   /* --reason: why personal data is read (audit) */
+} cli_ctx;
+
+/* Commands: argv[0] is the command name; options follow. */
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
+int cmd_cells(cli_ctx *ctx, int argc, char **argv);
+int cmd_ingest(cli_ctx *ctx, int argc, char **argv);
+int cmd_cases(cli_ctx *ctx, int argc, char **argv);
+int cmd_trace(cli_ctx *ctx, int argc, char **argv);
+int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+int cmd_simulate(cli_ctx *ctx, int argc, char **argv);
+
+/* Prints "celltrace: <msg>" to stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Prints a usage error with a hint to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Opens the data directory of ctx; prints the error and returns NULL on
+ * failure. */
+ct_db *cli_open(cli_ctx *ctx, int writable);
+
+/* A progress bar on stderr for ct_import_opts.progress (ud = a label). */
+void cli_progress(void *ud, uint64_t done, uint64_t total);
+
+#endif
