@@ -1,0 +1,352 @@
+/*
+ * cmd_import.c — `celltrace cells import`, `celltrace ingest` and
+ * `celltrace cases import|add|list`: everything that brings data in.
+ *
+ * Each prints one summary line (rows read, stored, duplicates, rejected)
+ * and exits 3 when rows were rejected, naming the reject report.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_summary(const char *what, const ct_import_summary *s, const char *format)
+{
+    if (format && strcmp(format, "json") == 0) {
+        printf("{\"rows_read\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
+               "\"rejects\":\"%s\"}\n",
+               (unsigned long long)s->rows_read, (unsigned long long)s->stored,
+               (unsigned long long)s->duplicates, (unsigned long long)s->rejected, s->rejects_path);
+        return;
+    }
+    printf("%s: %llu rows read, %llu stored, %llu duplicates, %llu rejected\n", what,
+           (unsigned long long)s->rows_read, (unsigned long long)s->stored,
+           (unsigned long long)s->duplicates, (unsigned long long)s->rejected);
+    if (s->rejected)
+        fprintf(stderr, "celltrace: rejected rows are listed in %s\n", s->rejects_path);
+}
+
+static int summary_exit(const ct_import_summary *s)
+{
+    return s->rejected ? EXIT_REJECTS : EXIT_OK;
+}
+
+static void end_progress(const cli_ctx *ctx)
+{
+    if (ctx->progress)
+        fputs("\r\033[K", stderr);
+}
+
+/* ---- cells ---------------------------------------------------------------- */
+
+static void cells_help(void)
+{
+    printf("Usage: celltrace [--data DIR] cells import --operator OP [--rejects FILE] FILE\n\n"
+           "Loads an operator's cell catalogue (CSV: cell_id, lat, lon, radius_m, region).\n"
+           "Rows upsert by cell_id: new geometry applies to all events of that cell.\n"
+           "FILE may be .gz or .zst, or - for stdin.\n\n"
+           "Options:\n"
+           "  --operator OP    the operator, e.g. 250-01 (required)\n"
+           "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
+           "  --format text|json  the summary's format\n"
+           "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
+}
+
+int cmd_cells(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"operator", required_argument, NULL, 'o'},
+                                         {"rejects", required_argument, NULL, 'r'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *op = NULL, *format = "text";
+    ct_import_opts io = {NULL, NULL, NULL};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': op = optarg; break;
+        case 'r': io.rejects_path = optarg; break;
+        case 'f': format = optarg; break;
+        case 'h': cells_help(); return EXIT_OK;
+        default: return cli_usage_error("cells", "unknown option");
+        }
+    }
+    if (optind >= argc || strcmp(argv[optind], "import") != 0)
+        return cli_usage_error("cells", "expected `cells import --operator OP FILE`");
+    if (!op)
+        return cli_usage_error("cells", "--operator is required");
+    if (argc - optind != 2)
+        return cli_usage_error("cells", "expected exactly one FILE");
+    ct_db *db = cli_open(ctx, 1);
+    if (!db)
+        return EXIT_FAIL;
+    if (ctx->progress) {
+        io.progress = cli_progress;
+        io.progress_ud = "cells";
+    }
+    ct_import_summary sum;
+    ct_err err;
+    ct_code rc = ct_cells_import(db, op, argv[optind + 1], &io, &sum, &err);
+    end_progress(ctx);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    print_summary("cells", &sum, format);
+    return summary_exit(&sum);
+}
+
+/* ---- ingest ------------------------------------------------------------------ */
+
+static void ingest_help(void)
+{
+    printf("Usage: celltrace [--data DIR] ingest --operator OP [--rejects FILE] FILE...\n\n"
+           "Stores location events (CSV: msisdn, ts, then cell_id or lat, lon,\n"
+           "accuracy_m). Files may be .gz or .zst; - reads stdin. Events identical to\n"
+           "stored ones are counted as duplicates. All files land together, atomically.\n\n"
+           "Options:\n"
+           "  --operator OP    the operator whose feed this is (required)\n"
+           "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
+           "  --format text|json  the summary's format\n"
+           "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
+}
+
+int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"operator", required_argument, NULL, 'o'},
+                                         {"rejects", required_argument, NULL, 'r'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *op = NULL, *format = "text";
+    ct_import_opts io = {NULL, NULL, NULL};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': op = optarg; break;
+        case 'r': io.rejects_path = optarg; break;
+        case 'f': format = optarg; break;
+        case 'h': ingest_help(); return EXIT_OK;
+        default: return cli_usage_error("ingest", "unknown option");
+        }
+    }
+    if (!op)
+        return cli_usage_error("ingest", "--operator is required");
+    if (optind >= argc)
+        return cli_usage_error("ingest", "expected at least one FILE");
+    ct_db *db = cli_open(ctx, 1);
+    if (!db)
+        return EXIT_FAIL;
+    ct_ingest *in = NULL;
+    ct_import_summary sum;
+    ct_err err;
+    if (ctx->progress) {
+        io.progress = cli_progress;
+        io.progress_ud = "ingest";
+    }
+    ct_code rc = ct_ingest_begin(db, op, &io, &in, &err);
+    for (int i = optind; !rc && i < argc; i++)
+        rc = ct_ingest_file(in, argv[i], &err);
+    if (rc) {
+        ct_ingest_abort(in);
+    } else {
+        if (ctx->progress)
+            fprintf(stderr, "\rsealing...\033[K");
+        rc = ct_ingest_commit(in, &sum, &err);
+    }
+    end_progress(ctx);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        cli_error("nothing of this ingest was stored");
+        return EXIT_FAIL;
+    }
+    print_summary("ingest", &sum, format);
+    return summary_exit(&sum);
+}
+
+/* ---- cases ------------------------------------------------------------------------ */
+
+static void cases_help(void)
+{
+    printf("Usage:\n"
+           "  celltrace [--data DIR] cases import [--rejects FILE] FILE\n"
+           "  celltrace [--data DIR] cases add --case-id ID --msisdn NUMBER --onset TIME\n"
+           "                                   [--isolated TIME] [--region CODE]\n"
+           "  celltrace [--data DIR] [--reason TEXT] cases list [--format table|csv|json]\n\n"
+           "The case registry. A case file has columns case_id, msisdn, onset, and\n"
+           "optionally isolated and region; onset and isolated are a date (YYYY-MM-DD)\n"
+           "or a time. A case_id registered with other values is rejected.\n"
+           "`cases list` shows phone numbers: it is written to the audit log.\n");
+}
+
+static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
+{
+    ct_db *db = cli_open(ctx, 1);
+    if (!db)
+        return EXIT_FAIL;
+    ct_import_opts io = {rejects, NULL, NULL};
+    ct_import_summary sum;
+    ct_err err;
+    ct_code rc = ct_cases_import(db, path, &io, &sum, &err);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    print_summary("cases", &sum, "text");
+    return summary_exit(&sum);
+}
+
+static int cases_add(cli_ctx *ctx, const char *const f[5])
+{
+    if (!f[0] || !f[1] || !f[2])
+        return cli_usage_error("cases", "cases add needs --case-id, --msisdn and --onset");
+    ct_db *db = cli_open(ctx, 1);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    ct_code rc = ct_case_add(db, f[0], f[1], f[2], f[3], f[4], &err);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return rc == CT_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+static void csv_text(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void json_text(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+typedef struct list_state {
+    const char *format;
+    int n;
+} list_state;
+
+static int print_case(void *ud, const ct_case *c)
+{
+    list_state *ls = ud;
+    char onset[32], iso[32] = "";
+    ct_format_time(c->onset, onset);
+    if (c->has_isolated)
+        ct_format_time(c->isolated, iso);
+    if (strcmp(ls->format, "csv") == 0) {
+        csv_text(c->case_id);
+        printf(",%s,%s,%s,", c->msisdn, onset, iso);
+        csv_text(c->region);
+        putchar('\n');
+    } else if (strcmp(ls->format, "json") == 0) {
+        printf("%s{\"case_id\":", ls->n ? ",\n " : "");
+        json_text(c->case_id);
+        printf(",\"msisdn\":\"%s\",\"onset\":\"%s\",\"isolated\":", c->msisdn, onset);
+        if (c->has_isolated)
+            printf("\"%s\"", iso);
+        else
+            printf("null");
+        printf(",\"region\":");
+        json_text(c->region);
+        putchar('}');
+    } else {
+        printf("%-16s %-16s %-20s %-20s %s\n", c->case_id, c->msisdn, onset, c->has_isolated ? iso : "-",
+               c->region[0] ? c->region : "-");
+    }
+    ls->n++;
+    return 0;
+}
+
+static int cases_list(cli_ctx *ctx, const char *format)
+{
+    if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))
+        return cli_usage_error("cases", "--format must be table, csv or json");
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    list_state ls = {format, 0};
+    if (strcmp(format, "csv") == 0)
+        printf("case_id,msisdn,onset,isolated,region\n");
+    else if (strcmp(format, "json") == 0)
+        printf("[");
+    else
+        printf("%-16s %-16s %-20s %-20s %s\n", "CASE", "MSISDN", "ONSET", "ISOLATED", "REGION");
+    ct_err err;
+    ct_code rc = ct_cases_list(db, print_case, &ls, &err);
+    if (strcmp(format, "json") == 0)
+        printf("]\n");
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cmd_cases(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"case-id", required_argument, NULL, 'c'},
+                                         {"msisdn", required_argument, NULL, 'm'},
+                                         {"onset", required_argument, NULL, 'o'},
+                                         {"isolated", required_argument, NULL, 'i'},
+                                         {"region", required_argument, NULL, 'g'},
+                                         {"rejects", required_argument, NULL, 'r'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *f[5] = {NULL, NULL, NULL, NULL, NULL}, *rejects = NULL, *format = "table";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': f[0] = optarg; break;
+        case 'm': f[1] = optarg; break;
+        case 'o': f[2] = optarg; break;
+        case 'i': f[3] = optarg; break;
+        case 'g': f[4] = optarg; break;
+        case 'r': rejects = optarg; break;
+        case 'f': format = optarg; break;
+        case 'h': cases_help(); return EXIT_OK;
+        default: return cli_usage_error("cases", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("cases", "expected import, add or list");
+    const char *sub = argv[optind];
+    if (strcmp(sub, "import") == 0) {
+        if (argc - optind != 2)
+            return cli_usage_error("cases", "expected `cases import FILE`");
+        return cases_import(ctx, argv[optind + 1], rejects);
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("cases", "unexpected argument '%s'", argv[optind + 1]);
+    if (strcmp(sub, "add") == 0)
+        return cases_add(ctx, f);
+    if (strcmp(sub, "list") == 0)
+        return cases_list(ctx, format);
+    return cli_usage_error("cases", "unknown sub-command '%s'", sub);
+}

@@ -1,0 +1,106 @@
+/*
+ * cmd_store.c — `celltrace init` and `celltrace stats`: the data
+ * directory's life and what it holds.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct option HELP_ONLY[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "h", HELP_ONLY, NULL)) != -1) {
+        if (c == 'h') {
+            printf("Usage: celltrace [--data DIR] init\n\n"
+                   "Creates the data directory (mode 0700) with fresh keys (mode 0600), the\n"
+                   "catalogue database and an empty store. Fails if DIR already holds one.\n");
+            return EXIT_OK;
+        }
+        return cli_usage_error("init", "unknown option");
+    }
+    if (optind != argc)
+        return cli_usage_error("init", "init takes no arguments");
+    ct_err err;
+    if (ct_init(ctx->data_dir, &err) != CT_OK) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (!ctx->quiet)
+        fprintf(stderr, "celltrace: created data directory %s\n", ctx->data_dir);
+    return EXIT_OK;
+}
+
+static void stats_text(const ct_stats *s)
+{
+    char first[32] = "-", last[32] = "-";
+    if (s->days) {
+        ct_format_time(s->first_day, first);
+        ct_format_time(s->last_day, last);
+        first[10] = last[10] = '\0';
+    }
+    printf("subscribers   %llu\n", (unsigned long long)s->subscribers);
+    printf("events        %llu\n", (unsigned long long)s->events);
+    printf("days          %llu (%s .. %s)\n", (unsigned long long)s->days, first, last);
+    printf("operators     %llu\n", (unsigned long long)s->operators);
+    printf("cells         %llu\n", (unsigned long long)s->cells);
+    printf("cases         %llu\n", (unsigned long long)s->cases);
+    printf("store bytes   %llu", (unsigned long long)s->store_bytes);
+    if (s->events)
+        printf(" (%.1f bytes per event)", (double)s->store_bytes / (double)s->events);
+    printf("\ntotal bytes   %llu\n", (unsigned long long)s->total_bytes);
+}
+
+static void stats_json(const ct_stats *s)
+{
+    printf("{\"subscribers\":%llu,\"events\":%llu,\"days\":%llu,\"first_day\":%lld,"
+           "\"last_day\":%lld,\"operators\":%llu,\"cells\":%llu,\"cases\":%llu,"
+           "\"store_bytes\":%llu,\"total_bytes\":%llu}\n",
+           (unsigned long long)s->subscribers, (unsigned long long)s->events,
+           (unsigned long long)s->days, (long long)s->first_day, (long long)s->last_day,
+           (unsigned long long)s->operators, (unsigned long long)s->cells,
+           (unsigned long long)s->cases, (unsigned long long)s->store_bytes,
+           (unsigned long long)s->total_bytes);
+}
+
+int cmd_stats(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *format = "text";
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("Usage: celltrace [--data DIR] stats [--format text|json]\n\n"
+                   "What the store holds: subscribers, events, days, operators, cells,\n"
+                   "cases, and its size on disk. Reads no personal data.\n");
+            return EXIT_OK;
+        }
+        if (c != 'f')
+            return cli_usage_error("stats", "unknown option");
+        format = optarg;
+    }
+    if (strcmp(format, "text") && strcmp(format, "json"))
+        return cli_usage_error("stats", "--format must be text or json");
+    if (optind != argc)
+        return cli_usage_error("stats", "stats takes no arguments");
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_stats s;
+    ct_err err;
+    int rc = EXIT_OK;
+    if (ct_stats_get(db, &s, &err) != CT_OK) {
+        cli_error("%s", err.msg);
+        rc = EXIT_FAIL;
+    } else if (strcmp(format, "json") == 0) {
+        stats_json(&s);
+    } else {
+        stats_text(&s);
+    }
+    ct_close(db);
+    return rc;
+}

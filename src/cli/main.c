@@ -1,0 +1,161 @@
+/*
+ * main.c — `celltrace [--data DIR] [--quiet] [--reason TEXT] COMMAND ...`
+ *
+ * Parses the global options, finds the data directory (--data, then
+ * $CELLTRACE_DATA, then ./celltrace-data) and hands the remaining
+ * arguments to the command. Also home of the helpers every command
+ * shares: error printing and the progress bar.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"init", cmd_init, "create a data directory: keys (0600), database, store"},
+    {"cells", cmd_cells, "cells import --operator OP FILE: load a cell catalogue"},
+    {"ingest", cmd_ingest, "ingest --operator OP FILE...: store location events"},
+    {"cases", cmd_cases, "cases import FILE | add ... | list: the case registry"},
+    {"trace", cmd_trace, "trace CASE_ID: the contacts of a case, best first"},
+    {"stats", cmd_stats, "what the store holds"},
+    {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: celltrace [--data DIR] [--quiet] [--reason TEXT] COMMAND [options]\n"
+            "\n"
+            "Finds the contacts of confirmed cases in mobile operators' location data.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        fprintf(out, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out,
+            "\n"
+            "Global options:\n"
+            "  --data DIR      data directory (default: $CELLTRACE_DATA, else ./celltrace-data)\n"
+            "  --quiet         no progress bars or chatter on stderr\n"
+            "  --reason TEXT   why personal data is read (written to the audit log)\n"
+            "  --help          this help; `celltrace COMMAND --help` for a command\n"
+            "  --version       print the version\n"
+            "\n"
+            "Exit status: 0 success, 1 failure, 2 usage error, 3 success with rejected rows.\n"
+            "See man celltrace (docs/celltrace.1).\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("celltrace: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("celltrace: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry `celltrace %s --help`.\n", cmd ? cmd : "");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+ct_db *cli_open(cli_ctx *ctx, int writable)
+{
+    ct_db *db = NULL;
+    ct_err err;
+    if (ct_open(ctx->data_dir, writable, &db, &err) != CT_OK) {
+        cli_error("%s", err.msg);
+        return NULL;
+    }
+    ct_set_actor(db, NULL, ctx->reason);
+    return db;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_progress(void *ud, uint64_t done, uint64_t total)
+{
+    static double last;
+    const char *label = ud ? ud : "";
+    double t = now_s();
+    if (t - last < 0.2 && done < total)
+        return;
+    last = t;
+    if (total) {
+        int width = 30, fill = (int)((double)width * (double)done / (double)total);
+        if (fill > width)
+            fill = width;
+        fprintf(stderr, "\r%-20.20s [%.*s%*s] %5.1f%% ", label, fill, "##############################",
+                width - fill, "", 100.0 * (double)done / (double)total);
+    } else {
+        fprintf(stderr, "\r%-20.20s %llu MB read ", label, (unsigned long long)(done >> 20));
+    }
+    fflush(stderr);
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0)
+            return &COMMANDS[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"reason", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    cli_ctx ctx = {NULL, 0, 0, NULL};
+    int c;
+    while ((c = getopt_long(argc, argv, "+d:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': ctx.data_dir = optarg; break;
+        case 'q': ctx.quiet = 1; break;
+        case 'r': ctx.reason = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case 'V': printf("celltrace %s\n", CT_VERSION); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const command *cmd = find_command(argv[optind]);
+    if (!cmd)
+        return cli_usage_error("", "unknown command '%s'", argv[optind]);
+    if (!ctx.data_dir)
+        ctx.data_dir = getenv("CELLTRACE_DATA");
+    if (!ctx.data_dir || !*ctx.data_dir)
+        ctx.data_dir = "./celltrace-data";
+    ctx.progress = !ctx.quiet && isatty(STDERR_FILENO);
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    optind = 0; /* reset getopt for the command (GNU: 0 re-initialises) */
+    return cmd->run(&ctx, sub_argc, sub_argv);
+}

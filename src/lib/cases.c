@@ -1,0 +1,274 @@
+/*
+ * cases.c — the case registry (SPEC 3.3) in SQLite.
+ *
+ * A case names its subscriber by dense id, never by number; the number is
+ * in the vault like every other. case_id is unique: a row identical to the
+ * registered case is a duplicate, a row that differs is rejected (a case
+ * is corrected deliberately, not by a stray second row). One transaction
+ * per file; new subscribers are made durable before the transaction that
+ * refers to them commits.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "csv.h"
+#include "db.h"
+#include "error.h"
+#include "rejects.h"
+#include "textparse.h"
+
+typedef struct case_row {
+    char case_id[CT_ID_MAX + 1];
+    uint64_t num;
+    char digits[16];
+    int64_t onset, isolated;
+    int has_isolated;
+    char region[CT_REGION_MAX + 1];
+} case_row;
+
+typedef struct case_cols {
+    int case_id, msisdn, onset, isolated, region;
+} case_cols;
+
+static int valid_text(const char *s, size_t len, size_t max)
+{
+    if (len == 0 || len > max || s[0] == ' ' || s[len - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Validates text fields into a row; returns NULL or the reason. */
+static const char *parse_case(const char *id, size_t id_len, const char *msisdn, size_t m_len,
+                              const char *onset, size_t o_len, const char *iso, size_t i_len,
+                              const char *region, size_t r_len, case_row *r, const char **column)
+{
+    memset(r, 0, sizeof *r);
+    *column = "case_id";
+    if (!id_len)
+        return "missing case_id";
+    if (!valid_text(id, id_len, CT_ID_MAX))
+        return "case_id must be 1-64 characters without control characters or edge spaces";
+    memcpy(r->case_id, id, id_len);
+    *column = "msisdn";
+    if (!m_len)
+        return "missing msisdn";
+    if (ct__parse_msisdn(msisdn, m_len, &r->num, r->digits))
+        return "invalid phone number (7-15 digits, not starting with 0)";
+    *column = "onset";
+    if (!o_len)
+        return "missing onset";
+    if (ct__parse_time(onset, o_len, 1, &r->onset))
+        return "invalid onset date or time";
+    *column = "isolated";
+    if (i_len) {
+        if (ct__parse_time(iso, i_len, 1, &r->isolated))
+            return "invalid isolated date or time";
+        r->has_isolated = 1;
+    }
+    *column = "region";
+    if (r_len) {
+        if (!valid_text(region, r_len, CT_REGION_MAX))
+            return "region must be 1-32 characters";
+        memcpy(r->region, region, r_len);
+    }
+    *column = NULL;
+    return NULL;
+}
+
+/* Inserts the case, or says why not: 0 stored, 1 duplicate, 2 conflict. */
+static ct_code insert_case(ct_db *db, const case_row *r, uint32_t sub, int *outcome, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    sqlite3_stmt *st = NULL;
+    ct_code rc = CT_OK;
+    *outcome = 0;
+    if (sqlite3_prepare_v2(sql, "SELECT subscriber, onset, isolated, region FROM cases WHERE case_id=?", -1, &st, NULL))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, r->case_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *reg = (const char *)sqlite3_column_text(st, 3);
+        int same = (uint32_t)sqlite3_column_int64(st, 0) == sub && sqlite3_column_int64(st, 1) == r->onset &&
+                   (sqlite3_column_type(st, 2) == SQLITE_NULL) == !r->has_isolated &&
+                   (!r->has_isolated || sqlite3_column_int64(st, 2) == r->isolated) &&
+                   strcmp(reg ? reg : "", r->region) == 0;
+        *outcome = same ? 1 : 2;
+    }
+    sqlite3_finalize(st);
+    if (*outcome)
+        return CT_OK;
+    if (sqlite3_prepare_v2(sql, "INSERT INTO cases(case_id, subscriber, onset, isolated, region, added) VALUES(?,?,?,?,?,?)", -1, &st, NULL))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, r->case_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, sub);
+    sqlite3_bind_int64(st, 3, r->onset);
+    if (r->has_isolated)
+        sqlite3_bind_int64(st, 4, r->isolated);
+    else
+        sqlite3_bind_null(st, 4);
+    if (r->region[0])
+        sqlite3_bind_text(st, 5, r->region, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_rejects *rej,
+                           ct_import_summary *sum, ct_err *err)
+{
+    for (;;) {
+        const char *reason = NULL, *column = NULL;
+        int got = ct__csv_next(csv, &reason, err);
+        if (got == CT_CSV_EOF)
+            return CT_OK;
+        if (got < 0)
+            return err ? err->code : CT_EIO;
+        sum->rows_read++;
+        size_t l[5];
+        const char *f[5];
+        const int idx[5] = {k->case_id, k->msisdn, k->onset, k->isolated, k->region};
+        for (int i = 0; i < 5; i++)
+            f[i] = ct__csv_field(csv, idx[i], &l[i]);
+        case_row r;
+        uint32_t sub = 0;
+        int outcome = 0;
+        ct_code rc = CT_OK;
+        if (got == CT_CSV_ROW)
+            reason = parse_case(f[0], l[0], f[1], l[1], f[2], l[2], f[3], l[3], f[4], l[4], &r, &column);
+        if (!reason) {
+            rc = ct__subdict_intern(db->subs, r.num, r.digits, &sub, err);
+            if (!rc)
+                rc = insert_case(db, &r, sub, &outcome, err);
+            if (rc)
+                return rc;
+            if (outcome == 2) {
+                reason = "case_id already registered with different values";
+                column = "case_id";
+            }
+        }
+        if (reason) {
+            sum->rejected++;
+            rc = ct__rejects_add(rej, ct__csv_name(csv), ct__csv_line(csv), column, reason, f[1], l[1], err);
+        } else if (outcome == 1) {
+            sum->duplicates++;
+        } else {
+            sum->stored++;
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+static ct_code case_columns(ct_csv *csv, case_cols *k, ct_err *err)
+{
+    k->case_id = ct__csv_column(csv, "case_id");
+    k->msisdn = ct__csv_column(csv, "msisdn");
+    k->onset = ct__csv_column(csv, "onset");
+    k->isolated = ct__csv_column(csv, "isolated");
+    k->region = ct__csv_column(csv, "region");
+    if (k->case_id < 0 || k->msisdn < 0 || k->onset < 0)
+        return ct__fail(err, CT_EINVAL, "%s: the header needs columns case_id, msisdn and onset",
+                        ct__csv_name(csv));
+    return CT_OK;
+}
+
+ct_code ct_cases_import(ct_db *db, const char *path, const ct_import_opts *opts,
+                        ct_import_summary *sum, ct_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "the data directory is open read-only");
+    ct_csv *csv = NULL;
+    case_cols k;
+    ct_code rc = ct__csv_open(path, NULL, &csv, err);
+    if (rc)
+        return rc;
+    if ((rc = case_columns(csv, &k, err)) != CT_OK || (rc = ct__catalog_begin(db->cat, err)) != CT_OK) {
+        ct__csv_close(csv);
+        return rc;
+    }
+    ct_rejects *rej = ct__rejects_new(db->dir, opts ? opts->rejects_path : NULL, path);
+    rc = import_rows(db, csv, &k, rej, sum, err);
+    if (!rc)
+        rc = ct__subdict_flush(db->subs, err); /* ids durable before they are named */
+    if (!rc)
+        rc = ct__rejects_close(rej, sum->rejects_path, sizeof sum->rejects_path, err);
+    else
+        ct__rejects_close(rej, NULL, 0, NULL);
+    if (!rc)
+        rc = ct__catalog_commit(db->cat, err);
+    if (rc)
+        ct__catalog_rollback(db->cat);
+    ct__csv_close(csv);
+    return rc;
+}
+
+static size_t len_of(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+ct_code ct_case_add(ct_db *db, const char *case_id, const char *msisdn, const char *onset,
+                    const char *isolated, const char *region, ct_err *err)
+{
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "the data directory is open read-only");
+    case_row r;
+    const char *column = NULL;
+    const char *reason = parse_case(case_id, len_of(case_id), msisdn, len_of(msisdn), onset, len_of(onset),
+                                    isolated, len_of(isolated), region, len_of(region), &r, &column);
+    if (reason)
+        return ct__fail(err, CT_EINVAL, "%s: %s", column, reason);
+    uint32_t sub;
+    int outcome = 0;
+    ct_code rc = ct__catalog_begin(db->cat, err);
+    if (!rc)
+        rc = ct__subdict_intern(db->subs, r.num, r.digits, &sub, err);
+    if (!rc)
+        rc = insert_case(db, &r, sub, &outcome, err);
+    if (!rc && outcome == 2)
+        rc = ct__fail(err, CT_EEXIST, "case %s is already registered with different values", r.case_id);
+    if (!rc)
+        rc = ct__subdict_flush(db->subs, err);
+    if (!rc)
+        rc = ct__catalog_commit(db->cat, err);
+    if (rc)
+        ct__catalog_rollback(db->cat);
+    return rc;
+}
+
+ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    sqlite3_stmt *st = NULL;
+    ct_code rc = CT_OK;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(sql, "SELECT case_id, subscriber, onset, isolated, region FROM cases ORDER BY case_id", -1, &st, NULL))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    while (rc == CT_OK && sqlite3_step(st) == SQLITE_ROW) {
+        ct_case c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.case_id, sizeof c.case_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = ct__subdict_number(db->subs, (uint32_t)sqlite3_column_int64(st, 1), c.msisdn, err);
+        c.onset = sqlite3_column_int64(st, 2);
+        c.has_isolated = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        c.isolated = sqlite3_column_int64(st, 3);
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+            snprintf(c.region, sizeof c.region, "%s", (const char *)sqlite3_column_text(st, 4));
+        if (!rc && fn(ud, &c) != 0)
+            break;
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (!rc)
+        rc = ct__audit(db, "cases list", NULL, n, err);
+    return rc;
+}

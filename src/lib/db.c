@@ -1,0 +1,301 @@
+/*
+ * db.c — creating, opening and describing a data directory.
+ *
+ * One writer at a time: writers take an exclusive flock on <data>/lock
+ * and keep it until ct_close; readers take none (segments are immutable
+ * and replaced by rename, so a reader sees a consistent set). A writer
+ * that opens the directory removes what a crashed writer left behind
+ * (temporaries, unreferenced segments, staging files).
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "fsio.h"
+#include "textparse.h"
+
+void ct_params_default(ct_params *p)
+{
+    p->max_presence_s = 3600;
+    p->contact_distance_m = 2.0;
+    p->min_exposure_s = 900;
+    p->infectious_before_s = 172800;
+    p->infectious_after_s = 864000;
+}
+
+ct_code ct_params_check(const ct_params *p, ct_err *err)
+{
+    const int64_t year = 366LL * 86400;
+    if (p->max_presence_s < 0 || p->max_presence_s > 7 * 86400)
+        return ct__fail(err, CT_EINVAL, "max presence must be 0 to 604800 seconds");
+    if (!(p->contact_distance_m >= 0.0 && p->contact_distance_m <= 100000.0))
+        return ct__fail(err, CT_EINVAL, "contact distance must be 0 to 100000 metres");
+    if (p->min_exposure_s < 0 || p->min_exposure_s > year)
+        return ct__fail(err, CT_EINVAL, "min exposure must be 0 to %lld seconds", (long long)year);
+    if (p->infectious_before_s < 0 || p->infectious_before_s > year ||
+        p->infectious_after_s < 0 || p->infectious_after_s > year)
+        return ct__fail(err, CT_EINVAL, "infectious periods must be 0 to %lld seconds", (long long)year);
+    return CT_OK;
+}
+
+void ct_format_time(int64_t t, char *buf)
+{
+    ct__format_time(t, buf);
+}
+
+int ct_parse_time(const char *s, int allow_date, int64_t *out)
+{
+    return ct__parse_time(s, strlen(s), allow_date, out);
+}
+
+void ct_format_radius(double r, char *buf)
+{
+    snprintf(buf, 32, "%.2f", r);
+    char *dot = strchr(buf, '.');
+    if (!dot)
+        return;
+    char *end = buf + strlen(buf) - 1;
+    while (end > dot && *end == '0')
+        *end-- = '\0';
+    if (end == dot)
+        *end = '\0';
+}
+
+/* ---- init ----------------------------------------------------------------- */
+
+static int is_data_dir(const char *dir)
+{
+    char *p = ct__path_join(dir, "catalog.db");
+    int exists = access(p, F_OK) == 0;
+    ct__free(p);
+    return exists;
+}
+
+ct_code ct_init(const char *dir, ct_err *err)
+{
+    if (sodium_init() < 0)
+        return ct__fail(err, CT_ECRYPTO, "libsodium cannot start");
+    if (is_data_dir(dir))
+        return ct__fail(err, CT_EEXIST, "%s is already a celltrace data directory", dir);
+    ct_code rc = ct__fs_mkdir(dir, 0700, err);
+    if (rc)
+        return rc;
+    if (chmod(dir, 0700) != 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot set mode 0700 on %s", dir);
+    static const char *const subdirs[] = {"store", "staging", "rejects"};
+    for (size_t i = 0; i < 3 && !rc; i++) {
+        char *p = ct__path_join(dir, subdirs[i]);
+        rc = ct__fs_mkdir(p, 0700, err);
+        ct__free(p);
+    }
+    if (!rc)
+        rc = ct__keys_create(dir, err);
+    ct_catalog *cat = NULL;
+    if (!rc)
+        rc = ct__catalog_open(dir, 1, 1, &cat, err);
+    ct__catalog_close(cat);
+    if (!rc)
+        rc = ct__fs_sync_dir(dir, err);
+    return rc;
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+static ct_code take_lock(ct_db *db, ct_err *err)
+{
+    char *p = ct__path_join(db->dir, "lock");
+    db->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ct__free(p);
+    if (db->lock_fd < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot open the lock of %s", db->dir);
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
+        fprintf(stderr, "celltrace: waiting for another writer of %s\n", db->dir);
+        if (flock(db->lock_fd, LOCK_EX) != 0)
+            return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
+    }
+    return CT_OK;
+}
+
+static void clean_staging(const ct_db *db)
+{
+    char *p = ct__path_join(db->dir, "staging");
+    ct_store tmp = {.dir = p};
+    ct__store_collect_garbage(&tmp); /* nothing in staging/ survives its ingest */
+    ct__free(p);
+}
+
+ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err)
+{
+    if (!is_data_dir(dir))
+        return ct__fail(err, CT_ENOTFOUND,
+                        "%s is not a celltrace data directory (run `celltrace init` first)", dir);
+    ct_db *db = ct__calloc(1, sizeof *db);
+    db->dir = ct__strdup(dir);
+    db->writable = writable;
+    db->lock_fd = -1;
+    ct_code rc = writable ? take_lock(db, err) : CT_OK;
+    if (!rc)
+        rc = ct__catalog_open(dir, writable, 0, &db->cat, err);
+    if (!rc)
+        rc = ct__subdict_open(dir, writable, &db->subs, err);
+    if (!rc)
+        rc = ct__store_load(dir, &db->store, err);
+    if (!rc && writable) {
+        ct__store_collect_garbage(&db->store);
+        clean_staging(db);
+    }
+    if (rc) {
+        ct_close(db);
+        return rc;
+    }
+    *out = db;
+    return CT_OK;
+}
+
+void ct_close(ct_db *db)
+{
+    if (!db)
+        return;
+    ct__subdict_close(db->subs);
+    ct__catalog_close(db->cat);
+    ct__store_free(&db->store);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* releases the flock */
+    ct__free(db->who);
+    ct__free(db->why);
+    ct__free(db->dir);
+    ct__free(db);
+}
+
+void ct_set_actor(ct_db *db, const char *who, const char *why)
+{
+    ct__free(db->who);
+    ct__free(db->why);
+    db->who = who ? ct__strdup(who) : NULL;
+    db->why = why ? ct__strdup(why) : NULL;
+}
+
+/* ---- audit ---------------------------------------------------------------------- */
+
+static void json_string(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s && n + 8 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+}
+
+static const char *os_user(char *buf, size_t cap)
+{
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(buf, cap, "%s", pw ? pw->pw_name : "unknown");
+    return buf;
+}
+
+ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records, ct_err *err)
+{
+    char user[128], when[21], who[300], why[600], obj[300], line[1500];
+    ct__format_time((int64_t)time(NULL), when);
+    json_string(who, sizeof who, db->who ? db->who : os_user(user, sizeof user));
+    json_string(why, sizeof why, db->why ? db->why : "not given");
+    json_string(obj, sizeof obj, object ? object : "");
+    int n = snprintf(line, sizeof line,
+                     "{\"time\":\"%s\",\"who\":%s,\"uid\":%ld,\"what\":\"%s\",\"object\":%s,"
+                     "\"records\":%llu,\"why\":%s}\n",
+                     when, who, (long)getuid(), what, obj, (unsigned long long)records, why);
+    char *path = ct__path_join(db->dir, "audit.log");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    ct_code rc = fd < 0 ? ct__fail_errno(err, CT_EIO, errno, "cannot open the audit log %s", path)
+                        : ct__fs_append_sync(fd, line, (size_t)n, path, err);
+    if (fd >= 0)
+        close(fd);
+    ct__free(path);
+    return rc;
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+static uint64_t tree_bytes(const char *dir);
+
+static uint64_t entry_bytes(const char *dir, const char *name)
+{
+    char *p = ct__path_join(dir, name);
+    struct stat st;
+    uint64_t n = 0;
+    if (lstat(p, &st) == 0)
+        n = S_ISDIR(st.st_mode) ? tree_bytes(p) : (uint64_t)st.st_size;
+    ct__free(p);
+    return n;
+}
+
+#include <dirent.h>
+static uint64_t tree_bytes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    uint64_t total = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            total += entry_bytes(dir, e->d_name);
+    closedir(d);
+    return total;
+}
+
+static uint64_t count_rows(ct_db *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(ct__catalog_db(db->cat), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+ct_code ct_stats_get(ct_db *db, ct_stats *s, ct_err *err)
+{
+    (void)err;
+    memset(s, 0, sizeof *s);
+    s->subscribers = ct__subdict_count(db->subs);
+    s->days = db->store.n_days;
+    for (uint32_t i = 0; i < db->store.n_days; i++) {
+        s->events += db->store.days[i].events;
+        s->store_bytes += db->store.days[i].bytes;
+    }
+    if (s->days) {
+        s->first_day = db->store.days[0].day * 86400;
+        s->last_day = db->store.days[s->days - 1].day * 86400;
+    }
+    s->operators = ct__catalog_operator_count(db->cat);
+    s->cells = count_rows(db, "SELECT count(*) FROM cells");
+    s->cases = count_rows(db, "SELECT count(*) FROM cases");
+    s->total_bytes = tree_bytes(db->dir);
+    return CT_OK;
+}

@@ -1,0 +1,514 @@
+/*
+ * ingest.c — location feeds into the store (SPEC 3.2).
+ *
+ * A batch reads any number of files of one operator. Each good row becomes
+ * an event (subscriber id, second of its UTC day, cell loc id or point)
+ * filed under its day; bad rows go to the reject report. Memory is bounded:
+ * when the buffered events pass a limit, each day's buffer is spilled to
+ * <data>/staging/<pid>/<day>.ev|.pt and reloaded one day at a time when
+ * sealing, so the peak is the largest day, not the batch.
+ *
+ * Commit order (docs/ARCHITECTURE.md, crash safety):
+ *   1. new subscribers are appended to subscribers.dat and fsync'd;
+ *   2. each touched day is sealed: its live segment (if any) is decoded,
+ *      merged with the new events, sorted, deduplicated and written as a
+ *      new segment file (fsync'd, renamed, folder fsync'd);
+ *   3. one atomic manifest replacement makes every new segment live;
+ *   4. superseded segments and the staging folder are removed.
+ * A crash before 3 leaves the old manifest and only unreferenced files,
+ * which the next writer removes; after 3 the batch is complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "csv.h"
+#include "db.h"
+#include "error.h"
+#include "fsio.h"
+#include "rejects.h"
+#include "seal.h"
+#include "segment.h"
+#include "textparse.h"
+
+#define DAYS_MAX 3660                  /* distinct days in one batch */
+#define DEFAULT_MEM_LIMIT (512u << 20) /* bytes of buffered events before spilling */
+
+typedef struct day_buf {
+    int64_t day;
+    ct_event *ev;
+    ct_point *pts;
+    uint32_t n_ev, n_pts;     /* in memory */
+    size_t cap_ev, cap_pts;
+    uint64_t spilled_ev, spilled_pts; /* already in the staging files */
+} day_buf;
+
+struct ct_ingest {
+    ct_db *db;
+    uint32_t op;
+    char *op_name;
+    ct_import_opts opts;
+    ct_rejects *rej;
+    ct_import_summary sum;
+    day_buf *days; /* sorted by day */
+    uint32_t n_days;
+    size_t cap_days;
+    size_t mem, mem_limit;
+    char *staging;  /* created on first spill */
+    int64_t max_ts;
+};
+
+typedef struct event_cols {
+    int msisdn, ts, cell_id, lat, lon, acc;
+} event_cols;
+
+/* ---- batch life ---------------------------------------------------------- */
+
+ct_code ct_ingest_begin(ct_db *db, const char *op, const ct_import_opts *opts, ct_ingest **out,
+                        ct_err *err)
+{
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "the data directory is open read-only");
+    if (ct__check_ident(op, strlen(op), 32))
+        return ct__fail(err, CT_EINVAL, "operator must be 1-32 characters of A-Z a-z 0-9 . _ : -");
+    uint32_t op_id;
+    ct_code rc = ct__catalog_operator(db->cat, op, 0, &op_id, err);
+    if (rc == CT_ENOTFOUND)
+        return ct__fail(err, CT_ENOTFOUND,
+                        "operator %s has no cell catalogue yet (run `celltrace cells import --operator %s FILE`)",
+                        op, op);
+    if (rc)
+        return rc;
+    ct_ingest *in = ct__calloc(1, sizeof *in);
+    in->db = db;
+    in->op = op_id;
+    in->op_name = ct__strdup(op);
+    if (opts)
+        in->opts = *opts;
+    in->mem_limit = DEFAULT_MEM_LIMIT;
+    const char *env = getenv("CT_INGEST_MEM_MB");
+    if (env && atoi(env) > 0)
+        in->mem_limit = (size_t)atoi(env) << 20;
+    in->max_ts = -1;
+    *out = in;
+    return CT_OK;
+}
+
+static void free_batch(ct_ingest *in)
+{
+    for (uint32_t i = 0; i < in->n_days; i++) {
+        ct__free(in->days[i].ev);
+        ct__free(in->days[i].pts);
+    }
+    if (in->staging) {
+        ct_store tmp = {.dir = in->staging};
+        ct__store_collect_garbage(&tmp);
+        rmdir(in->staging);
+    }
+    ct__free(in->staging);
+    ct__free(in->days);
+    ct__free(in->op_name);
+    ct__free(in);
+}
+
+void ct_ingest_abort(ct_ingest *in)
+{
+    if (!in)
+        return;
+    ct__rejects_close(in->rej, NULL, 0, NULL);
+    free_batch(in);
+}
+
+/* ---- day buffers and spilling ---------------------------------------------- */
+
+static day_buf *find_day(ct_ingest *in, int64_t day, int create)
+{
+    uint32_t lo = 0, hi = in->n_days;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (in->days[mid].day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < in->n_days && in->days[lo].day == day)
+        return &in->days[lo];
+    if (!create || in->n_days >= DAYS_MAX)
+        return NULL;
+    CT_GROW(in->days, in->n_days + 1, in->cap_days);
+    memmove(in->days + lo + 1, in->days + lo, (in->n_days - lo) * sizeof *in->days);
+    memset(&in->days[lo], 0, sizeof in->days[lo]);
+    in->days[lo].day = day;
+    in->n_days++;
+    return &in->days[lo];
+}
+
+static char *spill_path(const ct_ingest *in, int64_t day, const char *ext)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%lld.%s", (long long)day, ext);
+    return ct__path_join(in->staging, name);
+}
+
+static ct_code append_raw(const char *path, const void *data, size_t len, ct_err *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot open staging file %s", path);
+    const char *p = data;
+    ct_code rc = CT_OK;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = ct__fail_errno(err, CT_EIO, errno, "cannot write staging file %s", path);
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return rc;
+}
+
+static ct_code spill_day(ct_ingest *in, day_buf *d, ct_err *err)
+{
+    char *pe = spill_path(in, d->day, "ev"), *pp = spill_path(in, d->day, "pt");
+    ct_code rc = append_raw(pe, d->ev, (size_t)d->n_ev * sizeof *d->ev, err);
+    if (!rc)
+        rc = append_raw(pp, d->pts, (size_t)d->n_pts * sizeof *d->pts, err);
+    ct__free(pe);
+    ct__free(pp);
+    if (rc)
+        return rc;
+    d->spilled_ev += d->n_ev;
+    d->spilled_pts += d->n_pts;
+    d->n_ev = d->n_pts = 0;
+    return CT_OK;
+}
+
+/* Staging files are scratch: never named anywhere, removed at commit or by
+ * the next writer, so they need no fsync. */
+static ct_code spill_all(ct_ingest *in, ct_err *err)
+{
+    if (!in->staging) {
+        char name[32];
+        snprintf(name, sizeof name, "staging/%ld", (long)getpid());
+        in->staging = ct__path_join(in->db->dir, name);
+        ct_code rc = ct__fs_mkdir(in->staging, 0700, err);
+        if (rc)
+            return rc;
+    }
+    for (uint32_t i = 0; i < in->n_days; i++) {
+        ct_code rc = spill_day(in, &in->days[i], err);
+        if (rc)
+            return rc;
+    }
+    in->mem = 0;
+    return CT_OK;
+}
+
+static ct_code add_event(ct_ingest *in, day_buf *d, uint32_t sub, uint32_t tod, uint32_t loc,
+                         const ct_point *pt, ct_err *err)
+{
+    ct_event e = {sub, tod, loc, 0};
+    if (pt) {
+        uint64_t index = d->spilled_pts + d->n_pts;
+        if (index >= UINT32_MAX)
+            return ct__fail(err, CT_ELIMIT, "too many point events in one day");
+        CT_GROW(d->pts, d->n_pts + 1, d->cap_pts);
+        d->pts[d->n_pts++] = *pt;
+        e.place = (uint32_t)index;
+        e.kind = 1;
+        in->mem += sizeof *pt;
+    }
+    if (d->spilled_ev + d->n_ev >= UINT32_MAX - 1)
+        return ct__fail(err, CT_ELIMIT, "too many events in one day");
+    CT_GROW(d->ev, d->n_ev + 1, d->cap_ev);
+    d->ev[d->n_ev++] = e;
+    in->mem += sizeof e;
+    return in->mem > in->mem_limit ? spill_all(in, err) : CT_OK;
+}
+
+/* ---- rows ---------------------------------------------------------------------- */
+
+static ct_code header_columns(ct_csv *csv, event_cols *k, ct_err *err)
+{
+    k->msisdn = ct__csv_column(csv, "msisdn");
+    k->ts = ct__csv_column(csv, "ts");
+    k->cell_id = ct__csv_column(csv, "cell_id");
+    k->lat = ct__csv_column(csv, "lat");
+    k->lon = ct__csv_column(csv, "lon");
+    k->acc = ct__csv_column(csv, "accuracy_m");
+    if (k->msisdn < 0 || k->ts < 0)
+        return ct__fail(err, CT_EINVAL, "%s: the header needs columns msisdn and ts",
+                        ct__csv_name(csv));
+    if (k->cell_id < 0 && (k->lat < 0 || k->lon < 0))
+        return ct__fail(err, CT_EINVAL, "%s: the header needs a cell_id column or lat and lon",
+                        ct__csv_name(csv));
+    return CT_OK;
+}
+
+typedef struct event_row {
+    uint64_t num;
+    char digits[16];
+    int64_t ts;
+    uint32_t loc;
+    ct_point pt;
+} event_row;
+
+static const char *parse_location(const ct_ingest *in, ct_csv *csv, const event_cols *k,
+                                  event_row *r, const char **column)
+{
+    size_t len, la, lo;
+    const char *s = ct__csv_field(csv, k->cell_id, &len);
+    r->loc = CT_LOC_NONE;
+    if (len) {
+        *column = "cell_id";
+        r->loc = ct__catalog_find_cell(in->db->cat, in->op, s, len);
+        return r->loc == CT_LOC_NONE ? "unknown cell_id for this operator" : NULL;
+    }
+    const char *slat = ct__csv_field(csv, k->lat, &la), *slon = ct__csv_field(csv, k->lon, &lo);
+    *column = la ? "lon" : "lat";
+    if (!la || !lo)
+        return "missing cell_id, or lat and lon";
+    memset(&r->pt, 0, sizeof r->pt);
+    *column = "lat";
+    if (ct__parse_double(slat, la, &r->pt.lat) || !(r->pt.lat >= -90.0 && r->pt.lat <= 90.0))
+        return "lat must be a number from -90 to 90";
+    *column = "lon";
+    if (ct__parse_double(slon, lo, &r->pt.lon) || !(r->pt.lon >= -180.0 && r->pt.lon <= 180.0))
+        return "lon must be a number from -180 to 180";
+    *column = "accuracy_m";
+    s = ct__csv_field(csv, k->acc, &len);
+    r->pt.acc = 50.0;
+    if (len && (ct__parse_double(s, len, &r->pt.acc) || !(r->pt.acc > 0.0 && r->pt.acc <= 100000.0)))
+        return "accuracy_m must be a number > 0 and <= 100000";
+    r->pt.op = in->op;
+    return NULL;
+}
+
+static const char *parse_event_row(const ct_ingest *in, ct_csv *csv, const event_cols *k,
+                                   event_row *r, const char **column)
+{
+    size_t len;
+    const char *s = ct__csv_field(csv, k->msisdn, &len);
+    *column = "msisdn";
+    if (!len)
+        return "missing msisdn";
+    if (ct__parse_msisdn(s, len, &r->num, r->digits))
+        return "invalid phone number (7-15 digits, not starting with 0)";
+    *column = "ts";
+    s = ct__csv_field(csv, k->ts, &len);
+    if (!len)
+        return "missing ts";
+    if (ct__parse_time(s, len, 0, &r->ts))
+        return "invalid time";
+    return parse_location(in, csv, k, r, column);
+}
+
+static ct_code reject(ct_ingest *in, ct_csv *csv, const event_cols *k, const char *column,
+                      const char *reason, ct_err *err)
+{
+    size_t len = 0;
+    const char *num = k ? ct__csv_field(csv, k->msisdn, &len) : NULL;
+    in->sum.rejected++;
+    return ct__rejects_add(in->rej, ct__csv_name(csv), ct__csv_line(csv), column, reason, num, len, err);
+}
+
+static ct_code store_row(ct_ingest *in, const event_row *r, ct_err *err)
+{
+    uint32_t sub;
+    ct_code rc = ct__subdict_intern(in->db->subs, r->num, r->digits, &sub, err);
+    if (rc)
+        return rc;
+    day_buf *d = find_day(in, r->ts / CT_DAY_S, 1);
+    if (!d)
+        return ct__fail(err, CT_ELIMIT, "more than %d distinct days in one ingest; split the feed", DAYS_MAX);
+    if (r->ts > in->max_ts)
+        in->max_ts = r->ts;
+    return add_event(in, d, sub, (uint32_t)(r->ts % CT_DAY_S), r->loc,
+                     r->loc == CT_LOC_NONE ? &r->pt : NULL, err);
+}
+
+static void report_progress(const ct_ingest *in, const ct_csv *csv)
+{
+    if (in->opts.progress)
+        in->opts.progress(in->opts.progress_ud, ct__csv_bytes_done(csv), ct__csv_bytes_total(csv));
+}
+
+static ct_code read_rows(ct_ingest *in, ct_csv *csv, const event_cols *k, ct_err *err)
+{
+    for (uint64_t rows = 1;; rows++) {
+        const char *reason = NULL, *column = NULL;
+        int got = ct__csv_next(csv, &reason, err);
+        if (got == CT_CSV_EOF)
+            return CT_OK;
+        if (got < 0)
+            return err ? err->code : CT_EIO;
+        in->sum.rows_read++;
+        event_row r;
+        if (got == CT_CSV_ROW)
+            reason = parse_event_row(in, csv, k, &r, &column);
+        ct_code rc = reason ? reject(in, csv, k, column, reason, err) : store_row(in, &r, err);
+        if (rc)
+            return rc;
+        if ((rows & 0x3FFFF) == 0)
+            report_progress(in, csv);
+    }
+}
+
+ct_code ct_ingest_file(ct_ingest *in, const char *path, ct_err *err)
+{
+    ct_csv *csv = NULL;
+    ct_code rc = ct__csv_open(path, NULL, &csv, err);
+    if (rc)
+        return rc;
+    if (!in->rej)
+        in->rej = ct__rejects_new(in->db->dir, in->opts.rejects_path, path);
+    event_cols k;
+    rc = header_columns(csv, &k, err);
+    if (!rc)
+        rc = read_rows(in, csv, &k, err);
+    report_progress(in, csv);
+    ct__csv_close(csv);
+    return rc;
+}
+
+/* ---- sealing ---------------------------------------------------------------------- */
+
+static ct_code read_exact(const char *path, void *buf, size_t len, ct_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot open staging file %s", path);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    return got == len ? CT_OK : ct__fail(err, CT_EIO, "staging file %s is short", path);
+}
+
+/* Gathers a day's new events (spilled + in memory) into one array pair. */
+static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n, ct_point **pts,
+                          uint64_t *np, uint64_t extra_ev, uint64_t extra_pts, ct_err *err)
+{
+    *n = d->spilled_ev + d->n_ev;
+    *np = d->spilled_pts + d->n_pts;
+    *ev = ct__reallocarray(NULL, *n + extra_ev + 1, sizeof **ev);
+    *pts = ct__reallocarray(NULL, *np + extra_pts + 1, sizeof **pts);
+    ct_code rc = CT_OK;
+    if (d->spilled_ev) {
+        char *pe = spill_path(in, d->day, "ev"), *pp = spill_path(in, d->day, "pt");
+        rc = read_exact(pe, *ev, d->spilled_ev * sizeof **ev, err);
+        if (!rc && d->spilled_pts)
+            rc = read_exact(pp, *pts, d->spilled_pts * sizeof **pts, err);
+        unlink(pe);
+        unlink(pp);
+        ct__free(pe);
+        ct__free(pp);
+    }
+    memcpy(*ev + d->spilled_ev, d->ev, (size_t)d->n_ev * sizeof **ev);
+    memcpy(*pts + d->spilled_pts, d->pts, (size_t)d->n_pts * sizeof **pts);
+    ct__free(d->ev);
+    ct__free(d->pts);
+    d->ev = NULL;
+    d->pts = NULL;
+    return rc;
+}
+
+static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
+{
+    ct_store *st = &in->db->store;
+    ct_segment old;
+    int64_t live = ct__store_find(st, d->day);
+    ct_code rc = CT_OK;
+    if (live >= 0) {
+        char *p = ct__store_path(st, st->days[live].file);
+        rc = ct__seg_open(p, 1, &old, err);
+        ct__free(p);
+        if (rc)
+            return rc;
+    }
+    ct_event *ev = NULL, *old_ev = NULL;
+    ct_point *pts = NULL, *old_pts = NULL;
+    uint64_t n, np;
+    uint32_t n_old = 0, np_old = 0;
+    if (live >= 0)
+        rc = ct__seg_decode(&old, &old_ev, &n_old, &old_pts, &np_old, err);
+    if (!rc)
+        rc = gather_day(in, d, &ev, &n, &pts, &np, n_old, np_old, err);
+    if (!rc && n + n_old >= UINT32_MAX - 1)
+        rc = ct__fail(err, CT_ELIMIT, "day %lld has too many events", (long long)d->day);
+    if (rc)
+        goto out;
+    for (uint32_t i = 0; i < n_old; i++) { /* the stored events join the new ones */
+        ev[n + i] = old_ev[i];
+        if (old_ev[i].kind)
+            ev[n + i].place += (uint32_t)np;
+    }
+    memcpy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
+    uint32_t total = (uint32_t)(n + n_old);
+    uint32_t unique = ct__seal_sort_unique(ev, total, pts, in->db->cat);
+    in->sum.stored += unique - n_old;
+    in->sum.duplicates += total - unique;
+    ct_store_day sd;
+    memset(&sd, 0, sizeof sd);
+    sd.day = d->day;
+    sd.events = unique;
+    snprintf(sd.file, sizeof sd.file, "d%lld-g%llu.seg", (long long)d->day,
+             (unsigned long long)st->generation + 1);
+    char *path = ct__store_path(st, sd.file);
+    rc = ct__seg_write(path, d->day, ev, unique, pts, &sd.bytes, &sd.crc, err);
+    ct__free(path);
+    if (!rc)
+        ct__store_set(st, &sd);
+out:
+    if (live >= 0)
+        ct__seg_close(&old);
+    ct__free(ev);
+    ct__free(pts);
+    ct__free(old_ev);
+    ct__free(old_pts);
+    return rc;
+}
+
+ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
+{
+    ct_db *db = in->db;
+    ct_store before;
+    ct_code rc = ct__subdict_flush(db->subs, err);
+    memset(&before, 0, sizeof before);
+    before.days = ct__reallocarray(NULL, db->store.n_days + 1, sizeof *before.days);
+    memcpy(before.days, db->store.days, db->store.n_days * sizeof *before.days);
+    before.n_days = db->store.n_days;
+    for (uint32_t i = 0; i < in->n_days && !rc; i++)
+        rc = seal_day(in, &in->days[i], err);
+    if (!rc && in->n_days)
+        rc = ct__store_commit(&db->store, err);
+    if (rc) { /* the manifest on disk is unchanged: forget what was sealed */
+        memcpy(db->store.days, before.days, before.n_days * sizeof *before.days);
+        db->store.n_days = before.n_days;
+        ct__store_collect_garbage(&db->store);
+    }
+    ct__free(before.days);
+    ct_code rrc = ct__rejects_close(in->rej, in->sum.rejects_path, sizeof in->sum.rejects_path,
+                                    rc ? NULL : err);
+    if (!rc)
+        rc = rrc;
+    if (sum)
+        *sum = in->sum;
+    free_batch(in);
+    return rc;
+}

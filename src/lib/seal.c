@@ -1,0 +1,129 @@
+/*
+ * seal.c — SPEC 4.1 order and duplicate removal for a day's events.
+ *
+ * Sorting is the heart of sealing, so it avoids a comparator for the
+ * common case: events are first radix-sorted on a 64-bit key (subscriber,
+ * second of day, cell/point) and only runs of equal keys — one phone with
+ * several events in the same second — are ordered by the full rule, where
+ * cells compare by their precomputed rank and points by coordinates.
+ */
+#include "seal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+static uint64_t primary_key(const ct_event *e)
+{
+    return (uint64_t)e->sub << 32 | (uint64_t)e->tod << 1 | (e->kind & 1);
+}
+
+/* LSD radix sort on primary_key, 16 bits a pass, skipping passes whose
+ * digit is the same for every event. */
+static void radix_sort(ct_event *ev, uint32_t n)
+{
+    if (n < 2)
+        return;
+    ct_event *tmp = ct__calloc(n, sizeof *tmp);
+    uint32_t *count = ct__calloc(65536, sizeof *count);
+    ct_event *src = ev, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (uint32_t i = 0; i < n; i++)
+            count[(primary_key(&src[i]) >> shift) & 0xFFFF]++;
+        if (count[(primary_key(&src[0]) >> shift) & 0xFFFF] == n)
+            continue; /* every key has this digit: nothing to move */
+        uint32_t sum = 0;
+        for (unsigned d = 0; d < 65536; d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            dst[count[(primary_key(&src[i]) >> shift) & 0xFFFF]++] = src[i];
+        ct_event *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ev)
+        memcpy(ev, src, (size_t)n * sizeof *ev);
+    ct__free(count);
+    ct__free(tmp);
+}
+
+typedef struct tie_ctx {
+    const ct_point *points;
+    const ct_catalog *cat;
+} tie_ctx;
+
+static int cmp_double(double a, double b)
+{
+    return a < b ? -1 : a > b;
+}
+
+/* Full order of two events with the same (sub, tod, kind). */
+static int cmp_tie(const tie_ctx *k, const ct_event *a, const ct_event *b)
+{
+    if (!a->kind) {
+        const ct_cell *ca = ct__catalog_cell(k->cat, a->place), *cb = ct__catalog_cell(k->cat, b->place);
+        uint32_t ra = ca ? ca->rank : a->place, rb = cb ? cb->rank : b->place;
+        return ra < rb ? -1 : ra > rb;
+    }
+    const ct_point *pa = &k->points[a->place], *pb = &k->points[b->place];
+    int c = cmp_double(pa->lat, pb->lat);
+    if (!c)
+        c = cmp_double(pa->lon, pb->lon);
+    if (!c)
+        c = cmp_double(pa->acc, pb->acc);
+    if (!c)
+        c = pa->op < pb->op ? -1 : pa->op > pb->op;
+    return c;
+}
+
+/* Insertion sort of a short run of equal primary keys. */
+static void sort_run(const tie_ctx *k, ct_event *ev, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        ct_event x = ev[i];
+        uint32_t j = i;
+        while (j > 0 && cmp_tie(k, &x, &ev[j - 1]) < 0) {
+            ev[j] = ev[j - 1];
+            j--;
+        }
+        ev[j] = x;
+    }
+}
+
+/* A run can be long only for hostile input (many events of one phone in
+ * one second); qsort keeps that O(n log n). */
+static const tie_ctx *qsort_ctx;
+static int cmp_tie_qsort(const void *a, const void *b)
+{
+    return cmp_tie(qsort_ctx, a, b);
+}
+
+uint32_t ct__seal_sort_unique(ct_event *ev, uint32_t n, const ct_point *points,
+                              const ct_catalog *cat)
+{
+    tie_ctx k = {points, cat};
+    radix_sort(ev, n);
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i + 1;
+        uint64_t key = primary_key(&ev[i]);
+        while (j < n && primary_key(&ev[j]) == key)
+            j++;
+        if (j - i > 32) {
+            qsort_ctx = &k;
+            qsort(ev + i, j - i, sizeof *ev, cmp_tie_qsort);
+        } else if (j - i > 1) {
+            sort_run(&k, ev + i, j - i);
+        }
+        for (uint32_t m = i; m < j; m++)
+            if (m == i || cmp_tie(&k, &ev[m], &ev[out - 1]) != 0)
+                ev[out++] = ev[m];
+        i = j;
+    }
+    return out;
+}

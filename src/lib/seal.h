@@ -1,0 +1,21 @@
+/*
+ * seal.h — ordering, deduplication and sealing of one day (internal).
+ *
+ * SPEC 4.1 orders a subscriber's events by time; at the same second, cell
+ * events first by (operator, cell_id) bytewise, then point events by
+ * (lat, lon, accuracy). Two events are the same event (SPEC 3.2) when
+ * subscriber, time, operator and location are equal; for a cell event the
+ * cell's loc id already names its operator.
+ */
+#ifndef CT_SEAL_H
+#define CT_SEAL_H
+
+#include "catalog.h"
+#include "segment.h"
+
+/* Sorts events into SPEC 4.1 order and removes duplicates in place;
+ * returns the new count. */
+uint32_t ct__seal_sort_unique(ct_event *ev, uint32_t n, const ct_point *points,
+                              const ct_catalog *cat);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * store.c — reading and atomically replacing the manifest (see store.h).
+ *
+ * The manifest ends with a crc32 line so that a damaged manifest is
+ * detected instead of silently dropping days: a manifest that fails its
+ * check is an error (CT_ECORRUPT), never "an empty store".
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "fsio.h"
+
+#define MANIFEST_MAX (64u << 20)
+
+char *ct__store_path(const ct_store *st, const char *file)
+{
+    return ct__path_join(st->dir, file);
+}
+
+void ct__store_free(ct_store *st)
+{
+    if (!st)
+        return;
+    ct__free(st->dir);
+    ct__free(st->days);
+    memset(st, 0, sizeof *st);
+}
+
+int64_t ct__store_find(const ct_store *st, int64_t day)
+{
+    uint32_t lo = 0, hi = st->n_days;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (st->days[mid].day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < st->n_days && st->days[lo].day == day ? (int64_t)lo : -1;
+}
+
+void ct__store_set(ct_store *st, const ct_store_day *d)
+{
+    int64_t i = ct__store_find(st, d->day);
+    if (i >= 0) {
+        st->days[i] = *d;
+        return;
+    }
+    CT_GROW(st->days, st->n_days + 1, st->cap);
+    uint32_t pos = st->n_days;
+    while (pos > 0 && st->days[pos - 1].day > d->day) {
+        st->days[pos] = st->days[pos - 1];
+        pos--;
+    }
+    st->days[pos] = *d;
+    st->n_days++;
+}
+
+void ct__store_drop(ct_store *st, int64_t day)
+{
+    int64_t i = ct__store_find(st, day);
+    if (i < 0)
+        return;
+    memmove(st->days + i, st->days + i + 1, (st->n_days - (size_t)i - 1) * sizeof *st->days);
+    st->n_days--;
+}
+
+static int valid_file_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *path, ct_err *err)
+{
+    char *end_line = NULL;
+    for (size_t i = len; i > 0; i--) /* the last line starts after the last-but-one '\n' */
+        if (i >= 2 && text[i - 2] == '\n') {
+            end_line = text + i - 1;
+            break;
+        }
+    unsigned crc = 0;
+    if (!end_line || sscanf(end_line, "end %x", &crc) != 1 ||
+        (uint32_t)crc32(0L, (const Bytef *)text, (uInt)(end_line - text)) != crc)
+        return ct__fail(err, CT_ECORRUPT, "%s fails its checksum", path);
+    *end_line = '\0';
+    char *save = NULL;
+    int line_no = 0;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        ct_store_day d;
+        memset(&d, 0, sizeof d);
+        long long day;
+        unsigned long long bytes, gen;
+        unsigned dcrc, events;
+        if (line_no == 1) {
+            if (strcmp(line, "celltrace-manifest 1") != 0)
+                return ct__fail(err, CT_ECORRUPT, "%s: unknown manifest version", path);
+        } else if (sscanf(line, "generation %llu", &gen) == 1) {
+            st->generation = gen;
+        } else if (sscanf(line, "day %lld %63s %llu %x %u", &day, d.file, &bytes, &dcrc, &events) == 5 &&
+                   valid_file_name(d.file)) {
+            d.day = day;
+            d.bytes = bytes;
+            d.crc = dcrc;
+            d.events = events;
+            ct__store_set(st, &d);
+        } else {
+            return ct__fail(err, CT_ECORRUPT, "%s: line %d is not understood", path, line_no);
+        }
+    }
+    return CT_OK;
+}
+
+ct_code ct__store_load(const char *data_dir, ct_store *st, ct_err *err)
+{
+    memset(st, 0, sizeof *st);
+    st->dir = ct__path_join(data_dir, "store");
+    char *path = ct__path_join(st->dir, "MANIFEST");
+    char *text = NULL;
+    size_t len = 0;
+    ct_code rc = ct__fs_read_file(path, MANIFEST_MAX, &text, &len, err);
+    if (rc == CT_ENOTFOUND) {
+        ct__err_clear(err);
+        rc = CT_OK;
+    } else if (rc == CT_OK) {
+        rc = parse_manifest(st, text, len, path, err);
+    }
+    ct__free(text);
+    ct__free(path);
+    return rc;
+}
+
+static char *manifest_text(const ct_store *st, size_t *len)
+{
+    size_t cap = 128 + (size_t)st->n_days * 128, n = 0;
+    char *buf = ct__malloc(cap);
+    n += (size_t)snprintf(buf + n, cap - n, "celltrace-manifest 1\ngeneration %llu\n",
+                          (unsigned long long)st->generation);
+    for (uint32_t i = 0; i < st->n_days; i++) {
+        const ct_store_day *d = &st->days[i];
+        n += (size_t)snprintf(buf + n, cap - n, "day %lld %s %llu %08x %u\n", (long long)d->day,
+                              d->file, (unsigned long long)d->bytes, d->crc, d->events);
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "end %08x\n", (unsigned)crc32(0L, (const Bytef *)buf, (uInt)n));
+    *len = n;
+    return buf;
+}
+
+ct_code ct__store_commit(ct_store *st, ct_err *err)
+{
+    st->generation++;
+    size_t len;
+    char *text = manifest_text(st, &len);
+    char *path = ct__path_join(st->dir, "MANIFEST");
+    ct_code rc = ct__fs_write_file(path, text, len, 0600, err);
+    ct__free(text);
+    ct__free(path);
+    if (rc == CT_OK)
+        ct__store_collect_garbage(st);
+    return rc;
+}
+
+static int named(const ct_store *st, const char *name)
+{
+    if (strcmp(name, "MANIFEST") == 0)
+        return 1;
+    for (uint32_t i = 0; i < st->n_days; i++)
+        if (strcmp(st->days[i].file, name) == 0)
+            return 1;
+    return 0;
+}
+
+void ct__store_collect_garbage(const ct_store *st)
+{
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || named(st, e->d_name))
+            continue;
+        char *p = ct__path_join(st->dir, e->d_name);
+        unlink(p);
+        ct__free(p);
+    }
+    closedir(d);
+}

@@ -1,0 +1,65 @@
+/*
+ * store.h — the manifest of live day segments (internal).
+ *
+ * <data>/store/MANIFEST is the single source of truth for which segment
+ * files are live. It is replaced atomically (fsio), so a crash leaves
+ * either the old or the new set of segments live, never a mix. Segment
+ * files are never modified: a changed day is a new file with a new
+ * generation number, and the old file is deleted after the manifest that
+ * drops it is durable. Files in store/ that the manifest does not name are
+ * leftovers of a crashed writer and are removed by the next writer.
+ *
+ * MANIFEST (text, one record a line):
+ *   celltrace-manifest 1
+ *   generation <n>
+ *   day <day number> <file name> <bytes> <header crc32 hex> <events>
+ *   ...
+ *   end <crc32 hex of every byte before this line>
+ */
+#ifndef CT_STORE_H
+#define CT_STORE_H
+
+#include <stdint.h>
+
+#include "celltrace.h"
+
+typedef struct ct_store_day {
+    int64_t day;
+    char file[64];
+    uint64_t bytes;
+    uint32_t crc;
+    uint32_t events;
+} ct_store_day;
+
+typedef struct ct_store {
+    char *dir;           /* <data>/store */
+    uint64_t generation; /* bumped by every commit */
+    ct_store_day *days;  /* sorted by day */
+    uint32_t n_days;
+    size_t cap;
+} ct_store;
+
+/* Reads the manifest (an absent manifest is an empty store). */
+ct_code ct__store_load(const char *data_dir, ct_store *st, ct_err *err);
+void ct__store_free(ct_store *st);
+
+/* Index of day in st->days or -1. */
+int64_t ct__store_find(const ct_store *st, int64_t day);
+
+/* Sets (adds or replaces) a day's entry in memory. */
+void ct__store_set(ct_store *st, const ct_store_day *d);
+
+/* Removes a day's entry in memory (retention). */
+void ct__store_drop(ct_store *st, int64_t day);
+
+/* Writes the manifest atomically; on success removes segment files no
+ * longer named. */
+ct_code ct__store_commit(ct_store *st, ct_err *err);
+
+/* Removes files in store/ that the manifest does not name. */
+void ct__store_collect_garbage(const ct_store *st);
+
+/* Full path of a day's segment file; returns new. */
+char *ct__store_path(const ct_store *st, const char *file);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * subscribers.c — the subscriber dictionary and the number vault.
+ *
+ * See subscribers.h for the file format. In memory, the whole file is
+ * held (68 bytes per subscriber) plus, once a lookup needs it, an
+ * open-addressing index pseudonym -> id (4 bytes per slot, load <= 1/2).
+ * Ingest looks numbers up millions of times; a second index keyed by the
+ * number's integer value (memory only, never written) saves the BLAKE2b
+ * call for numbers already seen in this process.
+ */
+#include "subscribers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "fsio.h"
+
+#define KEY_BYTES 32
+#define PSEUDO_BYTES 16
+
+struct ct_subdict {
+    char *path;
+    int fd; /* O_APPEND when writable, else -1 */
+    uint8_t pseudo_key[KEY_BYTES];
+    uint8_t vault_key[KEY_BYTES];
+    uint8_t *records; /* n records of CT_SUB_RECORD bytes */
+    uint32_t n, n_flushed;
+    size_t cap;
+    uint32_t *index; /* pseudonym index: id + 1, 0 = empty */
+    size_t index_cap;
+    struct num_slot {
+        uint64_t num; /* 0 = empty (numbers never are 0) */
+        uint32_t id;
+    } *numcache;
+    size_t numcache_cap, numcache_n;
+};
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static ct_code read_key(const char *dir, const char *name, uint8_t key[KEY_BYTES], ct_err *err)
+{
+    char *path = ct__path_join(dir, name);
+    char *data = NULL;
+    size_t len = 0;
+    ct_code rc = ct__fs_read_file(path, 64, &data, &len, err);
+    if (rc == CT_OK && len != KEY_BYTES)
+        rc = ct__fail(err, CT_ECRYPTO, "%s: key has %zu bytes, expected %d", path, len,
+                      KEY_BYTES);
+    if (rc == CT_OK)
+        memcpy(key, data, KEY_BYTES);
+    if (data)
+        sodium_memzero(data, len);
+    ct__free(data);
+    ct__free(path);
+    return rc;
+}
+
+ct_code ct__keys_create(const char *dir, ct_err *err)
+{
+    static const char *const names[] = {"keys/pseudonym.key", "keys/vault.key"};
+    char *keydir = ct__path_join(dir, "keys");
+    ct_code rc = ct__fs_mkdir(keydir, 0700, err);
+    ct__free(keydir);
+    for (size_t i = 0; rc == CT_OK && i < 2; i++) {
+        uint8_t key[KEY_BYTES];
+        randombytes_buf(key, sizeof key);
+        char *path = ct__path_join(dir, names[i]);
+        rc = ct__fs_write_file(path, key, sizeof key, 0600, err);
+        sodium_memzero(key, sizeof key);
+        ct__free(path);
+    }
+    return rc;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static uint8_t *record(const ct_subdict *d, uint32_t id)
+{
+    return d->records + (size_t)id * CT_SUB_RECORD;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t record_crc(const uint8_t *rec)
+{
+    return (uint32_t)crc32(0L, rec, CT_SUB_RECORD - 4);
+}
+
+static void pseudonym_of(const ct_subdict *d, const char *digits, uint8_t out[PSEUDO_BYTES])
+{
+    crypto_generichash(out, PSEUDO_BYTES, (const uint8_t *)digits, strlen(digits),
+                       d->pseudo_key, KEY_BYTES);
+}
+
+static void vault_ad(const uint8_t *pseudo, uint32_t id, uint8_t ad[PSEUDO_BYTES + 4])
+{
+    memcpy(ad, pseudo, PSEUDO_BYTES);
+    put_le32(ad + PSEUDO_BYTES, id);
+}
+
+static void seal_record(ct_subdict *d, uint32_t id, const uint8_t *pseudo, uint64_t num)
+{
+    uint8_t *rec = record(d, id), plain[8], ad[PSEUDO_BYTES + 4];
+    for (int i = 0; i < 8; i++)
+        plain[i] = (uint8_t)(num >> (8 * i));
+    memcpy(rec, pseudo, PSEUDO_BYTES);
+    randombytes_buf(rec + 16, 24);
+    vault_ad(pseudo, id, ad);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(rec + 40, NULL, plain, sizeof plain, ad,
+                                               sizeof ad, NULL, rec + 16, d->vault_key);
+    put_le32(rec + 64, record_crc(rec));
+    sodium_memzero(plain, sizeof plain);
+}
+
+/* ---- the pseudonym index ---------------------------------------------------- */
+
+static size_t slot_of(const uint8_t *pseudo, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, pseudo, sizeof h); /* keyed hash output: already uniform */
+    return (size_t)(h & (cap - 1));
+}
+
+static void index_put(ct_subdict *d, uint32_t id)
+{
+    size_t mask = d->index_cap - 1, s = slot_of(record(d, id), d->index_cap);
+    while (d->index[s])
+        s = (s + 1) & mask;
+    d->index[s] = id + 1;
+}
+
+static void index_grow(ct_subdict *d, size_t need)
+{
+    if (d->index && need * 2 <= d->index_cap)
+        return;
+    size_t cap = 1024;
+    while (cap < need * 2)
+        cap *= 2;
+    ct__free(d->index);
+    d->index = ct__calloc(cap, sizeof *d->index);
+    d->index_cap = cap;
+    for (uint32_t id = 0; id < d->n; id++)
+        index_put(d, id);
+}
+
+static int index_find(ct_subdict *d, const uint8_t *pseudo, uint32_t *id)
+{
+    index_grow(d, d->n + 1);
+    size_t mask = d->index_cap - 1, s = slot_of(pseudo, d->index_cap);
+    for (; d->index[s]; s = (s + 1) & mask)
+        if (memcmp(record(d, d->index[s] - 1), pseudo, PSEUDO_BYTES) == 0) {
+            *id = d->index[s] - 1;
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- the number cache (memory only) ------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static void numcache_put(ct_subdict *d, uint64_t num, uint32_t id);
+
+static void numcache_grow(ct_subdict *d)
+{
+    struct num_slot *old = d->numcache;
+    size_t old_cap = d->numcache_cap;
+    d->numcache_cap = old_cap ? old_cap * 2 : 4096;
+    d->numcache = ct__calloc(d->numcache_cap, sizeof *d->numcache);
+    d->numcache_n = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].num)
+            numcache_put(d, old[i].num, old[i].id);
+    if (old)
+        sodium_memzero(old, old_cap * sizeof *old);
+    ct__free(old);
+}
+
+static void numcache_put(ct_subdict *d, uint64_t num, uint32_t id)
+{
+    if ((d->numcache_n + 1) * 2 > d->numcache_cap)
+        numcache_grow(d);
+    size_t mask = d->numcache_cap - 1, s = (size_t)mix64(num) & mask;
+    while (d->numcache[s].num && d->numcache[s].num != num)
+        s = (s + 1) & mask;
+    if (!d->numcache[s].num)
+        d->numcache_n++;
+    d->numcache[s].num = num;
+    d->numcache[s].id = id;
+}
+
+static int numcache_get(const ct_subdict *d, uint64_t num, uint32_t *id)
+{
+    if (!d->numcache_cap)
+        return 0;
+    size_t mask = d->numcache_cap - 1, s = (size_t)mix64(num) & mask;
+    for (; d->numcache[s].num; s = (s + 1) & mask)
+        if (d->numcache[s].num == num) {
+            *id = d->numcache[s].id;
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- open / close -------------------------------------------------------------- */
+
+static ct_code load_records(ct_subdict *d, int writable, ct_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    ct_code rc = ct__fs_read_file(d->path, (size_t)CT_SUB_MAX * CT_SUB_RECORD, &data, &len, err);
+    if (rc == CT_ENOTFOUND) {
+        ct__err_clear(err);
+        rc = CT_OK;
+    }
+    if (rc)
+        return rc;
+    size_t n = len / CT_SUB_RECORD, good = 0;
+    while (good < n && get_le32((uint8_t *)data + good * CT_SUB_RECORD + 64) ==
+                           record_crc((uint8_t *)data + good * CT_SUB_RECORD))
+        good++;
+    d->records = (uint8_t *)data;
+    d->cap = n;
+    d->n = d->n_flushed = (uint32_t)good;
+    if (writable && good * CT_SUB_RECORD != len &&
+        ftruncate(d->fd, (off_t)(good * CT_SUB_RECORD)) != 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot repair %s", d->path);
+    if (!writable && good != n)
+        return ct__fail(err, CT_ECORRUPT, "%s: record %zu fails its checksum", d->path, good);
+    return CT_OK;
+}
+
+ct_code ct__subdict_open(const char *dir, int writable, ct_subdict **out, ct_err *err)
+{
+    if (sodium_init() < 0)
+        return ct__fail(err, CT_ECRYPTO, "libsodium cannot start");
+    ct_subdict *d = ct__calloc(1, sizeof *d);
+    d->fd = -1;
+    d->path = ct__path_join(dir, "subscribers.dat");
+    ct_code rc = read_key(dir, "keys/pseudonym.key", d->pseudo_key, err);
+    if (!rc)
+        rc = read_key(dir, "keys/vault.key", d->vault_key, err);
+    if (!rc && writable) {
+        d->fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (d->fd < 0)
+            rc = ct__fail_errno(err, CT_EIO, errno, "cannot open %s", d->path);
+    }
+    if (!rc)
+        rc = load_records(d, writable, err);
+    if (rc) {
+        ct__subdict_close(d);
+        return rc;
+    }
+    *out = d;
+    return CT_OK;
+}
+
+void ct__subdict_close(ct_subdict *d)
+{
+    if (!d)
+        return;
+    if (d->fd >= 0)
+        close(d->fd);
+    sodium_memzero(d->pseudo_key, KEY_BYTES);
+    sodium_memzero(d->vault_key, KEY_BYTES);
+    if (d->numcache)
+        sodium_memzero(d->numcache, d->numcache_cap * sizeof *d->numcache);
+    ct__free(d->numcache);
+    ct__free(d->records);
+    ct__free(d->index);
+    ct__free(d->path);
+    ct__free(d);
+}
+
+/* ---- lookups ---------------------------------------------------------------------- */
+
+ct_code ct__subdict_intern(ct_subdict *d, uint64_t num, const char *digits, uint32_t *id,
+                           ct_err *err)
+{
+    if (numcache_get(d, num, id))
+        return CT_OK;
+    uint8_t pseudo[PSEUDO_BYTES];
+    pseudonym_of(d, digits, pseudo);
+    if (!index_find(d, pseudo, id)) {
+        if (d->fd < 0)
+            return ct__fail(err, CT_EINVAL, "subscriber dictionary is open read-only");
+        if (d->n >= CT_SUB_MAX)
+            return ct__fail(err, CT_ELIMIT, "too many subscribers (%u)", d->n);
+        if (d->n == d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 1024;
+            d->records = ct__reallocarray(d->records, d->cap, CT_SUB_RECORD);
+        }
+        *id = d->n++;
+        seal_record(d, *id, pseudo, num);
+        index_grow(d, d->n);
+        index_put(d, *id);
+    }
+    numcache_put(d, num, *id);
+    return CT_OK;
+}
+
+ct_code ct__subdict_find(ct_subdict *d, const char *digits, uint32_t *id, ct_err *err)
+{
+    uint8_t pseudo[PSEUDO_BYTES];
+    pseudonym_of(d, digits, pseudo);
+    if (index_find(d, pseudo, id))
+        return CT_OK;
+    return ct__fail(err, CT_ENOTFOUND, "no such subscriber");
+}
+
+ct_code ct__subdict_flush(ct_subdict *d, ct_err *err)
+{
+    if (d->n == d->n_flushed)
+        return CT_OK;
+    ct_code rc = ct__fs_append_sync(d->fd, record(d, d->n_flushed),
+                                    (size_t)(d->n - d->n_flushed) * CT_SUB_RECORD, d->path, err);
+    if (rc == CT_OK)
+        d->n_flushed = d->n;
+    return rc;
+}
+
+ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err)
+{
+    if (id >= d->n)
+        return ct__fail(err, CT_ECORRUPT, "subscriber %u is not in the dictionary", id);
+    const uint8_t *rec = record(d, id);
+    uint8_t plain[8], ad[PSEUDO_BYTES + 4];
+    vault_ad(rec, id, ad);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, rec + 40, 24, ad,
+                                                   sizeof ad, rec + 16, d->vault_key) != 0)
+        return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
+    uint64_t num = 0;
+    for (int i = 7; i >= 0; i--)
+        num = num << 8 | plain[i];
+    sodium_memzero(plain, sizeof plain);
+    snprintf(digits, 16, "%llu", (unsigned long long)num);
+    uint8_t check[PSEUDO_BYTES];
+    pseudonym_of(d, digits, check);
+    if (sodium_memcmp(check, rec, PSEUDO_BYTES) != 0)
+        return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not match", id);
+    return CT_OK;
+}
+
+uint32_t ct__subdict_count(const ct_subdict *d)
+{
+    return d->n;
+}

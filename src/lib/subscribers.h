@@ -1,0 +1,61 @@
+/*
+ * subscribers.h — pseudonyms, dense ids and the encrypted number vault
+ * (internal).
+ *
+ * A phone number never reaches the disk in clear. It becomes:
+ *   pseudonym = BLAKE2b-128 keyed with keys/pseudonym.key (digits)
+ *   id        = its position in subscribers.dat (dense, 32-bit)
+ *   vault     = XChaCha20-Poly1305 of the number, keyed with keys/vault.key,
+ *               bound to (pseudonym, id) as associated data.
+ * Everything downstream (segments, cases) knows subscribers by id only.
+ *
+ * subscribers.dat, append-only, fixed 68-byte records; record i is id i:
+ *   off len
+ *     0  16  pseudonym
+ *    16  24  nonce
+ *    40  24  ciphertext of the number as u64 little-endian + 16-byte tag
+ *    64   4  crc32 of bytes 0..63, little-endian
+ * A torn tail (a crash mid-append) fails its crc and is cut off when the
+ * file is next opened for writing. New records are fsync'd by
+ * ct__subdict_flush before any id in them is stored elsewhere, so every
+ * stored id names a durable record.
+ */
+#ifndef CT_SUBSCRIBERS_H
+#define CT_SUBSCRIBERS_H
+
+#include <stdint.h>
+
+#include "celltrace.h"
+
+#define CT_SUB_RECORD 68
+#define CT_SUB_MAX 0xFFFFFFF0u /* ids above are reserved as markers */
+
+typedef struct ct_subdict ct_subdict;
+
+/* Opens the dictionary of data directory `dir`. Returns new (*out). */
+ct_code ct__subdict_open(const char *dir, int writable, ct_subdict **out, ct_err *err);
+
+/* Flushes nothing: call ct__subdict_flush first. Accepts NULL. */
+void ct__subdict_close(ct_subdict *d);
+
+/* The id of a normalised number (num = its integer value, digits = text),
+ * adding it (buffered) when new. */
+ct_code ct__subdict_intern(ct_subdict *d, uint64_t num, const char *digits, uint32_t *id,
+                           ct_err *err);
+
+/* The id of a number already known: CT_ENOTFOUND if none. */
+ct_code ct__subdict_find(ct_subdict *d, const char *digits, uint32_t *id, ct_err *err);
+
+/* Appends and fsyncs the records added since the last flush. */
+ct_code ct__subdict_flush(ct_subdict *d, ct_err *err);
+
+/* Decrypts the number of id into digits[16]. */
+ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err);
+
+/* Number of subscribers (flushed or not). */
+uint32_t ct__subdict_count(const ct_subdict *d);
+
+/* Creates the keys of a new data directory (keys/ 0700, files 0600). */
+ct_code ct__keys_create(const char *dir, ct_err *err);
+
+#endif

@@ -1,0 +1,446 @@
+/*
+ * trace.c — the contacts of one case, exactly as SPEC section 4 defines.
+ *
+ * 1. The case's presence intervals: its events from max_presence_s before
+ *    the infectious window W to its end, each P_i = [t_i, min(t_next,
+ *    t_i + max_presence_s)), cut to W. t_next comes from the same day's
+ *    subscriber section, or from the first event of a later day.
+ * 2. For each case interval I (disk c, r): the candidates are events that
+ *    started in (I.start - max_presence_s, I.end), so their presence can
+ *    overlap I. Cell candidates come from the cells co-located with I's
+ *    disk (catalogue grid, then the cell section of each day, binary
+ *    searched by time); point candidates from the tile section, at every
+ *    grid level, checked with the exact distance test.
+ * 3. Each (case interval, candidate) pair is visited once, because a
+ *    candidate lives in exactly one day, one cell or one tile. Its overlap
+ *    |P_i ∩ P_j ∩ W| is added to the candidate's subscriber in a hash
+ *    map, with the earliest start, the latest end and the smallest r_a+r_b.
+ * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
+ *    their numbers come from the vault, and the read is audited.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "error.h"
+#include "geo.h"
+#include "segment.h"
+#include "textparse.h"
+
+typedef struct exposure {
+    uint32_t sub;
+    int64_t total, first, last;
+    double min_radius;
+} exposure;
+
+typedef struct case_interval {
+    int64_t start, end;
+    double lat, lon, radius;
+    uint32_t loc; /* CT_LOC_NONE for a point */
+} case_interval;
+
+typedef struct day_slot {
+    int state; /* 0 not opened, 1 open, -1 absent */
+    ct_segment seg;
+} day_slot;
+
+typedef struct colocated {
+    uint32_t *locs;
+    double *radii;
+    uint32_t n;
+    size_t cap;
+} colocated;
+
+typedef struct tracer {
+    ct_db *db;
+    ct_params p;
+    uint32_t case_sub;
+    int64_t w_start, w_end;
+    day_slot *slots; /* by store day index */
+    exposure *exp;   /* open addressing on sub; sub == UINT32_MAX empty */
+    size_t exp_cap, exp_n;
+    colocated near;
+    uint32_t near_loc; /* loc whose co-located cells are in `near` */
+    ct_contacts *out;
+    ct_err *err;
+    ct_code failed;
+} tracer;
+
+/* ---- segments by day --------------------------------------------------------- */
+
+static const ct_segment *day_segment(tracer *t, int64_t day)
+{
+    int64_t i = day < 0 ? -1 : ct__store_find(&t->db->store, day);
+    if (i < 0)
+        return NULL;
+    day_slot *s = &t->slots[i];
+    if (s->state == 0) {
+        char *path = ct__store_path(&t->db->store, t->db->store.days[i].file);
+        ct_code rc = ct__seg_open(path, 0, &s->seg, t->err);
+        ct__free(path);
+        s->state = rc ? -1 : 1;
+        if (rc && !t->failed)
+            t->failed = rc;
+    }
+    return s->state == 1 ? &s->seg : NULL;
+}
+
+static int64_t floor_day(int64_t ts)
+{
+    return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
+}
+
+/* End of presence of sub's event at ts whose gap is open (last of its day). */
+static int64_t open_end(tracer *t, uint32_t sub, int64_t day, int64_t ts)
+{
+    int64_t cap = ts + t->p.max_presence_s;
+    for (int64_t d = day + 1; d * CT_DAY_S < cap; d++) {
+        const ct_segment *seg = day_segment(t, d);
+        uint32_t first, end;
+        if (seg && ct__seg_sub_range(seg, sub, &first, &end)) {
+            int64_t next = d * CT_DAY_S + (seg->events[2 * first] & ~CT_EV_POINT);
+            return next < cap ? next : cap;
+        }
+    }
+    return cap;
+}
+
+static int64_t presence_end(tracer *t, uint32_t sub, int64_t day, int64_t ts, uint32_t gap)
+{
+    if (gap == CT_GAP_OPEN)
+        return open_end(t, sub, day, ts);
+    return ts + (gap < t->p.max_presence_s ? (int64_t)gap : t->p.max_presence_s);
+}
+
+/* ---- exposures ----------------------------------------------------------------- */
+
+static void exposure_grow(tracer *t)
+{
+    exposure *old = t->exp;
+    size_t old_cap = t->exp_cap;
+    t->exp_cap = old_cap ? old_cap * 2 : 1024;
+    t->exp = ct__malloc(t->exp_cap * sizeof *t->exp);
+    for (size_t i = 0; i < t->exp_cap; i++)
+        t->exp[i].sub = UINT32_MAX;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].sub != UINT32_MAX) {
+            size_t s = (old[i].sub * 2654435761u) & (t->exp_cap - 1);
+            while (t->exp[s].sub != UINT32_MAX)
+                s = (s + 1) & (t->exp_cap - 1);
+            t->exp[s] = old[i];
+        }
+    ct__free(old);
+}
+
+static void add_exposure(tracer *t, uint32_t sub, int64_t start, int64_t end, double radius)
+{
+    if ((t->exp_n + 1) * 2 > t->exp_cap)
+        exposure_grow(t);
+    size_t mask = t->exp_cap - 1, s = (sub * 2654435761u) & mask;
+    while (t->exp[s].sub != UINT32_MAX && t->exp[s].sub != sub)
+        s = (s + 1) & mask;
+    exposure *e = &t->exp[s];
+    if (e->sub == UINT32_MAX) {
+        *e = (exposure){sub, 0, start, end, radius};
+        t->exp_n++;
+    }
+    e->total += end - start;
+    if (start < e->first)
+        e->first = start;
+    if (end > e->last)
+        e->last = end;
+    if (radius < e->min_radius)
+        e->min_radius = radius;
+}
+
+/* A candidate event of another subscriber, co-located with interval ci. */
+static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t day, uint32_t tod,
+                     uint32_t gap, double radius_sum)
+{
+    if (sub == t->case_sub)
+        return;
+    t->out->candidates++;
+    int64_t ts = day * CT_DAY_S + tod;
+    int64_t end = presence_end(t, sub, day, ts, gap);
+    int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
+    if (b > a) {
+        t->out->overlaps++;
+        add_exposure(t, sub, a, b, radius_sum);
+    }
+}
+
+/* ---- candidates ------------------------------------------------------------------ */
+
+static uint32_t cell_lower(const ct_segment *seg, uint32_t first, uint32_t end, uint32_t tod)
+{
+    while (first < end) {
+        uint32_t mid = first + (end - first) / 2;
+        if (seg->cell_entries[mid].tod < tod)
+            first = mid + 1;
+        else
+            end = mid;
+    }
+    return first;
+}
+
+static uint32_t tile_lower(const ct_segment *seg, uint32_t first, uint32_t end, uint32_t tod)
+{
+    while (first < end) {
+        uint32_t mid = first + (end - first) / 2;
+        if (seg->tile_entries[mid].tod < tod)
+            first = mid + 1;
+        else
+            end = mid;
+    }
+    return first;
+}
+
+static void collect_near(void *ud, uint32_t loc, const ct_cell *cell)
+{
+    colocated *c = ud;
+    size_t cap = c->cap;
+    CT_GROW(c->locs, c->n + 1, cap);
+    CT_GROW(c->radii, c->n + 1, c->cap);
+    c->locs[c->n] = loc;
+    c->radii[c->n++] = cell->radius;
+}
+
+static void find_colocated_cells(tracer *t, const case_interval *ci)
+{
+    if (ci->loc != CT_LOC_NONE && ci->loc == t->near_loc)
+        return; /* same cell as the previous interval: same answer */
+    t->near.n = 0;
+    t->near_loc = ci->loc;
+    ct__catalog_colocated(t->db->cat, ci->lat, ci->lon, ci->radius, t->p.contact_distance_m,
+                          collect_near, &t->near);
+}
+
+static void scan_cells(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
+                       uint32_t hi)
+{
+    for (uint32_t k = 0; k < t->near.n; k++) {
+        uint32_t first, end;
+        if (!ct__seg_cell_range(seg, t->near.locs[k], &first, &end))
+            continue;
+        double rsum = ci->radius + t->near.radii[k];
+        for (uint32_t i = cell_lower(seg, first, end, lo); i < end; i++) {
+            const ct_cell_entry *e = &seg->cell_entries[i];
+            if (e->tod >= hi)
+                break;
+            consider(t, ci, e->sub, seg->day, e->tod, e->gap, rsum);
+        }
+    }
+}
+
+static void scan_tile(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t tile,
+                      uint32_t lo, uint32_t hi)
+{
+    uint32_t end = seg->tiledir[tile + 1].first;
+    for (uint32_t i = tile_lower(seg, seg->tiledir[tile].first, end, lo); i < end; i++) {
+        const ct_tile_entry *e = &seg->tile_entries[i];
+        if (e->tod >= hi)
+            break;
+        if (e->point >= seg->n_points)
+            continue; /* damaged entry: never read past the points */
+        const ct_point *p = &seg->points[e->point];
+        if (ct__distance_m(ci->lat, ci->lon, p->lat, p->lon) <= ci->radius + p->acc + t->p.contact_distance_m)
+            consider(t, ci, e->sub, seg->day, e->tod, e->gap, ci->radius + p->acc);
+    }
+}
+
+static void scan_points(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
+                        uint32_t hi)
+{
+    ct_grid_span spans[CT_GRID_SPANS_MAX];
+    if (!seg->n_points)
+        return;
+    for (unsigned level = 0; level < CT_GRID_LEVELS; level++) {
+        if (seg->level_radius[level] <= 0)
+            continue;
+        double reach = ci->radius + t->p.contact_distance_m + seg->level_radius[level];
+        unsigned n = ct__grid_query(level, ci->lat, ci->lon, reach, spans);
+        for (unsigned s = 0; s < n; s++)
+            for (uint32_t tile = ct__seg_tile_lower(seg, spans[s].lo);
+                 tile < seg->n_tiles && seg->tiledir[tile].key <= spans[s].hi; tile++)
+                scan_tile(t, ci, seg, tile, lo, hi);
+    }
+}
+
+static void scan_interval(tracer *t, const case_interval *ci)
+{
+    int64_t from = ci->start - t->p.max_presence_s + 1; /* earliest useful start */
+    if (from < 0)
+        from = 0;
+    find_colocated_cells(t, ci);
+    for (int64_t day = floor_day(from); day <= floor_day(ci->end - 1); day++) {
+        const ct_segment *seg = day_segment(t, day);
+        if (!seg)
+            continue;
+        int64_t base = day * CT_DAY_S;
+        uint32_t lo = from > base ? (uint32_t)(from - base) : 0;
+        uint32_t hi = ci->end - base < CT_DAY_S ? (uint32_t)(ci->end - base) : CT_DAY_S;
+        scan_cells(t, ci, seg, lo, hi);
+        scan_points(t, ci, seg, lo, hi);
+    }
+}
+
+/* ---- the case's own intervals ------------------------------------------------------ */
+
+static int interval_of(tracer *t, const ct_segment *seg, uint32_t i, uint32_t end, case_interval *ci)
+{
+    uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
+    uint32_t tod = tk & ~CT_EV_POINT;
+    int64_t ts = seg->day * CT_DAY_S + tod;
+    int64_t stop = i + 1 < end ? seg->day * CT_DAY_S + (seg->events[2 * (i + 1)] & ~CT_EV_POINT)
+                               : open_end(t, t->case_sub, seg->day, ts);
+    if (stop > ts + t->p.max_presence_s)
+        stop = ts + t->p.max_presence_s;
+    ci->start = ts > t->w_start ? ts : t->w_start;
+    ci->end = stop < t->w_end ? stop : t->w_end;
+    if (ci->end <= ci->start)
+        return 0;
+    if (tk & CT_EV_POINT) {
+        if (place >= seg->n_points)
+            return 0;
+        const ct_point *p = &seg->points[place];
+        *ci = (case_interval){ci->start, ci->end, p->lat, p->lon, p->acc, CT_LOC_NONE};
+        return 1;
+    }
+    const ct_cell *cell = ct__catalog_cell(t->db->cat, place);
+    if (!cell)
+        return 0;
+    *ci = (case_interval){ci->start, ci->end, cell->lat, cell->lon, cell->radius, place};
+    return 1;
+}
+
+static void trace_case_events(tracer *t)
+{
+    int64_t from = t->w_start - t->p.max_presence_s;
+    for (int64_t day = floor_day(from < 0 ? 0 : from); day <= floor_day(t->w_end - 1); day++) {
+        const ct_segment *seg = day_segment(t, day);
+        uint32_t first, end;
+        if (!seg || !ct__seg_sub_range(seg, t->case_sub, &first, &end))
+            continue;
+        for (uint32_t i = first; i < end; i++) {
+            case_interval ci;
+            if (!interval_of(t, seg, i, end, &ci))
+                continue;
+            t->out->case_intervals++;
+            scan_interval(t, &ci);
+        }
+    }
+}
+
+/* ---- results ------------------------------------------------------------------------- */
+
+static int cmp_contact(const void *a, const void *b)
+{
+    const ct_contact *x = a, *y = b;
+    if (x->exposure_s != y->exposure_s)
+        return x->exposure_s > y->exposure_s ? -1 : 1;
+    return strcmp(x->msisdn, y->msisdn);
+}
+
+static ct_code collect_contacts(tracer *t, ct_err *err)
+{
+    ct_contacts *out = t->out;
+    out->items = ct__calloc(t->exp_n + 1, sizeof *out->items);
+    for (size_t i = 0; i < t->exp_cap; i++) {
+        const exposure *e = &t->exp[i];
+        if (e->sub == UINT32_MAX || e->total <= 0 || e->total < t->p.min_exposure_s)
+            continue;
+        ct_contact *c = &out->items[out->n++];
+        c->subscriber = e->sub;
+        c->exposure_s = e->total;
+        c->first_contact = e->first;
+        c->last_contact = e->last;
+        c->min_radius_m = e->min_radius;
+        ct_code rc = ct__subdict_number(t->db->subs, e->sub, c->msisdn, err);
+        if (rc)
+            return rc;
+    }
+    qsort(out->items, out->n, sizeof *out->items, cmp_contact);
+    return CT_OK;
+}
+
+static ct_code load_case(ct_db *db, const char *case_id, tracer *t, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    sqlite3_stmt *st = NULL;
+    ct_code rc = CT_OK;
+    if (sqlite3_prepare_v2(sql, "SELECT subscriber, onset, isolated FROM cases WHERE case_id=?", -1, &st, NULL) ||
+        sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        t->case_sub = (uint32_t)sqlite3_column_int64(st, 0);
+        int64_t onset = sqlite3_column_int64(st, 1);
+        t->w_start = onset - t->p.infectious_before_s;
+        t->w_end = sqlite3_column_type(st, 2) == SQLITE_NULL ? onset + t->p.infectious_after_s
+                                                             : sqlite3_column_int64(st, 2);
+    } else if (step == SQLITE_DONE) {
+        rc = ct__fail(err, CT_ENOTFOUND, "no case with case_id %s", case_id);
+    } else {
+        rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void tracer_free(tracer *t)
+{
+    for (uint32_t i = 0; t->slots && i < t->db->store.n_days; i++)
+        if (t->slots[i].state == 1)
+            ct__seg_close(&t->slots[i].seg);
+    ct__free(t->slots);
+    ct__free(t->exp);
+    ct__free(t->near.locs);
+    ct__free(t->near.radii);
+}
+
+ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
+                 ct_err *err)
+{
+    tracer t;
+    memset(&t, 0, sizeof t);
+    t.db = db;
+    t.err = err;
+    t.near_loc = CT_LOC_NONE;
+    if (p)
+        t.p = *p;
+    else
+        ct_params_default(&t.p);
+    ct_code rc = ct_params_check(&t.p, err);
+    if (!rc)
+        rc = load_case(db, case_id, &t, err);
+    if (rc)
+        return rc;
+    t.slots = ct__calloc(db->store.n_days + 1, sizeof *t.slots);
+    t.out = ct__calloc(1, sizeof *t.out);
+    snprintf(t.out->case_id, sizeof t.out->case_id, "%s", case_id);
+    exposure_grow(&t);
+    if (t.w_end > t.w_start)
+        trace_case_events(&t);
+    rc = t.failed;
+    if (!rc)
+        rc = collect_contacts(&t, err);
+    if (!rc)
+        rc = ct__audit(db, "trace", case_id, t.out->n, err);
+    tracer_free(&t);
+    if (rc) {
+        ct_contacts_free(t.out);
+        return rc;
+    }
+    *out = t.out;
+    return CT_OK;
+}
+
+void ct_contacts_free(ct_contacts *c)
+{
+    if (!c)
+        return;
+    ct__free(c->items);
+    ct__free(c);
+}
