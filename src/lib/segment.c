@@ -251,6 +251,20 @@ static ct_code check_sections(const char *path, const seg_header *h, const ct_ma
         if (verify_all && crc_of(m->data + si->off, si->len) != si->crc)
             return ct__fail(err, CT_ECORRUPT, "%s: section %d fails its checksum", path, s);
     }
+    /* sections follow each other with at most 7 zero bytes between them
+     * and end the file, so every byte is covered by a check */
+    uint64_t at = CT_SEG_HEADER;
+    for (int s = 0; s < CT_SEG_SECTIONS; s++) {
+        const section_info *si = &h->sections[s];
+        if (si->off < at || si->off - at > 7)
+            return ct__fail(err, CT_ECORRUPT, "%s: section %d is misplaced", path, s);
+        for (uint64_t p = at; verify_all && p < si->off; p++)
+            if (m->data[p])
+                return ct__fail(err, CT_ECORRUPT, "%s: damaged padding before section %d", path, s);
+        at = si->off + si->len;
+    }
+    if (at != m->len)
+        return ct__fail(err, CT_ECORRUPT, "%s: bytes after the last section", path);
     if (h->n_cell_events + (uint64_t)h->n_points != h->n_events)
         return ct__fail(err, CT_ECORRUPT, "%s: event counts disagree", path);
     return CT_OK;

@@ -1,0 +1,39 @@
+# lib.sh — helpers for golden command-line tests (sourced, not run).
+# Each test gets: $CT (the binary), $SRC (tests/), $SHARED (shared/), and a
+# fresh scratch folder $WORK removed at exit unless the test failed.
+set -u
+CT=$1
+SRC=$2
+SHARED=$3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ct-golden.XXXXXX")
+FAILED=0
+trap 'if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    FAILED=1
+    exit 1
+}
+
+# expect_exit CODE CMD... : runs CMD, checks its exit status
+expect_exit() {
+    local want=$1
+    shift
+    "$@" >"$WORK/out" 2>"$WORK/err"
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        echo "--- stdout" >&2; cat "$WORK/out" >&2
+        echo "--- stderr" >&2; cat "$WORK/err" >&2
+        fail "exit $got, expected $want: $*"
+    fi
+}
+
+# expect_same EXPECTED ACTUAL : byte-for-byte comparison
+expect_same() {
+    cmp -s "$1" "$2" || { diff -u "$1" "$2" >&2; fail "$2 differs from $1"; }
+}
+
+# expect_grep PATTERN FILE
+expect_grep() {
+    grep -q -- "$1" "$2" || { cat "$2" >&2; fail "'$1' not found in $2"; }
+}
