@@ -27,6 +27,7 @@ const char *ct_code_name(ct_code code)
     return "unknown error";
 }
 
+CT_PRINTF(4, 0)
 static void set_message(ct_err *err, ct_code code, int errnum, const char *fmt, va_list ap)
 {
     if (!err)

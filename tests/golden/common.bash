@@ -1,4 +1,4 @@
-# lib.sh — helpers for golden command-line tests (sourced, not run).
+# common.bash — helpers for golden command-line tests (sourced, not run).
 # Each test gets: $CT (the binary), $SRC (tests/), $SHARED (shared/), and a
 # fresh scratch folder $WORK removed at exit unless the test failed.
 set -u

@@ -1,5 +1,5 @@
 # Golden test: shared/conformance/basic exactly as its README shows.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 C="$SHARED/conformance/basic"
 [ -d "$C" ] || fail "no conformance data at $C"
 D="$WORK/data"
