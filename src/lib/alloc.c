@@ -66,3 +66,9 @@ void ct__free(void *p)
 {
     free(p);
 }
+
+void ct__copy(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+}

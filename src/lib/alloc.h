@@ -20,6 +20,9 @@ char *ct__strdup(const char *s);
 char *ct__strndup(const char *s, size_t n);
 void ct__free(void *p);                           /* accepts NULL */
 
+/* memcpy that accepts NULL pointers when n is 0 (memcpy itself does not). */
+void ct__copy(void *dst, const void *src, size_t n);
+
 /* Grows *items (count *n, capacity *cap) to hold at least need items. */
 #define CT_GROW(items, n_need, cap)                                               \
     do {                                                                         \

@@ -419,8 +419,8 @@ static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n,
         ct__free(pe);
         ct__free(pp);
     }
-    memcpy(*ev + d->spilled_ev, d->ev, (size_t)d->n_ev * sizeof **ev);
-    memcpy(*pts + d->spilled_pts, d->pts, (size_t)d->n_pts * sizeof **pts);
+    ct__copy(*ev + d->spilled_ev, d->ev, (size_t)d->n_ev * sizeof **ev);
+    ct__copy(*pts + d->spilled_pts, d->pts, (size_t)d->n_pts * sizeof **pts);
     ct__free(d->ev);
     ct__free(d->pts);
     d->ev = NULL;
@@ -458,7 +458,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         if (old_ev[i].kind)
             ev[n + i].place += (uint32_t)np;
     }
-    memcpy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
+    ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
     uint32_t total = (uint32_t)(n + n_old);
     uint32_t unique = ct__seal_sort_unique(ev, total, pts, in->db->cat);
     in->sum.stored += unique - n_old;
@@ -491,14 +491,14 @@ ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
     ct_code rc = ct__subdict_flush(db->subs, err);
     memset(&before, 0, sizeof before);
     before.days = ct__reallocarray(NULL, db->store.n_days + 1, sizeof *before.days);
-    memcpy(before.days, db->store.days, db->store.n_days * sizeof *before.days);
+    ct__copy(before.days, db->store.days, db->store.n_days * sizeof *before.days);
     before.n_days = db->store.n_days;
     for (uint32_t i = 0; i < in->n_days && !rc; i++)
         rc = seal_day(in, &in->days[i], err);
     if (!rc && in->n_days)
         rc = ct__store_commit(&db->store, err);
     if (rc) { /* the manifest on disk is unchanged: forget what was sealed */
-        memcpy(db->store.days, before.days, before.n_days * sizeof *before.days);
+        ct__copy(db->store.days, before.days, before.n_days * sizeof *before.days);
         db->store.n_days = before.n_days;
         ct__store_collect_garbage(&db->store);
     }
