@@ -33,6 +33,7 @@ int cmd_cases(cli_ctx *ctx, int argc, char **argv);
 int cmd_trace(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_simulate(cli_ctx *ctx, int argc, char **argv);
+int cmd_demo(cli_ctx *ctx, int argc, char **argv);
 
 /* Prints "celltrace: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

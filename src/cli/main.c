@@ -29,6 +29,7 @@ static const command COMMANDS[] = {
     {"trace", cmd_trace, "trace CASE_ID: the contacts of a case, best first"},
     {"stats", cmd_stats, "what the store holds"},
     {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
+    {"demo", cmd_demo, "the whole job on a simulated city, scored against its truth"},
 };
 
 static void usage(FILE *out)
