@@ -88,13 +88,16 @@ static int valid_file_name(const char *s)
 static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *path, ct_err *err)
 {
     char *end_line = NULL;
+    if (len == 0 || text[len - 1] != '\n') /* written whole or not at all */
+        return ct__fail(err, CT_ECORRUPT, "%s is incomplete", path);
     for (size_t i = len; i > 0; i--) /* the last line starts after the last-but-one '\n' */
         if (i >= 2 && text[i - 2] == '\n') {
             end_line = text + i - 1;
             break;
         }
     unsigned crc = 0;
-    if (!end_line || sscanf(end_line, "end %x", &crc) != 1 ||
+    if (!end_line || strlen(end_line) != 13 || strncmp(end_line, "end ", 4) != 0 ||
+        strspn(end_line + 4, "0123456789abcdef") != 8 || sscanf(end_line + 4, "%8x", &crc) != 1 ||
         (uint32_t)crc32(0L, (const Bytef *)text, (uInt)(end_line - text)) != crc)
         return ct__fail(err, CT_ECORRUPT, "%s fails its checksum", path);
     *end_line = '\0';

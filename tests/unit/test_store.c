@@ -1,0 +1,102 @@
+/*
+ * test_store.c — the manifest: what is committed is what is read back, a
+ * damaged manifest is an error (never an empty store), and files the
+ * manifest does not name are removed by a writer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "fsio.h"
+#include "store.h"
+#include "testutil.h"
+
+static char *make_data_dir(void)
+{
+    char *dir = tu_tmpdir("store");
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/store", dir);
+    mkdir(sub, 0700);
+    return dir;
+}
+
+static void commit_and_reload(void **state)
+{
+    (void)state;
+    char *dir = make_data_dir();
+    ct_store st;
+    ct_err err;
+    assert_int_equal(ct__store_load(dir, &st, &err), CT_OK);
+    assert_int_equal(st.n_days, 0);
+    for (int64_t day = 18350; day > 18340; day -= 3) {
+        ct_store_day d = {.day = day, .bytes = (uint64_t)day * 10, .crc = 0xdeadbeef, .events = 7};
+        snprintf(d.file, sizeof d.file, "d%lld-g1.seg", (long long)day);
+        ct__store_set(&st, &d);
+        tu_write(dir, "store/placeholder", "x"); /* removed: not named */
+    }
+    ct__store_drop(&st, 18347);
+    assert_int_equal(ct__store_commit(&st, &err), CT_OK);
+    ct_store back;
+    assert_int_equal(ct__store_load(dir, &back, &err), CT_OK);
+    assert_int_equal(back.n_days, 3);
+    assert_int_equal(back.generation, 1);
+    int64_t want[] = {18341, 18344, 18350};
+    for (int i = 0; i < 3; i++) {
+        assert_true(back.days[i].day == want[i]);
+        assert_int_equal(back.days[i].bytes, (uint64_t)want[i] * 10);
+        assert_int_equal(back.days[i].crc, 0xdeadbeef);
+    }
+    assert_true(ct__store_find(&back, 18344) == 1);
+    assert_true(ct__store_find(&back, 18345) == -1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/store/placeholder", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    ct__store_free(&st);
+    ct__store_free(&back);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void damaged_manifest_is_an_error(void **state)
+{
+    (void)state;
+    char *dir = make_data_dir();
+    ct_store st;
+    ct_err err;
+    assert_int_equal(ct__store_load(dir, &st, &err), CT_OK);
+    ct_store_day d = {.day = 5, .file = "d5-g1.seg", .bytes = 1, .crc = 2, .events = 3};
+    ct__store_set(&st, &d);
+    assert_int_equal(ct__store_commit(&st, &err), CT_OK);
+    ct__store_free(&st);
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/store/MANIFEST", dir);
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &text, &len, &err), CT_OK);
+    for (size_t i = 0; i < len; i++) { /* any changed byte, or a cut, is caught */
+        char saved = text[i];
+        text[i] = saved == '5' ? '6' : '5';
+        assert_int_equal(ct__fs_write_file(path, text, len, 0600, &err), CT_OK);
+        if (ct__store_load(dir, &st, &err) != CT_ECORRUPT)
+            fail_msg("byte %zu ('%c') changed, not detected:\n%s", i, saved, text);
+        ct__store_free(&st);
+        text[i] = saved;
+        assert_int_equal(ct__fs_write_file(path, text, i, 0600, &err), CT_OK);
+        assert_int_equal(ct__store_load(dir, &st, &err), CT_ECORRUPT);
+        ct__store_free(&st);
+    }
+    ct__free(text);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(commit_and_reload),
+        cmocka_unit_test(damaged_manifest_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
