@@ -400,21 +400,18 @@ static void tracer_free(tracer *t)
     ct__free(t->near.radii);
 }
 
-ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
-                 ct_err *err)
+/* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
+ * after we read the manifest (see ct_trace). */
+static ct_code trace_once(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
+                          int *vanished, ct_err *err)
 {
     tracer t;
     memset(&t, 0, sizeof t);
     t.db = db;
     t.err = err;
     t.near_loc = CT_LOC_NONE;
-    if (p)
-        t.p = *p;
-    else
-        ct_params_default(&t.p);
-    ct_code rc = ct_params_check(&t.p, err);
-    if (!rc)
-        rc = load_case(db, case_id, &t, err);
+    t.p = *p;
+    ct_code rc = load_case(db, case_id, &t, err);
     if (rc)
         return rc;
     t.slots = ct__calloc(db->store.n_days + 1, sizeof *t.slots);
@@ -424,10 +421,9 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
     if (t.w_end > t.w_start)
         trace_case_events(&t);
     rc = t.failed;
+    *vanished = rc == CT_ENOTFOUND;
     if (!rc)
         rc = collect_contacts(&t, err);
-    if (!rc)
-        rc = ct__audit(db, "trace", case_id, t.out->n, err);
     tracer_free(&t);
     if (rc) {
         ct_contacts_free(t.out);
@@ -435,6 +431,36 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
     }
     *out = t.out;
     return CT_OK;
+}
+
+ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
+                 ct_err *err)
+{
+    ct_params params;
+    if (p)
+        params = *p;
+    else
+        ct_params_default(&params);
+    ct_code rc = ct_params_check(&params, err);
+    /* Readers take no lock: a writer may replace a segment between our
+     * reading the manifest and opening the file. Read the manifest again
+     * and retry; segments are immutable, so a retry sees a consistent set. */
+    for (int attempt = 0; !rc; attempt++) {
+        int vanished = 0;
+        rc = trace_once(db, case_id, &params, out, &vanished, err);
+        if (!vanished || attempt == 3 || db->writable)
+            break;
+        ct__store_free(&db->store);
+        rc = ct__store_load(db->dir, &db->store, err);
+    }
+    if (rc)
+        return rc;
+    rc = ct__audit(db, "trace", case_id, (*out)->n, err);
+    if (rc) {
+        ct_contacts_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void ct_contacts_free(ct_contacts *c)
