@@ -342,8 +342,32 @@ ct_code ct__subdict_flush(ct_subdict *d, ct_err *err)
     return rc;
 }
 
+/* A reader that meets an id newer than its copy of the file (a writer
+ * appended since) reads the file again. */
+static void reload_for_reader(ct_subdict *d)
+{
+    ct_err ignored;
+    uint8_t *old = d->records;
+    uint32_t n = d->n;
+    size_t cap = d->cap;
+    d->records = NULL;
+    if (load_records(d, 0, &ignored) != CT_OK || d->n < n) {
+        ct__free(d->records);
+        d->records = old;
+        d->n = d->n_flushed = n;
+        d->cap = cap;
+        return;
+    }
+    ct__free(old);
+    ct__free(d->index); /* rebuilt on the next lookup */
+    d->index = NULL;
+    d->index_cap = 0;
+}
+
 ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err)
 {
+    if (id >= d->n && d->fd < 0)
+        reload_for_reader(d);
     if (id >= d->n)
         return ct__fail(err, CT_ECORRUPT, "subscriber %u is not in the dictionary", id);
     const uint8_t *rec = record(d, id);

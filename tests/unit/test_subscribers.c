@@ -145,12 +145,40 @@ static void keys_are_private(void **state)
     free(dir);
 }
 
+static void reader_sees_later_appends(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("subs3");
+    ct_err err;
+    assert_int_equal(ct__keys_create(dir, &err), CT_OK);
+    ct_subdict *w, *r;
+    uint32_t id;
+    char digits[16];
+    assert_int_equal(ct__subdict_open(dir, 1, &w, &err), CT_OK);
+    assert_int_equal(ct__subdict_intern(w, 79990000001ULL, "79990000001", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_flush(w, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 0, &r, &err), CT_OK);
+    assert_int_equal(ct__subdict_count(r), 1);
+    /* the writer adds a subscriber after the reader opened */
+    assert_int_equal(ct__subdict_intern(w, 79990000002ULL, "79990000002", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_flush(w, &err), CT_OK);
+    assert_int_equal(ct__subdict_number(r, id, digits, &err), CT_OK);
+    assert_string_equal(digits, "79990000002");
+    assert_int_equal(ct__subdict_find(r, "79990000002", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_number(r, 7, digits, &err), CT_ECORRUPT);
+    ct__subdict_close(r);
+    ct__subdict_close(w);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(intern_find_and_decrypt),
         cmocka_unit_test(torn_tail_and_forgery),
         cmocka_unit_test(keys_are_private),
+        cmocka_unit_test(reader_sees_later_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
