@@ -66,6 +66,7 @@ typedef struct tracer {
     ct_contacts *out;
     ct_err *err;
     ct_code failed;
+    int stale; /* a segment names a cell newer than our catalogue */
 } tracer;
 
 /* ---- segments by day --------------------------------------------------------- */
@@ -83,6 +84,9 @@ static const ct_segment *day_segment(tracer *t, int64_t day)
         s->state = rc ? -1 : 1;
         if (rc && !t->failed)
             t->failed = rc;
+        if (!rc && s->seg.n_cells &&
+            s->seg.celldir[s->seg.n_cells - 1].loc >= ct__catalog_cell_count(t->db->cat))
+            t->stale = 1; /* cells imported after we loaded the catalogue */
     }
     return s->state == 1 ? &s->seg : NULL;
 }
@@ -309,8 +313,10 @@ static int interval_of(tracer *t, const ct_segment *seg, uint32_t i, uint32_t en
         return 1;
     }
     const ct_cell *cell = ct__catalog_cell(t->db->cat, place);
-    if (!cell)
+    if (!cell) {
+        t->stale = 1;
         return 0;
+    }
     *ci = (case_interval){ci->start, ci->end, cell->lat, cell->lon, cell->radius, place};
     return 1;
 }
@@ -421,7 +427,9 @@ static ct_code trace_once(ct_db *db, const char *case_id, const ct_params *p, ct
     if (t.w_end > t.w_start)
         trace_case_events(&t);
     rc = t.failed;
-    *vanished = rc == CT_ENOTFOUND;
+    *vanished = rc == CT_ENOTFOUND || t.stale;
+    if (!rc && t.stale)
+        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
     if (!rc)
         rc = collect_contacts(&t, err);
     tracer_free(&t);
@@ -443,8 +451,9 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
         ct_params_default(&params);
     ct_code rc = ct_params_check(&params, err);
     /* Readers take no lock: a writer may replace a segment between our
-     * reading the manifest and opening the file. Read the manifest again
-     * and retry; segments are immutable, so a retry sees a consistent set. */
+     * reading the manifest and opening the file, or import cells after we
+     * loaded the catalogue. Read both again and retry; segments are
+     * immutable, so a retry sees a consistent set. */
     for (int attempt = 0; !rc; attempt++) {
         int vanished = 0;
         rc = trace_once(db, case_id, &params, out, &vanished, err);
@@ -452,6 +461,8 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
             break;
         ct__store_free(&db->store);
         rc = ct__store_load(db->dir, &db->store, err);
+        if (!rc)
+            rc = ct__catalog_load(db->cat, err);
     }
     if (rc)
         return rc;
