@@ -65,16 +65,41 @@ typedef struct place_item {
     uint32_t tod, sub, gap, point;
 } place_item;
 
-static int cmp_place(const void *a, const void *b)
+/* Stable LSD radix sort of place items by (key, tod): items arrive in
+ * by-subscriber order, so equal (key, tod) keep subscriber order, which
+ * is the order S4 and S6 promise. 16 bits a pass; passes whose digit is
+ * the same for every item are skipped. */
+static void radix_by(place_item *a, place_item *tmp, uint32_t n, int field, unsigned bits,
+                     uint32_t *count)
 {
-    const place_item *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    if (x->tod != y->tod)
-        return x->tod < y->tod ? -1 : 1;
-    if (x->sub != y->sub)
-        return x->sub < y->sub ? -1 : 1;
-    return x->point < y->point ? -1 : x->point > y->point;
+    for (unsigned shift = 0; shift < bits; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (uint32_t i = 0; i < n; i++)
+            count[((field ? a[i].key : a[i].tod) >> shift) & 0xFFFF]++;
+        if (count[((field ? a[0].key : a[0].tod) >> shift) & 0xFFFF] == n)
+            continue;
+        uint32_t sum = 0;
+        for (unsigned d = 0; d < 65536; d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            tmp[count[((field ? a[i].key : a[i].tod) >> shift) & 0xFFFF]++] = a[i];
+        memcpy(a, tmp, (size_t)n * sizeof *a);
+    }
+}
+
+static void sort_places(place_item *a, uint32_t n)
+{
+    if (n < 2)
+        return;
+    place_item *tmp = ct__calloc(n, sizeof *tmp);
+    uint32_t *count = ct__calloc(65536, sizeof *count);
+    radix_by(a, tmp, n, 0, 32, count);
+    radix_by(a, tmp, n, 1, 64, count);
+    ct__free(count);
+    ct__free(tmp);
 }
 
 typedef struct built {
@@ -130,7 +155,7 @@ static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const 
 static void build_cells(built *b, place_item *ci)
 {
     uint32_t n = b->h.n_cell_events, n_cells = 0;
-    qsort(ci, n, sizeof *ci, cmp_place);
+    sort_places(ci, n);
     ct_celldir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
     ct_cell_entry *ent = ct__calloc((size_t)n + 1, sizeof *ent);
     for (uint32_t i = 0; i < n; i++) {
@@ -153,7 +178,7 @@ static void build_tiles(built *b, place_item *ti)
 {
     uint32_t n = b->h.n_points, n_tiles = 0;
     const ct_point *pts = b->sec[2];
-    qsort(ti, n, sizeof *ti, cmp_place);
+    sort_places(ti, n);
     ct_tiledir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
     ct_tile_entry *ent = ct__calloc((size_t)n + 1, sizeof *ent);
     double *levels = ct__calloc(CT_GRID_LEVELS, sizeof *levels);
