@@ -189,6 +189,31 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p,
 
 void ct_contacts_free(ct_contacts *c);
 
+/* ---- what changed, and a subscriber's events (for tracing runs) ----------- */
+
+/* The store's version of the time range [from, to): the highest commit
+ * generation of any day segment overlapping it, 0 when it holds no data.
+ * It only grows; a caller that remembers it can tell whether a case's
+ * window received data since. */
+ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, ct_err *err);
+
+typedef struct ct_place_event {
+    int64_t ts;
+    int is_point;
+    double lat, lon, radius_m;  /* cell centre and radius, or point and accuracy */
+    const char *region;         /* the cell's region; NULL for points or when absent */
+    const char *operator_name;  /* of the cell or the point's feed */
+} ct_place_event;
+
+/* Return non-zero to stop early. */
+typedef int (*ct_event_fn)(void *ud, const ct_place_event *e);
+
+/* Calls fn for every stored event of subscriber `sub` (a dense id, e.g.
+ * ct_contact.subscriber) with from <= ts < to, in SPEC 4.1 order. Reads
+ * no phone number. */
+ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, ct_event_fn fn,
+                             void *ud, ct_err *err);
+
 /* ---- statistics ------------------------------------------------------------ */
 
 typedef struct ct_stats {

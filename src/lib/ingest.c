@@ -58,6 +58,7 @@ struct ct_ingest {
     uint32_t n_days;
     size_t cap_days;
     size_t mem, mem_limit;
+    uint32_t days_written; /* days whose segment this commit replaces */
     char *staging;  /* created on first spill */
     int64_t max_ts;
 };
@@ -463,6 +464,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     uint32_t unique = ct__seal_sort_unique(ev, total, pts, in->db->cat);
     in->sum.stored += unique - n_old;
     in->sum.duplicates += total - unique;
+    if (live >= 0 && unique == n_old)
+        goto out; /* nothing new: the live segment stays, and so does its version */
     ct_store_day sd;
     memset(&sd, 0, sizeof sd);
     sd.day = d->day;
@@ -472,8 +475,10 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     char *path = ct__store_path(st, sd.file);
     rc = ct__seg_write(path, d->day, ev, unique, pts, &sd.bytes, &sd.crc, err);
     ct__free(path);
-    if (!rc)
+    if (!rc) {
         ct__store_set(st, &sd);
+        in->days_written++;
+    }
 out:
     if (live >= 0)
         ct__seg_close(&old);
@@ -495,7 +500,7 @@ ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
     before.n_days = db->store.n_days;
     for (uint32_t i = 0; i < in->n_days && !rc; i++)
         rc = seal_day(in, &in->days[i], err);
-    if (!rc && in->n_days)
+    if (!rc && in->days_written)
         rc = ct__store_commit(&db->store, err);
     if (rc) { /* the manifest on disk is unchanged: forget what was sealed */
         ct__copy(db->store.days, before.days, before.n_days * sizeof *before.days);

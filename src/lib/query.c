@@ -1,0 +1,104 @@
+/*
+ * query.c — small read-only questions about the store that tracing runs
+ * and reports ask: how fresh is a time range, and where was a subscriber.
+ *
+ * Both read day segments directly (no trace machinery). The version of a
+ * range is the generation in the names of its live segment files: every
+ * commit that rewrites a day gives its new file the next generation, so
+ * the number grows exactly when the day's events change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "error.h"
+#include "segment.h"
+
+static uint64_t file_generation(const char *file)
+{
+    const char *g = strstr(file, "-g");
+    return g ? strtoull(g + 2, NULL, 10) : 0;
+}
+
+static int64_t day_of(int64_t ts)
+{
+    return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
+}
+
+ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, ct_err *err)
+{
+    (void)err;
+    *version = 0;
+    int64_t first = day_of(from), last = day_of(to - 1);
+    for (uint32_t i = 0; i < db->store.n_days; i++) {
+        const ct_store_day *d = &db->store.days[i];
+        if (d->day < first || d->day > last)
+            continue;
+        uint64_t g = file_generation(d->file);
+        if (g > *version)
+            *version = g;
+    }
+    return CT_OK;
+}
+
+static int visit_day(ct_db *db, const ct_segment *seg, uint32_t sub, int64_t from, int64_t to,
+                     ct_event_fn fn, void *ud)
+{
+    uint32_t first, end;
+    if (!ct__seg_sub_range(seg, sub, &first, &end))
+        return 0;
+    for (uint32_t i = first; i < end; i++) {
+        uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
+        ct_place_event e;
+        memset(&e, 0, sizeof e);
+        e.ts = seg->day * CT_DAY_S + (tk & ~CT_EV_POINT);
+        if (e.ts < from || e.ts >= to)
+            continue;
+        if (tk & CT_EV_POINT) {
+            if (place >= seg->n_points)
+                continue;
+            const ct_point *p = &seg->points[place];
+            e.is_point = 1;
+            e.lat = p->lat;
+            e.lon = p->lon;
+            e.radius_m = p->acc;
+            e.operator_name = ct__catalog_operator_name(db->cat, p->op);
+        } else {
+            const ct_cell *c = ct__catalog_cell(db->cat, place);
+            if (!c)
+                continue;
+            e.lat = c->lat;
+            e.lon = c->lon;
+            e.radius_m = c->radius;
+            e.region = c->region;
+            e.operator_name = ct__catalog_operator_name(db->cat, c->op);
+        }
+        if (fn(ud, &e))
+            return 1;
+    }
+    return 0;
+}
+
+ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, ct_event_fn fn,
+                             void *ud, ct_err *err)
+{
+    int64_t first = day_of(from), last = day_of(to - 1);
+    for (uint32_t i = 0; i < db->store.n_days; i++) {
+        const ct_store_day *d = &db->store.days[i];
+        if (d->day < first || d->day > last)
+            continue;
+        char *path = ct__store_path(&db->store, d->file);
+        ct_segment seg;
+        ct_code rc = ct__seg_open(path, 0, &seg, err);
+        ct__free(path);
+        if (rc)
+            return rc;
+        int stop = visit_day(db, &seg, sub, from, to, fn, ud);
+        ct__seg_close(&seg);
+        if (stop)
+            break;
+    }
+    return CT_OK;
+}

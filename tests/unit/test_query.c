@@ -1,0 +1,130 @@
+/*
+ * test_query.c — ct_data_version grows exactly for the days a commit
+ * changes, and ct_subscriber_events returns a subscriber's events in
+ * SPEC 4.1 order with their places.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "celltrace.h"
+#include "testutil.h"
+
+static ct_db *setup(char **dir_out)
+{
+    char *dir = tu_tmpdir("query");
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    ct_err err;
+    ct_db *db;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nA,55.75,37.62,300,RU-MOW\nB,55.80,37.70,500,RU-MOS\n");
+    ct_import_summary s;
+    snprintf(data, sizeof data, "%s/cells.csv", dir);
+    assert_int_equal(ct_cells_import(db, "250-01", data, NULL, &s, &err), CT_OK);
+    *dir_out = dir;
+    return db;
+}
+
+static void ingest_text(ct_db *db, const char *dir, const char *text)
+{
+    tu_write(dir, "ev.csv", text);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ev.csv", dir);
+    ct_ingest *in;
+    ct_err err;
+    ct_import_summary s;
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    assert_int_equal(s.rejected, 0);
+}
+
+static void versions_follow_changes(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    ct_err err;
+    uint64_t v1, v2, v3;
+    int64_t d24, d25;
+    assert_int_equal(ct_parse_time("2020-03-24", 1, &d24), 0);
+    assert_int_equal(ct_parse_time("2020-03-25", 1, &d25), 0);
+    assert_int_equal(ct_data_version(db, d24, d24 + 86400, &v1, &err), CT_OK);
+    assert_int_equal(v1, 0);
+    ingest_text(db, dir, "msisdn,ts,cell_id\n79990000001,2020-03-24T08:00:00Z,A\n79990000001,2020-03-25T08:00:00Z,B\n");
+    assert_int_equal(ct_data_version(db, d24, d24 + 86400, &v1, &err), CT_OK);
+    assert_true(v1 > 0);
+    ingest_text(db, dir, "msisdn,ts,cell_id\n79990000002,2020-03-25T09:00:00Z,A\n");
+    assert_int_equal(ct_data_version(db, d24, d24 + 86400, &v2, &err), CT_OK);
+    assert_int_equal(ct_data_version(db, d25, d25 + 86400, &v3, &err), CT_OK);
+    assert_int_equal(v2, v1); /* day 24 untouched */
+    assert_true(v3 > v1);     /* day 25 changed */
+    ingest_text(db, dir, "msisdn,ts,cell_id\n79990000002,2020-03-25T09:00:00Z,A\n");
+    assert_int_equal(ct_data_version(db, d25, d25 + 86400, &v2, &err), CT_OK);
+    assert_int_equal(v2, v3); /* only duplicates: the day is not rewritten */
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+typedef struct seen {
+    int n;
+    int64_t ts[8];
+    const char *region[8];
+    int point[8];
+} seen;
+
+static int record(void *ud, const ct_place_event *e)
+{
+    seen *s = ud;
+    s->ts[s->n] = e->ts;
+    s->region[s->n] = e->region;
+    s->point[s->n] = e->is_point;
+    s->n++;
+    return 0;
+}
+
+static void subscriber_events_in_order(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    ct_err err;
+    ingest_text(db, dir,
+                "msisdn,ts,cell_id,lat,lon,accuracy_m\n"
+                "79990000001,2020-03-25T08:00:00Z,B,,,\n"
+                "79990000001,2020-03-24T08:00:00Z,,55.7,37.6,10\n"
+                "79990000001,2020-03-24T08:00:00Z,A,,,\n"
+                "79990000002,2020-03-24T07:00:00Z,A,,,\n");
+    /* subscriber ids are dense in order of first sight: 0 and 1 */
+    seen s;
+    memset(&s, 0, sizeof s);
+    int64_t from, to;
+    ct_parse_time("2020-03-24", 1, &from);
+    ct_parse_time("2020-03-26", 1, &to);
+    assert_int_equal(ct_subscriber_events(db, 0, from, to, record, &s, &err), CT_OK);
+    assert_int_equal(s.n, 3);
+    assert_true(s.ts[0] == s.ts[1] && !s.point[0] && s.point[1]); /* cell before point */
+    assert_string_equal(s.region[0], "RU-MOW");
+    assert_null(s.region[1]);
+    assert_string_equal(s.region[2], "RU-MOS");
+    memset(&s, 0, sizeof s);
+    assert_int_equal(ct_subscriber_events(db, 0, from, from + 86400, record, &s, &err), CT_OK);
+    assert_int_equal(s.n, 2);
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(versions_follow_changes),
+        cmocka_unit_test(subscriber_events_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
