@@ -81,6 +81,7 @@ typedef struct ct_import_opts {
     const char *rejects_path; /* NULL: <data>/rejects/<time>-<name>.csv */
     ct_progress_fn progress;  /* NULL: no progress */
     void *progress_ud;
+    int retention_days;       /* ingest: purge after commit; 0 = 21 (SPEC 6), -1 = never */
 } ct_import_opts;
 
 typedef struct ct_import_summary {
@@ -88,6 +89,7 @@ typedef struct ct_import_summary {
     uint64_t stored;     /* new rows stored (or updated, for upserts) */
     uint64_t duplicates; /* rows identical to one already stored */
     uint64_t rejected;   /* rows rejected: see the reject report */
+    uint64_t purged_events; /* ingest: events deleted by retention afterwards */
     char rejects_path[512]; /* where rejected rows were reported ("" if none) */
 } ct_import_summary;
 
@@ -213,6 +215,38 @@ typedef int (*ct_event_fn)(void *ud, const ct_place_event *e);
  * no phone number. */
 ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, ct_event_fn fn,
                              void *ud, ct_err *err);
+
+/* ---- integrity and retention ------------------------------------------------ */
+
+/* One finding of ct_check: `what` names the part (a file), `problem` says
+ * what is wrong in words. */
+typedef void (*ct_problem_fn)(void *ud, const char *what, const char *problem);
+
+/* Verifies the data directory: key files and modes, the manifest, every
+ * live segment (all checksums, and that it names only known cells and
+ * subscribers), leftovers of crashed writers, SQLite's integrity, and
+ * every vault record (checksum, decryption, pseudonym). Calls fn for each
+ * problem; *problems receives their number (0 = a clean bill). */
+ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_err *err);
+
+#define CT_RETENTION_DAYS_DEFAULT 21
+
+typedef struct ct_purge_summary {
+    uint64_t days_deleted, events_deleted;
+    int64_t cutoff; /* events before this instant were deleted (0 if none) */
+} ct_purge_summary;
+
+/* Retention (SPEC 6): deletes, for good, the day segments whose every
+ * event is older than `retention_days` before the newest stored event.
+ * Needs a writable handle. */
+ct_code ct_purge(ct_db *db, int retention_days, ct_purge_summary *sum, ct_err *err);
+
+/* The day the emergency ends: deletes every personal datum — all events,
+ * the subscriber dictionary and vault, the cases and every other table
+ * of people, reject reports — and replaces the keys, so nothing deleted
+ * can be linked again. Cells and operators (not personal) stay; the audit
+ * log stays and records the purge. */
+ct_code ct_purge_all(ct_db *db, ct_err *err);
 
 /* ---- statistics ------------------------------------------------------------ */
 

@@ -32,6 +32,8 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv);
 int cmd_cases(cli_ctx *ctx, int argc, char **argv);
 int cmd_trace(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+int cmd_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cmd_simulate(cli_ctx *ctx, int argc, char **argv);
 int cmd_demo(cli_ctx *ctx, int argc, char **argv);
 

@@ -6,6 +6,7 @@
  * and exits 3 when rows were rejected, naming the reject report.
  */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -22,6 +23,9 @@ static void print_summary(const char *what, const ct_import_summary *s, const ch
     printf("%s: %llu rows read, %llu stored, %llu duplicates, %llu rejected\n", what,
            (unsigned long long)s->rows_read, (unsigned long long)s->stored,
            (unsigned long long)s->duplicates, (unsigned long long)s->rejected);
+    if (s->purged_events)
+        fprintf(stderr, "celltrace: retention deleted %llu events older than the retention period\n",
+                (unsigned long long)s->purged_events);
     if (s->rejected)
         fprintf(stderr, "celltrace: rejected rows are listed in %s\n", s->rejects_path);
 }
@@ -60,7 +64,7 @@ int cmd_cells(cli_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL};
+    ct_import_opts io = {NULL, NULL, NULL, 0};
     int c;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -108,6 +112,8 @@ static void ingest_help(void)
            "Options:\n"
            "  --operator OP    the operator whose feed this is (required)\n"
            "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
+           "  --retention-days N  afterwards, delete events older than N days before the\n"
+           "                   newest one (default 21, SPEC 6); 0 keeps everything\n"
            "  --format text|json  the summary's format\n"
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
 }
@@ -117,16 +123,25 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {{"operator", required_argument, NULL, 'o'},
                                          {"rejects", required_argument, NULL, 'r'},
                                          {"format", required_argument, NULL, 'f'},
+                                         {"retention-days", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL};
+    ct_import_opts io = {NULL, NULL, NULL, 0};
+    char *end = NULL;
+    long days;
     int c;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': op = optarg; break;
         case 'r': io.rejects_path = optarg; break;
         case 'f': format = optarg; break;
+        case 'R':
+            days = strtol(optarg, &end, 10);
+            if (!*optarg || *end || days < 0 || days > 3660)
+                return cli_usage_error("ingest", "--retention-days must be 0 to 3660");
+            io.retention_days = days ? (int)days : -1;
+            break;
         case 'h': ingest_help(); return EXIT_OK;
         default: return cli_usage_error("ingest", "unknown option");
         }
@@ -186,7 +201,7 @@ static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
     ct_db *db = cli_open(ctx, 1);
     if (!db)
         return EXIT_FAIL;
-    ct_import_opts io = {rejects, NULL, NULL};
+    ct_import_opts io = {rejects, NULL, NULL, 0};
     ct_import_summary sum;
     ct_err err;
     ct_code rc = ct_cases_import(db, path, &io, &sum, &err);

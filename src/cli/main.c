@@ -28,6 +28,8 @@ static const command COMMANDS[] = {
     {"cases", cmd_cases, "cases import FILE | add ... | list: the case registry"},
     {"trace", cmd_trace, "trace CASE_ID: the contacts of a case, best first"},
     {"stats", cmd_stats, "what the store holds"},
+    {"check", cmd_check, "verify the data directory: checksums, database, vault"},
+    {"purge", cmd_purge, "delete data past retention, or --all personal data"},
     {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
     {"demo", cmd_demo, "the whole job on a simulated city, scored against its truth"},
 };

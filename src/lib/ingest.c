@@ -489,25 +489,50 @@ out:
     return rc;
 }
 
-ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
+/* Steps 1-4 of the commit (see the top of this file); on failure the
+ * in-memory manifest is put back as the one on disk still is. */
+static ct_code commit_batch(ct_ingest *in, ct_err *err)
 {
     ct_db *db = in->db;
-    ct_store before;
     ct_code rc = ct__subdict_flush(db->subs, err);
-    memset(&before, 0, sizeof before);
-    before.days = ct__reallocarray(NULL, db->store.n_days + 1, sizeof *before.days);
-    ct__copy(before.days, db->store.days, db->store.n_days * sizeof *before.days);
-    before.n_days = db->store.n_days;
+    ct_store_day *before = ct__reallocarray(NULL, db->store.n_days + 1, sizeof *before);
+    uint32_t n_before = db->store.n_days;
+    ct__copy(before, db->store.days, n_before * sizeof *before);
     for (uint32_t i = 0; i < in->n_days && !rc; i++)
         rc = seal_day(in, &in->days[i], err);
     if (!rc && in->days_written)
         rc = ct__store_commit(&db->store, err);
-    if (rc) { /* the manifest on disk is unchanged: forget what was sealed */
-        ct__copy(db->store.days, before.days, before.n_days * sizeof *before.days);
-        db->store.n_days = before.n_days;
+    if (rc) {
+        ct__copy(db->store.days, before, n_before * sizeof *before);
+        db->store.n_days = n_before;
         ct__store_collect_garbage(&db->store);
     }
-    ct__free(before.days);
+    ct__free(before);
+    return rc;
+}
+
+/* Retention runs after every ingest (SPEC 6), unless turned off. */
+static ct_code apply_retention(ct_ingest *in, ct_err *err)
+{
+    if (in->opts.retention_days < 0)
+        return CT_OK;
+    ct_purge_summary purged;
+    int days = in->opts.retention_days ? in->opts.retention_days : CT_RETENTION_DAYS_DEFAULT;
+    ct_code rc = ct_purge(in->db, days, &purged, err);
+    in->sum.purged_events = purged.events_deleted;
+    if (rc && err) { /* say that the events themselves are stored */
+        char msg[CT_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        ct__fail(err, rc, "the events were stored, but retention failed: %s", msg);
+    }
+    return rc;
+}
+
+ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
+{
+    ct_code rc = commit_batch(in, err);
+    if (!rc)
+        rc = apply_retention(in, err);
     ct_code rrc = ct__rejects_close(in->rej, in->sum.rejects_path, sizeof in->sum.rejects_path,
                                     rc ? NULL : err);
     if (!rc)

@@ -392,3 +392,56 @@ uint32_t ct__subdict_count(const ct_subdict *d)
 {
     return d->n;
 }
+
+uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, const char *problem), void *ud)
+{
+    char *data = NULL, msg[160];
+    size_t len = 0;
+    uint64_t bad = 0;
+    if (ct__fs_read_file(d->path, (size_t)CT_SUB_MAX * CT_SUB_RECORD, &data, &len, NULL) != CT_OK)
+        return 0; /* no file: no subscribers */
+    if (len % CT_SUB_RECORD) {
+        snprintf(msg, sizeof msg, "ends with a partial record of %zu bytes (an interrupted append)",
+                 len % CT_SUB_RECORD);
+        fn(ud, msg);
+        bad++;
+    }
+    for (size_t i = 0; i < len / CT_SUB_RECORD; i++) {
+        const uint8_t *rec = (const uint8_t *)data + i * CT_SUB_RECORD;
+        char digits[16];
+        const char *why = NULL;
+        if (get_le32(rec + 64) != record_crc(rec))
+            why = "fails its checksum";
+        else if (i >= d->n)
+            why = "is beyond the records this process loaded";
+        else if (ct__subdict_number(d, (uint32_t)i, digits, NULL) != CT_OK)
+            why = "does not decrypt to a number with its pseudonym";
+        if (why) {
+            snprintf(msg, sizeof msg, "record %zu %s", i, why);
+            fn(ud, msg);
+            bad++;
+        }
+    }
+    sodium_memzero(data, len);
+    ct__free(data);
+    return bad;
+}
+
+ct_code ct__subdict_erase(ct_subdict *d, ct_err *err)
+{
+    if (d->fd < 0)
+        return ct__fail(err, CT_EINVAL, "subscriber dictionary is open read-only");
+    if (ftruncate(d->fd, 0) != 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot empty %s", d->path);
+    ct_code rc = ct__fs_fsync_fd(d->fd, d->path, err);
+    if (d->records)
+        sodium_memzero(d->records, (size_t)d->n * CT_SUB_RECORD);
+    if (d->numcache)
+        sodium_memzero(d->numcache, d->numcache_cap * sizeof *d->numcache);
+    d->n = d->n_flushed = 0;
+    d->numcache_n = 0;
+    ct__free(d->index);
+    d->index = NULL;
+    d->index_cap = 0;
+    return rc;
+}

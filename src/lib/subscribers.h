@@ -55,6 +55,13 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
 /* Number of subscribers (flushed or not). */
 uint32_t ct__subdict_count(const ct_subdict *d);
 
+/* Checks every record on disk: checksum, decryption, pseudonym. Calls fn
+ * with a description of each bad record; returns how many were bad. */
+uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, const char *problem), void *ud);
+
+/* Empties the dictionary and the vault on disk (purge --all). */
+ct_code ct__subdict_erase(ct_subdict *d, ct_err *err);
+
 /* Creates the keys of a new data directory (keys/ 0700, files 0600). */
 ct_code ct__keys_create(const char *dir, ct_err *err);
 

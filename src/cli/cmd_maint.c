@@ -1,0 +1,111 @@
+/*
+ * cmd_maint.c — `celltrace check` and `celltrace purge`: is the data
+ * directory sound, and deleting what must no longer be kept.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_problem(void *ud, const char *what, const char *problem)
+{
+    (void)ud;
+    printf("PROBLEM  %s: %s\n", what, problem);
+}
+
+int cmd_check(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("Usage: celltrace [--data DIR] check\n\n"
+                   "Verifies the data directory: modes of the folder and keys, the manifest,\n"
+                   "every segment's checksums and references, SQLite's integrity and every\n"
+                   "vault record. Prints each problem; exit 0 when there is none, 1 otherwise.\n");
+            return EXIT_OK;
+        }
+        return cli_usage_error("check", "unknown option");
+    }
+    if (optind != argc)
+        return cli_usage_error("check", "check takes no arguments");
+    ct_db *db = NULL;
+    ct_err err;
+    if (ct_open(ctx->data_dir, 0, &db, &err) != CT_OK) {
+        printf("PROBLEM  %s\n", err.msg); /* a directory that does not open is the finding */
+        return EXIT_FAIL;
+    }
+    ct_set_actor(db, NULL, ctx->reason);
+    uint64_t problems = 0;
+    ct_code rc = ct_check(db, print_problem, NULL, &problems, &err);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (problems) {
+        printf("%llu problem%s found in %s\n", (unsigned long long)problems, problems == 1 ? "" : "s",
+               ctx->data_dir);
+        return EXIT_FAIL;
+    }
+    printf("%s is sound: keys, manifest, segments, database and vault check out\n", ctx->data_dir);
+    return EXIT_OK;
+}
+
+static void purge_help(void)
+{
+    printf("Usage: celltrace [--data DIR] purge [--retention-days N]\n"
+           "       celltrace [--data DIR] purge --all --yes\n\n"
+           "Deletes, for good, location data older than the retention period (default 21\n"
+           "days before the newest event; ingest does this by itself). With --all, deletes\n"
+           "every personal datum: events, subscribers and their numbers, cases and contacts,\n"
+           "reject reports, and replaces the keys. Cells, operators and the audit log stay.\n"
+           "--all asks for --yes: there is no undo.\n");
+}
+
+int cmd_purge(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+                                         {"yes", no_argument, NULL, 'y'},
+                                         {"retention-days", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int all = 0, yes = 0, c;
+    long days = CT_RETENTION_DAYS_DEFAULT;
+    char *end = NULL;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': all = 1; break;
+        case 'y': yes = 1; break;
+        case 'r':
+            days = strtol(optarg, &end, 10);
+            if (!*optarg || *end || days < 1 || days > 3660)
+                return cli_usage_error("purge", "--retention-days must be 1 to 3660");
+            break;
+        case 'h': purge_help(); return EXIT_OK;
+        default: return cli_usage_error("purge", "unknown option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("purge", "purge takes no arguments");
+    if (all && !yes)
+        return cli_usage_error("purge", "purge --all deletes every personal datum; add --yes to confirm");
+    ct_db *db = cli_open(ctx, 1);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    ct_purge_summary sum;
+    ct_code rc = all ? ct_purge_all(db, &err) : ct_purge(db, (int)days, &sum, &err);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (all)
+        printf("purge: every personal datum deleted and the keys replaced\n");
+    else
+        printf("purge: %llu days (%llu events) deleted\n", (unsigned long long)sum.days_deleted,
+               (unsigned long long)sum.events_deleted);
+    return EXIT_OK;
+}

@@ -1,0 +1,271 @@
+/*
+ * maintain.c — `check` (is the data directory sound?) and `purge`
+ * (retention, and the deletion of everything personal).
+ *
+ * check reads everything and changes nothing: it is what an operator runs
+ * after a crash, a full disk or a restore from backup. purge deletes
+ * whole files (segments are per day, so retention is a manifest change
+ * plus unlinks) and, for --all, empties every table of people, rewrites
+ * SQLite (VACUUM) so deleted rows leave no free pages behind, and replaces
+ * the keys so that nothing that might survive on the disk can be linked
+ * to a number again. Both are idempotent: a purge interrupted by a crash
+ * is finished by running it again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "error.h"
+#include "fsio.h"
+#include "segment.h"
+
+typedef struct checker {
+    ct_db *db;
+    ct_problem_fn fn;
+    void *ud;
+    uint64_t problems;
+} checker;
+
+static void problem(checker *k, const char *what, const char *fmt, ...) CT_PRINTF(3, 4);
+
+#include <stdarg.h>
+static void problem(checker *k, const char *what, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    k->problems++;
+    if (k->fn)
+        k->fn(k->ud, what, msg);
+}
+
+/* ---- check ------------------------------------------------------------------ */
+
+static void check_mode(checker *k, const char *name, unsigned want, int dir)
+{
+    char *path = ct__path_join(k->db->dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        problem(k, path, "is missing");
+    else if (dir != !!S_ISDIR(st.st_mode))
+        problem(k, path, "should be a %s", dir ? "folder" : "file");
+    else if ((st.st_mode & 0777) != want)
+        problem(k, path, "has mode %03o, expected %03o", st.st_mode & 0777, want);
+    else if (!dir && strstr(name, ".key") && st.st_size != 32)
+        problem(k, path, "holds %lld bytes, a key has 32", (long long)st.st_size);
+    ct__free(path);
+}
+
+static void check_segment_refs(checker *k, const char *path, const ct_segment *seg)
+{
+    uint32_t subs = ct__subdict_count(k->db->subs);
+    if (seg->n_subs && seg->subdir[seg->n_subs - 1].sub >= subs)
+        problem(k, path, "names subscriber %u, the dictionary holds %u", seg->subdir[seg->n_subs - 1].sub, subs);
+    for (uint32_t i = 0; i < seg->n_cells; i++)
+        if (!ct__catalog_cell(k->db->cat, seg->celldir[i].loc)) {
+            problem(k, path, "names cell %u, which the catalogue does not hold", seg->celldir[i].loc);
+            break;
+        }
+    for (uint32_t i = 0; i < seg->n_points; i++)
+        if (strcmp(ct__catalog_operator_name(k->db->cat, seg->points[i].op), "?") == 0) {
+            problem(k, path, "point %u names operator %u", i, seg->points[i].op);
+            break;
+        }
+    for (uint32_t i = 0; i < seg->n_events; i++)
+        if ((seg->events[2 * i] & ~CT_EV_POINT) >= CT_DAY_S) {
+            problem(k, path, "event %u has a time outside its day", i);
+            break;
+        }
+}
+
+static void check_segments(checker *k)
+{
+    const ct_store *st = &k->db->store;
+    for (uint32_t i = 0; i < st->n_days; i++) {
+        const ct_store_day *d = &st->days[i];
+        char *path = ct__store_path(st, d->file);
+        ct_segment seg;
+        ct_err err;
+        if (ct__seg_open(path, 1, &seg, &err) != CT_OK) {
+            problem(k, path, "%s", err.msg);
+        } else {
+            if (seg.day != d->day || seg.n_events != d->events || seg.map.len != d->bytes)
+                problem(k, path, "does not match its manifest entry (day, events or size)");
+            check_segment_refs(k, path, &seg);
+            ct__seg_close(&seg);
+        }
+        ct__free(path);
+    }
+}
+
+static void check_sqlite(checker *k)
+{
+    sqlite3 *db = ct__catalog_db(k->db->cat);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *row = (const char *)sqlite3_column_text(st, 0);
+            if (row && strcmp(row, "ok") != 0)
+                problem(k, "catalog.db", "%s", row);
+        }
+    } else {
+        problem(k, "catalog.db", "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT case_id, subscriber FROM cases WHERE subscriber < 0 OR subscriber >= ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, ct__subdict_count(k->db->subs));
+        while (sqlite3_step(st) == SQLITE_ROW)
+            problem(k, "catalog.db", "case %s names subscriber %lld, which the dictionary does not hold",
+                    (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+    }
+    sqlite3_finalize(st);
+}
+
+static void vault_problem(void *ud, const char *msg)
+{
+    problem(ud, "subscribers.dat", "%s", msg);
+}
+
+ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_err *err)
+{
+    checker k = {db, fn, ud, 0};
+    check_mode(&k, ".", 0700, 1);
+    check_mode(&k, "keys", 0700, 1);
+    check_mode(&k, "keys/pseudonym.key", 0600, 0);
+    check_mode(&k, "keys/vault.key", 0600, 0);
+    check_mode(&k, "catalog.db", 0600, 0);
+    check_segments(&k);
+    check_sqlite(&k);
+    ct__subdict_verify(db->subs, vault_problem, &k);
+    *problems = k.problems;
+    return ct__audit(db, "check", NULL, 0, err);
+}
+
+/* ---- purge ------------------------------------------------------------------ */
+
+/* The newest event time in the store (-1 when empty). */
+static ct_code newest_event(ct_db *db, int64_t *newest, ct_err *err)
+{
+    *newest = -1;
+    if (!db->store.n_days)
+        return CT_OK;
+    const ct_store_day *d = &db->store.days[db->store.n_days - 1];
+    char *path = ct__store_path(&db->store, d->file);
+    ct_segment seg;
+    ct_code rc = ct__seg_open(path, 0, &seg, err);
+    ct__free(path);
+    if (rc)
+        return rc;
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < seg.n_events; i++)
+        if ((seg.events[2 * i] & ~CT_EV_POINT) > last)
+            last = seg.events[2 * i] & ~CT_EV_POINT;
+    *newest = d->day * CT_DAY_S + last;
+    ct__seg_close(&seg);
+    return CT_OK;
+}
+
+ct_code ct_purge(ct_db *db, int retention_days, ct_purge_summary *sum, ct_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "purge needs the data directory open for writing");
+    if (retention_days < 1 || retention_days > 3660)
+        return ct__fail(err, CT_EINVAL, "retention must be 1 to 3660 days");
+    int64_t newest;
+    ct_code rc = newest_event(db, &newest, err);
+    if (rc || newest < 0)
+        return rc;
+    sum->cutoff = newest - (int64_t)retention_days * CT_DAY_S;
+    /* a day goes when all of it is older than the cutoff */
+    while (db->store.n_days && (db->store.days[0].day + 1) * CT_DAY_S <= sum->cutoff) {
+        sum->days_deleted++;
+        sum->events_deleted += db->store.days[0].events;
+        ct__store_drop(&db->store, db->store.days[0].day);
+    }
+    if (!sum->days_deleted)
+        return CT_OK;
+    rc = ct__store_commit(&db->store, err); /* the commit also unlinks the files */
+    if (!rc) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%llu days", (unsigned long long)sum->days_deleted);
+        rc = ct__audit(db, "purge retention", detail, sum->events_deleted, err);
+    }
+    return rc;
+}
+
+static void remove_files_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = ct__path_join(dir, e->d_name);
+        unlink(p);
+        ct__free(p);
+    }
+    closedir(d);
+}
+
+/* Empties every table that may hold people: all but the catalogue of
+ * cells and operators and the schema's own notes. */
+static ct_code empty_people_tables(ct_db *db, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__catalog_begin(db->cat, err);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(sql, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                                " AND name NOT IN ('meta','operators','cells')", -1, &st, NULL) != SQLITE_OK)
+        rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        char stmt[300];
+        snprintf(stmt, sizeof stmt, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
+        rc = ct__catalog_exec(db->cat, stmt, err);
+    }
+    sqlite3_finalize(st);
+    if (!rc)
+        rc = ct__catalog_commit(db->cat, err);
+    else
+        ct__catalog_rollback(db->cat);
+    if (!rc) /* rewrite the file: deleted rows must not linger in free pages or the WAL */
+        rc = ct__catalog_exec(db->cat, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);", err);
+    return rc;
+}
+
+ct_code ct_purge_all(ct_db *db, ct_err *err)
+{
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "purge needs the data directory open for writing");
+    uint64_t events = 0;
+    for (uint32_t i = 0; i < db->store.n_days; i++)
+        events += db->store.days[i].events;
+    while (db->store.n_days)
+        ct__store_drop(&db->store, db->store.days[0].day);
+    ct_code rc = ct__store_commit(&db->store, err);
+    if (!rc)
+        rc = empty_people_tables(db, err);
+    if (!rc)
+        rc = ct__subdict_erase(db->subs, err);
+    if (!rc) {
+        char *rejects = ct__path_join(db->dir, "rejects");
+        remove_files_in(rejects);
+        ct__free(rejects);
+        rc = ct__keys_create(db->dir, err); /* new keys: old pseudonyms link to nothing */
+    }
+    if (!rc)
+        rc = ct__audit(db, "purge all", NULL, events, err);
+    return rc;
+}
