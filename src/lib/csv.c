@@ -161,7 +161,7 @@ static ct_code read_zst(ct_csv *csv, char *dst, size_t room, size_t *got, ct_err
     ZSTD_outBuffer out = {dst, room < BLOCK ? room : BLOCK, 0};
     while (out.pos < out.size) {
         if (csv->zib.pos == csv->zib.size && !csv->zeof) {
-            size_t n;
+            size_t n = 0;
             ct_code rc = read_plain(csv, csv->zin, ZST_IN, &n, err);
             if (rc != CT_OK)
                 return rc;
