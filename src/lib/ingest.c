@@ -489,25 +489,33 @@ out:
     return rc;
 }
 
-/* Steps 1-4 of the commit (see the top of this file); on failure the
- * in-memory manifest is put back as the one on disk still is. */
+/* After a failed commit the manifest on disk is the truth: the failure
+ * may have come after the rename (a failed fsync of the folder), so the
+ * new manifest may be the live one. Read it back, and only then remove
+ * the files it does not name. */
+static void resync_after_failure(ct_db *db)
+{
+    ct_store disk;
+    if (ct__store_load(db->dir, &disk, NULL) != CT_OK) {
+        ct__store_free(&disk);
+        return; /* remove nothing we cannot prove unused */
+    }
+    ct__store_free(&db->store);
+    db->store = disk;
+    ct__store_collect_garbage(&db->store);
+}
+
+/* Steps 1-4 of the commit (see the top of this file). */
 static ct_code commit_batch(ct_ingest *in, ct_err *err)
 {
     ct_db *db = in->db;
     ct_code rc = ct__subdict_flush(db->subs, err);
-    ct_store_day *before = ct__reallocarray(NULL, db->store.n_days + 1, sizeof *before);
-    uint32_t n_before = db->store.n_days;
-    ct__copy(before, db->store.days, n_before * sizeof *before);
     for (uint32_t i = 0; i < in->n_days && !rc; i++)
         rc = seal_day(in, &in->days[i], err);
     if (!rc && in->days_written)
         rc = ct__store_commit(&db->store, err);
-    if (rc) {
-        ct__copy(db->store.days, before, n_before * sizeof *before);
-        db->store.n_days = n_before;
-        ct__store_collect_garbage(&db->store);
-    }
-    ct__free(before);
+    if (rc)
+        resync_after_failure(db);
     return rc;
 }
 

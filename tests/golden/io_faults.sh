@@ -1,0 +1,64 @@
+# Golden test: I/O faults (EIO, ENOSPC) injected at the n-th write, fsync
+# or rename of an ingest, once or from then on (CT_FAULT, see fsio.h).
+# The command fails with a clear message, the data directory stays
+# consistent (`check` clean; a trace gives the state before or after the
+# command, never a mix), and a later run without the fault succeeds.
+. "$(dirname "$0")/common.bash"
+C="$SHARED/conformance/basic"
+BASE="$WORK/base"
+expect_exit 0 "$CT" --data "$BASE" init
+expect_exit 0 "$CT" --data "$BASE" cells import --operator 250-01 "$C/cells_250-01.csv"
+expect_exit 0 "$CT" --data "$BASE" cells import --operator 250-02 "$C/cells_250-02.csv"
+expect_exit 3 "$CT" --data "$BASE" ingest --operator 250-01 "$C/events_250-01.csv"
+expect_exit 0 "$CT" --data "$BASE" cases import "$C/cases.csv"
+expect_exit 0 "$CT" --data "$BASE" trace K1 --format csv
+cp "$WORK/out" "$WORK/before.csv"
+# A new subscriber and two days touched: the ingest appends to the vault,
+# writes segments and replaces the manifest.
+printf 'msisdn,ts,cell_id\n79995550001,2020-03-24T08:06:00Z,B1\n' >"$WORK/extra.csv"
+cp -a "$BASE" "$WORK/clean"
+expect_exit 0 "$CT" --data "$WORK/clean" ingest --operator 250-02 "$C/events_250-02.csv" "$WORK/extra.csv"
+expect_exit 0 "$CT" --data "$WORK/clean" trace K1 --format csv
+cp "$WORK/out" "$WORK/after.csv"
+cmp -s "$WORK/after.csv" "$WORK/before.csv" && fail "the ingest should change K1's contacts"
+
+failed=0
+for op in write fsync rename; do
+    for errno_name in EIO ENOSPC; do
+        for n in 1 2 3 4 5 6 7; do
+            for mode in once forever; do
+                D="$WORK/d"
+                rm -rf "$D"
+                cp -a "$BASE" "$D"
+                spec="$op:$errno_name:$n"
+                [ $mode = forever ] && spec="$spec:forever"
+                CT_FAULT=$spec "$CT" --data "$D" ingest --operator 250-02 "$C/events_250-02.csv" "$WORK/extra.csv" \
+                    >"$WORK/out" 2>"$WORK/err"
+                rc=$?
+                if [ $rc = 1 ]; then
+                    failed=$((failed + 1))
+                    grep -q "Input/output error\|No space left on device" "$WORK/err" ||
+                        { cat "$WORK/err" >&2; fail "$spec: no clear message"; }
+                elif [ $rc != 0 ]; then
+                    cat "$WORK/err" >&2
+                    fail "$spec: exit $rc"
+                fi
+                "$CT" --data "$D" check >"$WORK/check" 2>&1 || { cat "$WORK/check" >&2; fail "$spec: damage"; }
+                "$CT" --data "$D" trace K1 --format csv >"$WORK/t.csv" || fail "$spec: trace"
+                if [ $rc = 0 ]; then
+                    expect_same "$WORK/after.csv" "$WORK/t.csv"
+                else
+                    cmp -s "$WORK/t.csv" "$WORK/before.csv" || cmp -s "$WORK/t.csv" "$WORK/after.csv" ||
+                        fail "$spec: trace is neither the state before nor after"
+                fi
+                expect_exit 0 "$CT" --data "$D" ingest --operator 250-02 "$C/events_250-02.csv" "$WORK/extra.csv"
+                expect_exit 0 "$CT" --data "$D" trace K1 --format csv
+                expect_same "$WORK/after.csv" "$WORK/out"
+                expect_exit 0 "$CT" --data "$D" check
+            done
+        done
+    done
+done
+[ $failed -ge 40 ] || fail "only $failed injected faults made the ingest fail"
+echo "io faults: $failed injected failures, all consistent and recoverable" >&2
+exit 0
