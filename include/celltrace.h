@@ -219,14 +219,17 @@ ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, 
 /* ---- integrity and retention ------------------------------------------------ */
 
 /* One finding of ct_check: `what` names the part (a file), `problem` says
- * what is wrong in words. */
-typedef void (*ct_problem_fn)(void *ud, const char *what, const char *problem);
+ * what is wrong in words. `serious` is 0 for leftovers of an interrupted
+ * write (temporary files, a torn append) that the next writer removes and
+ * that hold nothing live; 1 for damage to live data. */
+typedef void (*ct_problem_fn)(void *ud, int serious, const char *what, const char *problem);
 
 /* Verifies the data directory: key files and modes, the manifest, every
  * live segment (all checksums, and that it names only known cells and
  * subscribers), leftovers of crashed writers, SQLite's integrity, and
  * every vault record (checksum, decryption, pseudonym). Calls fn for each
- * problem; *problems receives their number (0 = a clean bill). */
+ * finding; *problems receives the number of serious ones (0 = a clean
+ * bill). */
 ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_err *err);
 
 #define CT_RETENTION_DAYS_DEFAULT 21

@@ -8,10 +8,10 @@
 
 #include "cli.h"
 
-static void print_problem(void *ud, const char *what, const char *problem)
+static void print_problem(void *ud, int serious, const char *what, const char *problem)
 {
     (void)ud;
-    printf("PROBLEM  %s: %s\n", what, problem);
+    printf("%-8s %s: %s\n", serious ? "PROBLEM" : "NOTE", what, problem);
 }
 
 int cmd_check(cli_ctx *ctx, int argc, char **argv)

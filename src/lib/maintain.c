@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,19 +32,36 @@ typedef struct checker {
     uint64_t problems;
 } checker;
 
-static void problem(checker *k, const char *what, const char *fmt, ...) CT_PRINTF(3, 4);
+static void report(checker *k, int serious, const char *what, const char *fmt, va_list ap)
+    CT_PRINTF(4, 0);
 
-#include <stdarg.h>
-static void problem(checker *k, const char *what, const char *fmt, ...)
+static void report(checker *k, int serious, const char *what, const char *fmt, va_list ap)
 {
     char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    k->problems += serious != 0;
+    if (k->fn)
+        k->fn(k->ud, serious, what, msg);
+}
+
+/* Damage to live data. */
+static void problem(checker *k, const char *what, const char *fmt, ...) CT_PRINTF(3, 4);
+static void problem(checker *k, const char *what, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    report(k, 1, what, fmt, ap);
     va_end(ap);
-    k->problems++;
-    if (k->fn)
-        k->fn(k->ud, what, msg);
+}
+
+/* A leftover of an interrupted write: harmless, removed by the next writer. */
+static void note(checker *k, const char *what, const char *fmt, ...) CT_PRINTF(3, 4);
+static void note(checker *k, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(k, 0, what, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- check ------------------------------------------------------------------ */
@@ -129,9 +147,36 @@ static void check_sqlite(checker *k)
     sqlite3_finalize(st);
 }
 
-static void vault_problem(void *ud, const char *msg)
+static void vault_finding(void *ud, int serious, const char *msg)
 {
-    problem(ud, "subscribers.dat", "%s", msg);
+    if (serious)
+        problem(ud, "subscribers.dat", "%s", msg);
+    else
+        note(ud, "subscribers.dat", "%s", msg);
+}
+
+static int named_live(const ct_store *st, const char *name)
+{
+    for (uint32_t i = 0; i < st->n_days; i++)
+        if (strcmp(st->days[i].file, name) == 0)
+            return 1;
+    return strcmp(name, "MANIFEST") == 0;
+}
+
+/* Files no manifest names: what a crashed writer left. */
+static void check_leftovers(checker *k, const char *folder, const ct_store *st)
+{
+    char *dir = ct__path_join(k->db->dir, folder);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || (st && named_live(st, e->d_name)))
+            continue;
+        note(k, dir, "%s is left from an interrupted write (the next writer removes it)", e->d_name);
+    }
+    if (d)
+        closedir(d);
+    ct__free(dir);
 }
 
 ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_err *err)
@@ -143,8 +188,10 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
     check_mode(&k, "keys/vault.key", 0600, 0);
     check_mode(&k, "catalog.db", 0600, 0);
     check_segments(&k);
+    check_leftovers(&k, "store", &db->store);
+    check_leftovers(&k, "staging", NULL);
     check_sqlite(&k);
-    ct__subdict_verify(db->subs, vault_problem, &k);
+    ct__subdict_verify(db->subs, vault_finding, &k);
     *problems = k.problems;
     return ct__audit(db, "check", NULL, 0, err);
 }

@@ -102,6 +102,8 @@ static uint32_t record_crc(const uint8_t *rec)
     return (uint32_t)crc32(0L, rec, CT_SUB_RECORD - 4);
 }
 
+static size_t valid_prefix(const uint8_t *data, size_t len);
+
 static void pseudonym_of(const ct_subdict *d, const char *digits, uint8_t out[PSEUDO_BYTES])
 {
     crypto_generichash(out, PSEUDO_BYTES, (const uint8_t *)digits, strlen(digits),
@@ -238,10 +240,7 @@ static ct_code load_records(ct_subdict *d, int writable, ct_err *err)
     }
     if (rc)
         return rc;
-    size_t n = len / CT_SUB_RECORD, good = 0;
-    while (good < n && get_le32((uint8_t *)data + good * CT_SUB_RECORD + 64) ==
-                           record_crc((uint8_t *)data + good * CT_SUB_RECORD))
-        good++;
+    size_t n = len / CT_SUB_RECORD, good = valid_prefix((const uint8_t *)data, len);
     d->records = (uint8_t *)data;
     d->cap = n;
     d->n = d->n_flushed = (uint32_t)good;
@@ -393,34 +392,46 @@ uint32_t ct__subdict_count(const ct_subdict *d)
     return d->n;
 }
 
-uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, const char *problem), void *ud)
+/* Where the valid records of a file end: a torn tail starts there. */
+static size_t valid_prefix(const uint8_t *data, size_t len)
+{
+    size_t n = len / CT_SUB_RECORD, good = 0;
+    while (good < n && get_le32(data + good * CT_SUB_RECORD + 64) == record_crc(data + good * CT_SUB_RECORD))
+        good++;
+    return good;
+}
+
+uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, int serious, const char *problem),
+                            void *ud)
 {
     char *data = NULL, msg[160];
     size_t len = 0;
     uint64_t bad = 0;
     if (ct__fs_read_file(d->path, (size_t)CT_SUB_MAX * CT_SUB_RECORD, &data, &len, NULL) != CT_OK)
         return 0; /* no file: no subscribers */
-    if (len % CT_SUB_RECORD) {
-        snprintf(msg, sizeof msg, "ends with a partial record of %zu bytes (an interrupted append)",
-                 len % CT_SUB_RECORD);
-        fn(ud, msg);
-        bad++;
-    }
-    for (size_t i = 0; i < len / CT_SUB_RECORD; i++) {
-        const uint8_t *rec = (const uint8_t *)data + i * CT_SUB_RECORD;
+    size_t good = valid_prefix((const uint8_t *)data, len), n = len / CT_SUB_RECORD;
+    /* Records after the valid prefix are a torn append only if nothing
+     * valid follows them; a good record after a bad one means damage. */
+    int torn = good < n || len % CT_SUB_RECORD;
+    for (size_t i = good + 1; i < n && torn; i++)
+        if (get_le32((const uint8_t *)data + i * CT_SUB_RECORD + 64) == record_crc((const uint8_t *)data + i * CT_SUB_RECORD))
+            torn = 0;
+    for (size_t i = 0; i < good; i++) {
         char digits[16];
-        const char *why = NULL;
-        if (get_le32(rec + 64) != record_crc(rec))
-            why = "fails its checksum";
-        else if (i >= d->n)
-            why = "is beyond the records this process loaded";
-        else if (ct__subdict_number(d, (uint32_t)i, digits, NULL) != CT_OK)
-            why = "does not decrypt to a number with its pseudonym";
-        if (why) {
-            snprintf(msg, sizeof msg, "record %zu %s", i, why);
-            fn(ud, msg);
+        if (i < d->n && ct__subdict_number(d, (uint32_t)i, digits, NULL) != CT_OK) {
+            snprintf(msg, sizeof msg, "record %zu does not decrypt to a number with its pseudonym", i);
+            fn(ud, 1, msg);
             bad++;
         }
+    }
+    if (torn) {
+        snprintf(msg, sizeof msg, "%zu bytes after record %zu are an interrupted append (the next writer cuts them)",
+                 len - good * CT_SUB_RECORD, good);
+        fn(ud, 0, msg);
+    } else if (good < n) {
+        snprintf(msg, sizeof msg, "record %zu fails its checksum", good);
+        fn(ud, 1, msg);
+        bad++;
     }
     sodium_memzero(data, len);
     ct__free(data);

@@ -56,8 +56,11 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
 uint32_t ct__subdict_count(const ct_subdict *d);
 
 /* Checks every record on disk: checksum, decryption, pseudonym. Calls fn
- * with a description of each bad record; returns how many were bad. */
-uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, const char *problem), void *ud);
+ * for each bad record (serious) and for a torn tail after the last good
+ * record (not serious: an interrupted append, cut by the next writer);
+ * returns the number of serious findings. */
+uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, int serious, const char *problem),
+                            void *ud);
 
 /* Empties the dictionary and the vault on disk (purge --all). */
 ct_code ct__subdict_erase(ct_subdict *d, ct_err *err);

@@ -46,10 +46,14 @@ chmod 644 "$D/keys/vault.key"
 expect_exit 1 "$CT" --data "$D" check
 expect_grep "vault.key: has mode 644" "$WORK/out"
 chmod 600 "$D/keys/vault.key"
-printf 'torn' >>"$D/subscribers.dat"
+printf 'torn' >>"$D/subscribers.dat"      # an interrupted append: a note, not damage
+expect_exit 0 "$CT" --data "$D" check
+expect_grep "NOTE.*interrupted append" "$WORK/out"
+cp "$D/subscribers.dat" "$WORK/subs.bak"   # a damaged record in the middle is damage
+printf '\x55' | dd of="$D/subscribers.dat" bs=1 seek=100 conv=notrunc 2>/dev/null
 expect_exit 1 "$CT" --data "$D" check
-expect_grep "partial record" "$WORK/out"
-expect_exit 0 "$CT" --data "$D" stats     # a writer repairs the torn tail
+expect_grep "PROBLEM.*record 1 fails its checksum" "$WORK/out"
+cp "$WORK/subs.bak" "$D/subscribers.dat"
 expect_exit 0 "$CT" --data "$D" purge --retention-days 30
 expect_exit 0 "$CT" --data "$D" check
 
