@@ -36,6 +36,7 @@
 #include "textparse.h"
 
 #define DAYS_MAX 3660                  /* distinct days in one batch */
+#define FILES_MAX 100000               /* files in one batch */
 #define DEFAULT_MEM_LIMIT (512u << 20) /* bytes of buffered events before spilling */
 
 typedef struct day_buf {
@@ -59,6 +60,7 @@ struct ct_ingest {
     size_t cap_days;
     size_t mem, mem_limit;
     uint32_t days_written; /* days whose segment this commit replaces */
+    uint32_t files;        /* files read into this batch */
     char *staging;  /* created on first spill */
     int64_t max_ts;
 };
@@ -367,6 +369,8 @@ static ct_code read_rows(ct_ingest *in, ct_csv *csv, const event_cols *k, ct_err
 ct_code ct_ingest_file(ct_ingest *in, const char *path, ct_err *err)
 {
     ct_csv *csv = NULL;
+    if (++in->files > FILES_MAX)
+        return ct__fail(err, CT_ELIMIT, "more than %d files in one ingest; split it", FILES_MAX);
     ct_code rc = ct__csv_open(path, NULL, &csv, err);
     if (rc)
         return rc;
