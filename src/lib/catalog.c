@@ -27,6 +27,7 @@
 #include "fsio.h"
 #include "geo.h"
 #include "rejects.h"
+#include "sqlvfs.h"
 #include "textparse.h"
 
 static const char SCHEMA[] =
@@ -107,7 +108,7 @@ ct_code ct__catalog_open(const char *dir, int writable, int create, ct_catalog *
         }
         close(fd);
     }
-    if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, ct__sqlite_vfs()) != SQLITE_OK) {
         rc = ct__fail(err, CT_EIO, "cannot open %s: %s", path,
                       c->db ? sqlite3_errmsg(c->db) : "out of memory");
         goto out;

@@ -84,6 +84,14 @@ static int injected(int op)
     return 0;
 }
 
+int ct__fs_fault_check(const char *op)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (strcmp(op, op_names[i]) == 0)
+            return injected(i);
+    return 0;
+}
+
 static int do_write(int fd, const void *data, size_t len)
 {
     const char *p = data;

@@ -85,4 +85,9 @@ char *ct__path_join(const char *dir, const char *name);
  * e.g. "fsync:EIO:3". n = 0 disables. */
 void ct__fs_fault_set(const char *op, int errnum, unsigned n, int forever);
 
+/* For other writers that cannot call write/fsync here (SQLite's VFS shim,
+ * sqlvfs.c): counts one call of `op` and returns the errno it must fail
+ * with, or 0. */
+int ct__fs_fault_check(const char *op);
+
 #endif

@@ -60,5 +60,38 @@ for op in write fsync rename; do
     done
 done
 [ $failed -ge 40 ] || fail "only $failed injected faults made the ingest fail"
-echo "io faults: $failed injected failures, all consistent and recoverable" >&2
+
+# SQLite's files go through the same fault layer (sqlvfs.c): a failed
+# cases import or cells import leaves the registry as it was.
+printf 'case_id,msisdn,onset\nK2,79995550002,2020-03-24\n' >"$WORK/k2.csv"
+printf 'cell_id,lat,lon,radius_m\nZ9,55.9,37.9,100\n' >"$WORK/z9.csv"
+sql_failed=0
+for op in write fsync; do
+    for errno_name in EIO ENOSPC; do
+        for n in 1 2 3 4 5 6; do
+            D="$WORK/d"
+            rm -rf "$D"
+            cp -a "$BASE" "$D"
+            CT_FAULT=$op:$errno_name:$n "$CT" --data "$D" cases import "$WORK/k2.csv" >"$WORK/out" 2>"$WORK/err"
+            rc=$?
+            [ $rc = 0 ] || [ $rc = 1 ] || fail "cases import $op:$errno_name:$n: exit $rc"
+            [ $rc = 1 ] && sql_failed=$((sql_failed + 1))
+            CT_FAULT=$op:$errno_name:$n "$CT" --data "$D" cells import --operator 250-09 "$WORK/z9.csv" >"$WORK/out" 2>"$WORK/err"
+            rc2=$?
+            [ $rc2 = 0 ] || [ $rc2 = 1 ] || fail "cells import $op:$errno_name:$n: exit $rc2"
+            [ $rc2 = 1 ] && sql_failed=$((sql_failed + 1))
+            "$CT" --data "$D" check >"$WORK/check" 2>&1 || { cat "$WORK/check" >&2; fail "$op:$errno_name:$n: damage"; }
+            "$CT" --data "$D" cases list --format csv >"$WORK/cases" || fail "cases list"
+            if [ $rc = 0 ]; then grep -q '^K2,' "$WORK/cases" || fail "K2 missing after success"; fi
+            if [ $rc = 1 ]; then grep -q '^K2,' "$WORK/cases" && fail "K2 half-registered after failure"; fi
+            expect_exit 0 "$CT" --data "$D" cases import "$WORK/k2.csv"
+            expect_exit 0 "$CT" --data "$D" cells import --operator 250-09 "$WORK/z9.csv"
+            expect_exit 0 "$CT" --data "$D" cases list --format csv
+            expect_grep '^K2,79995550002,' "$WORK/out"
+            expect_exit 0 "$CT" --data "$D" check
+        done
+    done
+done
+[ $sql_failed -ge 10 ] || fail "only $sql_failed injected SQLite faults made an import fail"
+echo "io faults: $failed ingest and $sql_failed SQLite failures, all consistent and recoverable" >&2
 exit 0
