@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -103,6 +104,25 @@ int cmd_cells(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- ingest ------------------------------------------------------------------ */
 
+/* One bar over all the files of an ingest: the library reports progress
+ * within the current file; this adds the sizes of the files before it. */
+typedef struct batch_progress {
+    uint64_t base, total;
+} batch_progress;
+
+static void batch_progress_fn(void *ud, uint64_t done, uint64_t total)
+{
+    const batch_progress *bp = ud;
+    (void)total;
+    cli_progress((void *)"ingest", bp->base + done, bp->total);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 static void ingest_help(void)
 {
     printf("Usage: celltrace [--data DIR] ingest --operator OP [--rejects FILE] FILE...\n\n"
@@ -156,13 +176,18 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     ct_ingest *in = NULL;
     ct_import_summary sum;
     ct_err err;
+    batch_progress bp = {0, 0};
+    for (int i = optind; i < argc; i++)
+        bp.total += file_size(argv[i]);
     if (ctx->progress) {
-        io.progress = cli_progress;
-        io.progress_ud = "ingest";
+        io.progress = batch_progress_fn;
+        io.progress_ud = &bp;
     }
     ct_code rc = ct_ingest_begin(db, op, &io, &in, &err);
-    for (int i = optind; !rc && i < argc; i++)
+    for (int i = optind; !rc && i < argc; i++) {
         rc = ct_ingest_file(in, argv[i], &err);
+        bp.base += file_size(argv[i]);
+    }
     if (rc) {
         ct_ingest_abort(in);
     } else {
