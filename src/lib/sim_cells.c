@@ -49,7 +49,11 @@ static void place_towers(sim_net *n, const sim_world *w)
     sim_rng r;
     sim_rng_seed(&r, w->p->seed, SIM_RS_CELLS, n->op, 0);
     size_t cap = 0;
-    sim_xy c = {sim_range(&r, -60, 60), sim_range(&r, -60, 60)};
+    /* one draw per statement: C leaves the order inside an initializer open,
+     * and the same seed must give the same city whatever the compiler */
+    double cx = sim_range(&r, -60, 60);
+    double cy = sim_range(&r, -60, 60);
+    sim_xy c = {cx, cy};
     add_tower(n, &cap, c, sim_range(&r, 0, 2 * PI));
     double rad = spacing(0) * sim_range(&r, 0.6, 1.0);
     double limit = w->r_out + spacing(w->r_out);
@@ -59,8 +63,9 @@ static void place_towers(sim_net *n, const sim_world *w)
         double rot = sim_range(&r, 0, 2 * PI);
         for (unsigned j = 0; j < k; j++) {
             double a = rot + 2 * PI * j / k, rr = rad + sim_range(&r, -0.2, 0.2) * s;
-            sim_xy p = {rr * cos(a) + sim_range(&r, -0.15, 0.15) * s,
-                        rr * sin(a) + sim_range(&r, -0.15, 0.15) * s};
+            double jx = sim_range(&r, -0.15, 0.15); /* one draw per statement */
+            double jy = sim_range(&r, -0.15, 0.15);
+            sim_xy p = {rr * cos(a) + jx * s, rr * sin(a) + jy * s};
             add_tower(n, &cap, p, sim_range(&r, 0, 2 * PI));
         }
         rad += 0.87 * s;

@@ -133,7 +133,8 @@ static int64_t div_ceil(int64_t a, int64_t b)
  * around the four doors (2.5, 7.5, 12.5, 17.5 m). */
 static double near_door(sim_rng *r)
 {
-    double u = 2.5 + 5.0 * (double)sim_below(r, 4) + 1.2 * sim_normal(r);
+    double door = (double)sim_below(r, 4); /* draws in a fixed order (see sim_cells.c) */
+    double u = 2.5 + 5.0 * door + 1.2 * sim_normal(r);
     return u < 0 ? 0 : u > 20 ? 20 : u;
 }
 
@@ -150,7 +151,8 @@ static void ride(plan *pl, int l, int32_t st, int32_t st2)
     if (s) {
         s->space = SIM_SPACE(SIM_SP_PLATFORM, ((uint64_t)station * 4 + (uint64_t)l) * 2 + (dir > 0));
         s->a = sim_world_line_point(w, l, st);
-        s->u = (float)(sim_chance(&pl->r, 0.5) ? 15 : 105) + 6 * sim_normal(&pl->r); /* by the stairs */
+        double stairs = sim_chance(&pl->r, 0.5) ? 15 : 105; /* by the stairs */
+        s->u = (float)(stairs + 6 * sim_normal(&pl->r));
         s->v = (float)sim_range(&pl->r, 0, 8);
     }
     pl->t = board > pl->t ? board : pl->t;
@@ -235,13 +237,17 @@ static void worker_day(plan *pl)
     commute(pl, 1);
     stay_place(pl, SIM_SEG_VENUE, pp->work, pl->t + (int64_t)pp->work_min * 60);
     commute(pl, 0);
-    if (sim_chance(&pl->r, 0.3))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_SHOP), pl->t + 600,
-               (int64_t)sim_range(&pl->r, 900, 2100));
-    if (pl->t < at_min(pl, 20 * 60) && sim_chance(&pl->r, 0.12))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_CAFE),
-               pl->t + (int64_t)sim_range(&pl->r, 1800, 5400),
-               (int64_t)sim_range(&pl->r, 3600, 9000));
+    if (sim_chance(&pl->r, 0.3)) {
+        uint32_t v = local_venue(pl, SIM_V_SHOP);
+        int64_t stay = (int64_t)sim_range(&pl->r, 900, 2100);
+        outing(pl, SIM_SEG_VENUE, v, pl->t + 600, stay);
+    }
+    if (pl->t < at_min(pl, 20 * 60) && sim_chance(&pl->r, 0.12)) {
+        uint32_t v = local_venue(pl, SIM_V_CAFE);
+        int64_t start = pl->t + (int64_t)sim_range(&pl->r, 1800, 5400);
+        int64_t stay = (int64_t)sim_range(&pl->r, 3600, 9000);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
+    }
 }
 
 static void pupil_day(plan *pl)
@@ -252,22 +258,28 @@ static void pupil_day(plan *pl)
     int64_t end = at_min(pl, 8 * 60 + 30) + (int64_t)pp->work_min * 60;
     stay_place(pl, SIM_SEG_VENUE, pp->work, end > pl->t + 60 ? end : pl->t + 60);
     walk_to(pl, pl->w->hh[pp->household].pos);
-    if (sim_chance(&pl->r, 0.25))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_CAFE),
-               at_min(pl, sim_range(&pl->r, 16 * 60, 18 * 60)),
-               (int64_t)sim_range(&pl->r, 1800, 5400));
+    if (sim_chance(&pl->r, 0.25)) {
+        uint32_t v = local_venue(pl, SIM_V_CAFE);
+        int64_t start = at_min(pl, sim_range(&pl->r, 16 * 60, 18 * 60));
+        int64_t stay = (int64_t)sim_range(&pl->r, 1800, 5400);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
+    }
 }
 
 static void homebody_day(plan *pl)
 {
-    if (sim_chance(&pl->r, 0.65))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_SHOP),
-               at_min(pl, sim_range(&pl->r, 10 * 60, 16 * 60)),
-               (int64_t)sim_range(&pl->r, 1200, 3600));
-    if (sim_chance(&pl->r, 0.2))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_CAFE),
-               at_min(pl, sim_range(&pl->r, 16 * 60, 18 * 60)),
-               (int64_t)sim_range(&pl->r, 3600, 7200));
+    if (sim_chance(&pl->r, 0.65)) {
+        uint32_t v = local_venue(pl, SIM_V_SHOP);
+        int64_t start = at_min(pl, sim_range(&pl->r, 10 * 60, 16 * 60));
+        int64_t stay = (int64_t)sim_range(&pl->r, 1200, 3600);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
+    }
+    if (sim_chance(&pl->r, 0.2)) {
+        uint32_t v = local_venue(pl, SIM_V_CAFE);
+        int64_t start = at_min(pl, sim_range(&pl->r, 16 * 60, 18 * 60));
+        int64_t stay = (int64_t)sim_range(&pl->r, 3600, 7200);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
+    }
 }
 
 static uint32_t friend_household(plan *pl)
@@ -281,19 +293,24 @@ static void weekend_day(plan *pl)
 {
     double u = sim_unif(&pl->r);
     if (u < 0.45) {
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_SHOP),
-               at_min(pl, sim_range(&pl->r, 11 * 60, 17 * 60)),
-               (int64_t)sim_range(&pl->r, 1800, 5400));
+        uint32_t v = local_venue(pl, SIM_V_SHOP);
+        int64_t start = at_min(pl, sim_range(&pl->r, 11 * 60, 17 * 60));
+        int64_t stay = (int64_t)sim_range(&pl->r, 1800, 5400);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
     } else if (u < 0.65) {
         uint32_t f = friend_household(pl);
-        if (f != SIM_NONE)
-            outing(pl, SIM_SEG_GUEST, f, at_min(pl, sim_range(&pl->r, 13 * 60, 16 * 60)),
-                   (int64_t)sim_range(&pl->r, 7200, 14400));
+        if (f != SIM_NONE) {
+            int64_t start = at_min(pl, sim_range(&pl->r, 13 * 60, 16 * 60));
+            int64_t stay = (int64_t)sim_range(&pl->r, 7200, 14400);
+            outing(pl, SIM_SEG_GUEST, f, start, stay);
+        }
     }
-    if (pl->t < at_min(pl, 18 * 60) && sim_chance(&pl->r, 0.2))
-        outing(pl, SIM_SEG_VENUE, local_venue(pl, SIM_V_CAFE),
-               at_min(pl, sim_range(&pl->r, 18 * 60, 20 * 60)),
-               (int64_t)sim_range(&pl->r, 5400, 9000));
+    if (pl->t < at_min(pl, 18 * 60) && sim_chance(&pl->r, 0.2)) {
+        uint32_t v = local_venue(pl, SIM_V_CAFE);
+        int64_t start = at_min(pl, sim_range(&pl->r, 18 * 60, 20 * 60));
+        int64_t stay = (int64_t)sim_range(&pl->r, 5400, 9000);
+        outing(pl, SIM_SEG_VENUE, v, start, stay);
+    }
 }
 
 static int isolated_today(const sim_world *w, const sim_person *pp, int64_t day0)

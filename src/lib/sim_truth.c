@@ -169,7 +169,8 @@ static void collect_spaces(sim_truth *t, int64_t day0, const sim_seg *segs, cons
             t->spaces[n++] = segs[j].space;
         }
     }
-    qsort(t->spaces, n, sizeof *t->spaces, cmp_u64);
+    if (n > 1) /* t->spaces is NULL until the first space: qsort must not see it */
+        qsort(t->spaces, n, sizeof *t->spaces, cmp_u64);
     *nspaces = n;
 }
 
@@ -222,7 +223,8 @@ static int64_t collect_entries(sim_truth *t, int64_t day0, const sim_seg *segs, 
             if (s->t1 - s->t0 > longest)
                 longest = s->t1 - s->t0;
         }
-    qsort(t->ents, t->nents, sizeof *t->ents, cmp_entry);
+    if (t->nents > 1)
+        qsort(t->ents, t->nents, sizeof *t->ents, cmp_entry);
     return longest;
 }
 

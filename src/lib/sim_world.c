@@ -237,8 +237,10 @@ static sim_xy district_point(const sim_world *w, uint32_t d, sim_rng *r)
 {
     double x0 = (double)(d % (uint32_t)w->dgrid) * SIM_DISTRICT_M - w->r_out;
     double y0 = (double)(d / (uint32_t)w->dgrid) * SIM_DISTRICT_M - w->r_out;
-    sim_xy q = {x0 + sim_range(r, 50, SIM_DISTRICT_M - 50),
-                y0 + sim_range(r, 50, SIM_DISTRICT_M - 50)};
+    /* one draw per statement: the order inside an initializer is open */
+    double dx = sim_range(r, 50, SIM_DISTRICT_M - 50);
+    double dy = sim_range(r, 50, SIM_DISTRICT_M - 50);
+    sim_xy q = {x0 + dx, y0 + dy};
     return q;
 }
 
