@@ -59,11 +59,15 @@ static uint64_t make_key(unsigned level, uint64_t row, uint64_t col)
     return ((uint64_t)level << 44) | (row << 22) | col;
 }
 
+/* Clamped before the conversion: a coordinate outside the globe (or NaN)
+ * must not reach a float-to-integer conversion (undefined behaviour). */
 static uint64_t row_of(unsigned level, double lat)
 {
     double r = floor((lat + 90.0) / tile_deg(level));
-    if (r < 0)
+    if (!(r >= 0)) /* also NaN */
         r = 0;
+    if (r > (double)(rows_at(level) - 1))
+        r = (double)(rows_at(level) - 1);
     uint64_t max = rows_at(level) - 1;
     return (uint64_t)r > max ? max : (uint64_t)r;
 }
@@ -71,8 +75,10 @@ static uint64_t row_of(unsigned level, double lat)
 static uint64_t col_of(unsigned level, double lon)
 {
     double c = floor((lon + 180.0) / tile_deg(level));
-    if (c < 0)
+    if (!(c >= 0))
         c = 0;
+    if (c > (double)(cols_at(level) - 1))
+        c = (double)(cols_at(level) - 1);
     uint64_t max = cols_at(level) - 1;
     return (uint64_t)c > max ? max : (uint64_t)c;
 }

@@ -18,6 +18,8 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "store.h"
+#include "subscribers.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "segments are little-endian; this build assumes a little-endian host"
@@ -333,7 +335,7 @@ ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *
     uint32_t stored_crc = h.header_crc;
     h.header_crc = 0;
     if (memcmp(h.magic, MAGIC, sizeof MAGIC) || h.version != 1 || crc_of(&h, sizeof h) != stored_crc ||
-        h.file_size != seg->map.len) {
+        h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX) {
         rc = ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
         goto out;
     }
@@ -415,6 +417,12 @@ uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key)
     return lo;
 }
 
+static int point_valid(const ct_point *p)
+{
+    return p->lat >= -90.0 && p->lat <= 90.0 && p->lon >= -180.0 && p->lon <= 180.0 && p->acc > 0.0 &&
+           p->acc <= 100000.0;
+}
+
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev_out, uint32_t *n_out,
                        ct_point **pts_out, uint32_t *np_out, ct_err *err)
 {
@@ -425,7 +433,11 @@ ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev_out, uint32_t *n_out
         for (uint32_t i = seg->subdir[s].first; i < seg->subdir[s + 1].first; i++) {
             uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
             ev[i] = (ct_event){seg->subdir[s].sub, tk & ~CT_EV_POINT, place, tk >> 31};
-            if ((tk & ~CT_EV_POINT) >= CT_DAY_S || (ev[i].kind && place >= seg->n_points)) {
+            /* a forged file (checksums recomputed) must not reach sealing:
+             * the sentinel id as a place, or a point off the globe */
+            if ((tk & ~CT_EV_POINT) >= CT_DAY_S || (ev[i].kind && place >= seg->n_points) ||
+                (!ev[i].kind && place == CT_GAP_OPEN) || ev[i].sub > CT_SUB_MAX ||
+                (ev[i].kind && !point_valid(&seg->points[place]))) {
                 ct__free(ev);
                 ct__free(pts);
                 return ct__fail(err, CT_ECORRUPT, "segment of day %lld: bad event %u",

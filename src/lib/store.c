@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *
         } else if (sscanf(line, "generation %llu", &gen) == 1) {
             st->generation = gen;
         } else if (sscanf(line, "day %lld %63s %llu %x %u", &day, d.file, &bytes, &dcrc, &events) == 5 &&
-                   valid_file_name(d.file)) {
+                   valid_file_name(d.file) && day >= 0 && day <= CT_DAY_NUMBER_MAX) {
             d.day = day;
             d.bytes = bytes;
             d.crc = dcrc;
@@ -148,18 +149,36 @@ ct_code ct__store_load(const char *data_dir, ct_store *st, ct_err *err)
     return rc;
 }
 
+/* Appends a formatted line to a growing buffer. */
+static void append_line(char **buf, size_t *n, size_t *cap, const char *fmt, ...) CT_PRINTF(4, 5);
+static void append_line(char **buf, size_t *n, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(*buf + *n, *cap - *n, fmt, ap);
+        va_end(ap);
+        if (w >= 0 && (size_t)w < *cap - *n) {
+            *n += (size_t)w;
+            return;
+        }
+        *cap = *cap * 2 + (w > 0 ? (size_t)w : 64);
+        *buf = ct__realloc(*buf, *cap);
+    }
+}
+
 static char *manifest_text(const ct_store *st, size_t *len)
 {
-    size_t cap = 128 + (size_t)st->n_days * 128, n = 0;
+    size_t cap = 256, n = 0;
     char *buf = ct__malloc(cap);
-    n += (size_t)snprintf(buf + n, cap - n, "celltrace-manifest 1\ngeneration %llu\n",
-                          (unsigned long long)st->generation);
+    append_line(&buf, &n, &cap, "celltrace-manifest 1\ngeneration %llu\n",
+                (unsigned long long)st->generation);
     for (uint32_t i = 0; i < st->n_days; i++) {
         const ct_store_day *d = &st->days[i];
-        n += (size_t)snprintf(buf + n, cap - n, "day %lld %s %llu %08x %u\n", (long long)d->day,
-                              d->file, (unsigned long long)d->bytes, d->crc, d->events);
+        append_line(&buf, &n, &cap, "day %lld %s %llu %08x %u\n", (long long)d->day, d->file,
+                    (unsigned long long)d->bytes, d->crc, d->events);
     }
-    n += (size_t)snprintf(buf + n, cap - n, "end %08x\n", (unsigned)crc32(0L, (const Bytef *)buf, (uInt)n));
+    append_line(&buf, &n, &cap, "end %08x\n", (unsigned)crc32(0L, (const Bytef *)buf, (uInt)n));
     *len = n;
     return buf;
 }

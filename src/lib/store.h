@@ -23,6 +23,9 @@
 
 #include "celltrace.h"
 
+/* Days are numbered from 1970-01-01; the last is 9999-12-31 (textparse.h). */
+#define CT_DAY_NUMBER_MAX 2932896
+
 typedef struct ct_store_day {
     int64_t day;
     char file[64];
