@@ -81,6 +81,7 @@ static void check_mode(checker *k, const char *name, unsigned want, int dir)
     ct__free(path);
 }
 
+/* Decodes the whole day as sealing would, then checks what it names. */
 static void check_segment_refs(checker *k, const char *path, const ct_segment *seg)
 {
     uint32_t subs = ct__subdict_count(k->db->subs);
@@ -91,16 +92,21 @@ static void check_segment_refs(checker *k, const char *path, const ct_segment *s
             problem(k, path, "names cell %u, which the catalogue does not hold", seg->celldir[i].loc);
             break;
         }
-    for (uint32_t i = 0; i < seg->n_points; i++)
-        if (strcmp(ct__catalog_operator_name(k->db->cat, seg->points[i].op), "?") == 0) {
-            problem(k, path, "point %u names operator %u", i, seg->points[i].op);
+    ct_event *ev = NULL;
+    ct_point *pts = NULL;
+    uint32_t n, np;
+    ct_err err;
+    if (ct__seg_decode(seg, &ev, &n, &pts, &np, &err) != CT_OK) {
+        problem(k, path, "%s", err.msg);
+        return;
+    }
+    for (uint32_t i = 0; i < np; i++)
+        if (strcmp(ct__catalog_operator_name(k->db->cat, pts[i].op), "?") == 0) {
+            problem(k, path, "point %u names operator %u", i, pts[i].op);
             break;
         }
-    for (uint32_t i = 0; i < seg->n_events; i++)
-        if ((seg->events[2 * i] & ~CT_EV_POINT) >= CT_DAY_S) {
-            problem(k, path, "event %u has a time outside its day", i);
-            break;
-        }
+    ct__free(ev);
+    ct__free(pts);
 }
 
 static void check_segments(checker *k)
@@ -212,9 +218,20 @@ static ct_code newest_event(ct_db *db, int64_t *newest, ct_err *err)
     if (rc)
         return rc;
     uint32_t last = 0;
-    for (uint32_t i = 0; i < seg.n_events; i++)
-        if ((seg.events[2 * i] & ~CT_EV_POINT) > last)
-            last = seg.events[2 * i] & ~CT_EV_POINT;
+    for (uint32_t i = 0; i < seg.n_subs; i++) { /* the latest of each subscriber's last event */
+        ct_sub_cursor c;
+        ct_event e;
+        ct_point pt;
+        int got;
+        ct__seg_sub_open(&seg, seg.subdir[i].sub, &c);
+        while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1)
+            if (e.tod > last)
+                last = e.tod;
+        if (got < 0) {
+            ct__seg_close(&seg);
+            return ct__fail(err, CT_ECORRUPT, "the segment of day %lld is damaged", (long long)d->day);
+        }
+    }
     *newest = d->day * CT_DAY_S + last;
     ct__seg_close(&seg);
     return CT_OK;

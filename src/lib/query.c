@@ -43,42 +43,42 @@ ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, 
     return CT_OK;
 }
 
+/* Returns 1 when fn asked to stop, -1 when the stream is damaged. */
 static int visit_day(ct_db *db, const ct_segment *seg, uint32_t sub, int64_t from, int64_t to,
                      ct_event_fn fn, void *ud)
 {
-    uint32_t first, end;
-    if (!ct__seg_sub_range(seg, sub, &first, &end))
+    ct_sub_cursor c;
+    ct_event ev;
+    ct_point pt;
+    int got;
+    if (!ct__seg_sub_open(seg, sub, &c))
         return 0;
-    for (uint32_t i = first; i < end; i++) {
-        uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
+    while ((got = ct__seg_sub_next(&c, &ev, &pt)) == 1) {
         ct_place_event e;
         memset(&e, 0, sizeof e);
-        e.ts = seg->day * CT_DAY_S + (tk & ~CT_EV_POINT);
+        e.ts = seg->day * CT_DAY_S + ev.tod;
         if (e.ts < from || e.ts >= to)
             continue;
-        if (tk & CT_EV_POINT) {
-            if (place >= seg->n_points)
-                continue;
-            const ct_point *p = &seg->points[place];
+        if (ev.kind) {
             e.is_point = 1;
-            e.lat = p->lat;
-            e.lon = p->lon;
-            e.radius_m = p->acc;
-            e.operator_name = ct__catalog_operator_name(db->cat, p->op);
+            e.lat = pt.lat;
+            e.lon = pt.lon;
+            e.radius_m = pt.acc;
+            e.operator_name = ct__catalog_operator_name(db->cat, pt.op);
         } else {
-            const ct_cell *c = ct__catalog_cell(db->cat, place);
-            if (!c)
+            const ct_cell *cell = ct__catalog_cell(db->cat, ev.place);
+            if (!cell)
                 continue;
-            e.lat = c->lat;
-            e.lon = c->lon;
-            e.radius_m = c->radius;
-            e.region = c->region;
-            e.operator_name = ct__catalog_operator_name(db->cat, c->op);
+            e.lat = cell->lat;
+            e.lon = cell->lon;
+            e.radius_m = cell->radius;
+            e.region = cell->region;
+            e.operator_name = ct__catalog_operator_name(db->cat, cell->op);
         }
         if (fn(ud, &e))
             return 1;
     }
-    return 0;
+    return got < 0 ? -1 : 0;
 }
 
 ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, ct_event_fn fn,
@@ -97,6 +97,9 @@ ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, 
             return rc;
         int stop = visit_day(db, &seg, sub, from, to, fn, ud);
         ct__seg_close(&seg);
+        if (stop < 0)
+            return ct__fail(err, CT_ECORRUPT, "the segment of day %lld is damaged; run `celltrace check`",
+                            (long long)d->day);
         if (stop)
             break;
     }

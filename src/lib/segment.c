@@ -2,16 +2,25 @@
  * segment.c — writing and reading day segments (format in segment.h and
  * docs/FORMAT.md).
  *
- * Writing builds each section in memory from the sorted events, computes
- * its crc32, and streams it to a temporary file that fsio commits
- * atomically; the header (with the section table) is written last.
- * Reading maps the file and refuses anything whose header, sizes or
- * directories are inconsistent, so that later accesses can trust the
- * directory ranges; entry fields (tod, point index) are still checked
- * where they are used, because S4 and S6 are not scanned at open.
+ * Why this coding: a day of a big city is billions of events, so bytes
+ * per event decide what a machine can hold. Times are deltas (a phone's
+ * next event, or the next event at a place, is seconds to minutes away),
+ * a phone usually stays in its cell from one event to the next (a flag
+ * instead of the cell id), and numbers are LEB128 varints. Random access
+ * survives where trace needs it: per subscriber through S0, per place and
+ * time through the block indexes S3/S6 (CT_SEG_BLOCK entries a block).
+ *
+ * Writing builds each section in memory, computes its crc32, and streams
+ * it to a temporary file that fsio commits atomically; the header (with
+ * the section table) is written last. Reading maps the file and refuses
+ * anything whose header, sizes or directories are inconsistent; the
+ * streams are decoded with bounds checks (a damaged byte gives -1 from a
+ * cursor, never a read outside the map).
  */
 #include "segment.h"
 
+#include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -25,7 +34,10 @@
 #error "segments are little-endian; this build assumes a little-endian host"
 #endif
 
-static const char MAGIC[8] = {'C', 'T', 'S', 'E', 'G', '0', '1', '\n'};
+static const char MAGIC[8] = {'C', 'T', 'S', 'E', 'G', '0', '2', '\n'};
+
+enum { SEC_SUBDIR, SEC_SUBS, SEC_CELLDIR, SEC_CELLBLK, SEC_CELLS, SEC_TILEDIR, SEC_TILEBLK, SEC_TILES,
+       SEC_LEVELS };
 
 typedef struct section_info {
     uint64_t off, len;
@@ -38,14 +50,17 @@ typedef struct seg_header {
     uint32_t header_crc;
     int64_t day;
     uint32_t n_events, n_subs, n_points, n_cells, n_cell_events, n_tiles;
+    uint32_t n_cell_blocks, n_tile_blocks;
     uint64_t file_size;
-    uint64_t reserved;
     section_info sections[CT_SEG_SECTIONS];
+    uint64_t reserved;
 } seg_header;
 
-_Static_assert(sizeof(seg_header) == CT_SEG_HEADER, "segment header is 256 bytes");
-_Static_assert(sizeof(ct_point) == 32, "point record is 32 bytes");
+_Static_assert(sizeof(seg_header) == CT_SEG_HEADER, "segment header is 288 bytes");
 _Static_assert(sizeof(ct_tiledir_entry) == 16, "tile directory entry is 16 bytes");
+
+/* Coordinates are coded as integers of these units when exact. */
+static const double COORD_SCALE[3] = {1e7, 1e7, 100.0}; /* lat, lon (degrees), accuracy (m) */
 
 static uint32_t crc_of(const void *p, size_t len)
 {
@@ -60,7 +75,122 @@ static uint32_t crc_of(const void *p, size_t len)
     return (uint32_t)c;
 }
 
-/* ---- building the sections ------------------------------------------------ */
+/* ---- varints and coordinates ------------------------------------------------ */
+
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+} buf;
+
+static void put_byte(buf *b, uint8_t v)
+{
+    CT_GROW(b->p, b->n + 1, b->cap);
+    b->p[b->n++] = v;
+}
+
+static void put_varint(buf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        put_byte(b, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    put_byte(b, (uint8_t)v);
+}
+
+/* Reads a varint of at most 10 bytes below end; -1 when malformed. */
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int get_u32(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    uint64_t x;
+    if (get_varint(p, end, &x) || x > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* A coordinate: (delta of its integer code << 1) when the double is
+ * exactly code / scale, else 1 followed by the 8 bytes of the double. */
+static void put_coord(buf *b, double v, int which, int64_t *prev)
+{
+    double scaled = v * COORD_SCALE[which];
+    if (fabs(scaled) < 9e15) {
+        int64_t k = llround(scaled);
+        if ((double)k / COORD_SCALE[which] == v) {
+            put_varint(b, zigzag(k - prev[which]) << 1);
+            prev[which] = k;
+            return;
+        }
+    }
+    put_varint(b, 1);
+    uint8_t raw[8];
+    memcpy(raw, &v, 8);
+    for (int i = 0; i < 8; i++)
+        put_byte(b, raw[i]);
+}
+
+static int get_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *prev, double *v)
+{
+    uint64_t x;
+    if (get_varint(p, end, &x))
+        return -1;
+    if (x & 1) {
+        if (x != 1 || end - *p < 8)
+            return -1;
+        memcpy(v, *p, 8);
+        *p += 8;
+        return 0;
+    }
+    int64_t k = prev[which] + unzigzag(x >> 1);
+    prev[which] = k;
+    *v = (double)k / COORD_SCALE[which];
+    return 0;
+}
+
+static void put_point(buf *b, const ct_point *pt, int64_t *prev)
+{
+    put_coord(b, pt->lat, 0, prev);
+    put_coord(b, pt->lon, 1, prev);
+    put_coord(b, pt->acc, 2, prev);
+}
+
+static int point_valid(const ct_point *p)
+{
+    return p->lat >= -90.0 && p->lat <= 90.0 && p->lon >= -180.0 && p->lon <= 180.0 && p->acc > 0.0 &&
+           p->acc <= 100000.0;
+}
+
+static int get_point(const uint8_t **p, const uint8_t *end, int64_t *prev, ct_point *pt)
+{
+    if (get_coord(p, end, 0, prev, &pt->lat) || get_coord(p, end, 1, prev, &pt->lon) ||
+        get_coord(p, end, 2, prev, &pt->acc))
+        return -1;
+    return point_valid(pt) ? 0 : -1;
+}
+
+/* ---- building the sections -------------------------------------------------- */
 
 typedef struct place_item {
     uint64_t key; /* loc id or tile key */
@@ -69,7 +199,7 @@ typedef struct place_item {
 
 /* Stable LSD radix sort of place items by (key, tod): items arrive in
  * by-subscriber order, so equal (key, tod) keep subscriber order, which
- * is the order S4 and S6 promise. 16 bits a pass; passes whose digit is
+ * is the order S4 and S7 promise. 16 bits a pass; passes whose digit is
  * the same for every item are skipped. */
 static void radix_by(place_item *a, place_item *tmp, uint32_t n, int field, unsigned bits,
                      uint32_t *count)
@@ -109,100 +239,152 @@ typedef struct built {
     void *sec[CT_SEG_SECTIONS];
 } built;
 
-/* S0, S1, S2 and the gaps; collects place items for S3-S6. */
+static void set_section(built *b, int s, void *data, uint64_t len)
+{
+    b->sec[s] = data;
+    b->h.sections[s].len = len;
+}
+
+/* One subscriber's stream: head = tod delta << 2 | flag, where flag 0 is
+ * "the same cell as its previous cell event", 1 "another cell" (its loc
+ * follows), 2 "a point" (operator and coordinates follow). */
+static void put_sub_event(buf *b, const ct_event *e, const ct_point *pts, uint32_t *prev_tod,
+                          uint32_t *prev_loc, int64_t *prev)
+{
+    uint64_t delta = e->tod - *prev_tod;
+    *prev_tod = e->tod;
+    if (e->kind) {
+        put_varint(b, delta << 2 | 2);
+        put_varint(b, pts[e->place].op);
+        put_point(b, &pts[e->place], prev);
+    } else if (e->place == *prev_loc) {
+        put_varint(b, delta << 2);
+    } else {
+        put_varint(b, delta << 2 | 1);
+        put_varint(b, e->place);
+        *prev_loc = e->place;
+    }
+}
+
+/* S0, S1 and the gaps; collects the place items for S2-S7. */
 static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const ct_point *pts,
-                                place_item **cells, place_item **tiles, uint32_t *gaps)
+                                place_item *ci, place_item *ti)
 {
     ct_subdir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
-    uint32_t *events = ct__calloc((size_t)n * 2 + 1, sizeof *events);
-    ct_point *points = ct__calloc((size_t)n + 1, sizeof *points);
-    place_item *ci = ct__calloc((size_t)n + 1, sizeof *ci), *ti = ct__calloc((size_t)n + 1, sizeof *ti);
-    uint32_t n_subs = 0, n_points = 0, n_cell = 0;
+    buf s = {NULL, 0, 0};
+    uint32_t n_subs = 0, n_points = 0, n_cell = 0, prev_tod = 0, prev_loc = CT_GAP_OPEN;
+    int64_t prev[3] = {0, 0, 0};
     for (uint32_t i = 0; i < n; i++) {
+        assert(ev[i].sub <= CT_SUB_MAX && ev[i].tod < CT_DAY_S);
         if (i == 0 || ev[i].sub != ev[i - 1].sub) {
-            dir[n_subs].sub = ev[i].sub;
-            dir[n_subs++].first = i;
+            dir[n_subs++] = (ct_subdir_entry){ev[i].sub, (uint32_t)s.n, 0};
+            prev_tod = 0;
+            prev_loc = CT_GAP_OPEN;
+            prev[0] = prev[1] = prev[2] = 0;
         }
-        gaps[i] = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
+        uint32_t gap = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
+        put_sub_event(&s, &ev[i], pts, &prev_tod, &prev_loc, prev);
         if (ev[i].kind) {
             const ct_point *p = &pts[ev[i].place];
-            points[n_points] = *p;
-            points[n_points].zero = 0;
-            ti[n_points] = (place_item){ct__grid_key(ct__grid_level(p->acc), p->lat, p->lon),
-                                        ev[i].tod, ev[i].sub, gaps[i], n_points};
-            events[2 * i] = ev[i].tod | CT_EV_POINT;
-            events[2 * i + 1] = n_points++;
+            ti[n_points++] = (place_item){ct__grid_key(ct__grid_level(p->acc), p->lat, p->lon),
+                                          ev[i].tod, ev[i].sub, gap, ev[i].place};
         } else {
-            ci[n_cell++] = (place_item){ev[i].place, ev[i].tod, ev[i].sub, gaps[i], 0};
-            events[2 * i] = ev[i].tod;
-            events[2 * i + 1] = ev[i].place;
+            assert(ev[i].place != CT_GAP_OPEN);
+            ci[n_cell++] = (place_item){ev[i].place, ev[i].tod, ev[i].sub, gap, 0};
         }
     }
-    dir[n_subs].sub = CT_GAP_OPEN;
-    dir[n_subs].first = n;
+    dir[n_subs] = (ct_subdir_entry){CT_GAP_OPEN, (uint32_t)s.n, 0};
     b->h.n_events = n;
     b->h.n_subs = n_subs;
     b->h.n_points = n_points;
     b->h.n_cell_events = n_cell;
-    b->sec[0] = dir;
-    b->sec[1] = events;
-    b->sec[2] = points;
-    b->h.sections[0].len = ((uint64_t)n_subs + 1) * sizeof *dir;
-    b->h.sections[1].len = (uint64_t)n * 8;
-    b->h.sections[2].len = (uint64_t)n_points * sizeof *points;
-    *cells = ci;
-    *tiles = ti;
+    set_section(b, SEC_SUBDIR, dir, ((uint64_t)n_subs + 1) * sizeof *dir);
+    set_section(b, SEC_SUBS, s.p, s.n);
+}
+
+/* Cuts sorted items into blocks of at most CT_SEG_BLOCK entries that never
+ * span two places; writes the directory entries through dir_fn. */
+typedef struct blocked {
+    buf stream;
+    ct_block_entry *blocks;
+    size_t n_blocks, cap;
+} blocked;
+
+static void start_block(blocked *bl, uint32_t tod)
+{
+    CT_GROW(bl->blocks, bl->n_blocks + 1, bl->cap);
+    bl->blocks[bl->n_blocks++] = (ct_block_entry){tod, (uint32_t)bl->stream.n};
 }
 
 static void build_cells(built *b, place_item *ci)
 {
-    uint32_t n = b->h.n_cell_events, n_cells = 0;
+    uint32_t n = b->h.n_cell_events, n_cells = 0, in_block = 0, prev_tod = 0;
     sort_places(ci, n);
     ct_celldir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
-    ct_cell_entry *ent = ct__calloc((size_t)n + 1, sizeof *ent);
+    blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
     for (uint32_t i = 0; i < n; i++) {
-        if (i == 0 || ci[i].key != ci[i - 1].key) {
-            dir[n_cells].loc = (uint32_t)ci[i].key;
-            dir[n_cells++].first = i;
+        int new_place = i == 0 || ci[i].key != ci[i - 1].key;
+        if (new_place)
+            dir[n_cells++] = (ct_celldir_entry){(uint32_t)ci[i].key, (uint32_t)bl.n_blocks};
+        if (new_place || in_block == CT_SEG_BLOCK) {
+            start_block(&bl, ci[i].tod);
+            in_block = 0;
+            prev_tod = ci[i].tod;
         }
-        ent[i] = (ct_cell_entry){ci[i].sub, ci[i].tod, ci[i].gap};
+        put_varint(&bl.stream, ci[i].tod - prev_tod);
+        put_varint(&bl.stream, ci[i].sub);
+        put_varint(&bl.stream, ci[i].gap == CT_GAP_OPEN ? 0 : (uint64_t)ci[i].gap + 1);
+        prev_tod = ci[i].tod;
+        in_block++;
     }
-    dir[n_cells].loc = CT_GAP_OPEN;
-    dir[n_cells].first = n;
+    dir[n_cells] = (ct_celldir_entry){CT_GAP_OPEN, (uint32_t)bl.n_blocks};
+    start_block(&bl, 0); /* sentinel: the stream's end */
+    bl.n_blocks--;
     b->h.n_cells = n_cells;
-    b->sec[3] = dir;
-    b->sec[4] = ent;
-    b->h.sections[3].len = ((uint64_t)n_cells + 1) * sizeof *dir;
-    b->h.sections[4].len = (uint64_t)n * sizeof *ent;
+    b->h.n_cell_blocks = (uint32_t)bl.n_blocks;
+    set_section(b, SEC_CELLDIR, dir, ((uint64_t)n_cells + 1) * sizeof *dir);
+    set_section(b, SEC_CELLBLK, bl.blocks, ((uint64_t)bl.n_blocks + 1) * sizeof *bl.blocks);
+    set_section(b, SEC_CELLS, bl.stream.p, bl.stream.n);
 }
 
-static void build_tiles(built *b, place_item *ti)
+static void build_tiles(built *b, place_item *ti, const ct_point *pts)
 {
-    uint32_t n = b->h.n_points, n_tiles = 0;
-    const ct_point *pts = b->sec[2];
+    uint32_t n = b->h.n_points, n_tiles = 0, in_block = 0, prev_tod = 0;
+    int64_t prev[3] = {0, 0, 0};
     sort_places(ti, n);
     ct_tiledir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
-    ct_tile_entry *ent = ct__calloc((size_t)n + 1, sizeof *ent);
     double *levels = ct__calloc(CT_GRID_LEVELS, sizeof *levels);
+    blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
     for (uint32_t i = 0; i < n; i++) {
-        if (i == 0 || ti[i].key != ti[i - 1].key) {
-            dir[n_tiles].key = ti[i].key;
-            dir[n_tiles++].first = i;
+        int new_place = i == 0 || ti[i].key != ti[i - 1].key;
+        const ct_point *p = &pts[ti[i].point];
+        if (new_place)
+            dir[n_tiles++] = (ct_tiledir_entry){ti[i].key, (uint32_t)bl.n_blocks, 0};
+        if (new_place || in_block == CT_SEG_BLOCK) {
+            start_block(&bl, ti[i].tod);
+            in_block = 0;
+            prev_tod = ti[i].tod;
+            prev[0] = prev[1] = prev[2] = 0;
         }
-        ent[i] = (ct_tile_entry){ti[i].sub, ti[i].tod, ti[i].gap, ti[i].point};
+        put_varint(&bl.stream, ti[i].tod - prev_tod);
+        put_varint(&bl.stream, ti[i].sub);
+        put_varint(&bl.stream, ti[i].gap == CT_GAP_OPEN ? 0 : (uint64_t)ti[i].gap + 1);
+        put_point(&bl.stream, p, prev);
+        prev_tod = ti[i].tod;
+        in_block++;
         unsigned level = (unsigned)(ti[i].key >> 44);
-        if (pts[ti[i].point].acc > levels[level])
-            levels[level] = pts[ti[i].point].acc;
+        if (p->acc > levels[level])
+            levels[level] = p->acc;
     }
-    dir[n_tiles].key = UINT64_MAX;
-    dir[n_tiles].first = n;
+    dir[n_tiles] = (ct_tiledir_entry){UINT64_MAX, (uint32_t)bl.n_blocks, 0};
+    start_block(&bl, 0);
+    bl.n_blocks--;
     b->h.n_tiles = n_tiles;
-    b->sec[5] = dir;
-    b->sec[6] = ent;
-    b->sec[7] = levels;
-    b->h.sections[5].len = ((uint64_t)n_tiles + 1) * sizeof *dir;
-    b->h.sections[6].len = (uint64_t)n * sizeof *ent;
-    b->h.sections[7].len = CT_GRID_LEVELS * sizeof *levels;
+    b->h.n_tile_blocks = (uint32_t)bl.n_blocks;
+    set_section(b, SEC_TILEDIR, dir, ((uint64_t)n_tiles + 1) * sizeof *dir);
+    set_section(b, SEC_TILEBLK, bl.blocks, ((uint64_t)bl.n_blocks + 1) * sizeof *bl.blocks);
+    set_section(b, SEC_TILES, bl.stream.p, bl.stream.n);
+    set_section(b, SEC_LEVELS, levels, CT_GRID_LEVELS * sizeof *levels);
 }
 
 static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t *crc, ct_err *err)
@@ -220,8 +402,8 @@ static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t 
             rc = ct__fs_write(&f, zeros, pad, err);
         off += pad;
         b->h.sections[s].off = off;
-        b->h.sections[s].crc = crc_of(b->sec[s], b->h.sections[s].len);
-        if (!rc)
+        b->h.sections[s].crc = crc_of(b->sec[s] ? b->sec[s] : zeros, b->h.sections[s].len);
+        if (!rc && b->h.sections[s].len)
             rc = ct__fs_write(&f, b->sec[s], b->h.sections[s].len, err);
         off += b->h.sections[s].len;
     }
@@ -245,49 +427,47 @@ ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_
     built b;
     memset(&b, 0, sizeof b);
     memcpy(b.h.magic, MAGIC, sizeof MAGIC);
-    b.h.version = 1;
+    b.h.version = 2;
     b.h.day = day;
-    uint32_t *gaps = ct__calloc((size_t)n + 1, sizeof *gaps);
-    place_item *ci = NULL, *ti = NULL;
-    build_by_subscriber(&b, ev, n, points, &ci, &ti, gaps);
+    place_item *ci = ct__calloc((size_t)n + 1, sizeof *ci), *ti = ct__calloc((size_t)n + 1, sizeof *ti);
+    build_by_subscriber(&b, ev, n, points, ci, ti);
     build_cells(&b, ci);
-    build_tiles(&b, ti);
+    build_tiles(&b, ti, points);
     ct__free(ci);
     ct__free(ti);
-    ct__free(gaps);
-    ct_code rc = write_built(path, &b, size, crc, err);
+    ct_code rc = CT_OK;
+    for (int s = 0; s < CT_SEG_SECTIONS; s++)
+        if (b.h.sections[s].len > UINT32_MAX - 1)
+            rc = ct__fail(err, CT_ELIMIT, "day %lld: a section of its segment passes 4 GiB", (long long)day);
+    if (!rc)
+        rc = write_built(path, &b, size, crc, err);
     for (int s = 0; s < CT_SEG_SECTIONS; s++)
         ct__free(b.sec[s]);
     return rc;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- opening ------------------------------------------------------------------ */
 
+/* Fixed-size sections must match the counts; streams are what they are. */
 static ct_code check_sections(const char *path, const seg_header *h, const ct_map *m,
                               int verify_all, ct_err *err)
 {
     const uint64_t expect[CT_SEG_SECTIONS] = {
-        ((uint64_t)h->n_subs + 1) * 8, (uint64_t)h->n_events * 8, (uint64_t)h->n_points * 32,
-        ((uint64_t)h->n_cells + 1) * 8, (uint64_t)h->n_cell_events * 12,
-        ((uint64_t)h->n_tiles + 1) * 16, (uint64_t)h->n_points * 16, CT_GRID_LEVELS * 8};
-    for (int s = 0; s < CT_SEG_SECTIONS; s++) {
-        const section_info *si = &h->sections[s];
-        if (si->len != expect[s] || si->off < CT_SEG_HEADER || si->off % 8 || si->off > m->len ||
-            si->len > m->len - si->off)
-            return ct__fail(err, CT_ECORRUPT, "%s: section %d has a bad size or place", path, s);
-        if (verify_all && crc_of(m->data + si->off, si->len) != si->crc)
-            return ct__fail(err, CT_ECORRUPT, "%s: section %d fails its checksum", path, s);
-    }
-    /* sections follow each other with at most 7 zero bytes between them
-     * and end the file, so every byte is covered by a check */
+        ((uint64_t)h->n_subs + 1) * 12, UINT64_MAX, ((uint64_t)h->n_cells + 1) * 8,
+        ((uint64_t)h->n_cell_blocks + 1) * 8, UINT64_MAX, ((uint64_t)h->n_tiles + 1) * 16,
+        ((uint64_t)h->n_tile_blocks + 1) * 8, UINT64_MAX, CT_GRID_LEVELS * 8};
     uint64_t at = CT_SEG_HEADER;
     for (int s = 0; s < CT_SEG_SECTIONS; s++) {
         const section_info *si = &h->sections[s];
-        if (si->off < at || si->off - at > 7)
-            return ct__fail(err, CT_ECORRUPT, "%s: section %d is misplaced", path, s);
+        if ((expect[s] != UINT64_MAX && si->len != expect[s]) || si->len >= UINT32_MAX ||
+            si->off < at || si->off - at > 7 || si->off % 8 || si->off > m->len ||
+            si->len > m->len - si->off)
+            return ct__fail(err, CT_ECORRUPT, "%s: section %d has a bad size or place", path, s);
         for (uint64_t p = at; verify_all && p < si->off; p++)
             if (m->data[p])
                 return ct__fail(err, CT_ECORRUPT, "%s: damaged padding before section %d", path, s);
+        if (verify_all && crc_of(m->data + si->off, si->len) != si->crc)
+            return ct__fail(err, CT_ECORRUPT, "%s: section %d fails its checksum", path, s);
         at = si->off + si->len;
     }
     if (at != m->len)
@@ -297,27 +477,56 @@ static ct_code check_sections(const char *path, const seg_header *h, const ct_ma
     return CT_OK;
 }
 
+static int blocks_ordered(const ct_block_entry *b, uint32_t n, uint32_t stream_len)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (b[i].off >= b[i + 1].off || b[i].first_tod >= CT_DAY_S)
+            return 0;
+    return (n == 0 || b[0].off == 0) && b[n].off == stream_len;
+}
+
 static ct_code check_directories(const char *path, const ct_segment *s, ct_err *err)
 {
     for (uint32_t i = 0; i < s->n_subs; i++)
-        if (s->subdir[i].first >= s->subdir[i + 1].first || s->subdir[i].sub >= s->subdir[i + 1].sub)
+        if (s->subdir[i].off >= s->subdir[i + 1].off || s->subdir[i].sub >= s->subdir[i + 1].sub)
             return ct__fail(err, CT_ECORRUPT, "%s: subscriber directory is not ordered", path);
-    if ((s->n_subs ? s->subdir[0].first : 0) != 0 || s->subdir[s->n_subs].first != s->n_events)
+    if ((s->n_subs ? s->subdir[0].off : 0) != 0 || s->subdir[s->n_subs].off != s->subs_len)
         return ct__fail(err, CT_ECORRUPT, "%s: subscriber directory is incomplete", path);
     for (uint32_t i = 0; i < s->n_cells; i++)
-        if (s->celldir[i].first >= s->celldir[i + 1].first || s->celldir[i].loc >= s->celldir[i + 1].loc)
+        if (s->celldir[i].first_block >= s->celldir[i + 1].first_block || s->celldir[i].loc >= s->celldir[i + 1].loc)
             return ct__fail(err, CT_ECORRUPT, "%s: cell directory is not ordered", path);
-    if (s->celldir[s->n_cells].first != s->n_cell_events)
-        return ct__fail(err, CT_ECORRUPT, "%s: cell directory is incomplete", path);
+    if ((s->n_cells ? s->celldir[0].first_block : 0) != 0 || s->celldir[s->n_cells].first_block != s->n_cell_blocks ||
+        !blocks_ordered(s->cell_blocks, s->n_cell_blocks, s->cells_len))
+        return ct__fail(err, CT_ECORRUPT, "%s: cell blocks are inconsistent", path);
     for (uint32_t i = 0; i < s->n_tiles; i++)
-        if (s->tiledir[i].first >= s->tiledir[i + 1].first || s->tiledir[i].key >= s->tiledir[i + 1].key)
+        if (s->tiledir[i].first_block >= s->tiledir[i + 1].first_block || s->tiledir[i].key >= s->tiledir[i + 1].key)
             return ct__fail(err, CT_ECORRUPT, "%s: tile directory is not ordered", path);
-    if (s->tiledir[s->n_tiles].first != s->n_points)
-        return ct__fail(err, CT_ECORRUPT, "%s: tile directory is incomplete", path);
+    if ((s->n_tiles ? s->tiledir[0].first_block : 0) != 0 || s->tiledir[s->n_tiles].first_block != s->n_tile_blocks ||
+        !blocks_ordered(s->tile_blocks, s->n_tile_blocks, s->tiles_len))
+        return ct__fail(err, CT_ECORRUPT, "%s: tile blocks are inconsistent", path);
     for (int l = 0; l < CT_GRID_LEVELS; l++)
         if (!(s->level_radius[l] >= 0.0 && s->level_radius[l] <= 100000.0))
             return ct__fail(err, CT_ECORRUPT, "%s: bad level radius", path);
     return CT_OK;
+}
+
+static void point_sections(ct_segment *seg, const seg_header *h)
+{
+    const uint8_t *base = seg->map.data;
+#define AT(s) ((const void *)(base + h->sections[s].off))
+    seg->subdir = AT(SEC_SUBDIR);
+    seg->subs = AT(SEC_SUBS);
+    seg->subs_len = (uint32_t)h->sections[SEC_SUBS].len;
+    seg->celldir = AT(SEC_CELLDIR);
+    seg->cell_blocks = AT(SEC_CELLBLK);
+    seg->cells = AT(SEC_CELLS);
+    seg->cells_len = (uint32_t)h->sections[SEC_CELLS].len;
+    seg->tiledir = AT(SEC_TILEDIR);
+    seg->tile_blocks = AT(SEC_TILEBLK);
+    seg->tiles = AT(SEC_TILES);
+    seg->tiles_len = (uint32_t)h->sections[SEC_TILES].len;
+    seg->level_radius = AT(SEC_LEVELS);
+#undef AT
 }
 
 ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *err)
@@ -334,14 +543,13 @@ ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *
     memcpy(&h, seg->map.data, sizeof h);
     uint32_t stored_crc = h.header_crc;
     h.header_crc = 0;
-    if (memcmp(h.magic, MAGIC, sizeof MAGIC) || h.version != 1 || crc_of(&h, sizeof h) != stored_crc ||
+    if (memcmp(h.magic, MAGIC, sizeof MAGIC) || h.version != 2 || crc_of(&h, sizeof h) != stored_crc ||
         h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX) {
         rc = ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
         goto out;
     }
     if ((rc = check_sections(path, &h, &seg->map, verify_all, err)) != CT_OK)
         goto out;
-    const uint8_t *base = seg->map.data;
     seg->day = h.day;
     seg->n_events = h.n_events;
     seg->n_subs = h.n_subs;
@@ -349,14 +557,9 @@ ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *
     seg->n_cells = h.n_cells;
     seg->n_cell_events = h.n_cell_events;
     seg->n_tiles = h.n_tiles;
-    seg->subdir = (const void *)(base + h.sections[0].off);
-    seg->events = (const void *)(base + h.sections[1].off);
-    seg->points = (const void *)(base + h.sections[2].off);
-    seg->celldir = (const void *)(base + h.sections[3].off);
-    seg->cell_entries = (const void *)(base + h.sections[4].off);
-    seg->tiledir = (const void *)(base + h.sections[5].off);
-    seg->tile_entries = (const void *)(base + h.sections[6].off);
-    seg->level_radius = (const void *)(base + h.sections[7].off);
+    seg->n_cell_blocks = h.n_cell_blocks;
+    seg->n_tile_blocks = h.n_tile_blocks;
+    point_sections(seg, &h);
     rc = check_directories(path, seg, err);
 out:
     if (rc)
@@ -370,7 +573,9 @@ void ct__seg_close(ct_segment *seg)
         ct__fs_unmap(&seg->map);
 }
 
-int ct__seg_sub_range(const ct_segment *seg, uint32_t sub, uint32_t *first, uint32_t *end)
+/* ---- a subscriber's events ------------------------------------------------------ */
+
+int ct__seg_sub_open(const ct_segment *seg, uint32_t sub, ct_sub_cursor *c)
 {
     uint32_t lo = 0, hi = seg->n_subs;
     while (lo < hi) {
@@ -382,12 +587,77 @@ int ct__seg_sub_range(const ct_segment *seg, uint32_t sub, uint32_t *first, uint
     }
     if (lo >= seg->n_subs || seg->subdir[lo].sub != sub)
         return 0;
-    *first = seg->subdir[lo].first;
-    *end = seg->subdir[lo + 1].first;
+    memset(c, 0, sizeof *c);
+    c->p = seg->subs + seg->subdir[lo].off;
+    c->end = seg->subs + seg->subdir[lo + 1].off;
+    c->loc = CT_GAP_OPEN;
     return 1;
 }
 
-int ct__seg_cell_range(const ct_segment *seg, uint32_t loc, uint32_t *first, uint32_t *end)
+int ct__seg_sub_next(ct_sub_cursor *c, ct_event *e, ct_point *pt)
+{
+    if (c->p >= c->end)
+        return 0;
+    uint64_t head;
+    if (get_varint(&c->p, c->end, &head) || (head >> 2) > CT_DAY_S || c->tod + (head >> 2) >= CT_DAY_S)
+        return -1;
+    c->tod += (uint32_t)(head >> 2);
+    e->tod = c->tod;
+    e->sub = 0;
+    switch (head & 3) {
+    case 0: /* the same cell as before */
+        if (c->loc == CT_GAP_OPEN)
+            return -1;
+        break;
+    case 1:
+        if (get_u32(&c->p, c->end, &c->loc) || c->loc == CT_GAP_OPEN)
+            return -1;
+        break;
+    case 2:
+        memset(pt, 0, sizeof *pt);
+        if (get_u32(&c->p, c->end, &pt->op) || get_point(&c->p, c->end, c->prev, pt))
+            return -1;
+        e->kind = 1;
+        e->place = 0;
+        return 1;
+    default:
+        return -1;
+    }
+    e->kind = 0;
+    e->place = c->loc;
+    return 1;
+}
+
+/* ---- events at a place ------------------------------------------------------------- */
+
+static void block_enter(ct_place_cursor *c)
+{
+    c->p = c->stream + c->block->off;
+    c->end = c->stream + c->block[1].off;
+    c->tod = c->block->first_tod;
+    c->prev[0] = c->prev[1] = c->prev[2] = 0;
+}
+
+/* Starts at the block before the first one that begins at or after
+ * `from`: entries of one second may straddle two blocks. */
+static void seek_blocks(ct_place_cursor *c, const ct_block_entry *first, const ct_block_entry *last,
+                        uint32_t from)
+{
+    const ct_block_entry *lo = first, *hi = last;
+    while (lo < hi) {
+        const ct_block_entry *mid = lo + (hi - lo) / 2;
+        if (mid->first_tod < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    c->block = lo > first ? lo - 1 : first;
+    c->last_block = last;
+    c->from = from;
+    block_enter(c);
+}
+
+int ct__seg_cell_seek(const ct_segment *seg, uint32_t loc, uint32_t from, ct_place_cursor *c)
 {
     uint32_t lo = 0, hi = seg->n_cells;
     while (lo < hi) {
@@ -399,8 +669,11 @@ int ct__seg_cell_range(const ct_segment *seg, uint32_t loc, uint32_t *first, uin
     }
     if (lo >= seg->n_cells || seg->celldir[lo].loc != loc)
         return 0;
-    *first = seg->celldir[lo].first;
-    *end = seg->celldir[lo + 1].first;
+    c->stream = seg->cells;
+    c->stream_len = seg->cells_len;
+    c->points = 0;
+    seek_blocks(c, seg->cell_blocks + seg->celldir[lo].first_block,
+                seg->cell_blocks + seg->celldir[lo + 1].first_block, from);
     return 1;
 }
 
@@ -417,36 +690,87 @@ uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key)
     return lo;
 }
 
-static int point_valid(const ct_point *p)
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_place_cursor *c)
 {
-    return p->lat >= -90.0 && p->lat <= 90.0 && p->lon >= -180.0 && p->lon <= 180.0 && p->acc > 0.0 &&
-           p->acc <= 100000.0;
+    c->stream = seg->tiles;
+    c->stream_len = seg->tiles_len;
+    c->points = 1;
+    seek_blocks(c, seg->tile_blocks + seg->tiledir[tile].first_block,
+                seg->tile_blocks + seg->tiledir[tile + 1].first_block, from);
 }
+
+static int place_decode(ct_place_cursor *c, ct_place_entry *e)
+{
+    uint32_t delta, gap;
+    if (get_u32(&c->p, c->end, &delta) || delta >= CT_DAY_S || c->tod + delta >= CT_DAY_S ||
+        get_u32(&c->p, c->end, &e->sub) || get_u32(&c->p, c->end, &gap))
+        return -1;
+    c->tod += delta;
+    e->tod = c->tod;
+    e->gap = gap ? gap - 1 : CT_GAP_OPEN;
+    if (gap && gap - 1 >= CT_DAY_S)
+        return -1;
+    if (c->points) {
+        memset(&e->pt, 0, sizeof e->pt);
+        if (get_point(&c->p, c->end, c->prev, &e->pt))
+            return -1;
+    }
+    return 0;
+}
+
+int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
+{
+    for (;;) {
+        while (c->p >= c->end) {
+            if (++c->block >= c->last_block)
+                return 0;
+            block_enter(c);
+        }
+        if (place_decode(c, e))
+            return -1;
+        if (e->tod >= c->from)
+            return 1;
+    }
+}
+
+/* ---- decoding a whole day for sealing ------------------------------------------------ */
 
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev_out, uint32_t *n_out,
                        ct_point **pts_out, uint32_t *np_out, ct_err *err)
 {
     ct_event *ev = ct__calloc((size_t)seg->n_events + 1, sizeof *ev);
     ct_point *pts = ct__calloc((size_t)seg->n_points + 1, sizeof *pts);
-    memcpy(pts, seg->points, (size_t)seg->n_points * sizeof *pts);
-    for (uint32_t s = 0; s < seg->n_subs; s++)
-        for (uint32_t i = seg->subdir[s].first; i < seg->subdir[s + 1].first; i++) {
-            uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
-            ev[i] = (ct_event){seg->subdir[s].sub, tk & ~CT_EV_POINT, place, tk >> 31};
-            /* a forged file (checksums recomputed) must not reach sealing:
-             * the sentinel id as a place, or a point off the globe */
-            if ((tk & ~CT_EV_POINT) >= CT_DAY_S || (ev[i].kind && place >= seg->n_points) ||
-                (!ev[i].kind && place == CT_GAP_OPEN) || ev[i].sub > CT_SUB_MAX ||
-                (ev[i].kind && !point_valid(&seg->points[place]))) {
-                ct__free(ev);
-                ct__free(pts);
-                return ct__fail(err, CT_ECORRUPT, "segment of day %lld: bad event %u",
-                                (long long)seg->day, i);
+    uint32_t n = 0, np = 0;
+    for (uint32_t s = 0; s < seg->n_subs; s++) {
+        ct_sub_cursor c;
+        ct_event e;
+        ct_point pt;
+        int got;
+        if (seg->subdir[s].sub > CT_SUB_MAX || !ct__seg_sub_open(seg, seg->subdir[s].sub, &c))
+            goto bad;
+        while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1) {
+            if (n >= seg->n_events || (e.kind && np >= seg->n_points))
+                goto bad;
+            e.sub = seg->subdir[s].sub;
+            if (e.kind) {
+                pts[np] = pt;
+                e.place = np++;
             }
+            ev[n++] = e;
         }
+        if (got < 0)
+            goto bad;
+    }
+    if (n != seg->n_events || np != seg->n_points)
+        goto bad;
     *ev_out = ev;
-    *n_out = seg->n_events;
+    *n_out = n;
     *pts_out = pts;
-    *np_out = seg->n_points;
+    *np_out = np;
     return CT_OK;
+bad:
+    ct__free(ev);
+    ct__free(pts);
+    return ct__fail(err, CT_ECORRUPT, "segment of day %lld: its subscriber section is damaged",
+                    (long long)seg->day);
 }

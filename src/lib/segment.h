@@ -1,6 +1,6 @@
 /*
  * segment.h — immutable day segments: one UTC day of location events,
- * organised by subscriber and by place (internal).
+ * organised by subscriber and by place, compactly coded (internal).
  *
  * A segment holds every stored event whose time falls in one UTC day,
  * deduplicated and in SPEC 4.1 order per subscriber. Each event also
@@ -9,20 +9,27 @@
  * from the next day's first event (so sealing a day never needs another
  * day). Presence is then [t, t + min(gap, max_presence_s)).
  *
- * File layout (little-endian; docs/FORMAT.md has the full tables):
- *   header, 256 bytes: magic "CTSEG01\n", version, header crc32, day,
- *     counts, file size, and a table of 8 sections {offset, length, crc32}
- *   S0 subscriber directory  (n_subs + 1) x {u32 sub, u32 first event}
- *   S1 events by subscriber  n_events x {u32 tod | point << 31, u32 place}
- *   S2 points                n_points x {f64 lat, f64 lon, f64 acc, u32 op, u32 0}
- *   S3 cell directory        (n_cells + 1) x {u32 loc, u32 first entry}
- *   S4 cell entries          n_cell_events x {u32 sub, u32 tod, u32 gap}
- *   S5 tile directory        (n_tiles + 1) x {u64 key, u32 first, u32 0}
- *   S6 tile entries          n_points x {u32 sub, u32 tod, u32 gap, u32 point}
- *   S7 level radii           CT_GRID_LEVELS x f64 (largest accuracy per level)
- * Directories end with a sentinel whose `first` is the entry count.
- * Cell entries are sorted by (loc, tod, sub), tile entries by (key, tod,
- * sub): a place's events in a time range are one binary search away.
+ * Layout (little-endian; docs/FORMAT.md has the full byte tables):
+ *   header, 288 bytes: magic "CTSEG02\n", version, header crc32, day,
+ *     counts, file size, and a table of 9 sections {offset, length, crc32}
+ *   S0 subscriber directory (n_subs + 1) x {u32 sub, u32 offset in S1,
+ *                            u32 0}: sentinel {0xFFFFFFFF, |S1|, 0}
+ *   S1 subscriber streams   each subscriber's events, varint-coded
+ *   S2 cell directory       (n_cells + 1) x {u32 loc, u32 first block}
+ *   S3 cell blocks          (n_cell_blocks + 1) x {u32 first tod, u32 offset in S4}
+ *   S4 cell stream          entries of up to CT_SEG_BLOCK per block
+ *   S5 tile directory       (n_tiles + 1) x {u64 key, u32 first block, u32 0}
+ *   S6 tile blocks          (n_tile_blocks + 1) x {u32 first tod, u32 offset in S7}
+ *   S7 tile stream          point entries, with their coordinates
+ *   S8 level radii          CT_GRID_LEVELS x f64 (largest accuracy per level)
+ * Cell entries are ordered by (loc, tod, sub), tile entries by (key, tod,
+ * sub); the block index makes a place's events from a given second one
+ * binary search and a short decode away. Coordinates are stored exactly:
+ * as integers of 1e-7 degree (accuracy: 1 cm) when the double is exactly
+ * such a value, as the raw double otherwise.
+ *
+ * Readers never trust the streams: every decode is bounds-checked and a
+ * malformed entry ends the cursor with an error (-1), never a bad read.
  */
 #ifndef CT_SEGMENT_H
 #define CT_SEGMENT_H
@@ -35,9 +42,9 @@
 
 #define CT_DAY_S 86400
 #define CT_GAP_OPEN 0xFFFFFFFFu
-#define CT_SEG_HEADER 256
-#define CT_SEG_SECTIONS 8
-#define CT_EV_POINT 0x80000000u
+#define CT_SEG_HEADER 288
+#define CT_SEG_SECTIONS 9
+#define CT_SEG_BLOCK 64
 
 /* An event while sealing (16 bytes). place = loc id for a cell event,
  * index into the points array for a point event. */
@@ -55,37 +62,38 @@ typedef struct ct_point {
 } ct_point;
 
 typedef struct ct_subdir_entry {
-    uint32_t sub, first;
+    uint32_t sub, off, zero;
 } ct_subdir_entry;
 
-typedef struct ct_cell_entry {
-    uint32_t sub, tod, gap;
-} ct_cell_entry;
-
 typedef struct ct_celldir_entry {
-    uint32_t loc, first;
+    uint32_t loc, first_block;
 } ct_celldir_entry;
+
+typedef struct ct_block_entry {
+    uint32_t first_tod, off;
+} ct_block_entry;
 
 typedef struct ct_tiledir_entry {
     uint64_t key;
-    uint32_t first, zero;
+    uint32_t first_block, zero;
 } ct_tiledir_entry;
-
-typedef struct ct_tile_entry {
-    uint32_t sub, tod, gap, point;
-} ct_tile_entry;
 
 typedef struct ct_segment {
     ct_map map;
     int64_t day;
     uint32_t n_events, n_subs, n_points, n_cells, n_cell_events, n_tiles;
+    uint32_t n_cell_blocks, n_tile_blocks;
     const ct_subdir_entry *subdir;
-    const uint32_t *events; /* pairs: tod|kind, place */
-    const ct_point *points;
+    const uint8_t *subs;       /* S1 */
+    uint32_t subs_len;
     const ct_celldir_entry *celldir;
-    const ct_cell_entry *cell_entries;
+    const ct_block_entry *cell_blocks;
+    const uint8_t *cells;      /* S4 */
+    uint32_t cells_len;
     const ct_tiledir_entry *tiledir;
-    const ct_tile_entry *tile_entries;
+    const ct_block_entry *tile_blocks;
+    const uint8_t *tiles;      /* S7 */
+    uint32_t tiles_len;
     const double *level_radius;
 } ct_segment;
 
@@ -101,17 +109,54 @@ ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_
 ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *err);
 void ct__seg_close(ct_segment *seg);
 
-/* Range [*first, *end) of subscriber sub's events in S1; 0 if absent. */
-int ct__seg_sub_range(const ct_segment *seg, uint32_t sub, uint32_t *first, uint32_t *end);
+/* ---- a subscriber's events ---------------------------------------------- */
 
-/* Range of cell loc's entries in S4; 0 if absent. */
-int ct__seg_cell_range(const ct_segment *seg, uint32_t loc, uint32_t *first, uint32_t *end);
+typedef struct ct_sub_cursor {
+    const uint8_t *p, *end;
+    uint32_t tod, loc, op;
+    int64_t prev[3]; /* last point's coded lat, lon, acc */
+} ct_sub_cursor;
 
-/* First tile directory index with key >= key. */
+/* Positions *c at subscriber sub's first event; 0 if sub has none. */
+int ct__seg_sub_open(const ct_segment *seg, uint32_t sub, ct_sub_cursor *c);
+
+/* The next event: 1 (e->place is the loc id, or 0 for a point whose
+ * coordinates go to *pt), 0 at the end, -1 if the stream is damaged. */
+int ct__seg_sub_next(ct_sub_cursor *c, ct_event *e, ct_point *pt);
+
+/* ---- events at a place ------------------------------------------------------ */
+
+typedef struct ct_place_entry {
+    uint32_t sub, tod, gap;
+    ct_point pt; /* tile entries only */
+} ct_place_entry;
+
+typedef struct ct_place_cursor {
+    const uint8_t *p, *end;      /* the current block */
+    const ct_block_entry *block, *last_block; /* last_block: one past */
+    const uint8_t *stream;
+    uint32_t stream_len;
+    uint32_t tod, from;
+    int points;
+    int64_t prev[3];
+} ct_place_cursor;
+
+/* Positions *c at cell loc's first entry with tod >= from; 0 if the cell
+ * has no events this day. */
+int ct__seg_cell_seek(const ct_segment *seg, uint32_t loc, uint32_t from, ct_place_cursor *c);
+
+/* Index of the first tile whose key >= key (n_tiles if none). */
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key);
 
-/* Decodes all events back into sealing form (for merging late data).
- * Returns new arrays (*ev, *points). */
+/* Positions *c at tile `tile`'s (an index) first entry with tod >= from. */
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_place_cursor *c);
+
+/* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged. */
+int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e);
+
+/* Decodes all events back into sealing form (for merging late data),
+ * refusing anything a valid writer would not have written. Returns new
+ * arrays (*ev, *points). */
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev, uint32_t *n, ct_point **points,
                        uint32_t *n_points, ct_err *err);
 

@@ -96,15 +96,31 @@ static int64_t floor_day(int64_t ts)
     return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
 }
 
+/* A stream of a segment that opened fine does not decode: the file was
+ * damaged after it was written (sealing verifies every checksum). */
+static void damaged(tracer *t, const ct_segment *seg)
+{
+    if (!t->failed)
+        t->failed = ct__fail(t->err, CT_ECORRUPT,
+                             "the segment of day %lld is damaged; run `celltrace check`",
+                             (long long)seg->day);
+}
+
 /* End of presence of sub's event at ts whose gap is open (last of its day). */
 static int64_t open_end(tracer *t, uint32_t sub, int64_t day, int64_t ts)
 {
     int64_t cap = ts + t->p.max_presence_s;
     for (int64_t d = day + 1; d * CT_DAY_S < cap; d++) {
         const ct_segment *seg = day_segment(t, d);
-        uint32_t first, end;
-        if (seg && ct__seg_sub_range(seg, sub, &first, &end)) {
-            int64_t next = d * CT_DAY_S + (seg->events[2 * first] & ~CT_EV_POINT);
+        ct_sub_cursor c;
+        ct_event e;
+        ct_point pt;
+        if (seg && ct__seg_sub_open(seg, sub, &c)) {
+            if (ct__seg_sub_next(&c, &e, &pt) != 1) {
+                damaged(t, seg);
+                return cap;
+            }
+            int64_t next = d * CT_DAY_S + e.tod;
             return next < cap ? next : cap;
         }
     }
@@ -177,30 +193,6 @@ static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t d
 
 /* ---- candidates ------------------------------------------------------------------ */
 
-static uint32_t cell_lower(const ct_segment *seg, uint32_t first, uint32_t end, uint32_t tod)
-{
-    while (first < end) {
-        uint32_t mid = first + (end - first) / 2;
-        if (seg->cell_entries[mid].tod < tod)
-            first = mid + 1;
-        else
-            end = mid;
-    }
-    return first;
-}
-
-static uint32_t tile_lower(const ct_segment *seg, uint32_t first, uint32_t end, uint32_t tod)
-{
-    while (first < end) {
-        uint32_t mid = first + (end - first) / 2;
-        if (seg->tile_entries[mid].tod < tod)
-            first = mid + 1;
-        else
-            end = mid;
-    }
-    return first;
-}
-
 static void collect_near(void *ud, uint32_t loc, const ct_cell *cell)
 {
     colocated *c = ud;
@@ -225,33 +217,33 @@ static void scan_cells(tracer *t, const case_interval *ci, const ct_segment *seg
                        uint32_t hi)
 {
     for (uint32_t k = 0; k < t->near.n; k++) {
-        uint32_t first, end;
-        if (!ct__seg_cell_range(seg, t->near.locs[k], &first, &end))
+        ct_place_cursor c;
+        ct_place_entry e;
+        int got;
+        if (!ct__seg_cell_seek(seg, t->near.locs[k], lo, &c))
             continue;
         double rsum = ci->radius + t->near.radii[k];
-        for (uint32_t i = cell_lower(seg, first, end, lo); i < end; i++) {
-            const ct_cell_entry *e = &seg->cell_entries[i];
-            if (e->tod >= hi)
-                break;
-            consider(t, ci, e->sub, seg->day, e->tod, e->gap, rsum);
-        }
+        while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi)
+            consider(t, ci, e.sub, seg->day, e.tod, e.gap, rsum);
+        if (got < 0)
+            damaged(t, seg);
     }
 }
 
 static void scan_tile(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t tile,
                       uint32_t lo, uint32_t hi)
 {
-    uint32_t end = seg->tiledir[tile + 1].first;
-    for (uint32_t i = tile_lower(seg, seg->tiledir[tile].first, end, lo); i < end; i++) {
-        const ct_tile_entry *e = &seg->tile_entries[i];
-        if (e->tod >= hi)
-            break;
-        if (e->point >= seg->n_points)
-            continue; /* damaged entry: never read past the points */
-        const ct_point *p = &seg->points[e->point];
+    ct_place_cursor c;
+    ct_place_entry e;
+    int got;
+    ct__seg_tile_seek(seg, tile, lo, &c);
+    while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi) {
+        const ct_point *p = &e.pt;
         if (ct__distance_m(ci->lat, ci->lon, p->lat, p->lon) <= ci->radius + p->acc + t->p.contact_distance_m)
-            consider(t, ci, e->sub, seg->day, e->tod, e->gap, ci->radius + p->acc);
+            consider(t, ci, e.sub, seg->day, e.tod, e.gap, ci->radius + p->acc);
     }
+    if (got < 0)
+        damaged(t, seg);
 }
 
 static void scan_points(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
@@ -292,33 +284,52 @@ static void scan_interval(tracer *t, const case_interval *ci)
 
 /* ---- the case's own intervals ------------------------------------------------------ */
 
-static int interval_of(tracer *t, const ct_segment *seg, uint32_t i, uint32_t end, case_interval *ci)
+/* The case's presence at event e (next: the following event of the day,
+ * or NULL), cut to the window; 0 when empty. */
+static int interval_of(tracer *t, const ct_segment *seg, const ct_event *e, const ct_point *pt,
+                       const ct_event *next, case_interval *ci)
 {
-    uint32_t tk = seg->events[2 * i], place = seg->events[2 * i + 1];
-    uint32_t tod = tk & ~CT_EV_POINT;
-    int64_t ts = seg->day * CT_DAY_S + tod;
-    int64_t stop = i + 1 < end ? seg->day * CT_DAY_S + (seg->events[2 * (i + 1)] & ~CT_EV_POINT)
-                               : open_end(t, t->case_sub, seg->day, ts);
+    int64_t ts = seg->day * CT_DAY_S + e->tod;
+    int64_t stop = next ? seg->day * CT_DAY_S + next->tod : open_end(t, t->case_sub, seg->day, ts);
     if (stop > ts + t->p.max_presence_s)
         stop = ts + t->p.max_presence_s;
-    ci->start = ts > t->w_start ? ts : t->w_start;
-    ci->end = stop < t->w_end ? stop : t->w_end;
-    if (ci->end <= ci->start)
+    int64_t start = ts > t->w_start ? ts : t->w_start, end = stop < t->w_end ? stop : t->w_end;
+    if (end <= start)
         return 0;
-    if (tk & CT_EV_POINT) {
-        if (place >= seg->n_points)
-            return 0;
-        const ct_point *p = &seg->points[place];
-        *ci = (case_interval){ci->start, ci->end, p->lat, p->lon, p->acc, CT_LOC_NONE};
+    if (e->kind) {
+        *ci = (case_interval){start, end, pt->lat, pt->lon, pt->acc, CT_LOC_NONE};
         return 1;
     }
-    const ct_cell *cell = ct__catalog_cell(t->db->cat, place);
+    const ct_cell *cell = ct__catalog_cell(t->db->cat, e->place);
     if (!cell) {
         t->stale = 1;
         return 0;
     }
-    *ci = (case_interval){ci->start, ci->end, cell->lat, cell->lon, cell->radius, place};
+    *ci = (case_interval){start, end, cell->lat, cell->lon, cell->radius, e->place};
     return 1;
+}
+
+/* Each event of the case's day, with the one after it (for its presence). */
+static void trace_case_day(tracer *t, const ct_segment *seg)
+{
+    ct_sub_cursor c;
+    ct_event cur, next;
+    ct_point cur_pt, next_pt;
+    if (!ct__seg_sub_open(seg, t->case_sub, &c))
+        return;
+    int got = ct__seg_sub_next(&c, &cur, &cur_pt);
+    while (got == 1) {
+        got = ct__seg_sub_next(&c, &next, &next_pt);
+        case_interval ci;
+        if (got >= 0 && interval_of(t, seg, &cur, &cur_pt, got == 1 ? &next : NULL, &ci)) {
+            t->out->case_intervals++;
+            scan_interval(t, &ci);
+        }
+        cur = next;
+        cur_pt = next_pt;
+    }
+    if (got < 0)
+        damaged(t, seg);
 }
 
 static void trace_case_events(tracer *t)
@@ -326,16 +337,8 @@ static void trace_case_events(tracer *t)
     int64_t from = t->w_start - t->p.max_presence_s;
     for (int64_t day = floor_day(from < 0 ? 0 : from); day <= floor_day(t->w_end - 1); day++) {
         const ct_segment *seg = day_segment(t, day);
-        uint32_t first, end;
-        if (!seg || !ct__seg_sub_range(seg, t->case_sub, &first, &end))
-            continue;
-        for (uint32_t i = first; i < end; i++) {
-            case_interval ci;
-            if (!interval_of(t, seg, i, end, &ci))
-                continue;
-            t->out->case_intervals++;
-            scan_interval(t, &ci);
-        }
+        if (seg)
+            trace_case_day(t, seg);
     }
 }
 

@@ -4,6 +4,7 @@
  * and damaged files are refused with an error, never read.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,11 @@ static uint32_t make_events(uint64_t *seed, ct_event *ev, ct_point *pts, uint32_
         if (tu_rand(seed) % 3 == 0) {
             pts[*np] = (ct_point){tu_uniform(seed, 55.7, 55.8), tu_uniform(seed, 37.5, 37.7),
                                   tu_uniform(seed, 1, 3000), 1, 0};
+            if (*np % 2) { /* decimal coordinates, as feeds give them: coded as integers */
+                pts[*np].lat = round(pts[*np].lat * 1e6) / 1e6;
+                pts[*np].lon = round(pts[*np].lon * 1e7) / 1e7;
+                pts[*np].acc = round(pts[*np].acc);
+            }
             ev[i].place = (*np)++;
             ev[i].kind = 1;
         } else {
@@ -56,34 +62,76 @@ static void roundtrip(void **state)
     assert_int_equal(ct__seg_open(path, 1, &seg, &err), CT_OK);
     assert_int_equal(seg.n_events, n);
     assert_true(seg.day == 18000);
-    /* every event is found by subscriber, in order, with the right gap */
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t first, end;
-        assert_true(ct__seg_sub_range(&seg, ev[i].sub, &first, &end));
-        assert_true(i >= first && i < end);
-        assert_int_equal(seg.events[2 * i] & ~CT_EV_POINT, ev[i].tod);
+    /* every subscriber's events come back in order, with their places */
+    for (uint32_t i = 0; i < n;) {
+        ct_sub_cursor c;
+        ct_event e;
+        ct_point pt;
+        assert_true(ct__seg_sub_open(&seg, ev[i].sub, &c));
+        uint32_t j = i;
+        while (ct__seg_sub_next(&c, &e, &pt) == 1) {
+            assert_true(j < n && ev[j].sub == ev[i].sub);
+            assert_int_equal(e.tod, ev[j].tod);
+            assert_int_equal(e.kind, ev[j].kind);
+            if (e.kind)
+                assert_memory_equal(&pt, &pts[ev[j].place], 24);
+            else
+                assert_int_equal(e.place, ev[j].place);
+            j++;
+        }
+        assert_true(j == n || ev[j].sub != ev[i].sub);
+        i = j;
     }
-    /* every cell event is found by place, with its gap */
+    /* every cell's entries, from any second, are the cell events at or
+     * after it, in (tod, sub) order, with the gap to the next event */
     uint32_t cell_events = 0;
     for (uint32_t loc = 0; loc < 40; loc++) {
-        uint32_t first, end;
-        if (!ct__seg_cell_range(&seg, loc, &first, &end))
-            continue;
-        for (uint32_t k = first; k < end; k++) {
-            const ct_cell_entry *e = &seg.cell_entries[k];
-            if (k > first)
-                assert_true(seg.cell_entries[k - 1].tod <= e->tod);
-            int found = 0;
-            for (uint32_t i = 0; i < n && !found; i++)
-                if (!ev[i].kind && ev[i].place == loc && ev[i].sub == e->sub && ev[i].tod == e->tod) {
-                    uint32_t gap = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
-                    found = gap == e->gap;
-                }
-            assert_true(found);
-            cell_events++;
+        for (uint32_t from = 0; from < CT_DAY_S; from += 9000) {
+            ct_place_cursor c;
+            ct_place_entry e;
+            uint32_t want = 0, got = 0, prev_tod = 0, prev_sub = 0;
+            for (uint32_t i = 0; i < n; i++)
+                want += !ev[i].kind && ev[i].place == loc && ev[i].tod >= from;
+            if (!ct__seg_cell_seek(&seg, loc, from, &c)) {
+                assert_int_equal(want, 0);
+                continue;
+            }
+            while (ct__seg_place_next(&c, &e) == 1) {
+                assert_true(e.tod >= from);
+                assert_true(got == 0 || prev_tod < e.tod || (prev_tod == e.tod && prev_sub <= e.sub));
+                int found = 0;
+                for (uint32_t i = 0; i < n && !found; i++)
+                    if (!ev[i].kind && ev[i].place == loc && ev[i].sub == e.sub && ev[i].tod == e.tod) {
+                        uint32_t gap = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
+                        found = gap == e.gap;
+                    }
+                assert_true(found);
+                prev_tod = e.tod;
+                prev_sub = e.sub;
+                got++;
+            }
+            assert_int_equal(got, want);
+            if (from == 0)
+                cell_events += got;
         }
     }
     assert_int_equal(cell_events, seg.n_cell_events);
+    /* every point is in exactly one tile, with exact coordinates */
+    uint32_t tile_events = 0;
+    for (uint32_t t = 0; t < seg.n_tiles; t++) {
+        ct_place_cursor c;
+        ct_place_entry e;
+        ct__seg_tile_seek(&seg, t, 0, &c);
+        while (ct__seg_place_next(&c, &e) == 1) {
+            int found = 0;
+            for (uint32_t i = 0; i < n && !found; i++)
+                found = ev[i].kind && ev[i].sub == e.sub && ev[i].tod == e.tod &&
+                        memcmp(&pts[ev[i].place], &e.pt, 24) == 0;
+            assert_true(found);
+            tile_events++;
+        }
+    }
+    assert_int_equal(tile_events, seg.n_points);
     /* decode gives back exactly the events */
     ct_event *back;
     ct_point *bpts;
