@@ -396,7 +396,8 @@ static void demo_help(void)
            "  --subscribers N    people with a phone (default 20000)\n"
            "  --days D           days simulated (default 14)\n"
            "  --seed S           random seed (default 1)\n"
-           "  --cases K          cases (default 10)\n");
+           "  --cases K          cases (default 10)\n"
+           "  --no-sms           skip the SMS stage (run, notify through a local Kannel)\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -417,6 +418,7 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
                                          {"days", required_argument, NULL, 'd'},
                                          {"seed", required_argument, NULL, 's'},
                                          {"cases", required_argument, NULL, 'c'},
+                                         {"no-sms", no_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     demo d;
@@ -429,11 +431,15 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
     p.days = 14;
     p.cases = 10;
     uint64_t v;
-    int c;
+    int c, no_sms = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             demo_help();
             return EXIT_OK;
+        }
+        if (c == 'S') {
+            no_sms = 1;
+            continue;
         }
         if (c == 'D') {
             snprintf(d.root, sizeof d.root, "%s", optarg);
@@ -459,14 +465,17 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
     double t0 = now_s();
     if (prepare_root(&d) || stage_simulate(&d, &p) || stage_ingest(&d) || stage_trace(&d))
         return EXIT_FAIL;
-    say("\nDone in %.1f s (simulate %.1f s, ingest %.1f s, trace %.2f s).\n", now_s() - t0,
-        d.stage[0], d.stage[1], d.stage[2]);
+    if (!no_sms && demo_sms_stage(ctx, d.root, d.data, &d.stage[3]))
+        return EXIT_FAIL;
+    say("\nDone in %.1f s (simulate %.1f s, ingest %.1f s, trace %.2f s, SMS %.1f s).\n",
+        now_s() - t0, d.stage[0], d.stage[1], d.stage[2], d.stage[3]);
     say("\nExplore the data (every read of numbers is written to %s/audit.log):\n"
             "  export CELLTRACE_DATA=%s\n"
             "  celltrace stats\n"
             "  celltrace cases list\n"
             "  celltrace trace C0001 --format csv\n"
             "  celltrace trace C0001 --distance 50 --min-exposure 1800\n"
+            "  celltrace outbox list; celltrace report; celltrace export --region RU-MOW\n"
             "The simulated feeds and the truth are in %s.\n",
         d.data, d.data, d.city);
     return EXIT_OK;

@@ -31,6 +31,12 @@ static const command COMMANDS[] = {
     {"check", cmd_check, "verify the data directory: checksums, database, vault"},
     {"purge", cmd_purge, "delete data past retention, or --all personal data"},
     {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
+    {"run", cmd_run, "trace what changed, store contacts, queue their SMS"},
+    {"notify", cmd_notify, "notify --once | --daemon: send SMS through Kannel"},
+    {"outbox", cmd_outbox, "outbox list: every message and its state"},
+    {"export", cmd_export, "export --region R: contacts for a regional headquarters"},
+    {"report", cmd_report, "per region and day: cases, contacts, notified, delivered"},
+    {"config", cmd_config, "config set KEY VALUE | get KEY | list: settings"},
     {"demo", cmd_demo, "the whole job on a simulated city, scored against its truth"},
 };
 

@@ -1,0 +1,137 @@
+/*
+ * celltrace_notify.h — from contacts to people: tracing runs, SMS through
+ * Kannel, delivery reports, regional exports and reports.
+ *
+ * The path (docs/NOTIFY.md):
+ *   ct_run       traces every case that is new or whose window received
+ *                data since its last run; stores the contacts and queues
+ *                their notifications in one SQLite transaction.
+ *   ct_notify    sends what is due through Kannel's sendsms interface and
+ *                receives delivery reports on a loopback listener.
+ *   ct_outbox_list, ct_export, ct_report   read what happened.
+ *   ct_config_*  <data>/celltrace.conf (mode 0600).
+ *
+ * Conventions are those of celltrace.h: ct_code results, ct_err messages,
+ * "borrows" unless said otherwise; strings handed to callbacks live only
+ * during the call. Every read of phone numbers (outbox list, export) and
+ * every SMS is written to the audit log.
+ */
+#ifndef CELLTRACE_NOTIFY_H
+#define CELLTRACE_NOTIFY_H
+
+#include <stdint.h>
+
+#include "celltrace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration -------------------------------------------------------- */
+
+/* Sets KEY to VALUE in <data>/celltrace.conf after checking both (unknown
+ * key or bad value: CT_EINVAL with the reason). Written atomically, 0600. */
+ct_code ct_config_set(const char *data_dir, const char *key, const char *value, ct_err *err);
+
+/* The effective value of KEY (the file's, else the default) into buf.
+ * CT_EINVAL for an unknown key. */
+ct_code ct_config_get(const char *data_dir, const char *key, char *buf, size_t cap,
+                      ct_err *err);
+
+/* Calls fn for every known key with its effective value, in a fixed order;
+ * is_default tells whether the file sets it. Secrets are passed as "***". */
+typedef int (*ct_config_fn)(void *ud, const char *key, const char *value, int is_default,
+                            const char *help);
+ct_code ct_config_list(const char *data_dir, ct_config_fn fn, void *ud, ct_err *err);
+
+/* ---- tracing runs --------------------------------------------------------- */
+
+typedef struct ct_run_summary {
+    uint64_t cases_total;   /* cases registered */
+    uint64_t cases_traced;  /* new or with new data since their last run */
+    uint64_t contacts;      /* contacts of the traced cases */
+    uint64_t queued;        /* first notifications queued */
+    uint64_t extensions;    /* extension notices queued */
+} ct_run_summary;
+
+/* Traces what needs it (parameters of SPEC 4 from `p`, NULL = defaults),
+ * stores the contacts with home region and quarantine end, and queues the
+ * notifications, all in one transaction. Running again queues nothing. */
+ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err);
+
+/* ---- sending -------------------------------------------------------------- */
+
+typedef struct ct_notify_opts {
+    int daemon;          /* 0: send what is due, wait for reports, return */
+    int64_t wait_s;      /* once: how long to wait for reports and retries */
+    int64_t max_time_s;  /* daemon: stop after this long (0 = until signalled) */
+    volatile int *stop;  /* daemon: set non-zero (e.g. by a signal) to stop; may be NULL */
+    int verbose;         /* one line per message on stderr */
+} ct_notify_opts;
+
+typedef struct ct_notify_summary {
+    uint64_t sent;       /* accepted by the gateway in this call */
+    uint64_t retried;    /* gateway errors that will be retried */
+    uint64_t delivered;  /* delivery reports "delivered" received */
+    uint64_t failed;     /* reports "failed" received */
+    uint64_t expired;    /* messages that expired in this call */
+    uint64_t dlr_rejected; /* bad or forged reports */
+    uint64_t waiting;    /* still queued or sent (no final report) at the end */
+    int quiet_hours;     /* 1 when sending was held back by quiet hours */
+    double send_seconds; /* time spent sending (for messages/s) */
+} ct_notify_summary;
+
+ct_code ct_notify(ct_db *db, const ct_notify_opts *opts, ct_notify_summary *sum, ct_err *err);
+
+/* ---- reading -------------------------------------------------------------- */
+
+typedef struct ct_outbox_row {
+    int64_t id;
+    const char *key;        /* idempotency key */
+    const char *msisdn;
+    const char *kind;       /* "new" or "extension" */
+    const char *state;      /* queued, sent, delivered, failed, expired */
+    const char *case_id;
+    const char *region;     /* home region */
+    const char *text;
+    int attempts;
+    int64_t created, sent_at, done_at; /* 0 when not yet */
+    const char *last_error; /* "" when none */
+} ct_outbox_row;
+
+typedef int (*ct_outbox_fn)(void *ud, const ct_outbox_row *r);
+
+/* Every message, oldest first; `state` NULL = all. Audited. */
+ct_code ct_outbox_list(ct_db *db, const char *state, ct_outbox_fn fn, void *ud, ct_err *err);
+
+typedef struct ct_export_row {
+    const char *msisdn;
+    const char *case_id;
+    const char *region;
+    int64_t exposure_s, first_contact, last_contact, quarantine_end;
+    const char *state;      /* of the subscriber's latest message; "none" */
+    int64_t updated;        /* when this contact was last stored or changed */
+} ct_export_row;
+
+typedef int (*ct_export_fn)(void *ud, const ct_export_row *r);
+
+/* Contacts whose home region is `region` stored or changed at or after
+ * `since` (0 = all), by last contact then number. Audited. */
+ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_export_fn fn, void *ud,
+                  ct_err *err);
+
+typedef struct ct_report_row {
+    const char *region;
+    const char *day;        /* YYYY-MM-DD, local date the contact was found */
+    uint64_t cases, contacts, notified, delivered, failed;
+} ct_report_row;
+
+typedef int (*ct_report_fn)(void *ud, const ct_report_row *r);
+
+/* Per region and day; `day` NULL = every day, else "YYYY-MM-DD". Audited. */
+ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

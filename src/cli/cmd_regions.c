@@ -1,0 +1,305 @@
+/*
+ * cmd_regions.c — what people read after a run: `outbox list`, `export
+ * --region R` for a regional headquarters, and the daily `report`.
+ *
+ * CSV follows RFC 4180 (fields quoted only when needed), JSON is an array
+ * of objects with the same fields; times are SPEC time stamps. Every
+ * command here is written to the audit log by the library.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "celltrace_notify.h"
+#include "cli.h"
+
+typedef struct out_ctx {
+    int json;
+    size_t n;
+} out_ctx;
+
+static void csv_field(const char *s, int last)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        putchar('"');
+        for (; *s; s++) {
+            if (*s == '"')
+                putchar('"');
+            putchar(*s);
+        }
+        putchar('"');
+    } else {
+        fputs(s, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static const char *when(int64_t t, char *buf)
+{
+    if (!t)
+        return "";
+    ct_format_time(t, buf);
+    return buf;
+}
+
+/* Writes one record: names and values as text; numeric[i] = no quotes in JSON. */
+static void record(out_ctx *o, size_t n, const char *const *names, const char *const *vals,
+                   const int *numeric)
+{
+    if (!o->json) {
+        for (size_t i = 0; i < n; i++)
+            csv_field(vals[i], i + 1 == n);
+        return;
+    }
+    printf("%s{", o->n ? ",\n " : "");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\"%s\":", i ? "," : "", names[i]);
+        if (numeric[i])
+            fputs(vals[i], stdout);
+        else if (!*vals[i] && (strstr(names[i], "_at") || !strcmp(names[i], "created")))
+            fputs("null", stdout);
+        else
+            json_string(vals[i]);
+    }
+    putchar('}');
+    o->n++;
+}
+
+static void header(const out_ctx *o, size_t n, const char *const *names)
+{
+    if (o->json) {
+        putchar('[');
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        csv_field(names[i], i + 1 == n);
+}
+
+static void footer(const out_ctx *o)
+{
+    if (o->json)
+        printf("]\n");
+}
+
+static int parse_format(const char *cmd, const char *f, out_ctx *o)
+{
+    if (!strcmp(f, "csv"))
+        o->json = 0;
+    else if (!strcmp(f, "json"))
+        o->json = 1;
+    else
+        return cli_usage_error(cmd, "--format must be csv or json");
+    return 0;
+}
+
+/* ---- outbox list ------------------------------------------------------------ */
+
+static const char *const OUTBOX_COLS[] = {"id", "key", "msisdn", "kind", "state", "attempts",
+                                          "case_id", "region", "created", "sent_at", "done_at",
+                                          "last_error", "text"};
+static const int OUTBOX_NUM[] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+
+static int outbox_row(void *ud, const ct_outbox_row *r)
+{
+    char id[24], att[16], c[32], s[32], d[32];
+    snprintf(id, sizeof id, "%lld", (long long)r->id);
+    snprintf(att, sizeof att, "%d", r->attempts);
+    const char *vals[] = {id, r->key, r->msisdn, r->kind, r->state, att, r->case_id, r->region,
+                          when(r->created, c), when(r->sent_at, s), when(r->done_at, d),
+                          r->last_error, r->text};
+    record(ud, 13, OUTBOX_COLS, vals, OUTBOX_NUM);
+    return 0;
+}
+
+static int outbox_help(void)
+{
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] outbox list [--state S] "
+           "[--format csv|json]\n\n"
+           "Every queued message with its idempotency key, number, state (queued, sent,\n"
+           "delivered, failed, expired), attempts and text. Audited.\n");
+    return EXIT_OK;
+}
+
+int cmd_outbox(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    out_ctx o = {0, 0};
+    const char *state = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return outbox_help();
+        if (c == 'f' && parse_format("outbox", optarg, &o))
+            return EXIT_USAGE;
+        if (c == 's')
+            state = optarg;
+        if (c == '?')
+            return cli_usage_error("outbox", "unknown option");
+    }
+    if (argc - optind != 1 || strcmp(argv[optind], "list"))
+        return cli_usage_error("outbox", "expected `outbox list`");
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    header(&o, 13, OUTBOX_COLS);
+    ct_code rc = ct_outbox_list(db, state, outbox_row, &o, &err);
+    footer(&o);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---- export ------------------------------------------------------------------ */
+
+static const char *const EXPORT_COLS[] = {"msisdn", "case_id", "region", "exposure_s",
+                                          "first_contact", "last_contact", "quarantine_end",
+                                          "notification", "updated_at"};
+static const int EXPORT_NUM[] = {0, 0, 0, 1, 0, 0, 0, 0, 0};
+
+static int export_row(void *ud, const ct_export_row *r)
+{
+    char e[24], f[32], l[32], q[32], u[32];
+    snprintf(e, sizeof e, "%lld", (long long)r->exposure_s);
+    const char *vals[] = {r->msisdn, r->case_id, r->region, e, when(r->first_contact, f),
+                          when(r->last_contact, l), when(r->quarantine_end, q), r->state,
+                          when(r->updated, u)};
+    record(ud, 9, EXPORT_COLS, vals, EXPORT_NUM);
+    return 0;
+}
+
+static int export_help(void)
+{
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] export --region R [--since TIME] "
+           "[--format csv|json]\n\n"
+           "The contacts whose home region is R: number, case, exposure, last contact,\n"
+           "quarantine end and the state of their notification, by last contact.\n"
+           "--since keeps contacts stored or changed at or after TIME. Audited.\n");
+    return EXIT_OK;
+}
+
+int cmd_export(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"region", required_argument, NULL, 'r'},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    out_ctx o = {0, 0};
+    const char *region = NULL;
+    int64_t since = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return export_help();
+        if (c == 'f' && parse_format("export", optarg, &o))
+            return EXIT_USAGE;
+        if (c == 'r')
+            region = optarg;
+        if (c == 's' && ct_parse_time(optarg, 1, &since) != 0)
+            return cli_usage_error("export", "bad --since '%s'", optarg);
+        if (c == '?')
+            return cli_usage_error("export", "unknown option");
+    }
+    if (!region || !*region || optind != argc)
+        return cli_usage_error("export", "expected --region R and no other argument");
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    header(&o, 9, EXPORT_COLS);
+    ct_code rc = ct_export(db, region, since, export_row, &o, &err);
+    footer(&o);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---- report -------------------------------------------------------------------- */
+
+static const char *const REPORT_COLS[] = {"day", "region", "cases", "contacts", "notified",
+                                          "delivered", "failed"};
+static const int REPORT_NUM[] = {0, 0, 1, 1, 1, 1, 1};
+
+static int report_row(void *ud, const ct_report_row *r)
+{
+    char n[5][24];
+    const uint64_t v[5] = {r->cases, r->contacts, r->notified, r->delivered, r->failed};
+    for (int i = 0; i < 5; i++)
+        snprintf(n[i], sizeof n[i], "%llu", (unsigned long long)v[i]);
+    const char *vals[] = {r->day, r->region, n[0], n[1], n[2], n[3], n[4]};
+    record(ud, 7, REPORT_COLS, vals, REPORT_NUM);
+    return 0;
+}
+
+static int report_help(void)
+{
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] report [--date YYYY-MM-DD] "
+           "[--format csv|json]\n\n"
+           "Per region and local day on which contacts were found: cases, contacts,\n"
+           "contacts notified (SMS accepted by the gateway), delivered, failed. Audited.\n");
+    return EXIT_OK;
+}
+
+int cmd_report(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"date", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    out_ctx o = {0, 0};
+    const char *day = NULL;
+    int c;
+    int64_t t;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return report_help();
+        if (c == 'f' && parse_format("report", optarg, &o))
+            return EXIT_USAGE;
+        if (c == 'd') {
+            if (strlen(optarg) != 10 || ct_parse_time(optarg, 1, &t) != 0)
+                return cli_usage_error("report", "--date must be YYYY-MM-DD");
+            day = optarg;
+        }
+        if (c == '?')
+            return cli_usage_error("report", "unknown option");
+    }
+    if (optind != argc)
+        return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    header(&o, 7, REPORT_COLS);
+    ct_code rc = ct_report(db, day, report_row, &o, &err);
+    footer(&o);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,435 @@
+/*
+ * runs.c — `celltrace run`: trace what changed, store contacts, queue SMS.
+ *
+ * A case needs tracing when it has no run yet, or when the store version
+ * of its window (ct_data_version over [W.start - max_presence, W.end))
+ * or the parameters differ from those its last run recorded. All traces
+ * are done first (reads only); then one SQLite transaction replaces the
+ * contacts of the traced cases, queues the notifications and records the
+ * runs. A crash before COMMIT leaves the previous state, so the next run
+ * does the same work again; after COMMIT the runs say there is nothing to
+ * do. Running twice therefore queues nothing new.
+ *
+ * Notifications are per subscriber, not per contact: the subscriber's
+ * quarantine ends quarantine_days after its latest last contact over all
+ * cases. One message per quarantine; an exposure that pushes the end out
+ * by a day or more queues an extension notice; an exposure after the
+ * previous quarantine ended starts a new one. Each message's idempotency
+ * key is "q-<subscriber>-<quarantine end>" and the outbox holds it UNIQUE,
+ * so even two runs racing cannot queue one quarantine twice.
+ */
+#include "runs.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "celltrace_notify.h"
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "notifydb.h"
+#include "templates.h"
+#include "tzone.h"
+
+/* ---- home region ------------------------------------------------------------ */
+
+#define MAX_REGIONS 64
+
+typedef struct region_acc {
+    const char *zone;
+    int64_t max_presence, first, last;
+    int has_prev;
+    ct_place_event prev;
+    char prev_region[CT_REGION_MAX + 1];
+    size_t n;
+    char names[MAX_REGIONS][CT_REGION_MAX + 1];
+    int64_t night[MAX_REGIONS], exposure[MAX_REGIONS];
+} region_acc;
+
+static size_t region_slot(region_acc *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->names[i], name) == 0)
+            return i;
+    if (a->n == MAX_REGIONS)
+        return MAX_REGIONS;
+    snprintf(a->names[a->n], sizeof a->names[0], "%s", name);
+    return a->n++;
+}
+
+static void account(region_acc *a, int64_t from, int64_t to)
+{
+    if (!a->prev_region[0] || to <= from)
+        return;
+    size_t i = region_slot(a, a->prev_region);
+    if (i == MAX_REGIONS)
+        return;
+    a->night[i] += ct__tz_night_seconds(a->zone, from, to);
+    int64_t s = from > a->first ? from : a->first, e = to < a->last ? to : a->last;
+    if (e > s)
+        a->exposure[i] += e - s;
+}
+
+static int on_event(void *ud, const ct_place_event *e)
+{
+    region_acc *a = ud;
+    if (a->has_prev) {
+        int64_t end = a->prev.ts + a->max_presence;
+        account(a, a->prev.ts, e->ts < end ? e->ts : end);
+    }
+    a->prev = *e;
+    a->has_prev = 1;
+    snprintf(a->prev_region, sizeof a->prev_region, "%s", e->region ? e->region : "");
+    return 0;
+}
+
+static const char *best(const region_acc *a, const int64_t *score)
+{
+    const char *r = NULL;
+    int64_t top = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (score[i] > top || (score[i] == top && top > 0 && strcmp(a->names[i], r) < 0)) {
+            top = score[i];
+            r = a->names[i];
+        }
+    return r;
+}
+
+ct_code ct__home_region(ct_db *db, uint32_t sub, const char *zone, int64_t max_presence_s,
+                        int64_t first, int64_t last, const char *fallback, char *out,
+                        ct_err *err)
+{
+    region_acc *a = ct__calloc(1, sizeof *a);
+    a->zone = zone;
+    a->max_presence = max_presence_s;
+    a->first = first;
+    a->last = last;
+    ct_code rc = ct_subscriber_events(db, sub, 0, INT64_MAX, on_event, a, err);
+    if (rc)
+        goto out;
+    if (a->has_prev)
+        account(a, a->prev.ts, a->prev.ts + max_presence_s);
+    const char *r = best(a, a->night);
+    if (!r)
+        r = best(a, a->exposure);
+    if (!r)
+        r = fallback && *fallback ? fallback : CT_REGION_UNKNOWN;
+    snprintf(out, CT_REGION_MAX + 1, "%s", r);
+out:
+    ct__free(a);
+    return rc;
+}
+
+int ct__notice_kind(int64_t prev, int64_t last, int64_t q)
+{
+    if (prev == 0 || prev <= last)
+        return 1;
+    return q >= prev + 86400 ? 2 : 0;
+}
+
+/* ---- the run ------------------------------------------------------------------ */
+
+typedef struct run_case {
+    char case_id[CT_ID_MAX + 1];
+    char region[CT_REGION_MAX + 1];
+    uint64_t version;
+    ct_contacts *contacts;
+    char (*homes)[CT_REGION_MAX + 1]; /* per contact */
+} run_case;
+
+typedef struct run_state {
+    ct_db *db;
+    sqlite3 *sql;
+    ct_conf conf;
+    ct_params p;
+    char params[128];
+    int64_t now;
+    run_case *cases;
+    size_t n, cap;
+    ct_run_summary *sum;
+} run_state;
+
+static ct_code last_run(run_state *r, const char *case_id, uint64_t *version, char *params,
+                        ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__ndb_prepare(r->sql, "SELECT data_version, params FROM nt_runs WHERE case_id=?",
+                                 &st, err);
+    *version = UINT64_MAX;
+    params[0] = '\0';
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *version = (uint64_t)sqlite3_column_int64(st, 0);
+        snprintf(params, 128, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return CT_OK;
+}
+
+static ct_code homes_of(run_state *r, run_case *c, ct_err *err)
+{
+    c->homes = ct__calloc(c->contacts->n + 1, sizeof *c->homes);
+    for (size_t i = 0; i < c->contacts->n; i++) {
+        const ct_contact *k = &c->contacts->items[i];
+        ct_code rc = ct__home_region(r->db, k->subscriber, r->conf.timezone, r->p.max_presence_s,
+                                     k->first_contact, k->last_contact, c->region, c->homes[i],
+                                     err);
+        if (rc)
+            return rc;
+    }
+    return CT_OK;
+}
+
+/* Traces one case when its data or the parameters changed. */
+static ct_code consider_case(run_state *r, const char *case_id, int64_t onset, int64_t isolated,
+                             int has_isolated, const char *region, ct_err *err)
+{
+    int64_t w_start = onset - r->p.infectious_before_s;
+    int64_t w_end = has_isolated ? isolated : onset + r->p.infectious_after_s;
+    uint64_t version, prev;
+    char prev_params[128];
+    ct_code rc = ct_data_version(r->db, w_start - r->p.max_presence_s, w_end, &version, err);
+    if (!rc)
+        rc = last_run(r, case_id, &prev, prev_params, err);
+    if (rc || (prev == version && strcmp(prev_params, r->params) == 0))
+        return rc;
+    CT_GROW(r->cases, r->n + 1, r->cap);
+    run_case *c = &r->cases[r->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
+    snprintf(c->region, sizeof c->region, "%s", region);
+    c->version = version;
+    rc = ct_trace(r->db, case_id, &r->p, &c->contacts, err);
+    if (!rc)
+        rc = homes_of(r, c, err);
+    if (!rc) {
+        r->sum->cases_traced++;
+        r->sum->contacts += c->contacts->n;
+    }
+    return rc;
+}
+
+static ct_code trace_all(run_state *r, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__ndb_prepare(
+        r->sql, "SELECT case_id, onset, isolated, region FROM cases ORDER BY case_id", &st, err);
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        const char *region = (const char *)sqlite3_column_text(st, 3);
+        r->sum->cases_total++;
+        rc = consider_case(r, (const char *)sqlite3_column_text(st, 0),
+                           sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                           sqlite3_column_type(st, 2) != SQLITE_NULL, region ? region : "", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- storing ------------------------------------------------------------------ */
+
+static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
+{
+    static const char *const sql =
+        "INSERT INTO nt_contacts(case_id, subscriber, exposure_s, first_contact, last_contact,"
+        " min_radius_m, home_region, quarantine_end, found_at, updated_at)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9)"
+        " ON CONFLICT(case_id, subscriber) DO UPDATE SET updated_at = CASE WHEN"
+        "  exposure_s IS NOT excluded.exposure_s OR first_contact IS NOT excluded.first_contact"
+        "  OR last_contact IS NOT excluded.last_contact OR home_region IS NOT excluded.home_region"
+        "  THEN excluded.updated_at ELSE updated_at END,"
+        " exposure_s = excluded.exposure_s, first_contact = excluded.first_contact,"
+        " last_contact = excluded.last_contact, min_radius_m = excluded.min_radius_m,"
+        " home_region = excluded.home_region, quarantine_end = excluded.quarantine_end";
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__ndb_exec(r->sql, "DELETE FROM temp.nt_seen", err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, sql, &st, err);
+    for (size_t i = 0; !rc && i < c->contacts->n; i++) {
+        const ct_contact *k = &c->contacts->items[i];
+        sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, k->subscriber);
+        sqlite3_bind_int64(st, 3, k->exposure_s);
+        sqlite3_bind_int64(st, 4, k->first_contact);
+        sqlite3_bind_int64(st, 5, k->last_contact);
+        sqlite3_bind_double(st, 6, k->min_radius_m);
+        sqlite3_bind_text(st, 7, c->homes[i], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, k->last_contact + (int64_t)r->conf.quarantine_days * 86400);
+        sqlite3_bind_int64(st, 9, r->now);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = ct__ndb_fail(r->sql, err);
+        sqlite3_reset(st);
+        char ins[96];
+        snprintf(ins, sizeof ins, "INSERT OR IGNORE INTO temp.nt_seen VALUES(%u)", k->subscriber);
+        if (!rc)
+            rc = ct__ndb_exec(r->sql, ins, err);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* A contact that later data undid (a new event shortened a presence). */
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, "DELETE FROM nt_contacts WHERE case_id=?1 AND subscriber"
+                                     " NOT IN (SELECT s FROM temp.nt_seen)", &st, err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = ct__ndb_fail(r->sql, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static ct_code record_run(run_state *r, const run_case *c, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__ndb_prepare(r->sql, "INSERT OR REPLACE INTO nt_runs VALUES(?1,?2,?3,?4)",
+                                 &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)c->version);
+    sqlite3_bind_text(st, 3, r->params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, r->now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ct__ndb_fail(r->sql, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The subscriber's latest contact over all cases, and the end of the
+ * latest quarantine already notified. */
+typedef struct latest {
+    char case_id[CT_ID_MAX + 1], region[CT_REGION_MAX + 1];
+    int64_t last, q, prev_q;
+} latest;
+
+static ct_code latest_of(run_state *r, uint32_t sub, latest *l, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    memset(l, 0, sizeof *l);
+    ct_code rc = ct__ndb_prepare(r->sql,
+        "SELECT case_id, home_region, last_contact, quarantine_end,"
+        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1)"
+        " FROM nt_contacts WHERE subscriber=?1 ORDER BY quarantine_end DESC, case_id LIMIT 1",
+        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(l->case_id, sizeof l->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(l->region, sizeof l->region, "%s", (const char *)sqlite3_column_text(st, 1));
+        l->last = sqlite3_column_int64(st, 2);
+        l->q = sqlite3_column_int64(st, 3);
+        l->prev_q = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    return CT_OK;
+}
+
+static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, int kind, ct_err *err)
+{
+    char last[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
+    int dotted = strcmp(r->conf.language, "ru") == 0;
+    ct__tz_date(r->conf.timezone, l->last, dotted, last);
+    ct__tz_date(r->conf.timezone, l->q, dotted, qend);
+    ct_code rc = ct__template_render(r->conf.language, kind == 2, last, qend, r->conf.hotline,
+                                     text, sizeof text, err);
+    if (rc)
+        return rc;
+    int ucs2;
+    ct__sms_parts(text, &ucs2);
+    snprintf(key, sizeof key, "q-%u-%lld", sub, (long long)l->q);
+    sqlite3_stmt *st = NULL;
+    rc = ct__ndb_prepare(r->sql,
+        "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
+        " quarantine_end, text, ucs2, next_at, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
+        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, sub);
+    sqlite3_bind_text(st, 3, kind == 2 ? "extension" : "new", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, l->case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, l->region, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, l->last);
+    sqlite3_bind_int64(st, 7, l->q);
+    sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 9, ucs2);
+    sqlite3_bind_int64(st, 10, r->now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ct__ndb_fail(r->sql, err);
+    else if (sqlite3_changes(r->sql) == 1)
+        kind == 2 ? r->sum->extensions++ : r->sum->queued++;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static ct_code queue_for(run_state *r, uint32_t sub, ct_err *err)
+{
+    latest l;
+    ct_code rc = latest_of(r, sub, &l, err);
+    if (rc || !l.q)
+        return rc;
+    int kind = ct__notice_kind(l.prev_q, l.last, l.q);
+    return kind ? queue_message(r, sub, &l, kind, err) : CT_OK;
+}
+
+static ct_code store_all(run_state *r, ct_err *err)
+{
+    ct_code rc = ct__ndb_exec(r->sql, "CREATE TEMP TABLE IF NOT EXISTS nt_seen(s INTEGER PRIMARY KEY)",
+                              err);
+    if (!rc)
+        rc = ct__ndb_exec(r->sql, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; !rc && i < r->n; i++)
+        rc = store_contacts(r, &r->cases[i], err);
+    for (size_t i = 0; !rc && i < r->n; i++)
+        for (size_t j = 0; !rc && j < r->cases[i].contacts->n; j++)
+            rc = queue_for(r, r->cases[i].contacts->items[j].subscriber, err);
+    for (size_t i = 0; !rc && i < r->n; i++)
+        rc = record_run(r, &r->cases[i], err);
+    if (!rc)
+        rc = ct__ndb_exec(r->sql, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(r->sql, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
+{
+    run_state r;
+    memset(&r, 0, sizeof r);
+    memset(sum, 0, sizeof *sum);
+    r.db = db;
+    r.sum = sum;
+    r.now = (int64_t)time(NULL);
+    if (p)
+        r.p = *p;
+    else
+        ct_params_default(&r.p);
+    snprintf(r.params, sizeof r.params, "%lld,%.17g,%lld,%lld,%lld",
+             (long long)r.p.max_presence_s, r.p.contact_distance_m, (long long)r.p.min_exposure_s,
+             (long long)r.p.infectious_before_s, (long long)r.p.infectious_after_s);
+    ct_code rc = ct_params_check(&r.p, err);
+    if (!rc)
+        rc = ct__conf_load(db->dir, &r.conf, err);
+    if (!rc)
+        rc = ct__ndb_open(db->dir, &r.sql, err);
+    if (!rc)
+        rc = trace_all(&r, err);
+    if (!rc && r.n)
+        rc = store_all(&r, err);
+    if (!rc)
+        rc = ct__audit(db, "run", NULL, sum->contacts, err);
+    for (size_t i = 0; i < r.n; i++) {
+        ct_contacts_free(r.cases[i].contacts);
+        ct__free(r.cases[i].homes);
+    }
+    ct__free(r.cases);
+    sqlite3_close(r.sql);
+    return rc;
+}

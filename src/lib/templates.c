@@ -1,0 +1,156 @@
+/*
+ * templates.c — message texts and the GSM-7 / UCS-2 decision.
+ *
+ * The texts are short on purpose: the Russian one fits two UCS-2 parts,
+ * the English one one GSM-7 part (checked by the unit test), because every
+ * extra part is an extra message to pay for and to lose. They say what to
+ * do, until when, and where to call; they name no case and no place.
+ *
+ * The encoding is chosen from the text itself: a text is GSM-7 only when
+ * every code point is in the GSM 03.38 default alphabet or its extension
+ * table (the latter costs two septets). Kannel receives the UTF-8 text
+ * with charset=UTF-8 and coding 0 or 2 accordingly.
+ */
+#include "templates.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+static const char *const TEXTS[2][2] = {
+    /* ru: first notice, extension */
+    {"Минздрав: вы были в контакте с заболевшим COVID-19 {last_contact}. "
+     "Оставайтесь дома до {quarantine_end}. Горячая линия {hotline}",
+     "Минздрав: новый контакт с заболевшим COVID-19 {last_contact}. "
+     "Самоизоляция продлена до {quarantine_end}. Горячая линия {hotline}"},
+    /* en */
+    {"Ministry of Health: you were in contact with a COVID-19 case, last contact "
+     "{last_contact}. Stay at home until {quarantine_end}. Hotline {hotline}",
+     "Ministry of Health: new contact with a COVID-19 case on {last_contact}. Stay at home "
+     "until {quarantine_end}. Hotline {hotline}"},
+};
+
+/* GSM 03.38 default alphabet, in UTF-8; then the extension table. */
+static const char GSM_BASIC[] =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+static const char GSM_EXT[] = "^{}\\[~]|€\f";
+
+/* Decodes one UTF-8 code point; returns bytes used, 0 on bad input. */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t n = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!n)
+        return 0;
+    uint32_t v = s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+/* 1 when cp is in the UTF-8 set `set`. */
+static int in_set(const char *set, uint32_t cp)
+{
+    const unsigned char *p = (const unsigned char *)set;
+    uint32_t c;
+    size_t n;
+    while (*p && (n = utf8_next(p, &c)) != 0) {
+        if (c == cp)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* Septets (GSM) and UTF-16 units (UCS-2) of a text; -1 on bad UTF-8. */
+static int measure(const char *utf8, size_t *septets, size_t *units, int *gsm)
+{
+    const unsigned char *p = (const unsigned char *)utf8;
+    *septets = *units = 0;
+    *gsm = 1;
+    while (*p) {
+        uint32_t cp;
+        size_t n = utf8_next(p, &cp);
+        if (!n)
+            return -1;
+        p += n;
+        *units += cp > 0xFFFF ? 2 : 1;
+        if (in_set(GSM_BASIC, cp))
+            *septets += 1;
+        else if (in_set(GSM_EXT, cp))
+            *septets += 2;
+        else
+            *gsm = 0;
+    }
+    return 0;
+}
+
+int ct__gsm7_only(const char *utf8)
+{
+    size_t s, u;
+    int gsm;
+    return measure(utf8, &s, &u, &gsm) == 0 && gsm;
+}
+
+int ct__sms_parts(const char *utf8, int *ucs2)
+{
+    size_t s, u;
+    int gsm;
+    if (measure(utf8, &s, &u, &gsm) != 0) {
+        *ucs2 = 1;
+        return CT_SMS_PARTS_MAX + 1;
+    }
+    *ucs2 = !gsm;
+    if (gsm)
+        return s <= 160 ? 1 : (int)((s + 152) / 153);
+    return u <= 70 ? 1 : (int)((u + 66) / 67);
+}
+
+static size_t append(char *out, size_t n, size_t cap, const char *s, size_t len)
+{
+    if (n + len < cap)
+        memcpy(out + n, s, len);
+    return n + len;
+}
+
+ct_code ct__template_render(const char *lang, int extension, const char *last_contact,
+                           const char *quarantine_end, const char *hotline, char *out,
+                           size_t cap, ct_err *err)
+{
+    int li = strcmp(lang, "ru") == 0 ? 0 : strcmp(lang, "en") == 0 ? 1 : -1;
+    if (li < 0)
+        return ct__fail(err, CT_EINVAL, "no message template for language '%s'", lang);
+    const char *t = TEXTS[li][extension ? 1 : 0];
+    static const char *const names[] = {"{last_contact}", "{quarantine_end}", "{hotline}"};
+    const char *vals[] = {last_contact, quarantine_end, hotline};
+    size_t n = 0;
+    while (*t) {
+        size_t i = 0;
+        while (i < 3 && strncmp(t, names[i], strlen(names[i])) != 0)
+            i++;
+        if (i < 3) {
+            n = append(out, n, cap, vals[i], strlen(vals[i]));
+            t += strlen(names[i]);
+        } else {
+            n = append(out, n, cap, t++, 1);
+        }
+    }
+    if (n >= cap)
+        return ct__fail(err, CT_ELIMIT, "message text longer than %zu bytes", cap - 1);
+    out[n] = '\0';
+    int ucs2;
+    if (ct__sms_parts(out, &ucs2) > CT_SMS_PARTS_MAX)
+        return ct__fail(err, CT_ELIMIT, "message needs more than %d SMS parts",
+                        CT_SMS_PARTS_MAX);
+    return CT_OK;
+}

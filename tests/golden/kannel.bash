@@ -1,0 +1,168 @@
+# kannel.bash — a private Kannel for tests (sourced after common.bash).
+#
+# kannel_start starts bearerbox, kannel-extras' fakesmsc (the SMS centre:
+# it prints every message it receives) and smsbox, all on 127.0.0.1 with
+# free ports, config and logs in $WORK/kannel; never the system's Kannel
+# or /etc/kannel. Everything started here is stopped at exit (trap), and
+# every wait is bounded. After kannel_start:
+#   $KANNEL_SENDSMS   the sendsms URL        $KANNEL_USER / $KANNEL_PASS
+#   $FAKESMSC_LOG     what the SMS centre received
+#   $DLR_PORT         a free port for celltrace's delivery-report listener
+FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
+KANNEL_PIDS=()
+
+kannel_available() {
+    command -v bearerbox >/dev/null 2>&1 || [ -x /usr/sbin/bearerbox ] || return 1
+    [ -x "$FAKESMSC" ]
+}
+
+# free_port: a port on 127.0.0.1 that nothing listens on (random, probed).
+free_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
+            USED_PORTS="${USED_PORTS:-} $p"
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# wait_port PORT SECONDS: until something listens on 127.0.0.1:PORT.
+wait_port() {
+    local i
+    for i in $(seq 1 $(($2 * 10))); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+kannel_stop_all() {
+    local p
+    for p in "${KANNEL_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${KANNEL_PIDS[@]}"; do
+        for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    KANNEL_PIDS=()
+}
+
+kannel_cleanup() {
+    kannel_stop_all
+    [ -n "${CLEANUP_EXTRA:-}" ] && eval "$CLEANUP_EXTRA"
+    if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
+}
+trap kannel_cleanup EXIT
+
+kannel_write_config() {
+    local K=$WORK/kannel
+    mkdir -p "$K/store"
+    KANNEL_USER=ct
+    KANNEL_PASS=secret-$RANDOM
+    cat >"$K/kannel.conf" <<CONF
+group = core
+admin-port = $ADMIN_PORT
+admin-interface = 127.0.0.1
+admin-password = adm-$RANDOM
+admin-allow-ip = 127.0.0.1
+smsbox-port = $BOX_PORT
+smsbox-interface = 127.0.0.1
+box-allow-ip = 127.0.0.1
+log-file = $K/bearerbox.log
+log-level = 1
+dlr-storage = internal
+store-type = file
+store-location = $K/store/kannel.store
+
+group = smsc
+smsc = fake
+smsc-id = FAKE
+port = $SMSC_PORT
+connect-allow-ip = 127.0.0.1
+our-host = 127.0.0.1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = $BOX_PORT
+sendsms-port = $SENDSMS_PORT
+sendsms-interface = 127.0.0.1
+log-file = $K/smsbox.log
+log-level = 0
+http-request-retry = 5
+http-queue-delay = 1
+
+group = sendsms-user
+username = $KANNEL_USER
+password = $KANNEL_PASS
+max-messages = 10
+concatenation = true
+CONF
+}
+
+# kannel_prepare: ports and config (kannel_start does it when not done).
+kannel_prepare() {
+    ADMIN_PORT=$(free_port) && BOX_PORT=$(free_port) && SMSC_PORT=$(free_port) &&
+        SENDSMS_PORT=$(free_port) && DLR_PORT=$(free_port) || fail "no free ports"
+    kannel_write_config
+    KANNEL_SENDSMS="http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms"
+}
+
+# kannel_start: the three processes; fails the test when they do not come up.
+kannel_start() {
+    local K=$WORK/kannel
+    [ -n "${SENDSMS_PORT:-}" ] || kannel_prepare
+    FAKESMSC_LOG=$K/fakesmsc.log
+    bearerbox -v 4 "$K/kannel.conf" >"$K/bearerbox.out" 2>&1 &
+    KANNEL_PIDS+=($!)
+    wait_port "$SMSC_PORT" 10 || fail "bearerbox did not start (see $K/bearerbox.out)"
+    "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -m 0 "1 2 text x" >>"$FAKESMSC_LOG" 2>&1 &
+    KANNEL_PIDS+=($!)
+    smsbox -v 4 "$K/kannel.conf" >"$K/smsbox.out" 2>&1 &
+    KANNEL_PIDS+=($!)
+    wait_port "$SENDSMS_PORT" 10 || fail "smsbox did not start (see $K/smsbox.out)"
+    KANNEL_SENDSMS="http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms"
+}
+
+# configure_celltrace DATA: points a data directory at this Kannel.
+configure_celltrace() {
+    local D=$1
+    "$CT" --data "$D" config set sms.gateway_url "$KANNEL_SENDSMS" >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.username "$KANNEL_USER" >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.password "$KANNEL_PASS" >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.dlr_listen "127.0.0.1:$DLR_PORT" >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.quiet_hours off >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.rate 1000 >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.retry_base_s 1 >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.retry_max_s 2 >/dev/null || fail "config"
+    "$CT" --data "$D" config set sms.timeout_s 5 >/dev/null || fail "config"
+}
+
+# received: "number<TAB>text" per message the SMS centre got; concatenated
+# parts are joined, UCS-2 decoded to UTF-8.
+received() {
+    grep -a 'Got message' "$FAKESMSC_LOG" | perl -CS -ne '
+        use Encode;
+        sub unesc { my $s = shift; $s =~ s/\+/ /g; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge; $s }
+        next unless /Got message \d+: <(.*)>$/;
+        my @f = split / /, $1;
+        my ($to, $type) = @f[1, 2];
+        if ($type eq "udh") {
+            my $udh = unesc($f[3]);
+            my ($ref, $total, $seq) = map { ord } split //, substr($udh, 3, 3);
+            my $body = unesc($f[5]);
+            $body = decode("UCS-2BE", $body) if $f[4] eq "data";
+            $part{"$to/$ref"}[$seq] = $body;
+            if ($seq == $total) {
+                print "$to\t", join("", @{$part{"$to/$ref"}}[1 .. $total]), "\n";
+                delete $part{"$to/$ref"};
+            }
+        } elsif ($type eq "ucs-2") {
+            print "$to\t", decode("UCS-2BE", unesc($f[3])), "\n";
+        } else {
+            print "$to\t", join(" ", @f[3 .. $#f]), "\n";
+        }'
+}

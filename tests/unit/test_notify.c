@@ -1,0 +1,270 @@
+/*
+ * test_notify.c — the pieces of notifications that need no gateway:
+ * message texts and encodings, configuration, backoff, quiet hours,
+ * extension rules, night hours, and every delivery-report transition.
+ * (The gateway itself: tests/golden/notify_e2e.sh and notify_faults.sh.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sys/stat.h>
+
+#include "celltrace_notify.h"
+#include "config.h"
+#include "dispatch.h"
+#include "notifydb.h"
+#include "outbox.h"
+#include "runs.h"
+#include "templates.h"
+#include "testutil.h"
+#include "tzone.h"
+
+static void test_texts_fit(void **state)
+{
+    (void)state;
+    char out[CT_SMS_TEXT_MAX + 1];
+    int ucs2;
+    /* Regression: the first Russian text needed 3 UCS-2 parts. */
+    for (int ext = 0; ext < 2; ext++) {
+        assert_int_equal(ct__template_render("ru", ext, "24.03.2020", "07.04.2020",
+                                             "8-800-2000-112", out, sizeof out, NULL), CT_OK);
+        assert_int_equal(ct__sms_parts(out, &ucs2), 2);
+        assert_int_equal(ucs2, 1);
+        assert_non_null(strstr(out, "07.04.2020"));
+        assert_int_equal(ct__template_render("en", ext, "2020-03-24", "2020-04-07",
+                                             "8-800-2000-112", out, sizeof out, NULL), CT_OK);
+        assert_int_equal(ct__sms_parts(out, &ucs2), 1);
+        assert_int_equal(ucs2, 0);
+        assert_non_null(strstr(out, "Hotline 8-800-2000-112"));
+    }
+    assert_int_equal(ct__template_render("de", 0, "a", "b", "c", out, sizeof out, NULL),
+                     CT_EINVAL);
+    char small[20];
+    assert_int_equal(ct__template_render("en", 0, "a", "b", "c", small, sizeof small, NULL),
+                     CT_ELIMIT);
+}
+
+static void test_gsm7(void **state)
+{
+    (void)state;
+    assert_true(ct__gsm7_only("Hello @ 10:00 £5 ÄÖ"));
+    assert_true(ct__gsm7_only("a {b} €"));
+    assert_false(ct__gsm7_only("Привет"));
+    assert_false(ct__gsm7_only("\xff"));
+    int ucs2;
+    char buf[200];
+    memset(buf, 'a', 160);
+    buf[160] = '\0';
+    assert_int_equal(ct__sms_parts(buf, &ucs2), 1);
+    buf[159] = '{'; /* extension character: two septets */
+    assert_int_equal(ct__sms_parts(buf, &ucs2), 2);
+    assert_int_equal(ct__sms_parts("Привет", &ucs2), 1);
+    assert_int_equal(ucs2, 1);
+}
+
+static void test_rules(void **state)
+{
+    (void)state;
+    assert_int_equal(ct__backoff(1, 30, 3600), 30);
+    assert_int_equal(ct__backoff(3, 30, 3600), 120);
+    assert_int_equal(ct__backoff(40, 30, 3600), 3600);
+    assert_false(ct__in_quiet(12 * 60, -1, -1));
+    assert_true(ct__in_quiet(23 * 60, 22 * 60, 8 * 60));
+    assert_true(ct__in_quiet(7 * 60 + 59, 22 * 60, 8 * 60));
+    assert_false(ct__in_quiet(8 * 60, 22 * 60, 8 * 60));
+    assert_true(ct__in_quiet(13 * 60, 12 * 60, 14 * 60));
+    const int64_t day = 86400;
+    assert_int_equal(ct__notice_kind(0, 100, 100 + 14 * day), 1);
+    assert_int_equal(ct__notice_kind(100 + 14 * day, 200, 200 + 14 * day), 0);
+    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + day, 100 + 15 * day), 2);
+    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + 20 * day, 100 + 34 * day), 1);
+}
+
+static void test_night(void **state)
+{
+    (void)state;
+    /* 2020-03-24T00:00Z = 03:00 Moscow: three hours of night remain. */
+    int64_t t = 1585008000;
+    assert_int_equal(ct__tz_offset("Europe/Moscow", t), 3 * 3600);
+    assert_int_equal(ct__tz_night_seconds("Europe/Moscow", t, t + 86400), 6 * 3600);
+    assert_int_equal(ct__tz_night_seconds("Europe/Moscow", t, t + 4 * 3600), 3 * 3600);
+    assert_int_equal(ct__tz_night_seconds("UTC", t, t + 86400), 6 * 3600);
+    assert_int_equal(ct__tz_night_seconds("UTC", t - 3600, t + 3600), 3600);
+    char d[11];
+    ct__tz_date("Europe/Moscow", t - 1, 1, d);
+    assert_string_equal(d, "24.03.2020");
+    ct__tz_date("UTC", t - 1, 0, d);
+    assert_string_equal(d, "2020-03-23");
+    assert_int_equal(ct__tz_minute("Europe/Moscow", t), 180);
+}
+
+static int count_keys(void *ud, const char *k, const char *v, int is_default, const char *help)
+{
+    (void)k;
+    (void)help;
+    (void)is_default;
+    if (!strcmp(k, "sms.password"))
+        assert_string_equal(v, "***");
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("notify-conf"), data[1024], buf[1100];
+    snprintf(data, sizeof data, "%s/data", dir);
+    assert_int_equal(ct_init(data, NULL), CT_OK);
+    ct_err err;
+    assert_int_equal(ct_config_get(data, "timezone", buf, sizeof buf, NULL), CT_OK);
+    assert_string_equal(buf, "Europe/Moscow");
+    assert_int_equal(ct_config_set(data, "sms.password", "s3cret", NULL), CT_OK);
+    assert_int_equal(ct_config_set(data, "quarantine_days", "10", NULL), CT_OK);
+    assert_int_equal(ct_config_set(data, "nope", "1", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.dlr_listen", "0.0.0.0:80", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.dlr_listen", "10.0.0.1:8080", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.dlr_listen", "127.0.0.2:8080", &err), CT_OK);
+    assert_int_equal(ct_config_set(data, "sms.quiet_hours", "25:00-08:00", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "timezone", "Mars/Olympus", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "timezone", "../../etc/passwd", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.rate", "0", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.sender", "TOO-LONG-SENDER", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "sms.hotline", "a\nb", &err), CT_EINVAL);
+    ct_conf c;
+    assert_int_equal(ct__conf_load(data, &c, NULL), CT_OK);
+    assert_string_equal(c.password, "s3cret");
+    assert_int_equal(c.quarantine_days, 10);
+    assert_int_equal(c.quiet_from, 22 * 60);
+    char host[64];
+    unsigned port;
+    assert_int_equal(ct__conf_listen(&c, host, sizeof host, &port, NULL), CT_OK);
+    assert_string_equal(host, "127.0.0.2");
+    assert_int_equal(port, 8080);
+    int n = 0;
+    assert_int_equal(ct_config_list(data, count_keys, &n, NULL), CT_OK);
+    assert_int_equal(n, 16);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/celltrace.conf", data);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* A file edited by hand with a bad value fails loudly. */
+    tu_write(data, "celltrace.conf", "sms.rate = fast\n");
+    assert_int_equal(ct__conf_load(data, &c, &err), CT_EINVAL);
+    assert_non_null(strstr(err.msg, "celltrace.conf:1"));
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static int64_t add_message(sqlite3 *db, const char *key)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
+             " quarantine_end, text, ucs2, next_at, created) VALUES('%s', 1, 'new', 'K1', 'R',"
+             " 0, 0, 'hi', 0, 0, 0)", key);
+    assert_int_equal(ct__ndb_exec(db, sql, NULL), CT_OK);
+    return sqlite3_last_insert_rowid(db);
+}
+
+static void expect_state(sqlite3 *db, int64_t id, const char *want)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(ct__ndb_prepare(db, "SELECT state FROM nt_outbox WHERE id=?", &st, NULL), 0);
+    sqlite3_bind_int64(st, 1, id);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+    sqlite3_finalize(st);
+}
+
+static void test_dlr_transitions(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("notify-dlr"), data[1024];
+    snprintf(data, sizeof data, "%s/data", dir);
+    assert_int_equal(ct_init(data, NULL), CT_OK);
+    sqlite3 *db;
+    assert_int_equal(ct__ndb_open(data, &db, NULL), CT_OK);
+    int64_t a = add_message(db, "a"), b = add_message(db, "b");
+    ct_dlr_verdict v;
+    int final;
+    /* Never sent: a report is in the wrong state. */
+    assert_int_equal(ct__ob_apply_dlr(db, a, 1, 10, &v, &final, NULL), CT_OK);
+    assert_int_equal(v, CT_DLR_WRONG_STATE);
+    assert_int_equal(ct__ob_apply_dlr(db, 999, 1, 10, &v, &final, NULL), CT_OK);
+    assert_int_equal(v, CT_DLR_UNKNOWN);
+    /* In flight: a report may overtake "sent". */
+    ct_ob_msg m;
+    int found;
+    assert_int_equal(ct__ob_next_due(db, 5, &m, &found, NULL), CT_OK);
+    assert_true(found);
+    assert_int_equal(m.id, a);
+    assert_int_equal(ct__ob_claim(db, &m, NULL), CT_OK);
+    assert_int_equal(ct__ob_apply_dlr(db, a, 1, 10, &v, &final, NULL), CT_OK);
+    assert_int_equal(v, CT_DLR_ACCEPTED);
+    assert_int_equal(final, 1);
+    assert_int_equal(ct__ob_sent(db, a, 11, NULL), CT_OK);
+    expect_state(db, a, "delivered");
+    /* Regression: a late "accepted by SMSC" after "delivered" is genuine. */
+    assert_int_equal(ct__ob_apply_dlr(db, a, 8, 12, &v, &final, NULL), CT_OK);
+    assert_int_equal(v, CT_DLR_ACCEPTED);
+    assert_int_equal(final, 0);
+    assert_int_equal(ct__ob_apply_dlr(db, a, 2, 12, &v, &final, NULL), CT_OK);
+    assert_int_equal(v, CT_DLR_WRONG_STATE);
+    expect_state(db, a, "delivered");
+    expect_state(db, b, "queued");
+    /* Retry, then failure through the SMSC. */
+    assert_int_equal(ct__ob_next_due(db, 5, &m, &found, NULL), CT_OK);
+    assert_int_equal(m.id, b);
+    assert_int_equal(ct__ob_claim(db, &m, NULL), CT_OK);
+    assert_int_equal(ct__ob_retry(db, b, 100, "gateway: HTTP 503", NULL), CT_OK);
+    assert_int_equal(ct__ob_next_due(db, 50, &m, &found, NULL), CT_OK);
+    assert_false(found);
+    assert_int_equal(ct__ob_next_due(db, 100, &m, &found, NULL), CT_OK);
+    assert_true(found);
+    assert_int_equal(ct__ob_claim(db, &m, NULL), CT_OK);
+    assert_int_equal(m.attempts, 2);
+    assert_int_equal(ct__ob_sent(db, b, 101, NULL), CT_OK);
+    assert_int_equal(ct__ob_apply_dlr(db, b, 16, 102, &v, &final, NULL), CT_OK);
+    assert_int_equal(final, 2);
+    expect_state(db, b, "failed");
+    /* Expiry: queued too long. */
+    int64_t c = add_message(db, "c");
+    uint64_t n;
+    assert_int_equal(ct__ob_expire(db, 1000, 500, &n, NULL), CT_OK);
+    assert_int_equal(n, 1);
+    expect_state(db, c, "expired");
+    /* The idempotency key is unique. */
+    assert_int_not_equal(ct__ndb_exec(db, "INSERT INTO nt_outbox(key, subscriber, kind, case_id,"
+                         " region, last_contact, quarantine_end, text, ucs2, next_at, created)"
+                         " VALUES('a',1,'new','K1','R',0,0,'x',0,0,0)", NULL), CT_OK);
+    /* Tokens: per id, keyed. */
+    unsigned char key[32], key2[32];
+    assert_int_equal(ct__ndb_dlr_key(data, key, NULL), CT_OK);
+    assert_int_equal(ct__ndb_dlr_key(data, key2, NULL), CT_OK);
+    assert_memory_equal(key, key2, 32);
+    char t1[33], t2[33];
+    ct__ndb_token(key, 1, t1);
+    ct__ndb_token(key, 2, t2);
+    assert_int_equal(strlen(t1), 32);
+    assert_string_not_equal(t1, t2);
+    key2[0] ^= 1;
+    ct__ndb_token(key2, 1, t2);
+    assert_string_not_equal(t1, t2);
+    sqlite3_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
+        cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
+        cmocka_unit_test(test_config),      cmocka_unit_test(test_dlr_transitions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
