@@ -64,6 +64,31 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * failure. */
 ct_db *cli_open(cli_ctx *ctx, int writable);
 
+/* Writes s as one CSV field (quoted when it holds , " or a line end). */
+void cli_csv_text(FILE *out, const char *s);
+
+/* Writes s as a JSON string with its quotes. */
+void cli_json_text(FILE *out, const char *s);
+
+/* The SPEC section 4 parameters as options, for getopt_long tables. */
+enum { CLI_OPT_MAX_PRESENCE = 1000, CLI_OPT_DISTANCE, CLI_OPT_MIN_EXPOSURE, CLI_OPT_BEFORE, CLI_OPT_AFTER };
+#define CLI_PARAM_OPTIONS                                                       \
+    {"max-presence", required_argument, NULL, CLI_OPT_MAX_PRESENCE},           \
+    {"distance", required_argument, NULL, CLI_OPT_DISTANCE},                   \
+    {"min-exposure", required_argument, NULL, CLI_OPT_MIN_EXPOSURE},           \
+    {"infectious-before", required_argument, NULL, CLI_OPT_BEFORE},            \
+    {"infectious-after", required_argument, NULL, CLI_OPT_AFTER}
+#define CLI_PARAM_HELP                                                          \
+    "  --max-presence SECONDS    longest time an event keeps a phone at its place (3600)\n" \
+    "  --distance METRES         how near two people must be (2)\n"              \
+    "  --min-exposure SECONDS    cumulative time that makes a contact (900)\n"   \
+    "  --infectious-before SECONDS  infectious time before onset (172800)\n"     \
+    "  --infectious-after SECONDS   infectious time after onset without isolation (864000)\n"
+
+/* Applies option c (one of CLI_OPT_*) with its argument to p: 1 done,
+ * 0 not a parameter option, -1 a bad value. */
+int cli_param_option(int c, const char *arg, ct_params *p);
+
 /* A progress bar on stderr for ct_import_opts.progress (ud = a label). */
 void cli_progress(void *ud, uint64_t done, uint64_t total);
 

@@ -256,36 +256,6 @@ static int cases_add(cli_ctx *ctx, const char *const f[5])
     return EXIT_OK;
 }
 
-static void csv_text(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-static void json_text(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 typedef struct list_state {
     const char *format;
     int n;
@@ -299,20 +269,20 @@ static int print_case(void *ud, const ct_case *c)
     if (c->has_isolated)
         ct_format_time(c->isolated, iso);
     if (strcmp(ls->format, "csv") == 0) {
-        csv_text(c->case_id);
+        cli_csv_text(stdout, c->case_id);
         printf(",%s,%s,%s,", c->msisdn, onset, iso);
-        csv_text(c->region);
+        cli_csv_text(stdout, c->region);
         putchar('\n');
     } else if (strcmp(ls->format, "json") == 0) {
         printf("%s{\"case_id\":", ls->n ? ",\n " : "");
-        json_text(c->case_id);
+        cli_json_text(stdout, c->case_id);
         printf(",\"msisdn\":\"%s\",\"onset\":\"%s\",\"isolated\":", c->msisdn, onset);
         if (c->has_isolated)
             printf("\"%s\"", iso);
         else
             printf("null");
         printf(",\"region\":");
-        json_text(c->region);
+        cli_json_text(stdout, c->region);
         putchar('}');
     } else {
         printf("%-16s %-16s %-20s %-20s %s\n", c->case_id, c->msisdn, onset, c->has_isolated ? iso : "-",

@@ -19,33 +19,8 @@ typedef struct out_ctx {
 
 static void csv_field(const char *s, int last)
 {
-    if (strpbrk(s, ",\"\r\n")) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
+    cli_csv_text(stdout, s);
     putchar(last ? '\n' : ',');
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
 }
 
 static const char *when(int64_t t, char *buf)
@@ -73,7 +48,7 @@ static void record(out_ctx *o, size_t n, const char *const *names, const char *c
         else if (!*vals[i] && (strstr(names[i], "_at") || !strcmp(names[i], "created")))
             fputs("null", stdout);
         else
-            json_string(vals[i]);
+            cli_json_text(stdout, vals[i]);
     }
     putchar('}');
     o->n++;

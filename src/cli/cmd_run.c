@@ -17,56 +17,27 @@ static void run_help(void)
            "since its last run, stores the contacts (with home region and quarantine\n"
            "end) and queues their SMS in the same transaction. Running it again\n"
            "queues nothing new. `celltrace notify` sends what was queued.\n\n"
-           "Options (SPEC section 4; a change re-traces every case):\n"
-           "  --max-presence SECONDS    (3600)\n"
-           "  --distance METRES         (2)\n"
-           "  --min-exposure SECONDS    (900)\n"
-           "  --infectious-before SECONDS  (172800)\n"
-           "  --infectious-after SECONDS   (864000)\n\n"
+           "Options (SPEC section 4; a change re-traces every case):\n" CLI_PARAM_HELP "\n"
            "Exit status: 0 success, 1 failure (nothing stored or queued), 2 usage error.\n");
-}
-
-static int num(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || !end || *end || end == s || !(v >= 0))
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"max-presence", required_argument, NULL, 'p'},
-                                         {"distance", required_argument, NULL, 'd'},
-                                         {"min-exposure", required_argument, NULL, 'e'},
-                                         {"infectious-before", required_argument, NULL, 'b'},
-                                         {"infectious-after", required_argument, NULL, 'a'},
+    static const struct option opts[] = {CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ct_params p;
     ct_params_default(&p);
-    int c;
-    double v = 0;
+    int c, got;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             run_help();
             return EXIT_OK;
         }
-        if (c == '?' || !optarg)
-            return cli_usage_error("run", "unknown option");
-        if (num(optarg, &v))
+        if ((got = cli_param_option(c, optarg, &p)) < 0)
             return cli_usage_error("run", "bad value '%s' for an option", optarg);
-        switch (c) {
-        case 'p': p.max_presence_s = (int64_t)v; break;
-        case 'd': p.contact_distance_m = v; break;
-        case 'e': p.min_exposure_s = (int64_t)v; break;
-        case 'b': p.infectious_before_s = (int64_t)v; break;
-        case 'a': p.infectious_after_s = (int64_t)v; break;
-        default: return cli_usage_error("run", "unknown option");
-        }
+        if (got == 0)
+            return cli_usage_error("run", "unknown option");
     }
     if (optind != argc)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
