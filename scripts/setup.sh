@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libzstd-dev zstd
-      libcmocka-dev libjansson-dev
+      libcmocka-dev libjansson-dev libclang-rt-14-dev valgrind
       kannel kannel-extras libmicrohttpd-dev libcurl4-openssl-dev tzdata curl)
 missing=()
 for p in "${PKGS[@]}"; do
