@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "fsio.h"
+#include "segment.h"
 #include "textparse.h"
 
 void ct_params_default(ct_params *p)
@@ -166,10 +167,102 @@ ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err)
     return CT_OK;
 }
 
+/* ---- the segment cache ------------------------------------------------------ */
+
+/* Segments are heap objects so that a pointer handed out stays valid when
+ * the slot array is rebuilt; one whose file left the store is retired,
+ * not unmapped, because a caller may still be reading it, and retired
+ * maps are released by ct__db_segments_release at a top-level call. */
+struct ct_seg_slot {
+    char file[64];
+    int state; /* 0 not opened, 1 open, -1 failed (rc says why) */
+    ct_code rc;
+    ct_segment *seg;
+};
+
+static void retire(ct_db *db, ct_segment *seg)
+{
+    CT_GROW(db->retired, db->n_retired + 1, db->cap_retired);
+    db->retired[db->n_retired++] = seg;
+}
+
+void ct__db_segments_release(ct_db *db)
+{
+    for (size_t i = 0; i < db->n_retired; i++) {
+        ct__seg_close(db->retired[i]);
+        ct__free(db->retired[i]);
+    }
+    db->n_retired = 0;
+}
+
+/* Rebuilds the slots for the current day list, keeping what is open. */
+static void sync_slots(ct_db *db)
+{
+    uint32_t n = db->store.n_days;
+    ct_seg_slot *fresh = ct__calloc(n + 1, sizeof *fresh);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(fresh[i].file, sizeof fresh[i].file, "%s", db->store.days[i].file);
+        for (uint32_t j = 0; j < db->n_slots; j++)
+            if (db->slots[j].state == 1 && strcmp(db->slots[j].file, fresh[i].file) == 0) {
+                fresh[i].state = 1;
+                fresh[i].seg = db->slots[j].seg;
+                db->slots[j].state = 0; /* moved */
+                break;
+            }
+    }
+    for (uint32_t j = 0; j < db->n_slots; j++)
+        if (db->slots[j].state == 1)
+            retire(db, db->slots[j].seg);
+    ct__free(db->slots);
+    db->slots = fresh;
+    db->n_slots = n;
+}
+
+const ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *err)
+{
+    *rc = CT_OK;
+    int64_t i = ct__store_find(&db->store, day);
+    if (i < 0)
+        return NULL;
+    if (db->n_slots != db->store.n_days || strcmp(db->slots[i].file, db->store.days[i].file) != 0)
+        sync_slots(db);
+    ct_seg_slot *s = &db->slots[i];
+    if (s->state == 0) {
+        char *path = ct__store_path(&db->store, s->file);
+        s->seg = ct__calloc(1, sizeof *s->seg);
+        *rc = s->rc = ct__seg_open(path, 0, s->seg, err);
+        ct__free(path);
+        if (*rc) {
+            ct__free(s->seg);
+            s->seg = NULL;
+        }
+        s->state = *rc ? -1 : 1;
+        return s->seg;
+    }
+    if (s->state < 0) {
+        *rc = ct__fail(err, s->rc, "the segment of day %lld could not be opened", (long long)day);
+        return NULL;
+    }
+    return s->seg;
+}
+
+static void close_segments(ct_db *db)
+{
+    for (uint32_t i = 0; i < db->n_slots; i++)
+        if (db->slots[i].state == 1)
+            retire(db, db->slots[i].seg);
+    ct__free(db->slots);
+    db->slots = NULL;
+    db->n_slots = 0;
+    ct__db_segments_release(db);
+    ct__free(db->retired);
+}
+
 void ct_close(ct_db *db)
 {
     if (!db)
         return;
+    close_segments(db);
     ct__subdict_close(db->subs);
     ct__catalog_close(db->cat);
     ct__store_free(&db->store);

@@ -21,6 +21,8 @@
 #include "store.h"
 #include "subscribers.h"
 
+typedef struct ct_seg_slot ct_seg_slot;
+
 struct ct_db {
     char *dir;
     int writable;
@@ -29,7 +31,22 @@ struct ct_db {
     ct_subdict *subs;
     ct_store store;
     char *who, *why;
+    ct_seg_slot *slots; /* open segments, parallel to store.days (db.c) */
+    uint32_t n_slots;
+    struct ct_segment **retired; /* segments whose day changed, still mapped */
+    size_t n_retired, cap_retired;
 };
+
+/* The live segment of `day`, opened (quick checks) on first use and kept
+ * mapped for the life of the handle; NULL when the store has no such day,
+ * or when it cannot be opened (then *rc says why and err is set). The
+ * cache follows the store: a day whose file changed is opened again. */
+struct ct_segment;
+const struct ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *err);
+
+/* Unmaps segments retired since the last call; only where no pointer
+ * from ct__db_segment is held (the start of a top-level operation). */
+void ct__db_segments_release(ct_db *db);
 
 /* Appends one line to the audit log: who, what, object, how many records,
  * why, when. Fails the command if the log cannot be written: a read of

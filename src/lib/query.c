@@ -86,20 +86,17 @@ ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, 
 {
     int64_t first = day_of(from), last = day_of(to - 1);
     for (uint32_t i = 0; i < db->store.n_days; i++) {
-        const ct_store_day *d = &db->store.days[i];
-        if (d->day < first || d->day > last)
+        int64_t day = db->store.days[i].day;
+        if (day < first || day > last)
             continue;
-        char *path = ct__store_path(&db->store, d->file);
-        ct_segment seg;
-        ct_code rc = ct__seg_open(path, 0, &seg, err);
-        ct__free(path);
-        if (rc)
-            return rc;
-        int stop = visit_day(db, &seg, sub, from, to, fn, ud);
-        ct__seg_close(&seg);
+        ct_code rc;
+        const ct_segment *seg = ct__db_segment(db, day, &rc, err);
+        if (!seg)
+            return rc ? rc : ct__fail(err, CT_ENOTFOUND, "day %lld vanished", (long long)day);
+        int stop = visit_day(db, seg, sub, from, to, fn, ud);
         if (stop < 0)
             return ct__fail(err, CT_ECORRUPT, "the segment of day %lld is damaged; run `celltrace check`",
-                            (long long)d->day);
+                            (long long)day);
         if (stop)
             break;
     }

@@ -41,11 +41,6 @@ typedef struct case_interval {
     uint32_t loc; /* CT_LOC_NONE for a point */
 } case_interval;
 
-typedef struct day_slot {
-    int state; /* 0 not opened, 1 open, -1 absent */
-    ct_segment seg;
-} day_slot;
-
 typedef struct colocated {
     uint32_t *locs;
     double *radii;
@@ -58,7 +53,6 @@ typedef struct tracer {
     ct_params p;
     uint32_t case_sub;
     int64_t w_start, w_end;
-    day_slot *slots; /* by store day index */
     exposure *exp;   /* open addressing on sub; sub == UINT32_MAX empty */
     size_t exp_cap, exp_n;
     colocated near;
@@ -73,22 +67,16 @@ typedef struct tracer {
 
 static const ct_segment *day_segment(tracer *t, int64_t day)
 {
-    int64_t i = day < 0 ? -1 : ct__store_find(&t->db->store, day);
-    if (i < 0)
-        return NULL;
-    day_slot *s = &t->slots[i];
-    if (s->state == 0) {
-        char *path = ct__store_path(&t->db->store, t->db->store.days[i].file);
-        ct_code rc = ct__seg_open(path, 0, &s->seg, t->err);
-        ct__free(path);
-        s->state = rc ? -1 : 1;
-        if (rc && !t->failed)
+    ct_code rc;
+    const ct_segment *seg = day < 0 ? NULL : ct__db_segment(t->db, day, &rc, t->err);
+    if (!seg) {
+        if (day >= 0 && rc && !t->failed)
             t->failed = rc;
-        if (!rc && s->seg.n_cells &&
-            s->seg.celldir[s->seg.n_cells - 1].loc >= ct__catalog_cell_count(t->db->cat))
-            t->stale = 1; /* cells imported after we loaded the catalogue */
+        return NULL;
     }
-    return s->state == 1 ? &s->seg : NULL;
+    if (seg->n_cells && seg->celldir[seg->n_cells - 1].loc >= ct__catalog_cell_count(t->db->cat))
+        t->stale = 1; /* cells imported after we loaded the catalogue */
+    return seg;
 }
 
 static int64_t floor_day(int64_t ts)
@@ -400,10 +388,6 @@ static ct_code load_case(ct_db *db, const char *case_id, tracer *t, ct_err *err)
 
 static void tracer_free(tracer *t)
 {
-    for (uint32_t i = 0; t->slots && i < t->db->store.n_days; i++)
-        if (t->slots[i].state == 1)
-            ct__seg_close(&t->slots[i].seg);
-    ct__free(t->slots);
     ct__free(t->exp);
     ct__free(t->near.locs);
     ct__free(t->near.radii);
@@ -423,7 +407,6 @@ static ct_code trace_once(ct_db *db, const char *case_id, const ct_params *p, ct
     ct_code rc = load_case(db, case_id, &t, err);
     if (rc)
         return rc;
-    t.slots = ct__calloc(db->store.n_days + 1, sizeof *t.slots);
     t.out = ct__calloc(1, sizeof *t.out);
     snprintf(t.out->case_id, sizeof t.out->case_id, "%s", case_id);
     exposure_grow(&t);
@@ -457,6 +440,7 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
      * reading the manifest and opening the file, or import cells after we
      * loaded the catalogue. Read both again and retry; segments are
      * immutable, so a retry sees a consistent set. */
+    ct__db_segments_release(db); /* no segment pointer is held between calls */
     for (int attempt = 0; !rc; attempt++) {
         int vanished = 0;
         rc = trace_once(db, case_id, &params, out, &vanished, err);
