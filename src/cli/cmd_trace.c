@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -18,7 +19,10 @@ static void trace_help(void)
            "Lists the contacts of a case (SPEC section 4), best first: exposure\n"
            "descending, then number. Reading contacts is written to the audit log.\n\n"
            "Options:\n"
-           "  --format table|csv|json   output format (default table)\n" CLI_PARAM_HELP "\n"
+           "  --format table|csv|json   output format (default table)\n"
+           "  --work                    also print, on stderr, the work done: the case's\n"
+           "                            intervals, candidate events examined, overlaps,\n"
+           "                            milliseconds and nanoseconds per candidate\n" CLI_PARAM_HELP "\n"
            "CSV columns: case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n"
            "Exit status: 0 success, 1 failure (e.g. unknown case), 2 usage error.\n");
 }
@@ -77,16 +81,19 @@ static void print_table(const ct_contacts *cs)
 int cmd_trace(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"work", no_argument, NULL, 'w'},
                                          CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ct_params p;
     ct_params_default(&p);
     const char *format = "table";
-    int c, got;
+    int c, got, work = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'f')
             format = optarg;
+        else if (c == 'w')
+            work = 1;
         else if (c == 'h') {
             trace_help();
             return EXIT_OK;
@@ -106,8 +113,19 @@ int cmd_trace(cli_ctx *ctx, int argc, char **argv)
     if (!db)
         return EXIT_FAIL;
     ct_contacts *cs = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     ct_code rc = ct_trace(db, argv[optind], &p, &cs, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     ct_close(db);
+    if (!rc && work) {
+        double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+        fprintf(stderr, "work: %llu case intervals, %llu candidates, %llu overlaps, %zu contacts, "
+                        "%.2f ms, %.1f ns per candidate\n",
+                (unsigned long long)cs->case_intervals, (unsigned long long)cs->candidates,
+                (unsigned long long)cs->overlaps, cs->n, ns / 1e6,
+                cs->candidates ? ns / (double)cs->candidates : 0.0);
+    }
     if (rc) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;

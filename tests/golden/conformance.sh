@@ -15,6 +15,11 @@ expect_same "$C/expected_K1.csv" "$WORK/out"
 expect_exit 0 "$CT" --data "$D" trace K1 --format csv --min-exposure 600 --max-presence 1800 --distance 500
 expect_same "$C/expected_K1_params.csv" "$WORK/out"
 
+# --work reports the work on stderr and leaves the answer alone.
+expect_exit 0 "$CT" --data "$D" trace K1 --format csv --work
+expect_same "$C/expected_K1.csv" "$WORK/out"
+expect_grep "^work: 5 case intervals, [0-9]* candidates, [0-9]* overlaps, 4 contacts" "$WORK/err"
+
 # The reject report: four rows, with file, line, column and reason, numbers masked.
 report=$(ls "$D"/rejects/*.csv)
 [ "$(wc -l <"$report")" = 5 ] || fail "reject report should have a header and 4 rows"
