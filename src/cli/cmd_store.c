@@ -42,7 +42,8 @@ static void stats_text(const ct_stats *s)
         first[10] = last[10] = '\0';
     }
     printf("subscribers   %llu\n", (unsigned long long)s->subscribers);
-    printf("events        %llu\n", (unsigned long long)s->events);
+    printf("events        %llu (%llu in cells, %llu precise positions)\n", (unsigned long long)s->events,
+           (unsigned long long)s->cell_events, (unsigned long long)s->point_events);
     printf("days          %llu (%s .. %s)\n", (unsigned long long)s->days, first, last);
     printf("operators     %llu\n", (unsigned long long)s->operators);
     printf("cells         %llu\n", (unsigned long long)s->cells);
@@ -55,10 +56,12 @@ static void stats_text(const ct_stats *s)
 
 static void stats_json(const ct_stats *s)
 {
-    printf("{\"subscribers\":%llu,\"events\":%llu,\"days\":%llu,\"first_day\":%lld,"
+    printf("{\"subscribers\":%llu,\"events\":%llu,\"cell_events\":%llu,\"point_events\":%llu,"
+           "\"days\":%llu,\"first_day\":%lld,"
            "\"last_day\":%lld,\"operators\":%llu,\"cells\":%llu,\"cases\":%llu,"
            "\"store_bytes\":%llu,\"total_bytes\":%llu}\n",
            (unsigned long long)s->subscribers, (unsigned long long)s->events,
+           (unsigned long long)s->cell_events, (unsigned long long)s->point_events,
            (unsigned long long)s->days, (long long)s->first_day, (long long)s->last_day,
            (unsigned long long)s->operators, (unsigned long long)s->cells,
            (unsigned long long)s->cases, (unsigned long long)s->store_bytes,
