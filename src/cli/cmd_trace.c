@@ -27,17 +27,28 @@ static void trace_help(void)
            "Exit status: 0 success, 1 failure (e.g. unknown case), 2 usage error.\n");
 }
 
+/* The text forms of a contact's times and radius, as every format shows them. */
+typedef struct contact_text {
+    char first[32], last[32], radius[32];
+} contact_text;
+
+static contact_text texts_of(const ct_contact *c)
+{
+    contact_text t;
+    ct_format_time(c->first_contact, t.first);
+    ct_format_time(c->last_contact, t.last);
+    ct_format_radius(c->min_radius_m, t.radius);
+    return t;
+}
+
 static void print_csv(const ct_contacts *cs)
 {
     printf("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
-        char first[32], last[32], radius[32];
-        ct_format_time(c->first_contact, first);
-        ct_format_time(c->last_contact, last);
-        ct_format_radius(c->min_radius_m, radius);
+        contact_text t = texts_of(c);
         cli_csv_text(stdout, cs->case_id);
-        printf(",%s,%lld,%s,%s,%s\n", c->msisdn, (long long)c->exposure_s, first, last, radius);
+        printf(",%s,%lld,%s,%s,%s\n", c->msisdn, (long long)c->exposure_s, t.first, t.last, t.radius);
     }
 }
 
@@ -46,15 +57,12 @@ static void print_json(const ct_contacts *cs)
     printf("[");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
-        char first[32], last[32], radius[32];
-        ct_format_time(c->first_contact, first);
-        ct_format_time(c->last_contact, last);
-        ct_format_radius(c->min_radius_m, radius);
+        contact_text t = texts_of(c);
         printf("%s{\"case_id\":", i ? ",\n " : "");
         cli_json_text(stdout, cs->case_id);
         printf(",\"msisdn\":\"%s\",\"exposure_s\":%lld,\"first_contact\":\"%s\","
                "\"last_contact\":\"%s\",\"min_radius_m\":%s}",
-               c->msisdn, (long long)c->exposure_s, first, last, radius);
+               c->msisdn, (long long)c->exposure_s, t.first, t.last, t.radius);
     }
     printf("]\n");
 }
@@ -68,13 +76,11 @@ static void print_table(const ct_contacts *cs)
            "PRECISION (m)");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
-        char first[32], last[32], radius[32], dur[32];
-        ct_format_time(c->first_contact, first);
-        ct_format_time(c->last_contact, last);
-        ct_format_radius(c->min_radius_m, radius);
+        contact_text t = texts_of(c);
+        char dur[32];
         long long s = c->exposure_s;
         snprintf(dur, sizeof dur, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-        printf("%-16s %10s  %-20s  %-20s  %s\n", c->msisdn, dur, first, last, radius);
+        printf("%-16s %10s  %-20s  %-20s  %s\n", c->msisdn, dur, t.first, t.last, t.radius);
     }
 }
 
