@@ -1,0 +1,126 @@
+// report.mjs — medians and ratios of run.sh's measurements: writes the
+// results table (markdown) and latest.json with exactly the fields of
+// issue 5. Called by run.sh; see bench/README.md for what each figure is.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const ENGINES = ['celltrace', 'duckdb', 'postgres'];
+const reps = fs.readdirSync(args.measure).filter((d) => /^rep\d+$/.test(d)).sort();
+const read = (rep, f) => fs.readFileSync(path.join(args.measure, rep, f), 'utf8');
+const lines = (rep, f) => read(rep, f).split('\n').filter(Boolean).map((l) => l.split(' '));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), n = s.length;
+  return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : null;
+};
+const rank = (xs, p) => { // nearest rank
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil(p * s.length) - 1)];
+};
+const per = () => Object.fromEntries(ENGINES.map((e) => [e, []]));
+
+const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per();
+const rssIngest = per(), rssTrace = per(), contacts = [], msPerContact = [];
+const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
+let events = null;
+for (const rep of reps) {
+  for (const e of ENGINES) {
+    const ms = lines(rep, traceFile[e]).map((l) => Number(l[1]));
+    p50[e].push(median(ms));
+    p99[e].push(rank(ms, 0.99));
+  }
+  for (const [e, s] of lines(rep, 'ingest.txt')) ingest[e].push(Number(s));
+  const bytes = Object.fromEntries(lines(rep, 'bytes.txt').map((l) => [l[0], l]));
+  events = Number(bytes.celltrace[2]);
+  for (const e of ENGINES) bpe[e].push(Number(bytes[e][1]) / events);
+  for (const [e, s, n] of lines(rep, 'batch.txt')) batch[e].push(Number(n) / Number(s));
+  const rss = { ingest: per(), trace: per() };
+  for (const l of lines(rep, 'rss.txt')) // /usr/bin/time also writes "Command exited with ..." lines
+    if (l.length === 3 && rss[l[1]] && rss[l[1]][l[0]] && /^\d+$/.test(l[2])) rss[l[1]][l[0]].push(Number(l[2]) / 1024);
+  for (const e of ENGINES) {
+    rssIngest[e].push(Math.max(...rss.ingest[e]));
+    rssTrace[e].push(Math.max(...rss.trace[e]));
+  }
+  const cmp = JSON.parse(read(rep, 'compare.json'));
+  contacts.push(cmp.contacts);
+  const ctTotal = lines(rep, 'ct_trace_ms.txt').reduce((a, l) => a + Number(l[1]), 0);
+  msPerContact.push(ctTotal / Math.max(1, cmp.contacts));
+}
+const med = (o) => Object.fromEntries(ENGINES.map((e) => [e, round(median(o[e]))]));
+function round(x) {
+  if (x === null || !Number.isFinite(x)) return null;
+  return x >= 100 ? Math.round(x * 10) / 10 : Number(x.toPrecision(4));
+}
+const peak = Object.fromEntries(ENGINES.map((e) => [e, round(Math.max(median(rssIngest[e]), median(rssTrace[e])))]));
+
+const out = {
+  size: args.size,
+  date: args.date,
+  cores: Number(args.cores),
+  identical: args.identical === 'true',
+  trace_p50_ms: med(p50),
+  trace_p99_ms: med(p99),
+  ingest_s: med(ingest),
+  bytes_per_event: med(bpe),
+  peak_rss_mb: peak,
+  batch_cases_per_s: med(batch),
+  // celltrace counts the candidates of a trace (ct_contacts.candidates) but
+  // no command prints them yet; the peers have no such count.
+  ns_per_candidate: { celltrace: null, duckdb: null, postgres: null },
+  mem_bandwidth_gbs: Number(args.membw),
+};
+fs.writeFileSync(args.json, JSON.stringify(out, null, 2) + '\n');
+
+// ---- the table -------------------------------------------------------------------
+const ratio = (a, b, better) => (a && b ? (better === 'low' ? b / a : a / b) : null);
+const fmtR = (x) => (x === null ? '—' : x >= 10 ? `${Math.round(x)}×` : `${x.toFixed(2)}×`);
+const fmt = (x) => (x === null ? '—' : String(x));
+const rows = [
+  ['trace p50 (ms)', 'trace_p50_ms', 'low'],
+  ['trace p99 (ms)', 'trace_p99_ms', 'low'],
+  ['ingest, CSV to queryable (s)', 'ingest_s', 'low'],
+  ['bytes on disk per event', 'bytes_per_event', 'low'],
+  ['peak memory (MB)', 'peak_rss_mb', 'low'],
+  ['batch of all cases (cases/s)', 'batch_cases_per_s', 'high'],
+];
+let md = `# Benchmark ${args.size}, ${args.date}\n\n`;
+md += `City: \`celltrace simulate --subscribers ${args.subscribers} --days ${args.days} --seed 1 --cases ${lines(reps[0], 'ct_trace_ms.txt').length}\`; `;
+md += `${events} distinct events stored, ${(Number(args['event-bytes']) / 1e9).toFixed(2)} GB of event CSV. `;
+md += `${reps.length} run(s) of everything per engine; each figure is the median over runs. `;
+md += `${out.cores} cores; memcpy bandwidth ${out.mem_bandwidth_gbs} GB/s (read + write).\n\n`;
+const loadf = path.join(args.measure, 'loadavg.txt');
+if (fs.existsSync(loadf))
+  md += `Load average of the machine (1 min, sampled at each engine's start; other work shares it): ${fs.readFileSync(loadf, 'utf8').trim().split('\n').join(', ')}.\n\n`;
+md += `Answers identical in all three (every case, row for row: exposure seconds, first/last contact, min radius): **${out.identical}** `;
+md += `(${median(contacts)} contacts over ${lines(reps[0], 'ct_trace_ms.txt').length} cases).\n\n`;
+md += '| figure | celltrace | DuckDB | PostgreSQL + PostGIS | vs DuckDB | vs PostgreSQL |\n|---|---:|---:|---:|---:|---:|\n';
+for (const [label, key, better] of rows) {
+  const v = out[key];
+  md += `| ${label} | ${fmt(v.celltrace)} | ${fmt(v.duckdb)} | ${fmt(v.postgres)} | ${fmtR(ratio(v.celltrace, v.duckdb, better))} | ${fmtR(ratio(v.celltrace, v.postgres, better))} |\n`;
+}
+md += `\nRatios: how many times better celltrace is (above 1× = celltrace better).\n\n`;
+md += '| peak memory by phase (MB) | celltrace | DuckDB | PostgreSQL |\n|---|---:|---:|---:|\n';
+md += `| ingest | ${ENGINES.map((e) => fmt(round(median(rssIngest[e])))).join(' | ')} |\n`;
+md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n\n`;
+md += `- ns per candidate: not exposed yet (celltrace counts candidates in \`ct_contacts\`, no command prints them). `;
+md += `Instead: celltrace's single-trace time per contact row = ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
+md += `- celltrace times are whole processes (\`celltrace trace\`: start, open the store, trace, print); `;
+md += `DuckDB's are the query in an open connection; PostgreSQL's are psql's \`\\timing\` of the query in an open session.\n`;
+md += `- Peak memory: celltrace and DuckDB (node) from \`/usr/bin/time -f %M\` (max RSS of the process); `;
+md += `PostgreSQL: the largest sum of Pss over the postmaster and all its children, sampled every 0.25 s.\n`;
+md += `- Batch: celltrace \`xargs -P2\` of single traces; DuckDB one process, one query per case in one connection (2 threads; one set-based query for all cases was slower: 88 s against about 50 s at 10k); `;
+md += `PostgreSQL two sessions, half the cases each.\n\n`;
+md += '## Per run\n\n| run | engine | rows read | good rows | ingest s | p50 ms | p99 ms | batch cases/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n';
+reps.forEach((rep, i) => {
+  const counts = Object.fromEntries(lines(rep, 'counts.txt').map((l) => [l[0], l.slice(1)]));
+  for (const e of ENGINES) {
+    let read_ = '', good = '';
+    if (e === 'celltrace') { read_ = counts.celltrace[1]; good = Number(counts.celltrace[1]) - Number(counts.celltrace[4]); }
+    else if (e === 'duckdb') { const j = JSON.parse(counts.duckdb.join(' ')); read_ = j.rows_read; good = j.rows_good; }
+    else { [read_, good] = counts.postgres[0].split('|'); }
+    md += `| ${i + 1} | ${e} | ${read_} | ${good} | ${ingest[e][i]} | ${round(p50[e][i])} | ${round(p99[e][i])} | ${round(batch[e][i])} |\n`;
+  }
+});
+fs.writeFileSync(args.md, md);
+console.log(md);
