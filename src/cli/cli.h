@@ -23,6 +23,7 @@ typedef struct cli_ctx {
     int quiet;            /* --quiet: no progress, no chatter */
     int progress;         /* stderr is a terminal and not quiet */
     const char *reason;   /* --reason: why personal data is read (audit) */
+    const char *program;  /* argv[0], to show runnable commands */
 } cli_ctx;
 
 /* Commands: argv[0] is the command name; options follow. */

@@ -469,14 +469,16 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
         return EXIT_FAIL;
     say("\nDone in %.1f s (simulate %.1f s, ingest %.1f s, trace %.2f s, SMS %.1f s).\n",
         now_s() - t0, d.stage[0], d.stage[1], d.stage[2], d.stage[3]);
+    /* name the binary as the user invoked it (./build/celltrace is not on PATH) */
+    const char *me = ctx->program ? ctx->program : "celltrace";
     say("\nExplore the data (every read of numbers is written to %s/audit.log):\n"
-            "  export CELLTRACE_DATA=%s\n"
-            "  celltrace stats\n"
-            "  celltrace cases list\n"
-            "  celltrace trace C0001 --format csv\n"
-            "  celltrace trace C0001 --distance 50 --min-exposure 1800\n"
-            "  celltrace outbox list; celltrace report; celltrace export --region RU-MOW\n"
-            "The simulated feeds and the truth are in %s.\n",
-        d.data, d.data, d.city);
+        "  export CELLTRACE_DATA=%s\n"
+        "  %s stats\n"
+        "  %s cases list\n"
+        "  %s trace C0001 --format csv\n"
+        "  %s trace C0001 --distance 50 --min-exposure 1800\n"
+        "  %s outbox list; %s report; %s export --region RU-MOW\n"
+        "The simulated feeds and the truth are in %s.\n",
+        d.data, d.data, me, me, me, me, me, me, me, d.city);
     return EXIT_OK;
 }

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    cli_ctx ctx = {NULL, 0, 0, NULL};
+    cli_ctx ctx = {NULL, 0, 0, NULL, argv[0]};
     int c;
     while ((c = getopt_long(argc, argv, "+d:qhV", opts, NULL)) != -1) {
         switch (c) {
