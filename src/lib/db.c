@@ -9,6 +9,7 @@
  */
 #include "db.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -131,11 +132,12 @@ static ct_code take_lock(ct_db *db, ct_err *err)
     return CT_OK;
 }
 
+/* Nothing in staging/ outlives its ingest: what is there was left by a
+ * crashed one (staging/<pid>/<day>.ev|.pt). */
 static void clean_staging(const ct_db *db)
 {
     char *p = ct__path_join(db->dir, "staging");
-    ct_store tmp = {.dir = p};
-    ct__store_collect_garbage(&tmp); /* nothing in staging/ survives its ingest */
+    ct__fs_empty_dir(p, 1);
     ct__free(p);
 }
 
@@ -346,7 +348,6 @@ static uint64_t entry_bytes(const char *dir, const char *name)
     return n;
 }
 
-#include <dirent.h>
 static uint64_t tree_bytes(const char *dir)
 {
     DIR *d = opendir(dir);

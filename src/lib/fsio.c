@@ -8,6 +8,7 @@
  */
 #include "fsio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -175,6 +176,30 @@ static ct_code sync_parent(const char *path, ct_err *err)
     ct_code rc = ct__fs_sync_dir(dirname(copy), err);
     ct__free(copy);
     return rc;
+}
+
+void ct__fs_empty_dir(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = ct__path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (depth > 0) {
+                ct__fs_empty_dir(p, depth - 1);
+                rmdir(p);
+            }
+        } else {
+            unlink(p);
+        }
+        ct__free(p);
+    }
+    closedir(d);
 }
 
 /* ---- writing new files ----------------------------------------------------- */

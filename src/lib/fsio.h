@@ -76,6 +76,11 @@ typedef struct ct_map {
 ct_code ct__fs_map(const char *path, ct_map *m, ct_err *err);
 void ct__fs_unmap(ct_map *m);
 
+/* Removes everything inside `dir` (files, and folders with what is in
+ * them, `depth` levels down), keeping `dir` itself. Best effort: used for
+ * scratch space and leftovers, never for data that is live. */
+void ct__fs_empty_dir(const char *dir, int depth);
+
 /* Joins a folder and a name into a new string. */
 char *ct__path_join(const char *dir, const char *name);
 

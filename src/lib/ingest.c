@@ -108,8 +108,7 @@ static void free_batch(ct_ingest *in)
         ct__free(in->days[i].pts);
     }
     if (in->staging) {
-        ct_store tmp = {.dir = in->staging};
-        ct__store_collect_garbage(&tmp);
+        ct__fs_empty_dir(in->staging, 0);
         rmdir(in->staging);
     }
     ct__free(in->staging);

@@ -266,22 +266,6 @@ ct_code ct_purge(ct_db *db, int retention_days, ct_purge_summary *sum, ct_err *e
     return rc;
 }
 
-static void remove_files_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = ct__path_join(dir, e->d_name);
-        unlink(p);
-        ct__free(p);
-    }
-    closedir(d);
-}
-
 /* Empties every table that may hold people: all but the catalogue of
  * cells and operators and the schema's own notes. */
 static ct_code empty_people_tables(ct_db *db, ct_err *err)
@@ -325,7 +309,7 @@ ct_code ct_purge_all(ct_db *db, ct_err *err)
         rc = ct__subdict_erase(db->subs, err);
     if (!rc) {
         char *rejects = ct__path_join(db->dir, "rejects");
-        remove_files_in(rejects);
+        ct__fs_empty_dir(rejects, 0);
         ct__free(rejects);
         rc = ct__keys_create(db->dir, err); /* new keys: old pseudonyms link to nothing */
     }

@@ -52,7 +52,8 @@ while [ $landed -lt "$KILLS" ]; do
         set -- $b
         op=$1
         shift
-        "$CT" --quiet --data "$D" ingest --operator "$op" "$@" >/dev/null 2>&1 &
+        # a 1 MB buffer makes larger batches spill to staging/, which kills can leave
+        CT_INGEST_MEM_MB=1 "$CT" --quiet --data "$D" ingest --operator "$op" "$@" >/dev/null 2>&1 &
         pid=$!
         sleep "0.$(printf "%03d" $((RANDOM % 45)))"
         if kill -9 $pid 2>/dev/null; then
@@ -68,6 +69,9 @@ while [ $landed -lt "$KILLS" ]; do
     [ $tries -gt $((KILLS * 20)) ] && fail "kills do not land: only $landed of $tries"
     [ $(($(date +%s) - start)) -gt 1800 ] && fail "kill loop ran past 30 minutes"
 done
+# What a spilling ingest killed mid-way leaves: staging/<pid>/<day>.ev|.pt.
+mkdir -p "$D/staging/99999"
+printf 'spill' >"$D/staging/99999/18353.ev"
 # Every batch once more, uninterrupted: the killed ones are completed, the
 # completed ones are duplicates.
 for b in "${batches[@]}"; do
@@ -81,6 +85,8 @@ done
 traces "$D" >"$WORK/killed.out" || fail "traces after kills"
 expect_same "$WORK/ref.out" "$WORK/killed.out"
 expect_exit 0 "$CT" --data "$D" check
+# the writers after the kills removed every spill a killed ingest left
+[ -z "$(ls -A "$D/staging")" ] || { ls -R "$D/staging" >&2; fail "spills of killed ingests are left in staging/"; }
 "$CT" --data "$WORK/ref" stats --format json | sed 's/,"store_bytes.*//' >"$WORK/ref.stats"
 "$CT" --data "$D" stats --format json | sed 's/,"store_bytes.*//' >"$WORK/killed.stats"
 expect_same "$WORK/ref.stats" "$WORK/killed.stats"
