@@ -22,16 +22,11 @@ static uint64_t file_generation(const char *file)
     return g ? strtoull(g + 2, NULL, 10) : 0;
 }
 
-static int64_t day_of(int64_t ts)
-{
-    return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
-}
-
 ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, ct_err *err)
 {
     (void)err;
     *version = 0;
-    int64_t first = day_of(from), last = day_of(to - 1);
+    int64_t first = ct__day_of(from), last = ct__day_of(to - 1);
     for (uint32_t i = 0; i < db->store.n_days; i++) {
         const ct_store_day *d = &db->store.days[i];
         if (d->day < first || d->day > last)
@@ -84,7 +79,7 @@ static int visit_day(ct_db *db, const ct_segment *seg, uint32_t sub, int64_t fro
 ct_code ct_subscriber_events(ct_db *db, uint32_t sub, int64_t from, int64_t to, ct_event_fn fn,
                              void *ud, ct_err *err)
 {
-    int64_t first = day_of(from), last = day_of(to - 1);
+    int64_t first = ct__day_of(from), last = ct__day_of(to - 1);
     for (uint32_t i = 0; i < db->store.n_days; i++) {
         int64_t day = db->store.days[i].day;
         if (day < first || day > last)

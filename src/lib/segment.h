@@ -46,6 +46,12 @@
 #define CT_SEG_SECTIONS 9
 #define CT_SEG_BLOCK 64
 
+/* The UTC day number of an instant, rounding down before 1970 too. */
+static inline int64_t ct__day_of(int64_t ts)
+{
+    return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
+}
+
 /* An event while sealing (16 bytes). place = loc id for a cell event,
  * index into the points array for a point event. */
 typedef struct ct_event {

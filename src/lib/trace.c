@@ -79,11 +79,6 @@ static const ct_segment *day_segment(tracer *t, int64_t day)
     return seg;
 }
 
-static int64_t floor_day(int64_t ts)
-{
-    return ts >= 0 ? ts / CT_DAY_S : -((-ts + CT_DAY_S - 1) / CT_DAY_S);
-}
-
 /* A stream of a segment that opened fine does not decode: the file was
  * damaged after it was written (sealing verifies every checksum). */
 static void damaged(tracer *t, const ct_segment *seg)
@@ -258,7 +253,7 @@ static void scan_interval(tracer *t, const case_interval *ci)
     if (from < 0)
         from = 0;
     find_colocated_cells(t, ci);
-    for (int64_t day = floor_day(from); day <= floor_day(ci->end - 1); day++) {
+    for (int64_t day = ct__day_of(from); day <= ct__day_of(ci->end - 1); day++) {
         const ct_segment *seg = day_segment(t, day);
         if (!seg)
             continue;
@@ -323,7 +318,7 @@ static void trace_case_day(tracer *t, const ct_segment *seg)
 static void trace_case_events(tracer *t)
 {
     int64_t from = t->w_start - t->p.max_presence_s;
-    for (int64_t day = floor_day(from < 0 ? 0 : from); day <= floor_day(t->w_end - 1); day++) {
+    for (int64_t day = ct__day_of(from < 0 ? 0 : from); day <= ct__day_of(t->w_end - 1); day++) {
         const ct_segment *seg = day_segment(t, day);
         if (seg)
             trace_case_day(t, seg);
