@@ -733,6 +733,71 @@ int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
     }
 }
 
+/* A varint of at most 5 bytes with no bounds check: the caller knows 5
+ * bytes are there. Anything else (a longer, or a too large value) is left
+ * to the checked decoder: -1. */
+static inline int fast_u32(const uint8_t **pp, uint32_t *v)
+{
+    const uint8_t *p = *pp;
+    uint32_t x = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        x |= (uint32_t)(p[i] & 0x7F) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *pp = p + i + 1;
+            *v = x;
+            return 0;
+        }
+    }
+    if (p[4] > 0x0F)
+        return -1;
+    *v = x | (uint32_t)p[4] << 28;
+    *pp = p + 5;
+    return 0;
+}
+
+/* One cell entry by fast_u32, where the block has room for three
+ * 5-byte varints; -1 sends the caller to place_decode. */
+static inline int cell_decode_fast(ct_place_cursor *c, ct_cell_entry *e)
+{
+    const uint8_t *p = c->p;
+    uint32_t delta, gap;
+    if (c->end - p < 15 || fast_u32(&p, &delta) || fast_u32(&p, &e->sub) || fast_u32(&p, &gap) ||
+        delta >= CT_DAY_S || c->tod + delta >= CT_DAY_S || (gap && gap - 1 >= CT_DAY_S))
+        return -1;
+    c->p = p;
+    c->tod += delta;
+    e->tod = c->tod;
+    e->gap = gap ? gap - 1 : CT_GAP_OPEN;
+    return 0;
+}
+
+int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, int max)
+{
+    int n = 0;
+    while (n < max) {
+        while (c->p >= c->end) {
+            if (++c->block >= c->last_block)
+                return n;
+            block_enter(c);
+        }
+        ct_cell_entry *e = &out[n];
+        if (cell_decode_fast(c, e)) {
+            ct_place_entry slow;
+            if (place_decode(c, &slow))
+                return -1;
+            *e = (ct_cell_entry){slow.sub, slow.tod, slow.gap};
+        }
+        if (e->tod >= until) {
+            c->block = c->last_block; /* done: later calls return 0 */
+            c->p = c->end;
+            return n;
+        }
+        if (e->tod >= c->from)
+            n++;
+    }
+    return n;
+}
+
 /* ---- decoding a whole day for sealing ------------------------------------------------ */
 
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev_out, uint32_t *n_out,

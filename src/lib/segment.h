@@ -160,6 +160,17 @@ void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_p
 /* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged. */
 int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e);
 
+/* A cell entry: the same as ct_place_entry without coordinates. */
+typedef struct ct_cell_entry {
+    uint32_t sub, tod, gap;
+} ct_cell_entry;
+
+/* The next entries of a cell cursor, up to max, stopping before the first
+ * with tod >= until: how many, -1 if damaged. Fewer than max means the
+ * cell is done. The trace's inner loop: most entries are decoded without
+ * a bounds check per byte. */
+int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, int max);
+
 /* Decodes all events back into sealing form (for merging late data),
  * refusing anything a valid writer would not have written. Returns new
  * arrays (*ev, *points). */

@@ -5,6 +5,7 @@
  *    the infectious window W to its end, each P_i = [t_i, min(t_next,
  *    t_i + max_presence_s)), cut to W. t_next comes from the same day's
  *    subscriber section, or from the first event of a later day.
+ *    Consecutive intervals at the same place that touch are joined.
  * 2. For each case interval I (disk c, r): the candidates are events that
  *    started in (I.start - max_presence_s, I.end), so their presence can
  *    overlap I. Cell candidates come from the cells co-located with I's
@@ -14,7 +15,8 @@
  * 3. Each (case interval, candidate) pair is visited once, because a
  *    candidate lives in exactly one day, one cell or one tile. Its overlap
  *    |P_i ∩ P_j ∩ W| is added to the candidate's subscriber in a hash
- *    map, with the earliest start, the latest end and the smallest r_a+r_b.
+ *    map, with the earliest start, the latest end and the smallest r_a+r_b
+ *    (queued in small batches whose table slots are prefetched).
  * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
  *    their numbers come from the vault, and the read is audited.
  */
@@ -29,11 +31,24 @@
 #include "segment.h"
 #include "textparse.h"
 
+/* 32 bytes, two to a cache line: the table is probed once per overlap at
+ * random, so its size decides how much of it stays in cache. total fits 32
+ * bits because a subscriber's presences never overlap: X is at most the
+ * span of the stored days (136 years would be needed to overflow). */
 typedef struct exposure {
-    uint32_t sub;
-    int64_t total, first, last;
+    int64_t first, last;
     double min_radius;
+    uint32_t sub, total;
 } exposure;
+
+/* Overlaps are queued and their table slots prefetched, so the cache
+ * misses of a batch are waited for together instead of one by one. */
+enum { OVERLAP_BATCH = 32 };
+typedef struct overlap {
+    int64_t start, end;
+    double radius;
+    uint32_t sub;
+} overlap;
 
 typedef struct case_interval {
     int64_t start, end;
@@ -57,6 +72,10 @@ typedef struct tracer {
     size_t exp_cap, exp_n;
     colocated near;
     uint32_t near_loc; /* loc whose co-located cells are in `near` */
+    case_interval pending; /* the case's interval being extended */
+    int has_pending;
+    overlap queue[OVERLAP_BATCH];
+    unsigned queued;
     ct_contacts *out;
     ct_err *err;
     ct_code failed;
@@ -119,6 +138,11 @@ static int64_t presence_end(tracer *t, uint32_t sub, int64_t day, int64_t ts, ui
 
 /* ---- exposures ----------------------------------------------------------------- */
 
+static size_t exposure_slot(const tracer *t, uint32_t sub)
+{
+    return (sub * 2654435761u) & (t->exp_cap - 1);
+}
+
 static void exposure_grow(tracer *t)
 {
     exposure *old = t->exp;
@@ -129,7 +153,7 @@ static void exposure_grow(tracer *t)
         t->exp[i].sub = UINT32_MAX;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].sub != UINT32_MAX) {
-            size_t s = (old[i].sub * 2654435761u) & (t->exp_cap - 1);
+            size_t s = exposure_slot(t, old[i].sub);
             while (t->exp[s].sub != UINT32_MAX)
                 s = (s + 1) & (t->exp_cap - 1);
             t->exp[s] = old[i];
@@ -141,21 +165,30 @@ static void add_exposure(tracer *t, uint32_t sub, int64_t start, int64_t end, do
 {
     if ((t->exp_n + 1) * 2 > t->exp_cap)
         exposure_grow(t);
-    size_t mask = t->exp_cap - 1, s = (sub * 2654435761u) & mask;
+    size_t mask = t->exp_cap - 1, s = exposure_slot(t, sub);
     while (t->exp[s].sub != UINT32_MAX && t->exp[s].sub != sub)
         s = (s + 1) & mask;
     exposure *e = &t->exp[s];
     if (e->sub == UINT32_MAX) {
-        *e = (exposure){sub, 0, start, end, radius};
+        *e = (exposure){.first = start, .last = end, .min_radius = radius, .sub = sub};
         t->exp_n++;
     }
-    e->total += end - start;
+    e->total += (uint32_t)(end - start);
     if (start < e->first)
         e->first = start;
     if (end > e->last)
         e->last = end;
     if (radius < e->min_radius)
         e->min_radius = radius;
+}
+
+static void flush_overlaps(tracer *t)
+{
+    for (unsigned i = 0; i < t->queued; i++) {
+        const overlap *o = &t->queue[i];
+        add_exposure(t, o->sub, o->start, o->end, o->radius);
+    }
+    t->queued = 0;
 }
 
 /* A candidate event of another subscriber, co-located with interval ci. */
@@ -170,7 +203,10 @@ static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t d
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
     if (b > a) {
         t->out->overlaps++;
-        add_exposure(t, sub, a, b, radius_sum);
+        if (t->queued == OVERLAP_BATCH)
+            flush_overlaps(t);
+        t->queue[t->queued++] = (overlap){a, b, radius_sum, sub};
+        __builtin_prefetch(&t->exp[exposure_slot(t, sub)], 1);
     }
 }
 
@@ -199,15 +235,19 @@ static void find_colocated_cells(tracer *t, const case_interval *ci)
 static void scan_cells(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
                        uint32_t hi)
 {
+    enum { BATCH = 64 };
+    ct_cell_entry e[BATCH];
     for (uint32_t k = 0; k < t->near.n; k++) {
         ct_place_cursor c;
-        ct_place_entry e;
         int got;
         if (!ct__seg_cell_seek(seg, t->near.locs[k], lo, &c))
             continue;
         double rsum = ci->radius + t->near.radii[k];
-        while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi)
-            consider(t, ci, e.sub, seg->day, e.tod, e.gap, rsum);
+        do {
+            got = ct__seg_cell_batch(&c, hi, e, BATCH);
+            for (int i = 0; i < got; i++)
+                consider(t, ci, e[i].sub, seg->day, e[i].tod, e[i].gap, rsum);
+        } while (got == BATCH);
         if (got < 0)
             damaged(t, seg);
     }
@@ -292,6 +332,42 @@ static int interval_of(tracer *t, const ct_segment *seg, const ct_event *e, cons
     return 1;
 }
 
+static int same_place(const case_interval *a, const case_interval *b)
+{
+    if (a->loc != b->loc)
+        return 0;
+    return a->loc != CT_LOC_NONE ||
+           (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
+}
+
+/* Consecutive case events at the same place with no hole between their
+ * presences form one interval: a candidate's overlap with the union is the
+ * sum of its overlaps with the parts, and the place's neighbours are
+ * scanned once instead of once per event (each scan also reads back
+ * max_presence_s before its start). */
+static void case_interval_push(tracer *t, const case_interval *ci)
+{
+    if (t->has_pending && same_place(&t->pending, ci) && t->pending.end == ci->start) {
+        t->pending.end = ci->end;
+        return;
+    }
+    if (t->has_pending) {
+        t->out->case_intervals++;
+        scan_interval(t, &t->pending);
+    }
+    t->pending = *ci;
+    t->has_pending = 1;
+}
+
+static void case_interval_flush(tracer *t)
+{
+    if (t->has_pending) {
+        t->out->case_intervals++;
+        scan_interval(t, &t->pending);
+        t->has_pending = 0;
+    }
+}
+
 /* Each event of the case's day, with the one after it (for its presence). */
 static void trace_case_day(tracer *t, const ct_segment *seg)
 {
@@ -304,10 +380,8 @@ static void trace_case_day(tracer *t, const ct_segment *seg)
     while (got == 1) {
         got = ct__seg_sub_next(&c, &next, &next_pt);
         case_interval ci;
-        if (got >= 0 && interval_of(t, seg, &cur, &cur_pt, got == 1 ? &next : NULL, &ci)) {
-            t->out->case_intervals++;
-            scan_interval(t, &ci);
-        }
+        if (got >= 0 && interval_of(t, seg, &cur, &cur_pt, got == 1 ? &next : NULL, &ci))
+            case_interval_push(t, &ci);
         cur = next;
         cur_pt = next_pt;
     }
@@ -323,6 +397,8 @@ static void trace_case_events(tracer *t)
         if (seg)
             trace_case_day(t, seg);
     }
+    case_interval_flush(t);
+    flush_overlaps(t);
 }
 
 /* ---- results ------------------------------------------------------------------------- */

@@ -156,6 +156,67 @@ static void roundtrip(void **state)
     free(dir);
 }
 
+/* The trace's batch decoder gives exactly the cursor's entries in
+ * [from, until), whatever the batch size, with subscriber ids and gaps
+ * wide enough to take every varint length. */
+static void cell_batch_matches_cursor(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("segbatch");
+    uint64_t seed = 11;
+    enum { N = 20000 };
+    ct_event *ev = ct__calloc(N, sizeof *ev);
+    for (uint32_t i = 0; i < N; i++) {
+        ev[i].sub = (uint32_t)(tu_rand(&seed) % 3 == 0 ? tu_rand(&seed) % 100 : tu_rand(&seed) % (1u << 22));
+        ev[i].tod = (uint32_t)(tu_rand(&seed) % CT_DAY_S);
+        ev[i].place = (uint32_t)(tu_rand(&seed) % 6);
+    }
+    uint32_t n = ct__seal_sort_unique(ev, N, NULL, NULL);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/d.seg", dir);
+    uint64_t size;
+    uint32_t crc;
+    ct_err err;
+    assert_int_equal(ct__seg_write(path, 7, ev, n, NULL, &size, &crc, &err), CT_OK);
+    ct_segment seg;
+    assert_int_equal(ct__seg_open(path, 1, &seg, &err), CT_OK);
+    const int sizes[] = {1, 3, 64};
+    ct_place_entry *want = ct__calloc(N + 1, sizeof *want);
+    for (uint32_t loc = 0; loc < 6; loc++)
+        for (int k = 0; k < 40; k++) {
+            uint32_t from = (uint32_t)(tu_rand(&seed) % CT_DAY_S);
+            uint32_t until = k % 5 == 0 ? CT_DAY_S : from + (uint32_t)(tu_rand(&seed) % 20000);
+            ct_place_cursor c;
+            uint32_t n_want = 0;
+            assert_true(ct__seg_cell_seek(&seg, loc, from, &c));
+            while (ct__seg_place_next(&c, &want[n_want]) == 1)
+                if (want[n_want].tod < until)
+                    n_want++;
+            for (unsigned z = 0; z < 3; z++) {
+                ct_cell_entry got[64];
+                uint32_t n_got = 0;
+                int m;
+                assert_true(ct__seg_cell_seek(&seg, loc, from, &c));
+                do {
+                    m = ct__seg_cell_batch(&c, until, got, sizes[z]);
+                    assert_true(m >= 0);
+                    for (int i = 0; i < m; i++, n_got++) {
+                        assert_true(n_got < n_want);
+                        assert_int_equal(got[i].sub, want[n_got].sub);
+                        assert_int_equal(got[i].tod, want[n_got].tod);
+                        assert_int_equal(got[i].gap, want[n_got].gap);
+                    }
+                } while (m == sizes[z]);
+                assert_int_equal(n_got, n_want);
+            }
+        }
+    ct__free(want);
+    ct__seg_close(&seg);
+    ct__free(ev);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void sort_order_and_duplicates(void **state)
 {
     (void)state;
@@ -225,6 +286,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrip),
+        cmocka_unit_test(cell_batch_matches_cursor),
         cmocka_unit_test(sort_order_and_duplicates),
         cmocka_unit_test(damaged_files_are_refused),
     };
