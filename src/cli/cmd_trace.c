@@ -1,30 +1,48 @@
 /*
- * cmd_trace.c — `celltrace trace CASE_ID`: the contacts of one case.
+ * cmd_trace.c — `celltrace trace CASE_ID...`: the contacts of cases.
  *
  * CSV is the contract of SPEC 5 (exact header, order, number formats);
  * JSON carries the same fields as an array of objects; the table is for
  * people. Every trace is written to the audit log by the library.
+ *
+ * Several cases (or --all) are traced by --jobs threads, each with its own
+ * read-only handle (handles share nothing but the page cache), and printed
+ * in the order asked as if traced one after another: one CSV header, one
+ * JSON array. Workers run at most a few cases ahead of the printer, so
+ * memory holds a few cases' contacts, not all of them.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 static void trace_help(void)
 {
-    printf("Usage: celltrace [--data DIR] [--reason TEXT] trace CASE_ID [options]\n\n"
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] trace CASE_ID... [options]\n"
+           "       celltrace [--data DIR] [--reason TEXT] trace --all [options]\n\n"
            "Lists the contacts of a case (SPEC section 4), best first: exposure\n"
-           "descending, then number. Reading contacts is written to the audit log.\n\n"
+           "descending, then number. Reading contacts is written to the audit log,\n"
+           "one line per case.\n\n"
+           "With several CASE_IDs, or --all (every registered case, by case_id), the\n"
+           "cases are traced in parallel and printed in that order, one after another:\n"
+           "CSV has one header, JSON one array. Every CASE_ID is checked before any\n"
+           "tracing starts.\n\n"
            "Options:\n"
            "  --format table|csv|json   output format (default table)\n"
-           "  --work                    also print, on stderr, the work done: the case's\n"
-           "                            intervals, candidate events examined, overlaps,\n"
-           "                            milliseconds and nanoseconds per candidate\n" CLI_PARAM_HELP "\n"
+           "  --all                     trace every registered case\n"
+           "  --jobs N                  cases traced at once (default: the number of CPUs)\n"
+           "  --work                    also print, on stderr, the work done for each case:\n"
+           "                            its intervals, candidate events examined, overlaps,\n"
+           "                            milliseconds and nanoseconds per candidate; with\n"
+           "                            several cases also the total and cases per second\n" CLI_PARAM_HELP "\n"
            "CSV columns: case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n"
-           "Exit status: 0 success, 1 failure (e.g. unknown case), 2 usage error.\n");
+           "Exit status: 0 success, 1 failure (e.g. unknown case; with several cases the\n"
+           "output may then be cut short after the cases already printed), 2 usage error.\n");
 }
 
 /* The text forms of a contact's times and radius, as every format shows them. */
@@ -41,66 +59,363 @@ static contact_text texts_of(const ct_contact *c)
     return t;
 }
 
-static void print_csv(const ct_contacts *cs)
+/* A case's rows, without header or array brackets: the part that can be
+ * written by a worker while the printer writes earlier cases. */
+static void csv_rows(FILE *out, const ct_contacts *cs)
 {
-    printf("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
         contact_text t = texts_of(c);
-        cli_csv_text(stdout, cs->case_id);
-        printf(",%s,%lld,%s,%s,%s\n", c->msisdn, (long long)c->exposure_s, t.first, t.last, t.radius);
+        cli_csv_text(out, cs->case_id);
+        fprintf(out, ",%s,%lld,%s,%s,%s\n", c->msisdn, (long long)c->exposure_s, t.first, t.last,
+                t.radius);
     }
 }
 
-static void print_json(const ct_contacts *cs)
+static void json_objects(FILE *out, const ct_contacts *cs)
 {
-    printf("[");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
         contact_text t = texts_of(c);
-        printf("%s{\"case_id\":", i ? ",\n " : "");
-        cli_json_text(stdout, cs->case_id);
-        printf(",\"msisdn\":\"%s\",\"exposure_s\":%lld,\"first_contact\":\"%s\","
-               "\"last_contact\":\"%s\",\"min_radius_m\":%s}",
-               c->msisdn, (long long)c->exposure_s, t.first, t.last, t.radius);
+        fprintf(out, "%s{\"case_id\":", i ? ",\n " : "");
+        cli_json_text(out, cs->case_id);
+        fprintf(out, ",\"msisdn\":\"%s\",\"exposure_s\":%lld,\"first_contact\":\"%s\","
+                     "\"last_contact\":\"%s\",\"min_radius_m\":%s}",
+                c->msisdn, (long long)c->exposure_s, t.first, t.last, t.radius);
     }
-    printf("]\n");
 }
 
-static void print_table(const ct_contacts *cs)
+static void table_section(FILE *out, const ct_contacts *cs)
 {
-    printf("Case %s: %zu contact%s\n", cs->case_id, cs->n, cs->n == 1 ? "" : "s");
+    fprintf(out, "Case %s: %zu contact%s\n", cs->case_id, cs->n, cs->n == 1 ? "" : "s");
     if (!cs->n)
         return;
-    printf("%-16s %10s  %-20s  %-20s  %s\n", "MSISDN", "EXPOSURE", "FIRST CONTACT", "LAST CONTACT",
-           "PRECISION (m)");
+    fprintf(out, "%-16s %10s  %-20s  %-20s  %s\n", "MSISDN", "EXPOSURE", "FIRST CONTACT",
+            "LAST CONTACT", "PRECISION (m)");
     for (size_t i = 0; i < cs->n; i++) {
         const ct_contact *c = &cs->items[i];
         contact_text t = texts_of(c);
         char dur[32];
         long long s = c->exposure_s;
         snprintf(dur, sizeof dur, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-        printf("%-16s %10s  %-20s  %-20s  %s\n", c->msisdn, dur, t.first, t.last, t.radius);
+        fprintf(out, "%-16s %10s  %-20s  %-20s  %s\n", c->msisdn, dur, t.first, t.last, t.radius);
     }
+}
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
+
+static void render_case(FILE *out, out_format format, const ct_contacts *cs)
+{
+    if (format == OUT_CSV)
+        csv_rows(out, cs);
+    else if (format == OUT_JSON)
+        json_objects(out, cs);
+    else
+        table_section(out, cs);
+}
+
+/* Writes the cases' rendered texts, in order, with what goes around and
+ * between them: CSV's header, JSON's brackets and commas, the table's
+ * blank lines. */
+typedef struct printer {
+    out_format format;
+    size_t index, count; /* cases written so far, of count */
+    int any_json;        /* a JSON object was written */
+} printer;
+
+static void print_case(printer *pr, const char *text, size_t len)
+{
+    int first = pr->index == 0, last = pr->index + 1 == pr->count;
+    if (pr->format == OUT_CSV && first)
+        fputs("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n", stdout);
+    if (pr->format == OUT_JSON) {
+        if (first)
+            fputs("[", stdout);
+        if (len && pr->any_json)
+            fputs(",\n ", stdout);
+        pr->any_json |= len > 0;
+    }
+    if (pr->format == OUT_TABLE && !first)
+        fputs("\n", stdout);
+    fwrite(text, 1, len, stdout);
+    if (pr->format == OUT_JSON && last)
+        fputs("]\n", stdout);
+    pr->index++;
+}
+
+/* A case's text in memory (NULL when out of memory). */
+static char *render_to_memory(out_format format, const ct_contacts *cs, size_t *len)
+{
+    char *text = NULL;
+    FILE *mem = open_memstream(&text, len);
+    if (!mem)
+        return NULL;
+    render_case(mem, format, cs);
+    if (fclose(mem) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
+{
+    return (double)(t1->tv_sec - t0->tv_sec) * 1e9 + (double)(t1->tv_nsec - t0->tv_nsec);
+}
+
+/* The --work line of a case (malloc'd; NULL when out of memory). */
+static char *work_line(const ct_contacts *cs, double ns)
+{
+    enum { LINE_MAX_LEN = 512 };
+    char *line = malloc(LINE_MAX_LEN);
+    if (!line || snprintf(line, LINE_MAX_LEN, "work: %s: %llu case intervals, %llu candidates, %llu overlaps, %zu contacts, "
+                        "%.2f ms, %.1f ns per candidate\n",
+                 cs->case_id, (unsigned long long)cs->case_intervals,
+                 (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps, cs->n,
+                 ns / 1e6, cs->candidates ? ns / (double)cs->candidates : 0.0) < 0) {
+        free(line);
+        return NULL;
+    }
+    return line;
+}
+
+/* ---- several cases ------------------------------------------------------------------ */
+
+typedef struct batch {
+    cli_ctx *ctx;
+    const ct_params *params;
+    char **ids;
+    size_t n;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    size_t next;              /* the next case a worker takes */
+    size_t printed;           /* cases handed to the printer */
+    size_t ahead;             /* how far workers may run ahead of it */
+    out_format format;
+    char **text;              /* per case, its rendered rows, set when traced */
+    size_t *text_len;
+    char **work;              /* per case, its --work line (NULL without --work) */
+    int want_work;
+    int failed;               /* a worker failed: stop taking cases */
+    ct_err err;               /* the first failure */
+    uint64_t candidates;
+} batch;
+
+static void *batch_worker(void *arg)
+{
+    batch *b = arg;
+    ct_err err;
+    ct_db *db = NULL;
+    ct_code rc = ct_open(b->ctx->data_dir, 0, &db, &err);
+    if (!rc)
+        ct_set_actor(db, NULL, b->ctx->reason);
+    pthread_mutex_lock(&b->lock);
+    while (!rc && !b->failed) {
+        while (!b->failed && b->next < b->n && b->next >= b->printed + b->ahead)
+            pthread_cond_wait(&b->changed, &b->lock);
+        if (b->failed || b->next >= b->n)
+            break;
+        size_t i = b->next++;
+        pthread_mutex_unlock(&b->lock);
+        ct_contacts *cs = NULL;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = ct_trace(db, b->ids[i], b->params, &cs, &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        size_t len = 0;
+        char *text = NULL, *work = NULL;
+        if (!rc && !(text = render_to_memory(b->format, cs, &len))) {
+            snprintf(err.msg, sizeof err.msg, "out of memory");
+            rc = CT_ENOMEM;
+        }
+        if (!rc && b->want_work)
+            work = work_line(cs, elapsed_ns(&t0, &t1));
+        uint64_t candidates = cs ? cs->candidates : 0;
+        ct_contacts_free(cs);
+        pthread_mutex_lock(&b->lock);
+        if (!rc) {
+            b->text[i] = text;
+            b->text_len[i] = len;
+            b->work[i] = work;
+            b->candidates += candidates;
+        }
+        pthread_cond_broadcast(&b->changed);
+    }
+    if (rc && !b->failed) {
+        b->failed = 1;
+        b->err = err;
+    }
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->lock);
+    ct_close(db);
+    return NULL;
+}
+
+static int collect_case_id(void *ud, const ct_case *c)
+{
+    struct { char **ids; size_t n, cap; } *list = ud;
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 64;
+        list->ids = realloc(list->ids, list->cap * sizeof *list->ids);
+        if (!list->ids)
+            return 1;
+    }
+    list->ids[list->n] = strdup(c->case_id);
+    return list->ids[list->n++] == NULL;
+}
+
+/* The registered case ids, sorted; NULL (reported) on failure. */
+static char **registered_cases(cli_ctx *ctx, size_t *n)
+{
+    struct { char **ids; size_t n, cap; } list = {NULL, 0, 0};
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return NULL;
+    ct_err err;
+    ct_code rc = ct_cases_list(db, collect_case_id, &list, &err);
+    ct_close(db);
+    if (rc || (list.n && !list.ids)) {
+        cli_error("%s", rc ? err.msg : "out of memory");
+        for (size_t i = 0; i < list.n; i++)
+            free(list.ids[i]);
+        free(list.ids);
+        return NULL;
+    }
+    *n = list.n;
+    return list.ids ? list.ids : calloc(1, sizeof(char *));
+}
+
+static int has_id(char **ids, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) /* sorted, but n is small next to a trace */
+        if (strcmp(ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p, out_format format,
+                       int jobs, int work)
+{
+    if (n == 0) { /* --all with no case registered: an empty answer */
+        if (format == OUT_CSV)
+            puts("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m");
+        else if (format == OUT_JSON)
+            puts("[]");
+        else
+            puts("No cases registered.");
+        return EXIT_OK;
+    }
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.ctx = ctx;
+    b.params = p;
+    b.ids = ids;
+    b.n = n;
+    b.ahead = (size_t)jobs * 2;
+    b.format = format;
+    b.want_work = work;
+    b.text = calloc(n + 1, sizeof *b.text);
+    b.text_len = calloc(n + 1, sizeof *b.text_len);
+    b.work = calloc(n + 1, sizeof *b.work);
+    pthread_t *threads = calloc((size_t)jobs, sizeof *threads);
+    if (!b.text || !b.text_len || !b.work || !threads) {
+        free(b.text);
+        free(b.text_len);
+        free(b.work);
+        free(threads);
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.changed, NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int started = 0;
+    for (; started < jobs; started++)
+        if (pthread_create(&threads[started], NULL, batch_worker, &b))
+            break;
+    printer pr = {format, 0, n, 0};
+    pthread_mutex_lock(&b.lock);
+    if (!started) {
+        b.failed = 1;
+        snprintf(b.err.msg, sizeof b.err.msg, "cannot start a thread");
+    }
+    while (!b.failed && b.printed < n) {
+        size_t i = b.printed;
+        if (!b.text[i]) {
+            pthread_cond_wait(&b.changed, &b.lock);
+            continue;
+        }
+        char *text = b.text[i], *line = b.work[i];
+        b.text[i] = b.work[i] = NULL;
+        pthread_mutex_unlock(&b.lock);
+        if (line)
+            fputs(line, stderr);
+        print_case(&pr, text, b.text_len[i]);
+        free(text);
+        free(line);
+        pthread_mutex_lock(&b.lock);
+        b.printed++;
+        pthread_cond_broadcast(&b.changed);
+    }
+    pthread_cond_broadcast(&b.changed); /* after a failure: wake the workers to see it */
+    pthread_mutex_unlock(&b.lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    for (size_t i = 0; i < n; i++) {
+        free(b.text[i]);
+        free(b.work[i]);
+    }
+    int rc = EXIT_OK;
+    if (b.failed) {
+        fflush(stdout);
+        cli_error("%s", b.err.msg);
+        rc = EXIT_FAIL;
+    } else if (work) {
+        double ns = elapsed_ns(&t0, &t1);
+        fprintf(stderr, "work: %zu cases, %llu candidates, %.2f s, %.1f cases per second, %d jobs\n",
+                n, (unsigned long long)b.candidates, ns / 1e9,
+                ns > 0 ? (double)n * 1e9 / ns : 0.0, jobs);
+    }
+    pthread_cond_destroy(&b.changed);
+    pthread_mutex_destroy(&b.lock);
+    free(threads);
+    free(b.text);
+    free(b.text_len);
+    free(b.work);
+    return rc;
 }
 
 int cmd_trace(cli_ctx *ctx, int argc, char **argv)
 {
+    enum { OPT_ALL = 1, OPT_JOBS };
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"work", no_argument, NULL, 'w'},
+                                         {"all", no_argument, NULL, OPT_ALL},
+                                         {"jobs", required_argument, NULL, OPT_JOBS},
                                          CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ct_params p;
     ct_params_default(&p);
     const char *format = "table";
-    int c, got, work = 0;
+    int c, got, work = 0, all = 0;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'f')
             format = optarg;
         else if (c == 'w')
             work = 1;
-        else if (c == 'h') {
+        else if (c == OPT_ALL)
+            all = 1;
+        else if (c == OPT_JOBS) {
+            char *end;
+            errno = 0;
+            jobs = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || jobs < 1 || jobs > 256)
+                return cli_usage_error("trace", "--jobs must be 1 to 256");
+        } else if (c == 'h') {
             trace_help();
             return EXIT_OK;
         } else if ((got = cli_param_option(c, optarg, &p)) < 0)
@@ -108,13 +423,47 @@ int cmd_trace(cli_ctx *ctx, int argc, char **argv)
         else if (got == 0)
             return cli_usage_error("trace", "unknown option");
     }
-    if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))
+    out_format fmt;
+    if (strcmp(format, "table") == 0)
+        fmt = OUT_TABLE;
+    else if (strcmp(format, "csv") == 0)
+        fmt = OUT_CSV;
+    else if (strcmp(format, "json") == 0)
+        fmt = OUT_JSON;
+    else
         return cli_usage_error("trace", "--format must be table, csv or json");
-    if (argc - optind != 1)
-        return cli_usage_error("trace", "expected exactly one CASE_ID");
+    if (all && argc > optind)
+        return cli_usage_error("trace", "give CASE_IDs or --all, not both");
+    if (!all && argc == optind)
+        return cli_usage_error("trace", "expected a CASE_ID (or --all)");
+    if (jobs < 1)
+        jobs = 1;
     ct_err err;
     if (ct_params_check(&p, &err) != CT_OK)
         return cli_usage_error("trace", "%s", err.msg);
+    if (all || argc - optind > 1) {
+        size_t n_reg = 0;
+        char **reg = registered_cases(ctx, &n_reg);
+        if (!reg)
+            return EXIT_FAIL;
+        int rc = EXIT_OK;
+        for (int i = optind; i < argc && rc == EXIT_OK; i++)
+            if (!has_id(reg, n_reg, argv[i])) {
+                cli_error("no case with case_id %s", argv[i]);
+                rc = EXIT_FAIL;
+            }
+        if (rc == EXIT_OK) {
+            char **ids = all ? reg : argv + optind;
+            size_t n = all ? n_reg : (size_t)(argc - optind);
+            if ((size_t)jobs > n)
+                jobs = n ? (long)n : 1;
+            rc = trace_batch(ctx, ids, n, &p, fmt, (int)jobs, work);
+        }
+        for (size_t i = 0; i < n_reg; i++)
+            free(reg[i]);
+        free(reg);
+        return rc;
+    }
     ct_db *db = cli_open(ctx, 0);
     if (!db)
         return EXIT_FAIL;
@@ -124,24 +473,25 @@ int cmd_trace(cli_ctx *ctx, int argc, char **argv)
     ct_code rc = ct_trace(db, argv[optind], &p, &cs, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ct_close(db);
-    if (!rc && work) {
-        double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-        fprintf(stderr, "work: %llu case intervals, %llu candidates, %llu overlaps, %zu contacts, "
-                        "%.2f ms, %.1f ns per candidate\n",
-                (unsigned long long)cs->case_intervals, (unsigned long long)cs->candidates,
-                (unsigned long long)cs->overlaps, cs->n, ns / 1e6,
-                cs->candidates ? ns / (double)cs->candidates : 0.0);
-    }
     if (rc) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (strcmp(format, "csv") == 0)
-        print_csv(cs);
-    else if (strcmp(format, "json") == 0)
-        print_json(cs);
-    else
-        print_table(cs);
+    if (work) {
+        char *line = work_line(cs, elapsed_ns(&t0, &t1));
+        if (line)
+            fputs(line, stderr);
+        free(line);
+    }
+    size_t len = 0;
+    char *text = render_to_memory(fmt, cs, &len);
     ct_contacts_free(cs);
+    if (!text) {
+        cli_error("out of memory");
+        return EXIT_FAIL;
+    }
+    printer pr = {fmt, 0, 1, 0};
+    print_case(&pr, text, len);
+    free(text);
     return EXIT_OK;
 }

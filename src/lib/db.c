@@ -307,7 +307,10 @@ static void json_string(char *out, size_t cap, const char *s)
 
 static const char *os_user(char *buf, size_t cap)
 {
-    struct passwd *pw = getpwuid(getuid());
+    struct passwd pwd, *pw = NULL;
+    char scratch[1024];
+    if (getpwuid_r(getuid(), &pwd, scratch, sizeof scratch, &pw) != 0)
+        pw = NULL; /* the _r form: traces may run on several threads */
     snprintf(buf, cap, "%s", pw ? pw->pw_name : "unknown");
     return buf;
 }

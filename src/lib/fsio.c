@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,6 @@ static int errno_by_name(const char *name)
 
 static void load_faults_from_env(void)
 {
-    faults_loaded = 1;
     const char *spec = getenv("CT_FAULT");
     if (!spec || !*spec)
         return;
@@ -74,8 +74,9 @@ void ct__fs_fault_set(const char *op, int errnum, unsigned n, int forever)
 /* Returns 0 or the errno this call must fail with. */
 static int injected(int op)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     if (!faults_loaded)
-        load_faults_from_env();
+        pthread_once(&once, load_faults_from_env);
     struct fault *f = &faults[op];
     if (!f->at)
         return 0;

@@ -575,9 +575,37 @@ void ct__seg_close(ct_segment *seg)
 
 /* ---- a subscriber's events ------------------------------------------------------ */
 
+/* Narrows [*lo, *hi) around sub with one probe where the ids would be if
+ * spread evenly. Ids are distinct and sorted, so entries i < j differ by
+ * at least j - i: the probe bounds the answer to within the distance
+ * between the id found and the one sought. Subscriber ids are dense (most
+ * people are seen every day), so this leaves a handful of entries instead
+ * of a binary search's ~17 cache misses. */
+static void sub_probe(const ct_segment *seg, uint32_t sub, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t first = seg->subdir[0].sub, last = seg->subdir[seg->n_subs - 1].sub;
+    if (sub <= first || sub >= last)
+        return;
+    uint32_t g = (uint32_t)((uint64_t)(sub - first) * (seg->n_subs - 1) / (last - first));
+    uint32_t at = seg->subdir[g].sub;
+    if (at == sub) {
+        *lo = g;
+        *hi = g + 1;
+    } else if (at < sub) {
+        *lo = g + 1;
+        uint64_t far = (uint64_t)g + 1 + (sub - at);
+        *hi = far < *hi ? (uint32_t)far : *hi;
+    } else {
+        *hi = g;
+        *lo = at - sub <= g ? g - (at - sub) : 0;
+    }
+}
+
 int ct__seg_sub_open(const ct_segment *seg, uint32_t sub, ct_sub_cursor *c)
 {
     uint32_t lo = 0, hi = seg->n_subs;
+    if (hi)
+        sub_probe(seg, sub, &lo, &hi);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (seg->subdir[mid].sub < sub)

@@ -11,6 +11,7 @@
 #include "sqlvfs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -173,13 +174,12 @@ static void set_methods(void)
     }
 }
 
-const char *ct__sqlite_vfs(void)
+/* Registers the shim over the default VFS, once per process. */
+static void register_shim(void)
 {
-    if (real_vfs)
-        return CT_SQLITE_VFS;
     sqlite3_vfs *def = sqlite3_vfs_find(NULL);
     if (!def)
-        return NULL;
+        return;
     set_methods();
     shim_vfs = *def; /* inherit randomness, sleep, time, dlopen... */
     shim_vfs.szOsFile = (int)sizeof(shim_file) + def->szOsFile;
@@ -191,9 +191,14 @@ const char *ct__sqlite_vfs(void)
     shim_vfs.xAccess = shim_access;
     shim_vfs.xFullPathname = shim_full_path;
     real_vfs = def;
-    if (sqlite3_vfs_register(&shim_vfs, 0) != SQLITE_OK) {
+    if (sqlite3_vfs_register(&shim_vfs, 0) != SQLITE_OK)
         real_vfs = NULL;
-        return NULL;
-    }
-    return CT_SQLITE_VFS;
+}
+
+/* pthread_once: handles may be opened by several threads at once. */
+const char *ct__sqlite_vfs(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_shim);
+    return real_vfs ? CT_SQLITE_VFS : NULL;
 }

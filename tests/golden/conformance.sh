@@ -18,7 +18,7 @@ expect_same "$C/expected_K1_params.csv" "$WORK/out"
 # --work reports the work on stderr and leaves the answer alone.
 expect_exit 0 "$CT" --data "$D" trace K1 --format csv --work
 expect_same "$C/expected_K1.csv" "$WORK/out"
-expect_grep "^work: 5 case intervals, [0-9]* candidates, [0-9]* overlaps, 4 contacts" "$WORK/err"
+expect_grep "^work: K1: 5 case intervals, [0-9]* candidates, [0-9]* overlaps, 4 contacts" "$WORK/err"
 
 # The reject report: four rows, with file, line, column and reason, numbers masked.
 report=$(ls "$D"/rejects/*.csv)

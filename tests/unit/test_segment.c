@@ -158,7 +158,8 @@ static void roundtrip(void **state)
 
 /* The trace's batch decoder gives exactly the cursor's entries in
  * [from, until), whatever the batch size, with subscriber ids and gaps
- * wide enough to take every varint length. */
+ * wide enough to take every varint length; subscriber lookups work on
+ * sparse ids. */
 static void cell_batch_matches_cursor(void **state)
 {
     (void)state;
@@ -167,7 +168,10 @@ static void cell_batch_matches_cursor(void **state)
     enum { N = 20000 };
     ct_event *ev = ct__calloc(N, sizeof *ev);
     for (uint32_t i = 0; i < N; i++) {
-        ev[i].sub = (uint32_t)(tu_rand(&seed) % 3 == 0 ? tu_rand(&seed) % 100 : tu_rand(&seed) % (1u << 22));
+        uint64_t kind = tu_rand(&seed) % 3; /* dense low ids, sparse ones, dense high ids */
+        ev[i].sub = (uint32_t)(kind == 0   ? tu_rand(&seed) % 1000
+                               : kind == 1 ? tu_rand(&seed) % (1u << 22)
+                                           : (1u << 22) - 1 - tu_rand(&seed) % 1000);
         ev[i].tod = (uint32_t)(tu_rand(&seed) % CT_DAY_S);
         ev[i].place = (uint32_t)(tu_rand(&seed) % 6);
     }
@@ -180,6 +184,22 @@ static void cell_batch_matches_cursor(void **state)
     assert_int_equal(ct__seg_write(path, 7, ev, n, NULL, &size, &crc, &err), CT_OK);
     ct_segment seg;
     assert_int_equal(ct__seg_open(path, 1, &seg, &err), CT_OK);
+    /* sparse ids: the probe of ct__seg_sub_open must still find each one,
+     * at its first event, and no id in between */
+    for (uint32_t i = 0; i < n; i++) {
+        ct_sub_cursor sc;
+        ct_event first;
+        ct_point pt;
+        if (i > 0 && ev[i - 1].sub == ev[i].sub)
+            continue;
+        assert_true(ct__seg_sub_open(&seg, ev[i].sub, &sc));
+        assert_int_equal(ct__seg_sub_next(&sc, &first, &pt), 1);
+        assert_int_equal(first.tod, ev[i].tod);
+        if (i > 0 && ev[i - 1].sub + 1 < ev[i].sub)
+            assert_false(ct__seg_sub_open(&seg, ev[i].sub - 1, &sc));
+    }
+    ct_sub_cursor none;
+    assert_false(ct__seg_sub_open(&seg, ev[n - 1].sub + 1, &none));
     const int sizes[] = {1, 3, 64};
     ct_place_entry *want = ct__calloc(N + 1, sizeof *want);
     for (uint32_t loc = 0; loc < 6; loc++)
