@@ -22,6 +22,7 @@ const per = () => Object.fromEntries(ENGINES.map((e) => [e, []]));
 
 const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per();
 const rssIngest = per(), rssTrace = per(), contacts = [], msPerContact = [];
+const nsPerCandidate = [], candidates = [];
 const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
 let events = null;
 for (const rep of reps) {
@@ -46,6 +47,9 @@ for (const rep of reps) {
   contacts.push(cmp.contacts);
   const ctTotal = lines(rep, 'ct_trace_ms.txt').reduce((a, l) => a + Number(l[1]), 0);
   msPerContact.push(ctTotal / Math.max(1, cmp.contacts));
+  const work = lines(rep, 'ct_work.txt');
+  nsPerCandidate.push(median(work.map((l) => Number(l[2]))));
+  candidates.push(median(work.map((l) => Number(l[1]))));
 }
 const med = (o) => Object.fromEntries(ENGINES.map((e) => [e, round(median(o[e]))]));
 function round(x) {
@@ -65,9 +69,9 @@ const out = {
   bytes_per_event: med(bpe),
   peak_rss_mb: peak,
   batch_cases_per_s: med(batch),
-  // celltrace counts the candidates of a trace (ct_contacts.candidates) but
-  // no command prints them yet; the peers have no such count.
-  ns_per_candidate: { celltrace: null, duckdb: null, postgres: null },
+  // `trace --work`: the trace's own time over the candidate events it
+  // examined (median over cases); the peers have no such count.
+  ns_per_candidate: { celltrace: round(median(nsPerCandidate)), duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
 };
 fs.writeFileSync(args.json, JSON.stringify(out, null, 2) + '\n');
@@ -103,13 +107,15 @@ md += `\nRatios: how many times better celltrace is (above 1× = celltrace bette
 md += '| peak memory by phase (MB) | celltrace | DuckDB | PostgreSQL |\n|---|---:|---:|---:|\n';
 md += `| ingest | ${ENGINES.map((e) => fmt(round(median(rssIngest[e])))).join(' | ')} |\n`;
 md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n\n`;
-md += `- ns per candidate: not exposed yet (celltrace counts candidates in \`ct_contacts\`, no command prints them). `;
-md += `Instead: celltrace's single-trace time per contact row = ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
+md += `- Near the machine's limit: a celltrace trace examines a median of ${median(candidates)} candidate events (presence intervals `;
+md += `on co-located cells and tiles in its window) at ${out.ns_per_candidate.celltrace} ns each (median over cases, \`trace --work\`: `;
+md += `the trace itself, not process start or printing). Memory bandwidth on this machine: ${out.mem_bandwidth_gbs} GB/s. `;
+md += `Whole-process single-trace time per contact row: ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
 md += `- celltrace times are whole processes (\`celltrace trace\`: start, open the store, trace, print); `;
 md += `DuckDB's are the query in an open connection; PostgreSQL's are psql's \`\\timing\` of the query in an open session.\n`;
 md += `- Peak memory: celltrace and DuckDB (node) from \`/usr/bin/time -f %M\` (max RSS of the process); `;
 md += `PostgreSQL: the largest sum of Pss over the postmaster and all its children, sampled every 0.25 s.\n`;
-md += `- Batch: celltrace \`xargs -P2\` of single traces; DuckDB one process, one query per case in one connection (2 threads; one set-based query for all cases was slower: 88 s against about 50 s at 10k); `;
+md += `- Batch: celltrace one process, \`trace CASE... --jobs 2\` (two threads); DuckDB one process, one query per case in one connection (2 threads; one set-based query for all cases was slower: 88 s against about 50 s at 10k); `;
 md += `PostgreSQL two sessions, half the cases each.\n\n`;
 md += '## Per run\n\n| run | engine | rows read | good rows | ingest s | p50 ms | p99 ms | batch cases/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n';
 reps.forEach((rep, i) => {

@@ -256,14 +256,26 @@ for rep in $(seq 1 "$REPEAT"); do
     log "rep $rep: celltrace traces"
     for c in "${CASE_IDS[@]}"; do
         t0=$(now_us)
-        "$CT" --quiet trace "$c" --format csv > "$M/ct/$c.csv"
+        "$CT" --quiet trace "$c" --format csv --work > "$M/ct/$c.csv" 2> "$M/ct/$c.work"
         echo "$c $(awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.3f", (b - a) / 1e3 }')"
     done > "$M/ct_trace_ms.txt"
+    # candidates examined and ns per candidate of each trace (trace --work)
+    for c in "${CASE_IDS[@]}"; do
+        sed -n 's/^work: [^:]*: [0-9]* case intervals, \([0-9]*\) candidates, .*, \([0-9.]*\) ns per candidate$/'"$c"' \1 \2/p' "$M/ct/$c.work"
+    done > "$M/ct_work.txt"
     if [ "$CHECK_ONLY" = 0 ]; then
+        # every case in one process: --jobs 2 threads, printed in order
         t0=$(now_us)
-        printf '%s\n' "${CASE_IDS[@]}" | xargs -P2 -I{} /usr/bin/time -f 'celltrace trace %M' -a -o "$M/rss.txt" \
-            sh -c '"$1" --quiet trace "$2" --format csv > "$3/$2.csv"' _ "$CT" {} "$M/ct_batch"
+        /usr/bin/time -f 'celltrace trace %M' -a -o "$M/rss.txt" \
+            "$CT" --quiet trace "${CASE_IDS[@]}" --format csv --jobs 2 > "$M/ct_batch.csv"
         echo "celltrace $(secs_since "$t0") ${#CASE_IDS[@]}" >> "$M/batch.txt"
+        # split per case for compare.mjs (not timed)
+        awk -F, -v dir="$M/ct_batch" 'NR == 1 { h = $0; next }
+            $1 != cur { if (f) close(f); cur = $1; f = dir "/" cur ".csv"; print h > f }
+            { print > f }' "$M/ct_batch.csv"
+        for c in "${CASE_IDS[@]}"; do # cases without contacts: just the header
+            [ -f "$M/ct_batch/$c.csv" ] || head -1 "$M/ct_batch.csv" > "$M/ct_batch/$c.csv"
+        done
     fi
 
     # ---- DuckDB -------------------------------------------------------------------
