@@ -413,6 +413,36 @@ static void walk_cell(const ct_segment *s, uint32_t loc, uint32_t from, int pris
         return;
     walk_place(&c, s->cell_blocks + s->celldir[i].first_block, s->cell_blocks + s->celldir[i + 1].first_block,
                s->cells, s->cells_len, from, pristine ? xcells : NULL, n_xcells, loc);
+    /* trace's batch decoder reads the same entries, and fails where the
+     * cursor fails, whatever the batch size and the window's end */
+    uint32_t until = from + (loc * 2654435761u) % CT_DAY_S;
+    int size = (int)(loc % 5) * 16 + 1;
+    ct_place_cursor slow, fast;
+    ct_place_entry e;
+    ct_cell_entry batch[65];
+    int got_slow = 1, got_fast;
+    ct__seg_cell_seek(s, loc, from, &slow);
+    ct__seg_cell_seek(s, loc, from, &fast);
+    do {
+        got_fast = ct__seg_cell_batch(&fast, until, batch, size);
+        FZ_CHECK(got_fast >= -1 && got_fast <= size, "a batch holds at most its size");
+        for (int k = 0; k < got_fast; k++) {
+            got_slow = ct__seg_place_next(&slow, &e);
+            FZ_CHECK(got_slow == 1 && e.tod < until && e.tod == batch[k].tod && e.sub == batch[k].sub &&
+                         e.gap == batch[k].gap,
+                     "the batch decoder reads the cursor's entries");
+        }
+    } while (got_fast == size);
+    if (got_fast >= 0) { /* done: the cursor has nothing more before until */
+        got_slow = ct__seg_place_next(&slow, &e);
+        FZ_CHECK(got_slow == 0 || (got_slow == 1 && e.tod >= until),
+                 "the batch decoder stops where the cursor reaches until or its end");
+    } else { /* the failing call drops what it decoded before the damage */
+        int k = 0;
+        while ((got_slow = ct__seg_place_next(&slow, &e)) == 1 && k++ < size)
+            ;
+        FZ_CHECK(got_slow == -1, "the batch decoder fails where the cursor fails");
+    }
 }
 
 static void walk_tile(const ct_segment *s, uint32_t tile, uint32_t from, int pristine)

@@ -815,13 +815,14 @@ int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, i
                 return -1;
             *e = (ct_cell_entry){slow.sub, slow.tod, slow.gap};
         }
+        if (e->tod < c->from)
+            continue;
         if (e->tod >= until) {
             c->block = c->last_block; /* done: later calls return 0 */
             c->p = c->end;
             return n;
         }
-        if (e->tod >= c->from)
-            n++;
+        n++;
     }
     return n;
 }
