@@ -168,11 +168,12 @@ static char *work_line(const ct_contacts *cs, double ns)
 {
     enum { LINE_MAX_LEN = 512 };
     char *line = malloc(LINE_MAX_LEN);
-    if (!line || snprintf(line, LINE_MAX_LEN, "work: %s: %llu case intervals, %llu candidates, %llu overlaps, %zu contacts, "
-                        "%.2f ms, %.1f ns per candidate\n",
-                 cs->case_id, (unsigned long long)cs->case_intervals,
-                 (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps, cs->n,
-                 ns / 1e6, cs->candidates ? ns / (double)cs->candidates : 0.0) < 0) {
+    if (!line || snprintf(line, LINE_MAX_LEN,
+                          "work: %s: %llu case intervals, %llu candidates, %llu overlaps, "
+                          "%zu contacts, %.2f ms, %.1f ns per candidate\n",
+                          cs->case_id, (unsigned long long)cs->case_intervals,
+                          (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps,
+                          cs->n, ns / 1e6, cs->candidates ? ns / (double)cs->candidates : 0.0) < 0) {
         free(line);
         return NULL;
     }
@@ -251,30 +252,41 @@ static void *batch_worker(void *arg)
     return NULL;
 }
 
+typedef struct id_list {
+    char **ids;
+    size_t n, cap;
+    int out_of_memory;
+} id_list;
+
 static int collect_case_id(void *ud, const ct_case *c)
 {
-    struct { char **ids; size_t n, cap; } *list = ud;
+    id_list *list = ud;
     if (list->n == list->cap) {
-        list->cap = list->cap ? list->cap * 2 : 64;
-        list->ids = realloc(list->ids, list->cap * sizeof *list->ids);
-        if (!list->ids)
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        char **grown = realloc(list->ids, cap * sizeof *grown);
+        if (!grown) {
+            list->out_of_memory = 1;
             return 1;
+        }
+        list->ids = grown;
+        list->cap = cap;
     }
     list->ids[list->n] = strdup(c->case_id);
-    return list->ids[list->n++] == NULL;
+    list->out_of_memory = list->ids[list->n++] == NULL;
+    return list->out_of_memory;
 }
 
 /* The registered case ids, sorted; NULL (reported) on failure. */
 static char **registered_cases(cli_ctx *ctx, size_t *n)
 {
-    struct { char **ids; size_t n, cap; } list = {NULL, 0, 0};
+    id_list list = {NULL, 0, 0, 0};
     ct_db *db = cli_open(ctx, 0);
     if (!db)
         return NULL;
     ct_err err;
     ct_code rc = ct_cases_list(db, collect_case_id, &list, &err);
     ct_close(db);
-    if (rc || (list.n && !list.ids)) {
+    if (rc || list.out_of_memory) {
         cli_error("%s", rc ? err.msg : "out of memory");
         for (size_t i = 0; i < list.n; i++)
             free(list.ids[i]);
