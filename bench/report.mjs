@@ -107,7 +107,7 @@ md += `\nRatios: how many times better celltrace is (above 1× = celltrace bette
 md += '| peak memory by phase (MB) | celltrace | DuckDB | PostgreSQL |\n|---|---:|---:|---:|\n';
 md += `| ingest | ${ENGINES.map((e) => fmt(round(median(rssIngest[e])))).join(' | ')} |\n`;
 md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n\n`;
-md += `- Near the machine's limit: a celltrace trace examines a median of ${median(candidates)} candidate events (presence intervals `;
+md += `- Near the machine's limit: a celltrace trace examines a median of ${Math.round(median(candidates))} candidate events (presence intervals `;
 md += `on co-located cells and tiles in its window) at ${out.ns_per_candidate.celltrace} ns each (median over cases, \`trace --work\`: `;
 md += `the trace itself, not process start or printing). Memory bandwidth on this machine: ${out.mem_bandwidth_gbs} GB/s. `;
 md += `Whole-process single-trace time per contact row: ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
