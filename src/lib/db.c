@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -169,12 +170,96 @@ ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err)
     return CT_OK;
 }
 
+/* ---- segments shared by the handles of a process ---------------------------- */
+
+/* trace --jobs runs one handle per thread over the same immutable files.
+ * Each file is mapped once per process: RSS counts a page once per
+ * mapping, so per-handle maps multiplied the trace's resident size by the
+ * number of threads, and each handle repeated the opening checks. Entries
+ * are keyed by the device and inode of the descriptor that was mapped,
+ * and a lookup compares them with what is at the path now, so a handle
+ * never gets the map of a file the path no longer names. An inode number
+ * cannot be reused while its file is mapped; an entry goes with its last
+ * reference. */
+typedef struct shared_segment {
+    ct_segment seg;
+    unsigned refs;
+    struct shared_segment *next;
+} shared_segment;
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static shared_segment *shared_segments;
+
+static shared_segment *shared_find(uint64_t dev, uint64_t ino)
+{
+    for (shared_segment *s = shared_segments; s; s = s->next)
+        if (s->seg.map.dev == dev && s->seg.map.ino == ino)
+            return s;
+    return NULL;
+}
+
+/* The segment at path, mapped and checked (quick checks) once per process. */
+static ct_segment *segment_acquire(const char *path, ct_code *rc, ct_err *err)
+{
+    struct stat st;
+    shared_segment *s = NULL;
+    pthread_mutex_lock(&shared_lock);
+    if (stat(path, &st) == 0 && (s = shared_find((uint64_t)st.st_dev, (uint64_t)st.st_ino)))
+        s->refs++;
+    pthread_mutex_unlock(&shared_lock);
+    if (s) {
+        *rc = CT_OK;
+        return &s->seg;
+    }
+    shared_segment *mine = ct__calloc(1, sizeof *mine);
+    *rc = ct__seg_open(path, 0, &mine->seg, err);
+    if (*rc) {
+        ct__free(mine);
+        return NULL;
+    }
+    pthread_mutex_lock(&shared_lock);
+    s = shared_find(mine->seg.map.dev, mine->seg.map.ino);
+    if (s) { /* another handle mapped it meanwhile */
+        s->refs++;
+    } else {
+        mine->refs = 1;
+        mine->next = shared_segments;
+        shared_segments = s = mine;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    if (s != mine) {
+        ct__seg_close(&mine->seg);
+        ct__free(mine);
+    }
+    return &s->seg;
+}
+
+static void segment_release(ct_segment *seg)
+{
+    shared_segment *gone = NULL;
+    pthread_mutex_lock(&shared_lock);
+    for (shared_segment **at = &shared_segments; *at; at = &(*at)->next)
+        if (&(*at)->seg == seg) {
+            if (--(*at)->refs == 0) {
+                gone = *at;
+                *at = gone->next;
+            }
+            break;
+        }
+    pthread_mutex_unlock(&shared_lock);
+    if (gone) {
+        ct__seg_close(&gone->seg);
+        ct__free(gone);
+    }
+}
+
 /* ---- the segment cache ------------------------------------------------------ */
 
-/* Segments are heap objects so that a pointer handed out stays valid when
- * the slot array is rebuilt; one whose file left the store is retired,
- * not unmapped, because a caller may still be reading it, and retired
- * maps are released by ct__db_segments_release at a top-level call. */
+/* Slots point at shared segments (above), so a pointer handed out stays
+ * valid when the slot array is rebuilt; one whose file left the store is
+ * retired, not released, because a caller may still be reading it, and
+ * retired references are dropped by ct__db_segments_release at a
+ * top-level call. */
 struct ct_seg_slot {
     char file[64];
     int state; /* 0 not opened, 1 open, -1 failed (rc says why) */
@@ -190,10 +275,8 @@ static void retire(ct_db *db, ct_segment *seg)
 
 void ct__db_segments_release(ct_db *db)
 {
-    for (size_t i = 0; i < db->n_retired; i++) {
-        ct__seg_close(db->retired[i]);
-        ct__free(db->retired[i]);
-    }
+    for (size_t i = 0; i < db->n_retired; i++)
+        segment_release(db->retired[i]);
     db->n_retired = 0;
 }
 
@@ -231,13 +314,9 @@ const ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *er
     ct_seg_slot *s = &db->slots[i];
     if (s->state == 0) {
         char *path = ct__store_path(&db->store, s->file);
-        s->seg = ct__calloc(1, sizeof *s->seg);
-        *rc = s->rc = ct__seg_open(path, 0, s->seg, err);
+        s->seg = segment_acquire(path, rc, err);
+        s->rc = *rc;
         ct__free(path);
-        if (*rc) {
-            ct__free(s->seg);
-            s->seg = NULL;
-        }
         s->state = *rc ? -1 : 1;
         return s->seg;
     }

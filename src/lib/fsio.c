@@ -363,6 +363,7 @@ ct_code ct__fs_map(const char *path, ct_map *m, ct_err *err)
 {
     m->data = NULL;
     m->len = 0;
+    m->dev = m->ino = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ct__fail_errno(err, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno,
@@ -373,6 +374,8 @@ ct_code ct__fs_map(const char *path, ct_map *m, ct_err *err)
         rc = ct__fail_errno(err, CT_EIO, errno, "cannot stat %s", path);
         goto out;
     }
+    m->dev = (uint64_t)st.st_dev;
+    m->ino = (uint64_t)st.st_ino;
     if (st.st_size == 0)
         goto out;
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);

@@ -71,6 +71,7 @@ ct_code ct__fs_mkdir(const char *path, int mode, ct_err *err);
 typedef struct ct_map {
     const uint8_t *data;
     size_t len;
+    uint64_t dev, ino; /* the file mapped (fstat of the descriptor mapped) */
 } ct_map;
 
 ct_code ct__fs_map(const char *path, ct_map *m, ct_err *err);

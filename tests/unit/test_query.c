@@ -1,7 +1,8 @@
 /*
  * test_query.c — ct_data_version grows exactly for the days a commit
- * changes, and ct_subscriber_events returns a subscriber's events in
- * SPEC 4.1 order with their places.
+ * changes, ct_subscriber_events returns a subscriber's events in SPEC 4.1
+ * order with their places, and the handles of a process share the map of
+ * a segment file (and only of the same file).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include "celltrace.h"
+#include "db.h"
+#include "segment.h"
 #include "testutil.h"
 
 static ct_db *setup(char **dir_out)
@@ -120,11 +123,52 @@ static void subscriber_events_in_order(void **state)
     free(dir);
 }
 
+static void handles_share_segment_maps(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *writer = setup(&dir);
+    ct_err err;
+    ct_code rc;
+    ingest_text(writer, dir, "msisdn,ts,cell_id\n79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-25T08:00:00Z,B\n");
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    int64_t d24;
+    assert_int_equal(ct_parse_time("2020-03-24", 1, &d24), 0);
+    int64_t day = d24 / 86400;
+    ct_db *a, *b;
+    assert_int_equal(ct_open(data, 0, &a, &err), CT_OK);
+    assert_int_equal(ct_open(data, 0, &b, &err), CT_OK);
+    const ct_segment *sa = ct__db_segment(a, day, &rc, &err);
+    const ct_segment *sb = ct__db_segment(b, day, &rc, &err);
+    assert_non_null(sa);
+    assert_ptr_equal(sa, sb); /* one map for the two handles */
+    assert_ptr_not_equal(ct__db_segment(a, day + 1, &rc, &err), sa);
+    assert_int_equal(sa->n_events, 1);
+    /* the writer replaces day 24's file: a handle opened now maps the new
+     * file, while the old map stays valid for the handles that hold it */
+    ingest_text(writer, dir, "msisdn,ts,cell_id\n79990000003,2020-03-24T09:00:00Z,A\n");
+    ct_db *c;
+    assert_int_equal(ct_open(data, 0, &c, &err), CT_OK);
+    const ct_segment *sc = ct__db_segment(c, day, &rc, &err);
+    assert_non_null(sc);
+    assert_ptr_not_equal(sc, sa);
+    assert_int_equal(sc->n_events, 2);
+    ct_close(a);
+    assert_int_equal(sb->n_events, 1); /* b still holds the old map */
+    ct_close(b);
+    ct_close(c);
+    ct_close(writer);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(versions_follow_changes),
         cmocka_unit_test(subscriber_events_in_order),
+        cmocka_unit_test(handles_share_segment_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
