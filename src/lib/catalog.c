@@ -203,13 +203,17 @@ uint32_t ct__catalog_find_cell(const ct_catalog *c, uint32_t op, const char *cel
 
 /* ---- ranks and the grid -------------------------------------------------- */
 
-static const ct_catalog *rank_ctx; /* qsort has no user pointer in C11 */
+/* A cell's sort key for ranking: qsort has no user pointer in C11, and a
+ * global one would be shared by handles opened on several threads. */
+typedef struct rank_item {
+    const char *op, *cell_id;
+    uint32_t loc;
+} rank_item;
 
 static int cmp_rank(const void *a, const void *b)
 {
-    const ct_cell *x = &rank_ctx->cells[*(const uint32_t *)a];
-    const ct_cell *y = &rank_ctx->cells[*(const uint32_t *)b];
-    int r = strcmp(rank_ctx->ops[x->op], rank_ctx->ops[y->op]);
+    const rank_item *x = a, *y = b;
+    int r = strcmp(x->op, y->op);
     return r ? r : strcmp(x->cell_id, y->cell_id);
 }
 
@@ -223,7 +227,7 @@ static int cmp_grid(const void *a, const void *b)
 
 static void build_ranks_and_grid(ct_catalog *c)
 {
-    uint32_t *order = ct__calloc(c->n_cells, sizeof *order);
+    rank_item *order = ct__calloc(c->n_cells, sizeof *order);
     uint32_t n = 0;
     c->grid = ct__calloc(c->n_cells, sizeof *c->grid);
     memset(c->level_max_radius, 0, sizeof c->level_max_radius);
@@ -231,7 +235,7 @@ static void build_ranks_and_grid(ct_catalog *c)
         ct_cell *cell = &c->cells[loc];
         if (!cell->cell_id)
             continue;
-        order[n] = loc;
+        order[n] = (rank_item){c->ops[cell->op], cell->cell_id, loc};
         unsigned level = ct__grid_level(cell->radius);
         c->grid[n].key = ct__grid_key(level, cell->lat, cell->lon);
         c->grid[n].loc = loc;
@@ -239,10 +243,9 @@ static void build_ranks_and_grid(ct_catalog *c)
             c->level_max_radius[level] = cell->radius;
         n++;
     }
-    rank_ctx = c;
     qsort(order, n, sizeof *order, cmp_rank);
     for (uint32_t i = 0; i < n; i++)
-        c->cells[order[i]].rank = i;
+        c->cells[order[i].loc].rank = i;
     qsort(c->grid, n, sizeof *c->grid, cmp_grid);
     c->n_grid = n;
     ct__free(order);
