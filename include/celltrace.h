@@ -150,6 +150,11 @@ ct_code ct_case_add(ct_db *db, const char *case_id, const char *msisdn,
 typedef int (*ct_case_fn)(void *ud, const ct_case *c);
 ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err);
 
+/* Calls `fn` with every registered case_id, ordered: no numbers are read
+ * (nothing to audit). A non-zero return from `fn` stops the walk. */
+typedef int (*ct_case_id_fn)(void *ud, const char *case_id);
+ct_code ct_case_ids(ct_db *db, ct_case_id_fn fn, void *ud, ct_err *err);
+
 /* ---- trace (SPEC section 4) ---------------------------------------------- */
 
 typedef struct ct_params {

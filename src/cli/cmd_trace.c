@@ -151,7 +151,8 @@ static char *render_to_memory(out_format format, const ct_contacts *cs, size_t *
     if (!mem)
         return NULL;
     render_case(mem, format, cs);
-    if (fclose(mem) != 0) {
+    int bad = ferror(mem);
+    if (fclose(mem) != 0 || bad) {
         free(text);
         return NULL;
     }
@@ -198,6 +199,8 @@ typedef struct batch {
     char **work;              /* per case, its --work line (NULL without --work) */
     int want_work;
     int failed;               /* a worker failed: stop taking cases */
+    size_t failed_at;         /* the case that failed (n: a handle did not open) */
+    int running;              /* workers not yet finished */
     ct_err err;               /* the first failure */
     uint64_t candidates;
 } batch;
@@ -210,11 +213,16 @@ static void *batch_worker(void *arg)
     ct_code rc = ct_open(b->ctx->data_dir, 0, &db, &err);
     if (!rc)
         ct_set_actor(db, NULL, b->ctx->reason);
+    size_t failed_case = b->n; /* n: no case, the handle */
     pthread_mutex_lock(&b->lock);
-    while (!rc && !b->failed) {
-        while (!b->failed && b->next < b->n && b->next >= b->printed + b->ahead)
+    if (rc && b->next >= b->n)
+        rc = CT_OK; /* nothing left for this worker: its open does not matter */
+    /* after a failure, the cases before the failed one are still traced */
+    while (!rc) {
+        while (b->next < b->n && !(b->failed && b->next >= b->failed_at) &&
+               b->next >= b->printed + b->ahead)
             pthread_cond_wait(&b->changed, &b->lock);
-        if (b->failed || b->next >= b->n)
+        if (b->next >= b->n || (b->failed && b->next >= b->failed_at))
             break;
         size_t i = b->next++;
         pthread_mutex_unlock(&b->lock);
@@ -229,8 +237,14 @@ static void *batch_worker(void *arg)
             snprintf(err.msg, sizeof err.msg, "out of memory");
             rc = CT_ENOMEM;
         }
-        if (!rc && b->want_work)
-            work = work_line(cs, elapsed_ns(&t0, &t1));
+        if (!rc && b->want_work && !(work = work_line(cs, elapsed_ns(&t0, &t1)))) {
+            snprintf(err.msg, sizeof err.msg, "out of memory");
+            rc = CT_ENOMEM;
+        }
+        if (rc) {
+            free(text);
+            failed_case = i;
+        }
         uint64_t candidates = cs ? cs->candidates : 0;
         ct_contacts_free(cs);
         pthread_mutex_lock(&b->lock);
@@ -242,10 +256,12 @@ static void *batch_worker(void *arg)
         }
         pthread_cond_broadcast(&b->changed);
     }
-    if (rc && !b->failed) {
-        b->failed = 1;
+    if (rc && (!b->failed || failed_case < b->failed_at)) {
+        b->failed = 1; /* the earliest failing case is the one reported */
+        b->failed_at = failed_case;
         b->err = err;
     }
+    b->running--;
     pthread_cond_broadcast(&b->changed);
     pthread_mutex_unlock(&b->lock);
     ct_close(db);
@@ -258,7 +274,7 @@ typedef struct id_list {
     int out_of_memory;
 } id_list;
 
-static int collect_case_id(void *ud, const ct_case *c)
+static int collect_case_id(void *ud, const char *case_id)
 {
     id_list *list = ud;
     if (list->n == list->cap) {
@@ -271,12 +287,13 @@ static int collect_case_id(void *ud, const ct_case *c)
         list->ids = grown;
         list->cap = cap;
     }
-    list->ids[list->n] = strdup(c->case_id);
+    list->ids[list->n] = strdup(case_id);
     list->out_of_memory = list->ids[list->n++] == NULL;
     return list->out_of_memory;
 }
 
-/* The registered case ids, sorted; NULL (reported) on failure. */
+/* The registered case ids, sorted, without reading any number; NULL
+ * (reported) on failure. */
 static char **registered_cases(cli_ctx *ctx, size_t *n)
 {
     id_list list = {NULL, 0, 0, 0};
@@ -284,7 +301,7 @@ static char **registered_cases(cli_ctx *ctx, size_t *n)
     if (!db)
         return NULL;
     ct_err err;
-    ct_code rc = ct_cases_list(db, collect_case_id, &list, &err);
+    ct_code rc = ct_case_ids(db, collect_case_id, &list, &err);
     ct_close(db);
     if (rc || list.out_of_memory) {
         cli_error("%s", rc ? err.msg : "out of memory");
@@ -294,7 +311,10 @@ static char **registered_cases(cli_ctx *ctx, size_t *n)
         return NULL;
     }
     *n = list.n;
-    return list.ids ? list.ids : calloc(1, sizeof(char *));
+    char **ids = list.ids ? list.ids : calloc(1, sizeof(char *));
+    if (!ids)
+        cli_error("out of memory");
+    return ids;
 }
 
 static int has_id(char **ids, size_t n, const char *id)
@@ -343,18 +363,27 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p, o
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int started = 0;
+    b.running = jobs;
     for (; started < jobs; started++)
         if (pthread_create(&threads[started], NULL, batch_worker, &b))
             break;
     printer pr = {format, 0, n, 0};
     pthread_mutex_lock(&b.lock);
+    b.running -= jobs - started;
     if (!started) {
         b.failed = 1;
+        b.failed_at = n;
         snprintf(b.err.msg, sizeof b.err.msg, "cannot start a thread");
     }
-    while (!b.failed && b.printed < n) {
+    /* After a failure, the cases before it that are traced are still
+     * printed, so the output is what a sequential run would have printed
+     * before stopping; the printer stops at the first case that will not
+     * come. */
+    while (b.printed < n) {
         size_t i = b.printed;
         if (!b.text[i]) {
+            if (b.failed && (i >= b.failed_at || b.running == 0))
+                break;
             pthread_cond_wait(&b.changed, &b.lock);
             continue;
         }

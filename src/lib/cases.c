@@ -245,6 +245,23 @@ ct_code ct_case_add(ct_db *db, const char *case_id, const char *msisdn, const ch
     return rc;
 }
 
+ct_code ct_case_ids(ct_db *db, ct_case_id_fn fn, void *ud, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sql, "SELECT case_id FROM cases ORDER BY case_id", -1, &st, NULL))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ud, (const char *)sqlite3_column_text(st, 0)) != 0)
+            break;
+    ct_code rc = step == SQLITE_ROW || step == SQLITE_DONE
+                     ? CT_OK
+                     : ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
 {
     sqlite3 *sql = ct__catalog_db(db->cat);

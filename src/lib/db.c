@@ -386,11 +386,25 @@ static void json_string(char *out, size_t cap, const char *s)
 
 static const char *os_user(char *buf, size_t cap)
 {
+    /* the _r form: traces may run on several threads; its buffer grows
+     * while the entry does not fit (large with LDAP or sssd) */
     struct passwd pwd, *pw = NULL;
-    char scratch[1024];
-    if (getpwuid_r(getuid(), &pwd, scratch, sizeof scratch, &pw) != 0)
-        pw = NULL; /* the _r form: traces may run on several threads */
+    long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t size = hint > 0 ? (size_t)hint : 1024;
+    char *scratch = NULL;
+    for (int tries = 0; tries < 8; tries++, size *= 4) {
+        ct__free(scratch);
+        scratch = ct__malloc(size);
+        int e = getpwuid_r(getuid(), &pwd, scratch, size, &pw);
+        if (e != ERANGE) {
+            if (e)
+                pw = NULL;
+            break;
+        }
+        pw = NULL;
+    }
     snprintf(buf, cap, "%s", pw ? pw->pw_name : "unknown");
+    ct__free(scratch);
     return buf;
 }
 

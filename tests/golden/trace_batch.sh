@@ -60,6 +60,12 @@ expect_exit 0 "$CT" --data "$D" trace --all --format csv --jobs 2
 after=$(grep -c '"what":"trace"' "$D/audit.log")
 [ $((after - before)) = 12 ] || fail "expected 12 audit lines for 12 cases, got $((after - before))"
 
+# Checking the given ids reads no number: no "cases list" in the audit log.
+lists=$(grep -c '"what":"cases list"' "$D/audit.log")
+# shellcheck disable=SC2086
+expect_exit 0 "$CT" --data "$D" trace $rev_ids --format csv --jobs 2
+[ "$(grep -c '"what":"cases list"' "$D/audit.log")" = "$lists" ] || fail "tracing given ids listed the cases"
+
 # An unknown case among several: exit 1 before any output.
 first=$(echo "$ids" | head -1)
 expect_exit 1 "$CT" --data "$D" trace "$first" NO-SUCH-CASE --format csv
