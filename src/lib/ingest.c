@@ -438,12 +438,14 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct_segment old;
     int64_t live = ct__store_find(st, d->day);
     ct_code rc = CT_OK;
+    int old_open = 0;
     if (live >= 0) {
         char *p = ct__store_path(st, st->days[live].file);
         rc = ct__seg_open(p, 1, &old, err);
         ct__free(p);
         if (rc)
             return rc;
+        old_open = 1;
     }
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
@@ -463,6 +465,16 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
             ev[n + i].place += (uint32_t)np;
     }
     ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
+    /* the stored day is in ev now: let its copy and its map go before the
+     * sort and the encoding, the two largest allocations of a seal */
+    ct__free(old_ev);
+    ct__free(old_pts);
+    old_ev = NULL;
+    old_pts = NULL;
+    if (old_open) {
+        ct__seg_close(&old);
+        old_open = 0;
+    }
     uint32_t total = (uint32_t)(n + n_old);
     uint32_t unique = ct__seal_sort_unique(ev, total, pts, in->db->cat);
     in->sum.stored += unique - n_old;
@@ -483,7 +495,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         in->days_written++;
     }
 out:
-    if (live >= 0)
+    if (old_open)
         ct__seg_close(&old);
     ct__free(ev);
     ct__free(pts);
