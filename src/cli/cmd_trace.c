@@ -104,6 +104,9 @@ static void table_section(FILE *out, const ct_contacts *cs)
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
+/* SPEC 5's exact CSV header. */
+static const char CSV_HEADER[] = "case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n";
+
 static void render_case(FILE *out, out_format format, const ct_contacts *cs)
 {
     if (format == OUT_CSV)
@@ -127,7 +130,7 @@ static void print_case(printer *pr, const char *text, size_t len)
 {
     int first = pr->index == 0, last = pr->index + 1 == pr->count;
     if (pr->format == OUT_CSV && first)
-        fputs("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m\n", stdout);
+        fputs(CSV_HEADER, stdout);
     if (pr->format == OUT_JSON) {
         if (first)
             fputs("[", stdout);
@@ -330,7 +333,7 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p, o
 {
     if (n == 0) { /* --all with no case registered: an empty answer */
         if (format == OUT_CSV)
-            puts("case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m");
+            fputs(CSV_HEADER, stdout);
         else if (format == OUT_JSON)
             puts("[]");
         else

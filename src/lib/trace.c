@@ -340,6 +340,16 @@ static int same_place(const case_interval *a, const case_interval *b)
            (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
 }
 
+/* Scans the interval being extended, if any. */
+static void case_interval_flush(tracer *t)
+{
+    if (t->has_pending) {
+        t->out->case_intervals++;
+        scan_interval(t, &t->pending);
+        t->has_pending = 0;
+    }
+}
+
 /* Consecutive case events at the same place with no hole between their
  * presences form one interval: a candidate's overlap with the union is the
  * sum of its overlaps with the parts, and the place's neighbours are
@@ -351,21 +361,9 @@ static void case_interval_push(tracer *t, const case_interval *ci)
         t->pending.end = ci->end;
         return;
     }
-    if (t->has_pending) {
-        t->out->case_intervals++;
-        scan_interval(t, &t->pending);
-    }
+    case_interval_flush(t);
     t->pending = *ci;
     t->has_pending = 1;
-}
-
-static void case_interval_flush(tracer *t)
-{
-    if (t->has_pending) {
-        t->out->case_intervals++;
-        scan_interval(t, &t->pending);
-        t->has_pending = 0;
-    }
 }
 
 /* Each event of the case's day, with the one after it (for its presence). */
