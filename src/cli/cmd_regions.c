@@ -83,6 +83,34 @@ static int parse_format(const char *cmd, const char *f, out_ctx *o)
 
 /* ---- outbox list ------------------------------------------------------------ */
 
+/* What a listing command asked for (each uses its own fields). */
+typedef struct listing_args {
+    const char *state, *region, *day;
+    int64_t since;
+} listing_args;
+
+typedef ct_code (*listing_query)(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err);
+
+/* Opens the data directory, writes the header, the rows `query` gives and
+ * the footer: the common body of outbox list, export and report. */
+static int run_listing(cli_ctx *ctx, out_ctx *o, size_t n_cols, const char *const *cols,
+                       listing_query query, const listing_args *a)
+{
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_err err;
+    header(o, n_cols, cols);
+    ct_code rc = query(db, a, o, &err);
+    footer(o);
+    ct_close(db);
+    if (rc) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 static const char *const OUTBOX_COLS[] = {"id", "key", "msisdn", "kind", "state", "attempts",
                                           "case_id", "region", "created", "sent_at", "done_at",
                                           "last_error", "text"};
@@ -98,6 +126,11 @@ static int outbox_row(void *ud, const ct_outbox_row *r)
                           r->last_error, r->text};
     record(ud, 13, OUTBOX_COLS, vals, OUTBOX_NUM);
     return 0;
+}
+
+static ct_code query_outbox(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err)
+{
+    return ct_outbox_list(db, a->state, outbox_row, o, err);
 }
 
 static int outbox_help(void)
@@ -130,19 +163,8 @@ int cmd_outbox(cli_ctx *ctx, int argc, char **argv)
     }
     if (argc - optind != 1 || strcmp(argv[optind], "list"))
         return cli_usage_error("outbox", "expected `outbox list`");
-    ct_db *db = cli_open(ctx, 0);
-    if (!db)
-        return EXIT_FAIL;
-    ct_err err;
-    header(&o, 13, OUTBOX_COLS);
-    ct_code rc = ct_outbox_list(db, state, outbox_row, &o, &err);
-    footer(&o);
-    ct_close(db);
-    if (rc) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    listing_args a = {.state = state};
+    return run_listing(ctx, &o, 13, OUTBOX_COLS, query_outbox, &a);
 }
 
 /* ---- export ------------------------------------------------------------------ */
@@ -161,6 +183,11 @@ static int export_row(void *ud, const ct_export_row *r)
                           when(r->updated, u)};
     record(ud, 9, EXPORT_COLS, vals, EXPORT_NUM);
     return 0;
+}
+
+static ct_code query_export(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err)
+{
+    return ct_export(db, a->region, a->since, export_row, o, err);
 }
 
 static int export_help(void)
@@ -198,19 +225,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     }
     if (!region || !*region || optind != argc)
         return cli_usage_error("export", "expected --region R and no other argument");
-    ct_db *db = cli_open(ctx, 0);
-    if (!db)
-        return EXIT_FAIL;
-    ct_err err;
-    header(&o, 9, EXPORT_COLS);
-    ct_code rc = ct_export(db, region, since, export_row, &o, &err);
-    footer(&o);
-    ct_close(db);
-    if (rc) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    listing_args a = {.region = region, .since = since};
+    return run_listing(ctx, &o, 9, EXPORT_COLS, query_export, &a);
 }
 
 /* ---- report -------------------------------------------------------------------- */
@@ -228,6 +244,11 @@ static int report_row(void *ud, const ct_report_row *r)
     const char *vals[] = {r->day, r->region, n[0], n[1], n[2], n[3], n[4]};
     record(ud, 7, REPORT_COLS, vals, REPORT_NUM);
     return 0;
+}
+
+static ct_code query_report(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err)
+{
+    return ct_report(db, a->day, report_row, o, err);
 }
 
 static int report_help(void)
@@ -264,17 +285,6 @@ int cmd_report(cli_ctx *ctx, int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
-    ct_db *db = cli_open(ctx, 0);
-    if (!db)
-        return EXIT_FAIL;
-    ct_err err;
-    header(&o, 7, REPORT_COLS);
-    ct_code rc = ct_report(db, day, report_row, &o, &err);
-    footer(&o);
-    ct_close(db);
-    if (rc) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    listing_args a = {.day = day};
+    return run_listing(ctx, &o, 7, REPORT_COLS, query_report, &a);
 }
