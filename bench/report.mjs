@@ -3,6 +3,7 @@
 // issue 5. Called by run.sh; see bench/README.md for what each figure is.
 import fs from 'node:fs';
 import path from 'node:path';
+import { median } from './stats.mjs';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -10,10 +11,6 @@ const ENGINES = ['celltrace', 'duckdb', 'postgres'];
 const reps = fs.readdirSync(args.measure).filter((d) => /^rep\d+$/.test(d)).sort();
 const read = (rep, f) => fs.readFileSync(path.join(args.measure, rep, f), 'utf8');
 const lines = (rep, f) => read(rep, f).split('\n').filter(Boolean).map((l) => l.split(' '));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b), n = s.length;
-  return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : null;
-};
 const rank = (xs, p) => { // nearest rank
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.max(0, Math.ceil(p * s.length) - 1)];
@@ -48,7 +45,7 @@ for (const rep of reps) {
   const ctTotal = lines(rep, 'ct_trace_ms.txt').reduce((a, l) => a + Number(l[1]), 0);
   msPerContact.push(ctTotal / Math.max(1, cmp.contacts));
   const work = lines(rep, 'ct_work.txt');
-  nsPerCandidate.push(median(work.map((l) => Number(l[2]))));
+  nsPerCandidate.push(median(work.map((l) => Number(l[3])))); // case candidates contacts ns
   candidates.push(median(work.map((l) => Number(l[1]))));
 }
 const med = (o) => Object.fromEntries(ENGINES.map((e) => [e, round(median(o[e]))]));

@@ -48,9 +48,7 @@ WORK=$HERE/work/$SIZE
 CT=$ROOT/build/celltrace
 PGBIN=/usr/lib/postgresql/15/bin
 DAYS=14 SEED=1
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }   # microseconds, no fork
-secs_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.3f", (b - a) / 1e6 }'; }
+. "$HERE/common.sh"
 
 # ---- clean-up: whatever happens, the PostgreSQL cluster stops -------------
 PGTMP= PG_AS=() SAMPLER_PID=
@@ -259,9 +257,9 @@ for rep in $(seq 1 "$REPEAT"); do
         "$CT" --quiet trace "$c" --format csv --work > "$M/ct/$c.csv" 2> "$M/ct/$c.work"
         echo "$c $(awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.3f", (b - a) / 1e3 }')"
     done > "$M/ct_trace_ms.txt"
-    # candidates examined and ns per candidate of each trace (trace --work)
+    # case, candidates, contacts, ns per candidate of each trace (trace --work)
     for c in "${CASE_IDS[@]}"; do
-        sed -n 's/^work: [^:]*: [0-9]* case intervals, \([0-9]*\) candidates, .*, \([0-9.]*\) ns per candidate$/'"$c"' \1 \2/p' "$M/ct/$c.work"
+        echo "$c $(work_fields "$M/ct/$c.work")"
     done > "$M/ct_work.txt"
     if [ "$CHECK_ONLY" = 0 ]; then
         # every case in one process: --jobs 2 threads, printed in order

@@ -36,9 +36,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$HERE/work/scale
 CT=$ROOT/build/celltrace
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-secs_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.3f", (b - a) / 1e6 }'; }
+. "$HERE/common.sh"
 cleanup() {
     local rc=$?
     [ "$KEEP" = 1 ] || rm -rf "$WORK"/*/city "$WORK"/*/ct
@@ -88,7 +86,7 @@ for size in $SIZES; do
         t0=$(now_us)
         /usr/bin/time -f '%M' -a -o "$W/m/trace_rss" \
             "$CT" --quiet trace "$c" --format csv --work > "$W/m/out/$c.csv" 2> "$W/m/out/$c.work"
-        echo "$(secs_since "$t0") $(sed -n 's/^work: [^:]*: [0-9]* case intervals, \([0-9]*\) candidates, [0-9]* overlaps, \([0-9]*\) contacts, .*, \([0-9.]*\) ns per candidate$/\1 \2 \3/p' "$W/m/out/$c.work")"
+        echo "$(secs_since "$t0") $(work_fields "$W/m/out/$c.work")"
     done > "$W/m/traces"
     log "$size: batch, --jobs $NPROC"
     t0=$(now_us)

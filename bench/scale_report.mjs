@@ -2,14 +2,11 @@
 // city size, and how much each grew from one size to the next.
 import fs from 'node:fs';
 import path from 'node:path';
+import { median } from './stats.mjs';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 const sizes = args.sizes.split(/\s+/).filter(Boolean);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b), n = s.length;
-  return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : null;
-};
 const round = (x) => (x === null || !Number.isFinite(x) ? null : x >= 100 ? Math.round(x) : Number(x.toPrecision(3)));
 const read = (size, f) => fs.readFileSync(path.join(args.work, size, 'm', f), 'utf8');
 const nums = (size, f) => read(size, f).split('\n').filter(Boolean).map(Number);
