@@ -6,13 +6,20 @@
  *    t_i + max_presence_s)), cut to W. t_next comes from the same day's
  *    subscriber section, or from the first event of a later day.
  *    Consecutive intervals at the same place that touch are joined.
- * 2. For each case interval I (disk c, r): the candidates are events that
- *    started in (I.start - max_presence_s, I.end), so their presence can
- *    overlap I. Cell candidates come from the cells co-located with I's
- *    disk (catalogue grid, then the cell section of each day, binary
- *    searched by time); point candidates from the tile section, at every
- *    grid level, checked with the exact distance test.
- * 3. Each (case interval, candidate) pair is visited once, because a
+ * 2. All the case's intervals are collected first. For each interval I
+ *    (disk c, r) the candidates are events that started in
+ *    (I.start - max_presence_s, I.end), so their presence can overlap I.
+ *    Cells: the catalogue's grid gives the cells co-located with I's disk
+ *    (once per distinct cell of the case). The (cell, interval) links are
+ *    then grouped by cell, and each cell's entries are decoded once over
+ *    the union of its intervals' windows (binary searched by time in each
+ *    day's cell section), each entry matched against the intervals it can
+ *    reach. Scanning per interval would decode an entry again for every
+ *    interval whose read-back window holds it: a case that moves between
+ *    neighbouring cells has many short intervals, each reading back
+ *    max_presence_s. Points come from the tile section, per interval, at
+ *    every grid level, checked with the exact distance test.
+ * 3. Each (case interval, candidate) pair is counted once, because a
  *    candidate lives in exactly one day, one cell or one tile. Its overlap
  *    |P_i ∩ P_j ∩ W| is added to the candidate's subscriber in a hash
  *    map, with the earliest start, the latest end and the smallest r_a+r_b
@@ -63,6 +70,17 @@ typedef struct colocated {
     size_t cap;
 } colocated;
 
+/* Cell loc is co-located with case interval iv; rsum = r_case + r_cell. */
+typedef struct cell_link {
+    uint32_t loc, iv;
+    double rsum;
+} cell_link;
+
+/* The cells co-located with one cell of the case: near.locs[first..+n). */
+typedef struct near_range {
+    uint32_t loc, first, n;
+} near_range;
+
 typedef struct tracer {
     ct_db *db;
     ct_params p;
@@ -70,8 +88,9 @@ typedef struct tracer {
     int64_t w_start, w_end;
     exposure *exp;   /* open addressing on sub; sub == UINT32_MAX empty */
     size_t exp_cap, exp_n;
-    colocated near;
-    uint32_t near_loc; /* loc whose co-located cells are in `near` */
+    colocated near;  /* co-located cells, for all the case's cells in turn */
+    case_interval *ivs; /* the case's intervals, in time order */
+    size_t n_ivs, ivs_cap;
     case_interval pending; /* the case's interval being extended */
     int has_pending;
     overlap queue[OVERLAP_BATCH];
@@ -191,7 +210,16 @@ static void flush_overlaps(tracer *t)
     t->queued = 0;
 }
 
-/* A candidate event of another subscriber, co-located with interval ci. */
+static void queue_overlap(tracer *t, uint32_t sub, int64_t a, int64_t b, double radius_sum)
+{
+    t->out->overlaps++;
+    if (t->queued == OVERLAP_BATCH)
+        flush_overlaps(t);
+    t->queue[t->queued++] = (overlap){a, b, radius_sum, sub};
+    __builtin_prefetch(&t->exp[exposure_slot(t, sub)], 1);
+}
+
+/* A point candidate of another subscriber, co-located with interval ci. */
 static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t day, uint32_t tod,
                      uint32_t gap, double radius_sum)
 {
@@ -201,13 +229,8 @@ static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t d
     int64_t ts = day * CT_DAY_S + tod;
     int64_t end = presence_end(t, sub, day, ts, gap);
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
-    if (b > a) {
-        t->out->overlaps++;
-        if (t->queued == OVERLAP_BATCH)
-            flush_overlaps(t);
-        t->queue[t->queued++] = (overlap){a, b, radius_sum, sub};
-        __builtin_prefetch(&t->exp[exposure_slot(t, sub)], 1);
-    }
+    if (b > a)
+        queue_overlap(t, sub, a, b, radius_sum);
 }
 
 /* ---- candidates ------------------------------------------------------------------ */
@@ -222,35 +245,180 @@ static void collect_near(void *ud, uint32_t loc, const ct_cell *cell)
     c->radii[c->n++] = cell->radius;
 }
 
+/* Appends the cells co-located with ci's disk to t->near. */
 static void find_colocated_cells(tracer *t, const case_interval *ci)
 {
-    if (ci->loc != CT_LOC_NONE && ci->loc == t->near_loc)
-        return; /* same cell as the previous interval: same answer */
-    t->near.n = 0;
-    t->near_loc = ci->loc;
     ct__catalog_colocated(t->db->cat, ci->lat, ci->lon, ci->radius, t->p.contact_distance_m,
                           collect_near, &t->near);
 }
 
-static void scan_cells(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
-                       uint32_t hi)
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const near_range *near_of(const near_range *r, size_t n, uint32_t loc)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].loc < loc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return &r[lo]; /* present: every cell of the case has a range */
+}
+
+/* Every (co-located cell, case interval) pair, grouped by cell and, within
+ * a cell, in time order. The grid is asked once per distinct cell of the
+ * case (a case goes back and forth between few cells) and once per point
+ * interval. */
+static cell_link *link_cells(tracer *t, size_t *n_links)
+{
+    uint32_t *locs = ct__malloc((t->n_ivs + 1) * sizeof *locs);
+    size_t n_locs = 0;
+    for (size_t i = 0; i < t->n_ivs; i++)
+        if (t->ivs[i].loc != CT_LOC_NONE)
+            locs[n_locs++] = t->ivs[i].loc;
+    qsort(locs, n_locs, sizeof *locs, cmp_u32);
+    near_range *ranges = ct__malloc((n_locs + 1) * sizeof *ranges);
+    size_t n_ranges = 0;
+    t->near.n = 0;
+    for (size_t i = 0; i < n_locs; i++) {
+        if (n_ranges && ranges[n_ranges - 1].loc == locs[i])
+            continue;
+        const case_interval *ci = NULL;
+        for (size_t k = 0; !ci; k++)
+            if (t->ivs[k].loc == locs[i])
+                ci = &t->ivs[k];
+        uint32_t first = t->near.n;
+        find_colocated_cells(t, ci);
+        ranges[n_ranges++] = (near_range){locs[i], first, t->near.n - first};
+    }
+    ct__free(locs);
+
+    /* Links in interval order, then a stable counting sort by cell. */
+    cell_link *links = NULL;
+    size_t n = 0, cap = 0;
+    uint32_t max_loc = 0;
+    for (size_t i = 0; i < t->n_ivs; i++) {
+        const case_interval *ci = &t->ivs[i];
+        uint32_t first, count;
+        if (ci->loc != CT_LOC_NONE) {
+            const near_range *r = near_of(ranges, n_ranges, ci->loc);
+            first = r->first;
+            count = r->n;
+        } else {
+            first = t->near.n;
+            find_colocated_cells(t, ci);
+            count = t->near.n - first;
+        }
+        CT_GROW(links, n + count, cap);
+        for (uint32_t k = first; k < first + count; k++) {
+            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, ci->radius + t->near.radii[k]};
+            if (t->near.locs[k] > max_loc)
+                max_loc = t->near.locs[k];
+        }
+        if (ci->loc == CT_LOC_NONE)
+            t->near.n = first;
+    }
+    ct__free(ranges);
+    size_t *start = ct__calloc((size_t)max_loc + 2, sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[links[i].loc + 1]++;
+    for (uint32_t l = 0; l <= max_loc; l++)
+        start[l + 1] += start[l];
+    cell_link *sorted = ct__malloc((n + 1) * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[start[links[i].loc]++] = links[i];
+    ct__free(start);
+    ct__free(links);
+    *n_links = n;
+    return sorted;
+}
+
+/* An entry of cell `l->loc`: its overlaps with the run's intervals. *at is
+ * the first interval that has not ended before the entry's start; entries
+ * come in time order, so it only moves forward. */
+static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int64_t day,
+                        const ct_cell_entry *e)
+{
+    if (e->sub == t->case_sub)
+        return;
+    t->out->candidates++;
+    int64_t ts = day * CT_DAY_S + e->tod;
+    while (*at < n && t->ivs[l[*at].iv].end <= ts)
+        (*at)++;
+    if (*at == n || t->ivs[l[*at].iv].start >= ts + t->p.max_presence_s)
+        return; /* between two of the case's visits: its presence cannot reach */
+    int64_t end = presence_end(t, e->sub, day, ts, e->gap);
+    for (size_t k = *at; k < n; k++) {
+        const case_interval *ci = &t->ivs[l[k].iv];
+        if (ci->start >= end)
+            break;
+        int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
+        if (b > a)
+            queue_overlap(t, e->sub, a, b, l[k].rsum);
+    }
+}
+
+/* One cell's entries that started in [from, to), matched against the
+ * run's n intervals (all co-located with the cell, in time order). */
+static void scan_cell_run(tracer *t, const cell_link *l, size_t n, int64_t from, int64_t to)
 {
     enum { BATCH = 64 };
     ct_cell_entry e[BATCH];
-    for (uint32_t k = 0; k < t->near.n; k++) {
+    size_t at = 0;
+    for (int64_t day = ct__day_of(from); day <= ct__day_of(to - 1); day++) {
+        const ct_segment *seg = day_segment(t, day);
+        if (!seg)
+            continue;
+        int64_t base = day * CT_DAY_S;
+        uint32_t lo = from > base ? (uint32_t)(from - base) : 0;
+        uint32_t hi = to - base < CT_DAY_S ? (uint32_t)(to - base) : CT_DAY_S;
         ct_place_cursor c;
         int got;
-        if (!ct__seg_cell_seek(seg, t->near.locs[k], lo, &c))
+        if (!ct__seg_cell_seek(seg, l->loc, lo, &c))
             continue;
-        double rsum = ci->radius + t->near.radii[k];
         do {
             got = ct__seg_cell_batch(&c, hi, e, BATCH);
             for (int i = 0; i < got; i++)
-                consider(t, ci, e[i].sub, seg->day, e[i].tod, e[i].gap, rsum);
+                match_entry(t, l, n, &at, seg->day, &e[i]);
         } while (got == BATCH);
         if (got < 0)
             damaged(t, seg);
     }
+}
+
+/* The links of one cell: intervals whose windows (start - max_presence_s,
+ * end) overlap or touch form one run, scanned once. */
+static void scan_cell(tracer *t, const cell_link *l, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int64_t from = t->ivs[l[i].iv].start - t->p.max_presence_s + 1; /* earliest useful start */
+        int64_t to = t->ivs[l[i].iv].end;
+        size_t j = i + 1;
+        while (j < n && t->ivs[l[j].iv].start - t->p.max_presence_s + 1 <= to)
+            to = t->ivs[l[j++].iv].end; /* intervals are disjoint and in order */
+        scan_cell_run(t, l + i, j - i, from < 0 ? 0 : from, to);
+        i = j;
+    }
+}
+
+static void scan_all_cells(tracer *t)
+{
+    size_t n;
+    cell_link *links = link_cells(t, &n);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && links[j].loc == links[i].loc)
+            j++;
+        scan_cell(t, links + i, j - i);
+        i = j;
+    }
+    ct__free(links);
 }
 
 static void scan_tile(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t tile,
@@ -287,12 +455,12 @@ static void scan_points(tracer *t, const case_interval *ci, const ct_segment *se
     }
 }
 
-static void scan_interval(tracer *t, const case_interval *ci)
+/* The point candidates of one case interval. */
+static void scan_interval_points(tracer *t, const case_interval *ci)
 {
     int64_t from = ci->start - t->p.max_presence_s + 1; /* earliest useful start */
     if (from < 0)
         from = 0;
-    find_colocated_cells(t, ci);
     for (int64_t day = ct__day_of(from); day <= ct__day_of(ci->end - 1); day++) {
         const ct_segment *seg = day_segment(t, day);
         if (!seg)
@@ -300,7 +468,6 @@ static void scan_interval(tracer *t, const case_interval *ci)
         int64_t base = day * CT_DAY_S;
         uint32_t lo = from > base ? (uint32_t)(from - base) : 0;
         uint32_t hi = ci->end - base < CT_DAY_S ? (uint32_t)(ci->end - base) : CT_DAY_S;
-        scan_cells(t, ci, seg, lo, hi);
         scan_points(t, ci, seg, lo, hi);
     }
 }
@@ -340,21 +507,23 @@ static int same_place(const case_interval *a, const case_interval *b)
            (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
 }
 
-/* Scans the interval being extended, if any. */
+/* Keeps the interval being extended, if any. */
 static void case_interval_flush(tracer *t)
 {
     if (t->has_pending) {
         t->out->case_intervals++;
-        scan_interval(t, &t->pending);
+        size_t cap = t->ivs_cap;
+        CT_GROW(t->ivs, t->n_ivs + 1, cap);
+        t->ivs_cap = cap;
+        t->ivs[t->n_ivs++] = t->pending;
         t->has_pending = 0;
     }
 }
 
 /* Consecutive case events at the same place with no hole between their
  * presences form one interval: a candidate's overlap with the union is the
- * sum of its overlaps with the parts, and the place's neighbours are
- * scanned once instead of once per event (each scan also reads back
- * max_presence_s before its start). */
+ * sum of its overlaps with the parts, and one interval is cheaper to
+ * match than many. */
 static void case_interval_push(tracer *t, const case_interval *ci)
 {
     if (t->has_pending && same_place(&t->pending, ci) && t->pending.end == ci->start) {
@@ -396,6 +565,9 @@ static void trace_case_events(tracer *t)
             trace_case_day(t, seg);
     }
     case_interval_flush(t);
+    scan_all_cells(t);
+    for (size_t i = 0; i < t->n_ivs; i++)
+        scan_interval_points(t, &t->ivs[i]);
     flush_overlaps(t);
 }
 
@@ -460,6 +632,7 @@ static void tracer_free(tracer *t)
     ct__free(t->exp);
     ct__free(t->near.locs);
     ct__free(t->near.radii);
+    ct__free(t->ivs);
 }
 
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
@@ -471,7 +644,6 @@ static ct_code trace_once(ct_db *db, const char *case_id, const ct_params *p, ct
     memset(&t, 0, sizeof t);
     t.db = db;
     t.err = err;
-    t.near_loc = CT_LOC_NONE;
     t.p = *p;
     ct_code rc = load_case(db, case_id, &t, err);
     if (rc)

@@ -1,8 +1,9 @@
 /*
  * test_query.c — ct_data_version grows exactly for the days a commit
  * changes, ct_subscriber_events returns a subscriber's events in SPEC 4.1
- * order with their places, and the handles of a process share the map of
- * a segment file (and only of the same file).
+ * order with their places, the handles of a process share the map of a
+ * segment file (and only of the same file), and a trace examines each cell
+ * entry once even when several of the case's intervals can reach it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@ static ct_db *setup(char **dir_out)
     return db;
 }
 
-static void ingest_text(ct_db *db, const char *dir, const char *text)
+static void ingest_operator_text(ct_db *db, const char *dir, const char *op, const char *text)
 {
     tu_write(dir, "ev.csv", text);
     char path[4200];
@@ -40,10 +41,15 @@ static void ingest_text(ct_db *db, const char *dir, const char *text)
     ct_ingest *in;
     ct_err err;
     ct_import_summary s;
-    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_begin(db, op, NULL, &in, &err), CT_OK);
     assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
     assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
     assert_int_equal(s.rejected, 0);
+}
+
+static void ingest_text(ct_db *db, const char *dir, const char *text)
+{
+    ingest_operator_text(db, dir, "250-01", text);
 }
 
 static void versions_follow_changes(void **state)
@@ -163,12 +169,53 @@ static void handles_share_segment_maps(void **state)
     free(dir);
 }
 
+/* The case goes back and forth between cell A and cell C of another
+ * operator, 55 m apart, every ten minutes: five intervals. Subscriber Y's
+ * one event at A (07:30, present until 08:30) is in the read-back window of
+ * the first three, and overlaps each of them for ten minutes. */
+static void cell_entries_examined_once(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    ct_err err;
+    ct_import_summary s;
+    char path[4200];
+    tu_write(dir, "cells2.csv", "cell_id,lat,lon,radius_m,region\nC,55.7505,37.62,300,RU-MOW\n");
+    snprintf(path, sizeof path, "%s/cells2.csv", dir);
+    assert_int_equal(ct_cells_import(db, "250-02", path, NULL, &s, &err), CT_OK);
+    ingest_text(db, dir,
+                "msisdn,ts,cell_id\n"
+                "79990000001,2020-03-24T08:00:00Z,A\n"
+                "79990000001,2020-03-24T08:20:00Z,A\n"
+                "79990000001,2020-03-24T08:40:00Z,A\n"
+                "79990000009,2020-03-24T07:30:00Z,A\n");
+    ingest_operator_text(db, dir, "250-02",
+                         "msisdn,ts,cell_id\n"
+                         "79990000001,2020-03-24T08:10:00Z,C\n"
+                         "79990000001,2020-03-24T08:30:00Z,C\n");
+    assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-24T12:00:00Z", NULL, "RU-MOW", &err), CT_OK);
+    ct_contacts *c;
+    assert_int_equal(ct_trace(db, "K1", NULL, &c, &err), CT_OK);
+    assert_int_equal(c->case_intervals, 5);
+    assert_int_equal(c->candidates, 1); /* three when each interval read back */
+    assert_int_equal(c->overlaps, 3);
+    assert_int_equal(c->n, 1);
+    assert_string_equal(c->items[0].msisdn, "79990000009");
+    assert_int_equal(c->items[0].exposure_s, 1800);
+    ct_contacts_free(c);
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(versions_follow_changes),
         cmocka_unit_test(subscriber_events_in_order),
         cmocka_unit_test(handles_share_segment_maps),
+        cmocka_unit_test(cell_entries_examined_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
