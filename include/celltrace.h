@@ -184,8 +184,10 @@ typedef struct ct_contacts {
     char case_id[CT_ID_MAX + 1];
     ct_contact *items; /* sorted: exposure desc, then msisdn asc */
     size_t n;
-    /* work done, for benchmarks: intervals of the case, candidate
-     * intervals examined, co-located pairs that overlapped in time */
+    /* work done, for benchmarks: intervals of the case; candidates
+     * examined (each cell event once, however many of the case's intervals
+     * it can reach; each point event once per interval whose disk it may
+     * reach); (case interval, candidate) pairs that overlapped in time */
     uint64_t case_intervals, candidates, overlaps;
 } ct_contacts;
 

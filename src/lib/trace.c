@@ -19,8 +19,10 @@
  *    neighbouring cells has many short intervals, each reading back
  *    max_presence_s. Points come from the tile section, per interval, at
  *    every grid level, checked with the exact distance test.
- * 3. Each (case interval, candidate) pair is counted once, because a
- *    candidate lives in exactly one day, one cell or one tile. Its overlap
+ * 3. Each (case interval, candidate) pair is counted once: a candidate
+ *    lives in exactly one day, one cell or one tile; a cell's runs have
+ *    disjoint windows; and within a run an entry meets each interval it
+ *    reaches once (match_entry). Its overlap
  *    |P_i ∩ P_j ∩ W| is added to the candidate's subscriber in a hash
  *    map, with the earliest start, the latest end and the smallest r_a+r_b
  *    (queued in small batches whose table slots are prefetched).
@@ -252,10 +254,13 @@ static void find_colocated_cells(tracer *t, const case_interval *ci)
                           collect_near, &t->near);
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Orders (loc, interval) pairs by loc, then interval. */
+static int cmp_link(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    const cell_link *x = a, *y = b;
+    if (x->loc != y->loc)
+        return x->loc < y->loc ? -1 : 1;
+    return x->iv < y->iv ? -1 : x->iv > y->iv;
 }
 
 static const near_range *near_of(const near_range *r, size_t n, uint32_t loc)
@@ -271,35 +276,56 @@ static const near_range *near_of(const near_range *r, size_t n, uint32_t loc)
     return &r[lo]; /* present: every cell of the case has a range */
 }
 
+/* Stable LSD radix sort of links by cell, 11 bits a pass, as many passes
+ * as the largest loc needs: the cost follows the links, not the size of
+ * the catalogue. Returns the sorted array (links or a new one; the other
+ * is freed). */
+static cell_link *sort_links_by_cell(cell_link *links, size_t n, uint32_t max_loc)
+{
+    enum { DIGIT_BITS = 11, BUCKETS = 1 << DIGIT_BITS };
+    size_t count[BUCKETS + 1];
+    cell_link *tmp = ct__malloc((n + 1) * sizeof *tmp);
+    for (unsigned shift = 0; shift == 0 || (shift < 32 && max_loc >> shift); shift += DIGIT_BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[((links[i].loc >> shift) & (BUCKETS - 1)) + 1]++;
+        for (unsigned d = 0; d < BUCKETS; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(links[i].loc >> shift) & (BUCKETS - 1)]++] = links[i];
+        cell_link *swap = links;
+        links = tmp;
+        tmp = swap;
+    }
+    ct__free(tmp);
+    return links;
+}
+
 /* Every (co-located cell, case interval) pair, grouped by cell and, within
  * a cell, in time order. The grid is asked once per distinct cell of the
  * case (a case goes back and forth between few cells) and once per point
  * interval. */
 static cell_link *link_cells(tracer *t, size_t *n_links)
 {
-    uint32_t *locs = ct__malloc((t->n_ivs + 1) * sizeof *locs);
-    size_t n_locs = 0;
+    cell_link *own = ct__malloc((t->n_ivs + 1) * sizeof *own); /* the case's cells */
+    size_t n_own = 0;
     for (size_t i = 0; i < t->n_ivs; i++)
         if (t->ivs[i].loc != CT_LOC_NONE)
-            locs[n_locs++] = t->ivs[i].loc;
-    qsort(locs, n_locs, sizeof *locs, cmp_u32);
-    near_range *ranges = ct__malloc((n_locs + 1) * sizeof *ranges);
+            own[n_own++] = (cell_link){t->ivs[i].loc, (uint32_t)i, 0};
+    qsort(own, n_own, sizeof *own, cmp_link);
+    near_range *ranges = ct__malloc((n_own + 1) * sizeof *ranges);
     size_t n_ranges = 0;
     t->near.n = 0;
-    for (size_t i = 0; i < n_locs; i++) {
-        if (n_ranges && ranges[n_ranges - 1].loc == locs[i])
+    for (size_t i = 0; i < n_own; i++) {
+        if (n_ranges && ranges[n_ranges - 1].loc == own[i].loc)
             continue;
-        const case_interval *ci = NULL;
-        for (size_t k = 0; !ci; k++)
-            if (t->ivs[k].loc == locs[i])
-                ci = &t->ivs[k];
         uint32_t first = t->near.n;
-        find_colocated_cells(t, ci);
-        ranges[n_ranges++] = (near_range){locs[i], first, t->near.n - first};
+        find_colocated_cells(t, &t->ivs[own[i].iv]);
+        ranges[n_ranges++] = (near_range){own[i].loc, first, t->near.n - first};
     }
-    ct__free(locs);
+    ct__free(own);
 
-    /* Links in interval order, then a stable counting sort by cell. */
+    /* Links in interval order, then a stable sort by cell. */
     cell_link *links = NULL;
     size_t n = 0, cap = 0;
     uint32_t max_loc = 0;
@@ -322,21 +348,11 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
                 max_loc = t->near.locs[k];
         }
         if (ci->loc == CT_LOC_NONE)
-            t->near.n = first;
+            t->near.n = first; /* a point's cells are not asked again */
     }
     ct__free(ranges);
-    size_t *start = ct__calloc((size_t)max_loc + 2, sizeof *start);
-    for (size_t i = 0; i < n; i++)
-        start[links[i].loc + 1]++;
-    for (uint32_t l = 0; l <= max_loc; l++)
-        start[l + 1] += start[l];
-    cell_link *sorted = ct__malloc((n + 1) * sizeof *sorted);
-    for (size_t i = 0; i < n; i++)
-        sorted[start[links[i].loc]++] = links[i];
-    ct__free(start);
-    ct__free(links);
     *n_links = n;
-    return sorted;
+    return sort_links_by_cell(links, n, max_loc);
 }
 
 /* An entry of cell `l->loc`: its overlaps with the run's intervals. *at is
@@ -512,9 +528,7 @@ static void case_interval_flush(tracer *t)
 {
     if (t->has_pending) {
         t->out->case_intervals++;
-        size_t cap = t->ivs_cap;
-        CT_GROW(t->ivs, t->n_ivs + 1, cap);
-        t->ivs_cap = cap;
+        CT_GROW(t->ivs, t->n_ivs + 1, t->ivs_cap);
         t->ivs[t->n_ivs++] = t->pending;
         t->has_pending = 0;
     }

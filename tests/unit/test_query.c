@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "celltrace.h"
@@ -170,18 +171,27 @@ static void handles_share_segment_maps(void **state)
 }
 
 /* The case goes back and forth between cell A and cell C of another
- * operator, 55 m apart, every ten minutes: five intervals. Subscriber Y's
- * one event at A (07:30, present until 08:30) is in the read-back window of
- * the first three, and overlaps each of them for ten minutes. */
-static void cell_entries_examined_once(void **state)
+ * operator, 55 m apart, every ten minutes: five intervals. Y's one event
+ * at A (07:30, present until 08:30) is in the read-back window of the first
+ * three and overlaps each for ten minutes; W's at C (07:40, until 08:40),
+ * of the first four. With `fillers` far-away cells imported before C, C's
+ * id needs more than one pass of the trace's radix sort of cells. */
+static void examined_once(size_t fillers)
 {
-    (void)state;
     char *dir;
     ct_db *db = setup(&dir);
     ct_err err;
     ct_import_summary s;
     char path[4200];
-    tu_write(dir, "cells2.csv", "cell_id,lat,lon,radius_m,region\nC,55.7505,37.62,300,RU-MOW\n");
+    size_t cap = 64 + fillers * 48, len = 0;
+    char *cells = malloc(cap);
+    assert_non_null(cells);
+    len += (size_t)snprintf(cells + len, cap - len, "cell_id,lat,lon,radius_m,region\n");
+    for (size_t i = 0; i < fillers; i++)
+        len += (size_t)snprintf(cells + len, cap - len, "F%zu,%.2f,20,100,RU-MOW\n", i, 10 + 0.01 * (double)i);
+    snprintf(cells + len, cap - len, "C,55.7505,37.62,300,RU-MOW\n");
+    tu_write(dir, "cells2.csv", cells);
+    free(cells);
     snprintf(path, sizeof path, "%s/cells2.csv", dir);
     assert_int_equal(ct_cells_import(db, "250-02", path, NULL, &s, &err), CT_OK);
     ingest_text(db, dir,
@@ -193,20 +203,35 @@ static void cell_entries_examined_once(void **state)
     ingest_operator_text(db, dir, "250-02",
                          "msisdn,ts,cell_id\n"
                          "79990000001,2020-03-24T08:10:00Z,C\n"
-                         "79990000001,2020-03-24T08:30:00Z,C\n");
+                         "79990000001,2020-03-24T08:30:00Z,C\n"
+                         "79990000008,2020-03-24T07:40:00Z,C\n");
     assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-24T12:00:00Z", NULL, "RU-MOW", &err), CT_OK);
     ct_contacts *c;
     assert_int_equal(ct_trace(db, "K1", NULL, &c, &err), CT_OK);
     assert_int_equal(c->case_intervals, 5);
-    assert_int_equal(c->candidates, 1); /* three when each interval read back */
-    assert_int_equal(c->overlaps, 3);
-    assert_int_equal(c->n, 1);
-    assert_string_equal(c->items[0].msisdn, "79990000009");
-    assert_int_equal(c->items[0].exposure_s, 1800);
+    assert_int_equal(c->candidates, 2); /* seven when each interval read back */
+    assert_int_equal(c->overlaps, 3 + 4);
+    assert_int_equal(c->n, 2);
+    assert_string_equal(c->items[0].msisdn, "79990000008");
+    assert_int_equal(c->items[0].exposure_s, 2400);
+    assert_string_equal(c->items[1].msisdn, "79990000009");
+    assert_int_equal(c->items[1].exposure_s, 1800);
     ct_contacts_free(c);
     ct_close(db);
     tu_rmtree(dir);
     free(dir);
+}
+
+static void cell_entries_examined_once(void **state)
+{
+    (void)state;
+    examined_once(0);
+}
+
+static void cell_entries_examined_once_many_cells(void **state)
+{
+    (void)state;
+    examined_once(2100);
 }
 
 int main(void)
@@ -216,6 +241,7 @@ int main(void)
         cmocka_unit_test(subscriber_events_in_order),
         cmocka_unit_test(handles_share_segment_maps),
         cmocka_unit_test(cell_entries_examined_once),
+        cmocka_unit_test(cell_entries_examined_once_many_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
