@@ -97,6 +97,12 @@ case "$after" in *queued*|*expired*|*failed*) fail "messages left behind after r
 echo "SIGKILL mid-batch: $distinct numbers, $total SMS ($((total - N)) re-sent), states $after"
 
 # ---- 3. bad and forged delivery reports ---------------------------------------------
+# Kannel keeps retrying the delivery reports of part 2 that met no listener
+# (the killed dispatcher's); they go to the port they were addressed to and
+# D1's listener would count them as forged. Part 3 listens on a port of its
+# own, so it counts only the reports sent here.
+DLR_PORT=$(free_port) || fail "no free port"
+"$CT" --data "$D1" config set sms.dlr_listen "127.0.0.1:$DLR_PORT" >/dev/null || fail "config"
 "$CT" --data "$D1" outbox list --format csv >"$WORK/ob.before"
 "$CT" --data "$D1" notify --daemon --max-time 6 >"$WORK/n3.out" 2>"$WORK/n3.err" &
 BG=$!
