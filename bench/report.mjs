@@ -90,6 +90,9 @@ md += `City: \`celltrace simulate --subscribers ${args.subscribers} --days ${arg
 md += `${events} distinct events stored, ${(Number(args['event-bytes']) / 1e9).toFixed(2)} GB of event CSV. `;
 md += `${reps.length} run(s) of everything per engine; each figure is the median over runs. `;
 md += `${out.cores} cores; memcpy bandwidth ${out.mem_bandwidth_gbs} GB/s (read + write).\n\n`;
+const buildf = path.join(args.measure, 'build.txt');
+if (fs.existsSync(buildf))
+  md += `celltrace build: ${fs.readFileSync(buildf, 'utf8').trim().split('\n').join('; ')}.\n\n`;
 const loadf = path.join(args.measure, 'loadavg.txt');
 if (fs.existsSync(loadf))
   md += `Load average of the machine (1 min, sampled at each engine's start; other work shares it): ${fs.readFileSync(loadf, 'utf8').trim().split('\n').join(', ')}.\n\n`;
