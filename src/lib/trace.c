@@ -221,6 +221,30 @@ static void queue_overlap(tracer *t, uint32_t sub, int64_t a, int64_t b, double 
     __builtin_prefetch(&t->exp[exposure_slot(t, sub)], 1);
 }
 
+/* Queues sub's presence [ts, end) cut to case interval ci, if not empty. */
+static void overlap_interval(tracer *t, const case_interval *ci, uint32_t sub, int64_t ts,
+                             int64_t end, double radius_sum)
+{
+    int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
+    if (b > a)
+        queue_overlap(t, sub, a, b, radius_sum);
+}
+
+/* The earliest start of an event whose presence can reach an interval
+ * that starts at `start`. */
+static int64_t reach_from(const tracer *t, int64_t start)
+{
+    return start - t->p.max_presence_s + 1;
+}
+
+/* The times of day of `day` that fall in [from, to): [*lo, *hi). */
+static void day_part(int64_t day, int64_t from, int64_t to, uint32_t *lo, uint32_t *hi)
+{
+    int64_t base = day * CT_DAY_S;
+    *lo = from > base ? (uint32_t)(from - base) : 0;
+    *hi = to - base < CT_DAY_S ? (uint32_t)(to - base) : CT_DAY_S;
+}
+
 /* A point candidate of another subscriber, co-located with interval ci. */
 static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t day, uint32_t tod,
                      uint32_t gap, double radius_sum)
@@ -229,10 +253,7 @@ static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t d
         return;
     t->out->candidates++;
     int64_t ts = day * CT_DAY_S + tod;
-    int64_t end = presence_end(t, sub, day, ts, gap);
-    int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
-    if (b > a)
-        queue_overlap(t, sub, a, b, radius_sum);
+    overlap_interval(t, ci, sub, ts, presence_end(t, sub, day, ts, gap), radius_sum);
 }
 
 /* ---- candidates ------------------------------------------------------------------ */
@@ -374,9 +395,7 @@ static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int
         const case_interval *ci = &t->ivs[l[k].iv];
         if (ci->start >= end)
             break;
-        int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
-        if (b > a)
-            queue_overlap(t, e->sub, a, b, l[k].rsum);
+        overlap_interval(t, ci, e->sub, ts, end, l[k].rsum);
     }
 }
 
@@ -391,9 +410,8 @@ static void scan_cell_run(tracer *t, const cell_link *l, size_t n, int64_t from,
         const ct_segment *seg = day_segment(t, day);
         if (!seg)
             continue;
-        int64_t base = day * CT_DAY_S;
-        uint32_t lo = from > base ? (uint32_t)(from - base) : 0;
-        uint32_t hi = to - base < CT_DAY_S ? (uint32_t)(to - base) : CT_DAY_S;
+        uint32_t lo, hi;
+        day_part(day, from, to, &lo, &hi);
         ct_place_cursor c;
         int got;
         if (!ct__seg_cell_seek(seg, l->loc, lo, &c))
@@ -413,10 +431,10 @@ static void scan_cell_run(tracer *t, const cell_link *l, size_t n, int64_t from,
 static void scan_cell(tracer *t, const cell_link *l, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        int64_t from = t->ivs[l[i].iv].start - t->p.max_presence_s + 1; /* earliest useful start */
+        int64_t from = reach_from(t, t->ivs[l[i].iv].start);
         int64_t to = t->ivs[l[i].iv].end;
         size_t j = i + 1;
-        while (j < n && t->ivs[l[j].iv].start - t->p.max_presence_s + 1 <= to)
+        while (j < n && reach_from(t, t->ivs[l[j].iv].start) <= to)
             to = t->ivs[l[j++].iv].end; /* intervals are disjoint and in order */
         scan_cell_run(t, l + i, j - i, from < 0 ? 0 : from, to);
         i = j;
@@ -474,16 +492,15 @@ static void scan_points(tracer *t, const case_interval *ci, const ct_segment *se
 /* The point candidates of one case interval. */
 static void scan_interval_points(tracer *t, const case_interval *ci)
 {
-    int64_t from = ci->start - t->p.max_presence_s + 1; /* earliest useful start */
+    int64_t from = reach_from(t, ci->start);
     if (from < 0)
         from = 0;
     for (int64_t day = ct__day_of(from); day <= ct__day_of(ci->end - 1); day++) {
         const ct_segment *seg = day_segment(t, day);
         if (!seg)
             continue;
-        int64_t base = day * CT_DAY_S;
-        uint32_t lo = from > base ? (uint32_t)(from - base) : 0;
-        uint32_t hi = ci->end - base < CT_DAY_S ? (uint32_t)(ci->end - base) : CT_DAY_S;
+        uint32_t lo, hi;
+        day_part(day, from, ci->end, &lo, &hi);
         scan_points(t, ci, seg, lo, hi);
     }
 }
