@@ -208,6 +208,13 @@ typedef struct batch {
     uint64_t candidates;
 } batch;
 
+/* No case is left for a worker: all taken, or the next one comes after a
+ * failure (the cases before a failure are still traced). Under b->lock. */
+static int batch_done(const batch *b)
+{
+    return b->next >= b->n || (b->failed && b->next >= b->failed_at);
+}
+
 static void *batch_worker(void *arg)
 {
     batch *b = arg;
@@ -220,12 +227,10 @@ static void *batch_worker(void *arg)
     pthread_mutex_lock(&b->lock);
     if (rc && b->next >= b->n)
         rc = CT_OK; /* nothing left for this worker: its open does not matter */
-    /* after a failure, the cases before the failed one are still traced */
     while (!rc) {
-        while (b->next < b->n && !(b->failed && b->next >= b->failed_at) &&
-               b->next >= b->printed + b->ahead)
+        while (!batch_done(b) && b->next >= b->printed + b->ahead)
             pthread_cond_wait(&b->changed, &b->lock);
-        if (b->next >= b->n || (b->failed && b->next >= b->failed_at))
+        if (batch_done(b))
             break;
         size_t i = b->next++;
         pthread_mutex_unlock(&b->lock);
