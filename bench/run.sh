@@ -237,7 +237,7 @@ for rep in $(seq 1 "$REPEAT"); do
     echo "rep $rep celltrace $(cut -d' ' -f1 /proc/loadavg)" >> "$MEAS/loadavg.txt"
     # what ran: the checkout's commit (+dirty), and the binary itself, which
     # BENCH_NO_MAKE=1 may have built from another one
-    echo "run $rep: commit $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE/.." diff --quiet HEAD 2>/dev/null || echo +dirty), binary sha256 $(sha256sum "$CT" | cut -c1-12) built $(date -u -r "$CT" +%Y-%m-%dT%H:%M:%SZ)" >> "$MEAS/build.txt"
+    echo "run $rep: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +dirty), binary sha256 $(sha256sum "$CT" | cut -c1-12) built $(date -u -r "$CT" +%Y-%m-%dT%H:%M:%SZ)" >> "$MEAS/build.txt"
     export CELLTRACE_DATA=$WORK/ct
     rm -rf "$CELLTRACE_DATA"
     log "rep $rep: celltrace ingest"
