@@ -171,6 +171,26 @@ void ct_params_default(ct_params *p);
 /* Checks ranges; returns CT_EINVAL with a message when out of range. */
 ct_code ct_params_check(const ct_params *p, ct_err *err);
 
+/* Notification levels of a scored contact (docs/RISK.md section 5). */
+typedef enum ct_level {
+    CT_LEVEL_NONE = 0,       /* no notice; kept for the regional headquarters */
+    CT_LEVEL_TEST = 1,       /* an invitation to a test, staying home until the result */
+    CT_LEVEL_QUARANTINE = 2  /* an order to self-isolate */
+} ct_level;
+
+/* "none", "test", "quarantine". */
+const char *ct_level_name(ct_level level);
+
+/* Parses a level name; returns 0, or -1 when s names none. */
+int ct_level_parse(const char *s, ct_level *out);
+
+/* Kinds of evidence behind a contact, as bits of ct_contact.evidence. */
+enum {
+    CT_EVIDENCE_CELL_CELL = 1,   /* both positions known by their cells */
+    CT_EVIDENCE_CELL_POINT = 2,  /* one by a cell, one by a GPS fix */
+    CT_EVIDENCE_POINT_POINT = 4  /* both by GPS fixes */
+};
+
 typedef struct ct_contact {
     char msisdn[CT_MSISDN_MAX + 1];
     uint32_t subscriber;  /* dense internal id (not personal data) */
@@ -178,11 +198,31 @@ typedef struct ct_contact {
     int64_t first_contact;
     int64_t last_contact;
     double min_radius_m;
+    /* Filled by ct_trace_scored only (0 otherwise): */
+    double p_contact;        /* calibrated probability of a true contact, 4 significant digits */
+    double expected_near_s;  /* expected seconds within the contact distance */
+    ct_level level;
+    unsigned evidence;       /* CT_EVIDENCE_* bits */
 } ct_contact;
+
+/* What the risk model read about one contact (docs/RISK.md section 3). */
+typedef struct ct_evidence {
+    double near_s;      /* expected seconds within D */
+    double share_sum;   /* sum over episodes of its share of the visit, times min(1, seconds / T) */
+    double share_max;   /* the largest share of one visit */
+    double comove;      /* sum over shared moves of 1 / (subscribers sharing it) */
+    uint32_t comove_n;  /* shared moves */
+    uint32_t episodes;  /* visits of the case it shared */
+    uint32_t days;      /* distinct UTC days with at least T seconds together */
+    uint32_t places;    /* distinct places of the case with at least T seconds together */
+    int64_t night_s;    /* overlap seconds in local night hours (00:00-06:00) */
+    double log_odds;    /* the model's z before calibration */
+} ct_evidence;
 
 typedef struct ct_contacts {
     char case_id[CT_ID_MAX + 1];
-    ct_contact *items; /* sorted: exposure desc, then msisdn asc */
+    ct_contact *items; /* sorted: exposure desc, then msisdn asc (scored: see ct_trace_scored) */
+    ct_evidence *evidence; /* scored traces: parallel to items; NULL otherwise */
     size_t n;
     /* work done, for benchmarks: intervals of the case; candidates
      * examined (each cell event once, however many of the case's intervals
@@ -197,6 +237,208 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p,
                  ct_contacts **out, ct_err *err);
 
 void ct_contacts_free(ct_contacts *c);
+
+/* ---- contact risk (docs/RISK.md) ------------------------------------------ */
+
+/* A fitted risk model: what turns a contact's evidence into p_contact. */
+typedef struct ct_risk_model ct_risk_model;
+
+/* The model built into this binary (models/risk-model.txt at build time). */
+const ct_risk_model *ct_risk_model_builtin(void);
+
+/* Reads a model file. Returns new (*out): free with ct_risk_model_free. */
+ct_code ct_risk_model_load(const char *path, ct_risk_model **out, ct_err *err);
+void ct_risk_model_free(ct_risk_model *m);
+
+/* Its version string ("risk-1 ..."), and the thresholds it recommends. */
+const char *ct_risk_model_version(const ct_risk_model *m);
+void ct_risk_model_thresholds(const ct_risk_model *m, double *test, double *quarantine);
+
+typedef struct ct_risk_opts {
+    const ct_risk_model *model; /* NULL: the built-in model */
+    double test_threshold;      /* p_contact at or above: level test or higher */
+    double quarantine_threshold; /* p_contact at or above: level quarantine */
+    ct_level min_level;         /* contacts below it are left out; their numbers are not read */
+    const char *timezone;       /* for night hours; NULL: the data directory's `timezone` */
+} ct_risk_opts;
+
+/* The built-in model, its recommended thresholds, every level kept. */
+void ct_risk_opts_default(ct_risk_opts *o);
+
+/* As a data directory is configured: `model` (NULL: the built-in one),
+ * thresholds from risk.test and risk.quarantine in celltrace.conf (else the
+ * model's), the configured time zone for night hours. CT_EINVAL when the
+ * test threshold is above the quarantine threshold. */
+ct_code ct_risk_opts_configured(const char *data_dir, const ct_risk_model *model,
+                                ct_risk_opts *o, ct_err *err);
+
+/* Traces one case as ct_trace does and scores every contact: p_contact,
+ * expected_near_s, level, evidence. Contacts are sorted by p_contact
+ * descending, then exposure descending, then number; with min_level only
+ * those at that level or above are returned (and only their numbers are
+ * read and audited). Exposure, first and last contact and min_radius_m are
+ * exactly ct_trace's. Returns new (*out). */
+ct_code ct_trace_scored(ct_db *db, const char *case_id, const ct_params *p,
+                        const ct_risk_opts *risk, ct_contacts **out, ct_err *err);
+
+/* Where one side of an overlap was. */
+typedef struct ct_place_info {
+    int is_point;
+    char operator_name[CT_ID_MAX + 1];
+    char cell_id[CT_ID_MAX + 1];       /* "" for a point */
+    char region[CT_REGION_MAX + 1];    /* "" when unknown or a point */
+    double lat, lon, radius_m;         /* centre and radius or accuracy */
+} ct_place_info;
+
+/* One episode: the contact's overlaps within one visit of the case. */
+typedef struct ct_episode_info {
+    int64_t start, end;        /* earliest and latest instant of overlap */
+    int64_t overlap_s;
+    double expected_near_s;
+    double p_near;             /* expected_near_s / overlap_s: chance of being within D at a moment */
+    double share;              /* of the visit's expected near-seconds over everyone in it */
+    uint32_t others;           /* other subscribers who shared the visit */
+    ct_place_info case_place, contact_place; /* the pair of places with the most overlap */
+    unsigned evidence;         /* CT_EVIDENCE_* bits */
+} ct_episode_info;
+
+/* A move the contact shared: the case changed place at `at` and the
+ * contact had an event at the new place within the co-movement window. */
+typedef struct ct_move_info {
+    int64_t at;
+    uint32_t sharers;          /* subscribers who shared this move */
+    ct_place_info place;       /* the case's new place */
+} ct_move_info;
+
+/* One term of the model: value * coefficient adds to the log-odds. */
+typedef struct ct_risk_term {
+    const char *name, *meaning; /* static */
+    double value, coefficient;
+} ct_risk_term;
+
+typedef struct ct_explanation {
+    char case_id[CT_ID_MAX + 1];
+    ct_contact contact;         /* scored; exposure_s < min_exposure when not a contact */
+    int is_contact;             /* exposure reaches min_exposure_s */
+    ct_episode_info *episodes;  /* in time order */
+    size_t n_episodes;
+    ct_move_info *moves;
+    size_t n_moves;
+    ct_risk_term terms[24];
+    size_t n_terms;
+    double log_odds;            /* the sum of the terms */
+    double share_sum, share_max, comove; /* the evidence the terms read */
+    uint32_t days, places;
+    char model_version[64];
+} ct_explanation;
+
+/* The evidence for one subscriber (by number) against one case, with
+ * every episode, shared move and term. CT_ENOTFOUND when the number never
+ * overlapped the case. Audited. Returns new (*out). */
+ct_code ct_explain(ct_db *db, const char *case_id, const char *msisdn, const ct_params *p,
+                   const ct_risk_opts *risk, ct_explanation **out, ct_err *err);
+void ct_explanation_free(ct_explanation *e);
+
+/* Fitting a model (docs/RISK.md section 4) on files from `risk features`. */
+typedef struct ct_risk_fit_opts {
+    const ct_risk_model *base;   /* visit and co-movement constants (NULL: built-in) */
+    const char *version;         /* the new model's version string */
+    double test_share;           /* share of the net to put at level test (0: 0.05) */
+    double quarantine_threshold; /* 0: 0.5, more likely than not */
+} ct_risk_fit_opts;
+
+typedef struct ct_risk_fit_report {
+    size_t rows, positives;
+    int iterations;
+    double log_loss;             /* mean, per row, of the fitted logistic */
+} ct_risk_fit_report;
+
+/* Fits coefficients, calibration and thresholds. Returns new (*out). */
+ct_code ct_risk_fit(const char *const *paths, size_t n_paths, const ct_risk_fit_opts *opts,
+                    ct_risk_model **out, ct_risk_fit_report *report, ct_err *err);
+
+/* Writes a model file (path NULL: stdout), atomically, after a comment
+ * (lines starting with '#', may be NULL). */
+ct_code ct_risk_model_write(const ct_risk_model *m, const char *path, const char *comment,
+                            ct_err *err);
+
+/* ---- accuracy against truth (docs/RISK.md section 6) ---------------------- */
+
+/* Who really was near each case: case_id,msisdn,minutes (as `simulate`
+ * writes truth.csv). A pair is a true contact when minutes * 60 reaches
+ * the min_exposure_s the evaluation runs with. */
+typedef struct ct_truth ct_truth;
+
+/* Reads a truth file; a bad row fails with its file, line and reason.
+ * Returns new (*out). */
+ct_code ct_truth_load(const char *path, ct_truth **out, ct_err *err);
+void ct_truth_free(ct_truth *t);
+
+/* One scored contact of the net, with what the truth says of it. */
+typedef struct ct_eval_row {
+    const char *case_id;
+    const ct_contact *contact;
+    const ct_evidence *evidence;
+    int64_t truth_minutes; /* 0 when the truth does not list the pair */
+    int is_true;           /* truth_minutes * 60 >= min_exposure_s */
+} ct_eval_row;
+
+typedef int (*ct_eval_row_fn)(void *ud, const ct_eval_row *r);
+
+/* Traces every registered case with scoring and calls fn with each
+ * contact of the net (every level), case by case. Numbers are read to
+ * match the truth, so each trace is audited. A non-zero return stops. */
+ct_code ct_evaluate_rows(ct_db *db, const ct_truth *truth, const ct_params *p,
+                         const ct_risk_opts *risk, ct_eval_row_fn fn, void *ud, ct_err *err);
+
+/* Precision, recall and F1 of one selection. */
+typedef struct ct_eval_counts {
+    uint64_t selected, selected_true, truth;
+    double precision, recall, f1;
+} ct_eval_counts;
+
+/* One bin of the reliability table: predicted against observed. */
+typedef struct ct_eval_bin {
+    double p_lo, p_hi;     /* the bin [p_lo, p_hi) (the last one includes 1) */
+    uint64_t n, positives;
+    double mean_p, observed;
+} ct_eval_bin;
+
+#define CT_EVAL_BINS 10
+
+/* All the numbers for one slice of the contacts: every contact, or those
+ * of one kind of evidence (their strongest kind: point-point, else
+ * cell-point, else cell-cell). */
+typedef struct ct_eval_slice {
+    const char *name;       /* "all", "cell-cell", "cell-point", "point-point" */
+    uint64_t net, net_true; /* contacts of the net, and the true ones among them */
+    ct_eval_counts net_counts, test, quarantine; /* the net; level test or above; quarantine */
+    double ap_p_contact, ap_exposure; /* average precision of the two rankings */
+    double brier;
+    ct_eval_bin bins[CT_EVAL_BINS];
+} ct_eval_slice;
+
+/* A point of a precision-recall curve. */
+typedef struct ct_pr_point {
+    double recall, precision;
+} ct_pr_point;
+
+typedef struct ct_evaluation {
+    size_t cases;
+    uint64_t truth;          /* true contacts of the traced cases */
+    uint64_t truth_in_net;   /* of them, found by SPEC 4's net */
+    ct_eval_slice slices[4]; /* all, cell-cell, cell-point, point-point */
+    ct_pr_point *pr_p_contact, *pr_exposure; /* curves of the "all" slice */
+    size_t n_pr_p_contact, n_pr_exposure;
+    char model_version[64];
+    double test_threshold, quarantine_threshold;
+} ct_evaluation;
+
+/* Scores every registered case and measures it against the truth.
+ * Returns new (*out). */
+ct_code ct_evaluate(ct_db *db, const ct_truth *truth, const ct_params *p,
+                    const ct_risk_opts *risk, ct_evaluation **out, ct_err *err);
+void ct_evaluation_free(ct_evaluation *e);
 
 /* ---- what changed, and a subscriber's events (for tracing runs) ----------- */
 
@@ -285,6 +527,15 @@ int ct_parse_time(const char *s, int allow_date, int64_t *out);
 /* Writes a radius with at most two decimals, no trailing zeros ("305",
  * "422.7") into buf (at least 32 bytes). */
 void ct_format_radius(double r, char *buf);
+
+/* Writes a probability with at most 4 significant digits, as a plain
+ * decimal without trailing zeros ("0.01234", "0.5", "0.0000012", "0") into
+ * buf (at least 32 bytes). */
+void ct_format_probability(double p, char *buf);
+
+/* Writes seconds with at most one decimal, no trailing zeros ("812.4",
+ * "90") into buf (at least 32 bytes). */
+void ct_format_seconds(double s, char *buf);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,8 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cmd_simulate(cli_ctx *ctx, int argc, char **argv);
 int cmd_demo(cli_ctx *ctx, int argc, char **argv);
+int cmd_risk(cli_ctx *ctx, int argc, char **argv);
+int cmd_evaluate(cli_ctx *ctx, int argc, char **argv);
 /* Notifications (include/celltrace_notify.h, docs/NOTIFY.md). */
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_notify(cli_ctx *ctx, int argc, char **argv);
@@ -44,6 +46,9 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cmd_outbox(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
+/* trace --explain (cmd_explain.c): prints one contact's evidence. */
+int trace_explain(cli_ctx *ctx, const char *case_id, const char *msisdn, const ct_params *p,
+                  const ct_risk_opts *risk, int json);
 /* The demo's SMS stage through a local Kannel (cmd_demo_sms.c); 0 also when skipped. */
 int demo_sms_stage(cli_ctx *ctx, const char *root, const char *data, double *seconds);
 

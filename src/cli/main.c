@@ -37,6 +37,8 @@ static const command COMMANDS[] = {
     {"export", cmd_export, "export --region R: contacts for a regional headquarters"},
     {"report", cmd_report, "per region and day: cases, contacts, notified, delivered"},
     {"config", cmd_config, "config set KEY VALUE | get KEY | list: settings"},
+    {"evaluate", cmd_evaluate, "evaluate --truth FILE: accuracy of the scored contacts"},
+    {"risk", cmd_risk, "risk features | fit: calibrate the contact risk model"},
     {"demo", cmd_demo, "the whole job on a simulated city, scored against its truth"},
 };
 

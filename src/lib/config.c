@@ -31,7 +31,7 @@
 #define VALUE_MAX 1024
 
 typedef enum kind { K_TEXT, K_URL, K_SECRET, K_LISTEN, K_LANG, K_QUIET, K_RATE, K_SECONDS,
-                    K_DAYS, K_ZONE, K_SENDER } kind;
+                    K_DAYS, K_ZONE, K_SENDER, K_PROB } kind;
 
 typedef struct key_def {
     const char *name, *def;
@@ -58,6 +58,10 @@ static const key_def KEYS[] = {
     {"sms.timeout_s", "10", K_SECONDS, "HTTP timeout of one request to the gateway"},
     {"timezone", "Europe/Moscow", K_ZONE, "local time for night hours, quiet hours and dates"},
     {"quarantine_days", "14", K_DAYS, "quarantine length after the last contact"},
+    {"risk.test", "model", K_PROB,
+     "p_contact at or above which a contact is invited to a test (model: its recommendation)"},
+    {"risk.quarantine", "model", K_PROB,
+     "p_contact at or above which a contact is told to self-isolate (model: its recommendation)"},
 };
 #define N_KEYS (sizeof KEYS / sizeof *KEYS)
 
@@ -158,6 +162,9 @@ static const char *check_value(const key_def *k, const char *v)
     case K_DAYS: return is_number(v, 1, 90) && !strchr(v, '.') ? NULL : "must be 1 to 90 days";
     case K_ZONE: return zone_exists(v) ? NULL : "unknown time zone";
     case K_SENDER: return valid_sender(v) ? NULL : "must be 1-11 letters/digits or 15 digits";
+    case K_PROB:
+        return !strcmp(v, "model") || (is_number(v, 0, 1) && strtod(v, NULL) > 0)
+                   ? NULL : "must be a probability in (0, 1], or model";
     case K_TEXT:
     case K_SECRET: return NULL;
     }
@@ -343,6 +350,8 @@ ct_code ct__conf_load(const char *dir, ct_conf *c, ct_err *err)
     c->timeout_s = strtoll(effective(&f, 13), NULL, 10);
     copy(c->timezone, sizeof c->timezone, effective(&f, 14));
     c->quarantine_days = atoi(effective(&f, 15));
+    c->risk_test = strcmp(effective(&f, 16), "model") ? strtod(effective(&f, 16), NULL) : 0.0;
+    c->risk_quarantine = strcmp(effective(&f, 17), "model") ? strtod(effective(&f, 17), NULL) : 0.0;
     file_free(&f);
     return CT_OK;
 }

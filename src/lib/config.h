@@ -19,6 +19,7 @@ typedef struct ct_conf {
     double rate;              /* messages per second */
     int64_t retry_base_s, retry_max_s, expire_s, timeout_s;
     int quarantine_days;
+    double risk_test, risk_quarantine; /* thresholds; 0 = the model's recommendation */
 } ct_conf;
 
 /* Loads the file (absent = all defaults) into *c. */

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sodium.h>
@@ -63,9 +64,9 @@ int ct_parse_time(const char *s, int allow_date, int64_t *out)
     return ct__parse_time(s, strlen(s), allow_date, out);
 }
 
-void ct_format_radius(double r, char *buf)
+/* Drops trailing zeros after a decimal point, and the point if bare. */
+static void trim_zeros(char *buf)
 {
-    snprintf(buf, 32, "%.2f", r);
     char *dot = strchr(buf, '.');
     if (!dot)
         return;
@@ -74,6 +75,33 @@ void ct_format_radius(double r, char *buf)
         *end-- = '\0';
     if (end == dot)
         *end = '\0';
+}
+
+void ct_format_radius(double r, char *buf)
+{
+    snprintf(buf, 32, "%.2f", r);
+    trim_zeros(buf);
+}
+
+void ct_format_probability(double p, char *buf)
+{
+    if (!(p > 0)) {
+        snprintf(buf, 32, "0");
+        return;
+    }
+    int decimals = 3 - (int)floor(log10(p));
+    if (decimals < 0)
+        decimals = 0;
+    if (decimals > 20)
+        decimals = 20;
+    snprintf(buf, 32, "%.*f", decimals, p);
+    trim_zeros(buf);
+}
+
+void ct_format_seconds(double s, char *buf)
+{
+    snprintf(buf, 32, "%.1f", s);
+    trim_zeros(buf);
 }
 
 /* ---- init ----------------------------------------------------------------- */

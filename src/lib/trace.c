@@ -34,11 +34,17 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "db.h"
 #include "error.h"
 #include "geo.h"
+#include "proximity.h"
+#include "risk.h"
+#include "score.h"
 #include "segment.h"
+#include "subscribers.h"
 #include "textparse.h"
+#include "tzone.h"
 
 /* 32 bytes, two to a cache line: the table is probed once per overlap at
  * random, so its size decides how much of it stays in cache. total fits 32
@@ -56,26 +62,31 @@ enum { OVERLAP_BATCH = 32 };
 typedef struct overlap {
     int64_t start, end;
     double radius;
+    double near_p; /* scoring: the probability of being within D */
     uint32_t sub;
+    uint32_t iv;   /* scoring: the case interval */
+    uint32_t kind; /* scoring: CT__KIND_* */
 } overlap;
 
-typedef struct case_interval {
-    int64_t start, end;
-    double lat, lon, radius;
-    uint32_t loc; /* CT_LOC_NONE for a point */
-} case_interval;
+typedef ct__case_interval case_interval;
 
+/* The cells co-located with a disk; with scoring, also the probability
+ * that a phone in each was within D of one in the disk. */
 typedef struct colocated {
     uint32_t *locs;
-    double *radii;
+    double *radii, *near_p;
     uint32_t n;
     size_t cap;
+    int scoring;
+    double d_max;
+    const case_interval *query; /* the disk being asked about */
 } colocated;
 
 /* Cell loc is co-located with case interval iv; rsum = r_case + r_cell. */
 typedef struct cell_link {
     uint32_t loc, iv;
     double rsum;
+    double near_p;
 } cell_link;
 
 /* The cells co-located with one cell of the case: near.locs[first..+n). */
@@ -101,6 +112,12 @@ typedef struct tracer {
     ct_err *err;
     ct_code failed;
     int stale; /* a segment names a cell newer than our catalogue */
+    ct__scorer *scorer; /* NULL: a plain SPEC 4 trace */
+    const ct_risk_opts *risk;
+    ct__score_params risk_params;
+    uint32_t explain_sub;   /* UINT32_MAX: no --explain */
+    ct__overlap_detail *details; /* the explained subscriber's overlaps */
+    size_t n_details, cap_details;
 } tracer;
 
 /* ---- segments by day --------------------------------------------------------- */
@@ -207,27 +224,65 @@ static void flush_overlaps(tracer *t)
 {
     for (unsigned i = 0; i < t->queued; i++) {
         const overlap *o = &t->queue[i];
-        add_exposure(t, o->sub, o->start, o->end, o->radius);
+        if (t->scorer)
+            ct__scorer_add(t->scorer, o->sub, o->iv, o->start, o->end, o->radius, o->near_p, o->kind);
+        else
+            add_exposure(t, o->sub, o->start, o->end, o->radius);
     }
     t->queued = 0;
 }
 
-static void queue_overlap(tracer *t, uint32_t sub, int64_t a, int64_t b, double radius_sum)
+static void queue_overlap(tracer *t, const overlap *o)
 {
     t->out->overlaps++;
     if (t->queued == OVERLAP_BATCH)
         flush_overlaps(t);
-    t->queue[t->queued++] = (overlap){a, b, radius_sum, sub};
-    __builtin_prefetch(&t->exp[exposure_slot(t, sub)], 1);
+    t->queue[t->queued++] = *o;
+    if (t->scorer)
+        ct__scorer_prefetch(t->scorer, o->sub, o->iv);
+    else
+        __builtin_prefetch(&t->exp[exposure_slot(t, o->sub)], 1);
 }
 
-/* Queues sub's presence [ts, end) cut to case interval ci, if not empty. */
-static void overlap_interval(tracer *t, const case_interval *ci, uint32_t sub, int64_t ts,
-                             int64_t end, double radius_sum)
+/* Where a candidate event was: a cell (loc), or a point. */
+typedef struct place_ref {
+    uint32_t loc;
+    const ct_point *pt;
+} place_ref;
+
+/* The explained subscriber's overlap, kept with where it happened. */
+static void keep_detail(tracer *t, const overlap *o, int64_t ts, place_ref where)
 {
+    CT_GROW(t->details, t->n_details + 1, t->cap_details);
+    ct__overlap_detail *d = &t->details[t->n_details++];
+    *d = (ct__overlap_detail){.iv = o->iv, .loc = where.loc, .kind = o->kind, .start = o->start,
+                              .end = o->end, .event_ts = ts, .radius_sum = o->radius,
+                              .near_p = o->near_p};
+    if (where.pt) {
+        d->lat = where.pt->lat;
+        d->lon = where.pt->lon;
+        d->radius = where.pt->acc;
+        d->op = where.pt->op;
+    }
+}
+
+/* Queues sub's presence [ts, end) cut to case interval iv, if not empty;
+ * with scoring, near_p and kind weigh it and a shared move is noted. */
+static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, int64_t end,
+                             double radius_sum, double near_p, uint32_t kind, place_ref where)
+{
+    const case_interval *ci = &t->ivs[iv];
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
-    if (b > a)
-        queue_overlap(t, sub, a, b, radius_sum);
+    if (b <= a)
+        return;
+    overlap o = {a, b, radius_sum, near_p, sub, iv, kind};
+    queue_overlap(t, &o);
+    if (!t->scorer)
+        return;
+    if (ct__scorer_is_move(t->scorer, ci, ts, t->risk_params.comove_window_s))
+        ct__scorer_move(t->scorer, sub, iv);
+    if (sub == t->explain_sub)
+        keep_detail(t, &o, ts, where);
 }
 
 /* The earliest start of an event whose presence can reach an interval
@@ -245,15 +300,23 @@ static void day_part(int64_t day, int64_t from, int64_t to, uint32_t *lo, uint32
     *hi = to - base < CT_DAY_S ? (uint32_t)(to - base) : CT_DAY_S;
 }
 
-/* A point candidate of another subscriber, co-located with interval ci. */
-static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t day, uint32_t tod,
-                     uint32_t gap, double radius_sum)
+/* A point candidate of another subscriber, co-located with interval iv
+ * at centre distance dist. */
+static void consider(tracer *t, uint32_t iv, uint32_t sub, int64_t day, const ct_place_entry *e,
+                     double dist)
 {
     if (sub == t->case_sub)
         return;
     t->out->candidates++;
-    int64_t ts = day * CT_DAY_S + tod;
-    overlap_interval(t, ci, sub, ts, presence_end(t, sub, day, ts, gap), radius_sum);
+    const case_interval *ci = &t->ivs[iv];
+    int64_t ts = day * CT_DAY_S + e->tod;
+    int64_t end = presence_end(t, sub, day, ts, e->gap);
+    double near_p = 0.0;
+    uint32_t kind = ci->loc == CT_LOC_NONE ? CT__KIND_POINT_POINT : CT__KIND_CELL_POINT;
+    if (t->scorer && end > ci->start && ts < ci->end)
+        near_p = ct__near_probability(dist, ci->radius, e->pt.acc, t->p.contact_distance_m);
+    overlap_interval(t, iv, sub, ts, end, ci->radius + e->pt.acc, near_p, kind,
+                     (place_ref){CT_LOC_NONE, &e->pt});
 }
 
 /* ---- candidates ------------------------------------------------------------------ */
@@ -261,16 +324,25 @@ static void consider(tracer *t, const case_interval *ci, uint32_t sub, int64_t d
 static void collect_near(void *ud, uint32_t loc, const ct_cell *cell)
 {
     colocated *c = ud;
-    size_t cap = c->cap;
+    size_t cap = c->cap, cap2 = c->cap;
     CT_GROW(c->locs, c->n + 1, cap);
+    CT_GROW(c->near_p, c->n + 1, cap2);
     CT_GROW(c->radii, c->n + 1, c->cap);
     c->locs[c->n] = loc;
-    c->radii[c->n++] = cell->radius;
+    c->radii[c->n] = cell->radius;
+    c->near_p[c->n++] =
+        c->scoring ? ct__near_probability(ct__distance_m(c->query->lat, c->query->lon, cell->lat,
+                                                         cell->lon),
+                                          c->query->radius, cell->radius, c->d_max)
+                   : 0.0;
 }
 
 /* Appends the cells co-located with ci's disk to t->near. */
 static void find_colocated_cells(tracer *t, const case_interval *ci)
 {
+    t->near.scoring = t->scorer != NULL;
+    t->near.d_max = t->p.contact_distance_m;
+    t->near.query = ci;
     ct__catalog_colocated(t->db->cat, ci->lat, ci->lon, ci->radius, t->p.contact_distance_m,
                           collect_near, &t->near);
 }
@@ -332,7 +404,7 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
     size_t n_own = 0;
     for (size_t i = 0; i < t->n_ivs; i++)
         if (t->ivs[i].loc != CT_LOC_NONE)
-            own[n_own++] = (cell_link){t->ivs[i].loc, (uint32_t)i, 0};
+            own[n_own++] = (cell_link){t->ivs[i].loc, (uint32_t)i, 0, 0};
     qsort(own, n_own, sizeof *own, cmp_link);
     near_range *ranges = ct__malloc((n_own + 1) * sizeof *ranges);
     size_t n_ranges = 0;
@@ -364,7 +436,8 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
         }
         CT_GROW(links, n + count, cap);
         for (uint32_t k = first; k < first + count; k++) {
-            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, ci->radius + t->near.radii[k]};
+            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, ci->radius + t->near.radii[k],
+                                     t->near.near_p[k]};
             if (t->near.locs[k] > max_loc)
                 max_loc = t->near.locs[k];
         }
@@ -395,7 +468,9 @@ static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int
         const case_interval *ci = &t->ivs[l[k].iv];
         if (ci->start >= end)
             break;
-        overlap_interval(t, ci, e->sub, ts, end, l[k].rsum);
+        uint32_t kind = ci->loc == CT_LOC_NONE ? CT__KIND_CELL_POINT : CT__KIND_CELL_CELL;
+        overlap_interval(t, l[k].iv, e->sub, ts, end, l[k].rsum, l[k].near_p, kind,
+                         (place_ref){l[k].loc, NULL});
     }
 }
 
@@ -441,10 +516,9 @@ static void scan_cell(tracer *t, const cell_link *l, size_t n)
     }
 }
 
-static void scan_all_cells(tracer *t)
+/* Links grouped by cell (in cell order), each cell's scanned once. */
+static void scan_cell_groups(tracer *t, const cell_link *links, size_t n)
 {
-    size_t n;
-    cell_link *links = link_cells(t, &n);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && links[j].loc == links[i].loc)
@@ -452,28 +526,37 @@ static void scan_all_cells(tracer *t)
         scan_cell(t, links + i, j - i);
         i = j;
     }
+}
+
+static void scan_all_cells(tracer *t)
+{
+    size_t n;
+    cell_link *links = link_cells(t, &n);
+    scan_cell_groups(t, links, n);
     ct__free(links);
 }
 
-static void scan_tile(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t tile,
-                      uint32_t lo, uint32_t hi)
+static void scan_tile(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t tile, uint32_t lo,
+                      uint32_t hi)
 {
+    const case_interval *ci = &t->ivs[iv];
     ct_place_cursor c;
     ct_place_entry e;
     int got;
     ct__seg_tile_seek(seg, tile, lo, &c);
     while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi) {
         const ct_point *p = &e.pt;
-        if (ct__distance_m(ci->lat, ci->lon, p->lat, p->lon) <= ci->radius + p->acc + t->p.contact_distance_m)
-            consider(t, ci, e.sub, seg->day, e.tod, e.gap, ci->radius + p->acc);
+        double dist = ct__distance_m(ci->lat, ci->lon, p->lat, p->lon);
+        if (dist <= ci->radius + p->acc + t->p.contact_distance_m)
+            consider(t, iv, e.sub, seg->day, &e, dist);
     }
     if (got < 0)
         damaged(t, seg);
 }
 
-static void scan_points(tracer *t, const case_interval *ci, const ct_segment *seg, uint32_t lo,
-                        uint32_t hi)
+static void scan_points(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t lo, uint32_t hi)
 {
+    const case_interval *ci = &t->ivs[iv];
     ct_grid_span spans[CT_GRID_SPANS_MAX];
     if (!seg->n_points)
         return;
@@ -485,13 +568,14 @@ static void scan_points(tracer *t, const case_interval *ci, const ct_segment *se
         for (unsigned s = 0; s < n; s++)
             for (uint32_t tile = ct__seg_tile_lower(seg, spans[s].lo);
                  tile < seg->n_tiles && seg->tiledir[tile].key <= spans[s].hi; tile++)
-                scan_tile(t, ci, seg, tile, lo, hi);
+                scan_tile(t, iv, seg, tile, lo, hi);
     }
 }
 
 /* The point candidates of one case interval. */
-static void scan_interval_points(tracer *t, const case_interval *ci)
+static void scan_interval_points(tracer *t, uint32_t iv)
 {
+    const case_interval *ci = &t->ivs[iv];
     int64_t from = reach_from(t, ci->start);
     if (from < 0)
         from = 0;
@@ -501,8 +585,43 @@ static void scan_interval_points(tracer *t, const case_interval *ci)
             continue;
         uint32_t lo, hi;
         day_part(day, from, ci->end, &lo, &hi);
-        scan_points(t, ci, seg, lo, hi);
+        scan_points(t, iv, seg, lo, hi);
     }
+}
+
+/* Scoring: the same scan, one visit of the case at a time (its cells in
+ * cell order, then its point intervals), so that the scorer has one
+ * visit's episodes in hand at a time (score.c). A cell event whose
+ * presence reaches two visits is decoded for each and matched only to
+ * that visit's intervals: every (interval, event) pair still counts once. */
+static void scan_by_visit(tracer *t)
+{
+    size_t n;
+    cell_link *links = link_cells(t, &n);
+    uint32_t n_visits;
+    const ct__visit *visits = ct__scorer_visits(t->scorer, &n_visits);
+    /* a stable counting sort by visit keeps each visit's links by cell */
+    size_t *start = ct__calloc(n_visits + 1, sizeof *start);
+    cell_link *by_visit = ct__malloc((n + 1) * sizeof *by_visit);
+    for (size_t i = 0; i < n; i++)
+        start[t->ivs[links[i].iv].visit + 1]++;
+    for (uint32_t v = 0; v < n_visits; v++)
+        start[v + 1] += start[v];
+    size_t *fill = ct__malloc((n_visits + 1) * sizeof *fill);
+    ct__copy(fill, start, (n_visits + 1) * sizeof *fill);
+    for (size_t i = 0; i < n; i++)
+        by_visit[fill[t->ivs[links[i].iv].visit]++] = links[i];
+    for (uint32_t v = 0; v < n_visits; v++) {
+        scan_cell_groups(t, by_visit + start[v], start[v + 1] - start[v]);
+        for (uint32_t i = visits[v].first_iv; i < visits[v].first_iv + visits[v].n_iv; i++)
+            scan_interval_points(t, i);
+        flush_overlaps(t);
+        ct__scorer_close_visit(t->scorer, v);
+    }
+    ct__free(fill);
+    ct__free(start);
+    ct__free(by_visit);
+    ct__free(links);
 }
 
 /* ---- the case's own intervals ------------------------------------------------------ */
@@ -520,7 +639,8 @@ static int interval_of(tracer *t, const ct_segment *seg, const ct_event *e, cons
     if (end <= start)
         return 0;
     if (e->kind) {
-        *ci = (case_interval){start, end, pt->lat, pt->lon, pt->acc, CT_LOC_NONE};
+        *ci = (case_interval){.start = start, .end = end, .lat = pt->lat, .lon = pt->lon,
+                              .radius = pt->acc, .loc = CT_LOC_NONE, .op = pt->op};
         return 1;
     }
     const ct_cell *cell = ct__catalog_cell(t->db->cat, e->place);
@@ -528,7 +648,8 @@ static int interval_of(tracer *t, const ct_segment *seg, const ct_event *e, cons
         t->stale = 1;
         return 0;
     }
-    *ci = (case_interval){start, end, cell->lat, cell->lon, cell->radius, e->place};
+    *ci = (case_interval){.start = start, .end = end, .lat = cell->lat, .lon = cell->lon,
+                          .radius = cell->radius, .loc = e->place, .op = cell->op};
     return 1;
 }
 
@@ -596,9 +717,14 @@ static void trace_case_events(tracer *t)
             trace_case_day(t, seg);
     }
     case_interval_flush(t);
+    if (t->risk) {
+        t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
+        scan_by_visit(t);
+        return;
+    }
     scan_all_cells(t);
     for (size_t i = 0; i < t->n_ivs; i++)
-        scan_interval_points(t, &t->ivs[i]);
+        scan_interval_points(t, (uint32_t)i);
     flush_overlaps(t);
 }
 
@@ -658,56 +784,323 @@ static ct_code load_case(ct_db *db, const char *case_id, tracer *t, ct_err *err)
     return rc;
 }
 
+/* ---- scored results ----------------------------------------------------------------- */
+
+typedef struct scored {
+    ct_contact c;
+    ct_evidence e;
+} scored;
+
+/* p_contact descending, then exposure descending, then number as text. */
+static int cmp_scored(const void *a, const void *b)
+{
+    const ct_contact *x = &((const scored *)a)->c, *y = &((const scored *)b)->c;
+    if (x->p_contact != y->p_contact)
+        return x->p_contact > y->p_contact ? -1 : 1;
+    if (x->exposure_s != y->exposure_s)
+        return x->exposure_s > y->exposure_s ? -1 : 1;
+    return strcmp(x->msisdn, y->msisdn);
+}
+
+static unsigned public_kinds(uint32_t kinds)
+{
+    return (kinds & CT__KIND_CELL_CELL ? CT_EVIDENCE_CELL_CELL : 0) |
+           (kinds & CT__KIND_CELL_POINT ? CT_EVIDENCE_CELL_POINT : 0) |
+           (kinds & CT__KIND_POINT_POINT ? CT_EVIDENCE_POINT_POINT : 0);
+}
+
+/* A pair's evidence, scored: everything but the number. */
+static void score_pair(const tracer *t, const ct__evidence *ev, ct_contact *c, ct_evidence *e)
+{
+    const ct_risk_model *m = t->risk->model;
+    memset(c, 0, sizeof *c);
+    c->subscriber = ev->sub;
+    c->exposure_s = ev->exposure_s;
+    c->first_contact = ev->first;
+    c->last_contact = ev->last;
+    c->min_radius_m = ev->min_radius;
+    c->expected_near_s = ev->near_s;
+    c->evidence = public_kinds(ev->kinds);
+    double z = ct__risk_log_odds(m, ev);
+    c->p_contact = ct__risk_round(ct__risk_probability(m, z));
+    c->level = ct__risk_level(c->p_contact, t->risk->test_threshold, t->risk->quarantine_threshold);
+    *e = (ct_evidence){.near_s = ev->near_s, .share_sum = ev->share_sum,
+                       .share_max = ev->share_max, .comove = ev->comove,
+                       .comove_n = ev->comove_n, .episodes = ev->episodes, .days = ev->days,
+                       .places = ev->places, .night_s = ev->night_s, .log_odds = z};
+}
+
+static int is_contact(const tracer *t, int64_t exposure_s)
+{
+    return exposure_s > 0 && exposure_s >= t->p.min_exposure_s;
+}
+
+static ct_code collect_scored(tracer *t, ct_err *err)
+{
+    size_t n_ev;
+    ct__evidence *evs = ct__scorer_finish(t->scorer, &n_ev);
+    scored *rows = ct__calloc(n_ev + 1, sizeof *rows);
+    size_t n = 0;
+    ct_code rc = CT_OK;
+    for (size_t i = 0; i < n_ev && !rc; i++) {
+        if (!is_contact(t, evs[i].exposure_s))
+            continue;
+        score_pair(t, &evs[i], &rows[n].c, &rows[n].e);
+        if (rows[n].c.level < t->risk->min_level)
+            continue;
+        rc = ct__subdict_number(t->db->subs, evs[i].sub, rows[n].c.msisdn, err);
+        n++;
+    }
+    ct__free(evs);
+    if (!rc) {
+        qsort(rows, n, sizeof *rows, cmp_scored);
+        ct_contacts *out = t->out;
+        out->items = ct__calloc(n + 1, sizeof *out->items);
+        out->evidence = ct__calloc(n + 1, sizeof *out->evidence);
+        for (size_t i = 0; i < n; i++) {
+            out->items[i] = rows[i].c;
+            out->evidence[i] = rows[i].e;
+        }
+        out->n = n;
+    }
+    ct__free(rows);
+    return rc;
+}
+
+/* ---- one contact's evidence, for --explain ------------------------------------------- */
+
+static void place_of_cell(const tracer *t, uint32_t loc, ct_place_info *pi)
+{
+    memset(pi, 0, sizeof *pi);
+    const ct_cell *cell = ct__catalog_cell(t->db->cat, loc);
+    if (!cell)
+        return;
+    const char *op = ct__catalog_operator_name(t->db->cat, cell->op);
+    snprintf(pi->operator_name, sizeof pi->operator_name, "%s", op ? op : "");
+    snprintf(pi->cell_id, sizeof pi->cell_id, "%s", cell->cell_id ? cell->cell_id : "");
+    snprintf(pi->region, sizeof pi->region, "%s", cell->region ? cell->region : "");
+    pi->lat = cell->lat;
+    pi->lon = cell->lon;
+    pi->radius_m = cell->radius;
+}
+
+static void place_of_point(const tracer *t, double lat, double lon, double acc, uint32_t op,
+                           ct_place_info *pi)
+{
+    memset(pi, 0, sizeof *pi);
+    const char *name = ct__catalog_operator_name(t->db->cat, op);
+    pi->is_point = 1;
+    snprintf(pi->operator_name, sizeof pi->operator_name, "%s", name ? name : "");
+    pi->lat = lat;
+    pi->lon = lon;
+    pi->radius_m = acc;
+}
+
+static void case_place(const tracer *t, const case_interval *ci, ct_place_info *pi)
+{
+    if (ci->loc != CT_LOC_NONE)
+        place_of_cell(t, ci->loc, pi);
+    else
+        place_of_point(t, ci->lat, ci->lon, ci->radius, ci->op, pi);
+}
+
+static int same_detail_place(const tracer *t, const ct__overlap_detail *a,
+                             const ct__overlap_detail *b)
+{
+    const case_interval *x = &t->ivs[a->iv], *y = &t->ivs[b->iv];
+    if (x->loc != y->loc || a->loc != b->loc)
+        return 0;
+    if (x->loc == CT_LOC_NONE && (x->lat != y->lat || x->lon != y->lon || x->radius != y->radius))
+        return 0;
+    return a->loc != CT_LOC_NONE || (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
+}
+
+/* The pair of places (case's, contact's) with the most overlap seconds
+ * among the details of one visit. */
+static void busiest_places(const tracer *t, uint32_t visit, ct_episode_info *ep)
+{
+    int64_t best = -1;
+    for (size_t i = 0; i < t->n_details; i++) {
+        const ct__overlap_detail *d = &t->details[i];
+        if (t->ivs[d->iv].visit != visit)
+            continue;
+        int64_t sum = 0;
+        for (size_t j = 0; j < t->n_details; j++)
+            if (t->ivs[t->details[j].iv].visit == visit && same_detail_place(t, d, &t->details[j]))
+                sum += t->details[j].end - t->details[j].start;
+        if (sum > best) {
+            best = sum;
+            case_place(t, &t->ivs[d->iv], &ep->case_place);
+            if (d->loc != CT_LOC_NONE)
+                place_of_cell(t, d->loc, &ep->contact_place);
+            else
+                place_of_point(t, d->lat, d->lon, d->radius, d->op, &ep->contact_place);
+        }
+    }
+}
+
+static ct_code build_explanation(tracer *t, ct_explanation **out, ct_err *err)
+{
+    size_t n_ev;
+    ct__evidence *evs = ct__scorer_finish(t->scorer, &n_ev);
+    const ct__evidence *ev = NULL;
+    for (size_t i = 0; i < n_ev; i++)
+        if (evs[i].sub == t->explain_sub)
+            ev = &evs[i];
+    if (!ev) {
+        ct__free(evs);
+        return ct__fail(err, CT_ENOTFOUND, "that number never shared a place with case %s "
+                                           "during its infectious window", t->out->case_id);
+    }
+    ct_explanation *x = ct__calloc(1, sizeof *x);
+    snprintf(x->case_id, sizeof x->case_id, "%s", t->out->case_id);
+    ct_evidence e;
+    score_pair(t, ev, &x->contact, &e);
+    x->is_contact = is_contact(t, ev->exposure_s);
+    x->log_odds = e.log_odds;
+    x->share_sum = ev->share_sum;
+    x->share_max = ev->share_max;
+    x->comove = ev->comove;
+    x->days = ev->days;
+    x->places = ev->places;
+    const ct_risk_model *m = t->risk->model;
+    snprintf(x->model_version, sizeof x->model_version, "%s", m->version);
+    for (size_t i = 0; i < m->n_terms && i < sizeof x->terms / sizeof x->terms[0]; i++) {
+        const ct__risk_term_def *def = &ct__risk_terms[m->term[i]];
+        x->terms[x->n_terms++] = (ct_risk_term){def->name, def->meaning,
+                                                def->value(ev), m->coef[i]};
+    }
+    uint32_t n_visits;
+    const ct__visit *visits = ct__scorer_visits(t->scorer, &n_visits);
+    size_t n_eps;
+    ct__episode *eps = ct__scorer_episodes_of(t->scorer, t->explain_sub, &n_eps);
+    x->episodes = ct__calloc(n_eps + 1, sizeof *x->episodes);
+    int64_t base = ct__scorer_base(t->scorer);
+    for (size_t i = 0; i < n_eps; i++) {
+        const ct__visit *v = &visits[eps[i].visit];
+        ct_episode_info *ep = &x->episodes[x->n_episodes++];
+        ep->start = base + eps[i].first_off;
+        ep->end = base + eps[i].last_off;
+        ep->overlap_s = eps[i].seconds;
+        ep->expected_near_s = eps[i].near_s;
+        ep->p_near = eps[i].seconds ? eps[i].near_s / eps[i].seconds : 0.0;
+        ep->share = v->near_total > 0 ? eps[i].near_s / v->near_total : 0.0;
+        ep->others = v->subscribers ? v->subscribers - 1 : 0;
+        ep->evidence = public_kinds(eps[i].kinds);
+        busiest_places(t, eps[i].visit, ep);
+    }
+    ct__free(eps);
+    uint32_t *ivs, *sharers;
+    size_t n_moves;
+    ct__scorer_moves_of(t->scorer, t->explain_sub, &ivs, &sharers, &n_moves);
+    x->moves = ct__calloc(n_moves + 1, sizeof *x->moves);
+    for (size_t i = 0; i < n_moves; i++) {
+        ct_move_info *mv = &x->moves[x->n_moves++];
+        mv->at = t->ivs[ivs[i]].start;
+        mv->sharers = sharers[i];
+        case_place(t, &t->ivs[ivs[i]], &mv->place);
+    }
+    ct__free(ivs);
+    ct__free(sharers);
+    ct__free(evs);
+    ct_code rc = ct__subdict_number(t->db->subs, t->explain_sub, x->contact.msisdn, err);
+    if (rc) {
+        ct_explanation_free(x);
+        return rc;
+    }
+    *out = x;
+    return CT_OK;
+}
+
+void ct_explanation_free(ct_explanation *e)
+{
+    if (!e)
+        return;
+    ct__free(e->episodes);
+    ct__free(e->moves);
+    ct__free(e);
+}
+
+/* ---- one trace, plain, scored or explained -------------------------------------------- */
+
+typedef struct trace_job {
+    const char *case_id;
+    ct_params p;
+    const ct_risk_opts *risk;   /* NULL: a plain SPEC 4 trace */
+    uint32_t explain_sub;       /* UINT32_MAX: no explanation */
+    ct_contacts *contacts;      /* the result of a plain or scored trace */
+    ct_explanation *explanation; /* the result of an explanation */
+} trace_job;
+
 static void tracer_free(tracer *t)
 {
     ct__free(t->exp);
     ct__free(t->near.locs);
     ct__free(t->near.radii);
+    ct__free(t->near.near_p);
     ct__free(t->ivs);
+    ct__free(t->details);
+    ct__scorer_free(t->scorer);
 }
 
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
- * after we read the manifest (see ct_trace). */
-static ct_code trace_once(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
-                          int *vanished, ct_err *err)
+ * after we read the manifest (see run_trace). */
+static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
 {
     tracer t;
     memset(&t, 0, sizeof t);
     t.db = db;
     t.err = err;
-    t.p = *p;
-    ct_code rc = load_case(db, case_id, &t, err);
+    t.p = job->p;
+    t.risk = job->risk;
+    t.explain_sub = job->explain_sub;
+    ct_code rc = load_case(db, job->case_id, &t, err);
     if (rc)
         return rc;
+    if (t.risk) {
+        /* Night hours are local: the zone's offset at the window's start
+         * (a change of offset inside a window moves them by the change). */
+        ct_conf conf;
+        const char *zone = t.risk->timezone;
+        if (!zone) {
+            rc = ct__conf_load(db->dir, &conf, err);
+            if (rc)
+                return rc;
+            zone = conf.timezone;
+        }
+        t.risk_params = (ct__score_params){t.risk->model->visit_gap_s,
+                                           t.risk->model->comove_window_s, t.p.min_exposure_s,
+                                           t.p.contact_distance_m, ct__tz_offset(zone, t.w_start)};
+    }
     t.out = ct__calloc(1, sizeof *t.out);
-    snprintf(t.out->case_id, sizeof t.out->case_id, "%s", case_id);
+    snprintf(t.out->case_id, sizeof t.out->case_id, "%s", job->case_id);
     exposure_grow(&t);
     if (t.w_end > t.w_start)
         trace_case_events(&t);
+    if (t.risk && !t.scorer) /* an empty window: no interval, nothing to score */
+        t.scorer = ct__scorer_new(&t.risk_params, t.ivs, 0, t.w_start);
     rc = t.failed;
     *vanished = rc == CT_ENOTFOUND || t.stale;
     if (!rc && t.stale)
         rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
-    if (!rc)
+    if (!rc && !t.risk)
         rc = collect_contacts(&t, err);
+    else if (!rc && job->explain_sub == UINT32_MAX)
+        rc = collect_scored(&t, err);
+    else if (!rc)
+        rc = build_explanation(&t, &job->explanation, err);
     tracer_free(&t);
-    if (rc) {
+    if (rc || job->explain_sub != UINT32_MAX) {
         ct_contacts_free(t.out);
         return rc;
     }
-    *out = t.out;
+    job->contacts = t.out;
     return CT_OK;
 }
 
-ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
-                 ct_err *err)
+static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
 {
-    ct_params params;
-    if (p)
-        params = *p;
-    else
-        ct_params_default(&params);
-    ct_code rc = ct_params_check(&params, err);
+    ct_code rc = ct_params_check(&job->p, err);
     /* Readers take no lock: a writer may replace a segment between our
      * reading the manifest and opening the file, or import cells after we
      * loaded the catalogue. Read both again and retry; segments are
@@ -715,7 +1108,7 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
     ct__db_segments_release(db); /* no segment pointer is held between calls */
     for (int attempt = 0; !rc; attempt++) {
         int vanished = 0;
-        rc = trace_once(db, case_id, &params, out, &vanished, err);
+        rc = trace_once(db, job, &vanished, err);
         if (!vanished || attempt == 3 || db->writable)
             break;
         ct__store_free(&db->store);
@@ -725,11 +1118,83 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts
     }
     if (rc)
         return rc;
-    rc = ct__audit(db, "trace", case_id, (*out)->n, err);
+    if (job->explanation)
+        rc = ct__audit(db, "explain", job->case_id, 1, err);
+    else
+        rc = ct__audit(db, job->risk ? "trace --score" : "trace", job->case_id, job->contacts->n, err);
     if (rc) {
-        ct_contacts_free(*out);
-        *out = NULL;
+        ct_contacts_free(job->contacts);
+        ct_explanation_free(job->explanation);
+        job->contacts = NULL;
+        job->explanation = NULL;
     }
+    return rc;
+}
+
+static void job_init(trace_job *job, const char *case_id, const ct_params *p)
+{
+    memset(job, 0, sizeof *job);
+    job->case_id = case_id;
+    if (p)
+        job->p = *p;
+    else
+        ct_params_default(&job->p);
+    job->explain_sub = UINT32_MAX;
+}
+
+ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
+                 ct_err *err)
+{
+    trace_job job;
+    job_init(&job, case_id, p);
+    ct_code rc = run_trace(db, &job, err);
+    *out = job.contacts;
+    return rc;
+}
+
+/* The caller's options, or the defaults, with the model filled in. */
+static ct_risk_opts risk_or_default(const ct_risk_opts *risk)
+{
+    ct_risk_opts r;
+    if (risk)
+        r = *risk;
+    else
+        ct_risk_opts_default(&r);
+    if (!r.model)
+        r.model = ct_risk_model_builtin();
+    return r;
+}
+
+ct_code ct_trace_scored(ct_db *db, const char *case_id, const ct_params *p,
+                        const ct_risk_opts *risk, ct_contacts **out, ct_err *err)
+{
+    ct_risk_opts r = risk_or_default(risk);
+    trace_job job;
+    job_init(&job, case_id, p);
+    job.risk = &r;
+    ct_code rc = run_trace(db, &job, err);
+    *out = job.contacts;
+    return rc;
+}
+
+ct_code ct_explain(ct_db *db, const char *case_id, const char *msisdn, const ct_params *p,
+                   const ct_risk_opts *risk, ct_explanation **out, ct_err *err)
+{
+    ct_risk_opts r = risk_or_default(risk);
+    uint64_t num;
+    char digits[16];
+    *out = NULL;
+    if (ct__parse_msisdn(msisdn, strlen(msisdn), &num, digits) != 0)
+        return ct__fail(err, CT_EINVAL, "'%s' is not a phone number (SPEC 2)", msisdn);
+    trace_job job;
+    job_init(&job, case_id, p);
+    job.risk = &r;
+    ct_code rc = ct__subdict_find(db->subs, digits, &job.explain_sub, err);
+    if (rc == CT_ENOTFOUND)
+        return ct__fail(err, CT_ENOTFOUND, "that number has no stored events");
+    if (!rc)
+        rc = run_trace(db, &job, err);
+    *out = job.explanation;
     return rc;
 }
 
@@ -738,5 +1203,6 @@ void ct_contacts_free(ct_contacts *c)
     if (!c)
         return;
     ct__free(c->items);
+    ct__free(c->evidence);
     ct__free(c);
 }

@@ -10,12 +10,16 @@
  */
 #include "tzone.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static char current_zone[80];
+/* TZ is process-wide: one conversion at a time (trace --jobs scores on
+ * several threads, each asking for its case's offset once). */
+static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void use_zone(const char *zone)
 {
@@ -30,11 +34,13 @@ static void use_zone(const char *zone)
 
 static struct tm local_tm(const char *zone, int64_t t)
 {
+    pthread_mutex_lock(&zone_lock);
     use_zone(zone);
     time_t tt = (time_t)t;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     localtime_r(&tt, &tm);
+    pthread_mutex_unlock(&zone_lock);
     return tm;
 }
 

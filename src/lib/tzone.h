@@ -3,9 +3,9 @@
  *
  * Night hours, quiet hours and the dates printed in messages are local
  * (configuration `timezone`, default Europe/Moscow). These use the C
- * library's zone database through TZ, which is process-wide state: call
- * them from one thread only (the dispatcher's and the run's), never from
- * the delivery-report listener.
+ * library's zone database through TZ, which is process-wide state: a
+ * mutex makes one conversion at a time, so they may be called from any
+ * thread; nothing else in the process may set TZ.
  */
 #ifndef CT_TZONE_H
 #define CT_TZONE_H

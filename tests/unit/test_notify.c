@@ -145,7 +145,7 @@ static void test_config(void **state)
     assert_int_equal(port, 8080);
     int n = 0;
     assert_int_equal(ct_config_list(data, count_keys, &n, NULL), CT_OK);
-    assert_int_equal(n, 16);
+    assert_int_equal(n, 18); /* ... timezone, quarantine_days, risk.test, risk.quarantine */
     char path[1100];
     snprintf(path, sizeof path, "%s/celltrace.conf", data);
     struct stat st;

@@ -1,0 +1,461 @@
+/*
+ * score.c — episodes, visits, places and shared moves of a trace, and the
+ * evidence of each pair (docs/RISK.md section 3).
+ *
+ * Why episodes: two phones in the same flat are not 300 independent
+ * chances of being near each other because the night has 300 events; the
+ * positions of one stay are one draw. So overlaps are filed under the
+ * case's visit they belong to, and the model combines visits, not
+ * seconds. A visit is a run of the case's intervals at one place
+ * (consecutive intervals whose centres stay within the larger radius of
+ * the visit's first interval, with holes of at most visit_gap_s).
+ *
+ * Why shares: the geometry alone says two phones in a 250 m cell had a
+ * 1e-4 chance of being within 2 m; it cannot say whether the cell held
+ * ten people or three thousand. A visit's near_total, the expected
+ * seconds within D summed over every subscriber who shared it, is that
+ * crowd; a subscriber's share of it is how much of the visit's evidence
+ * points at them. The trace sees every subscriber who shared a visit,
+ * contacts or not, so the total is exact.
+ *
+ * Layout: one small open-addressing table of ct__episode per visit, keyed
+ * by subscriber, probed once per overlap (prefetched in batches by the
+ * trace). A cell's events are matched in time order, so consecutive
+ * overlaps fall in the same visit and its table stays in cache, where one
+ * table over all visits would be probed at random; a stage in front of
+ * them (a small table of recent episodes, in cache) takes most overlaps,
+ * since a subscriber's events at one cell during one visit come one
+ * after another. At the end every episode is listed in visit order, the
+ * list's 8-byte keys (subscriber, position) are radix-sorted stably by
+ * subscriber (the episodes themselves are not moved), and each
+ * subscriber's episodes are walked once, in visit order. Shared moves are rare (an event within a minute
+ * of one of the case's moves) and kept as a plain list.
+ */
+#include "score.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "catalog.h"
+#include "geo.h"
+#include "segment.h"
+
+struct ct__scorer {
+    ct__score_params sp;
+    ct__case_interval *ivs;
+    uint32_t n_ivs;
+    ct__visit *visits;
+    uint32_t n_visits, n_places;
+    int64_t base;
+    /* the open visit's episodes: open addressing on sub, UINT32_MAX empty */
+    ct__episode *open;
+    uint32_t open_cap, open_n, open_visit;
+    unsigned open_shift; /* 32 - log2(open_cap) */
+    uint32_t *open_used; /* the open table's used slots */
+    /* the closed visits' episodes, in visit order; by subscriber after
+     * ct__scorer_finish */
+    ct__episode *eps;
+    size_t n_eps, cap_eps;
+    uint64_t *moves;    /* (sub << 32) | interval */
+    size_t n_moves, cap_moves;
+    /* after finish */
+    uint64_t *move_list; /* deduplicated, by (sub, interval) */
+    uint32_t *move_sharers;
+    size_t n_move_list;
+};
+
+/* ---- visits and places ------------------------------------------------------- */
+
+static int same_place(const ct__case_interval *a, const ct__case_interval *b)
+{
+    if (a->loc != b->loc)
+        return 0;
+    return a->loc != CT_LOC_NONE ||
+           (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
+}
+
+/* Centres within the larger of the two radii. */
+static int near_anchor(const ct__case_interval *a, const ct__case_interval *anchor)
+{
+    double r = a->radius + anchor->radius;
+    return ct__distance_m(a->lat, a->lon, anchor->lat, anchor->lon) <= r;
+}
+
+static void assign_visits(ct__scorer *s)
+{
+    size_t cap = 0;
+    for (uint32_t k = 0; k < s->n_ivs; k++) {
+        ct__case_interval *iv = &s->ivs[k];
+        iv->transition = k > 0 && !same_place(iv, &s->ivs[k - 1]);
+        int joins = 0;
+        if (k > 0) {
+            const ct__visit *cur = &s->visits[s->n_visits - 1];
+            joins = iv->start - s->ivs[k - 1].end <= s->sp.visit_gap_s &&
+                    near_anchor(iv, &s->ivs[cur->first_iv]);
+        }
+        if (!joins) {
+            CT_GROW(s->visits, s->n_visits + 1, cap);
+            s->visits[s->n_visits++] = (ct__visit){.start = iv->start, .first_iv = k,
+                                                   .day = ct__day_of(iv->start)};
+        }
+        ct__visit *v = &s->visits[s->n_visits - 1];
+        v->end = iv->end;
+        v->n_iv++;
+        iv->visit = s->n_visits - 1;
+    }
+    /* Places: a visit goes to the first earlier place whose first visit's
+     * first interval is near its own (the same test), else to a new one. */
+    uint32_t *place_anchor = ct__calloc(s->n_visits + 1, sizeof *place_anchor);
+    for (uint32_t v = 0; v < s->n_visits; v++) {
+        const ct__case_interval *a = &s->ivs[s->visits[v].first_iv];
+        uint32_t p = 0;
+        while (p < s->n_places && !near_anchor(a, &s->ivs[place_anchor[p]]))
+            p++;
+        if (p == s->n_places)
+            place_anchor[s->n_places++] = s->visits[v].first_iv;
+        s->visits[v].place = p;
+    }
+    ct__free(place_anchor);
+}
+
+ct__scorer *ct__scorer_new(const ct__score_params *sp, ct__case_interval *ivs, uint32_t n_ivs,
+                           int64_t base)
+{
+    ct__scorer *s = ct__calloc(1, sizeof *s);
+    s->sp = *sp;
+    s->ivs = ivs;
+    s->n_ivs = n_ivs;
+    s->base = base;
+    assign_visits(s);
+    s->open_visit = UINT32_MAX;
+    return s;
+}
+
+void ct__scorer_free(ct__scorer *s)
+{
+    if (!s)
+        return;
+    ct__free(s->open);
+    ct__free(s->open_used);
+    ct__free(s->eps);
+    ct__free(s->visits);
+    ct__free(s->moves);
+    ct__free(s->move_list);
+    ct__free(s->move_sharers);
+    ct__free(s);
+}
+
+/* ---- the open visit's table ------------------------------------------------------ */
+
+/* Fibonacci hashing: the top bits of sub * 2^32/phi. */
+static uint32_t slot_of(const ct__scorer *s, uint32_t sub)
+{
+    return (uint32_t)(sub * 2654435769u) >> s->open_shift;
+}
+
+static void open_grow(ct__scorer *s)
+{
+    ct__episode *old = s->open;
+    uint32_t old_cap = s->open_cap;
+    s->open_cap = old_cap ? old_cap * 2 : 1024;
+    s->open_shift = old_cap ? s->open_shift - 1 : 32 - 10;
+    s->open = ct__malloc((size_t)s->open_cap * sizeof *s->open);
+    memset(s->open, 0xFF, (size_t)s->open_cap * sizeof *s->open); /* every sub UINT32_MAX */
+    ct__free(s->open_used);
+    s->open_used = ct__malloc((size_t)(s->open_cap / 2 + 1) * sizeof *s->open_used);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i].sub != UINT32_MAX) {
+            uint32_t k = slot_of(s, old[i].sub);
+            while (s->open[k].sub != UINT32_MAX)
+                k = (k + 1) & (s->open_cap - 1);
+            s->open[k] = old[i];
+            s->open_used[n++] = k;
+        }
+    ct__free(old);
+}
+
+void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv)
+{
+    (void)iv;
+    if (s->open)
+        __builtin_prefetch(&s->open[slot_of(s, sub)], 1);
+}
+
+/* Seconds of [from, to) (local time) in night hours 00:00-06:00. */
+static int64_t night_seconds(int64_t from, int64_t to)
+{
+    int64_t total = 0;
+    for (int64_t day = ct__day_of(from); day * CT_DAY_S < to; day++) {
+        int64_t a = day * CT_DAY_S, b = a + 6 * 3600;
+        a = a > from ? a : from;
+        b = b < to ? b : to;
+        total += b > a ? b - a : 0;
+    }
+    return total;
+}
+
+void ct__scorer_add(ct__scorer *s, uint32_t sub, uint32_t iv, int64_t start, int64_t end,
+                    double radius_sum, double near_p, uint32_t kind)
+{
+    uint32_t visit = s->ivs[iv].visit;
+    assert(s->open_n == 0 || visit == s->open_visit); /* the trace scans visit by visit */
+    s->open_visit = visit;
+    if ((s->open_n + 1) * 2 > s->open_cap)
+        open_grow(s);
+    uint32_t mask = s->open_cap - 1, k = slot_of(s, sub);
+    while (s->open[k].sub != UINT32_MAX && s->open[k].sub != sub)
+        k = (k + 1) & mask;
+    ct__episode *e = &s->open[k];
+    uint32_t a = (uint32_t)(start - s->base), b = (uint32_t)(end - s->base);
+    if (e->sub == UINT32_MAX) {
+        *e = (ct__episode){.sub = sub, .visit = visit, .first_off = a, .last_off = b,
+                           .min_radius = radius_sum};
+        s->open_used[s->open_n++] = k;
+    }
+    e->seconds += b - a;
+    e->near_s += (double)(b - a) * near_p;
+    e->night_s += (uint32_t)night_seconds(start + s->sp.utc_offset_s, end + s->sp.utc_offset_s);
+    e->kinds |= kind;
+    if (a < e->first_off)
+        e->first_off = a;
+    if (b > e->last_off)
+        e->last_off = b;
+    if (radius_sum < e->min_radius)
+        e->min_radius = radius_sum;
+}
+
+void ct__scorer_close_visit(ct__scorer *s, uint32_t visit)
+{
+    if (s->open_n == 0)
+        return;
+    assert(visit == s->open_visit);
+    ct__visit *v = &s->visits[visit];
+    CT_GROW(s->eps, s->n_eps + s->open_n, s->cap_eps);
+    for (uint32_t i = 0; i < s->open_n; i++) {
+        ct__episode *e = &s->open[s->open_used[i]];
+        v->near_total += e->near_s;
+        v->subscribers++;
+        s->eps[s->n_eps++] = *e;
+        e->sub = UINT32_MAX;
+    }
+    s->open_n = 0;
+}
+
+void ct__scorer_move(ct__scorer *s, uint32_t sub, uint32_t iv)
+{
+    CT_GROW(s->moves, s->n_moves + 1, s->cap_moves);
+    s->moves[s->n_moves++] = ((uint64_t)sub << 32) | iv;
+}
+
+/* ---- the end of the pass -------------------------------------------------------- */
+
+/* Stable LSD radix sort of episodes by subscriber, 11 bits a pass, as
+ * many passes as the largest id needs. Returns the sorted array (eps or
+ * tmp; the other is scratch). */
+static ct__episode *radix_by_sub(ct__episode *eps, ct__episode *tmp, size_t n)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    size_t count[BUCKETS + 1];
+    uint32_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max = eps[i].sub > max ? eps[i].sub : max;
+    for (unsigned shift = 0; shift == 0 || (shift < 32 && max >> shift); shift += BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[((eps[i].sub >> shift) & (BUCKETS - 1)) + 1]++;
+        for (unsigned d = 0; d < BUCKETS; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(eps[i].sub >> shift) & (BUCKETS - 1)]++] = eps[i];
+        ct__episode *swap = eps;
+        eps = tmp;
+        tmp = swap;
+    }
+    return eps;
+}
+
+/* The closed visits' episodes (in visit order) sorted stably by
+ * subscriber: each subscriber's episodes together, in visit order. */
+static void sort_episodes(ct__scorer *s)
+{
+    if (s->open_n)
+        ct__scorer_close_visit(s, s->open_visit);
+    ct__free(s->open);
+    ct__free(s->open_used);
+    s->open = NULL;
+    s->open_used = NULL;
+    ct__episode *tmp = ct__malloc((s->n_eps + 1) * sizeof *tmp);
+    ct__episode *sorted = radix_by_sub(s->eps ? s->eps : tmp, tmp, s->n_eps);
+    if (sorted == tmp) {
+        ct__free(s->eps);
+        s->eps = tmp;
+    } else {
+        ct__free(tmp);
+    }
+}
+
+/* The episode at sorted position i, and its subscriber. */
+static const ct__episode *episode_at(const ct__scorer *s, size_t i)
+{
+    return &s->eps[i];
+}
+
+static uint32_t sub_at(const ct__scorer *s, size_t i)
+{
+    return s->eps[i].sub;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Deduplicates the shared moves and counts, per case interval, the
+ * subscribers who shared it. */
+static void settle_moves(ct__scorer *s)
+{
+    uint32_t *per_iv = ct__calloc(s->n_ivs + 1, sizeof *per_iv);
+    if (s->n_moves)
+        qsort(s->moves, s->n_moves, sizeof *s->moves, cmp_u64);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_moves; i++)
+        if (n == 0 || s->moves[i] != s->moves[n - 1])
+            s->moves[n++] = s->moves[i];
+    for (size_t i = 0; i < n; i++)
+        per_iv[(uint32_t)s->moves[i]]++;
+    s->move_list = s->moves;
+    s->moves = NULL;
+    s->n_move_list = n;
+    s->move_sharers = ct__malloc((n + 1) * sizeof *s->move_sharers);
+    for (size_t i = 0; i < n; i++)
+        s->move_sharers[i] = per_iv[(uint32_t)s->move_list[i]];
+    ct__free(per_iv);
+}
+
+/* The evidence of one subscriber from its episodes, sorted positions
+ * [from, to) (in visit order). */
+static void evidence_of(const ct__scorer *s, size_t from, size_t to, double *place_sec,
+                        uint32_t *touched, ct__evidence *ev)
+{
+    double T = (double)s->sp.min_exposure_s;
+    memset(ev, 0, sizeof *ev);
+    ev->sub = sub_at(s, from);
+    uint32_t first = UINT32_MAX, last = 0, n_touched = 0;
+    ev->min_radius = episode_at(s, from)->min_radius;
+    int64_t day = 0;
+    double day_sec = 0;
+    for (size_t k = from; k < to; k++) {
+        const ct__episode *e = episode_at(s, k);
+        const ct__visit *v = &s->visits[e->visit];
+        size_t i = k - from;
+        ev->exposure_s += e->seconds;
+        ev->near_s += e->near_s;
+        ev->night_s += e->night_s;
+        ev->kinds |= e->kinds;
+        ev->episodes++;
+        first = e->first_off < first ? e->first_off : first;
+        last = e->last_off > last ? e->last_off : last;
+        if (e->min_radius < ev->min_radius)
+            ev->min_radius = e->min_radius;
+        double share = v->near_total > 0 ? e->near_s / v->near_total : 0.0;
+        double full = T > 0 && e->seconds < T ? e->seconds / T : 1.0;
+        ev->share_sum += share * full;
+        if (share > ev->share_max)
+            ev->share_max = share;
+        if (i == 0 || v->day != day) { /* visits come in time order */
+            ev->days += i > 0 && day_sec >= T;
+            day = v->day;
+            day_sec = 0;
+        }
+        day_sec += e->seconds;
+        if (place_sec[v->place] == 0)
+            touched[n_touched++] = v->place;
+        place_sec[v->place] += e->seconds;
+    }
+    ev->days += day_sec >= T;
+    for (uint32_t i = 0; i < n_touched; i++) {
+        ev->places += place_sec[touched[i]] >= T;
+        place_sec[touched[i]] = 0;
+    }
+    ev->first = s->base + first;
+    ev->last = s->base + last;
+}
+
+ct__evidence *ct__scorer_finish(ct__scorer *s, size_t *n_out)
+{
+    sort_episodes(s);
+    settle_moves(s);
+    double *place_sec = ct__calloc(s->n_places + 1, sizeof *place_sec);
+    uint32_t *touched = ct__calloc(s->n_places + 1, sizeof *touched);
+    size_t n_subs = 0;
+    for (size_t i = 0; i < s->n_eps; i++)
+        n_subs += i == 0 || sub_at(s, i) != sub_at(s, i - 1);
+    ct__evidence *out = ct__calloc(n_subs + 1, sizeof *out);
+    size_t k = 0, m = 0;
+    for (size_t i = 0; i < s->n_eps;) {
+        size_t j = i + 1;
+        while (j < s->n_eps && sub_at(s, j) == sub_at(s, i))
+            j++;
+        ct__evidence *ev = &out[k++];
+        evidence_of(s, i, j, place_sec, touched, ev);
+        while (m < s->n_move_list && (uint32_t)(s->move_list[m] >> 32) < ev->sub)
+            m++;
+        for (; m < s->n_move_list && (uint32_t)(s->move_list[m] >> 32) == ev->sub; m++) {
+            ev->comove += 1.0 / s->move_sharers[m];
+            ev->comove_n++;
+        }
+        i = j;
+    }
+    ct__free(place_sec);
+    ct__free(touched);
+    *n_out = k;
+    return out;
+}
+
+const ct__visit *ct__scorer_visits(const ct__scorer *s, uint32_t *n_visits)
+{
+    *n_visits = s->n_visits;
+    return s->visits;
+}
+
+ct__episode *ct__scorer_episodes_of(const ct__scorer *s, uint32_t sub, size_t *n)
+{
+    size_t lo = 0, hi = s->n_eps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sub_at(s, mid) < sub)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < s->n_eps && sub_at(s, end) == sub)
+        end++;
+    *n = end - lo;
+    ct__episode *out = ct__malloc((*n + 1) * sizeof *out);
+    for (size_t i = lo; i < end; i++)
+        out[i - lo] = *episode_at(s, i);
+    return out;
+}
+
+void ct__scorer_moves_of(const ct__scorer *s, uint32_t sub, uint32_t **ivs, uint32_t **sharers,
+                         size_t *n)
+{
+    *n = 0;
+    *ivs = ct__malloc((s->n_move_list + 1) * sizeof **ivs);
+    *sharers = ct__malloc((s->n_move_list + 1) * sizeof **sharers);
+    for (size_t i = 0; i < s->n_move_list; i++)
+        if ((uint32_t)(s->move_list[i] >> 32) == sub) {
+            (*ivs)[*n] = (uint32_t)s->move_list[i];
+            (*sharers)[(*n)++] = s->move_sharers[i];
+        }
+}
+
+int64_t ct__scorer_base(const ct__scorer *s)
+{
+    return s->base;
+}
