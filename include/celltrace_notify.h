@@ -50,13 +50,22 @@ typedef struct ct_run_summary {
     uint64_t cases_total;   /* cases registered */
     uint64_t cases_traced;  /* new or with new data since their last run */
     uint64_t contacts;      /* contacts of the traced cases */
-    uint64_t queued;        /* first notifications queued */
+    uint64_t queued;        /* first quarantine notices queued */
     uint64_t extensions;    /* extension notices queued */
+    /* The contacts of the traced cases by level (they add up to contacts): */
+    uint64_t level_quarantine, level_test, level_none;
+    uint64_t invitations;   /* test invitations queued */
 } ct_run_summary;
 
 /* Traces what needs it (parameters of SPEC 4 from `p`, NULL = defaults),
- * stores the contacts with home region and quarantine end, and queues the
- * notifications, all in one transaction. Running again queues nothing. */
+ * scores every contact with the built-in risk model and the thresholds of
+ * celltrace.conf (risk.test, risk.quarantine; ct_risk_opts_configured),
+ * stores the contacts with home region, quarantine end, p_contact,
+ * expected_near_s and level, and queues the notifications (quarantine
+ * notices for level quarantine, test invitations for level test, nothing
+ * for level none; docs/NOTIFY.md), all in one transaction. A case is
+ * traced again when its data, the parameters, the model version or a
+ * threshold changed. Running again queues nothing. */
 ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err);
 
 /* ---- sending -------------------------------------------------------------- */
@@ -89,7 +98,7 @@ typedef struct ct_outbox_row {
     int64_t id;
     const char *key;        /* idempotency key */
     const char *msisdn;
-    const char *kind;       /* "new" or "extension" */
+    const char *kind;       /* "new" or "extension" (quarantine notices), "test" (invitation) */
     const char *state;      /* queued, sent, delivered, failed, expired */
     const char *case_id;
     const char *region;     /* home region */
@@ -111,19 +120,28 @@ typedef struct ct_export_row {
     int64_t exposure_s, first_contact, last_contact, quarantine_end;
     const char *state;      /* of the subscriber's latest message; "none" */
     int64_t updated;        /* when this contact was last stored or changed */
+    double p_contact;       /* as the case's last run scored it (4 significant digits) */
+    double expected_near_s;
+    ct_level level;         /* ... and levelled it */
 } ct_export_row;
 
 typedef int (*ct_export_fn)(void *ud, const ct_export_row *r);
 
 /* Contacts whose home region is `region` stored or changed at or after
- * `since` (0 = all), by last contact then number. Audited. */
-ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_export_fn fn, void *ud,
-                  ct_err *err);
+ * `since` (0 = all), at `min_level` or above (CT_LEVEL_NONE = all), by
+ * last contact then number. Audited; only the numbers of the rows given
+ * are read. */
+ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_level min_level,
+                  ct_export_fn fn, void *ud, ct_err *err);
 
 typedef struct ct_report_row {
     const char *region;
     const char *day;        /* YYYY-MM-DD, local date the contact was found */
     uint64_t cases, contacts, notified, delivered, failed;
+    /* Contacts by level, each at its highest level among the row's cases
+     * (they add up to contacts), and those whose latest message is a test
+     * invitation (any state). */
+    uint64_t quarantine, test, none, invitations;
 } ct_report_row;
 
 typedef int (*ct_report_fn)(void *ud, const ct_report_row *r);

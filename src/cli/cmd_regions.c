@@ -87,6 +87,7 @@ static int parse_format(const char *cmd, const char *f, out_ctx *o)
 typedef struct listing_args {
     const char *state, *region, *day;
     int64_t since;
+    ct_level min_level;
 } listing_args;
 
 typedef ct_code (*listing_query)(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err);
@@ -137,7 +138,8 @@ static int outbox_help(void)
 {
     printf("Usage: celltrace [--data DIR] [--reason TEXT] outbox list [--state S] "
            "[--format csv|json]\n\n"
-           "Every queued message with its idempotency key, number, state (queued, sent,\n"
+           "Every queued message with its idempotency key, number, kind (new or extension:\n"
+           "an order to self-isolate; test: an invitation to a test), state (queued, sent,\n"
            "delivered, failed, expired), attempts and text. Audited.\n");
     return EXIT_OK;
 }
@@ -169,34 +171,44 @@ int cmd_outbox(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- export ------------------------------------------------------------------ */
 
+/* The risk columns come last, so that readers of the first nine keep working. */
 static const char *const EXPORT_COLS[] = {"msisdn", "case_id", "region", "exposure_s",
                                           "first_contact", "last_contact", "quarantine_end",
-                                          "notification", "updated_at"};
-static const int EXPORT_NUM[] = {0, 0, 0, 1, 0, 0, 0, 0, 0};
+                                          "notification", "updated_at", "p_contact",
+                                          "expected_near_s", "level"};
+static const int EXPORT_NUM[] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0};
+#define EXPORT_N (sizeof EXPORT_COLS / sizeof *EXPORT_COLS)
 
 static int export_row(void *ud, const ct_export_row *r)
 {
-    char e[24], f[32], l[32], q[32], u[32];
+    char e[24], f[32], l[32], q[32], u[32], p[32], near[32];
     snprintf(e, sizeof e, "%lld", (long long)r->exposure_s);
+    ct_format_probability(r->p_contact, p);
+    ct_format_seconds(r->expected_near_s, near);
     const char *vals[] = {r->msisdn, r->case_id, r->region, e, when(r->first_contact, f),
                           when(r->last_contact, l), when(r->quarantine_end, q), r->state,
-                          when(r->updated, u)};
-    record(ud, 9, EXPORT_COLS, vals, EXPORT_NUM);
+                          when(r->updated, u), p, near, ct_level_name(r->level)};
+    record(ud, EXPORT_N, EXPORT_COLS, vals, EXPORT_NUM);
     return 0;
 }
 
 static ct_code query_export(ct_db *db, const listing_args *a, out_ctx *o, ct_err *err)
 {
-    return ct_export(db, a->region, a->since, export_row, o, err);
+    return ct_export(db, a->region, a->since, a->min_level, export_row, o, err);
 }
 
 static int export_help(void)
 {
-    printf("Usage: celltrace [--data DIR] [--reason TEXT] export --region R [--since TIME] "
-           "[--format csv|json]\n\n"
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] export --region R [--since TIME]\n"
+           "                 [--level test|quarantine] [--format csv|json]\n\n"
            "The contacts whose home region is R: number, case, exposure, last contact,\n"
-           "quarantine end and the state of their notification, by last contact.\n"
-           "--since keeps contacts stored or changed at or after TIME. Audited.\n");
+           "quarantine end and the state of their notification, by last contact; then\n"
+           "p_contact, expected_near_s and level (quarantine, test or none) as the last\n"
+           "`run` scored them. Contacts at level none get no SMS but are listed here.\n"
+           "--since keeps contacts stored or changed at or after TIME; --level keeps\n"
+           "contacts at that level or above (the other numbers are not read). Audited.\n\n"
+           "CSV columns: msisdn,case_id,region,exposure_s,first_contact,last_contact,\n"
+           "  quarantine_end,notification,updated_at,p_contact,expected_near_s,level\n");
     return EXIT_OK;
 }
 
@@ -205,11 +217,13 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"region", required_argument, NULL, 'r'},
                                          {"since", required_argument, NULL, 's'},
+                                         {"level", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     out_ctx o = {0, 0};
     const char *region = NULL;
     int64_t since = 0;
+    ct_level level = CT_LEVEL_NONE;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h')
@@ -220,29 +234,37 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             region = optarg;
         if (c == 's' && ct_parse_time(optarg, 1, &since) != 0)
             return cli_usage_error("export", "bad --since '%s'", optarg);
+        if (c == 'l' && (ct_level_parse(optarg, &level) != 0 || level == CT_LEVEL_NONE))
+            return cli_usage_error("export", "--level must be test or quarantine");
         if (c == '?')
             return cli_usage_error("export", "unknown option");
     }
     if (!region || !*region || optind != argc)
         return cli_usage_error("export", "expected --region R and no other argument");
-    listing_args a = {.region = region, .since = since};
-    return run_listing(ctx, &o, 9, EXPORT_COLS, query_export, &a);
+    listing_args a = {.region = region, .since = since, .min_level = level};
+    return run_listing(ctx, &o, EXPORT_N, EXPORT_COLS, query_export, &a);
 }
 
 /* ---- report -------------------------------------------------------------------- */
 
-static const char *const REPORT_COLS[] = {"day", "region", "cases", "contacts", "notified",
-                                          "delivered", "failed"};
-static const int REPORT_NUM[] = {0, 0, 1, 1, 1, 1, 1};
+static const char *const REPORT_COLS[] = {"day",      "region",    "cases",      "contacts",
+                                          "notified", "delivered", "failed",     "quarantine",
+                                          "test",     "none",      "invitations"};
+static const int REPORT_NUM[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+#define REPORT_N (sizeof REPORT_COLS / sizeof *REPORT_COLS)
 
 static int report_row(void *ud, const ct_report_row *r)
 {
-    char n[5][24];
-    const uint64_t v[5] = {r->cases, r->contacts, r->notified, r->delivered, r->failed};
-    for (int i = 0; i < 5; i++)
+    char n[REPORT_N - 2][24];
+    const uint64_t v[REPORT_N - 2] = {r->cases,      r->contacts, r->notified, r->delivered,
+                                      r->failed,     r->quarantine, r->test,   r->none,
+                                      r->invitations};
+    const char *vals[REPORT_N] = {r->day, r->region};
+    for (size_t i = 0; i < REPORT_N - 2; i++) {
         snprintf(n[i], sizeof n[i], "%llu", (unsigned long long)v[i]);
-    const char *vals[] = {r->day, r->region, n[0], n[1], n[2], n[3], n[4]};
-    record(ud, 7, REPORT_COLS, vals, REPORT_NUM);
+        vals[i + 2] = n[i];
+    }
+    record(ud, REPORT_N, REPORT_COLS, vals, REPORT_NUM);
     return 0;
 }
 
@@ -256,7 +278,12 @@ static int report_help(void)
     printf("Usage: celltrace [--data DIR] [--reason TEXT] report [--date YYYY-MM-DD] "
            "[--format csv|json]\n\n"
            "Per region and local day on which contacts were found: cases, contacts,\n"
-           "contacts notified (SMS accepted by the gateway), delivered, failed. Audited.\n");
+           "contacts notified (SMS accepted by the gateway), delivered, failed; then the\n"
+           "contacts by level (quarantine, test, none: each at its highest level, so the\n"
+           "three add up to contacts) and invitations (contacts whose latest message is\n"
+           "an invitation to a test). Audited.\n\n"
+           "CSV columns: day,region,cases,contacts,notified,delivered,failed,quarantine,\n"
+           "  test,none,invitations\n");
     return EXIT_OK;
 }
 
@@ -286,5 +313,5 @@ int cmd_report(cli_ctx *ctx, int argc, char **argv)
     if (optind != argc)
         return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
     listing_args a = {.day = day};
-    return run_listing(ctx, &o, 7, REPORT_COLS, query_report, &a);
+    return run_listing(ctx, &o, REPORT_N, REPORT_COLS, query_report, &a);
 }

@@ -14,10 +14,18 @@ static void run_help(void)
 {
     printf("Usage: celltrace [--data DIR] [--reason TEXT] run [options]\n\n"
            "Traces every case that is new or whose infectious window received data\n"
-           "since its last run, stores the contacts (with home region and quarantine\n"
-           "end) and queues their SMS in the same transaction. Running it again\n"
-           "queues nothing new. `celltrace notify` sends what was queued.\n\n"
+           "since its last run, scores every contact (docs/RISK.md: p_contact and a\n"
+           "level from risk.test and risk.quarantine, see `celltrace config list`),\n"
+           "stores the contacts (with home region, quarantine end, p_contact and\n"
+           "level) and queues their SMS in the same transaction: an order to\n"
+           "self-isolate for level quarantine, an invitation to a test for level test,\n"
+           "nothing for level none (`export --region R` lists them all). Running it\n"
+           "again queues nothing new; a change of a threshold or of the model\n"
+           "re-traces and re-levels every case, and messages already queued stay.\n"
+           "`celltrace notify` sends what was queued.\n\n"
            "Options (SPEC section 4; a change re-traces every case):\n" CLI_PARAM_HELP "\n"
+           "Prints: N of M cases traced, contacts, notifications (quarantine orders),\n"
+           "extensions and test invitations queued, and the contacts by level.\n\n"
            "Exit status: 0 success, 1 failure (nothing stored or queued), 2 usage error.\n");
 }
 
@@ -55,9 +63,12 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         return EXIT_FAIL;
     }
     printf("%llu of %llu cases traced, %llu contacts, %llu notifications queued, "
-           "%llu extensions queued\n",
+           "%llu extensions queued, %llu test invitations queued; "
+           "levels: %llu quarantine, %llu test, %llu none\n",
            (unsigned long long)s.cases_traced, (unsigned long long)s.cases_total,
            (unsigned long long)s.contacts, (unsigned long long)s.queued,
-           (unsigned long long)s.extensions);
+           (unsigned long long)s.extensions, (unsigned long long)s.invitations,
+           (unsigned long long)s.level_quarantine, (unsigned long long)s.level_test,
+           (unsigned long long)s.level_none);
     return EXIT_OK;
 }

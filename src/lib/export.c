@@ -1,17 +1,23 @@
 /*
  * export.c — what regional headquarters receive.
  *
- * `export --region R`: every contact whose home region is R, with the
- * number, the case, the last contact, the quarantine end and the state of
- * the subscriber's latest message. Rows are collected without numbers,
- * the read is audited with its row count, and only then are numbers taken
- * from the vault (a read that cannot be audited does not happen). Sorted
- * by last contact, then number, then case.
+ * `export --region R`: every contact whose home region is R (at a level
+ * at or above a minimum: none = all), with the number, the case, the last
+ * contact, the quarantine end, the state of the subscriber's latest
+ * message, and the contact's p_contact, expected_near_s and level as its
+ * case's last run stored them. Rows are collected without numbers, the
+ * read is audited with its row count, and only then are numbers taken
+ * from the vault (a read that cannot be audited does not happen), so a
+ * level filter also keeps the other numbers unread. Sorted by last
+ * contact, then number, then case.
  *
  * `report`: per region and local day on which contacts were found, the
  * distinct cases, contacts, and contacts notified (the gateway accepted
  * an SMS: sent, delivered or failed later), delivered and failed, judged
- * by each subscriber's latest message. Counts only, but audited too.
+ * by each subscriber's latest message; then the contacts by level (each
+ * subscriber counted once, at its highest level among the group's rows,
+ * so the three add up to `contacts`) and those whose latest message is a
+ * test invitation. Counts only, but audited too.
  */
 #include "export.h"
 
@@ -50,6 +56,8 @@ typedef struct xrow {
     char msisdn[CT_MSISDN_MAX + 1];
     uint32_t sub;
     int64_t exposure, first, last, qend, updated;
+    double p_contact, near_s;
+    ct_level level;
 } xrow;
 
 static int xrow_cmp(const void *a, const void *b)
@@ -61,21 +69,34 @@ static int xrow_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->case_id, y->case_id);
 }
 
-static ct_code collect(sqlite3 *sql, const char *region, int64_t since, xrow **rows, size_t *n,
-                       ct_err *err)
+/* The stored level of a row; anything unknown reads as none. */
+static ct_level level_of(const unsigned char *s)
+{
+    ct_level l = CT_LEVEL_NONE;
+    if (s && ct_level_parse((const char *)s, &l) != 0)
+        l = CT_LEVEL_NONE;
+    return l;
+}
+
+static ct_code collect(sqlite3 *sql, const char *region, int64_t since, ct_level min_level,
+                       xrow **rows, size_t *n, ct_err *err)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     ct_code rc = ct__ndb_prepare(sql,
         "SELECT c.case_id, c.subscriber, c.exposure_s, c.first_contact, c.last_contact,"
         " c.quarantine_end, c.updated_at, coalesce((SELECT state FROM nt_outbox o WHERE"
-        " o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1), 'none')"
+        " o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1), 'none'),"
+        " c.p_contact, c.expected_near_s, c.level"
         " FROM nt_contacts c WHERE c.home_region=?1 AND c.updated_at>=?2", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, since);
     while (sqlite3_step(st) == SQLITE_ROW) {
+        ct_level level = level_of(sqlite3_column_text(st, 10));
+        if (level < min_level)
+            continue;
         CT_GROW(*rows, *n + 1, cap);
         xrow *r = &(*rows)[(*n)++];
         memset(r, 0, sizeof *r);
@@ -87,20 +108,23 @@ static ct_code collect(sqlite3 *sql, const char *region, int64_t since, xrow **r
         r->qend = sqlite3_column_int64(st, 5);
         r->updated = sqlite3_column_int64(st, 6);
         snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(st, 7));
+        r->p_contact = sqlite3_column_double(st, 8);
+        r->near_s = sqlite3_column_double(st, 9);
+        r->level = level;
     }
     sqlite3_finalize(st);
     return CT_OK;
 }
 
-ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_export_fn fn, void *ud,
-                  ct_err *err)
+ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_level min_level,
+                  ct_export_fn fn, void *ud, ct_err *err)
 {
     sqlite3 *sql = NULL;
     xrow *rows = NULL;
     size_t n = 0;
     ct_code rc = ct__ndb_open(db->dir, &sql, err);
     if (!rc)
-        rc = collect(sql, region, since, &rows, &n, err);
+        rc = collect(sql, region, since, min_level, &rows, &n, err);
     if (!rc)
         rc = ct__audit(db, "export", region, n, err);
     for (size_t i = 0; !rc && i < n; i++)
@@ -109,8 +133,9 @@ ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_export_fn fn,
         qsort(rows, n, sizeof *rows, xrow_cmp);
     for (size_t i = 0; !rc && i < n; i++) {
         const xrow *r = &rows[i];
-        ct_export_row e = {r->msisdn, r->case_id, region, r->exposure, r->first, r->last,
-                           r->qend, r->state, r->updated};
+        ct_export_row e = {r->msisdn,  r->case_id, region,    r->exposure,
+                           r->first,   r->last,    r->qend,   r->state,
+                           r->updated, r->p_contact, r->near_s, r->level};
         if (fn(ud, &e))
             break;
     }
@@ -121,15 +146,26 @@ ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_export_fn fn,
 
 /* ---- report ------------------------------------------------------------------ */
 
+/* top: the subscriber's highest level among the rows of its region and
+ * day (2 quarantine, 1 test, 0 none); kd: the kind of its latest message. */
 static const char REPORT_SQL[] =
     "SELECT home_region, day, count(DISTINCT case_id), count(DISTINCT subscriber),"
     " count(DISTINCT CASE WHEN st IN ('sent','delivered','failed') THEN subscriber END),"
     " count(DISTINCT CASE WHEN st='delivered' THEN subscriber END),"
-    " count(DISTINCT CASE WHEN st='failed' THEN subscriber END)"
-    " FROM (SELECT c.home_region, ct_localdate(c.found_at) AS day, c.case_id, c.subscriber,"
-    "  (SELECT state FROM nt_outbox o WHERE o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1)"
-    "  AS st FROM nt_contacts c)"
-    " WHERE ?1 IS NULL OR day=?1 GROUP BY home_region, day ORDER BY day, home_region";
+    " count(DISTINCT CASE WHEN st='failed' THEN subscriber END),"
+    " count(DISTINCT CASE WHEN top=2 THEN subscriber END),"
+    " count(DISTINCT CASE WHEN top=1 THEN subscriber END),"
+    " count(DISTINCT CASE WHEN top=0 THEN subscriber END),"
+    " count(DISTINCT CASE WHEN kd='test' THEN subscriber END)"
+    " FROM (SELECT *, max(lv) OVER (PARTITION BY home_region, day, subscriber) AS top"
+    "  FROM (SELECT c.home_region, ct_localdate(c.found_at) AS day, c.case_id, c.subscriber,"
+    "   CASE c.level WHEN 'quarantine' THEN 2 WHEN 'test' THEN 1 ELSE 0 END AS lv,"
+    "   (SELECT state FROM nt_outbox o WHERE o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1)"
+    "   AS st,"
+    "   (SELECT kind FROM nt_outbox o WHERE o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1)"
+    "   AS kd FROM nt_contacts c)"
+    "  WHERE ?1 IS NULL OR day=?1)"
+    " GROUP BY home_region, day ORDER BY day, home_region";
 
 ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err *err)
 {
@@ -155,7 +191,11 @@ ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err 
                            (uint64_t)sqlite3_column_int64(st, 3),
                            (uint64_t)sqlite3_column_int64(st, 4),
                            (uint64_t)sqlite3_column_int64(st, 5),
-                           (uint64_t)sqlite3_column_int64(st, 6)};
+                           (uint64_t)sqlite3_column_int64(st, 6),
+                           (uint64_t)sqlite3_column_int64(st, 7),
+                           (uint64_t)sqlite3_column_int64(st, 8),
+                           (uint64_t)sqlite3_column_int64(st, 9),
+                           (uint64_t)sqlite3_column_int64(st, 10)};
         n++;
         if (fn(ud, &r))
             break;

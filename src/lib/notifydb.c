@@ -5,7 +5,18 @@
  * "store the contacts and queue their notifications" is one SQLite
  * transaction (WAL, synchronous=FULL: committed means on disk). The schema
  * is created on first use with IF NOT EXISTS, so a data directory made by
- * an older celltrace gains the tables without a migration step.
+ * an older celltrace gains the tables without a migration step; columns
+ * added later (ADDED below: the risk of each contact) are added to older
+ * tables with ALTER TABLE on open, checked first without a lock and then
+ * again under BEGIN IMMEDIATE, so two processes opening an old directory
+ * at once add each column once. Every added column has a default, so rows
+ * stored before read as level 'none' until the next run re-levels them
+ * (a run re-traces every case whose parameters, model or thresholds
+ * differ from its last run's, see runs.c).
+ *
+ * No index on nt_contacts.level: the export filters a region's rows (its
+ * own index) and the notices read one subscriber's few rows; three values
+ * over all contacts would not narrow anything further.
  *
  * Delivery reports come back over HTTP with the message id in the URL, so
  * anyone who can reach the listener could forge one. Each dlr-url carries
@@ -32,7 +43,9 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS nt_contacts(case_id TEXT NOT NULL, subscriber INTEGER NOT NULL,"
     " exposure_s INTEGER NOT NULL, first_contact INTEGER NOT NULL, last_contact INTEGER NOT NULL,"
     " min_radius_m REAL NOT NULL, home_region TEXT NOT NULL, quarantine_end INTEGER NOT NULL,"
-    " found_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(case_id, subscriber));"
+    " found_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, p_contact REAL NOT NULL DEFAULT 0,"
+    " expected_near_s REAL NOT NULL DEFAULT 0, level TEXT NOT NULL DEFAULT 'none',"
+    " PRIMARY KEY(case_id, subscriber));"
     "CREATE INDEX IF NOT EXISTS nt_contacts_region ON nt_contacts(home_region, updated_at);"
     "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON nt_contacts(subscriber);"
     "CREATE TABLE IF NOT EXISTS nt_outbox(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
@@ -47,6 +60,18 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS nt_outbox_sub ON nt_outbox(subscriber);"
     "CREATE TABLE IF NOT EXISTS nt_dlr_log(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
     " msg_id INTEGER, status INTEGER, verdict TEXT NOT NULL, detail TEXT NOT NULL);";
+
+/* Columns that came after the first schema, as ADD COLUMN clauses. */
+typedef struct added_column {
+    const char *table, *name, *definition;
+} added_column;
+
+static const added_column ADDED[] = {
+    {"nt_contacts", "p_contact", "p_contact REAL NOT NULL DEFAULT 0"},
+    {"nt_contacts", "expected_near_s", "expected_near_s REAL NOT NULL DEFAULT 0"},
+    {"nt_contacts", "level", "level TEXT NOT NULL DEFAULT 'none'"},
+};
+#define N_ADDED (sizeof ADDED / sizeof *ADDED)
 
 ct_code ct__ndb_fail(sqlite3 *db, ct_err *err)
 {
@@ -71,6 +96,68 @@ ct_code ct__ndb_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, ct_err 
     return CT_OK;
 }
 
+/* *has = 1 when `table` has a column `name` (PRAGMA table_info). */
+static ct_code has_column(sqlite3 *db, const char *table, const char *name, int *has,
+                          ct_err *err)
+{
+    char sql[128];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    ct_code rc = ct__ndb_prepare(db, sql, &st, err);
+    *has = 0;
+    if (rc)
+        return rc;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(st, 1), name) == 0)
+            *has = 1;
+    if (step != SQLITE_DONE)
+        rc = ct__ndb_fail(db, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Counts the columns of ADDED the tables lack; with `alter`, adds them. */
+static ct_code column_pass(sqlite3 *db, int alter, size_t *missing, ct_err *err)
+{
+    *missing = 0;
+    for (size_t i = 0; i < N_ADDED; i++) {
+        int has;
+        char sql[256];
+        ct_code rc = has_column(db, ADDED[i].table, ADDED[i].name, &has, err);
+        if (rc)
+            return rc;
+        if (has)
+            continue;
+        ++*missing;
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", ADDED[i].table,
+                 ADDED[i].definition);
+        if (alter && (rc = ct__ndb_exec(db, sql, err)) != CT_OK)
+            return rc;
+    }
+    return CT_OK;
+}
+
+/* Adds the columns of ADDED that an older data directory lacks: looked
+ * for without a lock (the usual case: none missing), added under a write
+ * lock after looking again (another process may have added them). */
+static ct_code add_columns(sqlite3 *db, ct_err *err)
+{
+    size_t missing;
+    ct_code rc = column_pass(db, 0, &missing, err);
+    if (rc || !missing)
+        return rc;
+    rc = ct__ndb_exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    rc = column_pass(db, 1, &missing, err);
+    if (!rc)
+        rc = ct__ndb_exec(db, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
 {
     char *path = ct__path_join(dir, "catalog.db");
@@ -86,6 +173,8 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
     rc = ct__ndb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err);
     if (!rc)
         rc = ct__ndb_exec(db, SCHEMA, err);
+    if (!rc)
+        rc = add_columns(db, err);
 out:
     ct__free(path);
     if (rc) {

@@ -6,7 +6,9 @@
  *       the store version and parameters each case was last traced with
  *   nt_contacts(case_id, subscriber PK, exposure_s, first_contact,
  *               last_contact, min_radius_m, home_region, quarantine_end,
- *               found_at, updated_at)
+ *               found_at, updated_at, p_contact, expected_near_s, level)
+ *       every contact of the net of the traced cases; level is 'none',
+ *       'test' or 'quarantine' under the thresholds of its case's last run
  *   nt_outbox(id PK, key UNIQUE, subscriber, kind, case_id, region,
  *             last_contact, quarantine_end, text, ucs2, state, inflight,
  *             attempts, next_at, created, sent_at, done_at, smsc_ack,
@@ -29,8 +31,9 @@
 
 #include "celltrace.h"
 
-/* Opens <dir>/catalog.db read-write (WAL, synchronous=FULL, busy timeout)
- * and creates the tables when missing. Returns new (*out): sqlite3_close. */
+/* Opens <dir>/catalog.db read-write (WAL, synchronous=FULL, busy timeout),
+ * creates the tables when missing and adds the columns an older data
+ * directory lacks. Returns new (*out): sqlite3_close. */
 ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err);
 
 /* Runs SQL without results; BEGIN IMMEDIATE / COMMIT helpers. */

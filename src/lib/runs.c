@@ -3,20 +3,39 @@
  *
  * A case needs tracing when it has no run yet, or when the store version
  * of its window (ct_data_version over [W.start - max_presence, W.end))
- * or the parameters differ from those its last run recorded. All traces
- * are done first (reads only); then one SQLite transaction replaces the
- * contacts of the traced cases, queues the notifications and records the
- * runs. A crash before COMMIT leaves the previous state, so the next run
- * does the same work again; after COMMIT the runs say there is nothing to
- * do. Running twice therefore queues nothing new.
+ * or the parameter signature differs from the one its last run recorded.
+ * The signature holds the SPEC 4 parameters, the risk model's version,
+ * both effective thresholds (risk.test, risk.quarantine) and the time
+ * zone (night hours are evidence of the model), so changing any of them
+ * re-traces and re-levels every case at the next run. All traces are done
+ * first (reads only, scored with ct_trace_scored, every level kept); then
+ * one SQLite transaction replaces the contacts of the traced cases (with
+ * p_contact, expected_near_s and level), queues the notifications and
+ * records the runs. A crash before COMMIT leaves the previous state, so
+ * the next run does the same work again; after COMMIT the runs say there
+ * is nothing to do. Running twice therefore queues nothing new.
  *
- * Notifications are per subscriber, not per contact: the subscriber's
- * quarantine ends quarantine_days after its latest last contact over all
- * cases. One message per quarantine; an exposure that pushes the end out
- * by a day or more queues an extension notice; an exposure after the
- * previous quarantine ended starts a new one. Each message's idempotency
- * key is "q-<subscriber>-<quarantine end>" and the outbox holds it UNIQUE,
- * so even two runs racing cannot queue one quarantine twice.
+ * Notifications are per subscriber, not per contact, over all cases, in
+ * two steps (docs/NOTIFY.md):
+ *   quarantine  over the subscriber's contacts at level quarantine: the
+ *               quarantine ends quarantine_days after the latest last
+ *               contact. One message per quarantine; an exposure that
+ *               pushes the end out by a day or more queues an extension
+ *               notice; one after the previous quarantine ended starts a
+ *               new one (ct__notice_kind). Test invitations do not count
+ *               as quarantines, so a contact moved up from test to
+ *               quarantine gets its order. Key "q-<subscriber>-<end>".
+ *   test        then, over its contacts at level test: an invitation when
+ *               no message of any kind (the order just queued included)
+ *               covers the latest of them, i.e. every message's
+ *               quarantine_end is before its last contact (ct__invite_due).
+ *               Its end is that last contact + quarantine_days, so a new
+ *               test-level contact after it gets a new invitation. Key
+ *               "t-<subscriber>-<end>".
+ * Contacts at level none get nothing. Nothing queued is ever withdrawn:
+ * a contact whose level goes down keeps the messages it had. The outbox
+ * holds each key UNIQUE, so even two runs racing cannot queue one
+ * message twice.
  */
 #include "runs.h"
 
@@ -125,8 +144,13 @@ out:
 int ct__notice_kind(int64_t prev, int64_t last, int64_t q)
 {
     if (prev == 0 || prev <= last)
-        return 1;
-    return q >= prev + 86400 ? 2 : 0;
+        return CT_MSG_FIRST;
+    return q >= prev + 86400 ? CT_MSG_EXTENSION : 0;
+}
+
+int ct__invite_due(int64_t covered, int64_t last)
+{
+    return covered < last;
 }
 
 /* ---- the run ------------------------------------------------------------------ */
@@ -146,12 +170,19 @@ typedef struct home_memo {
     char region[CT_REGION_MAX + 1];
 } home_memo;
 
+/* The parameter signature: SPEC 4 parameters, model version, thresholds,
+ * time zone. Longer ones are cut, which only makes them compare equal
+ * more often than they should: the model version is the only free text,
+ * and it is short. */
+#define PARAMS_MAX 512
+
 typedef struct run_state {
     ct_db *db;
     sqlite3 *sql;
     ct_conf conf;
     ct_params p;
-    char params[128];
+    ct_risk_opts risk;
+    char params[PARAMS_MAX];
     int64_t now;
     run_case *cases;
     size_t n, cap;
@@ -205,6 +236,8 @@ static ct_code home_of(run_state *r, const ct_contact *k, const char *case_regio
                            k->last_contact, case_region, out, err);
 }
 
+/* The store version and parameter signature (PARAMS_MAX bytes) of the
+ * case's last run; UINT64_MAX and "" when it has none. */
 static ct_code last_run(run_state *r, const char *case_id, uint64_t *version, char *params,
                         ct_err *err)
 {
@@ -218,7 +251,7 @@ static ct_code last_run(run_state *r, const char *case_id, uint64_t *version, ch
     sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {
         *version = (uint64_t)sqlite3_column_int64(st, 0);
-        snprintf(params, 128, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(params, PARAMS_MAX, "%s", (const char *)sqlite3_column_text(st, 1));
     }
     sqlite3_finalize(st);
     return CT_OK;
@@ -242,7 +275,7 @@ static ct_code consider_case(run_state *r, const char *case_id, int64_t onset, i
     int64_t w_start = onset - r->p.infectious_before_s;
     int64_t w_end = has_isolated ? isolated : onset + r->p.infectious_after_s;
     uint64_t version, prev;
-    char prev_params[128];
+    char prev_params[PARAMS_MAX];
     ct_code rc = ct_data_version(r->db, w_start - r->p.max_presence_s, w_end, &version, err);
     if (!rc)
         rc = last_run(r, case_id, &prev, prev_params, err);
@@ -254,14 +287,20 @@ static ct_code consider_case(run_state *r, const char *case_id, int64_t onset, i
     snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
     snprintf(c->region, sizeof c->region, "%s", region);
     c->version = version;
-    rc = ct_trace(r->db, case_id, &r->p, &c->contacts, err);
+    rc = ct_trace_scored(r->db, case_id, &r->p, &r->risk, &c->contacts, err);
     if (!rc)
         rc = homes_of(r, c, err);
-    if (!rc) {
-        r->sum->cases_traced++;
-        r->sum->contacts += c->contacts->n;
-    }
-    return rc;
+    if (rc)
+        return rc;
+    r->sum->cases_traced++;
+    r->sum->contacts += c->contacts->n;
+    for (size_t i = 0; i < c->contacts->n; i++)
+        switch (c->contacts->items[i].level) {
+        case CT_LEVEL_QUARANTINE: r->sum->level_quarantine++; break;
+        case CT_LEVEL_TEST: r->sum->level_test++; break;
+        case CT_LEVEL_NONE: r->sum->level_none++; break;
+        }
+    return CT_OK;
 }
 
 static ct_code trace_all(run_state *r, ct_err *err)
@@ -286,15 +325,19 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
 {
     static const char *const sql =
         "INSERT INTO nt_contacts(case_id, subscriber, exposure_s, first_contact, last_contact,"
-        " min_radius_m, home_region, quarantine_end, found_at, updated_at)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9)"
+        " min_radius_m, home_region, quarantine_end, found_at, updated_at, p_contact,"
+        " expected_near_s, level) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?10,?11,?12)"
         " ON CONFLICT(case_id, subscriber) DO UPDATE SET updated_at = CASE WHEN"
         "  exposure_s IS NOT excluded.exposure_s OR first_contact IS NOT excluded.first_contact"
         "  OR last_contact IS NOT excluded.last_contact OR home_region IS NOT excluded.home_region"
+        "  OR p_contact IS NOT excluded.p_contact OR expected_near_s IS NOT"
+        "  excluded.expected_near_s OR level IS NOT excluded.level"
         "  THEN excluded.updated_at ELSE updated_at END,"
         " exposure_s = excluded.exposure_s, first_contact = excluded.first_contact,"
         " last_contact = excluded.last_contact, min_radius_m = excluded.min_radius_m,"
-        " home_region = excluded.home_region, quarantine_end = excluded.quarantine_end";
+        " home_region = excluded.home_region, quarantine_end = excluded.quarantine_end,"
+        " p_contact = excluded.p_contact, expected_near_s = excluded.expected_near_s,"
+        " level = excluded.level";
     sqlite3_stmt *st = NULL;
     ct_code rc = ct__ndb_exec(r->sql, "DELETE FROM temp.nt_seen", err);
     if (!rc)
@@ -310,6 +353,9 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
         sqlite3_bind_text(st, 7, c->homes[i], -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 8, k->last_contact + (int64_t)r->conf.quarantine_days * 86400);
         sqlite3_bind_int64(st, 9, r->now);
+        sqlite3_bind_double(st, 10, k->p_contact);
+        sqlite3_bind_double(st, 11, k->expected_near_s);
+        sqlite3_bind_text(st, 12, ct_level_name(k->level), -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = ct__ndb_fail(r->sql, err);
         sqlite3_reset(st);
@@ -350,49 +396,61 @@ static ct_code record_run(run_state *r, const run_case *c, ct_err *err)
     return rc;
 }
 
-/* The subscriber's latest contact over all cases, and the end of the
- * latest quarantine already notified. */
+/* The subscriber's latest contact at one level over all cases, and the
+ * end of the latest message that counts against it. */
 typedef struct latest {
     char case_id[CT_ID_MAX + 1], region[CT_REGION_MAX + 1];
-    int64_t last, q, prev_q;
+    int64_t last, q, prev_q; /* q = 0: no contact at that level */
 } latest;
 
-static ct_code latest_of(run_state *r, uint32_t sub, latest *l, ct_err *err)
+/* The latest contact of `sub` at `level`, and in prev_q the latest
+ * quarantine_end of its messages of any kind but `not_kind` ("" = all). */
+static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, const char *not_kind,
+                         latest *l, ct_err *err)
 {
     sqlite3_stmt *st = NULL;
     memset(l, 0, sizeof *l);
     ct_code rc = ct__ndb_prepare(r->sql,
         "SELECT case_id, home_region, last_contact, quarantine_end,"
-        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1)"
-        " FROM nt_contacts WHERE subscriber=?1 ORDER BY quarantine_end DESC, case_id LIMIT 1",
+        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1"
+        "  AND kind<>?3)"
+        " FROM nt_contacts WHERE subscriber=?1 AND level=?2"
+        " ORDER BY quarantine_end DESC, case_id LIMIT 1",
         &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, sub);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    sqlite3_bind_text(st, 2, ct_level_name(level), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, not_kind, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
         snprintf(l->case_id, sizeof l->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
         snprintf(l->region, sizeof l->region, "%s", (const char *)sqlite3_column_text(st, 1));
         l->last = sqlite3_column_int64(st, 2);
         l->q = sqlite3_column_int64(st, 3);
         l->prev_q = sqlite3_column_int64(st, 4);
+    } else if (step != SQLITE_DONE) {
+        rc = ct__ndb_fail(r->sql, err);
     }
     sqlite3_finalize(st);
-    return CT_OK;
+    return rc;
 }
 
-static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, int kind, ct_err *err)
+static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg_kind kind,
+                             ct_err *err)
 {
     char last[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
     int dotted = strcmp(r->conf.language, "ru") == 0;
     ct__tz_date(r->conf.timezone, l->last, dotted, last);
     ct__tz_date(r->conf.timezone, l->q, dotted, qend);
-    ct_code rc = ct__template_render(r->conf.language, kind == 2, last, qend, r->conf.hotline,
-                                     text, sizeof text, err);
+    ct_code rc = ct__template_render(r->conf.language, kind, last, qend, r->conf.hotline, text,
+                                     sizeof text, err);
     if (rc)
         return rc;
     int ucs2;
     ct__sms_parts(text, &ucs2);
-    snprintf(key, sizeof key, "q-%u-%lld", sub, (long long)l->q);
+    snprintf(key, sizeof key, "%c-%u-%lld", kind == CT_MSG_TEST ? 't' : 'q', sub,
+             (long long)l->q);
     sqlite3_stmt *st = NULL;
     rc = ct__ndb_prepare(r->sql,
         "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
@@ -402,7 +460,7 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, int ki
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, sub);
-    sqlite3_bind_text(st, 3, kind == 2 ? "extension" : "new", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ct__msg_kind_name(kind), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, l->case_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, l->region, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 6, l->last);
@@ -413,19 +471,30 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, int ki
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ct__ndb_fail(r->sql, err);
     else if (sqlite3_changes(r->sql) == 1)
-        kind == 2 ? r->sum->extensions++ : r->sum->queued++;
+        kind == CT_MSG_TEST        ? r->sum->invitations++
+        : kind == CT_MSG_EXTENSION ? r->sum->extensions++
+                                   : r->sum->queued++;
     sqlite3_finalize(st);
     return rc;
 }
 
+/* The quarantine step, then the test step (see the top of this file).
+ * Calling it again for the same subscriber in the same run queues nothing:
+ * the messages just queued cover the same contacts. */
 static ct_code queue_for(run_state *r, uint32_t sub, ct_err *err)
 {
     latest l;
-    ct_code rc = latest_of(r, sub, &l, err);
-    if (rc || !l.q)
-        return rc;
-    int kind = ct__notice_kind(l.prev_q, l.last, l.q);
-    return kind ? queue_message(r, sub, &l, kind, err) : CT_OK;
+    ct_code rc = latest_of(r, sub, CT_LEVEL_QUARANTINE, "test", &l, err);
+    if (!rc && l.q) {
+        int kind = ct__notice_kind(l.prev_q, l.last, l.q);
+        if (kind)
+            rc = queue_message(r, sub, &l, (ct_msg_kind)kind, err);
+    }
+    if (!rc)
+        rc = latest_of(r, sub, CT_LEVEL_TEST, "", &l, err);
+    if (!rc && l.q && ct__invite_due(l.prev_q, l.last))
+        rc = queue_message(r, sub, &l, CT_MSG_TEST, err);
+    return rc;
 }
 
 static ct_code store_all(run_state *r, ct_err *err)
@@ -450,6 +519,16 @@ static ct_code store_all(run_state *r, ct_err *err)
     return rc;
 }
 
+/* What a case's last run must match for its contacts to stand. */
+static void signature(run_state *r)
+{
+    snprintf(r->params, sizeof r->params, "%lld,%.17g,%lld,%lld,%lld;%s;%.17g,%.17g;%s",
+             (long long)r->p.max_presence_s, r->p.contact_distance_m,
+             (long long)r->p.min_exposure_s, (long long)r->p.infectious_before_s,
+             (long long)r->p.infectious_after_s, ct_risk_model_version(r->risk.model),
+             r->risk.test_threshold, r->risk.quarantine_threshold, r->conf.timezone);
+}
+
 ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
 {
     run_state r;
@@ -462,14 +541,16 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
         r.p = *p;
     else
         ct_params_default(&r.p);
-    snprintf(r.params, sizeof r.params, "%lld,%.17g,%lld,%lld,%lld",
-             (long long)r.p.max_presence_s, r.p.contact_distance_m, (long long)r.p.min_exposure_s,
-             (long long)r.p.infectious_before_s, (long long)r.p.infectious_after_s);
     ct_code rc = ct_params_check(&r.p, err);
     if (!rc)
         rc = ct__conf_load(db->dir, &r.conf, err);
     if (!rc)
+        rc = ct_risk_opts_configured(db->dir, NULL, &r.risk, err);
+    if (!rc) {
+        r.risk.timezone = r.conf.timezone; /* the one the signature names */
+        signature(&r);
         rc = ct__ndb_open(db->dir, &r.sql, err);
+    }
     if (!rc)
         rc = trace_all(&r, err);
     if (!rc && r.n)

@@ -22,9 +22,16 @@ ct_code ct__home_region(ct_db *db, uint32_t sub, const char *zone, int64_t max_p
                         ct_err *err);
 
 /* What to queue for a subscriber whose quarantine now ends at q after a
- * last contact at `last`, given the end `prev` of the latest quarantine
- * already notified (0 = never): 0 nothing, 1 a first notice, 2 an
- * extension notice. */
+ * last contact at `last` (its latest contact at level quarantine), given
+ * the end `prev` of the latest quarantine already notified (0 = never;
+ * test invitations do not count): 0 nothing, CT_MSG_FIRST (1) a first
+ * notice, CT_MSG_EXTENSION (2) an extension notice (templates.h). */
 int ct__notice_kind(int64_t prev, int64_t last, int64_t q);
+
+/* 1 when a subscriber whose latest contact at level test ended at `last`
+ * is to be invited to a test: no message of any kind covers it, i.e. the
+ * latest quarantine_end of its messages, `covered` (0 = none), is before
+ * `last`. Else 0. */
+int ct__invite_due(int64_t covered, int64_t last);
 
 #endif

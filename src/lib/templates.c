@@ -1,10 +1,14 @@
 /*
  * templates.c — message texts and the GSM-7 / UCS-2 decision.
  *
- * The texts are short on purpose: the Russian one fits two UCS-2 parts,
- * the English one one GSM-7 part (checked by the unit test), because every
- * extra part is an extra message to pay for and to lose. They say what to
- * do, until when, and where to call; they name no case and no place.
+ * Three kinds (ct_msg_kind): the order to self-isolate (first notice),
+ * its extension, and the invitation to a test for a contact at level
+ * `test` (docs/NOTIFY.md). The texts are short on purpose: the Russian
+ * ones fit two UCS-2 parts, the English ones one GSM-7 part (checked by
+ * the unit test), because every extra part is an extra message to pay
+ * for and to lose. They say what to do, until when, and where to call;
+ * they name no case and no place. The invitation names no end date: it
+ * asks to stay at home until the test result.
  *
  * The encoding is chosen from the text itself: a text is GSM-7 only when
  * every code point is in the GSM 03.38 default alphabet or its extension
@@ -19,17 +23,22 @@
 
 #include "error.h"
 
-static const char *const TEXTS[2][2] = {
-    /* ru: first notice, extension */
+/* Indexed by language, then ct_msg_kind - 1. */
+static const char *const TEXTS[2][3] = {
+    /* ru: first notice, extension, test invitation */
     {"Минздрав: вы были в контакте с заболевшим COVID-19 {last_contact}. "
      "Оставайтесь дома до {quarantine_end}. Горячая линия {hotline}",
      "Минздрав: новый контакт с заболевшим COVID-19 {last_contact}. "
-     "Самоизоляция продлена до {quarantine_end}. Горячая линия {hotline}"},
+     "Самоизоляция продлена до {quarantine_end}. Горячая линия {hotline}",
+     "Минздрав: вы могли быть рядом с заболевшим COVID-19 {last_contact}. "
+     "Сдайте тест: горячая линия {hotline}. До результата будьте дома"},
     /* en */
     {"Ministry of Health: you were in contact with a COVID-19 case, last contact "
      "{last_contact}. Stay at home until {quarantine_end}. Hotline {hotline}",
      "Ministry of Health: new contact with a COVID-19 case on {last_contact}. Stay at home "
-     "until {quarantine_end}. Hotline {hotline}"},
+     "until {quarantine_end}. Hotline {hotline}",
+     "Ministry of Health: you may have been near a COVID-19 case on {last_contact}. "
+     "Get tested: call the hotline {hotline}. Stay at home until the result."},
 };
 
 /* GSM 03.38 default alphabet, in UTF-8; then the extension table. */
@@ -123,16 +132,28 @@ static size_t append(char *out, size_t n, size_t cap, const char *s, size_t len)
     return n + len;
 }
 
-ct_code ct__template_render(const char *lang, int extension, const char *last_contact,
+const char *ct__msg_kind_name(ct_msg_kind kind)
+{
+    switch (kind) {
+    case CT_MSG_EXTENSION: return "extension";
+    case CT_MSG_TEST: return "test";
+    case CT_MSG_FIRST: break;
+    }
+    return "new";
+}
+
+ct_code ct__template_render(const char *lang, ct_msg_kind kind, const char *last_contact,
                            const char *quarantine_end, const char *hotline, char *out,
                            size_t cap, ct_err *err)
 {
     int li = strcmp(lang, "ru") == 0 ? 0 : strcmp(lang, "en") == 0 ? 1 : -1;
     if (li < 0)
         return ct__fail(err, CT_EINVAL, "no message template for language '%s'", lang);
-    const char *t = TEXTS[li][extension ? 1 : 0];
+    if (kind < CT_MSG_FIRST || kind > CT_MSG_TEST)
+        return ct__fail(err, CT_EINVAL, "no message template of kind %d", (int)kind);
+    const char *t = TEXTS[li][kind - CT_MSG_FIRST];
     static const char *const names[] = {"{last_contact}", "{quarantine_end}", "{hotline}"};
-    const char *vals[] = {last_contact, quarantine_end, hotline};
+    const char *vals[] = {last_contact, quarantine_end ? quarantine_end : "", hotline};
     size_t n = 0;
     while (*t) {
         size_t i = 0;

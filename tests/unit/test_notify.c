@@ -1,7 +1,9 @@
 /*
  * test_notify.c — the pieces of notifications that need no gateway:
- * message texts and encodings, configuration, backoff, quiet hours,
- * extension rules, night hours, and every delivery-report transition.
+ * message texts and encodings (three kinds, two languages), configuration,
+ * backoff, quiet hours, extension and invitation rules, night hours, the
+ * risk columns an older data directory gains, and every delivery-report
+ * transition.
  * (The gateway itself: tests/golden/notify_e2e.sh and notify_faults.sh.)
  */
 #include <setjmp.h>
@@ -27,24 +29,49 @@ static void test_texts_fit(void **state)
     (void)state;
     char out[CT_SMS_TEXT_MAX + 1];
     int ucs2;
-    /* Regression: the first Russian text needed 3 UCS-2 parts. */
-    for (int ext = 0; ext < 2; ext++) {
-        assert_int_equal(ct__template_render("ru", ext, "24.03.2020", "07.04.2020",
+    /* Regression: the first Russian text needed 3 UCS-2 parts. Every kind:
+     * Russian in two UCS-2 parts, English in one GSM-7 part. */
+    for (int k = CT_MSG_FIRST; k <= CT_MSG_TEST; k++) {
+        assert_int_equal(ct__template_render("ru", (ct_msg_kind)k, "24.03.2020", "07.04.2020",
                                              "8-800-2000-112", out, sizeof out, NULL), CT_OK);
         assert_int_equal(ct__sms_parts(out, &ucs2), 2);
         assert_int_equal(ucs2, 1);
-        assert_non_null(strstr(out, "07.04.2020"));
-        assert_int_equal(ct__template_render("en", ext, "2020-03-24", "2020-04-07",
+        assert_non_null(strstr(out, "24.03.2020"));
+        assert_non_null(strstr(out, "8-800-2000-112"));
+        assert_true((strstr(out, "07.04.2020") != NULL) == (k != CT_MSG_TEST));
+        assert_int_equal(ct__template_render("en", (ct_msg_kind)k, "2020-03-24", "2020-04-07",
                                              "8-800-2000-112", out, sizeof out, NULL), CT_OK);
         assert_int_equal(ct__sms_parts(out, &ucs2), 1);
         assert_int_equal(ucs2, 0);
-        assert_non_null(strstr(out, "Hotline 8-800-2000-112"));
+        assert_non_null(strstr(out, "8-800-2000-112"));
+        assert_true((strstr(out, "2020-04-07") != NULL) == (k != CT_MSG_TEST));
     }
-    assert_int_equal(ct__template_render("de", 0, "a", "b", "c", out, sizeof out, NULL),
-                     CT_EINVAL);
+    /* The invitation: no end date needed, its own words. */
+    assert_int_equal(ct__template_render("en", CT_MSG_TEST, "2020-03-24", NULL, "8-800-2000-112",
+                                         out, sizeof out, NULL), CT_OK);
+    assert_string_equal(out, "Ministry of Health: you may have been near a COVID-19 case on "
+                             "2020-03-24. Get tested: call the hotline 8-800-2000-112. Stay at "
+                             "home until the result.");
+    assert_int_equal(ct__template_render("ru", CT_MSG_TEST, "24.03.2020", NULL, "8-800-2000-112",
+                                         out, sizeof out, NULL), CT_OK);
+    assert_string_equal(out, "Минздрав: вы могли быть рядом с заболевшим COVID-19 24.03.2020. "
+                             "Сдайте тест: горячая линия 8-800-2000-112. До результата будьте "
+                             "дома");
+    assert_int_equal(ct__template_render("en", CT_MSG_EXTENSION, "2020-03-24", "2020-04-07",
+                                         "8-800-2000-112", out, sizeof out, NULL), CT_OK);
+    assert_non_null(strstr(out, "new contact"));
+    assert_string_equal(ct__msg_kind_name(CT_MSG_FIRST), "new");
+    assert_string_equal(ct__msg_kind_name(CT_MSG_EXTENSION), "extension");
+    assert_string_equal(ct__msg_kind_name(CT_MSG_TEST), "test");
+    assert_int_equal(ct__template_render("de", CT_MSG_FIRST, "a", "b", "c", out, sizeof out,
+                                         NULL), CT_EINVAL);
+    assert_int_equal(ct__template_render("en", (ct_msg_kind)0, "a", "b", "c", out, sizeof out,
+                                         NULL), CT_EINVAL);
+    assert_int_equal(ct__template_render("en", (ct_msg_kind)4, "a", "b", "c", out, sizeof out,
+                                         NULL), CT_EINVAL);
     char small[20];
-    assert_int_equal(ct__template_render("en", 0, "a", "b", "c", small, sizeof small, NULL),
-                     CT_ELIMIT);
+    assert_int_equal(ct__template_render("en", CT_MSG_FIRST, "a", "b", "c", small, sizeof small,
+                                         NULL), CT_ELIMIT);
 }
 
 static void test_gsm7(void **state)
@@ -77,10 +104,19 @@ static void test_rules(void **state)
     assert_false(ct__in_quiet(8 * 60, 22 * 60, 8 * 60));
     assert_true(ct__in_quiet(13 * 60, 12 * 60, 14 * 60));
     const int64_t day = 86400;
-    assert_int_equal(ct__notice_kind(0, 100, 100 + 14 * day), 1);
+    assert_int_equal(ct__notice_kind(0, 100, 100 + 14 * day), CT_MSG_FIRST);
     assert_int_equal(ct__notice_kind(100 + 14 * day, 200, 200 + 14 * day), 0);
-    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + day, 100 + 15 * day), 2);
-    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + 20 * day, 100 + 34 * day), 1);
+    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + day, 100 + 15 * day), CT_MSG_EXTENSION);
+    assert_int_equal(ct__notice_kind(100 + 14 * day, 100 + 20 * day, 100 + 34 * day),
+                     CT_MSG_FIRST);
+    /* Invitations: due unless a message (of any kind) ends at or after the
+     * latest test-level contact. */
+    const int64_t last = 1000 * day;
+    assert_true(ct__invite_due(0, last));                   /* never notified */
+    assert_false(ct__invite_due(last + 14 * day, last));    /* an earlier invitation or order */
+    assert_false(ct__invite_due(last, last));               /* ends exactly then: covers it */
+    assert_true(ct__invite_due(last - 1, last));            /* ended just before */
+    assert_true(ct__invite_due(last - 30 * day, last));     /* a new contact after the period */
 }
 
 static void test_night(void **state)
@@ -123,6 +159,11 @@ static void test_config(void **state)
     assert_string_equal(buf, "Europe/Moscow");
     assert_int_equal(ct_config_set(data, "sms.password", "s3cret", NULL), CT_OK);
     assert_int_equal(ct_config_set(data, "quarantine_days", "10", NULL), CT_OK);
+    /* The thresholds of the levels (run re-levels when they change). */
+    assert_int_equal(ct_config_set(data, "risk.test", "0.05", NULL), CT_OK);
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "model", NULL), CT_OK);
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "0", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "1.5", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "nope", "1", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "sms.dlr_listen", "0.0.0.0:80", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "sms.dlr_listen", "10.0.0.1:8080", &err), CT_EINVAL);
@@ -137,6 +178,8 @@ static void test_config(void **state)
     assert_int_equal(ct__conf_load(data, &c, NULL), CT_OK);
     assert_string_equal(c.password, "s3cret");
     assert_int_equal(c.quarantine_days, 10);
+    assert_true(c.risk_test == 0.05);
+    assert_true(c.risk_quarantine == 0.0); /* "model" */
     assert_int_equal(c.quiet_from, 22 * 60);
     char host[64];
     unsigned port;
@@ -155,6 +198,69 @@ static void test_config(void **state)
     tu_write(data, "celltrace.conf", "sms.rate = fast\n");
     assert_int_equal(ct__conf_load(data, &c, &err), CT_EINVAL);
     assert_non_null(strstr(err.msg, "celltrace.conf:1"));
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* The type and default of a column of nt_contacts; 0 when it has none. */
+static int column_of(sqlite3 *db, const char *name, char *type, char *def)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    assert_int_equal(ct__ndb_prepare(db, "PRAGMA table_info(nt_contacts)", &st, NULL), CT_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (!strcmp((const char *)sqlite3_column_text(st, 1), name)) {
+            found = 1;
+            snprintf(type, 16, "%s", (const char *)sqlite3_column_text(st, 2));
+            snprintf(def, 16, "%s", (const char *)sqlite3_column_text(st, 4));
+        }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* A data directory from before the risk model: nt_contacts without the
+ * risk columns, with a stored contact. Opening it adds the columns (once:
+ * a second open changes nothing); the old row reads as level none. */
+static void test_old_schema(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("notify-old"), data[1024], path[1100], type[16], def[16];
+    snprintf(data, sizeof data, "%s/data", dir);
+    assert_int_equal(ct_init(data, NULL), CT_OK);
+    snprintf(path, sizeof path, "%s/catalog.db", data);
+    sqlite3 *old;
+    assert_int_equal(sqlite3_open(path, &old), SQLITE_OK);
+    assert_int_equal(ct__ndb_exec(old,
+        "DROP TABLE IF EXISTS nt_contacts;"
+        "CREATE TABLE nt_contacts(case_id TEXT NOT NULL, subscriber INTEGER NOT NULL,"
+        " exposure_s INTEGER NOT NULL, first_contact INTEGER NOT NULL, last_contact INTEGER"
+        " NOT NULL, min_radius_m REAL NOT NULL, home_region TEXT NOT NULL, quarantine_end"
+        " INTEGER NOT NULL, found_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+        " PRIMARY KEY(case_id, subscriber));"
+        "INSERT INTO nt_contacts VALUES('K1', 7, 1000, 1, 2, 300, 'RU-MOW', 3, 4, 4);", NULL),
+        CT_OK);
+    assert_false(column_of(old, "level", type, def));
+    sqlite3_close(old);
+    for (int round = 0; round < 2; round++) {
+        sqlite3 *db;
+        assert_int_equal(ct__ndb_open(data, &db, NULL), CT_OK);
+        assert_true(column_of(db, "p_contact", type, def));
+        assert_string_equal(type, "REAL");
+        assert_true(column_of(db, "expected_near_s", type, def));
+        assert_true(column_of(db, "level", type, def));
+        assert_string_equal(def, "'none'");
+        sqlite3_stmt *st;
+        assert_int_equal(ct__ndb_prepare(db, "SELECT count(*), min(level), max(p_contact),"
+                                         " max(expected_near_s) FROM nt_contacts", &st, NULL),
+                         CT_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 1);
+        assert_string_equal((const char *)sqlite3_column_text(st, 1), "none");
+        assert_true(sqlite3_column_double(st, 2) == 0.0);
+        assert_true(sqlite3_column_double(st, 3) == 0.0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
     tu_rmtree(dir);
     free(dir);
 }
@@ -264,7 +370,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
         cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
-        cmocka_unit_test(test_config),      cmocka_unit_test(test_dlr_transitions),
+        cmocka_unit_test(test_config),      cmocka_unit_test(test_old_schema),
+        cmocka_unit_test(test_dlr_transitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
