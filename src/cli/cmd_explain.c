@@ -199,7 +199,7 @@ int trace_explain(cli_ctx *ctx, const char *case_id, const char *msisdn, const c
     ct_close(db);
     if (rc) {
         cli_error("%s", err.msg);
-        return EXIT_FAIL;
+        return rc == CT_EINVAL ? EXIT_USAGE : EXIT_FAIL; /* not a phone number */
     }
     if (json)
         print_json(stdout, x);

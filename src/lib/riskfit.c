@@ -127,14 +127,21 @@ static ct_code read_file(const char *path, fit_data *d, ct_err *err)
 
 /* ---- the logistic regression ----------------------------------------------------------- */
 
+/* The log-odds of row i under coefficients w. */
+static double row_log_odds(const fit_data *d, size_t i, const double *w)
+{
+    const float *x = d->x + i * d->k;
+    double z = 0;
+    for (size_t j = 0; j < d->k; j++)
+        z += w[j] * x[j];
+    return z;
+}
+
 static double penalised_loss(const fit_data *d, const double *w, double lambda)
 {
     double loss = 0;
     for (size_t i = 0; i < d->n; i++) {
-        const float *x = d->x + i * d->k;
-        double z = 0;
-        for (size_t j = 0; j < d->k; j++)
-            z += w[j] * x[j];
+        double z = row_log_odds(d, i, w);
         /* log(1 + e^z) - y z, without overflow */
         loss += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - (d->y[i] ? z : 0);
     }
@@ -151,10 +158,7 @@ static void derivatives(const fit_data *d, const double *w, double lambda, doubl
     memset(h, 0, k * k * sizeof *h);
     for (size_t i = 0; i < d->n; i++) {
         const float *x = d->x + i * k;
-        double z = 0;
-        for (size_t j = 0; j < k; j++)
-            z += w[j] * x[j];
-        double p = 1.0 / (1.0 + exp(-z)), r = p - d->y[i], s = p * (1 - p);
+        double p = 1.0 / (1.0 + exp(-row_log_odds(d, i, w))), r = p - d->y[i], s = p * (1 - p);
         for (size_t a = 0; a < k; a++) {
             g[a] += r * x[a];
             for (size_t b = 0; b <= a; b++)
@@ -341,13 +345,8 @@ static size_t thin_blocks(block *b, size_t m, size_t max)
 static void calibrate(const fit_data *d, const double *w, ct_risk_model *m)
 {
     scored *r = ct__malloc((d->n + 1) * sizeof *r);
-    for (size_t i = 0; i < d->n; i++) {
-        const float *x = d->x + i * d->k;
-        double z = 0;
-        for (size_t j = 0; j < d->k; j++)
-            z += w[j] * x[j];
-        r[i] = (scored){z, d->y[i]};
-    }
+    for (size_t i = 0; i < d->n; i++)
+        r[i] = (scored){row_log_odds(d, i, w), d->y[i]};
     qsort(r, d->n, sizeof *r, cmp_scored);
     size_t nb;
     block *b = pav(r, d->n, &nb);
@@ -376,13 +375,8 @@ static double threshold_for_share(const fit_data *d, const ct_risk_model *m, con
                                   double share)
 {
     double *p = ct__malloc((d->n + 1) * sizeof *p);
-    for (size_t i = 0; i < d->n; i++) {
-        const float *x = d->x + i * d->k;
-        double z = 0;
-        for (size_t j = 0; j < d->k; j++)
-            z += w[j] * x[j];
-        p[i] = ct__risk_round(ct__risk_probability(m, z));
-    }
+    for (size_t i = 0; i < d->n; i++)
+        p[i] = ct__risk_round(ct__risk_probability(m, row_log_odds(d, i, w)));
     qsort(p, d->n, sizeof *p, cmp_desc);
     size_t k = (size_t)(share * (double)d->n);
     double v = k < d->n ? p[k] : 0.0;

@@ -18,20 +18,7 @@
 #   Brier: ((pA - 1)^2 + pB^2 + (pC - 1)^2) / 3 with the printed p_contact
 #   kinds: A and B point-point (A true), C cell-point (true)
 . "$(dirname "$0")/common.bash"
-F="$SRC/fixtures/levels"
-D="$WORK/data"
-A=79990000102 B=79990000103 C=79990000104
-expect_exit 0 "$CT" --data "$D" init
-expect_exit 0 "$CT" --data "$D" cells import --operator 250-01 "$F/cells.csv"
-expect_exit 0 "$CT" --data "$D" ingest --operator 250-01 "$F/events.csv"
-expect_exit 0 "$CT" --data "$D" cases import "$F/cases.csv"
-
-expect_exit 0 "$CT" --data "$D" trace K1 --score --format csv
-p_of() { awk -F, -v m="$1" '$2 == m { print $7 }' "$WORK/out"; }
-pA=$(p_of $A) pB=$(p_of $B) pC=$(p_of $C)
-awk -v a="$pA" -v b="$pB" -v c="$pC" 'BEGIN { exit !(a > b && b > c) }' ||
-    fail "the model no longer ranks A ($pA) > B ($pB) > C ($pC): see $F/README.md"
-mid() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.10g\n", (x + y) / 2 }'; }
+. "$(dirname "$0")/levels.bash"
 expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$(mid "$pA" "$pB")"
 expect_exit 0 "$CT" --data "$D" config set risk.test "$(mid "$pB" "$pC")"
 

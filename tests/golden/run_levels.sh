@@ -10,24 +10,10 @@
 #   5. a second case after the quarantine: a new order and a new
 #      invitation (English), the re-levelled first case queues nothing.
 . "$(dirname "$0")/common.bash"
-F="$SRC/fixtures/levels"
-D="$WORK/data"
-A=79990000102 B=79990000103 C=79990000104
-expect_exit 0 "$CT" --data "$D" init
-expect_exit 0 "$CT" --data "$D" cells import --operator 250-01 "$F/cells.csv"
-expect_exit 0 "$CT" --data "$D" ingest --operator 250-01 "$F/events.csv"
-expect_exit 0 "$CT" --data "$D" cases import "$F/cases.csv"
-
 # The model's own scores decide the thresholds: halfway between A and B
 # for quarantine, between B and C for test. (Never equal to a score, so
 # the test does not depend on how "at or above" meets a rounded value.)
-expect_exit 0 "$CT" --data "$D" trace K1 --score --format csv
-p_of() { awk -F, -v m="$1" '$2 == m { print $7 }' "$WORK/out"; }
-pA=$(p_of $A) pB=$(p_of $B) pC=$(p_of $C)
-[ -n "$pA" ] && [ -n "$pB" ] && [ -n "$pC" ] || { cat "$WORK/out" >&2; fail "A, B, C are not all contacts"; }
-awk -v a="$pA" -v b="$pB" -v c="$pC" 'BEGIN { exit !(a > b && b > c) }' ||
-    fail "the model no longer ranks A ($pA) > B ($pB) > C ($pC): see $F/README.md"
-mid() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.10g\n", (x + y) / 2 }'; }
+. "$(dirname "$0")/levels.bash"
 Q1=$(mid "$pA" "$pB") T1=$(mid "$pB" "$pC")
 expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$Q1"
 expect_exit 0 "$CT" --data "$D" config set risk.test "$T1"

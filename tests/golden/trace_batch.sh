@@ -71,6 +71,13 @@ first=$(echo "$ids" | head -1)
 expect_exit 1 "$CT" --data "$D" trace "$first" NO-SUCH-CASE --format csv
 [ ! -s "$WORK/out" ] || fail "nothing should be printed when a case is unknown"
 expect_grep "no case with case_id NO-SUCH-CASE" "$WORK/err"
+# Scored (issue 7): the same rows on 2 threads as one case at a time; under
+# ThreadSanitizer this runs the scorer and the time zone lock on threads.
+expect_exit 0 "$CT" --data "$D" trace --all --score --format csv --jobs 2
+cp "$WORK/out" "$WORK/scored_batch.csv"
+expect_exit 0 "$CT" --data "$D" trace --all --score --format csv --jobs 1
+expect_same "$WORK/scored_batch.csv" "$WORK/out"
+head -1 "$WORK/out" | grep -q ',p_contact,expected_near_s,level$' || fail "scored batch header"
 # Usage errors.
 expect_exit 2 "$CT" --data "$D" trace --all "$first"
 expect_exit 2 "$CT" --data "$D" trace --all --jobs 0
