@@ -46,6 +46,9 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cmd_outbox(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
+/* evaluate --plot (cmd_evaluate.c): the precision-recall curves and the
+ * reliability diagram as SVG; 0 on success. The demo draws it too. */
+int eval_write_plot(const char *path, const ct_evaluation *e);
 /* trace --explain (cmd_explain.c): prints one contact's evidence. */
 int trace_explain(cli_ctx *ctx, const char *case_id, const char *msisdn, const ct_params *p,
                   const ct_risk_opts *risk, int json);

@@ -202,9 +202,13 @@ static int sms_work(cli_ctx *ctx, const char *data, kannel *k, ct_err *err)
     int rc = -1;
     if (ct_run(db, NULL, &rs, err))
         goto out;
-    printf("   run: %llu cases traced, %llu contacts, %llu SMS queued\n",
+    printf("   run: %llu cases traced, %llu contacts of the net (%llu quarantine, %llu test,\n"
+           "   %llu none); %llu SMS queued: %llu orders to self-isolate, %llu invitations to a test\n",
            (unsigned long long)rs.cases_traced, (unsigned long long)rs.contacts,
-           (unsigned long long)(rs.queued + rs.extensions));
+           (unsigned long long)rs.level_quarantine, (unsigned long long)rs.level_test,
+           (unsigned long long)rs.level_none,
+           (unsigned long long)(rs.queued + rs.extensions + rs.invitations),
+           (unsigned long long)(rs.queued + rs.extensions), (unsigned long long)rs.invitations);
     fflush(stdout);
     if (ct_notify(db, &o, &ns, err))
         goto out;

@@ -217,7 +217,7 @@ static void legend(FILE *f, int x, int y, const char *colour, const char *text, 
             x, y, x + 24, y, colour, dashed ? " stroke-dasharray='5,4'" : "", x + 30, y + 4, text);
 }
 
-static int write_plot(const char *path, const ct_evaluation *e)
+int eval_write_plot(const char *path, const ct_evaluation *e)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -253,17 +253,25 @@ static int write_plot(const char *path, const ct_evaluation *e)
         const ct_eval_bin *bin = &all->bins[b];
         if (!bin->n)
             continue;
+        /* a bin with no true contact has no place on a log scale: a hollow
+         * circle on the bottom edge */
+        int none = bin->positives == 0;
         double r = 3 + 2 * log10((double)bin->n);
-        fprintf(f, "<circle cx='%.1f' cy='%.1f' r='%.1f' fill='#c0392b' fill-opacity='0.6'>"
+        fprintf(f, "<circle cx='%.1f' cy='%.1f' r='%.1f' %s>"
                    "<title>%llu contacts, mean p %.4g, observed %.4g</title></circle>\n",
                 LEFT2 + log_pos(bin->mean_p, 1e-4, 1, PW),
-                TOP + PH - log_pos(bin->observed > 0 ? bin->observed : 1e-4, 1e-4, 1, PH), r,
+                TOP + PH - log_pos(none ? 1e-4 : bin->observed, 1e-4, 1, PH), r,
+                none ? "fill='none' stroke='#c0392b' stroke-width='2'"
+                     : "fill='#c0392b' fill-opacity='0.6'",
                 (unsigned long long)bin->n, bin->mean_p, bin->observed);
     }
     legend(f, LEFT2 + 16, TOP + 16, "#777", "perfect calibration", 1);
     fprintf(f, "<circle cx='%d' cy='%d' r='5' fill='#c0392b' fill-opacity='0.6'/>"
                "<text x='%d' y='%d' font-size='12'>a bin (area grows with its contacts)</text>\n",
             LEFT2 + 28, TOP + 34, LEFT2 + 46, TOP + 38);
+    fprintf(f, "<circle cx='%d' cy='%d' r='5' fill='none' stroke='#c0392b' stroke-width='2'/>"
+               "<text x='%d' y='%d' font-size='12'>a bin with no true contact</text>\n",
+            LEFT2 + 28, TOP + 52, LEFT2 + 46, TOP + 56);
     fputs("</svg>\n", f);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -321,7 +329,7 @@ int cmd_evaluate(cli_ctx *ctx, int argc, char **argv)
     else if ((db = cli_open(ctx, 0)) != NULL) {
         if (ct_evaluate(db, truth, &p, &risk, &ev, &err))
             cli_error("%s", err.msg);
-        else if (plot && write_plot(plot, ev))
+        else if (plot && eval_write_plot(plot, ev))
             cli_error("cannot write the plot %s", plot);
         else {
             if (json)
