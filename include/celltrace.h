@@ -67,6 +67,103 @@ ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err);
 /* Closes and frees; accepts NULL. */
 void ct_close(ct_db *db);
 
+/* ---- keys (docs/KEYS.md) --------------------------------------------------- */
+
+/* Where the keys of a data directory are kept (keys.provider). */
+typedef enum ct_key_provider {
+    CT_KEYS_FILE = 0,    /* a keyring file in clear (0600) in keys.dir */
+    CT_KEYS_PASSPHRASE,  /* sealed under Argon2id(passphrase) in <data>/keys */
+    CT_KEYS_CREDENTIALS, /* sealed under a systemd credential ($CREDENTIALS_DIRECTORY) */
+} ct_key_provider;
+
+/* "file", "passphrase", "credentials". */
+const char *ct_key_provider_name(ct_key_provider p);
+
+/* Parses a provider's name; 0 on success. */
+int ct_key_provider_parse(const char *name, ct_key_provider *p);
+
+/* What unlocks sealed keys. The library reads no environment variable
+ * and prompts nobody: the caller gathers these. Borrowed. */
+typedef struct ct_key_source {
+    const char *passphrase;      /* passphrase provider */
+    size_t passphrase_len;
+    const char *credentials_dir; /* credentials provider: $CREDENTIALS_DIRECTORY */
+} ct_key_source;
+
+/* Argon2id cost of a passphrase: libsodium's SENSITIVE (default: 1 GiB,
+ * seconds), MODERATE (256 MiB) or INTERACTIVE (64 MiB, for tests). */
+typedef enum ct_kdf_cost { CT_KDF_SENSITIVE = 0, CT_KDF_MODERATE, CT_KDF_INTERACTIVE } ct_kdf_cost;
+
+/* Where the keys of a directory are, from its configuration; no secret
+ * is read. */
+typedef struct ct_keys_where {
+    ct_key_provider provider;
+    char path[640];           /* the keyring file */
+    char passphrase_env[104]; /* keys.passphrase_env ("" = none) */
+    char credential[104];     /* keys.credential */
+    int inside_data;          /* a clear keyring inside the data directory */
+} ct_keys_where;
+ct_code ct_keys_where_of(const char *dir, ct_keys_where *w, ct_err *err);
+
+/* How a new data directory keeps its keys (ct_init_with). */
+typedef struct ct_keys_setup {
+    ct_key_provider provider;
+    const char *key_dir;        /* file: NULL = <dir>/keys */
+    const char *passphrase_env; /* passphrase: recorded in the config; NULL = none */
+    const char *credential;     /* credentials: NULL = "celltrace.key" */
+    ct_kdf_cost kdf;
+    ct_key_source source;       /* the passphrase or credentials to seal with */
+} ct_keys_setup;
+
+/* ct_init with the keys kept as `setup` says (NULL = file in <dir>/keys). */
+ct_code ct_init_with(const char *dir, const ct_keys_setup *setup, ct_err *err);
+
+/* The keys of a directory, unlocked once for any number of handles
+ * (trace --jobs opens one per thread). Fails with a message that names
+ * the missing key source. Returns new (*out): close with ct_keys_close,
+ * after every handle opened with it. */
+typedef struct ct_keyring ct_keyring;
+ct_code ct_keys_unlock(const char *dir, const ct_key_source *src, ct_keyring **out, ct_err *err);
+
+/* Wipes and frees; accepts NULL. */
+void ct_keys_close(ct_keyring *k);
+
+/* ct_open with keys unlocked by ct_keys_unlock (borrowed; NULL = unlock
+ * with no source, which only the file provider needs). */
+ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **out, ct_err *err);
+
+/* The keys' state, for `keys status`; no secret is returned. */
+typedef struct ct_keys_status {
+    ct_key_provider provider;
+    char path[640];
+    int inside_data, legacy;
+    uint32_t pseudonym_gen, vault_gen, dlr_gen;
+    int64_t pseudonym_made, vault_made, dlr_made;
+    int dlr_previous;                /* older token keys still accepted */
+    int64_t dlr_previous_until;      /* the last of their dates */
+    int rotation_pending;            /* an interrupted rotation (the next writer ends it) */
+} ct_keys_status;
+ct_code ct_keys_status_of(ct_db *db, ct_keys_status *st, ct_err *err);
+
+enum { CT_ROTATE_VAULT = 1, CT_ROTATE_PSEUDONYM = 2, CT_ROTATE_DLR = 4 };
+
+typedef struct ct_rotate_summary {
+    uint32_t subscribers;   /* records of subscribers.dat rewritten */
+    uint64_t bytes;         /* bytes written */
+    double seconds;         /* wall time of the rewrite */
+} ct_rotate_summary;
+
+/* Rotates the keys named by `what` (CT_ROTATE_*) on a writable handle.
+ * Vault and pseudonym: subscribers.dat is rewritten under the new keys
+ * and replaced atomically; a crash leaves the old keys and file or the
+ * new ones. Dlr: the old token key stays valid for dlr_grace_s. */
+ct_code ct_keys_rotate(ct_db *db, unsigned what, int64_t dlr_grace_s, ct_rotate_summary *sum,
+                       ct_err *err);
+
+/* Moves the keys to another provider, passphrase or cost (a new salt).
+ * The keys themselves do not change. */
+ct_code ct_keys_rewrap(ct_db *db, const ct_keys_setup *to, ct_err *err);
+
 /* Who reads personal data and why, for the audit log (SPEC 6). Borrows
  * both strings (copied). `who` NULL = the operating-system user. */
 void ct_set_actor(ct_db *db, const char *who, const char *why);

@@ -24,6 +24,8 @@ typedef struct cli_ctx {
     int progress;         /* stderr is a terminal and not quiet */
     const char *reason;   /* --reason: why personal data is read (audit) */
     const char *program;  /* argv[0], to show runnable commands */
+    int passphrase_fd;    /* --passphrase-fd, or -1 */
+    ct_keyring *keys;     /* unlocked on first need (cli_keys.c) */
 } cli_ctx;
 
 /* Commands: argv[0] is the command name; options follow. */
@@ -46,6 +48,7 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cmd_outbox(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
+int cmd_keys(cli_ctx *ctx, int argc, char **argv);
 /* evaluate --plot (cmd_evaluate.c): the precision-recall curves and the
  * reliability diagram as SVG; 0 on success. The demo draws it too. */
 int eval_write_plot(const char *path, const ct_evaluation *e);
@@ -72,6 +75,26 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Opens the data directory of ctx; prints the error and returns NULL on
  * failure. */
 ct_db *cli_open(cli_ctx *ctx, int writable);
+
+/* The same, quietly: the error is left in *err (check prints it its way). */
+ct_db *cli_open_err(cli_ctx *ctx, int writable, ct_err *err);
+
+/* Keys (cli_keys.c). The directory's keys, unlocked once per process with
+ * the passphrase or credentials gathered here; NULL after printing why. */
+ct_keyring *cli_keys(cli_ctx *ctx);
+
+/* Fills src for the directory's provider (passphrase, credentials dir);
+ * a missing source is left NULL for the library to name. 0, or -1 after
+ * printing an error. */
+int cli_key_source(cli_ctx *ctx, ct_key_source *src);
+
+/* A new passphrase (init, keys rewrap) from descriptor fd (>= 0), the
+ * variable env, or the terminal, asked twice; at least 12 characters.
+ * 0, or -1 after printing why. */
+int cli_new_passphrase(int fd, const char *env, ct_key_source *src);
+
+/* Closes the keys and wipes every passphrase buffer (at exit). */
+void cli_keys_wipe(cli_ctx *ctx);
 
 /* Writes s as one CSV field (quoted when it holds , " or a line end). */
 void cli_csv_text(FILE *out, const char *s);

@@ -30,13 +30,12 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("check", "check takes no arguments");
-    ct_db *db = NULL;
     ct_err err;
-    if (ct_open(ctx->data_dir, 0, &db, &err) != CT_OK) {
+    ct_db *db = cli_open_err(ctx, 0, &err);
+    if (!db) {
         printf("PROBLEM  %s\n", err.msg); /* a directory that does not open is the finding */
         return EXIT_FAIL;
     }
-    ct_set_actor(db, NULL, ctx->reason);
     uint64_t problems = 0;
     ct_code rc = ct_check(db, print_problem, NULL, &problems, &err);
     ct_close(db);

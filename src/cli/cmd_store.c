@@ -1,37 +1,11 @@
 /*
- * cmd_store.c — `celltrace init` and `celltrace stats`: the data
- * directory's life and what it holds.
+ * cmd_store.c — `celltrace stats`: what the data directory holds (init
+ * is in cmd_keys.c, beside the keys it makes).
  */
 #include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
-
-static const struct option HELP_ONLY[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-
-int cmd_init(cli_ctx *ctx, int argc, char **argv)
-{
-    int c;
-    while ((c = getopt_long(argc, argv, "h", HELP_ONLY, NULL)) != -1) {
-        if (c == 'h') {
-            printf("Usage: celltrace [--data DIR] init\n\n"
-                   "Creates the data directory (mode 0700) with fresh keys (mode 0600), the\n"
-                   "catalogue database and an empty store. Fails if DIR already holds one.\n");
-            return EXIT_OK;
-        }
-        return cli_usage_error("init", "unknown option");
-    }
-    if (optind != argc)
-        return cli_usage_error("init", "init takes no arguments");
-    ct_err err;
-    if (ct_init(ctx->data_dir, &err) != CT_OK) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    if (!ctx->quiet)
-        fprintf(stderr, "celltrace: created data directory %s\n", ctx->data_dir);
-    return EXIT_OK;
-}
 
 static void stats_text(const ct_stats *s)
 {

@@ -266,7 +266,7 @@ static void *batch_worker(void *arg)
     batch *b = arg;
     ct_err err;
     ct_db *db = NULL;
-    ct_code rc = ct_open(b->ctx->data_dir, 0, &db, &err);
+    ct_code rc = ct_open_keyed(b->ctx->data_dir, 0, b->ctx->keys, &db, &err);
     if (!rc)
         ct_set_actor(db, NULL, b->ctx->reason);
     size_t failed_case = b->n; /* n: no case, the handle */
@@ -391,6 +391,8 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
             puts("No cases registered.");
         return EXIT_OK;
     }
+    if (!cli_keys(ctx)) /* once, for every worker's handle */
+        return EXIT_FAIL;
     batch b;
     memset(&b, 0, sizeof b);
     b.ctx = ctx;

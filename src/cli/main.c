@@ -6,6 +6,7 @@
  * arguments to the command. Also home of the helpers every command
  * shares: error printing and the progress bar.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"init", cmd_init, "create a data directory: keys (0600), database, store"},
+    {"init", cmd_init, "create a data directory: keys, database, store"},
     {"cells", cmd_cells, "cells import --operator OP FILE: load a cell catalogue"},
     {"ingest", cmd_ingest, "ingest --operator OP FILE...: store location events"},
     {"cases", cmd_cases, "cases import FILE | add ... | list: the case registry"},
@@ -30,6 +31,7 @@ static const command COMMANDS[] = {
     {"stats", cmd_stats, "what the store holds"},
     {"check", cmd_check, "verify the data directory: checksums, database, vault"},
     {"purge", cmd_purge, "delete data past retention, or --all personal data"},
+    {"keys", cmd_keys, "keys status | rotate | rewrap: where the keys are, new keys"},
     {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
     {"run", cmd_run, "trace what changed, store contacts, queue their SMS"},
     {"notify", cmd_notify, "notify --once | --daemon: send SMS through Kannel"},
@@ -45,7 +47,8 @@ static const command COMMANDS[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: celltrace [--data DIR] [--quiet] [--reason TEXT] COMMAND [options]\n"
+            "Usage: celltrace [--data DIR] [--quiet] [--reason TEXT] [--passphrase-fd N] COMMAND\n"
+            "                 [options]\n"
             "\n"
             "Finds the contacts of confirmed cases in mobile operators' location data.\n"
             "\n"
@@ -58,6 +61,8 @@ static void usage(FILE *out)
             "  --data DIR      data directory (default: $CELLTRACE_DATA, else ./celltrace-data)\n"
             "  --quiet         no progress bars or chatter on stderr\n"
             "  --reason TEXT   why personal data is read (written to the audit log)\n"
+            "  --passphrase-fd N  read the keys' passphrase from descriptor N (keys.provider\n"
+            "                  = passphrase; else $keys.passphrase_env, else a prompt)\n"
             "  --help          this help; `celltrace COMMAND --help` for a command\n"
             "  --version       print the version\n"
             "\n"
@@ -86,15 +91,32 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-ct_db *cli_open(cli_ctx *ctx, int writable)
+ct_db *cli_open_err(cli_ctx *ctx, int writable, ct_err *err)
 {
     ct_db *db = NULL;
-    ct_err err;
-    if (ct_open(ctx->data_dir, writable, &db, &err) != CT_OK) {
-        cli_error("%s", err.msg);
-        return NULL;
+    ct_keyring *keys = NULL;
+    ct_key_source src;
+    if (!ctx->keys) {
+        if (cli_key_source(ctx, &src)) {
+            snprintf(err->msg, sizeof err->msg, "the keys' source could not be read");
+            return NULL;
+        }
+        if (ct_keys_unlock(ctx->data_dir, &src, &keys, err) != CT_OK)
+            return NULL;
+        ctx->keys = keys;
     }
+    if (ct_open_keyed(ctx->data_dir, writable, ctx->keys, &db, err) != CT_OK)
+        return NULL;
     ct_set_actor(db, NULL, ctx->reason);
+    return db;
+}
+
+ct_db *cli_open(cli_ctx *ctx, int writable)
+{
+    ct_err err;
+    ct_db *db = cli_open_err(ctx, writable, &err);
+    if (!db)
+        cli_error("%s", err.msg);
     return db;
 }
 
@@ -138,16 +160,28 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"reason", required_argument, NULL, 'r'},
+                                         {"passphrase-fd", required_argument, NULL, 'p'},
+                                         {"passphrase", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    cli_ctx ctx = {NULL, 0, 0, NULL, argv[0]};
+    cli_ctx ctx = {NULL, 0, 0, NULL, argv[0], -1, NULL};
+    char *end;
     int c;
     while ((c = getopt_long(argc, argv, "+d:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'd': ctx.data_dir = optarg; break;
         case 'q': ctx.quiet = 1; break;
         case 'r': ctx.reason = optarg; break;
+        case 'P':
+            return cli_usage_error("", "a passphrase is never taken from the command line (ps "
+                                       "and shell history show it): use --passphrase-fd N, the "
+                                       "variable named by keys.passphrase_env or the prompt");
+        case 'p':
+            ctx.passphrase_fd = (int)strtol(optarg, &end, 10);
+            if (*end || !*optarg || ctx.passphrase_fd < 0 || fcntl(ctx.passphrase_fd, F_GETFD) < 0)
+                return cli_usage_error("", "--passphrase-fd needs an open file descriptor");
+            break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'V': printf("celltrace %s\n", CT_VERSION); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
@@ -168,5 +202,7 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0; /* reset getopt for the command (GNU: 0 re-initialises) */
-    return cmd->run(&ctx, sub_argc, sub_argv);
+    int status = cmd->run(&ctx, sub_argc, sub_argv);
+    cli_keys_wipe(&ctx);
+    return status;
 }

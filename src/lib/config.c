@@ -31,7 +31,8 @@
 #define VALUE_MAX 1024
 
 typedef enum kind { K_TEXT, K_URL, K_SECRET, K_LISTEN, K_LANG, K_QUIET, K_RATE, K_SECONDS,
-                    K_DAYS, K_ZONE, K_SENDER, K_PROB } kind;
+                    K_DAYS, K_ZONE, K_SENDER, K_PROB, K_PROVIDER, K_PATH, K_ENVNAME,
+                    K_FILENAME } kind;
 
 typedef struct key_def {
     const char *name, *def;
@@ -62,6 +63,13 @@ static const key_def KEYS[] = {
      "p_contact at or above which a contact is invited to a test (model: its recommendation)"},
     {"risk.quarantine", "model", K_PROB,
      "p_contact at or above which a contact is told to self-isolate (model: its recommendation)"},
+    {"keys.provider", "file", K_PROVIDER,
+     "where the keys are: file, passphrase or credentials (set by init / keys rewrap)"},
+    {"keys.dir", "", K_PATH, "file provider: the key folder (default <data>/keys; keep it elsewhere)"},
+    {"keys.passphrase_env", "", K_ENVNAME,
+     "passphrase provider: the environment variable that holds the passphrase"},
+    {"keys.credential", "celltrace.key", K_FILENAME,
+     "credentials provider: the systemd credential's name in $CREDENTIALS_DIRECTORY"},
 };
 #define N_KEYS (sizeof KEYS / sizeof *KEYS)
 
@@ -140,6 +148,18 @@ static int valid_sender(const char *s)
     return n >= 1 && (n <= 11 || (digits == n && n <= 15));
 }
 
+/* An environment variable's name (letters, digits, _), or with `dots`
+ * a file name without a folder; "" is a valid empty name. */
+static int valid_name(const char *s, int dots)
+{
+    if (strlen(s) > 100 || (dots && (!strcmp(s, ".") || !strcmp(s, ".."))))
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && !(dots && strchr(".-@", *p)))
+            return 0;
+    return dots || !isdigit((unsigned char)*s);
+}
+
 /* Returns NULL when `v` is a good value for `k`, else why not. */
 static const char *check_value(const key_def *k, const char *v)
 {
@@ -165,6 +185,13 @@ static const char *check_value(const key_def *k, const char *v)
     case K_PROB:
         return !strcmp(v, "model") || (is_number(v, 0, 1) && strtod(v, NULL) > 0)
                    ? NULL : "must be a probability in (0, 1], or model";
+    case K_PROVIDER: {
+        ct_key_provider p;
+        return ct_key_provider_parse(v, &p) ? "must be file, passphrase or credentials" : NULL;
+    }
+    case K_PATH: return !*v || v[0] == '/' ? NULL : "must be an absolute path, or empty";
+    case K_ENVNAME: return valid_name(v, 0) ? NULL : "must be an environment variable's name";
+    case K_FILENAME: return valid_name(v, 1) && *v ? NULL : "must be a file name (no /)";
     case K_TEXT:
     case K_SECRET: return NULL;
     }
@@ -262,9 +289,24 @@ static const char *effective(const conf_file *f, size_t i)
     return f->vals[i] ? f->vals[i] : KEYS[i].def;
 }
 
+
 /* ---- public --------------------------------------------------------------- */
 
 ct_code ct_config_set(const char *dir, const char *key, const char *value, ct_err *err)
+{
+    if (!strcmp(key, "keys.provider"))
+        return ct__fail(err, CT_EINVAL,
+                        "keys.provider moves the keys: use `celltrace keys rewrap --provider %s`",
+                        value);
+    char *probe = ct__path_join(dir, "catalog.db");
+    int ok = access(probe, F_OK) == 0;
+    ct__free(probe);
+    if (!ok)
+        return ct__fail(err, CT_ENOTFOUND, "%s is not a celltrace data directory", dir);
+    return ct__conf_set(dir, key, value, err);
+}
+
+ct_code ct__conf_set(const char *dir, const char *key, const char *value, ct_err *err)
 {
     const key_def *k = find_key(key);
     if (!k)
@@ -272,11 +314,6 @@ ct_code ct_config_set(const char *dir, const char *key, const char *value, ct_er
     const char *why = check_value(k, value);
     if (why)
         return ct__fail(err, CT_EINVAL, "%s %s", key, why);
-    char *probe = ct__path_join(dir, "catalog.db");
-    int ok = access(probe, F_OK) == 0;
-    ct__free(probe);
-    if (!ok)
-        return ct__fail(err, CT_ENOTFOUND, "%s is not a celltrace data directory", dir);
     conf_file f;
     ct_code rc = file_read(dir, &f, err);
     if (rc)
@@ -352,6 +389,10 @@ ct_code ct__conf_load(const char *dir, ct_conf *c, ct_err *err)
     c->quarantine_days = atoi(effective(&f, 15));
     c->risk_test = strcmp(effective(&f, 16), "model") ? strtod(effective(&f, 16), NULL) : 0.0;
     c->risk_quarantine = strcmp(effective(&f, 17), "model") ? strtod(effective(&f, 17), NULL) : 0.0;
+    ct_key_provider_parse(effective(&f, 18), &c->key_provider);
+    copy(c->key_dir, sizeof c->key_dir, effective(&f, 19));
+    copy(c->passphrase_env, sizeof c->passphrase_env, effective(&f, 20));
+    copy(c->credential, sizeof c->credential, effective(&f, 21));
     file_free(&f);
     return CT_OK;
 }

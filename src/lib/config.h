@@ -20,7 +20,13 @@ typedef struct ct_conf {
     int64_t retry_base_s, retry_max_s, expire_s, timeout_s;
     int quarantine_days;
     double risk_test, risk_quarantine; /* thresholds; 0 = the model's recommendation */
+    ct_key_provider key_provider;      /* keys.* (keys.h) */
+    char key_dir[512], passphrase_env[104], credential[104];
 } ct_conf;
+
+/* Sets one key without ct_config_set's guard on keys.provider (keys.c
+ * moves the keys first, then names their new place). */
+ct_code ct__conf_set(const char *dir, const char *key, const char *value, ct_err *err);
 
 /* Loads the file (absent = all defaults) into *c. */
 ct_code ct__conf_load(const char *dir, ct_conf *c, ct_err *err);

@@ -27,6 +27,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "fsio.h"
+#include "keys.h"
 #include "segment.h"
 #include "textparse.h"
 
@@ -116,6 +117,11 @@ static int is_data_dir(const char *dir)
 
 ct_code ct_init(const char *dir, ct_err *err)
 {
+    return ct_init_with(dir, NULL, err);
+}
+
+ct_code ct_init_with(const char *dir, const ct_keys_setup *setup, ct_err *err)
+{
     if (sodium_init() < 0)
         return ct__fail(err, CT_ECRYPTO, "libsodium cannot start");
     if (is_data_dir(dir))
@@ -132,7 +138,7 @@ ct_code ct_init(const char *dir, ct_err *err)
         ct__free(p);
     }
     if (!rc)
-        rc = ct__keys_create(dir, err);
+        rc = ct__keys_create_with(dir, setup, err);
     ct_catalog *cat = NULL;
     if (!rc)
         rc = ct__catalog_open(dir, 1, 1, &cat, err);
@@ -172,6 +178,40 @@ static void clean_staging(const ct_db *db)
 
 ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err)
 {
+    return ct_open_keyed(dir, writable, NULL, out, err);
+}
+
+/* The subscriber dictionary with the keys; a writer also ends a rotation
+ * that a crash interrupted: forward if the file was already rewritten
+ * under the next keys, back if not (keys.h). */
+static ct_code open_subscribers(ct_db *db, ct_err *err)
+{
+    ct_keyring *k = db->keys;
+    pthread_mutex_lock(&k->mu);
+    ct_code rc = ct__keyring_refresh(k, err);
+    if (!rc && db->writable)
+        rc = ct__keyring_tidy(k, err);
+    int under_next = 0;
+    if (!rc)
+        rc = ct__subdict_open(db->dir, db->writable, &k->s->set, &under_next, &db->subs, err);
+    ct_keyset *set = &k->s->set;
+    if (!rc && db->writable && (set->pseudonym_next.gen || set->vault_next.gen)) {
+        if (under_next) {
+            if (set->pseudonym_next.gen)
+                set->pseudonym = set->pseudonym_next;
+            if (set->vault_next.gen)
+                set->vault = set->vault_next;
+        }
+        sodium_memzero(&set->pseudonym_next, sizeof set->pseudonym_next);
+        sodium_memzero(&set->vault_next, sizeof set->vault_next);
+        rc = ct__keyring_save(k, err);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **out, ct_err *err)
+{
     if (!is_data_dir(dir))
         return ct__fail(err, CT_ENOTFOUND,
                         "%s is not a celltrace data directory (run `celltrace init` first)", dir);
@@ -179,11 +219,18 @@ ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err)
     db->dir = ct__strdup(dir);
     db->writable = writable;
     db->lock_fd = -1;
-    ct_code rc = writable ? take_lock(db, err) : CT_OK;
+    db->keys = keys;
+    ct_code rc = CT_OK;
+    if (!keys) {
+        rc = ct_keys_unlock(dir, NULL, &db->keys, err);
+        db->keys_owned = 1;
+    }
+    if (!rc && writable)
+        rc = take_lock(db, err);
     if (!rc)
         rc = ct__catalog_open(dir, writable, 0, &db->cat, err);
     if (!rc)
-        rc = ct__subdict_open(dir, writable, &db->subs, err);
+        rc = open_subscribers(db, err);
     if (!rc)
         rc = ct__store_load(dir, &db->store, err);
     if (!rc && writable) {
@@ -377,6 +424,8 @@ void ct_close(ct_db *db)
     ct__store_free(&db->store);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the flock */
+    if (db->keys_owned)
+        ct_keys_close(db->keys);
     ct__free(db->who);
     ct__free(db->why);
     ct__free(db->dir);

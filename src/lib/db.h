@@ -2,8 +2,9 @@
  * db.h — the open data directory (internal).
  *
  * <data>/                      mode 0700
- *   keys/pseudonym.key         32 random bytes, 0600 (pseudonyms)
- *   keys/vault.key             32 random bytes, 0600 (number vault)
+ *   keys/keyring               the keys, 0600 (keys.h), or keys/keyring.sealed
+ *                              (passphrase, credentials), or elsewhere (keys.dir)
+ *   celltrace.conf             settings, 0600 (config.h)
  *   catalog.db                 SQLite (WAL): operators, cells, cases
  *   subscribers.dat            pseudonyms + encrypted numbers (subscribers.h)
  *   store/MANIFEST             live day segments (store.h)
@@ -30,6 +31,8 @@ struct ct_db {
     ct_catalog *cat;
     ct_subdict *subs;
     ct_store store;
+    struct ct_keyring *keys; /* unlocked keys (keys.h); owned when keys_owned */
+    int keys_owned;
     char *who, *why;
     ct_seg_slot *slots; /* open segments, parallel to store.days (db.c) */
     uint32_t n_slots;

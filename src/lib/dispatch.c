@@ -37,6 +37,7 @@
 #include "config.h"
 #include "db.h"
 #include "dlr.h"
+#include "keys.h"
 #include "error.h"
 #include "notifydb.h"
 #include "outbox.h"
@@ -61,7 +62,7 @@ typedef struct sender {
     ct_db *db;
     sqlite3 *sql;
     ct_conf conf;
-    unsigned char key[32];
+    unsigned char *key; /* the current dlr key (locked memory) */
     char dlr_base[512];
     CURL *curl;
     double next_slot; /* monotonic time of the next allowed send */
@@ -243,7 +244,14 @@ static ct_code sender_open(sender *s, ct_db *db, ct_err *err)
     if (!rc)
         rc = ct__ndb_open(db->dir, &s->sql, err);
     if (!rc)
-        rc = ct__ndb_dlr_key(db->dir, s->key, err);
+        rc = (s->key = sodium_malloc(CT_KEY_BYTES)) ? CT_OK
+                                                     : ct__fail(err, CT_ENOMEM, "cannot lock memory");
+    if (!rc) {
+        pthread_mutex_lock(&db->keys->mu);
+        rc = ct__keyring_refresh(db->keys, err);
+        memcpy(s->key, db->keys->s->set.dlr.k, CT_KEY_BYTES);
+        pthread_mutex_unlock(&db->keys->mu);
+    }
     if (rc)
         return rc;
     ct__conf_dlr_base(&s->conf, s->dlr_base, sizeof s->dlr_base);
@@ -274,7 +282,7 @@ ct_code ct_notify(ct_db *db, const ct_notify_opts *opts, ct_notify_summary *sum,
     if (!rc)
         rc = ct__conf_listen(&s.conf, host, sizeof host, &port, err);
     if (!rc)
-        rc = ct__dlr_start(db->dir, host, port, s.key, opts->verbose, &listener, err);
+        rc = ct__dlr_start(db->dir, host, port, db->keys, opts->verbose, &listener, err);
     if (!rc)
         rc = loop(&s, err);
     if (listener) {
@@ -293,7 +301,8 @@ ct_code ct_notify(ct_db *db, const ct_notify_opts *opts, ct_notify_summary *sum,
     if (s.curl)
         curl_easy_cleanup(s.curl);
     sqlite3_close(s.sql);
-    sodium_memzero(s.key, sizeof s.key);
+    if (s.key)
+        sodium_free(s.key);
     curl_global_cleanup();
     return rc;
 }

@@ -33,13 +33,15 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "keys.h"
 #include "notifydb.h"
 #include "outbox.h"
 
 struct ct_dlr {
     struct MHD_Daemon *mhd;
     sqlite3 *sql;
-    unsigned char key[32];
+    uint8_t (*keys)[CT_KEY_BYTES]; /* accepted token keys (locked memory) */
+    int n_keys;
     int verbose;
     pthread_mutex_t mu;
     ct_dlr_counts counts;
@@ -90,9 +92,15 @@ static ct_dlr_verdict judge(ct_dlr *d, struct MHD_Connection *c, const char *met
     if (parse_int(sid, 1, INT64_MAX / 2, id) || parse_int(ss, 0, 255, status) ||
         !valid_status(*status) || !tok || strlen(tok) != 32)
         return CT_DLR_BAD;
+    /* The current key, or an older one whose grace has not ended: a
+     * message sent before `keys rotate --dlr` is still answered. */
     char want[33];
-    ct__ndb_token(d->key, *id, want);
-    if (sodium_memcmp(want, tok, 32) != 0)
+    int match = 0;
+    for (int i = 0; i < d->n_keys; i++) {
+        ct__ndb_token(d->keys[i], *id, want);
+        match |= sodium_memcmp(want, tok, 32) == 0;
+    }
+    if (!match)
         return CT_DLR_FORGED;
     ct_dlr_verdict v = CT_DLR_BAD;
     ct_err err;
@@ -172,8 +180,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-ct_code ct__dlr_start(const char *dir, const char *host, unsigned port,
-                      const unsigned char key[32], int verbose, ct_dlr **out, ct_err *err)
+ct_code ct__dlr_start(const char *dir, const char *host, unsigned port, ct_keyring *keys,
+                      int verbose, ct_dlr **out, ct_err *err)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -183,10 +191,18 @@ ct_code ct__dlr_start(const char *dir, const char *host, unsigned port,
         return ct__fail(err, CT_EINVAL, "the delivery-report listener must be on loopback, not %s",
                         host);
     ct_dlr *d = ct__calloc(1, sizeof *d);
-    memcpy(d->key, key, 32);
     d->verbose = verbose;
     pthread_mutex_init(&d->mu, NULL);
-    ct_code rc = ct__ndb_open(dir, &d->sql, err);
+    ct_code rc = CT_OK;
+    d->keys = sodium_malloc((1 + CT_DLR_PREVIOUS_MAX) * CT_KEY_BYTES);
+    if (!d->keys) {
+        rc = ct__fail(err, CT_ENOMEM, "cannot lock memory for the keys");
+        goto out;
+    }
+    pthread_mutex_lock(&keys->mu);
+    ct__keyring_dlr_keys(keys, (int64_t)time(NULL), d->keys, 1 + CT_DLR_PREVIOUS_MAX, &d->n_keys);
+    pthread_mutex_unlock(&keys->mu);
+    rc = ct__ndb_open(dir, &d->sql, err);
     if (rc)
         goto out;
     d->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port,
@@ -220,6 +236,7 @@ void ct__dlr_stop(ct_dlr *d)
         MHD_stop_daemon(d->mhd);
     sqlite3_close(d->sql);
     pthread_mutex_destroy(&d->mu);
-    sodium_memzero(d->key, sizeof d->key);
+    if (d->keys)
+        sodium_free(d->keys);
     ct__free(d);
 }

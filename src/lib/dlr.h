@@ -20,10 +20,12 @@ typedef struct ct_dlr_counts {
     uint64_t delivered, failed, intermediate, rejected;
 } ct_dlr_counts;
 
-/* Starts listening on host:port (host must be loopback). `key` is the
- * token key (copied). Returns new (*out): stop with ct__dlr_stop. */
-ct_code ct__dlr_start(const char *dir, const char *host, unsigned port,
-                      const unsigned char key[32], int verbose, ct_dlr **out, ct_err *err);
+/* Starts listening on host:port (host must be loopback). Tokens are
+ * checked against the dlr keys of `keys` valid now (copied): the current
+ * one and those in their grace after a rotation. Returns new (*out):
+ * stop with ct__dlr_stop. */
+ct_code ct__dlr_start(const char *dir, const char *host, unsigned port, struct ct_keyring *keys,
+                      int verbose, ct_dlr **out, ct_err *err);
 
 /* A snapshot of the counters. */
 void ct__dlr_counts(ct_dlr *d, ct_dlr_counts *c);

@@ -23,6 +23,7 @@
 #include "db.h"
 #include "error.h"
 #include "fsio.h"
+#include "keys.h"
 #include "segment.h"
 
 typedef struct checker {
@@ -66,9 +67,16 @@ static void note(checker *k, const char *what, const char *fmt, ...)
 
 /* ---- check ------------------------------------------------------------------ */
 
+static void check_mode_at(checker *k, char *path, unsigned want, int dir);
+
 static void check_mode(checker *k, const char *name, unsigned want, int dir)
 {
-    char *path = ct__path_join(k->db->dir, name);
+    check_mode_at(k, ct__path_join(k->db->dir, name), want, dir);
+}
+
+/* Checks (and frees) path. */
+static void check_mode_at(checker *k, char *path, unsigned want, int dir)
+{
     struct stat st;
     if (stat(path, &st) != 0)
         problem(k, path, "is missing");
@@ -76,9 +84,37 @@ static void check_mode(checker *k, const char *name, unsigned want, int dir)
         problem(k, path, "should be a %s", dir ? "folder" : "file");
     else if ((st.st_mode & 0777) != want)
         problem(k, path, "has mode %03o, expected %03o", st.st_mode & 0777, want);
-    else if (!dir && strstr(name, ".key") && st.st_size != 32)
-        problem(k, path, "holds %lld bytes, a key has 32", (long long)st.st_size);
     ct__free(path);
+}
+
+/* Where the keys are, their modes, and whether a copy of the directory
+ * would carry them. */
+static void check_keys(checker *k)
+{
+    ct_keyring *kr = k->db->keys;
+    ct_keys_where w;
+    ct_err err;
+    if (ct_keys_where_of(k->db->dir, &w, &err) != CT_OK) {
+        problem(k, "celltrace.conf", "%s", err.msg);
+        return;
+    }
+    char *folder = ct__strdup(kr->key_dir);
+    check_mode_at(k, folder, 0700, 1);
+    if (!kr->legacy)
+        check_mode_at(k, ct__strdup(kr->path), 0600, 0);
+    if (w.inside_data)
+        note(k, kr->path,
+             "warning: the keys are kept in clear inside the data directory (keys.provider = "
+             "file): a copy of the directory opens without them. See docs/KEYS.md");
+    if (kr->legacy)
+        note(k, kr->key_dir, "keys in the format before the keyring: the next writer converts them");
+    pthread_mutex_lock(&kr->mu);
+    int pending = kr->s->set.pseudonym_next.gen || kr->s->set.vault_next.gen;
+    pthread_mutex_unlock(&kr->mu);
+    if (pending)
+        note(k, kr->path,
+             "a key rotation was interrupted; subscribers.dat is whole under one set of keys, "
+             "and the next writer finishes or undoes the rotation");
 }
 
 /* Decodes the whole day as sealing would, then checks what it names. */
@@ -189,9 +225,7 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
 {
     checker k = {db, fn, ud, 0};
     check_mode(&k, ".", 0700, 1);
-    check_mode(&k, "keys", 0700, 1);
-    check_mode(&k, "keys/pseudonym.key", 0600, 0);
-    check_mode(&k, "keys/vault.key", 0600, 0);
+    check_keys(&k);
     check_mode(&k, "catalog.db", 0600, 0);
     check_segments(&k);
     check_leftovers(&k, "store", &db->store);
@@ -311,7 +345,13 @@ ct_code ct_purge_all(ct_db *db, ct_err *err)
         char *rejects = ct__path_join(db->dir, "rejects");
         ct__fs_empty_dir(rejects, 0);
         ct__free(rejects);
-        rc = ct__keys_create(db->dir, err); /* new keys: old pseudonyms link to nothing */
+        /* New keys, and for a passphrase a new salt: what survives of the
+         * old files on the disk links to nothing. */
+        pthread_mutex_lock(&db->keys->mu);
+        rc = ct__keyring_renew(db->keys, err);
+        if (!rc)
+            ct__subdict_set_keys(db->subs, db->keys->s->set.pseudonym.k, db->keys->s->set.vault.k);
+        pthread_mutex_unlock(&db->keys->mu);
     }
     if (!rc)
         rc = ct__audit(db, "purge all", NULL, events, err);

@@ -20,7 +20,7 @@
  *
  * Delivery reports come back over HTTP with the message id in the URL, so
  * anyone who can reach the listener could forge one. Each dlr-url carries
- * a token: keyed BLAKE2b-128 of the id under keys/dlr.key; a report whose
+ * a token: keyed BLAKE2b-128 of the id under the dlr key (keys.h); a report whose
  * token does not match is rejected (compared in constant time).
  */
 #include "notifydb.h"
@@ -183,40 +183,6 @@ out:
     }
     *out = db;
     return CT_OK;
-}
-
-static ct_code create_key(const char *path, ct_err *err)
-{
-    unsigned char key[32];
-    randombytes_buf(key, sizeof key);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return errno == EEXIST ? CT_OK
-                               : ct__fail_errno(err, CT_EIO, errno, "cannot create %s", path);
-    ct_code rc = ct__fs_append_sync(fd, key, sizeof key, path, err);
-    close(fd);
-    sodium_memzero(key, sizeof key);
-    return rc;
-}
-
-ct_code ct__ndb_dlr_key(const char *dir, unsigned char key[32], ct_err *err)
-{
-    if (sodium_init() < 0)
-        return ct__fail(err, CT_ECRYPTO, "libsodium cannot start");
-    char *path = ct__path_join(dir, "keys/dlr.key"), *data = NULL;
-    size_t len = 0;
-    ct_code rc = create_key(path, err);
-    if (!rc)
-        rc = ct__fs_read_file(path, 64, &data, &len, err);
-    if (!rc && len != 32)
-        rc = ct__fail(err, CT_ECRYPTO, "%s is not a 32-byte key", path);
-    if (!rc)
-        memcpy(key, data, 32);
-    if (data)
-        sodium_memzero(data, len);
-    ct__free(data);
-    ct__free(path);
-    return rc;
 }
 
 void ct__ndb_token(const unsigned char key[32], int64_t id, char out[33])

@@ -45,9 +45,6 @@ ct_code ct__ndb_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, ct_err 
 /* Fails with the connection's current message. */
 ct_code ct__ndb_fail(sqlite3 *db, ct_err *err);
 
-/* The key that authenticates delivery reports (<dir>/keys/dlr.key, 32
- * random bytes, 0600, created on first use). */
-ct_code ct__ndb_dlr_key(const char *dir, unsigned char key[32], ct_err *err);
 
 /* The token of message `id` in its dlr-url: 32 hex characters. */
 void ct__ndb_token(const unsigned char key[32], int64_t id, char out[33]);

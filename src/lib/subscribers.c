@@ -21,19 +21,20 @@
 #include "alloc.h"
 #include "error.h"
 #include "fsio.h"
+#include "keys.h"
 
-#define KEY_BYTES 32
+#define KEY_BYTES CT_KEY_BYTES
 #define PSEUDO_BYTES 16
 
 struct ct_subdict {
     char *path;
     int fd; /* O_APPEND when writable, else -1 */
-    uint8_t pseudo_key[KEY_BYTES];
-    uint8_t vault_key[KEY_BYTES];
+    uint8_t *keys; /* pseudonym key, then vault key: locked memory (keys.h) */
     uint8_t *records; /* n records of CT_SUB_RECORD bytes (a reader's: mapped) */
     ct_map map;       /* a reader's mapping of the file */
     uint32_t n, n_flushed;
     size_t cap;
+    int replaced;    /* a reader found the file replaced (a key rotation) */
     uint32_t *index; /* pseudonym index: id + 1, 0 = empty */
     size_t index_cap;
     struct num_slot {
@@ -42,43 +43,6 @@ struct ct_subdict {
     } *numcache;
     size_t numcache_cap, numcache_n;
 };
-
-/* ---- keys ---------------------------------------------------------------- */
-
-static ct_code read_key(const char *dir, const char *name, uint8_t key[KEY_BYTES], ct_err *err)
-{
-    char *path = ct__path_join(dir, name);
-    char *data = NULL;
-    size_t len = 0;
-    ct_code rc = ct__fs_read_file(path, 64, &data, &len, err);
-    if (rc == CT_OK && len != KEY_BYTES)
-        rc = ct__fail(err, CT_ECRYPTO, "%s: key has %zu bytes, expected %d", path, len,
-                      KEY_BYTES);
-    if (rc == CT_OK)
-        memcpy(key, data, KEY_BYTES);
-    if (data)
-        sodium_memzero(data, len);
-    ct__free(data);
-    ct__free(path);
-    return rc;
-}
-
-ct_code ct__keys_create(const char *dir, ct_err *err)
-{
-    static const char *const names[] = {"keys/pseudonym.key", "keys/vault.key"};
-    char *keydir = ct__path_join(dir, "keys");
-    ct_code rc = ct__fs_mkdir(keydir, 0700, err);
-    ct__free(keydir);
-    for (size_t i = 0; rc == CT_OK && i < 2; i++) {
-        uint8_t key[KEY_BYTES];
-        randombytes_buf(key, sizeof key);
-        char *path = ct__path_join(dir, names[i]);
-        rc = ct__fs_write_file(path, key, sizeof key, 0600, err);
-        sodium_memzero(key, sizeof key);
-        ct__free(path);
-    }
-    return rc;
-}
 
 /* ---- records ------------------------------------------------------------- */
 
@@ -105,10 +69,15 @@ static uint32_t record_crc(const uint8_t *rec)
 
 static size_t valid_prefix(const uint8_t *data, size_t len);
 
+static void pseudonym_under(const uint8_t key[KEY_BYTES], const char *digits,
+                            uint8_t out[PSEUDO_BYTES])
+{
+    crypto_generichash(out, PSEUDO_BYTES, (const uint8_t *)digits, strlen(digits), key, KEY_BYTES);
+}
+
 static void pseudonym_of(const ct_subdict *d, const char *digits, uint8_t out[PSEUDO_BYTES])
 {
-    crypto_generichash(out, PSEUDO_BYTES, (const uint8_t *)digits, strlen(digits),
-                       d->pseudo_key, KEY_BYTES);
+    pseudonym_under(d->keys, digits, out);
 }
 
 static void vault_ad(const uint8_t *pseudo, uint32_t id, uint8_t ad[PSEUDO_BYTES + 4])
@@ -117,18 +86,58 @@ static void vault_ad(const uint8_t *pseudo, uint32_t id, uint8_t ad[PSEUDO_BYTES
     put_le32(ad + PSEUDO_BYTES, id);
 }
 
-static void seal_record(ct_subdict *d, uint32_t id, const uint8_t *pseudo, uint64_t num)
+/* Writes the record of (id, pseudonym, number) at rec under vault_key. */
+static void seal_record_at(uint8_t *rec, const uint8_t vault_key[KEY_BYTES], uint32_t id,
+                           const uint8_t *pseudo, uint64_t num)
 {
-    uint8_t *rec = record(d, id), plain[8], ad[PSEUDO_BYTES + 4];
+    uint8_t plain[8], ad[PSEUDO_BYTES + 4];
     for (int i = 0; i < 8; i++)
         plain[i] = (uint8_t)(num >> (8 * i));
     memcpy(rec, pseudo, PSEUDO_BYTES);
     randombytes_buf(rec + 16, 24);
     vault_ad(pseudo, id, ad);
     crypto_aead_xchacha20poly1305_ietf_encrypt(rec + 40, NULL, plain, sizeof plain, ad,
-                                               sizeof ad, NULL, rec + 16, d->vault_key);
+                                               sizeof ad, NULL, rec + 16, vault_key);
     put_le32(rec + 64, record_crc(rec));
     sodium_memzero(plain, sizeof plain);
+}
+
+static void seal_record(ct_subdict *d, uint32_t id, const uint8_t *pseudo, uint64_t num)
+{
+    seal_record_at(record(d, id), d->keys + KEY_BYTES, id, pseudo, num);
+}
+
+/* The number in record rec of id under vault_key: 0 if it does not open. */
+static int open_record(const uint8_t *rec, const uint8_t vault_key[KEY_BYTES], uint32_t id,
+                       uint64_t *num)
+{
+    uint8_t plain[8], ad[PSEUDO_BYTES + 4];
+    vault_ad(rec, id, ad);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, rec + 40, 24, ad,
+                                                   sizeof ad, rec + 16, vault_key) != 0)
+        return 0;
+    *num = 0;
+    for (int i = 7; i >= 0; i--)
+        *num = *num << 8 | plain[i];
+    sodium_memzero(plain, sizeof plain);
+    return 1;
+}
+
+/* Does record rec of id open under (pseudonym key, vault key) = keys, and
+ * is its pseudonym the number's? */
+static int record_is_under(const uint8_t *rec, uint32_t id, const uint8_t *pkey,
+                           const uint8_t *vkey)
+{
+    uint64_t num;
+    if (!open_record(rec, vkey, id, &num))
+        return 0;
+    char digits[24];
+    uint8_t check[PSEUDO_BYTES];
+    snprintf(digits, sizeof digits, "%llu", (unsigned long long)num);
+    pseudonym_under(pkey, digits, check);
+    int ok = sodium_memcmp(check, rec, PSEUDO_BYTES) == 0;
+    sodium_memzero(digits, sizeof digits);
+    return ok;
 }
 
 /* ---- the pseudonym index ---------------------------------------------------- */
@@ -274,16 +283,42 @@ static ct_code load_records(ct_subdict *d, int writable, ct_err *err)
     return CT_OK;
 }
 
-ct_code ct__subdict_open(const char *dir, int writable, ct_subdict **out, ct_err *err)
+void ct__subdict_set_keys(ct_subdict *d, const uint8_t pseudonym_key[CT_KEY_BYTES],
+                          const uint8_t vault_key[CT_KEY_BYTES])
+{
+    memcpy(d->keys, pseudonym_key, KEY_BYTES);
+    memcpy(d->keys + KEY_BYTES, vault_key, KEY_BYTES);
+}
+
+/* Which keys the file is under while a rotation is pending: the first
+ * record decides (a rewrite replaces the whole file at once). */
+static void choose_keys(ct_subdict *d, const ct_keyset *set, int *under_next)
+{
+    const uint8_t *np = set->pseudonym_next.gen ? set->pseudonym_next.k : set->pseudonym.k;
+    const uint8_t *nv = set->vault_next.gen ? set->vault_next.k : set->vault.k;
+    int next = 0;
+    if ((set->pseudonym_next.gen || set->vault_next.gen) &&
+        (d->n == 0 || (!record_is_under(record(d, 0), 0, set->pseudonym.k, set->vault.k) &&
+                       record_is_under(record(d, 0), 0, np, nv)))) {
+        ct__subdict_set_keys(d, np, nv);
+        next = 1;
+    }
+    if (under_next)
+        *under_next = next;
+}
+
+ct_code ct__subdict_open(const char *dir, int writable, const ct_keyset *set, int *under_next,
+                         ct_subdict **out, ct_err *err)
 {
     if (sodium_init() < 0)
         return ct__fail(err, CT_ECRYPTO, "libsodium cannot start");
     ct_subdict *d = ct__calloc(1, sizeof *d);
     d->fd = -1;
     d->path = ct__path_join(dir, "subscribers.dat");
-    ct_code rc = read_key(dir, "keys/pseudonym.key", d->pseudo_key, err);
+    d->keys = sodium_malloc(2 * KEY_BYTES);
+    ct_code rc = d->keys ? CT_OK : ct__fail(err, CT_ENOMEM, "cannot lock memory for the keys");
     if (!rc)
-        rc = read_key(dir, "keys/vault.key", d->vault_key, err);
+        ct__subdict_set_keys(d, set->pseudonym.k, set->vault.k);
     if (!rc && writable) {
         d->fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (d->fd < 0)
@@ -295,6 +330,7 @@ ct_code ct__subdict_open(const char *dir, int writable, ct_subdict **out, ct_err
         ct__subdict_close(d);
         return rc;
     }
+    choose_keys(d, set, under_next);
     *out = d;
     return CT_OK;
 }
@@ -305,8 +341,8 @@ void ct__subdict_close(ct_subdict *d)
         return;
     if (d->fd >= 0)
         close(d->fd);
-    sodium_memzero(d->pseudo_key, KEY_BYTES);
-    sodium_memzero(d->vault_key, KEY_BYTES);
+    if (d->keys)
+        sodium_free(d->keys);
     if (d->numcache)
         sodium_memzero(d->numcache, d->numcache_cap * sizeof *d->numcache);
     ct__free(d->numcache);
@@ -374,7 +410,10 @@ static void reload_for_reader(ct_subdict *d)
     uint32_t n = d->n;
     ct_err ignored;
     memset(&d->map, 0, sizeof d->map);
-    if (map_records(d, &ignored) != CT_OK || d->n < n) {
+    ct_code rc = map_records(d, &ignored);
+    if (rc == CT_OK && (d->map.dev != old.dev || d->map.ino != old.ino) && old.data)
+        d->replaced = 1; /* under other keys: the old mapping stays */
+    if (rc != CT_OK || d->n < n || d->replaced) {
         if (d->map.data)
             ct__fs_unmap(&d->map);
         d->map = old;
@@ -394,21 +433,16 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
     if (id >= d->n && d->fd < 0)
         reload_for_reader(d);
     if (id >= d->n)
-        return ct__fail(err, CT_ECORRUPT, "subscriber %u is not in the dictionary", id);
-    const uint8_t *rec = record(d, id);
-    uint8_t plain[8], ad[PSEUDO_BYTES + 4];
-    vault_ad(rec, id, ad);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, rec + 40, 24, ad,
-                                                   sizeof ad, rec + 16, d->vault_key) != 0)
-        return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
-    uint64_t num = 0;
-    for (int i = 7; i >= 0; i--)
-        num = num << 8 | plain[i];
-    sodium_memzero(plain, sizeof plain);
-    snprintf(digits, 16, "%llu", (unsigned long long)num);
+        return ct__fail(err, CT_ECORRUPT, "subscriber %u is not in the dictionary%s", id,
+                        d->replaced ? " (a key rotation rewrote it while this command ran: run it again)"
+                                    : "");
     /* The pseudonym and id are the associated data: a record moved to
      * another id or pseudonym does not decrypt. ct__subdict_verify also
      * recomputes the pseudonym from the number. */
+    uint64_t num;
+    if (!open_record(record(d, id), d->keys + KEY_BYTES, id, &num))
+        return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
+    snprintf(digits, 16, "%llu", (unsigned long long)num);
     return CT_OK;
 }
 
@@ -486,4 +520,65 @@ ct_code ct__subdict_erase(ct_subdict *d, ct_err *err)
     d->index = NULL;
     d->index_cap = 0;
     return rc;
+}
+
+ct_code ct__subdict_rekey(ct_subdict *d, const uint8_t pseudonym_key[CT_KEY_BYTES],
+                          const uint8_t vault_key[CT_KEY_BYTES], uint64_t *bytes, ct_err *err)
+{
+    if (d->fd < 0)
+        return ct__fail(err, CT_EINVAL, "subscriber dictionary is open read-only");
+    ct_code rc = ct__subdict_flush(d, err);
+    if (rc)
+        return rc;
+    uint8_t *fresh = d->n ? ct__reallocarray(NULL, d->n, CT_SUB_RECORD) : NULL;
+    for (uint32_t id = 0; id < d->n && !rc; id++) {
+        uint64_t num;
+        if (!open_record(record(d, id), d->keys + KEY_BYTES, id, &num)) {
+            rc = ct__fail(err, CT_ECRYPTO,
+                          "vault record of subscriber %u does not decrypt: nothing was rotated", id);
+            break;
+        }
+        char digits[24];
+        uint8_t pseudo[PSEUDO_BYTES];
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)num);
+        pseudonym_under(pseudonym_key, digits, pseudo);
+        seal_record_at(fresh + (size_t)id * CT_SUB_RECORD, vault_key, id, pseudo, num);
+        sodium_memzero(digits, sizeof digits);
+    }
+    ct_wfile f = {-1, NULL, NULL, 0, 0};
+    if (!rc)
+        rc = ct__fs_create(&f, d->path, err);
+    if (!rc && d->n)
+        rc = ct__fs_write(&f, fresh, (size_t)d->n * CT_SUB_RECORD, err);
+    if (!rc)
+        rc = ct__fs_commit(&f, err);
+    else {
+        ct__fs_discard(&f);
+    }
+    if (rc) {
+        if (fresh)
+            sodium_memzero(fresh, (size_t)d->n * CT_SUB_RECORD);
+        ct__free(fresh);
+        return rc;
+    }
+    /* The new file is in place: append to it from now on. */
+    int fd = open(d->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        ct__free(fresh);
+        return ct__fail_errno(err, CT_EIO, errno, "cannot reopen %s", d->path);
+    }
+    close(d->fd);
+    d->fd = fd;
+    if (d->records)
+        sodium_memzero(d->records, (size_t)d->n * CT_SUB_RECORD);
+    ct__free(d->records);
+    d->records = fresh;
+    d->cap = d->n;
+    ct__free(d->index); /* pseudonyms changed: rebuilt on the next lookup */
+    d->index = NULL;
+    d->index_cap = 0;
+    ct__subdict_set_keys(d, pseudonym_key, vault_key);
+    if (bytes)
+        *bytes = (uint64_t)d->n * CT_SUB_RECORD;
+    return CT_OK;
 }

@@ -3,9 +3,9 @@
  * (internal).
  *
  * A phone number never reaches the disk in clear. It becomes:
- *   pseudonym = BLAKE2b-128 keyed with keys/pseudonym.key (digits)
+ *   pseudonym = BLAKE2b-128 keyed with the pseudonym key (digits; keys.h)
  *   id        = its position in subscribers.dat (dense, 32-bit)
- *   vault     = XChaCha20-Poly1305 of the number, keyed with keys/vault.key,
+ *   vault     = XChaCha20-Poly1305 of the number, keyed with the vault key,
  *               bound to (pseudonym, id) as associated data.
  * Everything downstream (segments, cases) knows subscribers by id only.
  *
@@ -32,8 +32,24 @@
 
 typedef struct ct_subdict ct_subdict;
 
-/* Opens the dictionary of data directory `dir`. Returns new (*out). */
-ct_code ct__subdict_open(const char *dir, int writable, ct_subdict **out, ct_err *err);
+struct ct_keyset;
+
+/* Opens the dictionary of data directory `dir` with the keys of `set`.
+ * While a rotation is pending (set has next keys), the file's first
+ * record tells which keys it is under: *under_next says which were taken.
+ * Returns new (*out). */
+ct_code ct__subdict_open(const char *dir, int writable, const struct ct_keyset *set,
+                         int *under_next, ct_subdict **out, ct_err *err);
+
+/* Uses these keys from now on (a directory emptied by purge --all). */
+void ct__subdict_set_keys(ct_subdict *d, const uint8_t pseudonym_key[32],
+                          const uint8_t vault_key[32]);
+
+/* Rewrites the whole file under new keys (temp, fsync, rename): each
+ * number's pseudonym is recomputed and sealed again with a new nonce; ids
+ * do not change. The handle then appends to the new file. *bytes = size. */
+ct_code ct__subdict_rekey(ct_subdict *d, const uint8_t pseudonym_key[32],
+                          const uint8_t vault_key[32], uint64_t *bytes, ct_err *err);
 
 /* Flushes nothing: call ct__subdict_flush first. Accepts NULL. */
 void ct__subdict_close(ct_subdict *d);
@@ -65,7 +81,5 @@ uint64_t ct__subdict_verify(ct_subdict *d, void (*fn)(void *ud, int serious, con
 /* Empties the dictionary and the vault on disk (purge --all). */
 ct_code ct__subdict_erase(ct_subdict *d, ct_err *err);
 
-/* Creates the keys of a new data directory (keys/ 0700, files 0600). */
-ct_code ct__keys_create(const char *dir, ct_err *err);
 
 #endif

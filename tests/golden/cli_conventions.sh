@@ -24,7 +24,8 @@ expect_grep "not a celltrace data directory" "$WORK/err"
 # init: private modes, and a second init refuses.
 expect_exit 0 "$CT" --data "$D" init
 [ "$(stat -c %a "$D")" = 700 ] || fail "data directory is not 0700"
-for f in "$D"/keys/*.key "$D"/catalog.db; do
+[ "$(stat -c %a "$D/keys")" = 700 ] || fail "key folder is not 0700"
+for f in "$D"/keys/keyring "$D"/catalog.db; do
     [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 done
 expect_exit 1 "$CT" --data "$D" init

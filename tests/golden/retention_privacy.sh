@@ -1,6 +1,6 @@
 # Golden test: privacy at rest, `check`, retention and `purge --all`.
 # - no phone number of a simulated city appears in clear in any file of
-#   the data directory; keys 0600, folders 0700;
+#   the data directory; the keyring 0600, folders 0700;
 # - `check` gives a clean bill, and names the damage it is shown;
 # - retention deletes old days for good (files gone, nothing traced);
 # - `purge --all` leaves no personal datum and new keys.
@@ -42,10 +42,10 @@ printf '\x55' | dd of="$seg" bs=1 seek=3000 conv=notrunc 2>/dev/null
 expect_exit 1 "$CT" --data "$D" check
 expect_grep "$(basename "$seg")" "$WORK/out"
 cp "$WORK/seg.bak" "$seg"
-chmod 644 "$D/keys/vault.key"
+chmod 644 "$D/keys/keyring"
 expect_exit 1 "$CT" --data "$D" check
-expect_grep "vault.key: has mode 644" "$WORK/out"
-chmod 600 "$D/keys/vault.key"
+expect_grep "keyring: has mode 644" "$WORK/out"
+chmod 600 "$D/keys/keyring"
 printf 'torn' >>"$D/subscribers.dat"      # an interrupted append: a note, not damage
 expect_exit 0 "$CT" --data "$D" check
 expect_grep "NOTE.*interrupted append" "$WORK/out"
@@ -76,10 +76,14 @@ expect_exit 0 "$CT" --data "$D" trace C0001 --format csv
 expect_grep '"what":"purge retention"' "$D/audit.log"
 
 # purge --all: needs --yes; then nothing personal remains, and new keys.
-cp "$D/keys/pseudonym.key" "$WORK/old.key"
+cp "$D/keys/keyring" "$WORK/old.keyring"
 expect_exit 2 "$CT" --data "$D" purge --all
 expect_exit 0 "$CT" --data "$D" purge --all --yes
-cmp -s "$D/keys/pseudonym.key" "$WORK/old.key" && fail "keys were not replaced"
+for role in pseudonym vault dlr; do # every key is new
+    old=$(awk -v r=$role '$1 == r {print $4}' "$WORK/old.keyring")
+    new=$(awk -v r=$role '$1 == r {print $4}' "$D/keys/keyring")
+    [ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || fail "the $role key was not replaced"
+done
 [ -z "$(ls "$D"/store/*.seg 2>/dev/null)" ] || fail "segments remain after purge --all"
 [ ! -s "$D/subscribers.dat" ] || fail "subscribers remain after purge --all"
 [ -z "$(ls "$D"/rejects/ 2>/dev/null)" ] || fail "reject reports remain after purge --all"

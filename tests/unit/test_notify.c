@@ -17,6 +17,7 @@
 #include "celltrace_notify.h"
 #include "config.h"
 #include "dispatch.h"
+#include "keys.h"
 #include "notifydb.h"
 #include "outbox.h"
 #include "runs.h"
@@ -188,7 +189,7 @@ static void test_config(void **state)
     assert_int_equal(port, 8080);
     int n = 0;
     assert_int_equal(ct_config_list(data, count_keys, &n, NULL), CT_OK);
-    assert_int_equal(n, 18); /* ... timezone, quarantine_days, risk.test, risk.quarantine */
+    assert_int_equal(n, 22); /* ... risk.test, risk.quarantine, keys.* (4) */
     char path[1100];
     snprintf(path, sizeof path, "%s/celltrace.conf", data);
     struct stat st;
@@ -349,9 +350,14 @@ static void test_dlr_transitions(void **state)
                          " VALUES('a',1,'new','K1','R',0,0,'x',0,0,0)", NULL), CT_OK);
     /* Tokens: per id, keyed. */
     unsigned char key[32], key2[32];
-    assert_int_equal(ct__ndb_dlr_key(data, key, NULL), CT_OK);
-    assert_int_equal(ct__ndb_dlr_key(data, key2, NULL), CT_OK);
-    assert_memory_equal(key, key2, 32);
+    ct_keyring *kr = NULL;
+    assert_int_equal(ct_keys_unlock(data, NULL, &kr, NULL), CT_OK);
+    memcpy(key, kr->s->set.dlr.k, 32);
+    ct_keys_close(kr);
+    assert_int_equal(ct_keys_unlock(data, NULL, &kr, NULL), CT_OK);
+    memcpy(key2, kr->s->set.dlr.k, 32);
+    ct_keys_close(kr);
+    assert_memory_equal(key, key2, 32); /* kept, not made anew */
     char t1[33], t2[33];
     ct__ndb_token(key, 1, t1);
     ct__ndb_token(key, 2, t2);

@@ -13,18 +13,20 @@
 
 #include "alloc.h"
 #include "fsio.h"
+#include "keys.h"
 #include "subscribers.h"
 #include "testutil.h"
 #include <zlib.h>
+
+static ct_keyset KEYS; /* random, made in main */
 
 static void intern_find_and_decrypt(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("subs");
     ct_err err;
-    assert_int_equal(ct__keys_create(dir, &err), CT_OK);
     ct_subdict *d;
-    assert_int_equal(ct__subdict_open(dir, 1, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
     uint32_t ids[1000];
     char digits[16];
     for (uint64_t i = 0; i < 1000; i++) {
@@ -37,7 +39,7 @@ static void intern_find_and_decrypt(void **state)
     ct__subdict_close(d);
 
     /* reopened read-only: same ids, numbers decrypt */
-    assert_int_equal(ct__subdict_open(dir, 0, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, NULL, &d, &err), CT_OK);
     assert_int_equal(ct__subdict_count(d), 1000);
     for (uint64_t i = 0; i < 1000; i += 37) {
         uint64_t num = 79990000000ULL + i * 7919;
@@ -72,10 +74,9 @@ static void torn_tail_and_forgery(void **state)
     (void)state;
     char *dir = tu_tmpdir("subs2");
     ct_err err;
-    assert_int_equal(ct__keys_create(dir, &err), CT_OK);
     ct_subdict *d;
     uint32_t id;
-    assert_int_equal(ct__subdict_open(dir, 1, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
     assert_int_equal(ct__subdict_intern(d, 79990000001ULL, "79990000001", &id, &err), CT_OK);
     assert_int_equal(ct__subdict_intern(d, 79990000002ULL, "79990000002", &id, &err), CT_OK);
     assert_int_equal(ct__subdict_flush(d, &err), CT_OK);
@@ -87,10 +88,10 @@ static void torn_tail_and_forgery(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "garbage-half-record", 19), 19);
     close(fd);
-    assert_int_equal(ct__subdict_open(dir, 0, &d, &err), CT_OK); /* a reader uses the valid prefix */
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, NULL, &d, &err), CT_OK); /* a reader uses the valid prefix */
     assert_int_equal(ct__subdict_count(d), 2);
     ct__subdict_close(d);
-    assert_int_equal(ct__subdict_open(dir, 1, &d, &err), CT_OK); /* a writer repairs */
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK); /* a writer repairs */
     assert_int_equal(ct__subdict_count(d), 2);
     assert_int_equal(ct__subdict_intern(d, 79990000003ULL, "79990000003", &id, &err), CT_OK);
     assert_int_equal(id, 2);
@@ -113,7 +114,7 @@ static void torn_tail_and_forgery(void **state)
     }
     assert_int_equal(ct__fs_write_file(path, data, len, 0600, &err), CT_OK);
     ct__free(data);
-    assert_int_equal(ct__subdict_open(dir, 0, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, NULL, &d, &err), CT_OK);
     char digits[16];
     assert_int_equal(ct__subdict_number(d, 0, digits, &err), CT_ECRYPTO);
     assert_int_equal(ct__subdict_number(d, 2, digits, &err), CT_OK);
@@ -123,41 +124,18 @@ static void torn_tail_and_forgery(void **state)
     free(dir);
 }
 
-static void keys_are_private(void **state)
-{
-    (void)state;
-    char *dir = tu_tmpdir("keys");
-    ct_err err;
-    assert_int_equal(ct__keys_create(dir, &err), CT_OK);
-    struct stat st;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/keys/pseudonym.key", dir);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(st.st_size, 32);
-    snprintf(path, sizeof path, "%s/keys/vault.key", dir);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    snprintf(path, sizeof path, "%s/keys", dir);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
-    tu_rmtree(dir);
-    free(dir);
-}
-
 static void reader_sees_later_appends(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("subs3");
     ct_err err;
-    assert_int_equal(ct__keys_create(dir, &err), CT_OK);
     ct_subdict *w, *r;
     uint32_t id;
     char digits[16];
-    assert_int_equal(ct__subdict_open(dir, 1, &w, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &w, &err), CT_OK);
     assert_int_equal(ct__subdict_intern(w, 79990000001ULL, "79990000001", &id, &err), CT_OK);
     assert_int_equal(ct__subdict_flush(w, &err), CT_OK);
-    assert_int_equal(ct__subdict_open(dir, 0, &r, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, NULL, &r, &err), CT_OK);
     assert_int_equal(ct__subdict_count(r), 1);
     /* the writer adds a subscriber after the reader opened */
     assert_int_equal(ct__subdict_intern(w, 79990000002ULL, "79990000002", &id, &err), CT_OK);
@@ -172,12 +150,85 @@ static void reader_sees_later_appends(void **state)
     free(dir);
 }
 
+/* A rotation rewrites every record under new keys: ids and numbers stay,
+ * pseudonyms change, the old keys open nothing; a pending rotation is
+ * resolved by the file's first record; a reader that outlives the rewrite
+ * is told to run again rather than shown garbage. */
+static void rekey_keeps_ids_and_numbers(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("rekey");
+    ct_err err;
+    ct_subdict *w, *r;
+    uint32_t id;
+    char digits[16], path[4200];
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &w, &err), CT_OK);
+    for (uint64_t i = 0; i < 300; i++) {
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)(79990000000ULL + i));
+        assert_int_equal(ct__subdict_intern(w, 79990000000ULL + i, digits, &id, &err), CT_OK);
+    }
+    assert_int_equal(ct__subdict_flush(w, &err), CT_OK);
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, NULL, &r, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/subscribers.dat", dir);
+    char *before, *after;
+    size_t blen, alen;
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &before, &blen, &err), CT_OK);
+
+    ct_keyset next = KEYS;
+    ct__key_new(&next.pseudonym_next, 2);
+    ct__key_new(&next.vault_next, 2);
+    uint64_t bytes = 0;
+    assert_int_equal(ct__subdict_rekey(w, next.pseudonym_next.k, next.vault_next.k, &bytes, &err),
+                     CT_OK);
+    assert_int_equal(bytes, 300 * CT_SUB_RECORD);
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &after, &alen, &err), CT_OK);
+    assert_int_equal(alen, blen);
+    for (size_t i = 0; i < 300; i++) /* every pseudonym and ciphertext changed */
+        assert_memory_not_equal(before + i * CT_SUB_RECORD, after + i * CT_SUB_RECORD, 16);
+    /* the writer goes on under the new keys */
+    assert_int_equal(ct__subdict_find(w, "79990000123", &id, &err), CT_OK);
+    assert_int_equal(id, 123);
+    assert_int_equal(ct__subdict_intern(w, 79990009999ULL, "79990009999", &id, &err), CT_OK);
+    assert_int_equal(id, 300);
+    assert_int_equal(ct__subdict_flush(w, &err), CT_OK);
+    /* the reader opened before keeps its consistent old view; an id it
+     * has never seen is refused with the reason */
+    assert_int_equal(ct__subdict_number(r, 5, digits, &err), CT_OK);
+    assert_string_equal(digits, "79990000005");
+    assert_int_equal(ct__subdict_number(r, 300, digits, &err), CT_ECORRUPT);
+    assert_non_null(strstr(err.msg, "rotation"));
+    ct__subdict_close(r);
+
+    /* both sets in the keyring (a crash before step 3): the file decides */
+    int under_next = -1;
+    assert_int_equal(ct__subdict_open(dir, 0, &next, &under_next, &r, &err), CT_OK);
+    assert_int_equal(under_next, 1);
+    assert_int_equal(ct__subdict_number(r, 300, digits, &err), CT_OK);
+    assert_string_equal(digits, "79990009999");
+    assert_int_equal(ct__subdict_verify(r, NULL, NULL), 0);
+    ct__subdict_close(r);
+    /* the old keys alone open nothing: every record is reported */
+    assert_int_equal(ct__subdict_open(dir, 0, &KEYS, &under_next, &r, &err), CT_OK);
+    assert_int_equal(under_next, 0);
+    assert_int_equal(ct__subdict_number(r, 7, digits, &err), CT_ECRYPTO);
+    assert_int_equal(ct__subdict_find(r, "79990000007", &id, &err), CT_ENOTFOUND);
+    ct__subdict_close(r);
+    ct__subdict_close(w);
+    free(before);
+    free(after);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
+    ct__key_new(&KEYS.pseudonym, 1);
+    ct__key_new(&KEYS.vault, 1);
+    ct__key_new(&KEYS.dlr, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(intern_find_and_decrypt),
+        cmocka_unit_test(rekey_keeps_ids_and_numbers),
         cmocka_unit_test(torn_tail_and_forgery),
-        cmocka_unit_test(keys_are_private),
         cmocka_unit_test(reader_sees_later_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
