@@ -21,7 +21,8 @@ static void place_text(const ct_place_info *pl, char *buf, size_t cap)
     char r[32];
     ct_format_radius(pl->radius_m, r);
     if (pl->is_point)
-        snprintf(buf, cap, "GPS %s %.5f,%.5f +-%s m", pl->operator_name, pl->lat, pl->lon, r);
+        snprintf(buf, cap, "GPS %s%s%.5f,%.5f +-%s m", pl->operator_name,
+                 pl->operator_name[0] ? " " : "", pl->lat, pl->lon, r);
     else
         snprintf(buf, cap, "cell %s/%s r=%s m%s%s", pl->operator_name, pl->cell_id, r,
                  pl->region[0] ? " " : "", pl->region);
@@ -123,7 +124,10 @@ static void print_table(FILE *out, const ct_explanation *x, const ct_params *p)
 static void json_place(FILE *out, const char *key, const ct_place_info *pl)
 {
     fprintf(out, "\"%s\":{\"kind\":\"%s\",\"operator\":", key, pl->is_point ? "point" : "cell");
-    cli_json_text(out, pl->operator_name);
+    if (pl->operator_name[0])
+        cli_json_text(out, pl->operator_name);
+    else
+        fputs("null", out); /* a contact's GPS position: the store keeps no operator */
     if (!pl->is_point) {
         fputs(",\"cell_id\":", out);
         cli_json_text(out, pl->cell_id);

@@ -289,6 +289,22 @@ static const char *effective(const conf_file *f, size_t i)
     return f->vals[i] ? f->vals[i] : KEYS[i].def;
 }
 
+/* risk.test must not exceed risk.quarantine ("model" stands for the
+ * built-in model's recommendation): every scored trace would fail. */
+static ct_code thresholds_in_order(const conf_file *f, ct_err *err)
+{
+    const char *tv = effective(f, (size_t)(find_key("risk.test") - KEYS));
+    const char *qv = effective(f, (size_t)(find_key("risk.quarantine") - KEYS));
+    double mt, mq;
+    ct_risk_model_thresholds(ct_risk_model_builtin(), &mt, &mq);
+    double t = strcmp(tv, "model") ? strtod(tv, NULL) : mt;
+    double q = strcmp(qv, "model") ? strtod(qv, NULL) : mq;
+    if (t > q)
+        return ct__fail(err, CT_EINVAL,
+                        "risk.test (%s = %g) must not be above risk.quarantine (%s = %g)", tv, t,
+                        qv, q);
+    return CT_OK;
+}
 
 /* ---- public --------------------------------------------------------------- */
 
@@ -321,7 +337,9 @@ ct_code ct__conf_set(const char *dir, const char *key, const char *value, ct_err
     size_t i = (size_t)(k - KEYS);
     ct__free(f.vals[i]);
     f.vals[i] = ct__strdup(value);
-    rc = file_write(dir, &f, err);
+    rc = thresholds_in_order(&f, err);
+    if (!rc)
+        rc = file_write(dir, &f, err);
     file_free(&f);
     return rc;
 }

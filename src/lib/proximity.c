@@ -5,7 +5,7 @@
  * The risk model (docs/RISK.md) weighs every overlap of a case and a
  * contact by this number: two phones in the same 500 m cell have a
  * 1.6e-5 chance of being within 2 m, two GPS fixes of 5 m accuracy at the
- * same spot about 0.16. Positions are uniform in their disks and
+ * same spot 0.133. Positions are uniform in their disks and
  * independent, so for A = disk(ca, ra) (the smaller), B = disk(cb, rb),
  * d = |ca - cb|:
  *

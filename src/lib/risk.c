@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,17 @@ void ct_risk_model_free(ct_risk_model *m)
 const char *ct_risk_model_version(const ct_risk_model *m)
 {
     return m->version;
+}
+
+void ct__risk_model_digest(const ct_risk_model *m, char out[17])
+{
+    char *text = ct__risk_model_text(m, NULL);
+    uint8_t h[8];
+    crypto_generichash(h, sizeof h, (const uint8_t *)text, strlen(text),
+                       (const uint8_t *)CT_SCORER_VERSION, strlen(CT_SCORER_VERSION));
+    ct__free(text);
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 void ct_risk_model_thresholds(const ct_risk_model *m, double *test, double *quarantine)

@@ -53,6 +53,16 @@ ct_code ct__risk_model_parse(const char *text, const char *name, ct_risk_model *
  * (numbers with 17 significant digits). Returns new. */
 char *ct__risk_model_text(const ct_risk_model *m, const char *header_comment);
 
+/* The version of the evidence and of the terms' formulas: bump it with
+ * any change to proximity.c, score.c or the terms that moves a p_contact,
+ * so that `run` re-levels every case. */
+#define CT_SCORER_VERSION "scorer-1"
+
+/* 16 hex digits that change with any number of the model (its whole text)
+ * or with CT_SCORER_VERSION: part of a run's signature, so a refit that
+ * keeps the version string still re-levels. */
+void ct__risk_model_digest(const ct_risk_model *m, char out[17]);
+
 /* z (the log-odds before calibration) and p_contact of a pair. */
 double ct__risk_log_odds(const ct_risk_model *m, const ct__evidence *ev);
 double ct__risk_probability(const ct_risk_model *m, double z);

@@ -20,9 +20,9 @@
  *    interpolated linearly. A logistic curve is right in the
  *    middle and overconfident at the top, where few training contacts
  *    lie; the isotonic map follows what was observed.
- * 3. Thresholds: test at the p_contact that keeps the given share of the
- *    net (default 5 %) at level test or above in the training rows,
- *    rounded down to 2 significant digits; quarantine at 0.5 unless told
+ * 3. Thresholds: test at the smallest p_contact of 2 significant digits
+ *    that keeps at most the given share of the net (default 5 %) at level
+ *    test or above in the training rows; quarantine at 0.5 unless told
  *    otherwise ("more likely than not").
  * Every number is deterministic: rows are read in the order given, sums
  * run in that order, and the same files give the same model file.
@@ -73,6 +73,15 @@ static ct_code read_row(ct_csv *csv, const int *col, fit_data *d, ct_err *err)
         if (field_number(csv, col[i], &v[i]))
             return ct__fail(err, CT_EINVAL, "%s:%llu: column %s is not a number", ct__csv_name(csv),
                             (unsigned long long)ct__csv_line(csv), COLUMNS[i]);
+    /* Counts and seconds must be whole, non-negative and in range before
+     * they are converted: a hand-edited file must not reach undefined
+     * behaviour. Columns 1 and 6-11 are integers. */
+    static const int integer_column[N_COLUMNS] = {0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+    for (int i = 1; i < N_COLUMNS; i++)
+        if (!(v[i] >= 0 && v[i] <= 4e9) || (integer_column[i] && v[i] != floor(v[i])))
+            return ct__fail(err, CT_EINVAL, "%s:%llu: column %s must be %s from 0 to 4e9",
+                            ct__csv_name(csv), (unsigned long long)ct__csv_line(csv), COLUMNS[i],
+                            integer_column[i] ? "a whole number" : "a number");
     ct__evidence ev;
     memset(&ev, 0, sizeof ev);
     ev.exposure_s = (int64_t)v[1];

@@ -49,6 +49,7 @@
 #include "db.h"
 #include "error.h"
 #include "notifydb.h"
+#include "risk.h"
 #include "templates.h"
 #include "tzone.h"
 
@@ -522,10 +523,12 @@ static ct_code store_all(run_state *r, ct_err *err)
 /* What a case's last run must match for its contacts to stand. */
 static void signature(run_state *r)
 {
-    snprintf(r->params, sizeof r->params, "%lld,%.17g,%lld,%lld,%lld;%s;%.17g,%.17g;%s",
+    char digest[17];
+    ct__risk_model_digest(r->risk.model ? r->risk.model : ct_risk_model_builtin(), digest);
+    snprintf(r->params, sizeof r->params, "%lld,%.17g,%lld,%lld,%lld;%s %s;%.17g,%.17g;%s",
              (long long)r->p.max_presence_s, r->p.contact_distance_m,
              (long long)r->p.min_exposure_s, (long long)r->p.infectious_before_s,
-             (long long)r->p.infectious_after_s, ct_risk_model_version(r->risk.model),
+             (long long)r->p.infectious_after_s, ct_risk_model_version(r->risk.model), digest,
              r->risk.test_threshold, r->risk.quarantine_threshold, r->conf.timezone);
 }
 

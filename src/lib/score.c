@@ -7,8 +7,8 @@
  * positions of one stay are one draw. So overlaps are filed under the
  * case's visit they belong to, and the model combines visits, not
  * seconds. A visit is a run of the case's intervals at one place
- * (consecutive intervals whose centres stay within the larger radius of
- * the visit's first interval, with holes of at most visit_gap_s).
+ * (consecutive intervals whose centres are within r_k + r_first of the
+ * visit's first interval, with holes of at most visit_gap_s; RISK.md 3.2).
  *
  * Why shares: the geometry alone says two phones in a 250 m cell had a
  * 1e-4 chance of being within 2 m; it cannot say whether the cell held
@@ -76,7 +76,7 @@ static int same_place(const ct__case_interval *a, const ct__case_interval *b)
            (a->lat == b->lat && a->lon == b->lon && a->radius == b->radius);
 }
 
-/* Centres within the larger of the two radii. */
+/* Centres within the sum of the two radii (RISK.md 3.2). */
 static int near_anchor(const ct__case_interval *a, const ct__case_interval *anchor)
 {
     double r = a->radius + anchor->radius;

@@ -89,7 +89,8 @@ typedef struct ct__scorer ct__scorer;
 
 /* Visit rule (RISK.md 3.2): an interval joins the current visit when it
  * starts at most visit_gap_s after the previous interval ended and its
- * centre is within max(r, r_anchor) of the visit's first interval. */
+ * centre is within r + r_anchor (the sum of the radii) of the visit's
+ * first interval. */
 typedef struct ct__score_params {
     int64_t visit_gap_s;
     int64_t comove_window_s;  /* a shared move: an event within this of the case's move */

@@ -888,9 +888,12 @@ static void place_of_point(const tracer *t, double lat, double lon, double acc, 
                            ct_place_info *pi)
 {
     memset(pi, 0, sizeof *pi);
-    const char *name = ct__catalog_operator_name(t->db->cat, op);
+    /* A contact's positions are read from the segment's tiles, which keep
+     * no operator (op 0): the name stays empty rather than a guess. */
+    const char *name = op ? ct__catalog_operator_name(t->db->cat, op) : NULL;
     pi->is_point = 1;
-    snprintf(pi->operator_name, sizeof pi->operator_name, "%s", name ? name : "");
+    snprintf(pi->operator_name, sizeof pi->operator_name, "%s",
+             name && strcmp(name, "?") ? name : "");
     pi->lat = lat;
     pi->lon = lon;
     pi->radius_m = acc;
@@ -957,6 +960,8 @@ static ct_code build_explanation(tracer *t, ct_explanation **out, ct_err *err)
     ct_evidence e;
     score_pair(t, ev, &x->contact, &e);
     x->is_contact = is_contact(t, ev->exposure_s);
+    if (!x->is_contact) /* outside SPEC 4's net nobody is notified: no level */
+        x->contact.level = CT_LEVEL_NONE;
     x->log_odds = e.log_odds;
     x->share_sum = ev->share_sum;
     x->share_max = ev->share_max;

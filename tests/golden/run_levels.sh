@@ -87,14 +87,20 @@ expect_exit 0 "$CT" --data "$D" outbox list --format csv
 expect_grep "^3,q-[0-9]*-[0-9]*,$B,new,queued,.*Оставайтесь дома до 07.04.2020" "$WORK/out"
 
 # ---- 4. levels go down: nothing queued, nothing withdrawn --------------------------------
-# A test threshold above the quarantine one is refused at the run.
-expect_exit 0 "$CT" --data "$D" config set risk.test 1
+# A test threshold above the quarantine one is refused by config set, and
+# (edited in by hand) at the run.
+expect_exit 2 "$CT" --data "$D" config set risk.test 1
+expect_grep "must not be above risk.quarantine" "$WORK/err"
+cp "$D/celltrace.conf" "$WORK/conf.bak"
+echo "risk.test = 1" >>"$D/celltrace.conf"
 expect_exit 1 "$CT" --data "$D" run
 expect_grep "test threshold .* is above the quarantine threshold" "$WORK/err"
+cp "$WORK/conf.bak" "$D/celltrace.conf"
 export_levels >"$WORK/got"
 printf '%s\n' "$A,K1,queued,quarantine" "$B,K1,queued,quarantine" "$C,K1,none,none" >"$WORK/want"
 expect_same "$WORK/want" "$WORK/got"
 expect_exit 0 "$CT" --data "$D" config set risk.quarantine 1
+expect_exit 0 "$CT" --data "$D" config set risk.test 1
 expect_exit 0 "$CT" --data "$D" run
 expect_grep "^1 of 1 cases traced, 3 contacts, 0 notifications queued, 0 extensions queued, 0 test invitations queued" "$WORK/out"
 export_levels >"$WORK/all"
@@ -108,8 +114,8 @@ expect_exit 0 "$CT" --data "$D" outbox list --state queued --format csv
 [ "$(tail -n +2 "$WORK/out" | wc -l)" = 3 ] || fail "a message was withdrawn"
 
 # ---- 5. a second case 16 days later, in English --------------------------------------------
-expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$Q1"
 expect_exit 0 "$CT" --data "$D" config set risk.test "$T1"
+expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$Q1"
 expect_exit 0 "$CT" --data "$D" config set sms.language en
 expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn 79990000201 --onset 2020-04-10T12:00:00Z --region RU-MOW
 expect_exit 0 "$CT" --data "$D" run

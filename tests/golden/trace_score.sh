@@ -11,6 +11,13 @@
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/levels.bash"
 
+# ---- 0. docs/RISK.md section 10's worked example is what the built-in model gives --------
+# A second implementation is checked against that text: a refit must update it.
+sed -n '/^    case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m,p_contact/,/^$/p' \
+    "$SRC/../docs/RISK.md" | sed -e 's/^    //' -e '/^$/d' >"$WORK/doc.csv"
+[ "$(wc -l <"$WORK/doc.csv")" = 4 ] || fail "docs/RISK.md section 10 lost its worked example"
+expect_same "$WORK/doc.csv" "$WORK/scored.csv"
+
 # ---- 1. the columns, the order, the formats ------------------------------------------
 expect_exit 0 "$CT" --data "$D" trace K1 --format csv
 cp "$WORK/out" "$WORK/plain.csv"
@@ -62,6 +69,8 @@ expect_grep "\"p_contact\":$pB," "$J"
 expect_grep '"level":"test"' "$J"
 expect_grep '"episodes":\[' "$J"
 expect_grep '"case_place":{"kind":"point","operator":"250-01"' "$J"
+# the store keeps no operator for a contact's GPS positions: none is made up
+expect_grep '"contact_place":{"kind":"point","operator":null,' "$J"
 for term in intercept near share_sum share_max exposure day_share comove days places; do
     expect_grep "\"name\":\"$term\"" "$J"
 done
@@ -72,7 +81,11 @@ awk 'BEGIN { RS = "{" } /"adds":/ { match($0, /"adds":[-0-9.e+]*/); s += substr(
      END { d = s - z; exit !(d < 1e-6 && d > -1e-6) }' "$J" || fail "the terms do not add up to log_odds"
 expect_exit 0 "$CT" --data "$D" trace K1 --explain $C
 expect_grep "^Case K1, number $C: p_contact $pC, level none" "$WORK/out"
-expect_grep 'Both phones were seen only through their cells\|GPS fixes narrow positions' "$WORK/out"
+expect_grep 'GPS fixes narrow positions' "$WORK/out"
+# outside the net (a longer T) nobody gets a level, whatever p_contact says
+expect_exit 0 "$CT" --data "$D" trace K1 --explain $A --min-exposure 20000
+expect_grep "level none" "$WORK/out"
+expect_grep "^Not a contact of SPEC 4's net" "$WORK/out"
 expect_exit 1 "$CT" --data "$D" trace K1 --explain 79990009999
 expect_grep "no stored events" "$WORK/err"
 expect_exit 2 "$CT" --data "$D" trace K1 --explain 12
@@ -90,10 +103,14 @@ expect_grep 'bad-model.txt:5: unknown term' "$WORK/err"
 printf 'version flat\nvisit_gap_s 10800\ncomove_window_s 60\nterm intercept 0\ntest_threshold 0.5\nquarantine_threshold 0.9\n' >"$WORK/flat.txt"
 expect_exit 0 "$CT" --data "$D" trace K1 --score --model "$WORK/flat.txt" --format csv
 [ "$(awk -F, 'NR > 1 { print $7 }' "$WORK/out" | sort -u)" = "0.5" ] || fail "flat model"
-expect_exit 0 "$CT" --data "$D" config set risk.test 0.9
-expect_exit 0 "$CT" --data "$D" config set risk.quarantine 0.1
+# crossing thresholds: config set refuses them; edited in by hand, the trace does
+expect_exit 2 "$CT" --data "$D" config set risk.test 0.9
+expect_grep 'must not be above risk.quarantine' "$WORK/err"
+cp "$D/celltrace.conf" "$WORK/conf.bak"
+printf 'risk.test = 0.9\nrisk.quarantine = 0.1\n' >>"$D/celltrace.conf"
 expect_exit 1 "$CT" --data "$D" trace K1 --score
 expect_grep 'test threshold .* is above the quarantine threshold' "$WORK/err"
+cp "$WORK/conf.bak" "$D/celltrace.conf"
 expect_exit 2 "$CT" --data "$D" config set risk.test 1.5
 expect_exit 0 "$CT" --data "$D" config set risk.test model
 expect_exit 0 "$CT" --data "$D" config set risk.quarantine model

@@ -165,6 +165,10 @@ static void test_config(void **state)
     assert_int_equal(ct_config_set(data, "risk.quarantine", "model", NULL), CT_OK);
     assert_int_equal(ct_config_set(data, "risk.quarantine", "0", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "risk.quarantine", "1.5", &err), CT_EINVAL);
+    /* crossing thresholds are refused: scored traces would all fail */
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "0.01", &err), CT_EINVAL);
+    assert_non_null(strstr(err.msg, "must not be above"));
+    assert_int_equal(ct_config_set(data, "risk.test", "0.9", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "nope", "1", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "sms.dlr_listen", "0.0.0.0:80", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "sms.dlr_listen", "10.0.0.1:8080", &err), CT_EINVAL);

@@ -10,8 +10,9 @@
  *   boundaries, and the printed form.
  * - The fit: on synthetic evidence drawn from a known logistic model,
  *   risk fit finds its coefficients again (within sampling error), keeps
- *   the others at zero, writes increasing knots, and puts the test
- *   threshold where it leaves 5 % of the rows.
+ *   the noise terms near zero, writes increasing knots, and puts the test
+ *   threshold at the smallest 2-digit p that leaves at most the asked
+ *   share of the rows at or above it (capped at quarantine's 0.5).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +153,86 @@ static void test_probability(void **state)
     assert_int_equal(ct_level_parse("maybe", &l), -1);
 }
 
+/* Each term against its formula in docs/RISK.md 4.1, worked out by hand
+ * for one made-up piece of evidence (not through the engine's functions),
+ * and z as the sum of coefficient times term. */
+static void test_terms_by_hand(void **state)
+{
+    (void)state;
+    ct__evidence ev;
+    memset(&ev, 0, sizeof ev);
+    ev.exposure_s = 5400;  /* 1.5 h */
+    ev.near_s = 120;       /* 2 min */
+    ev.night_s = 1800;     /* a third of the overlap at night */
+    ev.share_sum = 0.002;
+    ev.share_max = 0.0015;
+    ev.comove = 0.5;
+    ev.days = 2;
+    ev.places = 3;
+    static const struct {
+        const char *name;
+        double want;
+    } expect[] = {
+        {"intercept", 1.0},
+        {"near", 1.0986122886681098},        /* ln(1 + 2)        */
+        {"share_sum", -6.209620556911153},   /* ln(0.00201)      */
+        {"share_max", -6.495645628155304},   /* ln(0.00151)      */
+        {"exposure", 0.91629073187415511},   /* ln(1 + 1.5)      */
+        {"day_share", 2.0 / 3.0},            /* 1 - 1800 / 5400  */
+        {"comove", 0.40546510810816438},     /* ln(1.5)          */
+        {"days", 2.0},
+        {"places", 3.0},
+    };
+    size_t n = sizeof expect / sizeof *expect;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = 0;
+        while (ct__risk_terms[t].name && strcmp(ct__risk_terms[t].name, expect[i].name))
+            t++;
+        assert_non_null(ct__risk_terms[t].name);
+        double got = ct__risk_terms[t].value(&ev);
+        if (fabs(got - expect[i].want) > 1e-12)
+            fail_msg("term %s = %.17g, RISK.md says %.17g", expect[i].name, got, expect[i].want);
+    }
+    /* no overlap: day_share is 0, not a division by zero */
+    ct__evidence none;
+    memset(&none, 0, sizeof none);
+    size_t ds = 0;
+    while (strcmp(ct__risk_terms[ds].name, "day_share"))
+        ds++;
+    assert_true(ct__risk_terms[ds].value(&none) == 0.0);
+    /* z of a model with every term is the sum of coefficient x term */
+    ct_risk_model m;
+    ct_err err;
+    assert_int_equal(parse(HEAD "term intercept -4\nterm near 0.5\nterm share_sum 0.25\n"
+                                "term share_max 1\nterm exposure 0.75\nterm day_share 5\n"
+                                "term comove 2\nterm days 0.1\nterm places 0.2\n" TAIL,
+                           &m, &err),
+                     CT_OK);
+    double z = -4 + 0.5 * expect[1].want + 0.25 * expect[2].want + 1 * expect[3].want +
+               0.75 * expect[4].want + 5 * expect[5].want + 2 * expect[6].want + 0.1 * 2 + 0.2 * 3;
+    assert_true(fabs(ct__risk_log_odds(&m, &ev) - z) < 1e-12);
+}
+
+/* A run re-levels when any number of the model changes, even if its
+ * version string does not (a refit that kept the default version). */
+static void test_digest(void **state)
+{
+    (void)state;
+    ct_risk_model a, b;
+    ct_err err;
+    char da[17], db[17];
+    assert_int_equal(parse(HEAD "term intercept -4\nterm exposure 0.5\n" TAIL, &a, &err), CT_OK);
+    assert_int_equal(parse(HEAD "term intercept -4\nterm exposure 0.5\n" TAIL, &b, &err), CT_OK);
+    ct__risk_model_digest(&a, da);
+    ct__risk_model_digest(&b, db);
+    assert_int_equal(strlen(da), 16);
+    assert_string_equal(da, db);
+    assert_int_equal(parse(HEAD "term intercept -4\nterm exposure 0.50001\n" TAIL, &b, &err), CT_OK);
+    assert_string_equal(a.version, b.version);
+    ct__risk_model_digest(&b, db);
+    assert_string_not_equal(da, db);
+}
+
 /* ---- the fit ------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 20261201;
@@ -186,6 +267,36 @@ static void write_features(const char *path, int n)
     fclose(f);
 }
 
+/* The share of the rows of a features file whose p_contact under m,
+ * rounded as printed, is at least t. */
+static double share_at_or_above(const char *path, const ct_risk_model *m, double t)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    size_t n = 0, above = 0;
+    assert_non_null(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f)) {
+        ct__evidence ev;
+        memset(&ev, 0, sizeof ev);
+        double exposure, night;
+        unsigned comove_n, episodes, days, places;
+        int y;
+        assert_int_equal(sscanf(line, "%*[^,],%d,%*[^,],%lf,%lf,%lf,%lf,%lf,%u,%u,%u,%u,%lf", &y,
+                                &exposure, &ev.near_s, &ev.share_sum, &ev.share_max, &ev.comove,
+                                &comove_n, &episodes, &days, &places, &night),
+                         11);
+        ev.exposure_s = (int64_t)exposure;
+        ev.night_s = (int64_t)night;
+        ev.days = days;
+        ev.places = places;
+        n++;
+        above += ct__risk_round(ct__risk_probability(m, ct__risk_log_odds(m, &ev))) >= t;
+    }
+    fclose(f);
+    return (double)above / (double)n;
+}
+
 static double coef_of(const ct_risk_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_terms; i++)
@@ -201,6 +312,8 @@ static void test_fit(void **state)
     char *dir = tu_tmpdir("risk-fit"), path[1100];
     snprintf(path, sizeof path, "%s/features.csv", dir);
     write_features(path, 60000);
+    char features[1100];
+    snprintf(features, sizeof features, "%s", path);
     const char *paths[] = {path};
     ct_risk_fit_opts fo = {NULL, "synthetic", 0, 0};
     ct_risk_model *m = NULL;
@@ -211,8 +324,35 @@ static void test_fit(void **state)
     double e = coef_of(m, "exposure"), d = coef_of(m, "day_share"), c = coef_of(m, "intercept");
     fprintf(stderr, "fit: intercept %.3f exposure %.3f day_share %.3f (true -5, 1, 2)\n", c, e, d);
     assert_true(fabs(e - 1.0) < 0.15 && fabs(d - 2.0) < 0.25 && fabs(c + 5.0) < 0.5);
-    for (size_t i = 1; i < m->n_terms; i++)
+    for (size_t i = 1; i < m->n_terms; i++) { /* the noise terms stay (near) zero */
         assert_true(m->coef[i] >= 0);
+        const char *name = ct__risk_terms[m->term[i]].name;
+        if (strcmp(name, "exposure") && strcmp(name, "day_share") && m->coef[i] >= 0.15)
+            fail_msg("noise term %s got coefficient %g", name, m->coef[i]);
+    }
+    /* the test threshold is the smallest 2-digit p that leaves at most 5 %
+     * of the rows at or above it, unless that is above quarantine's 0.5:
+     * then it is 0.5 (here, where 15 % of the rows reach 0.5) */
+    double at = share_at_or_above(features, m, m->test_threshold);
+    fprintf(stderr, "fit: test threshold %g leaves %.4f of the rows at or above\n",
+            m->test_threshold, at);
+    if (m->test_threshold < m->quarantine_threshold) {
+        assert_true(at <= 0.05);
+        double mag = pow(10, floor(log10(m->test_threshold)) - 1);
+        assert_true(share_at_or_above(features, m, m->test_threshold - mag) > 0.05);
+    } else {
+        assert_true(m->test_threshold == m->quarantine_threshold && at > 0.05);
+    }
+    /* with a 20 % share asked, the threshold comes below 0.5 and obeys */
+    ct_risk_fit_opts wide = fo;
+    wide.test_share = 0.2;
+    ct_risk_model *w = NULL;
+    assert_int_equal(ct_risk_fit(paths, 1, &wide, &w, &rep, &err), CT_OK);
+    assert_true(w->test_threshold < w->quarantine_threshold);
+    assert_true(share_at_or_above(features, w, w->test_threshold) <= 0.2);
+    double step = pow(10, floor(log10(w->test_threshold)) - 1);
+    assert_true(share_at_or_above(features, w, w->test_threshold - step) > 0.2);
+    ct_risk_model_free(w);
     assert_true(m->n_knots >= 2 && m->n_knots <= CT_RISK_KNOTS_MAX);
     for (size_t i = 1; i < m->n_knots; i++)
         assert_true(m->knot_z[i] > m->knot_z[i - 1] && m->knot_p[i] >= m->knot_p[i - 1]);
@@ -234,6 +374,14 @@ static void test_fit(void **state)
     paths[0] = path;
     assert_int_equal(ct_risk_fit(paths, 1, &fo, &m, &rep, &err), CT_EINVAL);
     assert_non_null(strstr(err.msg, "both true and other"));
+    /* a negative or fractional count is refused with its line, not cast */
+    f = fopen(path, "w");
+    fprintf(f, "case_id,true,exposure_s,near_s,share_sum,share_max,comove,comove_n,episodes,days,"
+               "places,night_s,evidence\nK1,1,900,1,0.1,0.1,0,0,1,-3,1,0,1\n"
+               "K1,0,900,1,0.1,0.1,0,0,1.5,1,1,0,1\n");
+    fclose(f);
+    assert_int_equal(ct_risk_fit(paths, 1, &fo, &m, &rep, &err), CT_EINVAL);
+    assert_non_null(strstr(err.msg, ":2: column days must be a whole number"));
     tu_rmtree(dir);
     free(dir);
 }
@@ -244,6 +392,8 @@ int main(void)
                                        cmocka_unit_test(test_parse_errors),
                                        cmocka_unit_test(test_text_round_trip),
                                        cmocka_unit_test(test_probability),
+        cmocka_unit_test(test_terms_by_hand),
+        cmocka_unit_test(test_digest),
                                        cmocka_unit_test(test_fit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
