@@ -18,6 +18,7 @@
 #include "error.h"
 #include "rejects.h"
 #include "textparse.h"
+#include "sqlvfs.h"
 
 typedef struct case_row {
     char case_id[CT_ID_MAX + 1];
@@ -90,7 +91,7 @@ static ct_code insert_case(ct_db *db, const case_row *r, uint32_t sub, int *outc
     if (sqlite3_prepare_v2(sql, "SELECT subscriber, onset, isolated, region FROM cases WHERE case_id=?", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, r->case_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         const char *reg = (const char *)sqlite3_column_text(st, 3);
         int same = (uint32_t)sqlite3_column_int64(st, 0) == sub && sqlite3_column_int64(st, 1) == r->onset &&
                    (sqlite3_column_type(st, 2) == SQLITE_NULL) == !r->has_isolated &&
@@ -99,8 +100,8 @@ static ct_code insert_case(ct_db *db, const case_row *r, uint32_t sub, int *outc
         *outcome = same ? 1 : 2;
     }
     sqlite3_finalize(st);
-    if (*outcome)
-        return CT_OK;
+    if (rc || *outcome)
+        return rc;
     if (sqlite3_prepare_v2(sql, "INSERT INTO cases(case_id, subscriber, onset, isolated, region, added) VALUES(?,?,?,?,?,?)", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, r->case_id, -1, SQLITE_STATIC);
@@ -251,13 +252,10 @@ ct_code ct_case_ids(ct_db *db, ct_case_id_fn fn, void *ud, ct_err *err)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(sql, "SELECT case_id FROM cases ORDER BY case_id", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    ct_code rc = CT_OK;
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
         if (fn(ud, (const char *)sqlite3_column_text(st, 0)) != 0)
             break;
-    ct_code rc = step == SQLITE_ROW || step == SQLITE_DONE
-                     ? CT_OK
-                     : ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
     sqlite3_finalize(st);
     return rc;
 }
@@ -270,7 +268,7 @@ ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
     uint64_t n = 0;
     if (sqlite3_prepare_v2(sql, "SELECT case_id, subscriber, onset, isolated, region FROM cases ORDER BY case_id", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
-    while (rc == CT_OK && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == CT_OK && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         ct_case c;
         memset(&c, 0, sizeof c);
         snprintf(c.case_id, sizeof c.case_id, "%s", (const char *)sqlite3_column_text(st, 0));

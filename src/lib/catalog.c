@@ -259,7 +259,7 @@ static ct_code load_operators(ct_catalog *c, ct_err *err)
     ct_code rc = CT_OK;
     if (sqlite3_prepare_v2(c->db, "SELECT id, name FROM operators ORDER BY id", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(c->db));
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (id <= 0 || id > 65535) {
             rc = ct__fail(err, CT_ECORRUPT, "catalogue: bad operator id %lld", (long long)id);
@@ -284,7 +284,7 @@ static ct_code load_cell_rows(ct_catalog *c, ct_err *err)
                            " ORDER BY id", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(c->db));
     size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), op = sqlite3_column_int64(st, 1);
         if (id < 0 || id >= (int64_t)CT_LOC_NONE || op <= 0 || op >= c->n_ops || !c->ops[op]) {
             rc = ct__fail(err, CT_ECORRUPT, "catalogue: bad cell row %lld", (long long)id);

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "rejects.h"
 #include "textparse.h"
+#include "sqlvfs.h"
 
 typedef struct cell_row {
     const char *cell_id;
@@ -74,8 +75,11 @@ static ct_code upsert_cell(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *put, u
     sqlite3_reset(find);
     sqlite3_bind_int64(find, 1, op);
     sqlite3_bind_text(find, 2, r->cell_id, (int)r->id_len, SQLITE_STATIC);
-    int step = sqlite3_step(find);
+    ct_code rc = CT_OK;
+    int step = ct__sql_step(find, &rc, err);
     *changed = 1;
+    if (rc)
+        return rc;
     if (step == SQLITE_ROW) {
         const char *reg = (const char *)sqlite3_column_text(find, 3);
         size_t reg_len = reg ? strlen(reg) : 0;
@@ -83,8 +87,6 @@ static ct_code upsert_cell(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *put, u
                      sqlite3_column_double(find, 1) == r->lon &&
                      sqlite3_column_double(find, 2) == r->radius && reg_len == r->region_len &&
                      (reg_len == 0 || memcmp(reg, r->region, reg_len) == 0));
-    } else if (step != SQLITE_DONE) {
-        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(db));
     }
     if (!*changed)
         return CT_OK;

@@ -29,6 +29,7 @@
 #include "fsio.h"
 #include "keys.h"
 #include "segment.h"
+#include "sqlvfs.h"
 #include "textparse.h"
 
 void ct_params_default(ct_params *p)
@@ -535,20 +536,23 @@ static uint64_t tree_bytes(const char *dir)
     return total;
 }
 
-static uint64_t count_rows(ct_db *db, const char *sql)
+/* The one number a count(*) query gives; a failure fails stats rather
+ * than showing 0. */
+static ct_code count_rows(ct_db *db, const char *sql, uint64_t *n, ct_err *err)
 {
     sqlite3_stmt *st = NULL;
-    uint64_t n = 0;
-    if (sqlite3_prepare_v2(ct__catalog_db(db->cat), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = (uint64_t)sqlite3_column_int64(st, 0);
+    ct_code rc = CT_OK;
+    *n = 0;
+    if (sqlite3_prepare_v2(ct__catalog_db(db->cat), sql, -1, &st, NULL) != SQLITE_OK)
+        rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(ct__catalog_db(db->cat)));
+    else if (ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return n;
+    return rc;
 }
 
 ct_code ct_stats_get(ct_db *db, ct_stats *s, ct_err *err)
 {
-    (void)err;
     memset(s, 0, sizeof *s);
     s->subscribers = ct__subdict_count(db->subs);
     s->days = db->store.n_days;
@@ -570,8 +574,9 @@ ct_code ct_stats_get(ct_db *db, ct_stats *s, ct_err *err)
         s->last_day = db->store.days[s->days - 1].day * 86400;
     }
     s->operators = ct__catalog_operator_count(db->cat);
-    s->cells = count_rows(db, "SELECT count(*) FROM cells");
-    s->cases = count_rows(db, "SELECT count(*) FROM cases");
+    ct_code rc = count_rows(db, "SELECT count(*) FROM cells", &s->cells, err);
+    if (!rc)
+        rc = count_rows(db, "SELECT count(*) FROM cases", &s->cases, err);
     s->total_bytes = tree_bytes(db->dir);
-    return CT_OK;
+    return rc;
 }

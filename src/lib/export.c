@@ -32,6 +32,7 @@
 #include "error.h"
 #include "notifydb.h"
 #include "tzone.h"
+#include "sqlvfs.h"
 
 static void localdate_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -93,7 +94,7 @@ static ct_code collect(sqlite3 *sql, const char *region, int64_t since, ct_level
         return rc;
     sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         ct_level level = level_of(sqlite3_column_text(st, 10));
         if (level < min_level)
             continue;
@@ -113,7 +114,7 @@ static ct_code collect(sqlite3 *sql, const char *region, int64_t since, ct_level
         r->level = level;
     }
     sqlite3_finalize(st);
-    return CT_OK;
+    return rc;
 }
 
 ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_level min_level,
@@ -184,7 +185,7 @@ ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err 
         goto out;
     if (day)
         sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         ct_report_row r = {(const char *)sqlite3_column_text(st, 0),
                            (const char *)sqlite3_column_text(st, 1),
                            (uint64_t)sqlite3_column_int64(st, 2),

@@ -26,13 +26,16 @@
 
 /* ---- fault injection ---------------------------------------------------- */
 
-enum { OP_WRITE, OP_FSYNC, OP_RENAME, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"write", "fsync", "rename"};
+/* sqlread: SQLite's page reads only (sqlvfs.c), to fail a statement's
+ * step in the middle of its rows. */
+enum { OP_WRITE, OP_FSYNC, OP_RENAME, OP_SQLREAD, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"write", "fsync", "rename", "sqlread"};
 
 static struct fault {
     int errnum;
     unsigned at;
     int forever;
+    int count; /* mode "count": report the calls at exit (how far to sweep) */
     unsigned calls;
 } faults[OP_COUNT];
 static int faults_loaded;
@@ -48,6 +51,14 @@ static int errno_by_name(const char *name)
     return EIO;
 }
 
+static void report_counts(void)
+{
+    for (int i = 0; i < OP_COUNT; i++)
+        if (faults[i].count)
+            fprintf(stderr, "ct-fault: %s calls %u\n", op_names[i], faults[i].calls);
+}
+
+/* The test hook (fsio.h): CT_FAULT=op:ERRNO:N[:forever|:count]. */
 static void load_faults_from_env(void)
 {
     const char *spec = getenv("CT_FAULT");
@@ -57,6 +68,12 @@ static void load_faults_from_env(void)
     unsigned n = 0;
     if (sscanf(spec, "%15[a-z]:%15[A-Z]:%u:%15s", op, en, &n, mode) >= 3)
         ct__fs_fault_set(op, errno_by_name(en), n, strcmp(mode, "forever") == 0);
+    if (!strcmp(mode, "count"))
+        for (int i = 0; i < OP_COUNT; i++)
+            if (!strcmp(op, op_names[i])) {
+                faults[i].count = 1;
+                atexit(report_counts);
+            }
 }
 
 void ct__fs_fault_set(const char *op, int errnum, unsigned n, int forever)
@@ -78,9 +95,11 @@ static int injected(int op)
     if (!faults_loaded)
         pthread_once(&once, load_faults_from_env);
     struct fault *f = &faults[op];
-    if (!f->at)
+    if (!f->at && !f->count)
         return 0;
     f->calls++;
+    if (!f->at)
+        return 0;
     if (f->calls == f->at || (f->forever && f->calls > f->at))
         return f->errnum;
     return 0;

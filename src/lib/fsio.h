@@ -86,12 +86,15 @@ void ct__fs_empty_dir(const char *dir, int depth);
 char *ct__path_join(const char *dir, const char *name);
 
 /* Fault injection for tests: the n-th (1-based) call of `op` ("write",
- * "fsync", "rename") fails with errno `errnum`; forever = every call from
- * the n-th on. Also read from $CT_FAULT at first use: "op:ERRNO:n[:forever]"
- * e.g. "fsync:EIO:3". n = 0 disables. */
+ * "fsync", "rename", or "sqlread": SQLite's page reads) fails with errno
+ * `errnum`; forever = every call from the n-th on. Also read from
+ * $CT_FAULT at first use, the one documented test hook:
+ * "op:ERRNO:n[:forever|:count]", e.g. "fsync:EIO:3"; n = 0 disables;
+ * "count" prints "ct-fault: <op> calls <k>" to stderr at exit, so a test
+ * knows how many calls a command makes and sweeps each one. */
 void ct__fs_fault_set(const char *op, int errnum, unsigned n, int forever);
 
-/* For other writers that cannot call write/fsync here (SQLite's VFS shim,
+/* For callers that cannot call write/fsync/read here (SQLite's VFS shim,
  * sqlvfs.c): counts one call of `op` and returns the errno it must fail
  * with, or 0. */
 int ct__fs_fault_check(const char *op);

@@ -25,6 +25,7 @@
 #include "fsio.h"
 #include "keys.h"
 #include "segment.h"
+#include "sqlvfs.h"
 
 typedef struct checker {
     ct_db *db;
@@ -169,12 +170,16 @@ static void check_sqlite(checker *k)
 {
     sqlite3 *db = ct__catalog_db(k->db->cat);
     sqlite3_stmt *st = NULL;
+    ct_code rc = CT_OK;
+    ct_err err;
     if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        while (!rc && ct__sql_step(st, &rc, &err) == SQLITE_ROW) {
             const char *row = (const char *)sqlite3_column_text(st, 0);
             if (row && strcmp(row, "ok") != 0)
                 problem(k, "catalog.db", "%s", row);
         }
+        if (rc) /* an integrity check that could not finish is no clean bill */
+            problem(k, "catalog.db", "integrity check did not finish: %s", err.msg);
     } else {
         problem(k, "catalog.db", "%s", sqlite3_errmsg(db));
     }
@@ -182,9 +187,14 @@ static void check_sqlite(checker *k)
     st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT case_id, subscriber FROM cases WHERE subscriber < 0 OR subscriber >= ?", -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, ct__subdict_count(k->db->subs));
-        while (sqlite3_step(st) == SQLITE_ROW)
+        rc = CT_OK;
+        while (!rc && ct__sql_step(st, &rc, &err) == SQLITE_ROW)
             problem(k, "catalog.db", "case %s names subscriber %lld, which the dictionary does not hold",
                     (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+        if (rc)
+            problem(k, "catalog.db", "the cases could not all be checked: %s", err.msg);
+    } else {
+        problem(k, "catalog.db", "%s", sqlite3_errmsg(db));
     }
     sqlite3_finalize(st);
 }
@@ -312,7 +322,7 @@ static ct_code empty_people_tables(ct_db *db, ct_err *err)
     if (sqlite3_prepare_v2(sql, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
                                 " AND name NOT IN ('meta','operators','cells')", -1, &st, NULL) != SQLITE_OK)
         rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         char stmt[300];
         snprintf(stmt, sizeof stmt, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
         rc = ct__catalog_exec(db->cat, stmt, err);

@@ -107,12 +107,9 @@ static ct_code has_column(sqlite3 *db, const char *table, const char *name, int 
     *has = 0;
     if (rc)
         return rc;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
         if (strcmp((const char *)sqlite3_column_text(st, 1), name) == 0)
             *has = 1;
-    if (step != SQLITE_DONE)
-        rc = ct__ndb_fail(db, err);
     sqlite3_finalize(st);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "error.h"
 #include "notifydb.h"
+#include "sqlvfs.h"
 
 static ct_code step_done(sqlite3 *db, sqlite3_stmt *st, ct_err *err)
 {
@@ -34,8 +35,7 @@ ct_code ct__ob_next_due(sqlite3 *db, int64_t now, ct_ob_msg *m, int *found, ct_e
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         memset(m, 0, sizeof *m);
         m->id = sqlite3_column_int64(st, 0);
         m->subscriber = (uint32_t)sqlite3_column_int64(st, 1);
@@ -44,8 +44,6 @@ ct_code ct__ob_next_due(sqlite3 *db, int64_t now, ct_ob_msg *m, int *found, ct_e
         m->ucs2 = sqlite3_column_int(st, 4);
         m->attempts = sqlite3_column_int(st, 5);
         *found = 1;
-    } else if (s != SQLITE_DONE) {
-        rc = ct__ndb_fail(db, err);
     }
     sqlite3_finalize(st);
     return rc;
@@ -125,9 +123,9 @@ ct_code ct__ob_count(sqlite3 *db, const char *state, int64_t before, uint64_t *n
         if (before > 0)
             sqlite3_bind_int64(st, 2, before);
     }
-    *n = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    *n = ct__sql_step(st, &rc, err) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
-    return CT_OK;
+    return rc;
 }
 
 /* ---- delivery reports ------------------------------------------------------------- */
@@ -147,12 +145,12 @@ static ct_code load_state(sqlite3 *db, int64_t id, char *state, int *inflight, c
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         snprintf(state, 16, "%s", (const char *)sqlite3_column_text(st, 0));
         *inflight = sqlite3_column_int(st, 1);
     }
     sqlite3_finalize(st);
-    return CT_OK;
+    return rc;
 }
 
 ct_code ct__ob_apply_dlr(sqlite3 *db, int64_t id, int status, int64_t now, ct_dlr_verdict *v,
@@ -247,7 +245,7 @@ ct_code ct_outbox_list(ct_db *db, const char *state, ct_outbox_fn fn, void *ud, 
         goto out;
     if (state)
         sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         char msisdn[16];
         rc = ct__subdict_number(db->subs, (uint32_t)sqlite3_column_int64(st, 2), msisdn, err);
         if (rc)

@@ -52,6 +52,7 @@
 #include "risk.h"
 #include "templates.h"
 #include "tzone.h"
+#include "sqlvfs.h"
 
 /* ---- home region ------------------------------------------------------------ */
 
@@ -250,12 +251,12 @@ static ct_code last_run(run_state *r, const char *case_id, uint64_t *version, ch
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         *version = (uint64_t)sqlite3_column_int64(st, 0);
         snprintf(params, PARAMS_MAX, "%s", (const char *)sqlite3_column_text(st, 1));
     }
     sqlite3_finalize(st);
-    return CT_OK;
+    return rc;
 }
 
 static ct_code homes_of(run_state *r, run_case *c, ct_err *err)
@@ -309,7 +310,7 @@ static ct_code trace_all(run_state *r, ct_err *err)
     sqlite3_stmt *st = NULL;
     ct_code rc = ct__ndb_prepare(
         r->sql, "SELECT case_id, onset, isolated, region FROM cases ORDER BY case_id", &st, err);
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         const char *region = (const char *)sqlite3_column_text(st, 3);
         r->sum->cases_total++;
         rc = consider_case(r, (const char *)sqlite3_column_text(st, 0),
@@ -423,15 +424,12 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, const char 
     sqlite3_bind_int64(st, 1, sub);
     sqlite3_bind_text(st, 2, ct_level_name(level), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, not_kind, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         snprintf(l->case_id, sizeof l->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
         snprintf(l->region, sizeof l->region, "%s", (const char *)sqlite3_column_text(st, 1));
         l->last = sqlite3_column_int64(st, 2);
         l->q = sqlite3_column_int64(st, 3);
         l->prev_q = sqlite3_column_int64(st, 4);
-    } else if (step != SQLITE_DONE) {
-        rc = ct__ndb_fail(r->sql, err);
     }
     sqlite3_finalize(st);
     return rc;

@@ -2,11 +2,12 @@
  * sqlvfs.c — a pass-through SQLite VFS with fault injection (sqlvfs.h).
  *
  * Each file SQLite opens is the default VFS's file followed by a pointer
- * back to it; our io_methods forward every call, except that xWrite and
- * xSync consult ct__fs_fault_check first and return the SQLite error a
- * real EIO or ENOSPC would give (SQLITE_IOERR_WRITE, SQLITE_FULL,
- * SQLITE_IOERR_FSYNC). SQLite then rolls the transaction back, which is
- * what the fault tests check.
+ * back to it; our io_methods forward every call, except that xWrite,
+ * xSync and xRead consult ct__fs_fault_check first and return the SQLite
+ * error a real EIO or ENOSPC would give (SQLITE_IOERR_WRITE, SQLITE_FULL,
+ * SQLITE_IOERR_FSYNC, SQLITE_IOERR_READ). SQLite then rolls the
+ * transaction back, or fails the statement's step, which is what the
+ * fault tests check.
  */
 #include "sqlvfs.h"
 
@@ -15,6 +16,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "error.h"
 #include "fsio.h"
 
 typedef struct shim_file {
@@ -39,6 +41,8 @@ static int shim_close(sqlite3_file *f)
 
 static int shim_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 {
+    if (ct__fs_fault_check("sqlread"))
+        return SQLITE_IOERR_READ;
     return real_of(f)->pMethods->xRead(real_of(f), buf, n, off);
 }
 
@@ -201,4 +205,19 @@ const char *ct__sqlite_vfs(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_shim);
     return real_vfs ? CT_SQLITE_VFS : NULL;
+}
+
+int ct__sql_step(sqlite3_stmt *st, ct_code *rc, ct_err *err)
+{
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW || s == SQLITE_DONE)
+        return s;
+    if (*rc == CT_OK) {
+        sqlite3 *db = sqlite3_db_handle(st);
+        const char *sql = sqlite3_sql(st);
+        *rc = ct__fail(err, s == SQLITE_CORRUPT || s == SQLITE_NOTADB ? CT_ECORRUPT : CT_EIO,
+                       "SQLite: %s (in: %.60s%s)", sqlite3_errmsg(db), sql ? sql : "?",
+                       sql && strlen(sql) > 60 ? "..." : "");
+    }
+    return SQLITE_DONE;
 }

@@ -45,6 +45,7 @@
 #include "subscribers.h"
 #include "textparse.h"
 #include "tzone.h"
+#include "sqlvfs.h"
 
 /* 32 bytes, two to a cache line: the table is probed once per overlap at
  * random, so its size decides how much of it stays in cache. total fits 32
@@ -768,17 +769,15 @@ static ct_code load_case(ct_db *db, const char *case_id, tracer *t, ct_err *err)
     if (sqlite3_prepare_v2(sql, "SELECT subscriber, onset, isolated FROM cases WHERE case_id=?", -1, &st, NULL) ||
         sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
-    int step = sqlite3_step(st);
+    int step = ct__sql_step(st, &rc, err);
     if (step == SQLITE_ROW) {
         t->case_sub = (uint32_t)sqlite3_column_int64(st, 0);
         int64_t onset = sqlite3_column_int64(st, 1);
         t->w_start = onset - t->p.infectious_before_s;
         t->w_end = sqlite3_column_type(st, 2) == SQLITE_NULL ? onset + t->p.infectious_after_s
                                                              : sqlite3_column_int64(st, 2);
-    } else if (step == SQLITE_DONE) {
+    } else if (!rc) {
         rc = ct__fail(err, CT_ENOTFOUND, "no case with case_id %s", case_id);
-    } else {
-        rc = ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
     }
     sqlite3_finalize(st);
     return rc;
