@@ -2,7 +2,7 @@
 # always gives the full, correct answer (readers take no lock; a segment
 # replaced under a reader is found again through the new manifest).
 . "$(dirname "$0")/common.bash"
-C="$SHARED/conformance/basic"
+C="$SRC/conformance/basic"
 D="$WORK/data"
 expect_exit 0 "$CT" --data "$D" init
 expect_exit 0 "$CT" --data "$D" cells import --operator 250-01 "$C/cells_250-01.csv"

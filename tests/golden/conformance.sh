@@ -1,6 +1,6 @@
 # Golden test: shared/conformance/basic exactly as its README shows.
 . "$(dirname "$0")/common.bash"
-C="$SHARED/conformance/basic"
+C="$SRC/conformance/basic"
 [ -d "$C" ] || fail "no conformance data at $C"
 D="$WORK/data"
 expect_exit 0 "$CT" --data "$D" init

@@ -4,7 +4,7 @@
 # consistent (`check` clean; a trace gives the state before or after the
 # command, never a mix), and a later run without the fault succeeds.
 . "$(dirname "$0")/common.bash"
-C="$SHARED/conformance/basic"
+C="$SRC/conformance/basic"
 BASE="$WORK/base"
 expect_exit 0 "$CT" --data "$BASE" init
 expect_exit 0 "$CT" --data "$BASE" cells import --operator 250-01 "$C/cells_250-01.csv"

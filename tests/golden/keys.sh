@@ -84,7 +84,10 @@ snapshot "$D" >"$WORK/after"
 expect_same "$WORK/before" "$WORK/after"
 
 # Rotations keep every trace byte-identical.
-gen() { "$CT" --data "${D}" keys status --format json | sed -n "s/.*\"$1\":{\"generation\":\([0-9]*\).*/\1/p"; }
+gen() { # gen ROLE: the generation of a key of $D (fails the test if status fails)
+    "$CT" --data "${D}" keys status --format json >"$WORK/gen.json" || fail "keys status"
+    sed -n "s/.*\"$1\":{\"generation\":\([0-9]*\).*/\1/p" "$WORK/gen.json"
+}
 cp "$D/subscribers.dat" "$WORK/subs.before"
 expect_exit 0 "$CT" --data "$D" keys rotate --vault --pseudonym --dlr --grace 3600
 expect_grep "1[0-9]* subscribers" "$WORK/out"

@@ -37,9 +37,11 @@ for mode in together reversed spilled; do
     : >"$WORK/$mode.out"
     for c in $(cut -d, -f1 "$CITY/cases.csv" | tail -n +2); do
         "$CT" --data "$WORK/$mode" trace "$c" --format csv >>"$WORK/$mode.out" || fail "trace $c ($mode)"
-        "$CT" --data "$WORK/$mode" trace "$c" --format csv --distance 100 --max-presence 600 >>"$WORK/$mode.out"
+        "$CT" --data "$WORK/$mode" trace "$c" --format csv --distance 100 --max-presence 600 \
+            >>"$WORK/$mode.out" || fail "trace $c with options ($mode)"
     done
-    "$CT" --data "$WORK/$mode" stats --format json | sed 's/"store_bytes.*//' >>"$WORK/$mode.out"
+    expect_exit 0 "$CT" --data "$WORK/$mode" stats --format json
+    sed 's/"store_bytes.*//' "$WORK/out" >>"$WORK/$mode.out"
 done
 [ "$(wc -l <"$WORK/together.out")" -gt 20 ] || fail "too few contacts to compare"
 expect_same "$WORK/together.out" "$WORK/reversed.out"

@@ -3,7 +3,7 @@
 # header, one JSON array), whatever --jobs is; every CASE_ID is checked
 # before anything is printed; each case is one audit line.
 . "$(dirname "$0")/common.bash"
-C="$SHARED/conformance/basic"
+C="$SRC/conformance/basic"
 D="$WORK/data"
 HEADER="case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m"
 

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../golden/kannel.bash"
 ROUNDS=${4:-20}
 N=${5:-200}
-kannel_available || { echo "SKIP: Kannel is not installed"; exit 0; }
+kannel_available || { echo "SKIP: Kannel is not installed"; exit 77; }
 BG=""
 CLEANUP_EXTRA='[ -n "$BG" ] && kill -9 $BG 2>/dev/null'
 mkdir -p "$WORK/city"
