@@ -197,14 +197,7 @@ static ct_code open_subscribers(ct_db *db, ct_err *err)
         rc = ct__subdict_open(db->dir, db->writable, &k->s->set, &under_next, &db->subs, err);
     ct_keyset *set = &k->s->set;
     if (!rc && db->writable && (set->pseudonym_next.gen || set->vault_next.gen)) {
-        if (under_next) {
-            if (set->pseudonym_next.gen)
-                set->pseudonym = set->pseudonym_next;
-            if (set->vault_next.gen)
-                set->vault = set->vault_next;
-        }
-        sodium_memzero(&set->pseudonym_next, sizeof set->pseudonym_next);
-        sodium_memzero(&set->vault_next, sizeof set->vault_next);
+        ct__keyset_end_rotation(set, under_next);
         rc = ct__keyring_save(k, err);
     }
     pthread_mutex_unlock(&k->mu);

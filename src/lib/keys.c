@@ -712,6 +712,32 @@ int ct__keyring_dlr_keys(ct_keyring *k, int64_t now, uint8_t (*keys)[CT_KEY_BYTE
     return 1;
 }
 
+/* The key that will seal k where `setup` says: a passphrase's Argon2id
+ * with a new salt at the chosen cost, or the credential's. */
+static ct_code new_sealing_key(ct_keyring *k, const ct_keys_setup *setup, const ct_conf *c,
+                               ct_err *err)
+{
+    ct_code rc = take_source(k, &setup->source, c, err);
+    if (!rc && k->provider == CT_KEYS_PASSPHRASE) {
+        kdf_limits(setup->kdf, &k->s->opslimit, &k->s->memlimit);
+        randombytes_buf(k->s->salt, sizeof k->s->salt);
+        rc = derive_from_passphrase(k->s, err);
+    } else if (!rc && k->provider == CT_KEYS_CREDENTIALS) {
+        rc = derive_from_credential(k->s, setup->source.credentials_dir, c->credential, err);
+    }
+    return rc;
+}
+
+void ct__keyset_end_rotation(ct_keyset *set, int forward)
+{
+    if (forward && set->pseudonym_next.gen)
+        set->pseudonym = set->pseudonym_next;
+    if (forward && set->vault_next.gen)
+        set->vault = set->vault_next;
+    sodium_memzero(&set->pseudonym_next, sizeof set->pseudonym_next);
+    sodium_memzero(&set->vault_next, sizeof set->vault_next);
+}
+
 /* ---- a new directory's keys ------------------------------------------------------- */
 
 /* Makes fresh keys as `setup` says and writes them; k is returned for the
@@ -734,16 +760,10 @@ ct_code ct__keys_create_with(const char *dir, const ct_keys_setup *setup, ct_err
     ct_keyring *k = keyring_new(dir, &c, err);
     if (!k)
         return CT_ENOMEM;
-    ct_code rc = take_source(k, &setup->source, &c, err);
-    if (!rc && access(k->path, F_OK) == 0)
-        rc = ct__fail(err, CT_EEXIST, "%s already exists: another data directory's keys?", k->path);
-    if (!rc && k->provider == CT_KEYS_PASSPHRASE) {
-        kdf_limits(setup->kdf, &k->s->opslimit, &k->s->memlimit);
-        randombytes_buf(k->s->salt, sizeof k->s->salt);
-        rc = derive_from_passphrase(k->s, err);
-    } else if (!rc && k->provider == CT_KEYS_CREDENTIALS) {
-        rc = derive_from_credential(k->s, setup->source.credentials_dir, c.credential, err);
-    }
+    ct_code rc = access(k->path, F_OK) == 0
+                     ? ct__fail(err, CT_EEXIST, "%s already exists: another data directory's keys?",
+                                k->path)
+                     : new_sealing_key(k, setup, &c, err);
     if (!rc) {
         ct__key_new(&k->s->set.pseudonym, 1);
         ct__key_new(&k->s->set.vault, 1);
@@ -781,14 +801,7 @@ ct_code ct__keyring_move(ct_keyring *k, const ct_keys_setup *to, ct_err *err)
     ct_keyring *n = keyring_new(k->data_dir, &c, err);
     if (!n)
         return CT_ENOMEM;
-    rc = take_source(n, &to->source, &c, err);
-    if (!rc && n->provider == CT_KEYS_PASSPHRASE) {
-        kdf_limits(to->kdf, &n->s->opslimit, &n->s->memlimit);
-        randombytes_buf(n->s->salt, sizeof n->s->salt);
-        rc = derive_from_passphrase(n->s, err);
-    } else if (!rc && n->provider == CT_KEYS_CREDENTIALS) {
-        rc = derive_from_credential(n->s, to->source.credentials_dir, c.credential, err);
-    }
+    rc = new_sealing_key(n, to, &c, err);
     int same_file = !rc && !strcmp(n->path, k->path);
     if (!rc) {
         n->s->set = k->s->set;

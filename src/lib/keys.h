@@ -91,6 +91,10 @@ ct_code ct__keyring_tidy(ct_keyring *k, ct_err *err);
  * a passphrase provider also gets a new salt. Saved. */
 ct_code ct__keyring_renew(ct_keyring *k, ct_err *err);
 
+/* Ends a rotation of subscribers.dat's keys: forward keeps the next keys
+ * as the current ones, back drops them. */
+void ct__keyset_end_rotation(ct_keyset *set, int forward);
+
 /* A new random key of generation gen, made now. */
 void ct__key_new(ct_key *key, uint32_t gen);
 

@@ -82,12 +82,7 @@ ct_code ct_keys_rotate(ct_db *db, unsigned what, int64_t dlr_grace_s, ct_rotate_
         sum->seconds = now_s() - t0;
         sum->subscribers = ct__subdict_count(db->subs);
         if (!rc) { /* step 3 */
-            if (set->pseudonym_next.gen)
-                set->pseudonym = set->pseudonym_next;
-            if (set->vault_next.gen)
-                set->vault = set->vault_next;
-            sodium_memzero(&set->pseudonym_next, sizeof set->pseudonym_next);
-            sodium_memzero(&set->vault_next, sizeof set->vault_next);
+            ct__keyset_end_rotation(set, 1);
             rc = ct__keyring_save(k, err);
         }
     }

@@ -37,3 +37,14 @@ expect_same() {
 expect_grep() {
     grep -q -- "$1" "$2" || { cat "$2" >&2; fail "'$1' not found in $2"; }
 }
+
+# city_numbers CITY: every number of a simulated city's feeds, normalised
+# (digits only), one per line, sorted: for scans that no number is stored
+# in clear.
+city_numbers() {
+    local f
+    for f in "$1"/*/events/*; do
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "msisdn") c = i; next }
+                 { v = $c; gsub(/[^0-9]/, "", v); if (length(v) >= 7) print v }' "$f"
+    done | sort -u
+}

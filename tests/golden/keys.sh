@@ -41,10 +41,7 @@ traces "$D" >"$WORK/ref.out" || fail "traces of the new directory"
 [ "$(wc -l <"$WORK/ref.out")" -gt 100 ] || fail "too few contacts to compare"
 
 # Nothing in clear: numbers, keys.
-for f in "$CITY"/*/events/*; do
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "msisdn") c = i; next }
-             { v = $c; gsub(/[^0-9]/, "", v); if (length(v) >= 7) print v }' "$f"
-done | sort -u >"$WORK/numbers"
+city_numbers "$CITY" >"$WORK/numbers"
 [ "$(wc -l <"$WORK/numbers")" -gt 1000 ] || fail "too few numbers extracted"
 if grep -rlF -f "$WORK/numbers" "$D" >"$WORK/found"; then
     cat "$WORK/found" >&2

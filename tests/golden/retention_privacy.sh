@@ -19,10 +19,7 @@ expect_exit 0 "$CT" --data "$D" --reason test trace C0001 --format csv
 [ "$(wc -l <"$WORK/out")" -gt 1 ] || fail "C0001 should have contacts"
 
 # Every number of the feeds, normalised (digits only), from the msisdn column.
-for f in "$CITY"/*/events/*; do
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "msisdn") c = i; next }
-             { v = $c; gsub(/[^0-9]/, "", v); if (length(v) >= 7) print v }' "$f"
-done | sort -u >"$WORK/numbers"
+city_numbers "$CITY" >"$WORK/numbers"
 [ "$(wc -l <"$WORK/numbers")" -gt 1000 ] || fail "too few numbers extracted"
 if grep -rlF -f "$WORK/numbers" "$D" >"$WORK/found"; then
     cat "$WORK/found" >&2
