@@ -51,6 +51,14 @@ typedef struct ct_err {
 /* Returns a static name for a code ("invalid input", ...). */
 const char *ct_code_name(ct_code code);
 
+/* Notices: what the library has to say that is not an error of the call
+ * (a writer waits for the lock, a message was not sent and will be
+ * retried, a delivery report was rejected). The library never prints;
+ * it hands each line (no newline) to fn. NULL (the default) drops them.
+ * Process-wide: set it once, before opening anything. */
+typedef void (*ct_notice_fn)(void *ud, const char *line);
+void ct_set_notice(ct_notice_fn fn, void *ud);
+
 /* ---- the data directory -------------------------------------------------- */
 
 typedef struct ct_db ct_db;
@@ -179,6 +187,7 @@ typedef struct ct_import_opts {
     ct_progress_fn progress;  /* NULL: no progress */
     void *progress_ud;
     int retention_days;       /* ingest: purge after commit; 0 = 21 (SPEC 6), -1 = never */
+    int memory_mb;            /* ingest: events buffered before spilling to staging/; 0 = 512 */
 } ct_import_opts;
 
 typedef struct ct_import_summary {

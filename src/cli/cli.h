@@ -93,6 +93,10 @@ int cli_key_source(cli_ctx *ctx, ct_key_source *src);
  * 0, or -1 after printing why. */
 int cli_new_passphrase(int fd, const char *env, ct_key_source *src);
 
+/* $CT_INGEST_MEM_MB (events buffered per ingest before spilling, in MiB),
+ * or 0 for the library's default. */
+int cli_ingest_memory_mb(void);
+
 /* Closes the keys and wipes every passphrase buffer (at exit). */
 void cli_keys_wipe(cli_ctx *ctx);
 

@@ -165,7 +165,8 @@ static int ingest_operator(demo *d, ct_db *db, const char *op, ct_import_summary
     char path[1300];
     ct_err err;
     ct_import_summary s;
-    ct_import_opts io = {NULL, d->ctx->progress ? cli_progress : NULL, (void *)op, 0};
+    ct_import_opts io = {NULL, d->ctx->progress ? cli_progress : NULL, (void *)op, 0,
+                         cli_ingest_memory_mb()};
     snprintf(path, sizeof path, "%s/%s/cells.csv", d->city, op);
     if (ct_cells_import(db, op, path, &io, &s, &err)) {
         cli_error("%s", err.msg);

@@ -65,7 +65,7 @@ int cmd_cells(cli_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL, 0};
+    ct_import_opts io = {NULL, NULL, NULL, 0, 0};
     int c;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -147,7 +147,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL, 0};
+    ct_import_opts io = {NULL, NULL, NULL, 0, 0};
     char *end = NULL;
     long days;
     int c;
@@ -183,6 +183,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         io.progress = batch_progress_fn;
         io.progress_ud = &bp;
     }
+    io.memory_mb = cli_ingest_memory_mb();
     ct_code rc = ct_ingest_begin(db, op, &io, &in, &err);
     for (int i = optind; !rc && i < argc; i++) {
         rc = ct_ingest_file(in, argv[i], &err);
@@ -226,7 +227,7 @@ static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
     ct_db *db = cli_open(ctx, 1);
     if (!db)
         return EXIT_FAIL;
-    ct_import_opts io = {rejects, NULL, NULL, 0};
+    ct_import_opts io = {rejects, NULL, NULL, 0, 0};
     ct_import_summary sum;
     ct_err err;
     ct_code rc = ct_cases_import(db, path, &io, &sum, &err);

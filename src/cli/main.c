@@ -120,6 +120,20 @@ ct_db *cli_open(cli_ctx *ctx, int writable)
     return db;
 }
 
+int cli_ingest_memory_mb(void)
+{
+    const char *env = getenv("CT_INGEST_MEM_MB");
+    int mb = env ? atoi(env) : 0;
+    return mb > 0 ? mb : 0;
+}
+
+/* The library's notices (ct_set_notice) go to stderr, as errors do. */
+static void print_notice(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "celltrace: %s\n", line);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -166,6 +180,7 @@ int main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     cli_ctx ctx = {NULL, 0, 0, NULL, argv[0], -1, NULL};
+    ct_set_notice(print_notice, NULL);
     char *end;
     int c;
     while ((c = getopt_long(argc, argv, "+d:qhV", opts, NULL)) != -1) {

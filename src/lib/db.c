@@ -161,7 +161,7 @@ static ct_code take_lock(ct_db *db, ct_err *err)
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK)
             return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
-        fprintf(stderr, "celltrace: waiting for another writer of %s\n", db->dir);
+        ct__notice("waiting for another writer of %s", db->dir);
         if (flock(db->lock_fd, LOCK_EX) != 0)
             return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
     }

@@ -160,12 +160,12 @@ static ct_code send_one(sender *s, ct_ob_msg *m, ct_err *err)
     if (!bad) {
         s->sum->sent++;
         if (s->opts->verbose)
-            fprintf(stderr, "celltrace: sent message %lld (%s)\n", (long long)m->id, m->key);
+            ct__notice("sent message %lld (%s)", (long long)m->id, m->key);
         return ct__ob_sent(s->sql, m->id, now, err);
     }
     s->sum->retried++;
     int64_t delay = ct__backoff(m->attempts, s->conf.retry_base_s, s->conf.retry_max_s);
-    fprintf(stderr, "celltrace: message %lld not sent (%s); retry in %llds\n", (long long)m->id,
+    ct__notice("message %lld not sent (%s); retry in %llds", (long long)m->id,
             why, (long long)delay);
     return ct__ob_retry(s->sql, m->id, now + delay, why, err);
 }

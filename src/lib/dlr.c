@@ -105,7 +105,7 @@ static ct_dlr_verdict judge(ct_dlr *d, struct MHD_Connection *c, const char *met
     ct_dlr_verdict v = CT_DLR_BAD;
     ct_err err;
     if (ct__ob_apply_dlr(d->sql, *id, (int)*status, (int64_t)time(NULL), &v, final, &err)) {
-        fprintf(stderr, "celltrace: delivery report for %lld: %s\n", (long long)*id, err.msg);
+        ct__notice("delivery report for %lld: %s", (long long)*id, err.msg);
         return CT_DLR_UNKNOWN == v ? v : CT_DLR_WRONG_STATE;
     }
     return v;
@@ -135,12 +135,12 @@ static void log_report(ct_dlr *d, ct_dlr_verdict v, int64_t id, int64_t status, 
     ct_err err;
     if (ct__ob_log_dlr(d->sql, (int64_t)time(NULL), id, (int)status, ct__dlr_verdict_name(v),
                        detail, &err))
-        fprintf(stderr, "celltrace: cannot log a delivery report: %s\n", err.msg);
+        ct__notice("cannot log a delivery report: %s", err.msg);
     if (v != CT_DLR_ACCEPTED)
-        fprintf(stderr, "celltrace: rejected delivery report (%s): id %lld status %lld %s\n",
+        ct__notice("rejected delivery report (%s): id %lld status %lld %s",
                 ct__dlr_verdict_name(v), (long long)id, (long long)status, detail);
     else if (d->verbose)
-        fprintf(stderr, "celltrace: delivery report: message %lld status %lld\n",
+        ct__notice("delivery report: message %lld status %lld",
                 (long long)id, (long long)status);
 }
 
@@ -167,7 +167,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     log_report(d, v, id, status, url);
     if (tx && sqlite3_exec(d->sql, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(d->sql, "ROLLBACK", NULL, NULL, NULL);
-        fprintf(stderr, "celltrace: cannot store a delivery report: %s\n", sqlite3_errmsg(d->sql));
+        ct__notice("cannot store a delivery report: %s", sqlite3_errmsg(d->sql));
         v = CT_DLR_WRONG_STATE;
         final = 0;
     }

@@ -63,3 +63,24 @@ void ct__err_clear(ct_err *err)
         err->msg[0] = '\0';
     }
 }
+
+static ct_notice_fn notice_fn;
+static void *notice_ud;
+
+void ct_set_notice(ct_notice_fn fn, void *ud)
+{
+    notice_fn = fn;
+    notice_ud = ud;
+}
+
+void ct__notice(const char *fmt, ...)
+{
+    if (!notice_fn)
+        return;
+    char line[CT_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    notice_fn(notice_ud, line);
+}

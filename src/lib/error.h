@@ -26,4 +26,7 @@ ct_code ct__fail_errno(ct_err *err, ct_code code, int errnum, const char *fmt, .
 /* Clears err to CT_OK with an empty message. */
 void ct__err_clear(ct_err *err);
 
+/* Hands one notice line to the caller's ct_set_notice function, if any. */
+void ct__notice(const char *fmt, ...) CT_PRINTF(1, 2);
+
 #endif

@@ -92,10 +92,7 @@ ct_code ct_ingest_begin(ct_db *db, const char *op, const ct_import_opts *opts, c
     in->op_name = ct__strdup(op);
     if (opts)
         in->opts = *opts;
-    in->mem_limit = DEFAULT_MEM_LIMIT;
-    const char *env = getenv("CT_INGEST_MEM_MB");
-    if (env && atoi(env) > 0)
-        in->mem_limit = (size_t)atoi(env) << 20;
+    in->mem_limit = in->opts.memory_mb > 0 ? (size_t)in->opts.memory_mb << 20 : DEFAULT_MEM_LIMIT;
     in->max_ts = -1;
     *out = in;
     return CT_OK;
