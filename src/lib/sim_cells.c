@@ -101,7 +101,7 @@ static void build_grid(sim_net *n, const sim_world *w)
     ct__free(fill);
 }
 
-sim_net *sim_net_build(const sim_world *w, unsigned op)
+sim_net *ct__sim_net_build(const sim_world *w, unsigned op)
 {
     sim_net *n = ct__calloc(1, sizeof *n);
     n->op = op;
@@ -110,7 +110,7 @@ sim_net *sim_net_build(const sim_world *w, unsigned op)
     return n;
 }
 
-void sim_net_free(sim_net *n)
+void ct__sim_net_free(sim_net *n)
 {
     if (!n)
         return;
@@ -177,7 +177,7 @@ static unsigned sector_of(const sim_tower *t, sim_xy q)
     return s > 2 ? 2 : s;
 }
 
-uint32_t sim_net_serving(const sim_net *n, sim_xy q, int second)
+uint32_t ct__sim_net_serving(const sim_net *n, sim_xy q, int second)
 {
     near2 b;
     nearest_two(n, q, &b);
@@ -185,7 +185,7 @@ uint32_t sim_net_serving(const sim_net *n, sim_xy q, int second)
     return t * 3 + sector_of(&n->towers[t], q);
 }
 
-size_t sim_net_cell_id(const sim_net *n, uint32_t cell, char *buf)
+size_t ct__sim_net_cell_id(const sim_net *n, uint32_t cell, char *buf)
 {
     uint32_t t = cell / 3, s = cell % 3, lac = 7700 + t / 64;
     int k;
@@ -203,7 +203,7 @@ size_t sim_net_cell_id(const sim_net *n, uint32_t cell, char *buf)
     return (size_t)k;
 }
 
-size_t sim_net_unknown_id(const sim_net *n, uint64_t k, char *buf)
+size_t ct__sim_net_unknown_id(const sim_net *n, uint64_t k, char *buf)
 {
     /* LAC 9999 is never used: towers would have to number 147 000. */
     unsigned v = (unsigned)(k % 100000);
@@ -233,12 +233,12 @@ static void cell_disk(const sim_net *n, uint32_t cell, sim_xy *c, double *radius
 
 static void write_cell(const sim_world *w, const sim_net *n, sim_out *o, uint32_t cell)
 {
-    char id[48], *p = sim_out_reserve(o, 256);
+    char id[48], *p = ct__sim_out_reserve(o, 256);
     sim_xy c;
     double radius, lat, lon;
     cell_disk(n, cell, &c, &radius);
-    sim_world_latlon(w, c, &lat, &lon);
-    sim_net_cell_id(n, cell, id);
+    ct__sim_world_latlon(w, c, &lat, &lon);
+    ct__sim_net_cell_id(n, cell, id);
     const char *region = hypot(n->towers[cell / 3].p.x, n->towers[cell / 3].p.y) <= w->r_city
                              ? "RU-MOW" : "RU-MOS";
     int k;
@@ -255,21 +255,21 @@ static void write_cell(const sim_world *w, const sim_net *n, sim_out *o, uint32_
                      cell % 2 ? "LTE" : "GSM");
         break;
     }
-    sim_out_commit(o, (size_t)k);
+    ct__sim_out_commit(o, (size_t)k);
 }
 
-ct_code sim_net_write_catalogue(const sim_world *w, const sim_net *n, const char *path,
+ct_code ct__sim_net_write_catalogue(const sim_world *w, const sim_net *n, const char *path,
                                 ct_err *err)
 {
     static const char *const HEAD[3] = {"cell_id,lat,lon,radius_m,region\n",
                                         "cell_id,region,lat,lon,radius_m,azimuth\r\n",
                                         "lon,lat,radius_m,cell_id,region,tech\n"};
     sim_out *o;
-    ct_code rc = sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
+    ct_code rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
     if (rc)
         return rc;
-    sim_out_puts(o, HEAD[n->op % 3]);
+    ct__sim_out_puts(o, HEAD[n->op % 3]);
     for (uint32_t c = 0; c < n->ntowers * 3; c++)
         write_cell(w, n, o, c);
-    return sim_out_close(o, NULL, err);
+    return ct__sim_out_close(o, NULL, err);
 }

@@ -79,7 +79,7 @@ typedef struct row {
     const char *type, *source;
 } row;
 
-sim_gen *sim_gen_new(const sim_world *w, sim_net *const *nets, ct_sim_result *res)
+sim_gen *ct__sim_gen_new(const sim_world *w, sim_net *const *nets, ct_sim_result *res)
 {
     sim_gen *g = ct__calloc(1, sizeof *g);
     g->w = w;
@@ -96,26 +96,26 @@ sim_gen *sim_gen_new(const sim_world *w, sim_net *const *nets, ct_sim_result *re
     return g;
 }
 
-void sim_gen_free(sim_gen *g)
+void ct__sim_gen_free(sim_gen *g)
 {
     if (!g)
         return;
-    sim_gen_finish(g, NULL);
+    ct__sim_gen_finish(g, NULL);
     ct__free(g->last_ev);
     ct__free(g->a);
     ct__free(g->b);
     ct__free(g);
 }
 
-void sim_gen_day_begin(sim_gen *g, unsigned day)
+void ct__sim_gen_day_begin(sim_gen *g, unsigned day)
 {
     int y, m, d;
     g->day = day;
     g->day0 = g->p->start + (int64_t)day * DAY;
-    sim_civil(g->day0 / DAY, &y, &m, &d);
+    ct__sim_civil(g->day0 / DAY, &y, &m, &d);
     snprintf(g->date, sizeof g->date, "%04d%02d%02d", y, m, d);
     snprintf(g->iso_date, sizeof g->iso_date, "%04d-%02d-%02d", y, m, d);
-    sim_civil(g->day0 / DAY + 1, &y, &m, &d);
+    ct__sim_civil(g->day0 / DAY + 1, &y, &m, &d);
     snprintf(g->late_date, sizeof g->late_date, "%04d%02d%02d", y, m, d);
 }
 
@@ -132,17 +132,17 @@ static sim_out *file_for(sim_gen *g, unsigned op, unsigned slot)
     if (*fp || g->rc)
         return *fp;
     char path[1400], name[64];
-    const char *id = sim_world_op_id(op);
+    const char *id = ct__sim_world_op_id(op);
     if (slot == LATE)
         snprintf(name, sizeof name, "%s_%s_late.csv", id, g->late_date);
     else
         snprintf(name, sizeof name, "%s_%s_%02u.csv", id, g->date, slot * 6);
     snprintf(path, sizeof path, "%s/%s/events/%s%s", g->p->out_dir, id, name,
-             sim_out_ext(g->p->compress));
-    g->rc = sim_out_open(path, g->p->compress, fp, &g->err);
+             ct__sim_out_ext(g->p->compress));
+    g->rc = ct__sim_out_open(path, g->p->compress, fp, &g->err);
     if (g->rc)
         return NULL;
-    sim_out_puts(*fp, EV_HEAD[op % 3]);
+    ct__sim_out_puts(*fp, EV_HEAD[op % 3]);
     g->res->op[op].files++;
     return *fp;
 }
@@ -157,7 +157,7 @@ static ct_code close_files(sim_gen *g, ct_err *err)
             uint64_t bytes = 0;
             if (!g->files[op][k])
                 continue;
-            ct_code r = sim_out_close(g->files[op][k], &bytes, rc ? NULL : err);
+            ct_code r = ct__sim_out_close(g->files[op][k], &bytes, rc ? NULL : err);
             g->files[op][k] = NULL;
             g->res->op[op].bytes += bytes;
             rc = rc ? rc : r;
@@ -166,12 +166,12 @@ static ct_code close_files(sim_gen *g, ct_err *err)
     return rc;
 }
 
-ct_code sim_gen_day_end(sim_gen *g, ct_err *err)
+ct_code ct__sim_gen_day_end(sim_gen *g, ct_err *err)
 {
     return close_files(g, err);
 }
 
-ct_code sim_gen_finish(sim_gen *g, ct_err *err)
+ct_code ct__sim_gen_finish(sim_gen *g, ct_err *err)
 {
     return close_files(g, err);
 }
@@ -218,8 +218,8 @@ static void handovers(sim_gen *g, uint32_t i, const sim_net *net, const sim_seg 
         uint32_t prev = UINT32_MAX;
         for (int64_t t = segs[k].t0; t < segs[k].t1; t += 30) {
             sim_pos pos;
-            sim_seg_pos(g->w, i, &segs[k], t, &pos);
-            uint32_t c = sim_net_serving(net, pos.world, 0);
+            ct__sim_seg_pos(g->w, i, &segs[k], t, &pos);
+            uint32_t c = ct__sim_net_serving(net, pos.world, 0);
             if (prev != UINT32_MAX && c != prev && sim_chance(r, 0.7))
                 add(g->a, &g->na, t, EV_HO);
             prev = c;
@@ -299,7 +299,7 @@ static void fmt_time(const sim_gen *g, int64_t t, int style, char *out)
         int y, m, d;
         int64_t lt = t + 3 * 3600, ld = lt - ((lt % DAY) + DAY) % DAY;
         char date[16];
-        sim_civil(ld / DAY, &y, &m, &d);
+        ct__sim_civil(ld / DAY, &y, &m, &d);
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, d);
         fmt_iso(lt, ld, date, "+03:00", out);
     } else {
@@ -329,7 +329,7 @@ static size_t cat(char *p, const char *s)
 
 static void write_row(sim_out *o, unsigned op, const row *rw)
 {
-    char *p = sim_out_reserve(o, 512), *q = p;
+    char *p = ct__sim_out_reserve(o, 512), *q = p;
     switch (op % 3) {
     case 0:
         q += cat(q, rw->msisdn); *q++ = ',';
@@ -358,7 +358,7 @@ static void write_row(sim_out *o, unsigned op, const row *rw)
         q += cat(q, rw->source); *q++ = '\n';
         break;
     }
-    sim_out_commit(o, (size_t)(q - p));
+    ct__sim_out_commit(o, (size_t)(q - p));
 }
 
 /* ---- one event ------------------------------------------------------------ */
@@ -373,7 +373,7 @@ static void gps_fix(const sim_gen *g, const sim_pos *pos, sim_rng *r, row *rw)
     e = e > 0.95 * acc ? 0.95 * acc : e;
     double a = sim_range(r, 0, 2 * PI), lat, lon;
     sim_xy q = {pos->world.x + e * cos(a), pos->world.y + e * sin(a)};
-    sim_world_latlon(g->w, q, &lat, &lon);
+    ct__sim_world_latlon(g->w, q, &lat, &lon);
     snprintf(rw->lat, sizeof rw->lat, "%.6f", lat);
     snprintf(rw->lon, sizeof rw->lon, "%.6f", lon);
     snprintf(rw->acc, sizeof rw->acc, "%.1f", acc);
@@ -383,8 +383,8 @@ static void gps_fix(const sim_gen *g, const sim_pos *pos, sim_rng *r, row *rw)
 
 static void cell_fix(const sim_net *net, const sim_pos *pos, sim_rng *r, row *rw)
 {
-    uint32_t c = sim_net_serving(net, pos->world, sim_chance(r, 0.12));
-    sim_net_cell_id(net, c, rw->cell);
+    uint32_t c = ct__sim_net_serving(net, pos->world, sim_chance(r, 0.12));
+    ct__sim_net_cell_id(net, c, rw->cell);
     rw->lat[0] = rw->lon[0] = rw->acc[0] = '\0';
     rw->source = "net";
 }
@@ -405,7 +405,7 @@ static void spoil(const sim_net *net, int kind, sim_rng *r, row *rw)
         snprintf(rw->ts, sizeof rw->ts, "%s", BAD_TS[sim_below(r, 6)]);
         break;
     case CT_SIM_BAD_CELL:
-        sim_net_unknown_id(net, sim_next(r), rw->cell);
+        ct__sim_net_unknown_id(net, sim_next(r), rw->cell);
         rw->lat[0] = rw->lon[0] = rw->acc[0] = '\0';
         break;
     case CT_SIM_BAD_COORD:
@@ -475,7 +475,7 @@ static void one_event(sim_gen *g, const sim_person *pp, unsigned op, const ev *e
     }
 }
 
-uint64_t sim_gen_person(sim_gen *g, uint32_t i, const sim_seg *segs, size_t n)
+uint64_t ct__sim_gen_person(sim_gen *g, uint32_t i, const sim_seg *segs, size_t n)
 {
     const sim_person *pp = &g->w->people[i];
     const ct_sim_params *p = g->p;
@@ -494,7 +494,7 @@ uint64_t sim_gen_person(sim_gen *g, uint32_t i, const sim_seg *segs, size_t n)
         while (k + 1 < n && segs[k].t1 <= g->b[j].t)
             k++;
         sim_pos pos;
-        sim_seg_pos(g->w, i, &segs[k], g->b[j].t, &pos);
+        ct__sim_seg_pos(g->w, i, &segs[k], g->b[j].t, &pos);
         int under = segs[k].kind == SIM_SEG_RIDE || segs[k].kind == SIM_SEG_PLATFORM;
         one_event(g, pp, op, &g->b[j], &pos, under, &r);
     }

@@ -9,8 +9,8 @@
  * file delivered the next day), with a few duplicates and, when asked,
  * bad rows of every kind, all counted in the result.
  *
- * Ownership: sim_gen_new returns new (borrows world, nets, params and
- * result, which must outlive it); sim_gen_free frees (NULL ok).
+ * Ownership: ct__sim_gen_new returns new (borrows world, nets, params and
+ * result, which must outlive it); ct__sim_gen_free frees (NULL ok).
  */
 #ifndef CT_SIM_EVENTS_H
 #define CT_SIM_EVENTS_H
@@ -23,20 +23,20 @@
 
 typedef struct sim_gen sim_gen;
 
-sim_gen *sim_gen_new(const sim_world *w, sim_net *const *nets, ct_sim_result *res);
-void sim_gen_free(sim_gen *g);
+sim_gen *ct__sim_gen_new(const sim_world *w, sim_net *const *nets, ct_sim_result *res);
+void ct__sim_gen_free(sim_gen *g);
 
 /* Starts day `day`: subsequent rows go to that day's files. */
-void sim_gen_day_begin(sim_gen *g, unsigned day);
+void ct__sim_gen_day_begin(sim_gen *g, unsigned day);
 
 /* Generates and writes person i's events of the current day from their
  * segments. Returns the number of good events. */
-uint64_t sim_gen_person(sim_gen *g, uint32_t i, const sim_seg *segs, size_t n);
+uint64_t ct__sim_gen_person(sim_gen *g, uint32_t i, const sim_seg *segs, size_t n);
 
 /* Closes the day's files (the late file of the previous day too). */
-ct_code sim_gen_day_end(sim_gen *g, ct_err *err);
+ct_code ct__sim_gen_day_end(sim_gen *g, ct_err *err);
 
 /* Closes whatever is still open (the last late files). */
-ct_code sim_gen_finish(sim_gen *g, ct_err *err);
+ct_code ct__sim_gen_finish(sim_gen *g, ct_err *err);
 
 #endif

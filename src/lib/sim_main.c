@@ -130,9 +130,9 @@ static ct_code prepare_dirs(const ct_sim_params *p, ct_err *err)
     if (rc || (rc = check_empty(p->out_dir, err)))
         return rc;
     for (unsigned op = 0; op < p->operators && !rc; op++) {
-        snprintf(path, sizeof path, "%s/%s", p->out_dir, sim_world_op_id(op));
+        snprintf(path, sizeof path, "%s/%s", p->out_dir, ct__sim_world_op_id(op));
         rc = make_dir(path, err);
-        snprintf(path, sizeof path, "%s/%s/events", p->out_dir, sim_world_op_id(op));
+        snprintf(path, sizeof path, "%s/%s/events", p->out_dir, ct__sim_world_op_id(op));
         rc = rc ? rc : make_dir(path, err);
     }
     return rc;
@@ -143,7 +143,7 @@ static ct_code prepare_dirs(const ct_sim_params *p, ct_err *err)
 static void fmt_when(int64_t t, int date_only, char *buf)
 {
     int y, m, d;
-    sim_civil(t / DAY, &y, &m, &d);
+    ct__sim_civil(t / DAY, &y, &m, &d);
     int64_t s = t % DAY;
     if (date_only)
         snprintf(buf, 32, "%04d-%02d-%02d", y, m, d);
@@ -155,23 +155,23 @@ static void fmt_when(int64_t t, int date_only, char *buf)
 static ct_code write_cases(const sim_world *w, const char *path, ct_err *err)
 {
     sim_out *o;
-    ct_code rc = sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
+    ct_code rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
     if (rc)
         return rc;
-    sim_out_puts(o, "case_id,msisdn,onset,isolated,region\n");
+    ct__sim_out_puts(o, "case_id,msisdn,onset,isolated,region\n");
     for (size_t k = 0; k < w->ncases; k++) {
         const sim_case *c = &w->cases[k];
         const sim_household *h = &w->hh[w->people[c->person].household];
-        char onset[32], iso[32] = "", *b = sim_out_reserve(o, 256);
+        char onset[32], iso[32] = "", *b = ct__sim_out_reserve(o, 256);
         fmt_when(c->onset, c->onset_is_date, onset);
         if (c->has_isolated)
             fmt_when(c->isolated, 1, iso);
         int n = snprintf(b, 256, "%s,+%llu,%s,%s,%s\n", c->id,
                          (unsigned long long)w->people[c->person].msisdn, onset, iso,
                          hypot(h->pos.x, h->pos.y) <= w->r_city ? "RU-MOW" : "RU-MOS");
-        sim_out_commit(o, (size_t)n);
+        ct__sim_out_commit(o, (size_t)n);
     }
-    return sim_out_close(o, NULL, err);
+    return ct__sim_out_close(o, NULL, err);
 }
 
 /* ---- manifest.json ---------------------------------------------------------------- */
@@ -264,22 +264,22 @@ static ct_code setup(run *r, ct_err *err)
 {
     char path[PATH_CAP];
     const ct_sim_params *p = r->p;
-    r->w = sim_world_build(p);
+    r->w = ct__sim_world_build(p);
     ct_code rc = CT_OK;
     for (unsigned op = 0; op < p->operators && !rc; op++) {
-        r->nets[op] = sim_net_build(r->w, op);
-        snprintf(r->res->op[op].id, sizeof r->res->op[op].id, "%s", sim_world_op_id(op));
+        r->nets[op] = ct__sim_net_build(r->w, op);
+        snprintf(r->res->op[op].id, sizeof r->res->op[op].id, "%s", ct__sim_world_op_id(op));
         r->res->op[op].cells = r->nets[op]->ntowers * 3;
-        snprintf(path, sizeof path, "%s/%s/cells.csv", p->out_dir, sim_world_op_id(op));
-        rc = sim_net_write_catalogue(r->w, r->nets[op], path, err);
+        snprintf(path, sizeof path, "%s/%s/cells.csv", p->out_dir, ct__sim_world_op_id(op));
+        rc = ct__sim_net_write_catalogue(r->w, r->nets[op], path, err);
     }
     r->res->operators = p->operators;
     if (rc)
         return rc;
     snprintf(path, sizeof path, "%s/cases.csv", p->out_dir);
     rc = write_cases(r->w, path, err);
-    r->truth = sim_truth_new(r->w);
-    r->gen = sim_gen_new(r->w, r->nets, r->res);
+    r->truth = ct__sim_truth_new(r->w);
+    r->gen = ct__sim_gen_new(r->w, r->nets, r->res);
     r->off = ct__malloc((r->w->n + 1) * sizeof *r->off);
     return rc;
 }
@@ -290,7 +290,7 @@ static void build_day(run *r, unsigned day)
     for (uint64_t i = 0; i < r->w->n; i++) {
         CT_GROW(r->segs, n + SIM_SEGS_MAX, r->segs_cap);
         r->off[i] = n;
-        n += sim_sched_day(r->w, (uint32_t)i, day, r->segs + n);
+        n += ct__sim_sched_day(r->w, (uint32_t)i, day, r->segs + n);
     }
     r->off[r->w->n] = n;
 }
@@ -298,11 +298,11 @@ static void build_day(run *r, unsigned day)
 static ct_code one_day(run *r, unsigned day, ct_err *err)
 {
     build_day(r, day);
-    sim_truth_day(r->truth, day, r->segs, r->off);
-    sim_gen_day_begin(r->gen, day);
+    ct__sim_truth_day(r->truth, day, r->segs, r->off);
+    ct__sim_gen_day_begin(r->gen, day);
     for (uint64_t i = 0; i < r->w->n; i++)
-        sim_gen_person(r->gen, (uint32_t)i, r->segs + r->off[i], r->off[i + 1] - r->off[i]);
-    return sim_gen_day_end(r->gen, err);
+        ct__sim_gen_person(r->gen, (uint32_t)i, r->segs + r->off[i], r->off[i + 1] - r->off[i]);
+    return ct__sim_gen_day_end(r->gen, err);
 }
 
 static void totals(ct_sim_result *res)
@@ -325,7 +325,7 @@ static ct_code finish(run *r, ct_err *err)
 {
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/truth.csv", r->p->out_dir);
-    ct_code rc = sim_truth_write(r->truth, path, &r->res->truth_pairs, err);
+    ct_code rc = ct__sim_truth_write(r->truth, path, &r->res->truth_pairs, err);
     if (rc)
         return rc;
     r->res->cases = r->w->ncases;
@@ -338,11 +338,11 @@ static ct_code finish(run *r, ct_err *err)
 
 static void teardown(run *r)
 {
-    sim_gen_free(r->gen);
-    sim_truth_free(r->truth);
+    ct__sim_gen_free(r->gen);
+    ct__sim_truth_free(r->truth);
     for (unsigned op = 0; op < CT_SIM_MAX_OPERATORS; op++)
-        sim_net_free(r->nets[op]);
-    sim_world_free(r->w);
+        ct__sim_net_free(r->nets[op]);
+    ct__sim_world_free(r->w);
     ct__free(r->segs);
     ct__free(r->off);
 }

@@ -36,7 +36,7 @@ struct sim_out {
     char path[1024];
 };
 
-const char *sim_out_ext(ct_sim_compress comp)
+const char *ct__sim_out_ext(ct_sim_compress comp)
 {
     return comp == CT_SIM_COMPRESS_GZ ? ".gz" : comp == CT_SIM_COMPRESS_ZST ? ".zst" : "";
 }
@@ -115,7 +115,7 @@ static int start_codec(sim_out *o)
     return 1;
 }
 
-ct_code sim_out_open(const char *path, ct_sim_compress comp, sim_out **out, ct_err *err)
+ct_code ct__sim_out_open(const char *path, ct_sim_compress comp, sim_out **out, ct_err *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "wb");
@@ -129,14 +129,14 @@ ct_code sim_out_open(const char *path, ct_sim_compress comp, sim_out **out, ct_e
     snprintf(o->path, sizeof o->path, "%s", path);
     if (!start_codec(o)) {
         uint64_t b;
-        sim_out_close(o, &b, NULL);
+        ct__sim_out_close(o, &b, NULL);
         return ct__fail(err, CT_EIO, "cannot start compression for %s", path);
     }
     *out = o;
     return CT_OK;
 }
 
-char *sim_out_reserve(sim_out *o, size_t n)
+char *ct__sim_out_reserve(sim_out *o, size_t n)
 {
     if (n > RESERVE_MAX)
         n = RESERVE_MAX;
@@ -145,12 +145,12 @@ char *sim_out_reserve(sim_out *o, size_t n)
     return o->in + o->n;
 }
 
-void sim_out_commit(sim_out *o, size_t n)
+void ct__sim_out_commit(sim_out *o, size_t n)
 {
     o->n += n;
 }
 
-void sim_out_write(sim_out *o, const char *s, size_t n)
+void ct__sim_out_write(sim_out *o, const char *s, size_t n)
 {
     while (n) {
         if (o->n == IN_CAP)
@@ -163,12 +163,12 @@ void sim_out_write(sim_out *o, const char *s, size_t n)
     }
 }
 
-void sim_out_puts(sim_out *o, const char *s)
+void ct__sim_out_puts(sim_out *o, const char *s)
 {
-    sim_out_write(o, s, strlen(s));
+    ct__sim_out_write(o, s, strlen(s));
 }
 
-ct_code sim_out_close(sim_out *o, uint64_t *bytes, ct_err *err)
+ct_code ct__sim_out_close(sim_out *o, uint64_t *bytes, ct_err *err)
 {
     if (!o)
         return CT_OK;

@@ -40,7 +40,7 @@ typedef struct plan {
     size_t n;
 } plan;
 
-int sim_is_weekend(int64_t day0)
+int ct__sim_is_weekend(int64_t day0)
 {
     int64_t dow = ((day0 / DAY) % 7 + 4) % 7; /* 1970-01-01 was a Thursday */
     return dow == 0 || dow == 6;
@@ -150,7 +150,7 @@ static void ride(plan *pl, int l, int32_t st, int32_t st2)
     sim_seg *s = push(pl, SIM_SEG_PLATFORM, board);
     if (s) {
         s->space = SIM_SPACE(SIM_SP_PLATFORM, ((uint64_t)station * 4 + (uint64_t)l) * 2 + (dir > 0));
-        s->a = sim_world_line_point(w, l, st);
+        s->a = ct__sim_world_line_point(w, l, st);
         double stairs = sim_chance(&pl->r, 0.5) ? 15 : 105; /* by the stairs */
         s->u = (float)(stairs + 6 * sim_normal(&pl->r));
         s->v = (float)sim_range(&pl->r, 0, 8);
@@ -167,13 +167,13 @@ static void ride(plan *pl, int l, int32_t st, int32_t st2)
         s->u = (float)near_door(&pl->r);
         s->v = (float)sim_range(&pl->r, 0, 2.8);
     }
-    pl->at = sim_world_line_point(w, l, st2);
+    pl->at = ct__sim_world_line_point(w, l, st2);
 }
 
 static void metro(plan *pl, int l1, int32_t s1, int l2, int32_t s2, sim_xy to)
 {
     const sim_world *w = pl->w;
-    walk_to(pl, sim_world_line_point(w, l1, s1));
+    walk_to(pl, ct__sim_world_line_point(w, l1, s1));
     if (l1 == l2) {
         if (s1 != s2)
             ride(pl, l1, s1, s2);
@@ -181,9 +181,9 @@ static void metro(plan *pl, int l1, int32_t s1, int l2, int32_t s2, sim_xy to)
         if (s1 != 0)
             ride(pl, l1, s1, 0);
         /* the change at the central interchange: a short passage */
-        pl->at = sim_world_line_point(w, l1, s1 > 0 ? 40 : -40);
-        walk_to(pl, sim_world_line_point(w, l2, s2 > 0 ? 40 : -40));
-        pl->at = sim_world_line_point(w, l2, 0);
+        pl->at = ct__sim_world_line_point(w, l1, s1 > 0 ? 40 : -40);
+        walk_to(pl, ct__sim_world_line_point(w, l2, s2 > 0 ? 40 : -40));
+        pl->at = ct__sim_world_line_point(w, l2, 0);
         if (s2 != 0)
             ride(pl, l2, 0, s2);
     }
@@ -321,7 +321,7 @@ static int isolated_today(const sim_world *w, const sim_person *pp, int64_t day0
     return c->has_isolated && day0 + DAY > c->isolated;
 }
 
-size_t sim_sched_day(const sim_world *w, uint32_t i, unsigned day, sim_seg *out)
+size_t ct__sim_sched_day(const sim_world *w, uint32_t i, unsigned day, sim_seg *out)
 {
     plan pl;
     memset(&pl, 0, sizeof pl);
@@ -335,7 +335,7 @@ size_t sim_sched_day(const sim_world *w, uint32_t i, unsigned day, sim_seg *out)
     sim_rng_seed(&pl.r, w->p->seed, SIM_RS_SCHED, i, day);
     if (isolated_today(w, pl.pp, pl.day0))
         ; /* stays at home all day */
-    else if (sim_is_weekend(pl.day0))
+    else if (ct__sim_is_weekend(pl.day0))
         weekend_day(&pl);
     else if (pl.pp->role == SIM_WORKER)
         worker_day(&pl);
@@ -480,7 +480,7 @@ static void ride_pos(const sim_world *w, const sim_seg *s, int64_t t, sim_pos *o
     double term = s->dir > 0 ? -w->line_half : w->line_half;
     double front = term + s->dir * (double)SIM_TRAIN_V * (double)(t - s->train * SIM_HEADWAY_S);
     double along = front - s->dir * (s->carriage * SIM_CARRIAGE_M + s->u);
-    sim_xy q = sim_world_line_point(w, s->line, along);
+    sim_xy q = ct__sim_world_line_point(w, s->line, along);
     double a = w->line_angle[s->line];
     out->world.x = q.x - sin(a) * (s->v - 1.4);
     out->world.y = q.y + cos(a) * (s->v - 1.4);
@@ -488,7 +488,7 @@ static void ride_pos(const sim_world *w, const sim_seg *s, int64_t t, sim_pos *o
     out->ly = s->v;
 }
 
-void sim_seg_pos(const sim_world *w, uint32_t i, const sim_seg *s, int64_t t, sim_pos *out)
+void ct__sim_seg_pos(const sim_world *w, uint32_t i, const sim_seg *s, int64_t t, sim_pos *out)
 {
     assert(t >= s->t0 && t < s->t1);
     out->space = s->space;

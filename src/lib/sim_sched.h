@@ -57,12 +57,12 @@ typedef struct sim_pos {
 
 /* Writes person i's segments for day `day` (0-based) into out[SIM_SEGS_MAX];
  * returns their number (>= 1). Pure function of (world, i, day). */
-size_t sim_sched_day(const sim_world *w, uint32_t i, unsigned day, sim_seg *out);
+size_t ct__sim_sched_day(const sim_world *w, uint32_t i, unsigned day, sim_seg *out);
 
 /* Position of person i during segment s at time t (s->t0 <= t < s->t1). */
-void sim_seg_pos(const sim_world *w, uint32_t i, const sim_seg *s, int64_t t, sim_pos *out);
+void ct__sim_seg_pos(const sim_world *w, uint32_t i, const sim_seg *s, int64_t t, sim_pos *out);
 
 /* 1 when t falls on a weekend day (Saturday or Sunday, UTC). */
-int sim_is_weekend(int64_t day0);
+int ct__sim_is_weekend(int64_t day0);
 
 #endif

@@ -52,7 +52,7 @@ struct sim_truth {
     unsigned char street_slot[SLOTS];
 };
 
-sim_truth *sim_truth_new(const sim_world *w)
+sim_truth *ct__sim_truth_new(const sim_world *w)
 {
     sim_truth *t = ct__calloc(1, sizeof *t);
     t->w = w;
@@ -63,7 +63,7 @@ sim_truth *sim_truth_new(const sim_world *w)
     return t;
 }
 
-void sim_truth_free(sim_truth *t)
+void ct__sim_truth_free(sim_truth *t)
 {
     if (!t)
         return;
@@ -124,7 +124,7 @@ static void add_minutes(sim_truth *t, uint32_t c, uint32_t x, uint32_t m)
     t->mins[i] += m;
 }
 
-uint32_t sim_truth_minutes(const sim_truth *t, uint32_t c, uint32_t x)
+uint32_t ct__sim_truth_minutes(const sim_truth *t, uint32_t c, uint32_t x)
 {
     size_t i = slot_of(t->keys, t->cap, (uint64_t)c << 32 | x);
     return t->keys[i] == EMPTY ? 0 : t->mins[i];
@@ -236,8 +236,8 @@ static uint32_t near_minutes(const sim_truth *t, uint32_t cp, const sim_seg *cs,
     uint32_t m = 0;
     for (int64_t s = (lo + 59) / 60 * 60; s < hi; s += 60) {
         sim_pos pc, px;
-        sim_seg_pos(t->w, cp, cs, s, &pc);
-        sim_seg_pos(t->w, e->person, e->seg, s, &px);
+        ct__sim_seg_pos(t->w, cp, cs, s, &pc);
+        ct__sim_seg_pos(t->w, e->person, e->seg, s, &px);
         if (hypot(pc.lx - px.lx, pc.ly - px.ly) <= d)
             m++;
     }
@@ -275,7 +275,7 @@ static void case_segment(sim_truth *t, uint32_t k, const sim_seg *cs, int64_t lo
     }
 }
 
-void sim_truth_day(sim_truth *t, unsigned day, const sim_seg *segs, const size_t *off)
+void ct__sim_truth_day(sim_truth *t, unsigned day, const sim_seg *segs, const size_t *off)
 {
     int64_t day0 = t->w->p->start + (int64_t)day * DAY;
     size_t nspaces;
@@ -307,7 +307,7 @@ static int cmp_pair(const void *x, const void *y)
     return a->msisdn < b->msisdn ? -1 : a->msisdn > b->msisdn;
 }
 
-ct_code sim_truth_write(const sim_truth *t, const char *path, uint64_t *pairs, ct_err *err)
+ct_code ct__sim_truth_write(const sim_truth *t, const char *path, uint64_t *pairs, ct_err *err)
 {
     const ct_sim_params *p = t->w->p;
     pair *v = ct__malloc((t->used ? t->used : 1) * sizeof *v);
@@ -323,16 +323,16 @@ ct_code sim_truth_write(const sim_truth *t, const char *path, uint64_t *pairs, c
     }
     qsort(v, n, sizeof *v, cmp_pair);
     sim_out *o;
-    ct_code rc = sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
+    ct_code rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
     if (rc == CT_OK) {
-        sim_out_puts(o, "case_id,msisdn,minutes\n");
+        ct__sim_out_puts(o, "case_id,msisdn,minutes\n");
         for (size_t i = 0; i < n; i++) {
-            char *b = sim_out_reserve(o, 128);
+            char *b = ct__sim_out_reserve(o, 128);
             int k = snprintf(b, 128, "%s,%llu,%u\n", t->w->cases[v[i].c].id,
                              (unsigned long long)v[i].msisdn, v[i].m);
-            sim_out_commit(o, (size_t)k);
+            ct__sim_out_commit(o, (size_t)k);
         }
-        rc = sim_out_close(o, NULL, err);
+        rc = ct__sim_out_close(o, NULL, err);
     }
     *pairs = n;
     ct__free(v);

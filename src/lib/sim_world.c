@@ -39,13 +39,13 @@ static const char *const OP_IDS[CT_SIM_MAX_OPERATORS] = {
 static const double OP_SHARE[CT_SIM_MAX_OPERATORS] = {0.33, 0.28, 0.24, 0.09,
                                                       0.02, 0.02, 0.01, 0.01};
 
-const char *sim_world_op_id(unsigned i)
+const char *ct__sim_world_op_id(unsigned i)
 {
     assert(i < CT_SIM_MAX_OPERATORS);
     return OP_IDS[i];
 }
 
-void sim_civil(int64_t z, int *y, int *m, int *d)
+void ct__sim_civil(int64_t z, int *y, int *m, int *d)
 {
     /* H. Hinnant's civil_from_days */
     z += 719468;
@@ -59,13 +59,13 @@ void sim_civil(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-void sim_world_latlon(const sim_world *w, sim_xy q, double *lat, double *lon)
+void ct__sim_world_latlon(const sim_world *w, sim_xy q, double *lat, double *lon)
 {
     *lat = w->lat0 + q.y / w->m_per_deg_lat;
     *lon = w->lon0 + q.x / w->m_per_deg_lon;
 }
 
-uint32_t sim_world_district(const sim_world *w, sim_xy q)
+uint32_t ct__sim_world_district(const sim_world *w, sim_xy q)
 {
     int ix = (int)floor((q.x + w->r_out) / SIM_DISTRICT_M);
     int iy = (int)floor((q.y + w->r_out) / SIM_DISTRICT_M);
@@ -74,7 +74,7 @@ uint32_t sim_world_district(const sim_world *w, sim_xy q)
     return (uint32_t)(iy * w->dgrid + ix);
 }
 
-sim_xy sim_world_line_point(const sim_world *w, int l, double s)
+sim_xy ct__sim_world_line_point(const sim_world *w, int l, double s)
 {
     sim_xy q = {s * cos(w->line_angle[l]), s * sin(w->line_angle[l])};
     return q;
@@ -197,7 +197,7 @@ static void make_households(sim_world *w)
         h->pos = home_position(w, &r);
         h->first = (uint32_t)i;
         h->n = (uint32_t)size;
-        h->district = sim_world_district(w, h->pos);
+        h->district = ct__sim_world_district(w, h->pos);
         w->districts[h->district].nhh++;
         unsigned family_op = draw_operator(&r, p->operators);
         for (unsigned m = 0; m < size; m++)
@@ -229,7 +229,7 @@ static uint32_t add_venue(sim_world *w, size_t *cap, sim_xy pos, int type)
     sim_venue *v = &w->venues[w->nvenues];
     v->pos = pos;
     v->type = (uint8_t)type;
-    v->district = sim_world_district(w, pos);
+    v->district = ct__sim_world_district(w, pos);
     return (uint32_t)w->nvenues++;
 }
 
@@ -390,7 +390,7 @@ static void make_cases(sim_world *w)
     }
 }
 
-sim_world *sim_world_build(const ct_sim_params *p)
+sim_world *ct__sim_world_build(const ct_sim_params *p)
 {
     sim_world *w = ct__calloc(1, sizeof *w);
     w->p = p;
@@ -408,7 +408,7 @@ sim_world *sim_world_build(const ct_sim_params *p)
     return w;
 }
 
-void sim_world_free(sim_world *w)
+void ct__sim_world_free(sim_world *w)
 {
     if (!w)
         return;

@@ -2,11 +2,11 @@
  * sim_world.h — the simulated city: places, people, metro (internal).
  *
  * Coordinates inside the simulator are metres east (x) and north (y) of
- * the city centre on a flat plane; sim_world_latlon projects them to
+ * the city centre on a flat plane; ct__sim_world_latlon projects them to
  * WGS84 (equirectangular about the centre; the error over a city is far
  * below the GPS noise the feeds carry, and truth is defined on the plane).
  *
- * Ownership: sim_world_build returns new; sim_world_free frees (NULL ok).
+ * Ownership: ct__sim_world_build returns new; ct__sim_world_free frees (NULL ok).
  * The world borrows its parameters (they must outlive it).
  */
 #ifndef CT_SIM_WORLD_H
@@ -98,22 +98,22 @@ typedef struct sim_world {
 } sim_world;
 
 /* Builds the city from p (checked by the caller). Returns new. */
-sim_world *sim_world_build(const ct_sim_params *p);
-void sim_world_free(sim_world *w);
+sim_world *ct__sim_world_build(const ct_sim_params *p);
+void ct__sim_world_free(sim_world *w);
 
 /* Projects plane metres to WGS84 degrees. */
-void sim_world_latlon(const sim_world *w, sim_xy q, double *lat, double *lon);
+void ct__sim_world_latlon(const sim_world *w, sim_xy q, double *lat, double *lon);
 
 /* District of a point (clamped to the grid). */
-uint32_t sim_world_district(const sim_world *w, sim_xy q);
+uint32_t ct__sim_world_district(const sim_world *w, sim_xy q);
 
 /* A point of metro line l at s metres from the centre (s may be < 0). */
-sim_xy sim_world_line_point(const sim_world *w, int l, double s);
+sim_xy ct__sim_world_line_point(const sim_world *w, int l, double s);
 
 /* The operator id string for operator index i ("250-01", ...). */
-const char *sim_world_op_id(unsigned i);
+const char *ct__sim_world_op_id(unsigned i);
 
 /* Day number (days since 1970-01-01) of the civil date, and back. */
-void sim_civil(int64_t days, int *y, int *m, int *d);
+void ct__sim_civil(int64_t days, int *y, int *m, int *d);
 
 #endif

@@ -658,7 +658,7 @@ static void pos_at(const sim_world *w, uint32_t i, const sim_seg *s, size_t n, i
 {
     for (size_t k = 0; k < n; k++)
         if (t >= s[k].t0 && t < s[k].t1) {
-            sim_seg_pos(w, i, &s[k], t, out); /* a car's space is its driver's */
+            ct__sim_seg_pos(w, i, &s[k], t, out); /* a car's space is its driver's */
             return;
         }
     fail_msg("no segment of person %u at %lld", i, (long long)t);
@@ -667,7 +667,7 @@ static void pos_at(const sim_world *w, uint32_t i, const sim_seg *s, size_t n, i
 /* mins[c * n + x]: minutes near; by_space[type]: near minutes by space type. */
 static void brute_force(const ct_sim_params *p, uint32_t *mins, uint64_t *by_space)
 {
-    sim_world *w = sim_world_build(p);
+    sim_world *w = ct__sim_world_build(p);
     size_t n = w->n;
     sim_seg *segs = malloc(n * SIM_SEGS_MAX * sizeof *segs);
     size_t *cnt = malloc(n * sizeof *cnt);
@@ -675,7 +675,7 @@ static void brute_force(const ct_sim_params *p, uint32_t *mins, uint64_t *by_spa
     memset(mins, 0, w->ncases * n * sizeof *mins);
     for (unsigned day = 0; day < p->days; day++) {
         for (size_t i = 0; i < n; i++)
-            cnt[i] = sim_sched_day(w, (uint32_t)i, day, segs + i * SIM_SEGS_MAX);
+            cnt[i] = ct__sim_sched_day(w, (uint32_t)i, day, segs + i * SIM_SEGS_MAX);
         int64_t day0 = p->start + (int64_t)day * 86400;
         for (int64_t t = day0; t < day0 + 86400; t += 60) {
             for (size_t i = 0; i < n; i++)
@@ -697,7 +697,7 @@ static void brute_force(const ct_sim_params *p, uint32_t *mins, uint64_t *by_spa
     free(segs);
     free(cnt);
     free(pos);
-    sim_world_free(w);
+    ct__sim_world_free(w);
 }
 
 static void check_truth(ct_sim_params *p, uint64_t *by_space)
@@ -711,7 +711,7 @@ static void check_truth(ct_sim_params *p, uint64_t *by_space)
     assert_true(nrows > 0);
     uint32_t *mins = malloc(p->cases * n * sizeof *mins);
     brute_force(p, mins, by_space);
-    sim_world *w = sim_world_build(p);
+    sim_world *w = ct__sim_world_build(p);
     size_t expected = 0, k = 0;
     for (size_t c = 0; c < w->ncases; c++)
         for (size_t x = 0; x < n; x++)
@@ -729,7 +729,7 @@ static void check_truth(ct_sim_params *p, uint64_t *by_space)
         if (k > 0 && !strcmp(rows[k - 1].case_id, rows[k].case_id))
             assert_true(rows[k - 1].minutes >= rows[k].minutes);
     }
-    sim_world_free(w);
+    ct__sim_world_free(w);
     free(mins);
     free(rows);
 }
