@@ -182,11 +182,14 @@ void ct_set_actor(ct_db *db, const char *who, const char *why);
  * unknown, e.g. stdin). Called at most a few times per second. */
 typedef void (*ct_progress_fn)(void *ud, uint64_t done, uint64_t total);
 
+#define CT_RETENTION_NEVER (-1)
+
 typedef struct ct_import_opts {
     const char *rejects_path; /* NULL: <data>/rejects/<time>-<name>.csv */
     ct_progress_fn progress;  /* NULL: no progress */
     void *progress_ud;
-    int retention_days;       /* ingest: purge after commit; 0 = 21 (SPEC 6), -1 = never */
+    int retention_days;       /* ingest: purge after commit, days as ct_purge's; 0 = 21
+                               * (SPEC 6); CT_RETENTION_NEVER = keep everything */
     int memory_mb;            /* ingest: events buffered before spilling to staging/; 0 = 512 */
 } ct_import_opts;
 

@@ -132,8 +132,9 @@ static void ingest_help(void)
            "Options:\n"
            "  --operator OP    the operator whose feed this is (required)\n"
            "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
-           "  --retention-days N  afterwards, delete events older than N days before the\n"
-           "                   newest one (default 21, SPEC 6); 0 keeps everything\n"
+           "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
+           "                   3660) before the newest one (default 21, SPEC 6); never\n"
+           "                   keeps everything\n"
            "  --format text|json  the summary's format\n"
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
 }
@@ -157,10 +158,14 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         case 'r': io.rejects_path = optarg; break;
         case 'f': format = optarg; break;
         case 'R':
+            if (!strcmp(optarg, "never")) { /* the same numbers as the API and purge */
+                io.retention_days = CT_RETENTION_NEVER;
+                break;
+            }
             days = strtol(optarg, &end, 10);
-            if (!*optarg || *end || days < 0 || days > 3660)
-                return cli_usage_error("ingest", "--retention-days must be 0 to 3660");
-            io.retention_days = days ? (int)days : -1;
+            if (!*optarg || *end || days < 1 || days > 3660)
+                return cli_usage_error("ingest", "--retention-days must be 1 to 3660, or never");
+            io.retention_days = (int)days;
             break;
         case 'h': ingest_help(); return EXIT_OK;
         default: return cli_usage_error("ingest", "unknown option");

@@ -86,6 +86,10 @@ ct_code ct_ingest_begin(ct_db *db, const char *op, const ct_import_opts *opts, c
                         op, op);
     if (rc)
         return rc;
+    if (opts && opts->retention_days != CT_RETENTION_NEVER &&
+        (opts->retention_days < 0 || opts->retention_days > 3660))
+        return ct__fail(err, CT_EINVAL, "retention must be 1 to 3660 days, 0 for the default, or "
+                                        "CT_RETENTION_NEVER");
     ct_ingest *in = ct__calloc(1, sizeof *in);
     in->db = db;
     in->op = op_id;
@@ -534,7 +538,7 @@ static ct_code commit_batch(ct_ingest *in, ct_err *err)
 /* Retention runs after every ingest (SPEC 6), unless turned off. */
 static ct_code apply_retention(ct_ingest *in, ct_err *err)
 {
-    if (in->opts.retention_days < 0)
+    if (in->opts.retention_days == CT_RETENTION_NEVER)
         return CT_OK;
     ct_purge_summary purged;
     int days = in->opts.retention_days ? in->opts.retention_days : CT_RETENTION_DAYS_DEFAULT;

@@ -51,6 +51,15 @@ printf '\x55' | dd of="$D/subscribers.dat" bs=1 seek=100 conv=notrunc 2>/dev/nul
 expect_exit 1 "$CT" --data "$D" check
 expect_grep "PROBLEM.*record 1 fails its checksum" "$WORK/out"
 cp "$WORK/subs.bak" "$D/subscribers.dat"
+# --retention-days means what ct_purge's days mean: 1 to 3660, or never
+# (0 once meant "keep everything" on the command line and "21" in the API)
+expect_exit 2 "$CT" --data "$D" ingest --operator X --retention-days 0 /dev/null
+expect_grep "1 to 3660, or never" "$WORK/err"
+expect_exit 2 "$CT" --data "$D" purge --retention-days 0
+op1=$(cd "$CITY" && ls -d */ | head -1 | tr -d /)
+"$CT" --quiet --data "$D" ingest --operator "$op1" --retention-days never "$CITY/$op1"/events/* \
+    >/dev/null 2>&1
+[ $? = 3 ] || fail "ingest --retention-days never (again, with its rejected rows) should exit 3"
 expect_exit 0 "$CT" --data "$D" purge --retention-days 30
 expect_exit 0 "$CT" --data "$D" check
 
