@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c — the CSV reader (src/lib/csv.c) on any bytes.
+ * fuzz_csv.c — the CSV reader (src/lib/base/csv.c) on any bytes.
  *
  * Input: one control byte, then the file. The control byte picks
  *   bits 0-2  the source: 0-3 plain; 4 the bytes named .gz, 5 named .zst

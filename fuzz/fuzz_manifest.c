@@ -1,5 +1,5 @@
 /*
- * fuzz_manifest.c — the manifest parser (ct__store_load, src/lib/store.c)
+ * fuzz_manifest.c — the manifest parser (ct__store_load, src/lib/store/store.c)
  * on any text.
  *
  * Every input is tried twice as <scratch>/store/MANIFEST: as it is (its

@@ -1,5 +1,5 @@
 /*
- * fuzz_segment.c — the day segment reader (src/lib/segment.c, format
+ * fuzz_segment.c — the day segment reader (src/lib/store/segment.c, format
  * version 2: varint streams with block indexes) on damaged and forged
  * files.
  *

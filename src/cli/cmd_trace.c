@@ -6,7 +6,8 @@
  * people. Every trace is written to the audit log by the library.
  *
  * Several cases (or --all) are traced by --jobs threads, each with its own
- * read-only handle (handles share nothing but the page cache), and printed
+ * read-only handle (sharing the one unlocked keyring and the process's
+ * segment maps: docs/ARCHITECTURE.md, "Many cases"), and printed
  * in the order asked as if traced one after another: one CSV header, one
  * JSON array. Workers run at most a few cases ahead of the printer, so
  * memory holds a few cases' contacts, not all of them.

@@ -1,5 +1,5 @@
 /*
- * test_proximity.c — the probability of being within D (src/lib/proximity.c,
+ * test_proximity.c — the probability of being within D (src/lib/risk/proximity.c,
  * docs/RISK.md section 2) against Monte Carlo and an independent
  * quadrature.
  *

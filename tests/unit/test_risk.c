@@ -1,6 +1,6 @@
 /*
- * test_risk.c — the risk model's file, arithmetic and fit (src/lib/risk.c,
- * src/lib/riskfit.c; docs/RISK.md section 4).
+ * test_risk.c — the risk model's file, arithmetic and fit (src/lib/risk/risk.c,
+ * src/lib/risk/riskfit.c; docs/RISK.md section 4).
  *
  * - The built-in model parses and recommends sane thresholds.
  * - Model files: what a malformed one says (file and line), and that the
