@@ -102,7 +102,7 @@ int64_t ct__days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void ct__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -235,7 +235,7 @@ void ct__format_time(int64_t t, char out[21])
     int64_t secs = t - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    ct__civil_from_days(days, &y, &m, &d);
     memcpy(out, "0000-00-00T00:00:00Z", 21);
     put_digits(out, y, 4);
     put_digits(out + 5, m, 2);

@@ -31,6 +31,10 @@ void ct__format_time(int64_t t, char out[21]);
 /* Days since 1970-01-01 of a proleptic Gregorian date (y, m 1-12, d 1-31). */
 int64_t ct__days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* The inverse: the date of day z since 1970-01-01 (the one calendar
+ * routine; the simulator uses it too). */
+void ct__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 /* SPEC 2 phone number: removes '+', spaces, '-', '.', '(' and ')'; what
  * remains must be 7..15 digits not starting with 0. On success *num is the
  * number as an integer (unique: no leading zero) and digits[] (16 bytes)

@@ -34,6 +34,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "textparse.h"
 #include "sim_out.h"
 #include "sim_rng.h"
 
@@ -109,14 +110,15 @@ void ct__sim_gen_free(sim_gen *g)
 
 void ct__sim_gen_day_begin(sim_gen *g, unsigned day)
 {
-    int y, m, d;
+    int64_t y;
+    unsigned m, d;
     g->day = day;
     g->day0 = g->p->start + (int64_t)day * DAY;
-    ct__sim_civil(g->day0 / DAY, &y, &m, &d);
-    snprintf(g->date, sizeof g->date, "%04d%02d%02d", y, m, d);
-    snprintf(g->iso_date, sizeof g->iso_date, "%04d-%02d-%02d", y, m, d);
-    ct__sim_civil(g->day0 / DAY + 1, &y, &m, &d);
-    snprintf(g->late_date, sizeof g->late_date, "%04d%02d%02d", y, m, d);
+    ct__civil_from_days(g->day0 / DAY, &y, &m, &d);
+    snprintf(g->date, sizeof g->date, "%04d%02u%02u", (int)y, m, d);
+    snprintf(g->iso_date, sizeof g->iso_date, "%04d-%02u-%02u", (int)y, m, d);
+    ct__civil_from_days(g->day0 / DAY + 1, &y, &m, &d);
+    snprintf(g->late_date, sizeof g->late_date, "%04d%02u%02u", (int)y, m, d);
 }
 
 /* ---- files ---------------------------------------------------------------- */
@@ -296,11 +298,12 @@ static void fmt_time(const sim_gen *g, int64_t t, int style, char *out)
     if (style == 1) {
         snprintf(out, 40, "%lld", (long long)t);
     } else if (style == 2) { /* Moscow local time with its offset */
-        int y, m, d;
+        int64_t y;
+        unsigned m, d;
         int64_t lt = t + 3 * 3600, ld = lt - ((lt % DAY) + DAY) % DAY;
         char date[16];
-        ct__sim_civil(ld / DAY, &y, &m, &d);
-        snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, d);
+        ct__civil_from_days(ld / DAY, &y, &m, &d);
+        snprintf(date, sizeof date, "%04d-%02u-%02u", (int)y, m, d);
         fmt_iso(lt, ld, date, "+03:00", out);
     } else {
         fmt_iso(t, g->day0, g->iso_date, "Z", out);

@@ -21,6 +21,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "textparse.h"
 #include "sim_cells.h"
 #include "sim_events.h"
 #include "sim_out.h"
@@ -142,13 +143,14 @@ static ct_code prepare_dirs(const ct_sim_params *p, ct_err *err)
 
 static void fmt_when(int64_t t, int date_only, char *buf)
 {
-    int y, m, d;
-    ct__sim_civil(t / DAY, &y, &m, &d);
+    int64_t y;
+    unsigned m, d;
+    ct__civil_from_days(t / DAY, &y, &m, &d);
     int64_t s = t % DAY;
     if (date_only)
-        snprintf(buf, 32, "%04d-%02d-%02d", y, m, d);
+        snprintf(buf, 32, "%04d-%02u-%02u", (int)y, m, d);
     else
-        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(s / 3600),
+        snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(s / 3600),
                  (int)(s / 60 % 60), (int)(s % 60));
 }
 

@@ -45,20 +45,6 @@ const char *ct__sim_world_op_id(unsigned i)
     return OP_IDS[i];
 }
 
-void ct__sim_civil(int64_t z, int *y, int *m, int *d)
-{
-    /* H. Hinnant's civil_from_days */
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 void ct__sim_world_latlon(const sim_world *w, sim_xy q, double *lat, double *lon)
 {
     *lat = w->lat0 + q.y / w->m_per_deg_lat;

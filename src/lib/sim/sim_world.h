@@ -113,7 +113,5 @@ sim_xy ct__sim_world_line_point(const sim_world *w, int l, double s);
 /* The operator id string for operator index i ("250-01", ...). */
 const char *ct__sim_world_op_id(unsigned i);
 
-/* Day number (days since 1970-01-01) of the civil date, and back. */
-void ct__sim_civil(int64_t days, int *y, int *m, int *d);
 
 #endif
