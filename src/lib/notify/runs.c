@@ -52,6 +52,7 @@
 #include "risk.h"
 #include "templates.h"
 #include "tzone.h"
+#include "u32map.h"
 #include "sqlvfs.h"
 
 /* ---- home region ------------------------------------------------------------ */
@@ -168,7 +169,7 @@ typedef struct run_case {
 /* A subscriber's night-time home, the same for every case of a run: one
  * pass over its events instead of one per (case, contact). */
 typedef struct home_memo {
-    uint32_t sub; /* UINT32_MAX = empty slot */
+    uint32_t sub; /* the key (u32map.h): first */
     char region[CT_REGION_MAX + 1];
 } home_memo;
 
@@ -189,46 +190,24 @@ typedef struct run_state {
     run_case *cases;
     size_t n, cap;
     ct_run_summary *sum;
-    home_memo *homes;
-    size_t homes_n, homes_cap;
+    ct_u32map homes; /* home_memo by subscriber (u32map.h) */
 } run_state;
-
-static home_memo *memo_slot(run_state *r, uint32_t sub)
-{
-    if ((r->homes_n + 1) * 2 > r->homes_cap) {
-        home_memo *old = r->homes;
-        size_t old_cap = r->homes_cap;
-        r->homes_cap = old_cap ? old_cap * 2 : 1024;
-        r->homes = ct__malloc(r->homes_cap * sizeof *r->homes);
-        for (size_t i = 0; i < r->homes_cap; i++)
-            r->homes[i].sub = UINT32_MAX;
-        r->homes_n = 0;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].sub != UINT32_MAX) {
-                *memo_slot(r, old[i].sub) = old[i];
-                r->homes_n++;
-            }
-        ct__free(old);
-    }
-    size_t mask = r->homes_cap - 1, s = (sub * 2654435761u) & mask;
-    while (r->homes[s].sub != UINT32_MAX && r->homes[s].sub != sub)
-        s = (s + 1) & mask;
-    return &r->homes[s];
-}
 
 /* The home of contact k: its night region when it has one (memoised),
  * else the region where it met the case, else the case's region. */
 static ct_code home_of(run_state *r, const ct_contact *k, const char *case_region, char *out,
                        ct_err *err)
 {
-    home_memo *m = memo_slot(r, k->subscriber);
-    if (m->sub == UINT32_MAX) {
+    home_memo *m = ct__u32map_find(&r->homes, k->subscriber);
+    if (!m) {
+        char region[CT_REGION_MAX + 1];
         ct_code rc = ct__home_region(r->db, k->subscriber, r->conf.timezone, r->p.max_presence_s, 0, 0,
-                                     NULL, m->region, err);
+                                     NULL, region, err);
         if (rc)
             return rc;
-        m->sub = k->subscriber;
-        r->homes_n++;
+        int added;
+        m = ct__u32map_put(&r->homes, k->subscriber, &added);
+        memcpy(m->region, region, sizeof region);
     }
     if (strcmp(m->region, CT_REGION_UNKNOWN) != 0) {
         snprintf(out, CT_REGION_MAX + 1, "%s", m->region);
@@ -534,6 +513,7 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
 {
     run_state r;
     memset(&r, 0, sizeof r);
+    ct__u32map_init(&r.homes, sizeof(home_memo));
     memset(sum, 0, sizeof *sum);
     r.db = db;
     r.sum = sum;
@@ -563,7 +543,7 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
         ct__free(r.cases[i].homes);
     }
     ct__free(r.cases);
-    ct__free(r.homes);
+    ct__u32map_free(&r.homes);
     sqlite3_close(r.sql);
     return rc;
 }

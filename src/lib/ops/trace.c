@@ -45,6 +45,7 @@
 #include "subscribers.h"
 #include "textparse.h"
 #include "tzone.h"
+#include "u32map.h"
 #include "sqlvfs.h"
 
 /* 32 bytes, two to a cache line: the table is probed once per overlap at
@@ -52,9 +53,10 @@
  * bits because a subscriber's presences never overlap: X is at most the
  * span of the stored days (136 years would be needed to overflow). */
 typedef struct exposure {
+    uint32_t sub; /* the key (u32map.h): first */
+    uint32_t total;
     int64_t first, last;
     double min_radius;
-    uint32_t sub, total;
 } exposure;
 
 /* Overlaps are queued and their table slots prefetched, so the cache
@@ -100,8 +102,7 @@ typedef struct tracer {
     ct_params p;
     uint32_t case_sub;
     int64_t w_start, w_end;
-    exposure *exp;   /* open addressing on sub; sub == UINT32_MAX empty */
-    size_t exp_cap, exp_n;
+    ct_u32map exp;   /* exposure by subscriber (u32map.h) */
     colocated near;  /* co-located cells, for all the case's cells in turn */
     case_interval *ivs; /* the case's intervals, in time order */
     size_t n_ivs, ivs_cap;
@@ -177,40 +178,14 @@ static int64_t presence_end(tracer *t, uint32_t sub, int64_t day, int64_t ts, ui
 
 /* ---- exposures ----------------------------------------------------------------- */
 
-static size_t exposure_slot(const tracer *t, uint32_t sub)
-{
-    return (sub * 2654435761u) & (t->exp_cap - 1);
-}
-
-static void exposure_grow(tracer *t)
-{
-    exposure *old = t->exp;
-    size_t old_cap = t->exp_cap;
-    t->exp_cap = old_cap ? old_cap * 2 : 1024;
-    t->exp = ct__malloc(t->exp_cap * sizeof *t->exp);
-    for (size_t i = 0; i < t->exp_cap; i++)
-        t->exp[i].sub = UINT32_MAX;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].sub != UINT32_MAX) {
-            size_t s = exposure_slot(t, old[i].sub);
-            while (t->exp[s].sub != UINT32_MAX)
-                s = (s + 1) & (t->exp_cap - 1);
-            t->exp[s] = old[i];
-        }
-    ct__free(old);
-}
-
 static void add_exposure(tracer *t, uint32_t sub, int64_t start, int64_t end, double radius)
 {
-    if ((t->exp_n + 1) * 2 > t->exp_cap)
-        exposure_grow(t);
-    size_t mask = t->exp_cap - 1, s = exposure_slot(t, sub);
-    while (t->exp[s].sub != UINT32_MAX && t->exp[s].sub != sub)
-        s = (s + 1) & mask;
-    exposure *e = &t->exp[s];
-    if (e->sub == UINT32_MAX) {
-        *e = (exposure){.first = start, .last = end, .min_radius = radius, .sub = sub};
-        t->exp_n++;
+    int added;
+    exposure *e = ct__u32map_put(&t->exp, sub, &added);
+    if (added) {
+        e->first = start;
+        e->last = end;
+        e->min_radius = radius;
     }
     e->total += (uint32_t)(end - start);
     if (start < e->first)
@@ -241,8 +216,8 @@ static void queue_overlap(tracer *t, const overlap *o)
     t->queue[t->queued++] = *o;
     if (t->scorer)
         ct__scorer_prefetch(t->scorer, o->sub, o->iv);
-    else
-        __builtin_prefetch(&t->exp[exposure_slot(t, o->sub)], 1);
+    else if (t->exp.cap)
+        __builtin_prefetch(ct__u32map_at(&t->exp, ct__u32map_home(&t->exp, o->sub)), 1);
 }
 
 /* Where a candidate event was: a cell (loc), or a point. */
@@ -742,10 +717,10 @@ static int cmp_contact(const void *a, const void *b)
 static ct_code collect_contacts(tracer *t, ct_err *err)
 {
     ct_contacts *out = t->out;
-    out->items = ct__calloc(t->exp_n + 1, sizeof *out->items);
-    for (size_t i = 0; i < t->exp_cap; i++) {
-        const exposure *e = &t->exp[i];
-        if (e->sub == UINT32_MAX || e->total <= 0 || e->total < t->p.min_exposure_s)
+    out->items = ct__calloc(t->exp.n + 1, sizeof *out->items);
+    for (size_t i = 0; i < t->exp.cap; i++) {
+        const exposure *e = ct__u32map_at(&t->exp, i);
+        if (e->sub == CT_U32MAP_EMPTY || e->total <= 0 || e->total < t->p.min_exposure_s)
             continue;
         ct_contact *c = &out->items[out->n++];
         c->subscriber = e->sub;
@@ -1038,7 +1013,7 @@ typedef struct trace_job {
 
 static void tracer_free(tracer *t)
 {
-    ct__free(t->exp);
+    ct__u32map_free(&t->exp);
     ct__free(t->near.locs);
     ct__free(t->near.radii);
     ct__free(t->near.near_p);
@@ -1053,6 +1028,7 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
 {
     tracer t;
     memset(&t, 0, sizeof t);
+    ct__u32map_init(&t.exp, sizeof(exposure));
     t.db = db;
     t.err = err;
     t.p = job->p;
@@ -1078,7 +1054,7 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
     }
     t.out = ct__calloc(1, sizeof *t.out);
     snprintf(t.out->case_id, sizeof t.out->case_id, "%s", job->case_id);
-    exposure_grow(&t);
+    ct__u32map_grow(&t.exp); /* a table from the start: the prefetch needs one */
     if (t.w_end > t.w_start)
         trace_case_events(&t);
     if (t.risk && !t.scorer) /* an empty window: no interval, nothing to score */
