@@ -45,6 +45,7 @@
 #include "subscribers.h"
 #include "textparse.h"
 #include "tzone.h"
+#include "radix.h"
 #include "u32map.h"
 #include "sqlvfs.h"
 
@@ -345,27 +346,22 @@ static const near_range *near_of(const near_range *r, size_t n, uint32_t loc)
     return &r[lo]; /* present: every cell of the case has a range */
 }
 
-/* Stable LSD radix sort of links by cell, 11 bits a pass, as many passes
- * as the largest loc needs: the cost follows the links, not the size of
- * the catalogue. Returns the sorted array (links or a new one; the other
- * is freed). */
-static cell_link *sort_links_by_cell(cell_link *links, size_t n, uint32_t max_loc)
+static uint32_t link_loc(const cell_link *l)
 {
-    enum { DIGIT_BITS = 11, BUCKETS = 1 << DIGIT_BITS };
-    size_t count[BUCKETS + 1];
+    return l->loc;
+}
+
+CT_RADIX_SORT_DEFINE(sort_by_loc, cell_link, link_loc)
+
+/* Links by cell, stably (radix.h): passes whose digit is the same for
+ * every link are skipped, so the cost follows the links, not the size of
+ * the catalogue. Returns links, sorted. */
+static cell_link *sort_links_by_cell(cell_link *links, size_t n)
+{
     cell_link *tmp = ct__malloc((n + 1) * sizeof *tmp);
-    for (unsigned shift = 0; shift == 0 || (shift < 32 && max_loc >> shift); shift += DIGIT_BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[((links[i].loc >> shift) & (BUCKETS - 1)) + 1]++;
-        for (unsigned d = 0; d < BUCKETS; d++)
-            count[d + 1] += count[d];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(links[i].loc >> shift) & (BUCKETS - 1)]++] = links[i];
-        cell_link *swap = links;
-        links = tmp;
-        tmp = swap;
-    }
+    uint32_t *count = ct__malloc(CT_RADIX_BUCKETS * sizeof *count);
+    sort_by_loc(links, tmp, n, 32, count);
+    ct__free(count);
     ct__free(tmp);
     return links;
 }
@@ -397,7 +393,6 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
     /* Links in interval order, then a stable sort by cell. */
     cell_link *links = NULL;
     size_t n = 0, cap = 0;
-    uint32_t max_loc = 0;
     for (size_t i = 0; i < t->n_ivs; i++) {
         const case_interval *ci = &t->ivs[i];
         uint32_t first, count;
@@ -414,15 +409,13 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
         for (uint32_t k = first; k < first + count; k++) {
             links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, ci->radius + t->near.radii[k],
                                      t->near.near_p[k]};
-            if (t->near.locs[k] > max_loc)
-                max_loc = t->near.locs[k];
         }
         if (ci->loc == CT_LOC_NONE)
             t->near.n = first; /* a point's cells are not asked again */
     }
     ct__free(ranges);
     *n_links = n;
-    return sort_links_by_cell(links, n, max_loc);
+    return sort_links_by_cell(links, n);
 }
 
 /* An entry of cell `l->loc`: its overlaps with the run's intervals. *at is

@@ -13,41 +13,23 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "radix.h"
 
 static uint64_t primary_key(const ct_event *e)
 {
     return (uint64_t)e->sub << 32 | (uint64_t)e->tod << 1 | (e->kind & 1);
 }
 
-/* LSD radix sort on primary_key, 16 bits a pass, skipping passes whose
- * digit is the same for every event. */
+/* Events in primary_key order (radix.h). */
+CT_RADIX_SORT_DEFINE(sort_by_primary_key, ct_event, primary_key)
+
 static void radix_sort(ct_event *ev, uint32_t n)
 {
     if (n < 2)
         return;
     ct_event *tmp = ct__calloc(n, sizeof *tmp);
-    uint32_t *count = ct__calloc(65536, sizeof *count);
-    ct_event *src = ev, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 16) {
-        memset(count, 0, 65536 * sizeof *count);
-        for (uint32_t i = 0; i < n; i++)
-            count[(primary_key(&src[i]) >> shift) & 0xFFFF]++;
-        if (count[(primary_key(&src[0]) >> shift) & 0xFFFF] == n)
-            continue; /* every key has this digit: nothing to move */
-        uint32_t sum = 0;
-        for (unsigned d = 0; d < 65536; d++) {
-            uint32_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            dst[count[(primary_key(&src[i]) >> shift) & 0xFFFF]++] = src[i];
-        ct_event *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != ev)
-        memcpy(ev, src, (size_t)n * sizeof *ev);
+    uint32_t *count = ct__calloc(CT_RADIX_BUCKETS, sizeof *count);
+    sort_by_primary_key(ev, tmp, n, 64, count);
     ct__free(count);
     ct__free(tmp);
 }

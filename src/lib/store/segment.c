@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "alloc.h"
+#include "radix.h"
 #include "error.h"
 #include "store.h"
 #include "subscribers.h"
@@ -197,39 +198,30 @@ typedef struct place_item {
     uint32_t tod, sub, gap, point;
 } place_item;
 
-/* Stable LSD radix sort of place items by (key, tod): items arrive in
- * by-subscriber order, so equal (key, tod) keep subscriber order, which
- * is the order S4 and S7 promise. 16 bits a pass; passes whose digit is
- * the same for every item are skipped. */
-static void radix_by(place_item *a, place_item *tmp, uint32_t n, int field, unsigned bits,
-                     uint32_t *count)
+/* Place items by (key, tod), with the stable radix sort of radix.h: by
+ * tod, then by key. Items arrive in by-subscriber order, so equal (key,
+ * tod) keep subscriber order, which is the order S4 and S7 promise. */
+static uint32_t item_tod(const place_item *p)
 {
-    for (unsigned shift = 0; shift < bits; shift += 16) {
-        memset(count, 0, 65536 * sizeof *count);
-        for (uint32_t i = 0; i < n; i++)
-            count[((field ? a[i].key : a[i].tod) >> shift) & 0xFFFF]++;
-        if (count[((field ? a[0].key : a[0].tod) >> shift) & 0xFFFF] == n)
-            continue;
-        uint32_t sum = 0;
-        for (unsigned d = 0; d < 65536; d++) {
-            uint32_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            tmp[count[((field ? a[i].key : a[i].tod) >> shift) & 0xFFFF]++] = a[i];
-        memcpy(a, tmp, (size_t)n * sizeof *a);
-    }
+    return p->tod;
 }
+
+static uint64_t item_key(const place_item *p)
+{
+    return p->key;
+}
+
+CT_RADIX_SORT_DEFINE(sort_by_tod, place_item, item_tod)
+CT_RADIX_SORT_DEFINE(sort_by_key, place_item, item_key)
 
 static void sort_places(place_item *a, uint32_t n)
 {
     if (n < 2)
         return;
     place_item *tmp = ct__calloc(n, sizeof *tmp);
-    uint32_t *count = ct__calloc(65536, sizeof *count);
-    radix_by(a, tmp, n, 0, 32, count);
-    radix_by(a, tmp, n, 1, 64, count);
+    uint32_t *count = ct__calloc(CT_RADIX_BUCKETS, sizeof *count);
+    sort_by_tod(a, tmp, n, 32, count);
+    sort_by_key(a, tmp, n, 64, count);
     ct__free(count);
     ct__free(tmp);
 }
