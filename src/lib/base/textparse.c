@@ -52,8 +52,12 @@
 
 #include <errno.h>
 #include <float.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "celltrace.h"
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -485,4 +489,56 @@ int ct__check_ident(const char *s, size_t len, size_t max)
             return -1;
     }
     return 0;
+}
+
+/* ---- the public parsers and formatters (celltrace.h), beside the parsers above ---- */
+
+void ct_format_time(int64_t t, char *buf)
+{
+    ct__format_time(t, buf);
+}
+
+int ct_parse_time(const char *s, int allow_date, int64_t *out)
+{
+    return ct__parse_time(s, strlen(s), allow_date, out);
+}
+
+/* Drops trailing zeros after a decimal point, and the point if bare. */
+static void trim_zeros(char *buf)
+{
+    char *dot = strchr(buf, '.');
+    if (!dot)
+        return;
+    char *end = buf + strlen(buf) - 1;
+    while (end > dot && *end == '0')
+        *end-- = '\0';
+    if (end == dot)
+        *end = '\0';
+}
+
+void ct_format_radius(double r, char *buf)
+{
+    snprintf(buf, 32, "%.2f", r);
+    trim_zeros(buf);
+}
+
+void ct_format_probability(double p, char *buf)
+{
+    if (!(p > 0)) {
+        snprintf(buf, 32, "0");
+        return;
+    }
+    int decimals = 3 - (int)floor(log10(p));
+    if (decimals < 0)
+        decimals = 0;
+    if (decimals > 20)
+        decimals = 20;
+    snprintf(buf, 32, "%.*f", decimals, p);
+    trim_zeros(buf);
+}
+
+void ct_format_seconds(double s, char *buf)
+{
+    snprintf(buf, 32, "%.1f", s);
+    trim_zeros(buf);
 }
