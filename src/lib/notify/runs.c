@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "cases.h"
 #include "celltrace_notify.h"
 #include "config.h"
 #include "db.h"
@@ -286,17 +287,15 @@ static ct_code consider_case(run_state *r, const char *case_id, int64_t onset, i
 
 static ct_code trace_all(run_state *r, ct_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    ct_code rc = ct__ndb_prepare(
-        r->sql, "SELECT case_id, onset, isolated, region FROM cases ORDER BY case_id", &st, err);
-    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
-        const char *region = (const char *)sqlite3_column_text(st, 3);
+    ct__case_row *cases = NULL;
+    size_t n = 0;
+    ct_code rc = ct__cases_all(r->db, &cases, &n, err);
+    for (size_t i = 0; !rc && i < n; i++) {
         r->sum->cases_total++;
-        rc = consider_case(r, (const char *)sqlite3_column_text(st, 0),
-                           sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                           sqlite3_column_type(st, 2) != SQLITE_NULL, region ? region : "", err);
+        rc = consider_case(r, cases[i].case_id, cases[i].onset, cases[i].isolated,
+                           cases[i].has_isolated, cases[i].region, err);
     }
-    sqlite3_finalize(st);
+    ct__free(cases);
     return rc;
 }
 

@@ -6,13 +6,15 @@
  * registered case is a duplicate, a row that differs is rejected (a case
  * is corrected deliberately, not by a stray second row). One transaction
  * per file; new subscribers are made durable before the transaction that
- * refers to them commits.
+ * refers to them commits. This file owns the table: the trace, runs,
+ * check and stats read it through cases.h.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "alloc.h"
+#include "cases.h"
 #include "csv.h"
 #include "db.h"
 #include "error.h"
@@ -285,5 +287,91 @@ ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
     sqlite3_finalize(st);
     if (!rc)
         rc = ct__audit(db, "cases list", NULL, n, err);
+    return rc;
+}
+
+/* ---- reads for the rest of the library (cases.h) ------------------------------------- */
+
+#define CASE_COLUMNS "case_id, subscriber, onset, isolated, region"
+
+static void row_of(sqlite3_stmt *st, ct__case_row *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->case_id, sizeof r->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
+    r->sub = (uint32_t)sqlite3_column_int64(st, 1);
+    r->onset = sqlite3_column_int64(st, 2);
+    r->has_isolated = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    r->isolated = sqlite3_column_int64(st, 3);
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+        snprintf(r->region, sizeof r->region, "%s", (const char *)sqlite3_column_text(st, 4));
+}
+
+static ct_code prepare(ct_db *db, const char *text, sqlite3_stmt **st, ct_err *err)
+{
+    sqlite3 *sql = ct__catalog_db(db->cat);
+    if (sqlite3_prepare_v2(sql, text, -1, st, NULL) != SQLITE_OK)
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    return CT_OK;
+}
+
+ct_code ct__case_get(ct_db *db, const char *case_id, ct__case_row *row, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = prepare(db, "SELECT " CASE_COLUMNS " FROM cases WHERE case_id=?", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        row_of(st, row);
+    else if (!rc)
+        rc = ct__fail(err, CT_ENOTFOUND, "no case with case_id %s", case_id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+ct_code ct__cases_all(ct_db *db, ct__case_row **rows, size_t *n, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *rows = NULL;
+    *n = 0;
+    ct_code rc = prepare(db, "SELECT " CASE_COLUMNS " FROM cases ORDER BY case_id", &st, err);
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
+        CT_GROW(*rows, *n + 1, cap);
+        row_of(st, &(*rows)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        ct__free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+ct_code ct__cases_count(ct_db *db, uint64_t *n, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    ct_code rc = prepare(db, "SELECT count(*) FROM cases", &st, err);
+    if (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+ct_code ct__cases_dangling(ct_db *db, uint32_t n_subs,
+                           void (*fn)(void *ud, const char *case_id, int64_t sub), void *ud,
+                           ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = prepare(db, "SELECT case_id, subscriber FROM cases WHERE subscriber < 0 OR "
+                             "subscriber >= ?",
+                         &st, err);
+    if (!rc)
+        sqlite3_bind_int64(st, 1, n_subs);
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
     return rc;
 }

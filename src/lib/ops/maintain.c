@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cases.h"
 #include "db.h"
 #include "error.h"
 #include "fsio.h"
@@ -166,6 +167,12 @@ static void check_segments(checker *k)
     }
 }
 
+static void dangling_case(void *ud, const char *case_id, int64_t sub)
+{
+    problem(ud, "catalog.db", "case %s names subscriber %lld, which the dictionary does not hold",
+            case_id, (long long)sub);
+}
+
 static void check_sqlite(checker *k)
 {
     sqlite3 *db = ct__catalog_db(k->db->cat);
@@ -184,19 +191,8 @@ static void check_sqlite(checker *k)
         problem(k, "catalog.db", "%s", sqlite3_errmsg(db));
     }
     sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT case_id, subscriber FROM cases WHERE subscriber < 0 OR subscriber >= ?", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, ct__subdict_count(k->db->subs));
-        rc = CT_OK;
-        while (!rc && ct__sql_step(st, &rc, &err) == SQLITE_ROW)
-            problem(k, "catalog.db", "case %s names subscriber %lld, which the dictionary does not hold",
-                    (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
-        if (rc)
-            problem(k, "catalog.db", "the cases could not all be checked: %s", err.msg);
-    } else {
-        problem(k, "catalog.db", "%s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
+    if (ct__cases_dangling(k->db, ct__subdict_count(k->db->subs), dangling_case, k, &err))
+        problem(k, "catalog.db", "the cases could not all be checked: %s", err.msg);
 }
 
 static void vault_finding(void *ud, int serious, const char *msg)

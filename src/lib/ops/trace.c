@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cases.h"
 #include "config.h"
 #include "db.h"
 #include "error.h"
@@ -731,24 +732,14 @@ static ct_code collect_contacts(tracer *t, ct_err *err)
 
 static ct_code load_case(ct_db *db, const char *case_id, tracer *t, ct_err *err)
 {
-    sqlite3 *sql = ct__catalog_db(db->cat);
-    sqlite3_stmt *st = NULL;
-    ct_code rc = CT_OK;
-    if (sqlite3_prepare_v2(sql, "SELECT subscriber, onset, isolated FROM cases WHERE case_id=?", -1, &st, NULL) ||
-        sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT))
-        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
-    int step = ct__sql_step(st, &rc, err);
-    if (step == SQLITE_ROW) {
-        t->case_sub = (uint32_t)sqlite3_column_int64(st, 0);
-        int64_t onset = sqlite3_column_int64(st, 1);
-        t->w_start = onset - t->p.infectious_before_s;
-        t->w_end = sqlite3_column_type(st, 2) == SQLITE_NULL ? onset + t->p.infectious_after_s
-                                                             : sqlite3_column_int64(st, 2);
-    } else if (!rc) {
-        rc = ct__fail(err, CT_ENOTFOUND, "no case with case_id %s", case_id);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    ct__case_row c;
+    ct_code rc = ct__case_get(db, case_id, &c, err);
+    if (rc)
+        return rc;
+    t->case_sub = c.sub;
+    t->w_start = c.onset - t->p.infectious_before_s;
+    t->w_end = c.has_isolated ? c.isolated : c.onset + t->p.infectious_after_s;
+    return CT_OK;
 }
 
 /* ---- scored results ----------------------------------------------------------------- */
