@@ -76,23 +76,20 @@ static void sealed_header_is_bound(void **state)
     ct_keyring *k = NULL;
     assert_int_equal(ct_keys_unlock(data, &src, &k, &err), CT_OK);
     ct_keys_close(k);
-    const char *edits[][2] = {{"argon2id13 2 ", "argon2id13 3 "}, {"salt ", "salt 0"},
-                              {"data ", "data 00"}};
+    /* one character changed in the Argon2id passes, the salt, the data */
+    const char *fields[] = {"argon2id13 ", "salt ", "data "};
     for (size_t i = 0; i < 3; i++) {
-        char *bad = ct__malloc(len + 8), *at = strstr(text, edits[i][0]);
+        char *bad = ct__malloc(len + 1), *at;
+        memcpy(bad, text, len + 1);
+        at = strstr(bad, fields[i]);
         assert_non_null(at);
-        size_t head = (size_t)(at - text), from = strlen(edits[i][0]);
-        memcpy(bad, text, head);
-        strcpy(bad + head, edits[i][1]);
-        strcat(bad, at + from);
-        /* keep hex lengths valid: replace the character after the edit */
-        if (i > 0)
-            memmove(bad + head + strlen(edits[i][1]), bad + head + strlen(edits[i][1]) + 1,
-                    strlen(bad + head + strlen(edits[i][1])));
-        assert_int_equal(ct__fs_write_file(path, bad, strlen(bad), 0600, &err), CT_OK);
+        at += strlen(fields[i]);
+        *at = *at == '0' ? '1' : *at == '2' ? '3' : '0'; /* always a different digit */
+        assert_int_equal(ct__fs_write_file(path, bad, len, 0600, &err), CT_OK);
         k = NULL;
         ct_code rc = ct_keys_unlock(data, &src, &k, &err);
-        assert_int_not_equal(rc, CT_OK);
+        if (rc == CT_OK)
+            fail_msg("a keyring with its %s edited opened", fields[i]);
         assert_null(k);
         ct__free(bad);
     }
