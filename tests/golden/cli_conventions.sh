@@ -47,7 +47,7 @@ expect_grep "/nonexistent.csv" "$WORK/err"
 printf 'phone,time\n79990000001,2020-03-24T08:00:00Z\n' >"$WORK/bad.csv"
 printf 'msisdn,ts,cell_id\n79990000001,2020-03-24T08:00:00Z,A\n' >"$WORK/good.csv"
 expect_exit 1 "$CT" --data "$D" ingest --operator 250-01 "$WORK/good.csv" "$WORK/bad.csv"
-expect_grep "msisdn and ts" "$WORK/err"
+expect_grep "the header has no column msisdn" "$WORK/err"
 expect_exit 0 "$CT" --data "$D" stats --format json
 expect_grep '"events":0' "$WORK/out"
 expect_exit 0 "$CT" --data "$D" ingest --operator 250-01 "$WORK/good.csv"

@@ -691,3 +691,16 @@ const char *ct__csv_name(const ct_csv *csv)
 {
     return csv->name;
 }
+
+ct_code ct__csv_columns(const ct_csv *csv, const char *const *names, size_t n, size_t required,
+                        int *cols, ct_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        cols[i] = ct__csv_column(csv, names[i]);
+    for (size_t i = 0; i < required; i++) {
+        if (cols[i] < 0)
+            return ct__fail(err, CT_EINVAL, "%s: the header has no column %s", ct__csv_name(csv),
+                            names[i]);
+    }
+    return CT_OK;
+}

@@ -48,6 +48,13 @@ void ct__csv_close(ct_csv *csv);
 /* Index of the header column `name`, or -1. */
 int ct__csv_column(const ct_csv *csv, const char *name);
 
+/* The columns of an import: cols[i] = ct__csv_column(names[i]) for i <
+ * n. The first `required` names must be in the header; else fails with
+ * "<file>: the header has no column <name>". Cells, events and cases all
+ * look their columns up here. */
+ct_code ct__csv_columns(const ct_csv *csv, const char *const *names, size_t n, size_t required,
+                        int *cols, ct_err *err);
+
 /* Reads the next row. Returns CT_CSV_ROW (fields available), CT_CSV_EOF,
  * CT_CSV_BAD (the row is unusable: *reason says why, e.g. "line longer
  * than 65536 bytes", "field longer than 4096 bytes", "unterminated quoted

@@ -172,15 +172,11 @@ static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_reject
 
 static ct_code case_columns(ct_csv *csv, case_cols *k, ct_err *err)
 {
-    k->case_id = ct__csv_column(csv, "case_id");
-    k->msisdn = ct__csv_column(csv, "msisdn");
-    k->onset = ct__csv_column(csv, "onset");
-    k->isolated = ct__csv_column(csv, "isolated");
-    k->region = ct__csv_column(csv, "region");
-    if (k->case_id < 0 || k->msisdn < 0 || k->onset < 0)
-        return ct__fail(err, CT_EINVAL, "%s: the header needs columns case_id, msisdn and onset",
-                        ct__csv_name(csv));
-    return CT_OK;
+    static const char *const names[] = {"case_id", "msisdn", "onset", "isolated", "region"};
+    int c[5];
+    ct_code rc = ct__csv_columns(csv, names, 5, 3, c, err);
+    *k = (case_cols){c[0], c[1], c[2], c[3], c[4]};
+    return rc;
 }
 
 ct_code ct_cases_import(ct_db *db, const char *path, const ct_import_opts *opts,

@@ -107,17 +107,11 @@ static ct_code upsert_cell(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *put, u
 
 static ct_code header_columns(ct_csv *csv, cell_cols *k, ct_err *err)
 {
-    k->cell_id = ct__csv_column(csv, "cell_id");
-    k->lat = ct__csv_column(csv, "lat");
-    k->lon = ct__csv_column(csv, "lon");
-    k->radius = ct__csv_column(csv, "radius_m");
-    k->region = ct__csv_column(csv, "region");
-    const char *missing = k->cell_id < 0 ? "cell_id" : k->lat < 0 ? "lat" : k->lon < 0 ? "lon"
-                        : k->radius < 0 ? "radius_m" : NULL;
-    if (missing)
-        return ct__fail(err, CT_EINVAL, "%s: the header has no column %s", ct__csv_name(csv),
-                        missing);
-    return CT_OK;
+    static const char *const names[] = {"cell_id", "lat", "lon", "radius_m", "region"};
+    int c[5];
+    ct_code rc = ct__csv_columns(csv, names, 5, 4, c, err);
+    *k = (cell_cols){.cell_id = c[0], .lat = c[1], .lon = c[2], .radius = c[3], .region = c[4]};
+    return rc;
 }
 
 static ct_code import_rows(ct_catalog *c, ct_csv *csv, uint32_t op, ct_rejects *rej,

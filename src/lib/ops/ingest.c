@@ -242,19 +242,15 @@ static ct_code add_event(ct_ingest *in, day_buf *d, uint32_t sub, uint32_t tod, 
 
 static ct_code header_columns(ct_csv *csv, event_cols *k, ct_err *err)
 {
-    k->msisdn = ct__csv_column(csv, "msisdn");
-    k->ts = ct__csv_column(csv, "ts");
-    k->cell_id = ct__csv_column(csv, "cell_id");
-    k->lat = ct__csv_column(csv, "lat");
-    k->lon = ct__csv_column(csv, "lon");
-    k->acc = ct__csv_column(csv, "accuracy_m");
-    if (k->msisdn < 0 || k->ts < 0)
-        return ct__fail(err, CT_EINVAL, "%s: the header needs columns msisdn and ts",
-                        ct__csv_name(csv));
-    if (k->cell_id < 0 && (k->lat < 0 || k->lon < 0))
+    static const char *const names[] = {"msisdn", "ts", "cell_id", "lat", "lon", "accuracy_m"};
+    int c[6];
+    ct_code rc = ct__csv_columns(csv, names, 6, 2, c, err);
+    *k = (event_cols){.msisdn = c[0], .ts = c[1], .cell_id = c[2], .lat = c[3], .lon = c[4],
+                      .acc = c[5]};
+    if (!rc && k->cell_id < 0 && (k->lat < 0 || k->lon < 0))
         return ct__fail(err, CT_EINVAL, "%s: the header needs a cell_id column or lat and lon",
                         ct__csv_name(csv));
-    return CT_OK;
+    return rc;
 }
 
 typedef struct event_row {
