@@ -347,6 +347,29 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p,
 
 void ct_contacts_free(ct_contacts *c);
 
+/* Many cases at once (trace --all). One case traced, handed over in the
+ * order asked: return non-zero to stop. cs is freed after the call. */
+typedef int (*ct_trace_many_fn)(void *ud, size_t index, const ct_contacts *cs,
+                                uint64_t elapsed_ns);
+
+typedef struct ct_trace_many_opts {
+    const ct_params *params;        /* NULL: SPEC 4's defaults */
+    const struct ct_risk_opts *risk; /* NULL: plain traces; else scored (ct_trace_scored) */
+    int jobs;                       /* threads, 1 or more */
+    const char *who, *why;          /* the audit's actor (ct_set_actor) */
+} ct_trace_many_opts;
+
+/* Traces ids[0..n) of data directory `dir` on opts->jobs threads, each
+ * with its own read-only handle over the one unlocked keyring `keys`
+ * (NULL: unlocked here, file provider only), and calls fn for each case
+ * in the order of ids, on the calling thread. Workers run at most
+ * 2 x jobs cases ahead of fn, so memory holds that many cases' contacts.
+ * On the first case that fails, the cases before it are still handed to
+ * fn, then its error is returned; *done (may be NULL) = cases handed. */
+ct_code ct_trace_many(const char *dir, ct_keyring *keys, const char *const *ids, size_t n,
+                      const ct_trace_many_opts *opts, ct_trace_many_fn fn, void *ud,
+                      size_t *done, ct_err *err);
+
 /* ---- contact risk (docs/RISK.md) ------------------------------------------ */
 
 /* A fitted risk model: what turns a contact's evidence into p_contact. */

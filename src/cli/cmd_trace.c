@@ -5,16 +5,12 @@
  * JSON carries the same fields as an array of objects; the table is for
  * people. Every trace is written to the audit log by the library.
  *
- * Several cases (or --all) are traced by --jobs threads, each with its own
- * read-only handle (sharing the one unlocked keyring and the process's
- * segment maps: docs/ARCHITECTURE.md, "Many cases"), and printed
- * in the order asked as if traced one after another: one CSV header, one
- * JSON array. Workers run at most a few cases ahead of the printer, so
- * memory holds a few cases' contacts, not all of them.
+ * Several cases (or --all) are traced by the library's ct_trace_many on
+ * --jobs threads and printed here, in the order asked, as if traced one
+ * after another: one CSV header, one JSON array.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,8 +80,8 @@ typedef struct render_opts {
     int scored;
 } render_opts;
 
-/* A case's rows, without header or array brackets: the part that can be
- * written by a worker while the printer writes earlier cases. */
+/* A case's rows, without header or array brackets (the printer writes
+ * what goes around them). */
 static void csv_rows(FILE *out, const ct_contacts *cs, int scored)
 {
     for (size_t i = 0; i < cs->n; i++) {
@@ -155,16 +151,17 @@ static void render_case(FILE *out, render_opts ro, const ct_contacts *cs)
         table_section(out, cs, ro.scored);
 }
 
-/* Writes the cases' rendered texts, in order, with what goes around and
- * between them: CSV's header, JSON's brackets and commas, the table's
- * blank lines. */
+/* Writes the cases in order, with what goes around and between them:
+ * CSV's header, JSON's brackets and commas, the table's blank lines. */
 typedef struct printer {
     render_opts ro;
     size_t index, count; /* cases written so far, of count */
     int any_json;        /* a JSON object was written */
+    int work;            /* --work: a line per case on stderr */
+    uint64_t candidates; /* summed for --work's total */
 } printer;
 
-static void print_case(printer *pr, const char *text, size_t len)
+static void print_case(printer *pr, const ct_contacts *cs)
 {
     out_format format = pr->ro.format;
     int first = pr->index == 0, last = pr->index + 1 == pr->count;
@@ -173,32 +170,16 @@ static void print_case(printer *pr, const char *text, size_t len)
     if (format == OUT_JSON) {
         if (first)
             fputs("[", stdout);
-        if (len && pr->any_json)
+        if (cs->n && pr->any_json)
             fputs(",\n ", stdout);
-        pr->any_json |= len > 0;
+        pr->any_json |= cs->n > 0;
     }
     if (format == OUT_TABLE && !first)
         fputs("\n", stdout);
-    fwrite(text, 1, len, stdout);
+    render_case(stdout, pr->ro, cs);
     if (format == OUT_JSON && last)
         fputs("]\n", stdout);
     pr->index++;
-}
-
-/* A case's text in memory (NULL when out of memory). */
-static char *render_to_memory(render_opts ro, const ct_contacts *cs, size_t *len)
-{
-    char *text = NULL;
-    FILE *mem = open_memstream(&text, len);
-    if (!mem)
-        return NULL;
-    render_case(mem, ro, cs);
-    int bad = ferror(mem);
-    if (fclose(mem) != 0 || bad) {
-        free(text);
-        return NULL;
-    }
-    return text;
 }
 
 static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
@@ -206,21 +187,15 @@ static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
     return (double)(t1->tv_sec - t0->tv_sec) * 1e9 + (double)(t1->tv_nsec - t0->tv_nsec);
 }
 
-/* The --work line of a case (malloc'd; NULL when out of memory). */
-static char *work_line(const ct_contacts *cs, double ns)
+/* The --work line of a case, on stderr. */
+static void work_line(const ct_contacts *cs, double ns)
 {
-    enum { LINE_MAX_LEN = 512 };
-    char *line = malloc(LINE_MAX_LEN);
-    if (!line || snprintf(line, LINE_MAX_LEN,
-                          "work: %s: %llu case intervals, %llu candidates, %llu overlaps, "
-                          "%zu contacts, %.2f ms, %.1f ns per candidate\n",
-                          cs->case_id, (unsigned long long)cs->case_intervals,
-                          (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps,
-                          cs->n, ns / 1e6, cs->candidates ? ns / (double)cs->candidates : 0.0) < 0) {
-        free(line);
-        return NULL;
-    }
-    return line;
+    fprintf(stderr,
+            "work: %s: %llu case intervals, %llu candidates, %llu overlaps, "
+            "%zu contacts, %.2f ms, %.1f ns per candidate\n",
+            cs->case_id, (unsigned long long)cs->case_intervals,
+            (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps, cs->n, ns / 1e6,
+            cs->candidates ? ns / (double)cs->candidates : 0.0);
 }
 
 /* One case, plain or scored. */
@@ -231,97 +206,6 @@ static ct_code trace_one(ct_db *db, const char *id, const ct_params *p, const ct
 }
 
 /* ---- several cases ------------------------------------------------------------------ */
-
-typedef struct batch {
-    cli_ctx *ctx;
-    const ct_params *params;
-    const ct_risk_opts *risk; /* NULL: plain SPEC 4 traces */
-    char **ids;
-    size_t n;
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    size_t next;              /* the next case a worker takes */
-    size_t printed;           /* cases handed to the printer */
-    size_t ahead;             /* how far workers may run ahead of it */
-    render_opts ro;
-    char **text;              /* per case, its rendered rows, set when traced */
-    size_t *text_len;
-    char **work;              /* per case, its --work line (NULL without --work) */
-    int want_work;
-    int failed;               /* a worker failed: stop taking cases */
-    size_t failed_at;         /* the case that failed (n: a handle did not open) */
-    int running;              /* workers not yet finished */
-    ct_err err;               /* the first failure */
-    uint64_t candidates;
-} batch;
-
-/* No case is left for a worker: all taken, or the next one comes after a
- * failure (the cases before a failure are still traced). Under b->lock. */
-static int batch_done(const batch *b)
-{
-    return b->next >= b->n || (b->failed && b->next >= b->failed_at);
-}
-
-static void *batch_worker(void *arg)
-{
-    batch *b = arg;
-    ct_err err;
-    ct_db *db = NULL;
-    ct_code rc = ct_open_keyed(b->ctx->data_dir, 0, b->ctx->keys, &db, &err);
-    if (!rc)
-        ct_set_actor(db, NULL, b->ctx->reason);
-    size_t failed_case = b->n; /* n: no case, the handle */
-    pthread_mutex_lock(&b->lock);
-    if (rc && b->next >= b->n)
-        rc = CT_OK; /* nothing left for this worker: its open does not matter */
-    while (!rc) {
-        while (!batch_done(b) && b->next >= b->printed + b->ahead)
-            pthread_cond_wait(&b->changed, &b->lock);
-        if (batch_done(b))
-            break;
-        size_t i = b->next++;
-        pthread_mutex_unlock(&b->lock);
-        ct_contacts *cs = NULL;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = trace_one(db, b->ids[i], b->params, b->risk, &cs, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        size_t len = 0;
-        char *text = NULL, *work = NULL;
-        if (!rc && !(text = render_to_memory(b->ro, cs, &len))) {
-            snprintf(err.msg, sizeof err.msg, "out of memory");
-            rc = CT_ENOMEM;
-        }
-        if (!rc && b->want_work && !(work = work_line(cs, elapsed_ns(&t0, &t1)))) {
-            snprintf(err.msg, sizeof err.msg, "out of memory");
-            rc = CT_ENOMEM;
-        }
-        if (rc) {
-            free(text);
-            failed_case = i;
-        }
-        uint64_t candidates = cs ? cs->candidates : 0;
-        ct_contacts_free(cs);
-        pthread_mutex_lock(&b->lock);
-        if (!rc) {
-            b->text[i] = text;
-            b->text_len[i] = len;
-            b->work[i] = work;
-            b->candidates += candidates;
-        }
-        pthread_cond_broadcast(&b->changed);
-    }
-    if (rc && (!b->failed || failed_case < b->failed_at)) {
-        b->failed = 1; /* the earliest failing case is the one reported */
-        b->failed_at = failed_case;
-        b->err = err;
-    }
-    b->running--;
-    pthread_cond_broadcast(&b->changed);
-    pthread_mutex_unlock(&b->lock);
-    ct_close(db);
-    return NULL;
-}
 
 typedef struct id_list {
     char **ids;
@@ -380,6 +264,20 @@ static int has_id(char **ids, size_t n, const char *id)
     return 0;
 }
 
+/* ct_trace_many hands each case here, in order. */
+static int print_traced(void *ud, size_t index, const ct_contacts *cs, uint64_t ns)
+{
+    printer *pr = ud;
+    (void)index;
+    if (pr->work)
+        work_line(cs, (double)ns);
+    pr->candidates += cs->candidates;
+    print_case(pr, cs);
+    return 0;
+}
+
+/* Several cases on `jobs` threads (the library's ct_trace_many), printed
+ * as if traced one after another. */
 static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
                        const ct_risk_opts *risk, render_opts ro, int jobs, int work)
 {
@@ -392,98 +290,29 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
             puts("No cases registered.");
         return EXIT_OK;
     }
-    if (!cli_keys(ctx)) /* once, for every worker's handle */
+    ct_keyring *keys = cli_keys(ctx); /* once, for every worker's handle */
+    if (!keys)
         return EXIT_FAIL;
-    batch b;
-    memset(&b, 0, sizeof b);
-    b.ctx = ctx;
-    b.params = p;
-    b.risk = risk;
-    b.ids = ids;
-    b.n = n;
-    b.ahead = (size_t)jobs * 2;
-    b.ro = ro;
-    b.want_work = work;
-    b.text = calloc(n + 1, sizeof *b.text);
-    b.text_len = calloc(n + 1, sizeof *b.text_len);
-    b.work = calloc(n + 1, sizeof *b.work);
-    pthread_t *threads = calloc((size_t)jobs, sizeof *threads);
-    if (!b.text || !b.text_len || !b.work || !threads) {
-        free(b.text);
-        free(b.text_len);
-        free(b.work);
-        free(threads);
-        cli_error("out of memory");
-        return EXIT_FAIL;
-    }
-    pthread_mutex_init(&b.lock, NULL);
-    pthread_cond_init(&b.changed, NULL);
+    printer pr = {ro, 0, n, 0, work, 0};
+    ct_trace_many_opts mo = {p, risk, jobs, NULL, ctx->reason};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int started = 0;
-    b.running = jobs;
-    for (; started < jobs; started++)
-        if (pthread_create(&threads[started], NULL, batch_worker, &b))
-            break;
-    printer pr = {ro, 0, n, 0};
-    pthread_mutex_lock(&b.lock);
-    b.running -= jobs - started;
-    if (!started) {
-        b.failed = 1;
-        b.failed_at = n;
-        snprintf(b.err.msg, sizeof b.err.msg, "cannot start a thread");
-    }
-    /* After a failure, the cases before it that are traced are still
-     * printed, so the output is what a sequential run would have printed
-     * before stopping; the printer stops at the first case that will not
-     * come. */
-    while (b.printed < n) {
-        size_t i = b.printed;
-        if (!b.text[i]) {
-            if (b.failed && (i >= b.failed_at || b.running == 0))
-                break;
-            pthread_cond_wait(&b.changed, &b.lock);
-            continue;
-        }
-        char *text = b.text[i], *line = b.work[i];
-        b.text[i] = b.work[i] = NULL;
-        pthread_mutex_unlock(&b.lock);
-        if (line)
-            fputs(line, stderr);
-        print_case(&pr, text, b.text_len[i]);
-        free(text);
-        free(line);
-        pthread_mutex_lock(&b.lock);
-        b.printed++;
-        pthread_cond_broadcast(&b.changed);
-    }
-    pthread_cond_broadcast(&b.changed); /* after a failure: wake the workers to see it */
-    pthread_mutex_unlock(&b.lock);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    ct_err err;
+    ct_code rc = ct_trace_many(ctx->data_dir, keys, (const char *const *)ids, n, &mo, print_traced,
+                               &pr, NULL, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    for (size_t i = 0; i < n; i++) {
-        free(b.text[i]);
-        free(b.work[i]);
-    }
-    int rc = EXIT_OK;
-    if (b.failed) {
+    if (rc) {
         fflush(stdout);
-        cli_error("%s", b.err.msg);
-        rc = EXIT_FAIL;
-    } else if (work) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (work) {
         double ns = elapsed_ns(&t0, &t1);
         fprintf(stderr, "work: %zu cases, %llu candidates, %.2f s, %.1f cases per second, %d jobs\n",
-                n, (unsigned long long)b.candidates, ns / 1e9,
+                n, (unsigned long long)pr.candidates, ns / 1e9,
                 ns > 0 ? (double)n * 1e9 / ns : 0.0, jobs);
     }
-    pthread_cond_destroy(&b.changed);
-    pthread_mutex_destroy(&b.lock);
-    free(threads);
-    free(b.text);
-    free(b.text_len);
-    free(b.work);
-    return rc;
+    return EXIT_OK;
 }
 
 /* What the command line asked for. */
@@ -615,22 +444,11 @@ static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (a->work) {
-        char *line = work_line(cs, elapsed_ns(&t0, &t1));
-        if (line)
-            fputs(line, stderr);
-        free(line);
-    }
-    size_t len = 0;
-    char *text = render_to_memory(a->ro, cs, &len);
+    if (a->work)
+        work_line(cs, elapsed_ns(&t0, &t1));
+    printer pr = {a->ro, 0, 1, 0, 0, 0};
+    print_case(&pr, cs);
     ct_contacts_free(cs);
-    if (!text) {
-        cli_error("out of memory");
-        return EXIT_FAIL;
-    }
-    printer pr = {a->ro, 0, 1, 0};
-    print_case(&pr, text, len);
-    free(text);
     return EXIT_OK;
 }
 

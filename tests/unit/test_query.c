@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "celltrace.h"
@@ -234,6 +235,89 @@ static void cell_entries_examined_once_many_cells(void **state)
     examined_once(2100);
 }
 
+/* ct_trace_many: cases come back in the order asked whatever the thread
+ * that traced them, each as ct_trace gives it; a failing case stops the
+ * batch after the cases before it; the caller may stop it. */
+typedef struct many_seen {
+    size_t n, stop_at;
+    char ids[16][CT_ID_MAX + 1];
+    size_t contacts[16];
+} many_seen;
+
+static int many_fn(void *ud, size_t index, const ct_contacts *cs, uint64_t ns)
+{
+    many_seen *s = ud;
+    (void)ns;
+    assert_int_equal(index, s->n);
+    snprintf(s->ids[s->n], sizeof s->ids[s->n], "%s", cs->case_id);
+    s->contacts[s->n++] = cs->n;
+    return s->n == s->stop_at;
+}
+
+static void trace_many_in_order(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    ct_err err;
+    ingest_text(db, dir, "msisdn,ts,cell_id\n"
+                         "79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-24T08:00:00Z,A\n"
+                         "79990000003,2020-03-24T08:10:00Z,A\n79990000001,2020-03-24T09:30:00Z,B\n"
+                         "79990000002,2020-03-24T09:30:00Z,B\n79990000003,2020-03-24T09:30:00Z,B\n");
+    assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-25", NULL, NULL, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K2", "79990000002", "2020-03-25", NULL, NULL, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K3", "79990000003", "2020-03-25", NULL, NULL, &err), CT_OK);
+    size_t want[3];
+    for (int k = 0; k < 3; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "K%d", k + 1);
+        ct_contacts *cs = NULL;
+        assert_int_equal(ct_trace(db, id, NULL, &cs, &err), CT_OK);
+        want[k] = cs->n;
+        ct_contacts_free(cs);
+    }
+    assert_true(want[0] == 2 && want[1] == 2 && want[2] == 2);
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    ct_close(db);
+
+    const char *all[] = {"K3", "K1", "K2", "K1", "K3", "K2", "K2", "K1", "K3"};
+    ct_trace_many_opts o = {NULL, NULL, 4, NULL, "test"};
+    many_seen s;
+    memset(&s, 0, sizeof s);
+    size_t done = 99;
+    assert_int_equal(ct_trace_many(data, NULL, all, 9, &o, many_fn, &s, &done, &err), CT_OK);
+    assert_int_equal(done, 9);
+    assert_int_equal(s.n, 9);
+    for (size_t i = 0; i < 9; i++) {
+        assert_string_equal(s.ids[i], all[i]);
+        assert_int_equal(s.contacts[i], want[all[i][1] - '1']);
+    }
+    /* a case that fails: the ones before it come, then its error */
+    const char *bad[] = {"K1", "K2", "NOPE", "K3", "K1"};
+    memset(&s, 0, sizeof s);
+    assert_int_equal(ct_trace_many(data, NULL, bad, 5, &o, many_fn, &s, &done, &err), CT_ENOTFOUND);
+    assert_int_equal(done, 2);
+    assert_int_equal(s.n, 2);
+    assert_non_null(strstr(err.msg, "NOPE"));
+    /* the caller stops after the second case */
+    memset(&s, 0, sizeof s);
+    s.stop_at = 2;
+    assert_int_equal(ct_trace_many(data, NULL, all, 9, &o, many_fn, &s, &done, &err), CT_OK);
+    assert_int_equal(done, 2);
+    /* one thread, or more threads than cases, give the same */
+    for (int jobs = 1; jobs <= 16; jobs *= 16) {
+        o.jobs = jobs;
+        memset(&s, 0, sizeof s);
+        assert_int_equal(ct_trace_many(data, NULL, all, 9, &o, many_fn, &s, &done, &err), CT_OK);
+        assert_int_equal(s.n, 9);
+    }
+    o.jobs = 0;
+    assert_int_equal(ct_trace_many(data, NULL, all, 9, &o, many_fn, &s, &done, &err), CT_EINVAL);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +326,7 @@ int main(void)
         cmocka_unit_test(handles_share_segment_maps),
         cmocka_unit_test(cell_entries_examined_once),
         cmocka_unit_test(cell_entries_examined_once_many_cells),
+        cmocka_unit_test(trace_many_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
