@@ -5,6 +5,9 @@ set -u
 CT=$1
 SRC=$2
 SHARED=$3
+# CT_TEST_LIGHT=1 (scripts/valgrind.sh): sweeps and loops run a sample of
+# their cases, each test says how; what is run is checked as strictly.
+LIGHT=${CT_TEST_LIGHT:-0}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ct-golden.XXXXXX")
 FAILED=0
 trap 'if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
