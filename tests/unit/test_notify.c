@@ -375,13 +375,89 @@ static void test_dlr_transitions(void **state)
     free(dir);
 }
 
+/* ct_run's state: a first run traces every case and queues by level; a
+ * second queues nothing; new data in a case's window traces it again
+ * (and only it); a new threshold re-levels without withdrawing anything. */
+static void run_state_changes(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("run-state");
+    char data[1100], path[1200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    ct_err err;
+    ct_db *db;
+    ct_import_summary s;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/fixtures/levels/cells.csv", CT_TESTS_DIR);
+    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/fixtures/levels/events.csv", CT_TESTS_DIR);
+    ct_ingest *in;
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/fixtures/levels/cases.csv", CT_TESTS_DIR);
+    assert_int_equal(ct_cases_import(db, path, NULL, &s, &err), CT_OK);
+    ct_close(db);
+    /* quarantine for A only, a test for B, none for C (fixture README) */
+    assert_int_equal(ct_config_set(data, "risk.test", "0.01", &err), CT_OK);
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "0.3", &err), CT_OK);
+    ct_run_summary r;
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    assert_int_equal(r.cases_total, 1);
+    assert_int_equal(r.cases_traced, 1);
+    assert_int_equal(r.contacts, 3);
+    assert_true(r.level_quarantine == 1 && r.level_test == 1 && r.level_none == 1);
+    assert_int_equal(r.queued, 1);
+    assert_int_equal(r.invitations, 1);
+    /* again: nothing new, nothing traced, nothing queued */
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    assert_int_equal(r.cases_traced, 0);
+    assert_int_equal(r.queued + r.extensions + r.invitations, 0);
+    /* new data in the window: traced again, the same people already told */
+    tu_write(dir, "late.csv", "msisdn,ts,cell_id\n79990000199,2020-03-24T10:00:00Z,X1\n");
+    snprintf(path, sizeof path, "%s/late.csv", dir);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    assert_int_equal(r.cases_traced, 1);
+    assert_int_equal(r.queued + r.invitations, 0);
+    ct_close(db);
+    /* a lower quarantine threshold: B is re-levelled and gets its order */
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "0.02", &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    assert_int_equal(r.cases_traced, 1);
+    assert_int_equal(r.level_quarantine, 2);
+    assert_int_equal(r.queued, 1);
+    /* a higher one again: levels go down, nothing is withdrawn */
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    ct_close(db);
+    assert_int_equal(ct_config_set(data, "risk.quarantine", "0.3", &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_run(db, NULL, &r, &err), CT_OK);
+    assert_int_equal(r.level_quarantine, 1);
+    assert_int_equal(r.queued + r.invitations, 0);
+    sqlite3 *sql;
+    assert_int_equal(ct__ndb_open(data, &sql, &err), CT_OK);
+    uint64_t queued = 0;
+    assert_int_equal(ct__ob_count(sql, "queued", 0, &queued, &err), CT_OK);
+    assert_int_equal(queued, 3); /* A's order, B's invitation, B's order: all still queued */
+    sqlite3_close(sql);
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
         cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
         cmocka_unit_test(test_config),      cmocka_unit_test(test_old_schema),
-        cmocka_unit_test(test_dlr_transitions),
+        cmocka_unit_test(test_dlr_transitions), cmocka_unit_test(run_state_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

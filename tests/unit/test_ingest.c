@@ -1,0 +1,263 @@
+/*
+ * test_ingest.c — ingest and purge through the library, below the golden
+ * tests' whole commands:
+ * - a batch that spills to staging/ (a 1 MiB memory limit) seals the very
+ *   same day segments as one held in memory;
+ * - an aborted batch leaves the store, the dictionary and staging/ as
+ *   they were;
+ * - duplicates within a batch and bad rows are counted, bad rows kept out;
+ * - retention options out of range are refused before anything is stored;
+ * - purge --all empties the store, the dictionary and the case registry,
+ *   renews every key, and is audited.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "celltrace.h"
+#include "db.h"
+#include "fsio.h"
+#include "keys.h"
+#include "testutil.h"
+
+static char *path_in(const char *dir, const char *name)
+{
+    return ct__path_join(dir, name);
+}
+
+/* A data directory with one cell catalogue; returns its path (new). */
+static char *new_data(const char *dir, const char *name)
+{
+    char *data = path_in(dir, name), *cells = path_in(dir, "cells.csv");
+    ct_err err;
+    ct_db *db;
+    ct_import_summary s;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_cells_import(db, "250-01", cells, NULL, &s, &err), CT_OK);
+    ct_close(db);
+    ct__free(cells);
+    return data;
+}
+
+/* 3 days of 600 subscribers, an event every 5 minutes in one of 4 cells. */
+static void write_feed(const char *dir)
+{
+    char *path = path_in(dir, "feed.csv");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("msisdn,ts,cell_id\n", f);
+    for (int day = 0; day < 3; day++)
+        for (int sub = 0; sub < 600; sub++)
+            for (int slot = 0; slot < 288; slot += 3)
+                fprintf(f, "7999%07d,%lld,C%d\n", sub, 1585008000LL + day * 86400 + slot * 300 + sub % 7,
+                        (sub + slot / 12) % 4);
+    fclose(f);
+    ct__free(path);
+}
+
+static ct_code ingest(const char *data, const char *feed, int memory_mb, ct_import_summary *s,
+                      ct_err *err)
+{
+    ct_db *db;
+    ct_code rc = ct_open(data, 1, &db, err);
+    if (rc)
+        return rc;
+    ct_import_opts io = {NULL, NULL, NULL, CT_RETENTION_NEVER, memory_mb};
+    ct_ingest *in = NULL;
+    rc = ct_ingest_begin(db, "250-01", &io, &in, err);
+    if (!rc)
+        rc = ct_ingest_file(in, feed, err);
+    if (!rc)
+        rc = ct_ingest_commit(in, s, err);
+    else
+        ct_ingest_abort(in);
+    ct_close(db);
+    return rc;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = ct__fs_read_file(a, 1 << 28, &x, &nx, NULL) == CT_OK &&
+               ct__fs_read_file(b, 1 << 28, &y, &ny, NULL) == CT_OK && nx == ny &&
+               memcmp(x, y, nx) == 0;
+    ct__free(x);
+    ct__free(y);
+    return same;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void spilled_batch_seals_the_same(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("ingest");
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
+                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    write_feed(dir);
+    char *feed = path_in(dir, "feed.csv");
+    char *mem = new_data(dir, "mem"), *spill = new_data(dir, "spill");
+    ct_import_summary a, b;
+    ct_err err;
+    assert_int_equal(ingest(mem, feed, 0, &a, &err), CT_OK);
+    assert_int_equal(ingest(spill, feed, 1, &b, &err), CT_OK); /* 1 MiB: spills many times */
+    assert_int_equal(a.stored, 3 * 600 * 96);
+    assert_int_equal(b.stored, a.stored);
+    char *m1 = path_in(mem, "store/MANIFEST"), *m2 = path_in(spill, "store/MANIFEST");
+    assert_true(same_file(m1, m2));
+    ct_db *db;
+    assert_int_equal(ct_open(mem, 0, &db, &err), CT_OK);
+    for (uint32_t i = 0; i < db->store.n_days; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "store/%s", db->store.days[i].file);
+        char *p1 = path_in(mem, name), *p2 = path_in(spill, name);
+        if (!same_file(p1, p2))
+            fail_msg("day segment %s differs between a spilled and an in-memory batch", name);
+        ct__free(p1);
+        ct__free(p2);
+    }
+    assert_int_equal(db->store.n_days, 3);
+    ct_close(db);
+    char *staging = path_in(spill, "staging");
+    assert_int_equal(count_entries(staging), 0); /* the spills are gone */
+    ct__free(staging);
+    ct__free(m1);
+    ct__free(m2);
+    ct__free(mem);
+    ct__free(spill);
+    ct__free(feed);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void abort_and_bad_rows(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("ingest-abort");
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n");
+    tu_write(dir, "feed.csv", "msisdn,ts,cell_id\n79990000001,2020-03-24T08:00:00Z,C0\n"
+                              "79990000002,2020-03-24T08:00:00Z,C0\n");
+    tu_write(dir, "mixed.csv", "msisdn,ts,cell_id\n79990000003,2020-03-24T09:00:00Z,C0\n"
+                               "79990000003,2020-03-24T09:00:00Z,C0\n"      /* duplicate */
+                               "12,2020-03-24T09:00:00Z,C0\n"               /* short number */
+                               "79990000004,2020-02-30T09:00:00Z,C0\n"      /* no such day */
+                               "79990000005,2020-03-24T09:00:00Z,NOPE\n");  /* unknown cell */
+    char *data = new_data(dir, "data"), *feed = path_in(dir, "feed.csv");
+    ct_err err;
+    ct_db *db;
+    ct_ingest *in = NULL;
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, feed, &err), CT_OK);
+    ct_ingest_abort(in);
+    assert_int_equal(db->store.n_days, 0);
+    ct_close(db);
+    assert_int_equal(ct_open(data, 0, &db, &err), CT_OK);
+    assert_int_equal(db->store.n_days, 0);
+    assert_int_equal(ct__subdict_count(db->subs), 0); /* no subscriber made durable */
+    ct_close(db);
+    char *staging = path_in(data, "staging");
+    assert_int_equal(count_entries(staging), 0);
+    /* bad rows: counted, reported, kept out; the batch's duplicate counted */
+    char *mixed = path_in(dir, "mixed.csv");
+    ct_import_summary s;
+    assert_int_equal(ingest(data, mixed, 0, &s, &err), CT_OK);
+    assert_int_equal(s.rows_read, 5);
+    assert_int_equal(s.stored, 1);
+    assert_int_equal(s.duplicates, 1);
+    assert_int_equal(s.rejected, 3);
+    assert_true(s.rejects_path[0] != '\0');
+    /* retention out of range: refused before anything is read */
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    ct_import_opts bad = {NULL, NULL, NULL, -5, 0};
+    assert_int_equal(ct_ingest_begin(db, "250-01", &bad, &in, &err), CT_EINVAL);
+    bad.retention_days = 4000;
+    assert_int_equal(ct_ingest_begin(db, "250-01", &bad, &in, &err), CT_EINVAL);
+    ct_close(db);
+    ct__free(staging);
+    ct__free(mixed);
+    ct__free(feed);
+    ct__free(data);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void purge_all_empties_and_renews(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("purge-all");
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n");
+    tu_write(dir, "feed.csv", "msisdn,ts,cell_id\n79990000001,2020-03-24T08:00:00Z,C0\n"
+                              "79990000002,2020-03-24T08:00:00Z,C0\n");
+    char *data = new_data(dir, "data"), *feed = path_in(dir, "feed.csv");
+    ct_err err;
+    ct_import_summary s;
+    assert_int_equal(ingest(data, feed, 0, &s, &err), CT_OK);
+    ct_db *db;
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-24", NULL, NULL, &err), CT_OK);
+    uint8_t old[3][32];
+    memcpy(old[0], db->keys->s->set.pseudonym.k, 32);
+    memcpy(old[1], db->keys->s->set.vault.k, 32);
+    memcpy(old[2], db->keys->s->set.dlr.k, 32);
+    assert_int_equal(ct_purge_all(db, &err), CT_OK);
+    assert_memory_not_equal(db->keys->s->set.pseudonym.k, old[0], 32);
+    assert_memory_not_equal(db->keys->s->set.vault.k, old[1], 32);
+    assert_memory_not_equal(db->keys->s->set.dlr.k, old[2], 32);
+    ct_close(db);
+    assert_int_equal(ct_open(data, 0, &db, &err), CT_OK);
+    ct_stats st;
+    assert_int_equal(ct_stats_get(db, &st, &err), CT_OK);
+    assert_int_equal(st.subscribers, 0);
+    assert_int_equal(st.events, 0);
+    assert_int_equal(st.days, 0);
+    assert_int_equal(st.cases, 0);
+    assert_int_equal(st.cells, 1); /* the operators' catalogues are not personal */
+    ct_close(db);
+    char *sub = path_in(data, "subscribers.dat"), *audit = path_in(data, "audit.log");
+    struct stat fs;
+    assert_int_equal(stat(sub, &fs), 0);
+    assert_int_equal(fs.st_size, 0);
+    char *log = NULL;
+    size_t len = 0;
+    assert_int_equal(ct__fs_read_file(audit, 1 << 20, &log, &len, &err), CT_OK);
+    assert_non_null(strstr(log, "\"what\":\"purge all\""));
+    /* the directory still works: the same number gets a fresh id */
+    assert_int_equal(ingest(data, feed, 0, &s, &err), CT_OK);
+    assert_int_equal(s.stored, 2);
+    ct__free(log);
+    ct__free(sub);
+    ct__free(audit);
+    ct__free(feed);
+    ct__free(data);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spilled_batch_seals_the_same),
+        cmocka_unit_test(abort_and_bad_rows),
+        cmocka_unit_test(purge_all_empties_and_renews),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
