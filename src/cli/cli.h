@@ -125,6 +125,9 @@ enum { CLI_OPT_MAX_PRESENCE = 1000, CLI_OPT_DISTANCE, CLI_OPT_MIN_EXPOSURE, CLI_
  * 0 not a parameter option, -1 a bad value. */
 int cli_param_option(int c, const char *arg, ct_params *p);
 
+/* What option c (one of CLI_OPT_*) takes, for a usage error. */
+const char *cli_param_rule(int c);
+
 /* A progress bar on stderr for ct_import_opts.progress (ud = a label). */
 void cli_progress(void *ud, uint64_t done, uint64_t total);
 

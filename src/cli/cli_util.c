@@ -61,6 +61,18 @@ static int parse_metres(const char *s, double *out)
     return 0;
 }
 
+const char *cli_param_rule(int c)
+{
+    switch (c) {
+    case CLI_OPT_MAX_PRESENCE: return "--max-presence takes whole seconds, 0 or more";
+    case CLI_OPT_DISTANCE: return "--distance takes metres, 0 or more";
+    case CLI_OPT_MIN_EXPOSURE: return "--min-exposure takes whole seconds, 0 or more";
+    case CLI_OPT_BEFORE: return "--infectious-before takes whole seconds, 0 or more";
+    case CLI_OPT_AFTER: return "--infectious-after takes whole seconds, 0 or more";
+    default: return "bad value for an option";
+    }
+}
+
 int cli_param_option(int c, const char *arg, ct_params *p)
 {
     switch (c) {

@@ -303,7 +303,7 @@ int cmd_evaluate(cli_ctx *ctx, int argc, char **argv)
             evaluate_help();
             return EXIT_OK;
         } else if ((got = cli_param_option(c, optarg, &p)) < 0)
-            return cli_usage_error("evaluate", "bad value '%s' for an option", optarg);
+            return cli_usage_error("evaluate", "%s, not \'%s\'", cli_param_rule(c), optarg);
         else if (got == 0)
             return cli_usage_error("evaluate", "unknown option");
     }

@@ -78,7 +78,7 @@ static int risk_features(cli_ctx *ctx, int argc, char **argv)
             risk_help();
             return EXIT_OK;
         } else if ((got = cli_param_option(c, optarg, &p)) < 0)
-            return cli_usage_error("risk", "bad value '%s' for an option", optarg);
+            return cli_usage_error("risk", "%s, not \'%s\'", cli_param_rule(c), optarg);
         else if (got == 0)
             return cli_usage_error("risk", "unknown option");
     }

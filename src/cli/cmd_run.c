@@ -43,7 +43,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             return EXIT_OK;
         }
         if ((got = cli_param_option(c, optarg, &p)) < 0)
-            return cli_usage_error("run", "bad value '%s' for an option", optarg);
+            return cli_usage_error("run", "%s, not \'%s\'", cli_param_rule(c), optarg);
         if (got == 0)
             return cli_usage_error("run", "unknown option");
     }

@@ -372,7 +372,7 @@ static int parse_trace_args(int argc, char **argv, trace_args *a)
             trace_help();
             return EXIT_OK;
         } else if ((got = cli_param_option(c, optarg, &a->p)) < 0)
-            return cli_usage_error("trace", "bad value '%s' for an option", optarg);
+            return cli_usage_error("trace", "%s, not \'%s\'", cli_param_rule(c), optarg);
         else if (got == 0)
             return cli_usage_error("trace", "unknown option");
     }

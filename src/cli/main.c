@@ -82,12 +82,20 @@ void cli_error(const char *fmt, ...)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("celltrace: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry `celltrace %s --help`.\n", cmd ? cmd : "");
-    va_end(ap);
+    /* getopt has already said which option is unknown or lacks its value
+     * ("option '--x' requires an argument"): only the hint follows. */
+    if (strcmp(fmt, "unknown option") != 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("celltrace: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    if (cmd && *cmd)
+        fprintf(stderr, "Try `celltrace %s --help`.\n", cmd);
+    else
+        fprintf(stderr, "Try `celltrace --help`.\n");
     return EXIT_USAGE;
 }
 

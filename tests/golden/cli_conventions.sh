@@ -61,4 +61,12 @@ expect_exit 0 "$CT" --data "$D" --reason "test" cases list --format csv
 expect_grep "^K9,79990000001,2020-03-24T00:00:00Z,," "$WORK/out"
 expect_grep '"what":"cases list"' "$D/audit.log"
 expect_grep '"why":"test"' "$D/audit.log"
+# Usage errors say what is wrong once, and name the option and what it takes.
+expect_exit 2 "$CT" --data "$D" trace K1 --min-exposure
+expect_grep "requires an argument" "$WORK/err"
+grep -q "unknown option" "$WORK/err" && fail "a missing value was also called an unknown option"
+expect_exit 2 "$CT" --data "$D" trace K1 --distance -5
+expect_grep "^celltrace: --distance takes metres, 0 or more, not '-5'$" "$WORK/err"
+expect_exit 2 "$CT" explain
+expect_grep '^Try `celltrace --help`.$' "$WORK/err"
 exit 0
