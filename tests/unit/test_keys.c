@@ -249,6 +249,46 @@ static void shared_keys_follow_rotation(void **state)
     free(dir);
 }
 
+/* The race of a reader with a rotation in another process: it read the
+ * keyring just before step 1 and opens subscribers.dat just after step 2.
+ * Simulated by a handle whose keys are the old ones but whose idea of
+ * the keyring file is the new one: the open notices the file does not
+ * fit its keys, reads the keyring again and opens. */
+static void reader_racing_a_rotation(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("race");
+    char *data = path_in(dir, "data");
+    ct_err err;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    ct_keyring *stale = NULL;
+    assert_int_equal(ct_keys_unlock(data, NULL, &stale, &err), CT_OK);
+    ct_db *w = NULL;
+    assert_int_equal(ct_open(data, 1, &w, &err), CT_OK);
+    assert_int_equal(ct_case_add(w, "K1", "79991234567", "2020-03-10", NULL, NULL, &err), CT_OK);
+    ct_rotate_summary rs;
+    assert_int_equal(ct_keys_rotate(w, CT_ROTATE_VAULT | CT_ROTATE_PSEUDONYM, 0, &rs, &err), CT_OK);
+    ct_close(w);
+    /* stale still holds generation 1, but believes it has read the new file */
+    struct stat st;
+    assert_int_equal(stat(stale->path, &st), 0);
+    stale->dev = (uint64_t)st.st_dev;
+    stale->ino = (uint64_t)st.st_ino;
+    stale->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    assert_int_equal(stale->s->set.vault.gen, 1);
+    ct_db *r = NULL;
+    assert_int_equal(ct_open_keyed(data, 0, stale, &r, &err), CT_OK);
+    assert_int_equal(stale->s->set.vault.gen, 2);
+    char digits[16];
+    assert_int_equal(ct__subdict_number(r->subs, 0, digits, &err), CT_OK);
+    assert_string_equal(digits, "79991234567");
+    ct_close(r);
+    ct_keys_close(stale);
+    ct__free(data);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +297,7 @@ int main(void)
         cmocka_unit_test(legacy_files_are_converted),
         cmocka_unit_test(dlr_grace),
         cmocka_unit_test(shared_keys_follow_rotation),
+        cmocka_unit_test(reader_racing_a_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

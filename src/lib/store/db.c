@@ -144,6 +144,16 @@ static ct_code open_subscribers(ct_db *db, ct_err *err)
     int under_next = 0;
     if (!rc)
         rc = ct__subdict_open(db->dir, db->writable, &k->s->set, &under_next, &db->subs, err);
+    if (!rc && !ct__subdict_keys_fit(db->subs)) {
+        /* A rotation in another process replaced subscribers.dat after
+         * this keyring was read: read the keyring again, then the file. */
+        ct__subdict_close(db->subs);
+        db->subs = NULL;
+        k->ino = 0; /* forces the re-read */
+        rc = ct__keyring_refresh(k, err);
+        if (!rc)
+            rc = ct__subdict_open(db->dir, db->writable, &k->s->set, &under_next, &db->subs, err);
+    }
     ct_keyset *set = &k->s->set;
     if (!rc && db->writable && (set->pseudonym_next.gen || set->vault_next.gen)) {
         ct__keyset_end_rotation(set, under_next);

@@ -307,6 +307,11 @@ static void choose_keys(ct_subdict *d, const ct_keyset *set, int *under_next)
         *under_next = next;
 }
 
+int ct__subdict_keys_fit(const ct_subdict *d)
+{
+    return d->n == 0 || record_is_under(record(d, 0), 0, d->keys, d->keys + KEY_BYTES);
+}
+
 ct_code ct__subdict_open(const char *dir, int writable, const ct_keyset *set, int *under_next,
                          ct_subdict **out, ct_err *err)
 {

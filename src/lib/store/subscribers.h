@@ -41,6 +41,11 @@ struct ct_keyset;
 ct_code ct__subdict_open(const char *dir, int writable, const struct ct_keyset *set,
                          int *under_next, ct_subdict **out, ct_err *err);
 
+/* Does the file open under the keys in use (its first record decrypts
+ * to a number with its pseudonym)? Not when a rotation replaced it
+ * between reading the keyring and opening the file. */
+int ct__subdict_keys_fit(const ct_subdict *d);
+
 /* Uses these keys from now on (a directory emptied by purge --all). */
 void ct__subdict_set_keys(ct_subdict *d, const uint8_t pseudonym_key[32],
                           const uint8_t vault_key[32]);
