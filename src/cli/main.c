@@ -70,13 +70,18 @@ static void usage(FILE *out)
             "See man celltrace (docs/celltrace.1).\n");
 }
 
+static void error_line(const char *fmt, va_list ap)
+{
+    fputs("celltrace: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("celltrace: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    error_line(fmt, ap);
     va_end(ap);
 }
 
@@ -87,9 +92,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     if (strcmp(fmt, "unknown option") != 0) {
         va_list ap;
         va_start(ap, fmt);
-        fputs("celltrace: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        error_line(fmt, ap);
         va_end(ap);
     }
     if (cmd && *cmd)

@@ -4,6 +4,7 @@
 #ifndef CT_TESTUTIL_H
 #define CT_TESTUTIL_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,20 @@ static inline uint64_t tu_rand(uint64_t *s)
 static inline double tu_uniform(uint64_t *s, double lo, double hi)
 {
     return lo + (hi - lo) * (double)(tu_rand(s) >> 11) / 9007199254740992.0;
+}
+
+/* Entries of dir, "." and ".." left out; -1 if it cannot be read. */
+static inline int tu_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
 }
 
 #endif

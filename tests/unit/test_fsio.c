@@ -25,19 +25,6 @@
 #include "fsio.h"
 #include "testutil.h"
 
-/* Entries of dir, "." and ".." left out. */
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
 static void expect_content(const char *path, const char *want)
 {
     char *data = NULL;
@@ -67,7 +54,7 @@ static void whole_file_all_or_nothing(void **state)
         assert_int_equal(rc, CT_EIO);
         assert_non_null(strstr(err.msg, i == 0 ? "No space left" : "Input/output error"));
         expect_content(path, "old");          /* the old file, whole */
-        assert_int_equal(count_entries(dir), 1); /* and no temporary */
+        assert_int_equal(tu_count_entries(dir), 1); /* and no temporary */
     }
     assert_int_equal(ct__fs_write_file(path, "new", 3, 0600, &err), CT_OK);
     expect_content(path, "new");
@@ -97,7 +84,7 @@ static void parts_commit_or_discard(void **state)
     assert_int_equal(ct__fs_write(&f, "x", 1, &err), CT_OK);
     ct__fs_discard(&f);
     assert_int_equal(access(other, F_OK), -1);
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(tu_count_entries(dir), 1);
     /* a commit whose fsync fails removes the temporary: never "written" */
     assert_int_equal(ct__fs_create(&f, other, &err), CT_OK);
     assert_int_equal(ct__fs_write(&f, "y", 1, &err), CT_OK);
@@ -105,7 +92,7 @@ static void parts_commit_or_discard(void **state)
     assert_int_equal(ct__fs_commit(&f, &err), CT_EIO);
     ct__fs_fault_set("fsync", 0, 0, 0);
     assert_int_equal(access(other, F_OK), -1);
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(tu_count_entries(dir), 1);
     ct__free(other);
     ct__free(path);
     tu_rmtree(dir);

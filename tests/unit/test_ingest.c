@@ -93,19 +93,6 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
 static void spilled_batch_seals_the_same(void **state)
 {
     (void)state;
@@ -137,7 +124,7 @@ static void spilled_batch_seals_the_same(void **state)
     assert_int_equal(db->store.n_days, 3);
     ct_close(db);
     char *staging = path_in(spill, "staging");
-    assert_int_equal(count_entries(staging), 0); /* the spills are gone */
+    assert_int_equal(tu_count_entries(staging), 0); /* the spills are gone */
     ct__free(staging);
     ct__free(m1);
     ct__free(m2);
@@ -175,7 +162,7 @@ static void abort_and_bad_rows(void **state)
     assert_int_equal(ct__subdict_count(db->subs), 0); /* no subscriber made durable */
     ct_close(db);
     char *staging = path_in(data, "staging");
-    assert_int_equal(count_entries(staging), 0);
+    assert_int_equal(tu_count_entries(staging), 0);
     /* bad rows: counted, reported, kept out; the batch's duplicate counted */
     char *mixed = path_in(dir, "mixed.csv");
     ct_import_summary s;
