@@ -444,9 +444,9 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
         "  %s trace C0001 --format csv\n"
         "  %s trace C0001 --level test\n"
         "  %s trace C0001 --explain %s\n"
-        "  %s evaluate --truth %s/truth.csv --plot evaluation.svg\n"
+        "  %s evaluate --truth %s/truth.csv --plot %s/evaluation.svg\n"
         "  %s outbox list; %s report; %s export --region RU-MOW --level test\n"
         "The simulated feeds and the truth are in %s.\n",
-        d.data, d.data, me, me, me, me, me, d.top_contact, me, d.city, me, me, me, d.city);
+        d.data, d.data, me, me, me, me, me, d.top_contact, me, d.city, d.root, me, me, me, d.city);
     return EXIT_OK;
 }

@@ -213,7 +213,8 @@ static int sms_work(cli_ctx *ctx, const char *data, kannel *k, ct_err *err)
     if (ct_notify(db, &o, &ns, err))
         goto out;
     printf("   notify (20 s): %llu sent (%.0f messages/s), %llu delivered, %llu still waiting\n"
-           "   (`celltrace notify --daemon` sends the rest)\n",
+           "   (the demo's Kannel stops with the demo; against a running gateway,\n"
+           "   `celltrace notify --daemon` sends the rest)\n",
            (unsigned long long)ns.sent, ns.send_seconds > 0 ? (double)ns.sent / ns.send_seconds : 0,
            (unsigned long long)ns.delivered, (unsigned long long)ns.waiting);
     if (ct_outbox_list(db, NULL, show_message, &s, err))
