@@ -42,6 +42,38 @@ static void end_progress(const cli_ctx *ctx)
         fputs("\r\033[K", stderr);
 }
 
+/* ---- what cells import and ingest share ------------------------------------------ */
+
+#define IMPORT_OPTIONS_HELP                                                                        \
+    "  --operator OP    the operator whose data this is, e.g. 250-01 (required)\n"                  \
+    "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"                 \
+    "  --format text|json  the summary's format\n"
+
+#define IMPORT_OPTIONS                                                                             \
+    {"operator", required_argument, NULL, 'o'}, {"rejects", required_argument, NULL, 'r'},        \
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}
+
+typedef struct import_args {
+    const char *op, *format;
+    ct_import_opts io;
+} import_args;
+
+/* Takes option c if it is one of IMPORT_OPTIONS (not --help): 1 taken,
+ * 0 not one of them, -1 a bad value (printed). */
+static int import_option(import_args *a, int c, const char *arg, const char *cmd)
+{
+    switch (c) {
+    case 'o': a->op = arg; return 1;
+    case 'r': a->io.rejects_path = arg; return 1;
+    case 'f':
+        if (strcmp(arg, "text") && strcmp(arg, "json"))
+            return cli_usage_error(cmd, "--format must be text or json"), -1;
+        a->format = arg;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- cells ---------------------------------------------------------------- */
 
 static void cells_help(void)
@@ -50,32 +82,28 @@ static void cells_help(void)
            "Loads an operator's cell catalogue (CSV: cell_id, lat, lon, radius_m, region).\n"
            "Rows upsert by cell_id: new geometry applies to all events of that cell.\n"
            "FILE may be .gz or .zst, or - for stdin.\n\n"
-           "Options:\n"
-           "  --operator OP    the operator, e.g. 250-01 (required)\n"
-           "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
-           "  --format text|json  the summary's format\n"
+           "Options:\n" IMPORT_OPTIONS_HELP
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
 }
 
 int cmd_cells(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"operator", required_argument, NULL, 'o'},
-                                         {"rejects", required_argument, NULL, 'r'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL, 0, 0};
-    int c;
+    static const struct option opts[] = {IMPORT_OPTIONS, {NULL, 0, NULL, 0}};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0}};
+    int c, took;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': op = optarg; break;
-        case 'r': io.rejects_path = optarg; break;
-        case 'f': format = optarg; break;
-        case 'h': cells_help(); return EXIT_OK;
-        default: return cli_usage_error("cells", "unknown option");
+        if ((took = import_option(&a, c, optarg, "cells")) < 0)
+            return EXIT_USAGE;
+        if (took)
+            continue;
+        if (c == 'h') {
+            cells_help();
+            return EXIT_OK;
         }
+        return cli_usage_error("cells", "unknown option");
     }
+    const char *op = a.op, *format = a.format;
+    ct_import_opts io = a.io;
     if (optind >= argc || strcmp(argv[optind], "import") != 0)
         return cli_usage_error("cells", "expected `cells import --operator OP FILE`");
     if (!op)
@@ -129,9 +157,7 @@ static void ingest_help(void)
            "Stores location events (CSV: msisdn, ts, then cell_id or lat, lon,\n"
            "accuracy_m). Files may be .gz or .zst; - reads stdin. Events identical to\n"
            "stored ones are counted as duplicates. All files land together, atomically.\n\n"
-           "Options:\n"
-           "  --operator OP    the operator whose feed this is (required)\n"
-           "  --rejects FILE   where to report rejected rows (default <data>/rejects/)\n"
+           "Options:\n" IMPORT_OPTIONS_HELP
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"
            "                   keeps everything\n"
@@ -141,36 +167,35 @@ static void ingest_help(void)
 
 int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"operator", required_argument, NULL, 'o'},
-                                         {"rejects", required_argument, NULL, 'r'},
-                                         {"format", required_argument, NULL, 'f'},
+    static const struct option opts[] = {IMPORT_OPTIONS,
                                          {"retention-days", required_argument, NULL, 'R'},
-                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *op = NULL, *format = "text";
-    ct_import_opts io = {NULL, NULL, NULL, 0, 0};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0}};
     char *end = NULL;
     long days;
-    int c;
+    int c, took;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
+        if ((took = import_option(&a, c, optarg, "ingest")) < 0)
+            return EXIT_USAGE;
+        if (took)
+            continue;
         switch (c) {
-        case 'o': op = optarg; break;
-        case 'r': io.rejects_path = optarg; break;
-        case 'f': format = optarg; break;
         case 'R':
             if (!strcmp(optarg, "never")) { /* the same numbers as the API and purge */
-                io.retention_days = CT_RETENTION_NEVER;
+                a.io.retention_days = CT_RETENTION_NEVER;
                 break;
             }
             days = strtol(optarg, &end, 10);
             if (!*optarg || *end || days < 1 || days > 3660)
                 return cli_usage_error("ingest", "--retention-days must be 1 to 3660, or never");
-            io.retention_days = (int)days;
+            a.io.retention_days = (int)days;
             break;
         case 'h': ingest_help(); return EXIT_OK;
         default: return cli_usage_error("ingest", "unknown option");
         }
     }
+    const char *op = a.op, *format = a.format;
+    ct_import_opts io = a.io;
     if (!op)
         return cli_usage_error("ingest", "--operator is required");
     if (optind >= argc)

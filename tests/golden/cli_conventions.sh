@@ -69,4 +69,8 @@ expect_exit 2 "$CT" --data "$D" trace K1 --distance -5
 expect_grep "^celltrace: --distance takes metres, 0 or more, not '-5'$" "$WORK/err"
 expect_exit 2 "$CT" explain
 expect_grep '^Try `celltrace --help`.$' "$WORK/err"
+# The import commands share their options and check --format.
+expect_exit 2 "$CT" --data "$D" ingest --operator 250-01 --format xml /dev/null
+expect_grep "format must be text or json" "$WORK/err"
+expect_exit 2 "$CT" --data "$D" cells import --operator 250-01 --format xml /dev/null
 exit 0
