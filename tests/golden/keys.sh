@@ -6,7 +6,7 @@
 # - rotations of the vault, pseudonym and dlr keys keep every trace
 #   byte-identical; a fault at any write, fsync or rename of a rotation,
 #   or a kill at any moment, leaves the old keys or the new ones: `check`
-#   is clean and the traces are the same;
+#   is clean and the traces are the same; the conformance case stays exact;
 # - rewrap moves the keys between providers; purge --all makes new keys
 #   and a new salt.
 # KILLS (default 10) sets how many kills land on a running rotation.
@@ -165,6 +165,29 @@ export CREDENTIALS_DIRECTORY="$WORK/cred"
 traces "$D" >"$WORK/rot.out" || fail "traces under credentials"
 expect_same "$WORK/ref.out" "$WORK/rot.out"
 expect_exit 0 "$CT" --data "$D" check
+
+# The conformance case, sealed under a passphrase: exact before and after
+# every rotation and a rewrap.
+C="$SRC/conformance/basic"
+CD="$WORK/conf"
+expect_exit 0 "$CT" --data "$CD" init --key-provider passphrase --passphrase-env CT_TEST_PASS \
+    --kdf interactive
+expect_exit 0 "$CT" --data "$CD" cells import --operator 250-01 "$C/cells_250-01.csv"
+expect_exit 0 "$CT" --data "$CD" cells import --operator 250-02 "$C/cells_250-02.csv"
+expect_exit 3 "$CT" --data "$CD" ingest --operator 250-01 "$C/events_250-01.csv"
+expect_exit 0 "$CT" --data "$CD" ingest --operator 250-02 "$C/events_250-02.csv"
+expect_exit 0 "$CT" --data "$CD" cases import "$C/cases.csv"
+conformance_exact() {
+    expect_exit 0 "$CT" --data "$CD" trace K1 --format csv
+    expect_same "$C/expected_K1.csv" "$WORK/out"
+    expect_exit 0 "$CT" --data "$CD" trace K1 --format csv --min-exposure 600 --max-presence 1800 --distance 500
+    expect_same "$C/expected_K1_params.csv" "$WORK/out"
+}
+conformance_exact
+expect_exit 0 "$CT" --data "$CD" keys rotate --vault --pseudonym --dlr
+conformance_exact
+expect_exit 0 "$CT" --data "$CD" keys rewrap --provider file --key-dir "$WORK/conf-keys"
+conformance_exact
 
 # The default cost is libsodium's SENSITIVE (1 GiB, 4 passes; not under
 # valgrind, where it would take many minutes).
