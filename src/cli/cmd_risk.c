@@ -158,6 +158,12 @@ static int risk_fit(int argc, char **argv)
         return EXIT_FAIL;
     }
     fo.base = base;
+    for (int i = optind; i < argc; i++) /* the same rows twice would weigh double */
+        for (int j = optind; j < i; j++)
+            if (!strcmp(argv[i], argv[j])) {
+                ct_risk_model_free(base);
+                return cli_usage_error("risk", "%s is named twice", argv[i]);
+            }
     ct_risk_fit_report rep;
     int rc = EXIT_FAIL;
     if (ct_risk_fit((const char *const *)argv + optind, (size_t)(argc - optind), &fo, &model, &rep,
@@ -182,6 +188,11 @@ static int risk_fit(int argc, char **argv)
         if (out && rc == EXIT_OK)
             fprintf(stderr, "risk fit: %zu contacts (%zu true) from %d files -> %s\n", rep.rows,
                     rep.positives, argc - optind, out);
+        if (rc == EXIT_OK && rep.positives < 100)
+            fprintf(stderr,
+                    "risk fit: warning: only %zu true contacts; coefficients and calibration this "
+                    "thin are noise (scripts/calibrate.sh fits on thousands)\n",
+                    rep.positives);
     }
     ct_risk_model_free(model);
     ct_risk_model_free(base);

@@ -80,4 +80,21 @@ expect_exit 1 "$CT" --data "$D" evaluate --truth "$WORK/bad2.csv"
 expect_grep 'needs columns case_id, msisdn and minutes' "$WORK/err"
 expect_exit 2 "$CT" --data "$D" evaluate
 expect_exit 2 "$CT" --data "$D" evaluate --truth "$WORK/truth.csv" --format csv
+
+# ---- risk features and risk fit on the same truth ------------------------------------------
+expect_exit 0 "$CT" --data "$D" risk features --truth "$WORK/truth.csv"
+cp "$WORK/out" "$WORK/features.csv"
+head -1 "$WORK/features.csv" | grep -q '^case_id,true,' || fail "features header"
+[ "$(tail -n +2 "$WORK/features.csv" | wc -l)" = 3 ] || fail "one feature row per contact of the net"
+[ "$(tail -n +2 "$WORK/features.csv" | cut -d, -f2 | sort | tr -d '\n')" = 011 ] ||
+    fail "two of the three contacts of the net are true"
+grep -q 7999 "$WORK/features.csv" && fail "a phone number in the features file"
+# the same file twice would count its rows twice: refused
+expect_exit 2 "$CT" risk fit "$WORK/features.csv" "$WORK/features.csv"
+expect_grep "named twice" "$WORK/err"
+# a fit on 2 true contacts works, but says it is noise
+expect_exit 0 "$CT" risk fit --out "$WORK/model.txt" --version tiny "$WORK/features.csv"
+expect_grep "only 2 true contacts" "$WORK/err"
+expect_grep '^version tiny$' "$WORK/model.txt"
+expect_exit 0 "$CT" --data "$D" trace K1 --score --model "$WORK/model.txt" --format csv
 exit 0
