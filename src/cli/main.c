@@ -70,6 +70,9 @@ static void usage(FILE *out)
             "See man celltrace (docs/celltrace.1).\n");
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 0)))
+#endif
 static void error_line(const char *fmt, va_list ap)
 {
     fputs("celltrace: ", stderr);
