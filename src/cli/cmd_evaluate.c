@@ -118,12 +118,24 @@ static void print_table(FILE *out, const ct_evaluation *e, const char *truth)
     }
 }
 
+/* A ratio, or null when its denominator is 0 (the table prints "-"). */
+static void json_ratio(FILE *out, const char *key, double v, int defined)
+{
+    if (defined)
+        fprintf(out, ",\"%s\":%.6g", key, v);
+    else
+        fprintf(out, ",\"%s\":null", key);
+}
+
 static void json_counts(FILE *out, const char *key, const ct_eval_counts *k)
 {
-    fprintf(out, "\"%s\":{\"contacts\":%llu,\"true\":%llu,\"truth\":%llu,\"precision\":%.6g,"
-                 "\"recall\":%.6g,\"f1\":%.6g}",
-            key, (unsigned long long)k->selected, (unsigned long long)k->selected_true,
-            (unsigned long long)k->truth, k->precision, k->recall, k->f1);
+    fprintf(out, "\"%s\":{\"contacts\":%llu,\"true\":%llu,\"truth\":%llu", key,
+            (unsigned long long)k->selected, (unsigned long long)k->selected_true,
+            (unsigned long long)k->truth);
+    json_ratio(out, "precision", k->precision, k->selected > 0);
+    json_ratio(out, "recall", k->recall, k->truth > 0);
+    json_ratio(out, "f1", k->f1, k->selected > 0 && k->truth > 0);
+    fputc('}', out);
 }
 
 static void json_slice(FILE *out, const ct_eval_slice *s)

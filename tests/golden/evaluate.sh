@@ -54,6 +54,9 @@ bins=$(grep -o '"reliability":\[[^]]*\]' "$WORK/all" | head -1)
 expect_grep '{"kind":"point-point","net":2,"net_true":1,' "$J"
 expect_grep '{"kind":"cell-point","net":1,"net_true":1,' "$J"
 expect_grep '{"kind":"cell-cell","net":0,"net_true":0,' "$J"
+# an empty slice has no precision, recall or F1: null, where the table says -
+grep -o '{"kind":"cell-cell".*' "$J" | grep -q '"precision":null,"recall":null,"f1":null' ||
+    fail "an empty slice's ratios are not null"
 
 # ---- the plot is an SVG with both panels ------------------------------------------
 head -c 4 "$WORK/plot.svg" | grep -q '<svg' || fail "the plot is not an SVG"
