@@ -33,6 +33,10 @@ expect_grep "already" "$WORK/err"
 # $CELLTRACE_DATA is honoured.
 CELLTRACE_DATA="$D" expect_exit 0 "$CT" stats --format json
 expect_grep '"subscribers":0' "$WORK/out"
+# the default keeps the keys inside: stats says so, as check and keys status do
+expect_grep '"keys":{"provider":"file","keys_inside_data":true}' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" stats
+expect_grep "^warning: the keys are kept in clear inside the data directory" "$WORK/out"
 
 # An unknown case, an unknown operator, a missing file: exit 1, one clear line.
 expect_exit 1 "$CT" --data "$D" trace NOPE

@@ -147,6 +147,8 @@ expect_exit 0 "$CT" --data "$D" keys rewrap --provider file --key-dir "$WORK/key
 [ "$(stat -c %a "$WORK/keyfolder")" = 700 ] || fail "key folder not 0700"
 env -u CT_TEST_PASS "$CT" --data "$D" keys status >"$WORK/out" 2>&1 || fail "file provider"
 grep -q warning "$WORK/out" && fail "a key folder outside the data directory is warned about"
+env -u CT_TEST_PASS "$CT" --data "$D" stats --format json >"$WORK/out" 2>&1 || fail "stats"
+expect_grep '"keys":{"provider":"file","keys_inside_data":false}' "$WORK/out"
 mv "$WORK/keyfolder" "$WORK/keyfolder.unmounted"
 expect_exit 1 "$CT" --data "$D" stats
 expect_grep "keyfolder/keyring does not exist.*mounted" "$WORK/err"
