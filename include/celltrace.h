@@ -471,6 +471,50 @@ ct_code ct_explain(ct_db *db, const char *case_id, const char *msisdn, const ct_
                    const ct_risk_opts *risk, ct_explanation **out, ct_err *err);
 void ct_explanation_free(ct_explanation *e);
 
+/* ---- places: who was in an area (celltrace area, docs/AREA.md) ---------- */
+
+/* An area query beyond these needs `force`: it returns a good part of a
+ * city, which is a privacy event of its own (audited as "area --force"). */
+#define CT_AREA_RADIUS_MAX_M 50000.0
+#define CT_AREA_SPAN_MAX_S (31 * 86400)
+
+typedef struct ct_area {
+    /* The disk: a centre and radius, or, when `op` and `cell_id` are both
+     * set, that cell's coverage disk from the catalogue. */
+    double lat, lon, radius_m;
+    const char *op, *cell_id;
+    int64_t from, to;   /* [from, to), epoch seconds */
+    int64_t min_stay_s; /* present at least this long (>= 0; 900 is the CLI's default) */
+    int force;          /* allow a disk wider than 50 km or a window longer than 31 days */
+} ct_area;
+
+typedef struct ct_presence {
+    char msisdn[CT_MSISDN_MAX + 1];
+    uint32_t subscriber;
+    int64_t present_s;    /* sum over presences whose disk meets the area, cut to [from, to) */
+    int64_t first_seen;   /* earliest instant counted */
+    int64_t last_seen;    /* latest end counted */
+    double min_radius_m;  /* the smallest radius of the phone's own disks counted */
+    double expected_inside_s; /* seconds weighted by the share of the disk inside the area */
+} ct_presence;
+
+typedef struct ct_presences {
+    ct_presence *items; /* present_s desc, then msisdn asc (as text) */
+    size_t n;
+    double lat, lon, radius_m; /* the disk asked about (a cell's, for a cell) */
+    uint64_t candidates, overlaps; /* work done, for benchmarks */
+} ct_presences;
+
+/* Everyone present in the area for at least min_stay_s seconds of [from,
+ * to), exactly as docs/AREA.md defines it from SPEC 4's presences (only
+ * p->max_presence_s is read; NULL: the defaults). Reading the numbers is
+ * audited. Returns new (*out): free with ct_presences_free. CT_EINVAL for
+ * a bad query, or one over the limits without force; CT_ENOTFOUND for an
+ * unknown cell. */
+ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presences **out,
+                      ct_err *err);
+void ct_presences_free(ct_presences *ps);
+
 /* Fitting a model (docs/RISK.md section 4) on files from `risk features`. */
 typedef struct ct_risk_fit_opts {
     const ct_risk_model *base;   /* visit and co-movement constants (NULL: built-in) */

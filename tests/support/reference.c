@@ -317,3 +317,89 @@ char *ref_result_csv(const char *case_id, const ref_result *r)
     }
     return buf;
 }
+
+/* ---- area queries ---------------------------------------------------------- */
+
+double ref_lens_area(double r1, double r2, double d)
+{
+    /* the textbook formula: two circular segments cut by the common chord */
+    if (d >= r1 + r2)
+        return 0.0;
+    if (d <= fabs(r1 - r2)) {
+        double r = r1 < r2 ? r1 : r2;
+        return M_PI * r * r;
+    }
+    double c1 = (d * d + r1 * r1 - r2 * r2) / (2.0 * d * r1);
+    double c2 = (d * d + r2 * r2 - r1 * r1) / (2.0 * d * r2);
+    c1 = c1 > 1.0 ? 1.0 : c1 < -1.0 ? -1.0 : c1;
+    c2 = c2 > 1.0 ? 1.0 : c2 < -1.0 ? -1.0 : c2;
+    double a1 = acos(c1), a2 = acos(c2);
+    return r1 * r1 * (a1 - sin(2.0 * a1) / 2.0) + r2 * r2 * (a2 - sin(2.0 * a2) / 2.0);
+}
+
+static int cmp_presence(const void *pa, const void *pb)
+{
+    const ref_presence *a = pa, *b = pb;
+    if (a->present_s != b->present_s)
+        return a->present_s > b->present_s ? -1 : 1;
+    return strcmp(a->msisdn, b->msisdn);
+}
+
+int ref_area(const ref_store *s, const ref_area_q *q, double ambiguity_m, ref_area_result *out)
+{
+    out->items = calloc(s->n ? s->n : 1, sizeof *out->items);
+    out->n = 0;
+    out->ambiguous = 0;
+    if (!out->items)
+        return -1;
+    size_t g = 0;
+    while (g < s->n) {
+        size_t h = g; /* one subscriber: items [g, h) */
+        while (h < s->n && strcmp(s->items[h].ev.msisdn, s->items[g].ev.msisdn) == 0)
+            h++;
+        ref_presence pr;
+        memset(&pr, 0, sizeof pr);
+        pr.first = INT64_MAX;
+        pr.last = INT64_MIN;
+        pr.min_radius_m = INFINITY;
+        for (size_t j = g; j < h; j++) {
+            const ref_item *b = &s->items[j];
+            int64_t b_end = b->p_start + q->max_presence_s; /* SPEC 4.2 */
+            if (b->p_next < b_end)
+                b_end = b->p_next;
+            int64_t lo = b->p_start > q->from ? b->p_start : q->from;
+            int64_t hi = b_end < q->to ? b_end : q->to;
+            double d = ref_distance_m(q->lat, q->lon, b->lat, b->lon);
+            double thr = q->radius + b->r;
+            if (hi > lo && fabs(d - thr) <= ambiguity_m)
+                out->ambiguous++;
+            if (!(d <= thr) || hi <= lo)
+                continue;
+            pr.present_s += hi - lo;
+            if (lo < pr.first)
+                pr.first = lo;
+            if (hi > pr.last)
+                pr.last = hi;
+            if (b->r < pr.min_radius_m)
+                pr.min_radius_m = b->r;
+            double share = ref_lens_area(q->radius, b->r, d) / (M_PI * b->r * b->r);
+            pr.expected_inside_s += (double)(hi - lo) * (share > 1.0 ? 1.0 : share);
+        }
+        if (pr.present_s > 0 && pr.present_s >= q->min_stay) {
+            memcpy(pr.msisdn, s->items[g].ev.msisdn, sizeof pr.msisdn);
+            out->items[out->n++] = pr;
+        }
+        g = h;
+    }
+    qsort(out->items, out->n, sizeof *out->items, cmp_presence);
+    return 0;
+}
+
+void ref_area_result_free(ref_area_result *r)
+{
+    if (!r)
+        return;
+    free(r->items);
+    r->items = NULL;
+    r->n = 0;
+}

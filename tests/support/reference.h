@@ -106,6 +106,34 @@ int ref_trace(const ref_store *s, const ref_case *c, const ref_params *p, double
               ref_result *out);
 void ref_result_free(ref_result *r);
 
+/* An area query (docs/AREA.md): every subscriber whose presences P_j
+ * (SPEC 4.2) have a disk that meets (lat, lon, radius): dist <= radius +
+ * r_j, summed over |P_j ∩ [from, to)|; listed when the sum is > 0 and >=
+ * min_stay. expected_inside_s weighs each second by the share of the
+ * phone's disk inside the area. */
+typedef struct ref_area_q {
+    double lat, lon, radius;
+    int64_t from, to, min_stay, max_presence_s;
+} ref_area_q;
+
+typedef struct ref_presence {
+    char msisdn[REF_MSISDN_MAX + 1];
+    int64_t present_s, first, last;
+    double min_radius_m, expected_inside_s;
+} ref_presence;
+
+typedef struct ref_area_result {
+    ref_presence *items; /* present_s desc, then msisdn asc (text) */
+    size_t n;
+    size_t ambiguous;    /* counted-or-not pairs within ambiguity_m of radius + r_j */
+} ref_area_result;
+
+int ref_area(const ref_store *s, const ref_area_q *q, double ambiguity_m, ref_area_result *out);
+void ref_area_result_free(ref_area_result *r);
+
+/* Area common to two disks of radii r1, r2 whose centres are d apart. */
+double ref_lens_area(double r1, double r2, double d);
+
 /* Writes the `trace --format csv` text of a result (header included, LF
  * line ends) into a malloc'd string. */
 char *ref_result_csv(const char *case_id, const ref_result *r);

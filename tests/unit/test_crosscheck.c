@@ -333,6 +333,7 @@ static void fmt_msisdn(rng *r, const char *digits, char *buf, size_t cap)
 #define MAX_OPS 3
 #define MAX_CASES 3
 #define MAX_PARAMS 3
+#define MAX_AREAS 4
 #define TXT 96
 
 typedef struct cat_row {
@@ -400,6 +401,8 @@ typedef struct scenario {
     int cases_via_file;
     ref_params params[MAX_PARAMS];
     int nparams;
+    ref_area_q areas[MAX_AREAS]; /* area queries (docs/AREA.md) */
+    int nareas;
 } scenario;
 
 static void scenario_free(scenario *s)
@@ -617,6 +620,56 @@ static void gen_event_at(gen *g, scenario *s, int64_t ts, gev *e)
         e->accc = gen_radius_cents(r);
         if (e->accc > 50000)
             e->accc = 50000;
+    }
+}
+
+/* Area queries (docs/AREA.md), drawn after everything else so that the
+ * rest of a seed's scenario stays what it was: centres on cells and
+ * points or beside them, radii from a cafe's to a district's, some with a
+ * point exactly on the edge; windows that start inside presences and
+ * cross midnight. */
+static void gen_areas(scenario *s, gen *g)
+{
+    rng *r = &g->r;
+    s->nareas = MAX_AREAS;
+    for (int k = 0; k < s->nareas; k++) {
+        ref_area_q *a = &s->areas[k];
+        const ev_row *row = s->nrows ? &s->rows[rng_below(r, s->nrows)] : NULL;
+        if (row && !row->ev.is_cell && rng_pct(r, 50)) {
+            a->lat = row->ev.lat;
+            a->lon = row->ev.lon;
+        } else {
+            const gcell *c = &g->cells[rng_below(r, g->ncells)];
+            a->lat = (double)c->lat / 1e6;
+            a->lon = (double)c->lon / 1e6;
+        }
+        if (rng_pct(r, 60)) {
+            a->lat += (double)rng_range(r, -g->spread / 2, g->spread / 2) / 1e6;
+            a->lon += (double)rng_range(r, -g->spread / 2, g->spread / 2) / 1e6;
+            a->lat = a->lat > 90.0 ? 90.0 : a->lat < -90.0 ? -90.0 : a->lat;
+            a->lon = a->lon > 180.0 ? 180.0 : a->lon < -180.0 ? -180.0 : a->lon;
+        }
+        switch (rng_below(r, 4)) {
+        case 0: a->radius = (double)rng_range(r, 1, 50); break;
+        case 1: a->radius = (double)rng_range(r, 5000, 200000) / 100.0; break;
+        case 2: a->radius = (double)rng_range(r, 1, 30000); break;
+        default: /* a point exactly on the edge: decided either way (1 mm) */
+            a->radius = 100.0;
+            if (row && !row->ev.is_cell) {
+                double d = ref_distance_m(a->lat, a->lon, row->ev.lat, row->ev.lon);
+                if (d - row->ev.acc > 0.5)
+                    a->radius = d - row->ev.acc;
+            }
+        }
+        a->from = g->t0 + rng_range(r, -3600, g->span);
+        if (row && rng_pct(r, 30))
+            a->from = row->ev.ts + rng_range(r, 1, 1800); /* inside a presence */
+        else if (rng_pct(r, 30))
+            a->from -= ((a->from % 86400) + 86400) % 86400 + rng_range(r, 0, 7200); /* over 00:00 */
+        a->to = a->from + rng_range(r, 1, 2 * 86400);
+        static const int64_t stays[] = {0, 1, 900};
+        a->min_stay = rng_pct(r, 70) ? stays[rng_below(r, 3)] : rng_range(r, 0, 5400);
+        a->max_presence_s = s->params[rng_below(r, (uint64_t)s->nparams)].max_presence_s;
     }
 }
 
@@ -1000,6 +1053,7 @@ static void gen_scenario(scenario *s, uint64_t seed)
         p->after_s = rng_range(r, 0, 10 * 86400);
     }
 
+    gen_areas(s, g);
     for (int k = 0; k < nsubs; k++)
         free(evs[k]);
     free(evs);
@@ -1124,9 +1178,17 @@ typedef struct trace_out {
     size_t n;
 } trace_out;
 
+typedef struct area_out {
+    int rc; /* ct_code of ct_area_query, or -1 when not run */
+    char err[CT_ERR_MSG_MAX];
+    ref_presence *items;
+    size_t n;
+} area_out;
+
 typedef struct run_out {
     char setup_err[8192]; /* "" when every import/ingest went as expected */
     trace_out tr[MAX_CASES][MAX_PARAMS];
+    area_out ar[MAX_AREAS];
 } run_out;
 
 static void run_out_free(run_out *o)
@@ -1134,6 +1196,8 @@ static void run_out_free(run_out *o)
     for (int c = 0; c < MAX_CASES; c++)
         for (int p = 0; p < MAX_PARAMS; p++)
             free(o->tr[c][p].items);
+    for (int k = 0; k < MAX_AREAS; k++)
+        free(o->ar[k].items);
     memset(o, 0, sizeof *o);
 }
 
@@ -1173,6 +1237,40 @@ static size_t unique_events(const scenario *s)
 
 /* Writes the scenario under dir and runs it through the public API. Only
  * the traces (case c, params p) with want[c][p] set are run. */
+static void run_areas(const scenario *s, ct_db *db, run_out *out)
+{
+    for (int k = 0; k < s->nareas; k++) {
+        const ref_area_q *a = &s->areas[k];
+        area_out *ao = &out->ar[k];
+        ct_area q = {.lat = a->lat, .lon = a->lon, .radius_m = a->radius, .from = a->from,
+                     .to = a->to, .min_stay_s = a->min_stay};
+        ct_params p;
+        ct_params_default(&p);
+        p.max_presence_s = a->max_presence_s;
+        ct_presences *res = NULL;
+        ct_err err;
+        memset(&err, 0, sizeof err);
+        ao->rc = (int)ct_area_query(db, &q, &p, &res, &err);
+        if (ao->rc != CT_OK) {
+            snprintf(ao->err, sizeof ao->err, "%s", err.msg);
+            continue;
+        }
+        ao->n = res->n;
+        ao->items = xmalloc((res->n + 1) * sizeof *ao->items);
+        for (size_t i = 0; i < res->n; i++) {
+            ref_presence *it = &ao->items[i];
+            memset(it, 0, sizeof *it);
+            snprintf(it->msisdn, sizeof it->msisdn, "%s", res->items[i].msisdn);
+            it->present_s = res->items[i].present_s;
+            it->first = res->items[i].first_seen;
+            it->last = res->items[i].last_seen;
+            it->min_radius_m = res->items[i].min_radius_m;
+            it->expected_inside_s = res->items[i].expected_inside_s;
+        }
+        ct_presences_free(res);
+    }
+}
+
 static void run_engine(const scenario *s, const char *dir, int want[MAX_CASES][MAX_PARAMS],
                        run_out *out)
 {
@@ -1328,6 +1426,7 @@ static void run_engine(const scenario *s, const char *dir, int want[MAX_CASES][M
             ct_contacts_free(res);
         }
     }
+    run_areas(s, db, out);
     ct_close(db);
 }
 
@@ -1406,7 +1505,65 @@ typedef struct verdict {
     int mismatch[MAX_CASES][MAX_PARAMS];
     int nmismatch;
     size_t compared, ambiguous, contacts;
+    size_t areas, areas_ambiguous, presences;
 } verdict;
+
+static int presence_eq(const ref_presence *a, const ref_presence *b)
+{
+    double tol = 1e-6 * (double)a->present_s + 1e-6;
+    return strcmp(a->msisdn, b->msisdn) == 0 && a->present_s == b->present_s &&
+           a->first == b->first && a->last == b->last &&
+           memcmp(&a->min_radius_m, &b->min_radius_m, sizeof(double)) == 0 &&
+           fabs(a->expected_inside_s - b->expected_inside_s) <= tol;
+}
+
+static void print_presences(sbuf *b, const char *title, const ref_presence *it, size_t n)
+{
+    sb_printf(b, "  %s (%zu):\n", title, n);
+    for (size_t i = 0; i < n; i++) {
+        char f[32], l[32];
+        ref_format_time(it[i].first, f);
+        ref_format_time(it[i].last, l);
+        sb_printf(b, "    %-16s present=%-7" PRId64 " first=%s last=%s min_radius=%.17g inside=%.9g\n",
+                  it[i].msisdn, it[i].present_s, f, l, it[i].min_radius_m, it[i].expected_inside_s);
+    }
+}
+
+/* The area queries against ref_area. */
+static void judge_areas(const scenario *s, const run_out *o, const ref_store *st, verdict *v,
+                        sbuf *b)
+{
+    for (int k = 0; k < s->nareas; k++) {
+        const ref_area_q *a = &s->areas[k];
+        const area_out *ao = &o->ar[k];
+        ref_area_result rr;
+        ref_area(st, a, AMBIGUITY_M, &rr);
+        if (rr.ambiguous > 0) {
+            v->areas_ambiguous++;
+            ref_area_result_free(&rr);
+            continue;
+        }
+        v->areas++;
+        v->presences += rr.n;
+        int same = ao->rc == CT_OK && rr.n == ao->n;
+        for (size_t i = 0; same && i < rr.n; i++)
+            same = presence_eq(&rr.items[i], &ao->items[i]);
+        if (!same) {
+            v->nmismatch++;
+            char f[32], t[32];
+            ref_format_time(a->from, f);
+            ref_format_time(a->to, t);
+            sb_printf(b,
+                      "MISMATCH seed 0x%016" PRIx64 " area %d: (%.17g, %.17g) r=%.17g %s..%s "
+                      "min_stay %" PRId64 " max_presence %" PRId64 "%s%s\n",
+                      s->seed, k, a->lat, a->lon, a->radius, f, t, a->min_stay, a->max_presence_s,
+                      ao->rc == CT_OK ? "" : ": ct_area_query failed: ", ao->err);
+            print_presences(b, "reference", rr.items, rr.n);
+            print_presences(b, "engine", ao->items, ao->n);
+        }
+        ref_area_result_free(&rr);
+    }
+}
 
 /* Compares a run with the reference; describes mismatches into b. */
 static void judge(const scenario *s, const run_out *o, int want[MAX_CASES][MAX_PARAMS],
@@ -1464,6 +1621,7 @@ static void judge(const scenario *s, const run_out *o, int want[MAX_CASES][MAX_P
             ref_result_free(&rr);
         }
     }
+    judge_areas(s, o, &st, v, b);
     ref_store_free(&st);
     free(ev);
     free(cells);
@@ -1612,6 +1770,7 @@ static void shrink(const scenario *orig, int c, int p, const ref_contact *ra, si
 
 typedef struct totals {
     size_t rounds, compared, ambiguous, contacts, failures, shrunk;
+    size_t areas, areas_ambiguous, presences;
 } totals;
 
 static void run_round(uint64_t seed, totals *tot)
@@ -1634,6 +1793,9 @@ static void run_round(uint64_t seed, totals *tot)
     tot->compared += v.compared;
     tot->ambiguous += v.ambiguous;
     tot->contacts += v.contacts;
+    tot->areas += v.areas;
+    tot->areas_ambiguous += v.areas_ambiguous;
+    tot->presences += v.presences;
     if (v.nmismatch || v.setup_failed) {
         tot->failures++;
         if (tot->failures <= 10)
@@ -1696,9 +1858,13 @@ static void test_crosscheck_random(void **state)
     fprintf(stderr,
             "crosscheck: %zu rounds from seed 0x%016" PRIx64 " in %lds: %zu traces compared "
             "(%zu contacts), %zu skipped as ambiguous (a pair within 1 mm of the threshold), "
-            "%zu rounds failed\n",
+            "%zu rounds failed\n"
+            "crosscheck: %zu area queries compared (%zu presences), %zu skipped as ambiguous\n",
             tot.rounds, seed, (long)(time(NULL) - t0), tot.compared, tot.contacts, tot.ambiguous,
-            tot.failures);
+            tot.failures, tot.areas, tot.presences, tot.areas_ambiguous);
+    if (tot.areas < tot.rounds)
+        fail_msg("only %zu area queries compared in %zu rounds: the check would prove nothing",
+                 tot.areas, tot.rounds);
     if (tot.failures)
         fail_msg("%zu of %zu rounds differ from the reference (first seed 0x%016" PRIx64 ")",
                  tot.failures, tot.rounds, seed);

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -318,6 +320,132 @@ static void trace_many_in_order(void **state)
     free(dir);
 }
 
+/* ---- area queries (docs/AREA.md) ------------------------------------------ */
+
+static ct_presences *area(ct_db *db, const ct_area *q, ct_code want)
+{
+    ct_presences *ps = NULL;
+    ct_err err;
+    ct_code rc = ct_area_query(db, q, NULL, &ps, &err);
+    if (rc != want)
+        fail_msg("ct_area_query: %s (%s), wanted %s", ct_code_name(rc), err.msg,
+                 ct_code_name(want));
+    return ps;
+}
+
+static int64_t at(const char *iso)
+{
+    int64_t t;
+    assert_int_equal(ct_parse_time(iso, 0, &t), 0);
+    return t;
+}
+
+static void area_boundaries(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    /* a point 1000 m north of (55.70, 37.50) on its meridian, accuracy 10:
+     * its disk reaches 990 m from the centre, to the nanometre */
+    double north = 55.70 + 1000.0 / 6371008.8 * 180.0 / 3.14159265358979323846;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "msisdn,ts,cell_id,lat,lon,accuracy_m\n"
+             /* 1: at A from before the window, away, back: [17:30,18:30) [19:00,20:00) */
+             "79990000001,2020-03-24T17:30:00Z,A,,,\n"
+             "79990000001,2020-03-24T19:00:00Z,A,,,\n"
+             /* 2: at B over midnight: [23:30, 00:10) then [00:10, 01:10) */
+             "79990000002,2020-03-24T23:30:00Z,B,,,\n"
+             "79990000002,2020-03-25T00:10:00Z,B,,,\n"
+             /* 3 and 4: points on the edge of a 990 m disk, 5 mm in and 5 mm out */
+             "79990000003,2020-03-24T18:00:00Z,,%.12f,37.5,10.005\n"
+             "79990000004,2020-03-24T18:00:00Z,,%.12f,37.5,9.995\n"
+             /* 5: 899 s at A in the window, one short of 900 */
+             "79990000005,2020-03-24T19:15:01Z,A,,,\n"
+             "79990000005,2020-03-24T19:30:00Z,B,,,\n",
+             north, north);
+    ingest_text(db, dir, text);
+
+    ct_area q = {.lat = 55.75, .lon = 37.62, .radius_m = 1.0, .from = at("2020-03-24T18:00:00Z"),
+                 .to = at("2020-03-24T19:30:00Z"), .min_stay_s = 900};
+    ct_presences *ps = area(db, &q, CT_OK);
+    assert_int_equal(ps->n, 1);
+    assert_string_equal(ps->items[0].msisdn, "79990000001");
+    assert_int_equal(ps->items[0].present_s, 3600);
+    assert_int_equal(ps->items[0].first_seen, at("2020-03-24T18:00:00Z"));
+    assert_int_equal(ps->items[0].last_seen, at("2020-03-24T19:30:00Z"));
+    assert_true(ps->items[0].min_radius_m == 300.0); /* the phone's own radius */
+    /* a 1 m disk at the centre of a 300 m cell: (1/300)^2 of each second */
+    assert_true(fabs(ps->items[0].expected_inside_s - 3600.0 / 90000.0) < 1e-9);
+    ct_presences_free(ps);
+    q.min_stay_s = 899; /* now the one short of 900 is in */
+    ps = area(db, &q, CT_OK);
+    assert_int_equal(ps->n, 2);
+    assert_string_equal(ps->items[1].msisdn, "79990000005");
+    assert_int_equal(ps->items[1].present_s, 899);
+    ct_presences_free(ps);
+
+    /* the cell itself: every second fully inside */
+    ct_area qc = {.op = "250-01", .cell_id = "A", .from = q.from, .to = q.to, .min_stay_s = 900};
+    ps = area(db, &qc, CT_OK);
+    assert_int_equal(ps->n, 1);
+    assert_true(ps->radius_m == 300.0 && ps->lat == 55.75);
+    assert_true(fabs(ps->items[0].expected_inside_s - 3600.0) < 1e-6);
+    ct_presences_free(ps);
+
+    /* over midnight, with the next day's first event ending the presence */
+    ct_area qm = {.lat = 55.80, .lon = 37.70, .radius_m = 10, .from = at("2020-03-25T00:00:00Z"),
+                  .to = at("2020-03-25T00:30:00Z"), .min_stay_s = 0};
+    ps = area(db, &qm, CT_OK);
+    assert_int_equal(ps->n, 1);
+    assert_string_equal(ps->items[0].msisdn, "79990000002");
+    assert_int_equal(ps->items[0].present_s, 1800);
+    assert_int_equal(ps->items[0].first_seen, at("2020-03-25T00:00:00Z"));
+    ct_presences_free(ps);
+
+    /* the edge: 5 mm inside counts, 5 mm outside does not */
+    ct_area qe = {.lat = 55.70, .lon = 37.50, .radius_m = 990.0, .from = at("2020-03-24T18:00:00Z"),
+                  .to = at("2020-03-24T18:30:00Z"), .min_stay_s = 0};
+    ps = area(db, &qe, CT_OK);
+    assert_int_equal(ps->n, 1);
+    assert_string_equal(ps->items[0].msisdn, "79990000003");
+    assert_int_equal(ps->items[0].present_s, 1800);
+    ct_presences_free(ps);
+
+    /* refused: too wide, too long (without force), empty, unknown cell */
+    ct_area big = qe;
+    big.radius_m = 50001;
+    assert_null(area(db, &big, CT_EINVAL));
+    big.force = 1;
+    ct_presences_free(area(db, &big, CT_OK));
+    ct_area longer = qe;
+    longer.to = longer.from + 31 * 86400 + 1;
+    assert_null(area(db, &longer, CT_EINVAL));
+    longer.to = longer.from;
+    assert_null(area(db, &longer, CT_EINVAL));
+    qc.cell_id = "Z";
+    assert_null(area(db, &qc, CT_ENOTFOUND));
+
+    /* every read is audited, the forced one as such, and no number is written */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data/audit.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    int areas = 0, forced = 0;
+    while (fgets(line, sizeof line, f)) {
+        areas += strstr(line, "\"what\":\"area\"") != NULL;
+        forced += strstr(line, "\"what\":\"area --force\"") != NULL;
+        assert_null(strstr(line, "7999000000"));
+    }
+    fclose(f);
+    assert_int_equal(areas, 5);
+    assert_int_equal(forced, 1);
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +455,7 @@ int main(void)
         cmocka_unit_test(cell_entries_examined_once),
         cmocka_unit_test(cell_entries_examined_once_many_cells),
         cmocka_unit_test(trace_many_in_order),
+        cmocka_unit_test(area_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@
 #include "textparse.h"
 #include "tzone.h"
 #include "radix.h"
+#include "scan.h"
 #include "u32map.h"
 #include "sqlvfs.h"
 
@@ -83,6 +84,7 @@ typedef struct colocated {
     uint32_t n;
     size_t cap;
     int scoring;
+    int inside; /* an area query: near_p is the share of the cell inside the disk */
     double d_max;
     const case_interval *query; /* the disk being asked about */
 } colocated;
@@ -122,6 +124,7 @@ typedef struct tracer {
     uint32_t explain_sub;   /* UINT32_MAX: no --explain */
     ct__overlap_detail *details; /* the explained subscriber's overlaps */
     size_t n_details, cap_details;
+    const ct__disk_scan *area; /* an area query (scan.h): overlaps go to its fn */
 } tracer;
 
 /* ---- segments by day --------------------------------------------------------- */
@@ -253,6 +256,11 @@ static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, i
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
     if (b <= a)
         return;
+    if (t->area) {
+        t->out->overlaps++;
+        t->area->fn(t->area->ud, sub, a, b, radius_sum, near_p);
+        return;
+    }
     overlap o = {a, b, radius_sum, near_p, sub, iv, kind};
     queue_overlap(t, &o);
     if (!t->scorer)
@@ -289,12 +297,15 @@ static void consider(tracer *t, uint32_t iv, uint32_t sub, int64_t day, const ct
     const case_interval *ci = &t->ivs[iv];
     int64_t ts = day * CT_DAY_S + e->tod;
     int64_t end = presence_end(t, sub, day, ts, e->gap);
-    double near_p = 0.0;
+    double near_p = 0.0, radius = ci->radius + e->pt.acc;
     uint32_t kind = ci->loc == CT_LOC_NONE ? CT__KIND_POINT_POINT : CT__KIND_CELL_POINT;
-    if (t->scorer && end > ci->start && ts < ci->end)
+    if (t->area) {
+        near_p = ct__inside_probability(dist, ci->radius, e->pt.acc);
+        radius = e->pt.acc; /* the phone's own precision */
+    } else if (t->scorer && end > ci->start && ts < ci->end) {
         near_p = ct__near_probability(dist, ci->radius, e->pt.acc, t->p.contact_distance_m);
-    overlap_interval(t, iv, sub, ts, end, ci->radius + e->pt.acc, near_p, kind,
-                     (place_ref){CT_LOC_NONE, &e->pt});
+    }
+    overlap_interval(t, iv, sub, ts, end, radius, near_p, kind, (place_ref){CT_LOC_NONE, &e->pt});
 }
 
 /* ---- candidates ------------------------------------------------------------------ */
@@ -308,17 +319,20 @@ static void collect_near(void *ud, uint32_t loc, const ct_cell *cell)
     CT_GROW(c->radii, c->n + 1, c->cap);
     c->locs[c->n] = loc;
     c->radii[c->n] = cell->radius;
-    c->near_p[c->n++] =
-        c->scoring ? ct__near_probability(ct__distance_m(c->query->lat, c->query->lon, cell->lat,
-                                                         cell->lon),
-                                          c->query->radius, cell->radius, c->d_max)
-                   : 0.0;
+    double near_p = 0.0;
+    if (c->scoring || c->inside) {
+        double dist = ct__distance_m(c->query->lat, c->query->lon, cell->lat, cell->lon);
+        near_p = c->inside ? ct__inside_probability(dist, c->query->radius, cell->radius)
+                           : ct__near_probability(dist, c->query->radius, cell->radius, c->d_max);
+    }
+    c->near_p[c->n++] = near_p;
 }
 
 /* Appends the cells co-located with ci's disk to t->near. */
 static void find_colocated_cells(tracer *t, const case_interval *ci)
 {
     t->near.scoring = t->scorer != NULL;
+    t->near.inside = t->area != NULL;
     t->near.d_max = t->p.contact_distance_m;
     t->near.query = ci;
     ct__catalog_colocated(t->db->cat, ci->lat, ci->lon, ci->radius, t->p.contact_distance_m,
@@ -408,8 +422,9 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
         }
         CT_GROW(links, n + count, cap);
         for (uint32_t k = first; k < first + count; k++) {
-            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, ci->radius + t->near.radii[k],
-                                     t->near.near_p[k]};
+            /* an area query reports the phone's own radius, a trace r_a + r_b */
+            double radius = t->area ? t->near.radii[k] : ci->radius + t->near.radii[k];
+            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, radius, t->near.near_p[k]};
         }
         if (ci->loc == CT_LOC_NONE)
             t->near.n = first; /* a point's cells are not asked again */
@@ -1075,10 +1090,7 @@ static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
         rc = trace_once(db, job, &vanished, err);
         if (!vanished || attempt == 3 || db->writable)
             break;
-        ct__store_free(&db->store);
-        rc = ct__store_load(db->dir, &db->store, err);
-        if (!rc)
-            rc = ct__catalog_load(db->cat, err);
+        rc = ct__db_reload(db, err);
     }
     if (rc)
         return rc;
@@ -1092,6 +1104,43 @@ static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
         job->contacts = NULL;
         job->explanation = NULL;
     }
+    return rc;
+}
+
+/* ---- an area query (scan.h) -------------------------------------------------------- */
+
+ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
+{
+    tracer t;
+    memset(&t, 0, sizeof t);
+    ct_contacts counters;
+    memset(&counters, 0, sizeof counters);
+    t.db = db;
+    t.err = err;
+    ct_params_default(&t.p);
+    t.p.max_presence_s = q->max_presence_s;
+    t.p.contact_distance_m = 0.0; /* presence in the disk itself */
+    t.case_sub = UINT32_MAX;      /* nobody is left out */
+    t.w_start = q->from;
+    t.w_end = q->to;
+    t.area = q;
+    t.out = &counters;
+    if (q->to > q->from) {
+        case_interval whole = {.start = q->from, .end = q->to, .lat = q->lat, .lon = q->lon,
+                               .radius = q->radius, .loc = CT_LOC_NONE, .op = 0};
+        t.pending = whole;
+        t.has_pending = 1;
+        case_interval_flush(&t);
+        scan_all_cells(&t);
+        scan_interval_points(&t, 0);
+    }
+    ct_code rc = t.failed;
+    *vanished = rc == CT_ENOTFOUND || t.stale;
+    if (!rc && t.stale)
+        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    q->candidates = counters.candidates;
+    q->overlaps = counters.overlaps;
+    tracer_free(&t);
     return rc;
 }
 

@@ -71,6 +71,12 @@ double ct__lens_area(double r1, double r2, double d)
     return area > 0.0 ? area : 0.0;
 }
 
+double ct__inside_probability(double centre_dist, double r_area, double r_phone)
+{
+    double p = ct__lens_area(r_area, r_phone, centre_dist) / (M_PI * r_phone * r_phone);
+    return p < 0.0 ? 0.0 : p > 1.0 ? 1.0 : p;
+}
+
 /* The angle of the circle of radius s about A's centre that lies in B. */
 static double angle_inside(double s, double d, double rb)
 {

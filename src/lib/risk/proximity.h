@@ -20,4 +20,9 @@ double ct__near_probability(double centre_dist, double ra, double rb, double d_m
  * d apart (the lens). */
 double ct__lens_area(double r1, double r2, double d);
 
+/* P(|X - c| <= r_area) for X uniform in a phone's disk of radius r_phone
+ * (> 0) whose centre is `centre_dist` metres from c: the share of the
+ * phone's disk inside the area's disk (docs/AREA.md). */
+double ct__inside_probability(double centre_dist, double r_area, double r_phone);
+
 #endif

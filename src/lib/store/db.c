@@ -308,6 +308,13 @@ void ct__db_segments_release(ct_db *db)
     db->n_retired = 0;
 }
 
+ct_code ct__db_reload(ct_db *db, ct_err *err)
+{
+    ct__store_free(&db->store);
+    ct_code rc = ct__store_load(db->dir, &db->store, err);
+    return rc ? rc : ct__catalog_load(db->cat, err);
+}
+
 /* Rebuilds the slots for the current day list, keeping what is open. */
 static void sync_slots(ct_db *db)
 {

@@ -51,6 +51,11 @@ const struct ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_
  * from ct__db_segment is held (the start of a top-level operation). */
 void ct__db_segments_release(ct_db *db);
 
+/* Reads the manifest and the catalogue again: a reader's view after a
+ * writer replaced a segment or imported cells under it (readers take no
+ * lock; segments are immutable, so the new view is consistent). */
+ct_code ct__db_reload(ct_db *db, ct_err *err);
+
 /* Appends one line to the audit log: who, what, object, how many records,
  * why, when. Fails the command if the log cannot be written: a read of
  * personal data that cannot be audited must not happen. */
