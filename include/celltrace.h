@@ -486,10 +486,11 @@ typedef struct ct_area {
     int64_t from, to;   /* [from, to), epoch seconds */
     int64_t min_stay_s; /* present at least this long (>= 0; 900 is the CLI's default) */
     int force;          /* allow a disk wider than 50 km or a window longer than 31 days */
+    int reveal;         /* whole numbers; else masked ("7999***0001") */
 } ct_area;
 
 typedef struct ct_presence {
-    char msisdn[CT_MSISDN_MAX + 1];
+    char msisdn[CT_MSISDN_MAX + 1]; /* masked unless ct_area.reveal */
     uint32_t subscriber;
     int64_t present_s;    /* sum over presences whose disk meets the area, cut to [from, to) */
     int64_t first_seen;   /* earliest instant counted */
@@ -499,7 +500,7 @@ typedef struct ct_presence {
 } ct_presence;
 
 typedef struct ct_presences {
-    ct_presence *items; /* present_s desc, then msisdn asc (as text) */
+    ct_presence *items; /* present_s desc, then the whole msisdn asc (as text) */
     size_t n;
     double lat, lon, radius_m; /* the disk asked about (a cell's, for a cell) */
     uint64_t candidates, overlaps; /* work done, for benchmarks */
@@ -508,7 +509,7 @@ typedef struct ct_presences {
 /* Everyone present in the area for at least min_stay_s seconds of [from,
  * to), exactly as docs/AREA.md defines it from SPEC 4's presences (only
  * p->max_presence_s is read; NULL: the defaults). Reading the numbers is
- * audited. Returns new (*out): free with ct_presences_free. CT_EINVAL for
+ * audited, masked or not ("area", with " --force" and " --reveal"). Returns new (*out): free with ct_presences_free. CT_EINVAL for
  * a bad query, or one over the limits without force; CT_ENOTFOUND for an
  * unknown cell. */
 ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presences **out,

@@ -1243,7 +1243,7 @@ static void run_areas(const scenario *s, ct_db *db, run_out *out)
         const ref_area_q *a = &s->areas[k];
         area_out *ao = &out->ar[k];
         ct_area q = {.lat = a->lat, .lon = a->lon, .radius_m = a->radius, .from = a->from,
-                     .to = a->to, .min_stay_s = a->min_stay};
+                     .to = a->to, .min_stay_s = a->min_stay, .reveal = 1};
         ct_params p;
         ct_params_default(&p);
         p.max_presence_s = a->max_presence_s;

@@ -367,7 +367,7 @@ static void area_boundaries(void **state)
     ingest_text(db, dir, text);
 
     ct_area q = {.lat = 55.75, .lon = 37.62, .radius_m = 1.0, .from = at("2020-03-24T18:00:00Z"),
-                 .to = at("2020-03-24T19:30:00Z"), .min_stay_s = 900};
+                 .to = at("2020-03-24T19:30:00Z"), .min_stay_s = 900, .reveal = 1};
     ct_presences *ps = area(db, &q, CT_OK);
     assert_int_equal(ps->n, 1);
     assert_string_equal(ps->items[0].msisdn, "79990000001");
@@ -378,15 +378,18 @@ static void area_boundaries(void **state)
     /* a 1 m disk at the centre of a 300 m cell: (1/300)^2 of each second */
     assert_true(fabs(ps->items[0].expected_inside_s - 3600.0 / 90000.0) < 1e-9);
     ct_presences_free(ps);
-    q.min_stay_s = 899; /* now the one short of 900 is in */
+    q.min_stay_s = 899; /* now the one short of 900 is in; masked */
+    q.reveal = 0;
     ps = area(db, &q, CT_OK);
     assert_int_equal(ps->n, 2);
-    assert_string_equal(ps->items[1].msisdn, "79990000005");
+    assert_string_equal(ps->items[0].msisdn, "7999***0001");
+    assert_string_equal(ps->items[1].msisdn, "7999***0005");
     assert_int_equal(ps->items[1].present_s, 899);
     ct_presences_free(ps);
 
     /* the cell itself: every second fully inside */
-    ct_area qc = {.op = "250-01", .cell_id = "A", .from = q.from, .to = q.to, .min_stay_s = 900};
+    ct_area qc = {.op = "250-01", .cell_id = "A", .from = q.from, .to = q.to, .min_stay_s = 900,
+                  .reveal = 1};
     ps = area(db, &qc, CT_OK);
     assert_int_equal(ps->n, 1);
     assert_true(ps->radius_m == 300.0 && ps->lat == 55.75);
@@ -395,7 +398,7 @@ static void area_boundaries(void **state)
 
     /* over midnight, with the next day's first event ending the presence */
     ct_area qm = {.lat = 55.80, .lon = 37.70, .radius_m = 10, .from = at("2020-03-25T00:00:00Z"),
-                  .to = at("2020-03-25T00:30:00Z"), .min_stay_s = 0};
+                  .to = at("2020-03-25T00:30:00Z"), .min_stay_s = 0, .reveal = 1};
     ps = area(db, &qm, CT_OK);
     assert_int_equal(ps->n, 1);
     assert_string_equal(ps->items[0].msisdn, "79990000002");
@@ -405,7 +408,7 @@ static void area_boundaries(void **state)
 
     /* the edge: 5 mm inside counts, 5 mm outside does not */
     ct_area qe = {.lat = 55.70, .lon = 37.50, .radius_m = 990.0, .from = at("2020-03-24T18:00:00Z"),
-                  .to = at("2020-03-24T18:30:00Z"), .min_stay_s = 0};
+                  .to = at("2020-03-24T18:30:00Z"), .min_stay_s = 0, .reveal = 1};
     ps = area(db, &qe, CT_OK);
     assert_int_equal(ps->n, 1);
     assert_string_equal(ps->items[0].msisdn, "79990000003");
@@ -432,14 +435,16 @@ static void area_boundaries(void **state)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char line[2048];
-    int areas = 0, forced = 0;
+    int areas = 0, forced = 0, masked = 0;
     while (fgets(line, sizeof line, f)) {
-        areas += strstr(line, "\"what\":\"area\"") != NULL;
-        forced += strstr(line, "\"what\":\"area --force\"") != NULL;
+        areas += strstr(line, "\"what\":\"area") != NULL;
+        masked += strstr(line, "\"what\":\"area\"") != NULL;
+        forced += strstr(line, "\"what\":\"area --force --reveal\"") != NULL;
         assert_null(strstr(line, "7999000000"));
     }
     fclose(f);
-    assert_int_equal(areas, 5);
+    assert_int_equal(areas, 6); /* refused queries read nothing */
+    assert_int_equal(masked, 1);
     assert_int_equal(forced, 1);
     ct_close(db);
     tu_rmtree(dir);

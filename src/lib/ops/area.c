@@ -17,8 +17,10 @@
  * contact risk, RISK.md section 2, with the area as the other disk and no
  * distance): a 2 km cell that touches a 50 m cafe counts for little.
  *
- * A query wider than 50 km or longer than 31 days returns a good part of
- * a city: it needs `force`, and the audit log records it as such.
+ * Numbers are masked ("7999***0001") unless `reveal` is asked; the order
+ * is that of the whole numbers either way. A query wider than 50 km or
+ * longer than 31 days returns a good part of a city: it needs `force`,
+ * and the audit log records it as such.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,9 +122,10 @@ static int cmp_presence(const void *a, const void *b)
     return strcmp(x->msisdn, y->msisdn);
 }
 
-static ct_code collect(ct_db *db, const ct_u32map *sums, int64_t min_stay, ct_presences *out,
+static ct_code collect(ct_db *db, const ct_u32map *sums, const ct_area *q, ct_presences *out,
                        ct_err *err)
 {
+    int64_t min_stay = q->min_stay_s;
     out->items = ct__calloc(sums->n + 1, sizeof *out->items);
     for (size_t i = 0; i < sums->cap; i++) {
         const presence_sum *p = ct__u32map_at(sums, i);
@@ -137,6 +140,12 @@ static ct_code collect(ct_db *db, const ct_u32map *sums, int64_t min_stay, ct_pr
             return rc;
     }
     qsort(out->items, out->n, sizeof *out->items, cmp_presence);
+    for (size_t i = 0; !q->reveal && i < out->n; i++) {
+        char masked[24]; /* at most 4 + 3 + 4 characters for a number */
+        ct__mask_msisdn(out->items[i].msisdn, strlen(out->items[i].msisdn), masked);
+        masked[sizeof out->items[i].msisdn - 1] = '\0';
+        memcpy(out->items[i].msisdn, masked, sizeof out->items[i].msisdn);
+    }
     return CT_OK;
 }
 
@@ -199,12 +208,14 @@ ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presen
     res->candidates = scan.candidates;
     res->overlaps = scan.overlaps;
     if (!rc)
-        rc = collect(db, &sums, q->min_stay_s, res, err);
+        rc = collect(db, &sums, q, res, err);
     ct__u32map_free(&sums);
     if (!rc) {
-        char what[400];
-        describe(q, &scan, what, sizeof what);
-        rc = ct__audit(db, over_limits(q, &scan) ? "area --force" : "area", what, res->n, err);
+        char object[400], what[32];
+        describe(q, &scan, object, sizeof object);
+        snprintf(what, sizeof what, "area%s%s", over_limits(q, &scan) ? " --force" : "",
+                 q->reveal ? " --reveal" : "");
+        rc = ct__audit(db, what, object, res->n, err);
     }
     if (rc) {
         ct_presences_free(res);
