@@ -1,0 +1,92 @@
+# Golden test: celltrace area (docs/AREA.md) on the conformance data set.
+#   1. a cell and a disk give exactly the answers worked out by hand in
+#      tests/fixtures/area/README.md (CSV), masked unless --reveal;
+#   2. JSON has the same rows and fields, the table the same count;
+#   3. every read is audited, --reveal and --force as such; no number is
+#      written to the audit log;
+#   4. bad queries fail with the right exit code and say why; an area over
+#      50 km or 31 days needs --force.
+. "$(dirname "$0")/common.bash"
+
+BASIC=$SRC/conformance/basic
+D=$WORK/data
+FIX=$SRC/fixtures/area
+expect_exit 0 "$CT" --data "$D" init
+for op in 250-01 250-02; do
+    expect_exit 0 "$CT" --data "$D" cells import --operator $op "$BASIC/cells_$op.csv"
+done
+expect_exit 3 "$CT" --data "$D" ingest --operator 250-01 "$BASIC/events_250-01.csv" # bad rows
+expect_exit 0 "$CT" --data "$D" ingest --operator 250-02 "$BASIC/events_250-02.csv"
+
+# ---- 1. exact answers -------------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" area --cell 250-01:A1 --from 2020-03-24T08:00:00Z \
+    --to 2020-03-24T09:00:00Z --min-stay 0 --reveal --format csv
+expect_same "$FIX/expected_A1.csv" "$WORK/out"
+expect_exit 0 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 --from 2020-03-24 \
+    --to 2020-03-25 --min-stay 600 --format csv
+expect_same "$FIX/expected_10m.csv" "$WORK/out"
+# the default minimum stay is 900 s: 0003's 899 s drop out
+expect_exit 0 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 --from 2020-03-24 \
+    --to 2020-03-25 --format csv
+head -4 "$FIX/expected_10m.csv" >"$WORK/want"
+expect_same "$WORK/want" "$WORK/out"
+
+# ---- 2. JSON and the table ----------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" area --cell 250-01:A1 --from 2020-03-24T08:00:00Z \
+    --to 2020-03-24T09:00:00Z --min-stay 0 --format json
+python3 - "$WORK/out" "$FIX/expected_A1.csv" <<'PY' || fail "JSON differs from CSV"
+import csv, json, sys
+rows = json.load(open(sys.argv[1]))
+want = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == len(want), (len(rows), len(want))
+for r, w in zip(rows, want):
+    assert r["msisdn"] == w["msisdn"][:4] + "***" + w["msisdn"][-4:], r
+    assert str(r["present_s"]) == w["present_s"] and r["first_seen"] == w["first_seen"], r
+    assert r["last_seen"] == w["last_seen"], r
+    assert abs(r["min_radius_m"] - float(w["min_radius_m"])) < 1e-9, r
+    assert abs(r["expected_inside_s"] - float(w["expected_inside_s"])) < 1e-9, r
+PY
+expect_exit 0 "$CT" --data "$D" area --cell 250-01:A1 --from 2020-03-24T08:00:00Z \
+    --to 2020-03-24T09:00:00Z --min-stay 0
+expect_grep '^Cell 250-01:A1 (55.7500000, 37.6200000), radius 300 m, .*: 4 present for at least 0 s$' "$WORK/out"
+grep -q '79990000006' "$WORK/out" && fail "the table revealed a number without --reveal"
+expect_grep '^7999\*\*\*0006 ' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" area --help
+expect_grep 'msisdn,present_s,first_seen,last_seen,min_radius_m,expected_inside_s' "$WORK/out"
+
+# ---- 3. the audit log ---------------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" --reason "Itaewon-style query" area --lat 55.75 --lon 37.62 \
+    --radius 60000 --from 2020-03-01 --to 2020-04-15 --force --reveal --format csv
+[ "$(tail -n +2 "$WORK/out" | wc -l)" -ge 6 ] || fail "a forced wide query lost rows"
+log=$D/audit.log
+[ "$(grep -c '"what":"area' "$log")" = 6 ] || { cat "$log" >&2; fail "not every area query audited"; }
+[ "$(grep -c '"what":"area --reveal"' "$log")" = 1 ] || fail "--reveal not audited as such"
+tail -1 "$log" | grep -q '"what":"area --force --reveal".*"why":"Itaewon-style query"' ||
+    { tail -1 "$log" >&2; fail "--force not audited as such, with its reason"; }
+grep '"what":"area' "$log" | grep -q '7999000' && fail "a number in the audit log"
+
+# ---- 4. refused queries ---------------------------------------------------------------------
+lines=$(wc -l <"$log")
+W="--from 2020-03-24 --to 2020-03-25"
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 50001 $W
+expect_grep 'needs --force' "$WORK/err"
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 --from 2020-03-01 --to 2020-04-02
+expect_grep 'needs --force' "$WORK/err"
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 $W
+expect_grep 'expected --lat, --lon and --radius' "$WORK/err"
+expect_exit 2 "$CT" --data "$D" area --cell 250-01:A1 --radius 10 $W
+expect_grep 'not both' "$WORK/err"
+expect_exit 2 "$CT" --data "$D" area --cell A1 $W
+expect_grep 'OP:CELL_ID' "$WORK/err"
+expect_exit 2 "$CT" --data "$D" area --lat 95 --lon 37.62 --radius 10 $W
+expect_exit 2 "$CT" --data "$D" area --lat x --lon 37.62 --radius 10 $W
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 0 $W
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 --from 2020-03-25 --to 2020-03-24
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 --from yesterday --to 2020-03-24
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 $W --min-stay -1
+expect_exit 2 "$CT" --data "$D" area --lat 55.75 --lon 37.62 --radius 10 $W --format xml
+expect_exit 1 "$CT" --data "$D" area --cell 250-01:ZZ $W
+expect_grep "no cell 'ZZ'" "$WORK/err"
+expect_exit 1 "$CT" --data "$D" area --cell 250-77:A1 $W
+[ "$(wc -l <"$log")" = "$lines" ] || fail "a refused query was audited as a read"
+echo "area: ok"
