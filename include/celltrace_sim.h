@@ -15,6 +15,10 @@
  *   DIR/<operator>/events/<operator>_<YYYYMMDD>_<HH>.csv[.gz|.zst]
  *   DIR/<operator>/events/<operator>_<YYYYMMDD>_late.csv[.gz|.zst]
  *   DIR/cases.csv, DIR/truth.csv, DIR/manifest.json
+ *   DIR/venues.csv (venue_id,type,lat,lon,radius_m,district: every office,
+ *     class, shop and cafe, with a disk that holds its floor)
+ *   DIR/visits.csv (venue_id,msisdn,start,end: every cafe visit, the truth
+ *     an area query is scored against)
  *
  * Same parameters (seed included) give the same bytes. Memory is bounded
  * by one day of the city, whatever the number of days.
@@ -111,6 +115,23 @@ typedef struct ct_sim_result {
  * failure out_dir may hold partial output. */
 ct_code ct_simulate(const ct_sim_params *p, ct_progress_fn progress, void *ud,
                     ct_sim_result *res, ct_err *err);
+
+/* The cafe and evening ([18:00, 24:00) UTC of one day) with the most
+ * visitors who stayed at least min_stay_s in it, read back from a
+ * simulated city's venues.csv and visits.csv (ties: the lowest venue,
+ * then the earliest day): the place of an Itaewon-style area query, and
+ * the numbers truly inside to score its answer with. */
+typedef struct ct_sim_venue_query {
+    char venue_id[16];
+    double lat, lon, radius_m;
+    int64_t from, to;
+    char (*present)[16]; /* normalised numbers, sorted as text */
+    size_t n_present;
+} ct_sim_venue_query;
+
+ct_code ct_sim_busiest_evening(const char *sim_dir, int64_t min_stay_s, ct_sim_venue_query *out,
+                               ct_err *err);
+void ct_sim_venue_query_free(ct_sim_venue_query *q);
 
 #ifdef __cplusplus
 }

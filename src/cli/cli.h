@@ -56,6 +56,9 @@ int eval_write_plot(const char *path, const ct_evaluation *e);
 /* trace --explain (cmd_explain.c): prints one contact's evidence. */
 int trace_explain(cli_ctx *ctx, const char *case_id, const char *msisdn, const ct_params *p,
                   const ct_risk_opts *risk, int json);
+/* The demo's Itaewon-style area query, scored against the city's visits
+ * (cmd_demo_area.c); 0, or -1 after printing why. */
+int demo_area_stage(const char *city, const char *data, double *seconds);
 /* The demo's SMS stage through a local Kannel (cmd_demo_sms.c); 0 also when skipped. */
 int demo_sms_stage(cli_ctx *ctx, const char *root, const char *data, double *seconds);
 

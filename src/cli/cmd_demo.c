@@ -429,12 +429,13 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
     if (ct_sim_params_check(&p, &err))
         return cli_usage_error("demo", "%s", err.msg);
     double t0 = now_s();
-    if (prepare_root(&d) || stage_simulate(&d, &p) || stage_ingest(&d) || stage_trace(&d))
+    if (prepare_root(&d) || stage_simulate(&d, &p) || stage_ingest(&d) || stage_trace(&d) ||
+        demo_area_stage(d.city, d.data, &d.stage[4]))
         return EXIT_FAIL;
     if (!no_sms && demo_sms_stage(ctx, d.root, d.data, &d.stage[3]))
         return EXIT_FAIL;
-    say("\nDone in %.1f s (simulate %.1f s, ingest %.1f s, trace %.2f s, SMS %.1f s).\n",
-        now_s() - t0, d.stage[0], d.stage[1], d.stage[2], d.stage[3]);
+    say("\nDone in %.1f s (simulate %.1f s, ingest %.1f s, trace %.2f s, area %.3f s, SMS %.1f s).\n",
+        now_s() - t0, d.stage[0], d.stage[1], d.stage[2], d.stage[4], d.stage[3]);
     /* name the binary as the user invoked it (./build/celltrace is not on PATH) */
     const char *me = ctx->program ? ctx->program : "celltrace";
     say("\nExplore the data (every read of numbers is written to %s/audit.log):\n"

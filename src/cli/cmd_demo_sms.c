@@ -231,7 +231,7 @@ int demo_sms_stage(cli_ctx *ctx, const char *root, const char *data, double *sec
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    printf("\n4. Sending the SMS through a local Kannel:\n");
+    printf("\n5. Sending the SMS through a local Kannel:\n");
     if (access(BEARERBOX, X_OK) || access(SMSBOX, X_OK) || access(FAKESMSC, X_OK)) {
         printf("   skipped: Kannel is not installed (scripts/setup.sh installs kannel and\n"
                "   kannel-extras). The messages are queued: `celltrace run`, `celltrace outbox list`.\n");

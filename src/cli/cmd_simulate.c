@@ -33,6 +33,8 @@ static void usage(FILE *f)
           "      DIR/<operator>/events/*.csv[.gz|.zst]  event feed files (SPEC 3.2)\n"
           "      DIR/cases.csv                     cases (SPEC 3.3)\n"
           "      DIR/truth.csv                     case_id,msisdn,minutes: true contacts\n"
+          "      DIR/venues.csv                    offices, classes, shops, cafes: a disk each\n"
+          "      DIR/visits.csv                    venue_id,msisdn,start,end: every cafe visit\n"
           "      DIR/manifest.json                 parameters and counts\n"
           "    truth.csv lists everyone who was really within --distance metres of a case\n"
           "    for at least --min-exposure seconds (sampled each minute) during the case's\n"

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "celltrace_sim.h"
+#include "geo.h"
 #include "sim_sched.h"
 #include "sim_world.h"
 
@@ -776,6 +777,128 @@ static void test_truth_with_metro(void **state)
 
 /* ---- parameters ------------------------------------------------------------------ */
 
+/* ---- venues and visits: the truth of an area query ---------------------------- */
+
+typedef struct venue_row {
+    char type[16];
+    double lat, lon, radius;
+} venue_row;
+
+static venue_row *read_venues(const char *dir, size_t *n)
+{
+    char path[1200], line[512];
+    snprintf(path, sizeof path, "%s/venues.csv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "venue_id,type,lat,lon,radius_m,district\n");
+    venue_row *v = NULL;
+    size_t k = 0;
+    while (fgets(line, sizeof line, f)) {
+        v = realloc(v, (k + 1) * sizeof *v);
+        unsigned id, district;
+        assert_int_equal(sscanf(line, "V%u,%15[^,],%lf,%lf,%lf,%u", &id, v[k].type, &v[k].lat,
+                                &v[k].lon, &v[k].radius, &district), 6);
+        assert_int_equal(id, k); /* V<index>, in order */
+        k++;
+    }
+    fclose(f);
+    *n = k;
+    return v;
+}
+
+static size_t count_lines(const char *dir, const char *name)
+{
+    char path[1200], line[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = 0;
+    while (fgets(line, sizeof line, f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+static int cmp_num16(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Every minute of every venue visit lies in the venue's disk; visits.csv
+ * has one row per cafe visit; the busiest evening's list is exactly who
+ * stayed 30 minutes in that cafe, recomputed from the segments. */
+static void test_venue_truth(void **state)
+{
+    (void)state;
+    char *dir = tmp_dir("venues");
+    ct_sim_params p;
+    small_params(&p, dir);
+    ct_sim_result res;
+    simulate_ok(&p, &res);
+    size_t nv;
+    venue_row *v = read_venues(dir, &nv);
+    sim_world *w = ct__sim_world_build(&p);
+    assert_int_equal(nv, w->nvenues);
+    sim_seg segs[SIM_SEGS_MAX];
+    size_t cafe_visits = 0, minutes = 0;
+    ct_sim_venue_query q;
+    ct_err err;
+    assert_int_equal(ct_sim_busiest_evening(dir, 1800, &q, &err), CT_OK);
+    unsigned best = (unsigned)atoi(q.venue_id + 1);
+    assert_true(best < nv && strcmp(v[best].type, "cafe") == 0);
+    assert_true(q.lat == v[best].lat && q.lon == v[best].lon && q.radius_m == v[best].radius);
+    assert_int_equal(q.to - q.from, 6 * 3600);
+    char(*stayed)[16] = calloc(w->n, sizeof *stayed);
+    int64_t *secs = calloc(w->n, sizeof *secs);
+    size_t n_stayed = 0;
+    for (unsigned day = 0; day < p.days; day++)
+        for (uint32_t i = 0; i < w->n; i++) {
+            size_t n = ct__sim_sched_day(w, i, day, segs);
+            for (size_t k = 0; k < n; k++) {
+                const sim_seg *s = &segs[k];
+                if (s->kind != SIM_SEG_VENUE)
+                    continue;
+                const venue_row *ve = &v[s->place];
+                for (int64_t t = s->t0; t < s->t1; t += 60, minutes++) {
+                    sim_pos pos;
+                    double lat, lon;
+                    ct__sim_seg_pos(w, i, s, t, &pos);
+                    ct__sim_world_latlon(w, pos.world, &lat, &lon);
+                    if (ct__distance_m(lat, lon, ve->lat, ve->lon) > ve->radius)
+                        fail_msg("person %u at %lld is %.2f m from %s V%u (radius %.1f)", i,
+                                 (long long)t, ct__distance_m(lat, lon, ve->lat, ve->lon),
+                                 ve->type, s->place, ve->radius);
+                }
+                if (w->venues[s->place].type != SIM_V_CAFE)
+                    continue;
+                cafe_visits++;
+                if (s->place == best) {
+                    int64_t lo = s->t0 > q.from ? s->t0 : q.from, hi = s->t1 < q.to ? s->t1 : q.to;
+                    secs[i] += hi > lo ? hi - lo : 0;
+                }
+            }
+        }
+    for (uint32_t i = 0; i < w->n; i++)
+        if (secs[i] >= 1800)
+            snprintf(stayed[n_stayed++], 16, "%llu", (unsigned long long)w->people[i].msisdn);
+    qsort(stayed, n_stayed, sizeof *stayed, cmp_num16);
+    qsort(q.present, q.n_present, sizeof q.present[0], cmp_num16);
+    assert_true(minutes > 1000 && cafe_visits > 0);
+    assert_int_equal(count_lines(dir, "visits.csv"), cafe_visits + 1);
+    assert_true(n_stayed > 0);
+    assert_int_equal(q.n_present, n_stayed);
+    for (size_t k = 0; k < n_stayed; k++)
+        assert_string_equal(q.present[k], stayed[k]);
+    ct_sim_venue_query_free(&q);
+    free(stayed);
+    free(secs);
+    free(v);
+    ct__sim_world_free(w);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_bad_parameters(void **state)
 {
     (void)state;
@@ -824,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_no_dirt_when_disabled),
         cmocka_unit_test(test_truth_dense_city),
         cmocka_unit_test(test_truth_with_metro),
+        cmocka_unit_test(test_venue_truth),
         cmocka_unit_test(test_bad_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

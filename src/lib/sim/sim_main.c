@@ -27,6 +27,7 @@
 #include "sim_out.h"
 #include "sim_sched.h"
 #include "sim_truth.h"
+#include "sim_venues.h"
 #include "sim_world.h"
 
 #define DAY 86400
@@ -256,6 +257,7 @@ typedef struct run {
     sim_world *w;
     sim_net *nets[CT_SIM_MAX_OPERATORS];
     sim_truth *truth;
+    sim_out *visits; /* visits.csv (sim_venues.h) */
     sim_gen *gen;
     sim_seg *segs;
     size_t *off, segs_cap;
@@ -280,6 +282,14 @@ static ct_code setup(run *r, ct_err *err)
         return rc;
     snprintf(path, sizeof path, "%s/cases.csv", p->out_dir);
     rc = write_cases(r->w, path, err);
+    snprintf(path, sizeof path, "%s/venues.csv", p->out_dir);
+    if (!rc)
+        rc = ct__sim_venues_write(r->w, path, err);
+    snprintf(path, sizeof path, "%s/visits.csv", p->out_dir);
+    if (!rc)
+        rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &r->visits, err);
+    if (!rc)
+        ct__sim_visits_header(r->visits);
     r->truth = ct__sim_truth_new(r->w);
     r->gen = ct__sim_gen_new(r->w, r->nets, r->res);
     r->off = ct__malloc((r->w->n + 1) * sizeof *r->off);
@@ -301,6 +311,7 @@ static ct_code one_day(run *r, unsigned day, ct_err *err)
 {
     build_day(r, day);
     ct__sim_truth_day(r->truth, day, r->segs, r->off);
+    ct__sim_visits_day(r->visits, r->w, r->segs, r->off);
     ct__sim_gen_day_begin(r->gen, day);
     for (uint64_t i = 0; i < r->w->n; i++)
         ct__sim_gen_person(r->gen, (uint32_t)i, r->segs + r->off[i], r->off[i + 1] - r->off[i]);
@@ -328,8 +339,10 @@ static ct_code finish(run *r, ct_err *err)
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/truth.csv", r->p->out_dir);
     ct_code rc = ct__sim_truth_write(r->truth, path, &r->res->truth_pairs, err);
-    if (rc)
-        return rc;
+    ct_code vrc = ct__sim_out_close(r->visits, NULL, rc ? NULL : err);
+    r->visits = NULL;
+    if (rc || vrc)
+        return rc ? rc : vrc;
     r->res->cases = r->w->ncases;
     r->res->households = r->w->nhh;
     r->res->venues = r->w->nvenues;
@@ -340,6 +353,7 @@ static ct_code finish(run *r, ct_err *err)
 
 static void teardown(run *r)
 {
+    ct__sim_out_close(r->visits, NULL, NULL); /* after a failure: already closed otherwise */
     ct__sim_gen_free(r->gen);
     ct__sim_truth_free(r->truth);
     for (unsigned op = 0; op < CT_SIM_MAX_OPERATORS; op++)

@@ -1,0 +1,20 @@
+/*
+ * sim_venues.h — venues.csv and visits.csv: where the venues are and who
+ * was in a cafe when (internal; sim_venues.c).
+ */
+#ifndef CT_SIM_VENUES_H
+#define CT_SIM_VENUES_H
+
+#include "sim_out.h"
+#include "sim_sched.h"
+#include "sim_world.h"
+
+/* Writes every venue with the disk that holds its floor. */
+ct_code ct__sim_venues_write(const sim_world *w, const char *path, ct_err *err);
+
+/* visits.csv: its header, then one day's cafe visits (the day's segments
+ * of every person, as sim_main.c builds them). */
+void ct__sim_visits_header(sim_out *o);
+void ct__sim_visits_day(sim_out *o, const sim_world *w, const sim_seg *segs, const size_t *off);
+
+#endif
