@@ -516,6 +516,51 @@ ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presen
                       ct_err *err);
 void ct_presences_free(ct_presences *ps);
 
+/* Hotspots (celltrace hotspots, docs/AREA.md section 3): the places and
+ * hours where cases met during their infectious windows. For every pair
+ * of cases, every pair of their presences (SPEC 4.2, cut to both windows
+ * and to [from, to)) that overlap in time and are co-located (SPEC 4.4)
+ * adds its overlap times the probability that the two were within D
+ * (docs/RISK.md section 2) to the more precise of the two places (a cell,
+ * or the grid square of a GPS fix), hour by hour. A row is a place and an
+ * hour with at least min_cases cases; its score, the expected seconds case
+ * pairs spent within D there, favours small, precise places. */
+typedef struct ct_hotspot_query {
+    int64_t from, to;           /* [from, to) */
+    unsigned min_cases;         /* at least 2 */
+    double resolution_m;        /* side of a GPS fix's grid square, > 0 */
+    size_t limit;               /* rows returned, best first; 0 = all */
+    int64_t others_min_stay_s;  /* others present: at least this long in the hour */
+} ct_hotspot_query;
+
+/* The defaults: 2 cases, 50 m squares, 20 rows, others present 900 s. */
+void ct_hotspot_query_default(ct_hotspot_query *q);
+
+typedef struct ct_hotspot {
+    char place[160];            /* "OP:CELL_ID", or "grid:LAT/LON" (the square's centre) */
+    int is_cell;
+    double lat, lon, radius_m;  /* the place's disk (a square's: its circumscribed disk) */
+    int64_t hour;               /* the hour's first second */
+    char (*case_ids)[CT_ID_MAX + 1]; /* sorted */
+    size_t n_cases;
+    uint64_t others_present;    /* others at the same cell, or with a fix in the same square,
+                                 * for >= others_min_stay_s that hour */
+    double score;               /* expected seconds case pairs spent within D */
+} ct_hotspot;
+
+typedef struct ct_hotspots {
+    ct_hotspot *items;          /* score desc, cases desc, place, hour */
+    size_t n;
+    size_t n_places;            /* rows with >= min_cases before the limit */
+    size_t cases;               /* cases whose window meets [from, to) */
+} ct_hotspots;
+
+/* Finds hotspots (p: SPEC 4 parameters; NULL: the defaults). Audited
+ * ("hotspots"); no number is read. Returns new (*out). */
+ct_code ct_hotspots_find(ct_db *db, const ct_hotspot_query *q, const ct_params *p,
+                         ct_hotspots **out, ct_err *err);
+void ct_hotspots_free(ct_hotspots *h);
+
 /* Fitting a model (docs/RISK.md section 4) on files from `risk features`. */
 typedef struct ct_risk_fit_opts {
     const ct_risk_model *base;   /* visit and co-movement constants (NULL: built-in) */

@@ -67,6 +67,8 @@ typedef struct ct_sim_params {
     double density;           /* residents per km2 when area_km2 is 0 (default 5000) */
     unsigned operators;       /* 1 .. CT_SIM_MAX_OPERATORS (default 3) */
     unsigned cases;           /* infected subscribers (default subscribers/2000, >= 1) */
+    unsigned office_cluster;  /* the first K cases work in one office (0: none; a
+                               * cluster for hotspots to find, docs/AREA.md) */
     double isolated_share;    /* share of cases with an `isolated` date (0.6) */
     double precise_share;     /* share of phones that report precise positions (0.2) */
     double dirty_rate;        /* bad rows per good row, 0 disables (0.001) */

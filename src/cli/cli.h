@@ -35,6 +35,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv);
 int cmd_cases(cli_ctx *ctx, int argc, char **argv);
 int cmd_trace(cli_ctx *ctx, int argc, char **argv);
 int cmd_area(cli_ctx *ctx, int argc, char **argv);
+int cmd_hotspots(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_purge(cli_ctx *ctx, int argc, char **argv);

@@ -51,6 +51,7 @@ static void usage(FILE *f)
           "        --density N          residents per km2 (default 5000)\n"
           "        --operators K        operators, 1-8 (default 3: 250-01, 250-02, 250-99)\n"
           "        --cases K            infected subscribers (default 5)\n"
+          "        --office-cluster K   the first K cases work in one office (default 0)\n"
           "        --isolated-share X   share of cases with an isolation date (default 0.6)\n"
           "        --precise-share X    share of phones reporting GPS positions (default 0.2)\n"
           "        --dirty-rate X       bad rows per good row, 0 disables (default 0.001)\n"
@@ -71,7 +72,7 @@ static void usage(FILE *f)
 
 enum {
     O_START = 256, O_AREA, O_DENSITY, O_OPERATORS, O_CASES, O_ISOLATED, O_PRECISE, O_DIRTY,
-    O_DUP, O_LATE, O_ROAMING, O_COMPRESS, O_DISTANCE, O_MINEXP, O_BEFORE, O_AFTER
+    O_DUP, O_LATE, O_ROAMING, O_COMPRESS, O_DISTANCE, O_MINEXP, O_BEFORE, O_AFTER, O_CLUSTER
 };
 
 static const struct option OPTIONS[] = {
@@ -84,6 +85,7 @@ static const struct option OPTIONS[] = {
     {"density", required_argument, NULL, O_DENSITY},
     {"operators", required_argument, NULL, O_OPERATORS},
     {"cases", required_argument, NULL, O_CASES},
+    {"office-cluster", required_argument, NULL, O_CLUSTER},
     {"isolated-share", required_argument, NULL, O_ISOLATED},
     {"precise-share", required_argument, NULL, O_PRECISE},
     {"dirty-rate", required_argument, NULL, O_DIRTY},
@@ -142,7 +144,7 @@ static int set_number(ct_sim_params *p, int opt, const char *arg)
     uint64_t u = 0;
     double x = 0;
     int integer = opt == 'n' || opt == 'd' || opt == 's' || opt == O_OPERATORS ||
-                  opt == O_CASES || opt == O_MINEXP || opt == O_BEFORE || opt == O_AFTER;
+                  opt == O_CASES || opt == O_CLUSTER || opt == O_MINEXP || opt == O_BEFORE || opt == O_AFTER;
     if (integer ? parse_u64(arg, &u) : parse_num(arg, &x))
         return -1;
     if (integer && u > (uint64_t)INT64_MAX / 2)
@@ -153,6 +155,7 @@ static int set_number(ct_sim_params *p, int opt, const char *arg)
     case 's': p->seed = u; break;
     case O_OPERATORS: p->operators = u > 1000 ? 1000 : (unsigned)u; break;
     case O_CASES: p->cases = u > 10000000 ? 10000000 : (unsigned)u; break;
+    case O_CLUSTER: p->office_cluster = u > 10000000 ? 10000000 : (unsigned)u; break;
     case O_MINEXP: p->min_exposure_s = (int64_t)u; break;
     case O_BEFORE: p->infectious_before_s = (int64_t)u; break;
     case O_AFTER: p->infectious_after_s = (int64_t)u; break;

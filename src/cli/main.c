@@ -29,6 +29,7 @@ static const command COMMANDS[] = {
     {"cases", cmd_cases, "cases import FILE | add ... | list: the case registry"},
     {"trace", cmd_trace, "trace CASE_ID: the contacts of a case, best first"},
     {"area", cmd_area, "area --lat --lon --radius --from --to: who was in a place at a time"},
+    {"hotspots", cmd_hotspots, "hotspots --from --to: places and hours where cases met"},
     {"stats", cmd_stats, "what the store holds"},
     {"check", cmd_check, "verify the data directory: checksums, database, vault"},
     {"purge", cmd_purge, "delete data past retention, or --all personal data"},

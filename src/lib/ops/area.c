@@ -42,8 +42,9 @@ typedef struct presence_sum {
 } presence_sum;
 
 static void add_presence(void *ud, uint32_t sub, int64_t start, int64_t end, double radius,
-                         double inside_p)
+                         double inside_p, const ct__where *where)
 {
+    (void)where;
     int added;
     presence_sum *p = ct__u32map_put(ud, sub, &added);
     if (added) {

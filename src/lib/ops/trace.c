@@ -258,7 +258,8 @@ static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, i
         return;
     if (t->area) {
         t->out->overlaps++;
-        t->area->fn(t->area->ud, sub, a, b, radius_sum, near_p);
+        ct__where at = {where.loc, where.pt ? where.pt->lat : 0.0, where.pt ? where.pt->lon : 0.0};
+        t->area->fn(t->area->ud, sub, a, b, radius_sum, near_p, &at);
         return;
     }
     overlap o = {a, b, radius_sum, near_p, sub, iv, kind};
@@ -693,7 +694,8 @@ static void trace_case_day(tracer *t, const ct_segment *seg)
         damaged(t, seg);
 }
 
-static void trace_case_events(tracer *t)
+/* The case's intervals in the window, in time order, into t->ivs. */
+static void collect_case_intervals(tracer *t)
 {
     int64_t from = t->w_start - t->p.max_presence_s;
     for (int64_t day = ct__day_of(from < 0 ? 0 : from); day <= ct__day_of(t->w_end - 1); day++) {
@@ -702,6 +704,11 @@ static void trace_case_events(tracer *t)
             trace_case_day(t, seg);
     }
     case_interval_flush(t);
+}
+
+static void trace_case_events(tracer *t)
+{
+    collect_case_intervals(t);
     if (t->risk) {
         t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
         scan_by_visit(t);
@@ -1140,6 +1147,35 @@ ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
         rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
     q->candidates = counters.candidates;
     q->overlaps = counters.overlaps;
+    tracer_free(&t);
+    return rc;
+}
+
+ct_code ct__presences_of(ct_db *db, uint32_t sub, int64_t from, int64_t to, int64_t max_presence_s,
+                        ct__case_interval **out, size_t *n, int *vanished, ct_err *err)
+{
+    tracer t;
+    memset(&t, 0, sizeof t);
+    ct_contacts counters;
+    memset(&counters, 0, sizeof counters);
+    t.db = db;
+    t.err = err;
+    ct_params_default(&t.p);
+    t.p.max_presence_s = max_presence_s;
+    t.case_sub = sub;
+    t.w_start = from;
+    t.w_end = to;
+    t.out = &counters;
+    if (to > from)
+        collect_case_intervals(&t);
+    ct_code rc = t.failed;
+    *vanished = rc == CT_ENOTFOUND || t.stale;
+    if (!rc && t.stale)
+        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    *out = rc ? NULL : t.ivs;
+    *n = rc ? 0 : t.n_ivs;
+    if (!rc)
+        t.ivs = NULL; /* handed over */
     tracer_free(&t);
     return rc;
 }

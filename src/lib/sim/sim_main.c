@@ -86,6 +86,8 @@ ct_code ct_sim_params_check(const ct_sim_params *p, ct_err *err)
         return ct__fail(err, CT_EINVAL, "operators must be 1 to %d", CT_SIM_MAX_OPERATORS);
     if (p->cases > p->subscribers || p->cases > 100000)
         return ct__fail(err, CT_EINVAL, "cases must be at most the subscribers (and 100000)");
+    if (p->office_cluster > p->cases)
+        return ct__fail(err, CT_EINVAL, "an office cluster cannot have more members than cases");
     if (!share_ok(p->isolated_share) || !share_ok(p->precise_share) ||
         !share_ok(p->roaming_rate) || !share_ok(p->late_rate))
         return ct__fail(err, CT_EINVAL, "shares and rates must be between 0 and 1");
@@ -202,6 +204,12 @@ static void json_params(FILE *f, const ct_sim_params *p, const sim_world *w)
             (unsigned long long)p->seed, start, 3.14159265358979 * w->r_city * w->r_city / 1e6);
     fprintf(f, "    \"operators\": %u,\n    \"cases\": %u,\n    \"isolated_share\": %g,\n",
             p->operators, p->cases, p->isolated_share);
+    if (p->office_cluster && w->cluster_office != SIM_NONE)
+        fprintf(f, "    \"office_cluster\": %u,\n    \"office_cluster_venue\": \"V%u\",\n",
+                p->office_cluster, w->cluster_office);
+    else if (p->office_cluster)
+        fprintf(f, "    \"office_cluster\": %u,\n    \"office_cluster_venue\": null,\n",
+                p->office_cluster);
     fprintf(f, "    \"precise_share\": %g,\n    \"dirty_rate\": %g,\n    \"duplicate_rate\": %g,\n",
             p->precise_share, p->dirty_rate, p->duplicate_rate);
     fprintf(f, "    \"late_rate\": %g,\n    \"roaming_rate\": %g,\n    \"compress\": \"%s\"\n  },\n",

@@ -356,6 +356,39 @@ static void fill_case(sim_world *w, sim_case *c, sim_rng *r)
     c->w1 = c->has_isolated ? c->isolated : c->onset + p->infectious_after_s;
 }
 
+/* Workers of one office with at least k of them, chosen at random (its
+ * own stream, so cities without a cluster keep their bytes); the first k
+ * people drawn from them into *members. 0 when no office is big enough. */
+static size_t office_cluster(sim_world *w, size_t k, uint64_t *members)
+{
+    sim_rng r;
+    sim_rng_seed(&r, w->p->seed, SIM_RS_CASES, 1, 0);
+    uint32_t *count = ct__calloc(w->nvenues + 1, sizeof *count);
+    for (uint64_t i = 0; i < w->n; i++)
+        if (w->people[i].role == SIM_WORKER)
+            count[w->people[i].work]++;
+    uint32_t office = SIM_NONE;
+    for (size_t tries = 0; tries < 4 * w->nvenues && office == SIM_NONE; tries++) {
+        uint32_t v = (uint32_t)sim_below(&r, w->nvenues);
+        if (w->venues[v].type == SIM_V_OFFICE && count[v] >= k)
+            office = v;
+    }
+    ct__free(count);
+    w->cluster_office = office;
+    size_t n = 0;
+    while (office != SIM_NONE && n < k) {
+        uint64_t i = sim_below(&r, w->n);
+        if (w->people[i].role != SIM_WORKER || w->people[i].work != office)
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < n; j++)
+            dup |= members[j] == i;
+        if (!dup)
+            members[n++] = i;
+    }
+    return n;
+}
+
 static void make_cases(sim_world *w)
 {
     const ct_sim_params *p = w->p;
@@ -363,17 +396,24 @@ static void make_cases(sim_world *w)
     sim_rng_seed(&r, p->seed, SIM_RS_CASES, 0, 0);
     w->ncases = p->cases;
     w->cases = ct__calloc(w->ncases ? w->ncases : 1, sizeof *w->cases);
+    uint64_t *cluster = ct__calloc(p->office_cluster + 1, sizeof *cluster);
+    w->cluster_office = SIM_NONE;
+    size_t n_cluster = p->office_cluster ? office_cluster(w, p->office_cluster, cluster) : 0;
     for (size_t k = 0; k < w->ncases; k++) {
         uint64_t i;
-        do
-            i = sim_below(&r, w->n);
-        while (w->people[i].case_idx != SIM_NONE);
+        if (k < n_cluster)
+            i = cluster[k];
+        else
+            do
+                i = sim_below(&r, w->n);
+            while (w->people[i].case_idx != SIM_NONE);
         w->people[i].case_idx = (uint32_t)k;
         sim_case *c = &w->cases[k];
         c->person = (uint32_t)i;
         snprintf(c->id, sizeof c->id, "C%04u", (unsigned)(k + 1));
         fill_case(w, c, &r);
     }
+    ct__free(cluster);
 }
 
 sim_world *ct__sim_world_build(const ct_sim_params *p)

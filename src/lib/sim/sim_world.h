@@ -95,6 +95,7 @@ typedef struct sim_world {
     uint32_t *district_hh;    /* households grouped by district */
     sim_case *cases;
     size_t ncases;
+    uint32_t cluster_office;  /* the office of ct_sim_params.office_cluster, or SIM_NONE */
 } sim_world;
 
 /* Builds the city from p (checked by the caller). Returns new. */
