@@ -755,6 +755,11 @@ void ct_format_radius(double r, char *buf);
  * buf (at least 32 bytes). */
 void ct_format_probability(double p, char *buf);
 
+/* Writes a value >= 0 with at most 4 significant digits, as a plain
+ * decimal without trailing zeros ("0.03989", "132.3", "0") into buf (at
+ * least 32 bytes): the hotspots' scores. */
+void ct_format_significant(double v, char *buf);
+
 /* Writes seconds with at most one decimal, no trailing zeros ("812.4",
  * "90") into buf (at least 32 bytes). */
 void ct_format_seconds(double s, char *buf);

@@ -33,7 +33,8 @@ static void hotspots_help(void)
            "  --format table|csv|json   output format (default table)\n" CLI_PARAM_HELP "\n"
            "CSV columns: place,lat,lon,radius_m,hour,cases,case_ids,others_present,score\n"
            "  place is OP:CELL_ID or grid:LAT/LON; case_ids are joined by ';'; score is the\n"
-           "  expected seconds case pairs spent within the contact distance, one decimal.\n"
+           "  expected seconds case pairs spent within the contact distance (4 significant\n"
+           "  digits).\n"
            "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -166,7 +167,7 @@ static void print_csv(const ct_hotspots *hs)
         char hour[32], radius[32], score[32], ids[4096];
         ct_format_time(h->hour, hour);
         ct_format_radius(h->radius_m, radius);
-        ct_format_seconds(h->score, score);
+        ct_format_significant(h->score, score);
         join_cases(h, ids, sizeof ids);
         cli_csv_text(stdout, h->place);
         printf(",%.7f,%.7f,%s,%s,%zu,", h->lat, h->lon, radius, hour, h->n_cases);
@@ -183,7 +184,7 @@ static void print_json(const ct_hotspots *hs)
         char hour[32], radius[32], score[32];
         ct_format_time(h->hour, hour);
         ct_format_radius(h->radius_m, radius);
-        ct_format_seconds(h->score, score);
+        ct_format_significant(h->score, score);
         printf("%s{\"place\":", i ? ",\n " : "");
         cli_json_text(stdout, h->place);
         printf(",\"kind\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"radius_m\":%s,\"hour\":\"%s\","
@@ -218,7 +219,7 @@ static void print_table(const hotspots_args *a, const ct_hotspots *hs)
         char hour[32], radius[32], score[32], ids[4096];
         ct_format_time(h->hour, hour);
         ct_format_radius(h->radius_m, radius);
-        ct_format_seconds(h->score, score);
+        ct_format_significant(h->score, score);
         join_cases(h, ids, sizeof ids);
         printf("%-28s %-20s %9s %6zu %7llu %9s  %s\n", h->place, hour, radius, h->n_cases,
                (unsigned long long)h->others_present, score, ids);

@@ -5,7 +5,8 @@
 #   3. every read is audited, --reveal and --force as such; no number is
 #      written to the audit log;
 #   4. bad queries fail with the right exit code and say why; an area over
-#      50 km or 31 days needs --force.
+#      50 km or 31 days needs --force;
+#   5. hotspots of two cases on the same data, worked out by hand.
 . "$(dirname "$0")/common.bash"
 
 BASIC=$SRC/conformance/basic
@@ -89,4 +90,9 @@ expect_exit 1 "$CT" --data "$D" area --cell 250-01:ZZ $W
 expect_grep "no cell 'ZZ'" "$WORK/err"
 expect_exit 1 "$CT" --data "$D" area --cell 250-77:A1 $W
 [ "$(wc -l <"$log")" = "$lines" ] || fail "a refused query was audited as a read"
+# ---- 5. hotspots on the same data, worked out by hand -------------------------------------
+expect_exit 0 "$CT" --data "$D" cases import "$BASIC/cases.csv"
+expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn 79990000002 --onset 2020-03-25
+expect_exit 0 "$CT" --data "$D" hotspots --from 2020-03-20 --to 2020-04-10 --format csv
+expect_same "$FIX/expected_hotspots.csv" "$WORK/out"
 echo "area: ok"

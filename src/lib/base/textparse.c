@@ -524,6 +524,11 @@ void ct_format_radius(double r, char *buf)
 
 void ct_format_probability(double p, char *buf)
 {
+    ct_format_significant(p, buf);
+}
+
+void ct_format_significant(double p, char *buf)
+{
     if (!(p > 0)) {
         snprintf(buf, 32, "0");
         return;

@@ -17,8 +17,8 @@
  * A row is (place, hour) with at least min_cases distinct cases among its
  * pairs; its score is the sum of near: the expected seconds that case
  * pairs spent within D of each other there. Two cases in a 300 m cell for
- * an hour score 0.16 s, two GPS fixes of 10 m at one table a hundred times
- * more: small, precise places come first, as they should. For the rows
+ * an hour score 0.16 s, two GPS fixes of 10 m at one table 132 s: small,
+ * precise places come first, as they should. For the rows
  * returned, the other subscribers present that hour are counted with the
  * area query's scan (scan.h), kept to the place itself: everyone else at
  * the same cell, or with a fix in the same square, for at least
