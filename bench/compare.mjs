@@ -11,28 +11,9 @@
 // order included. Prints one JSON object; exit 1 when anything differs.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isoTime, radius } from './format.mjs';
 
 const HEADER = 'case_id,msisdn,exposure_s,first_contact,last_contact,min_radius_m';
-
-function isoTime(t) {
-  return new Date(Number(t) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-// printf("%.2f") then trailing zeros (and a bare '.') dropped, as
-// celltrace's ct_format_radius. toFixed rounds the exact binary value like
-// printf except on exact ties, which for doubles are the odd multiples of
-// 1/8; printf rounds those half to even.
-function radius(text) {
-  const x = Number(text);
-  let s = x.toFixed(2);
-  if (Number.isInteger(x * 8) && !Number.isInteger(x * 4)) {
-    const up = Math.floor(x * 100) + 1, down = Math.floor(x * 100);
-    const n = down % 2 === 0 ? down : up;
-    s = (n / 100).toFixed(2);
-  }
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
-  return s;
-}
 
 function peerRows(text) {
   const out = new Map();

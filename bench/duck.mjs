@@ -3,6 +3,7 @@
 //   node duck.mjs load  DB CITY              CSV files -> DB; prints JSON counts
 //   node duck.mjs trace DB OUTDIR CASE...    one query per case, timed; OUTDIR/<case>.csv
 //   node duck.mjs batch DB OUTFILE           one set-based query for every case
+//   node duck.mjs area  DB OUTDIR QUERIES     area queries (bench/places.sh), timed; OUTDIR/<id>.csv
 //
 // Output rows: case_id,msisdn,exposure_s,first_t,last_t,min_radius (epoch
 // seconds; the radius as DuckDB prints a double: shortest round trip).
@@ -113,7 +114,25 @@ async function main() {
     }
     return;
   }
-  console.error('usage: node duck.mjs load DB CITY | trace DB OUTDIR CASE... | batch DB OUTFILE');
+  if (cmd === 'area') {
+    // one query per line of QUERIES ("id lat lon r t0 t1 minstay"), timed
+    // in one open connection, as the trace queries are
+    const [outdir, queries] = rest;
+    const con = await open(db);
+    const text = sql('duck_area.sql');
+    for (const line of fs.readFileSync(queries, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const [id, lat, lon, r, t0, t1, minstay] = line.trim().split(/\s+/);
+      const t = process.hrtime.bigint();
+      const res = await con.runAndReadAll(fill(text, { LAT: lat, LON: lon, R: r, T0: t0, T1: t1, MINSTAY: minstay }));
+      const rows = res.getRows();
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      fs.writeFileSync(path.join(outdir, id + '.csv'), toCsv(rows));
+      console.log(`${id} ${ms.toFixed(3)}`);
+    }
+    return;
+  }
+  console.error('usage: node duck.mjs load DB CITY | trace DB OUTDIR CASE... | batch DB OUTFILE | area DB OUTDIR QUERIES');
   process.exit(2);
 }
 

@@ -53,3 +53,16 @@ CREATE MACRO ct_dist(lat1, lon1, lat2, lon2) AS
     + cos(lat1 * CAST('0.017453292519943295' AS DOUBLE)) * cos(lat2 * CAST('0.017453292519943295' AS DOUBLE))
     * sin((lon2 - lon1) * CAST('0.017453292519943295' AS DOUBLE) / 2)
     * sin((lon2 - lon1) * CAST('0.017453292519943295' AS DOUBLE) / 2))));
+
+-- The share of a phone's disk (radius r) inside an area's disk (radius R)
+-- whose centre is d away: lens(R, r, d) / (pi r^2), the textbook formula
+-- (docs/AREA.md: expected_inside_s). celltrace computes the same lens in
+-- another form; the answers are compared to 0.05 s.
+CREATE MACRO ct_lens(r1, r2, d) AS
+  CASE WHEN d >= r1 + r2 THEN CAST(0 AS DOUBLE)
+       WHEN d <= abs(r1 - r2) THEN pi() * least(r1, r2) * least(r1, r2)
+       ELSE r1 * r1 * acos(greatest(-1.0, least(1.0, (d * d + r1 * r1 - r2 * r2) / (2 * d * r1))))
+          + r2 * r2 * acos(greatest(-1.0, least(1.0, (d * d + r2 * r2 - r1 * r1) / (2 * d * r2))))
+          - 0.5 * sqrt(greatest(0.0, (-d + r1 + r2) * (d + r1 - r2) * (d - r1 + r2) * (d + r1 + r2)))
+  END;
+CREATE MACRO ct_share(big_r, r, d) AS least(1.0, ct_lens(big_r, r, d) / (pi() * r * r));
