@@ -68,6 +68,24 @@ typedef struct ct_run_summary {
  * threshold changed. Running again queues nothing. */
 ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err);
 
+/* Invitations to a test after an area query (docs/AREA.md): everyone
+ * ct_area_query finds present (q; q->reveal is ignored: no number is read
+ * here) gets the area invitation (outbox kind "area", case_id
+ * "area:<label>", ended like a test invitation quarantine_days after the
+ * last second seen), unless a message of any kind already covers that
+ * second: a contact already ordered to stay home or invited gets nothing
+ * new, and a registered case gets nothing. One transaction; running it again queues nothing. Audited ("run
+ * --area", the label). */
+typedef struct ct_area_run_summary {
+    uint64_t present;          /* subscribers the query found */
+    uint64_t queued;           /* invitations queued */
+    uint64_t already_covered;  /* present but covered by a message already */
+    uint64_t cases;            /* present but registered cases: not invited */
+} ct_area_run_summary;
+
+ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_params *p,
+                    ct_area_run_summary *sum, ct_err *err);
+
 /* ---- sending -------------------------------------------------------------- */
 
 typedef struct ct_notify_opts {
@@ -98,7 +116,8 @@ typedef struct ct_outbox_row {
     int64_t id;
     const char *key;        /* idempotency key */
     const char *msisdn;
-    const char *kind;       /* "new" or "extension" (quarantine notices), "test" (invitation) */
+    const char *kind;       /* "new" or "extension" (quarantine notices), "test" (invitation),
+                             * "area" (invitation after an area query) */
     const char *state;      /* queued, sent, delivered, failed, expired */
     const char *case_id;
     const char *region;     /* home region */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "celltrace_notify.h"
 #include "cli.h"
 
 static void area_help(void)
@@ -52,10 +53,12 @@ static void area_help(void)
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
 typedef struct area_args {
+    const char *cmd; /* "area", or "run" for run --area */
+    const char *label; /* run --area LABEL */
     ct_area q;
     ct_params p;
     out_format format;
-    int work;
+    int work, output_options;
     int has_lat, has_lon, has_radius, has_from, has_to;
     char cell_op[256];
 } area_args;
@@ -88,27 +91,28 @@ static int parse_cell(const char *s, area_args *a)
 
 static int parse_option(int c, const char *arg, area_args *a)
 {
-    enum { OPT_LAT = 1, OPT_LON, OPT_RADIUS, OPT_CELL, OPT_FROM, OPT_TO, OPT_STAY };
+    enum { OPT_LAT = 1, OPT_LON, OPT_RADIUS, OPT_CELL, OPT_FROM, OPT_TO, OPT_STAY, OPT_AREA };
+    const char *cmd = a->cmd;
     int64_t stay;
     switch (c) {
     case OPT_LAT:
         a->has_lat = 1;
-        return parse_number(arg, &a->q.lat) ? cli_usage_error("area", "--lat must be a number of degrees, not '%s'", arg) : -1;
+        return parse_number(arg, &a->q.lat) ? cli_usage_error(cmd, "--lat must be a number of degrees, not '%s'", arg) : -1;
     case OPT_LON:
         a->has_lon = 1;
-        return parse_number(arg, &a->q.lon) ? cli_usage_error("area", "--lon must be a number of degrees, not '%s'", arg) : -1;
+        return parse_number(arg, &a->q.lon) ? cli_usage_error(cmd, "--lon must be a number of degrees, not '%s'", arg) : -1;
     case OPT_RADIUS:
         a->has_radius = 1;
         if (parse_number(arg, &a->q.radius_m) || !(a->q.radius_m > 0))
-            return cli_usage_error("area", "--radius must be metres above 0, not '%s'", arg);
+            return cli_usage_error(cmd, "--radius must be metres above 0, not '%s'", arg);
         return -1;
     case OPT_CELL:
-        return parse_cell(arg, a) ? cli_usage_error("area", "--cell must be OP:CELL_ID, not '%s'", arg) : -1;
+        return parse_cell(arg, a) ? cli_usage_error(cmd, "--cell must be OP:CELL_ID, not '%s'", arg) : -1;
     case OPT_FROM:
     case OPT_TO:
         *(c == OPT_FROM ? &a->has_from : &a->has_to) = 1;
         if (ct_parse_time(arg, 1, c == OPT_FROM ? &a->q.from : &a->q.to))
-            return cli_usage_error("area", "--%s must be a time (YYYY-MM-DDTHH:MM:SSZ) or a date, not '%s'",
+            return cli_usage_error(cmd, "--%s must be a time (YYYY-MM-DDTHH:MM:SSZ) or a date, not '%s'",
                                    c == OPT_FROM ? "from" : "to", arg);
         return -1;
     case OPT_STAY: {
@@ -116,18 +120,26 @@ static int parse_option(int c, const char *arg, area_args *a)
         errno = 0;
         stay = strtoll(arg, &end, 10);
         if (errno || end == arg || *end || stay < 0)
-            return cli_usage_error("area", "--min-stay must be seconds, 0 or more, not '%s'", arg);
+            return cli_usage_error(cmd, "--min-stay must be seconds, 0 or more, not '%s'", arg);
         a->q.min_stay_s = stay;
         return -1;
     }
+    case OPT_AREA:
+        if (strcmp(cmd, "run") != 0)
+            return cli_usage_error(cmd, "unknown option");
+        a->label = arg;
+        return -1;
     default:
-        return cli_usage_error("area", "unknown option");
+        return cli_usage_error(cmd, "unknown option");
     }
 }
 
 /* The rules between options; -1 when the query can run. */
 static int check_args(area_args *a, const char *format)
 {
+    const char *cmd = a->cmd;
+    if (strcmp(cmd, "run") == 0 && a->output_options)
+        return cli_usage_error(cmd, "--reveal, --format and --work are options of `area`, not of run --area");
     if (strcmp(format, "table") == 0)
         a->format = OUT_TABLE;
     else if (strcmp(format, "csv") == 0)
@@ -135,26 +147,26 @@ static int check_args(area_args *a, const char *format)
     else if (strcmp(format, "json") == 0)
         a->format = OUT_JSON;
     else
-        return cli_usage_error("area", "--format must be table, csv or json");
+        return cli_usage_error(cmd, "--format must be table, csv or json");
     int disk = a->has_lat || a->has_lon || a->has_radius;
     if (a->q.op && disk)
-        return cli_usage_error("area", "give --cell or --lat/--lon/--radius, not both");
+        return cli_usage_error(cmd, "give --cell or --lat/--lon/--radius, not both");
     if (!a->q.op && !(a->has_lat && a->has_lon && a->has_radius))
-        return cli_usage_error("area", "expected --lat, --lon and --radius (or --cell)");
+        return cli_usage_error(cmd, "expected --lat, --lon and --radius (or --cell)");
     if (!a->q.op && (a->q.lat < -90 || a->q.lat > 90 || a->q.lon < -180 || a->q.lon > 180))
-        return cli_usage_error("area", "the centre must be within lat -90..90, lon -180..180");
+        return cli_usage_error(cmd, "the centre must be within lat -90..90, lon -180..180");
     if (!a->has_from || !a->has_to)
-        return cli_usage_error("area", "expected --from and --to");
+        return cli_usage_error(cmd, "expected --from and --to");
     if (a->q.to <= a->q.from)
-        return cli_usage_error("area", "--to must be after --from");
+        return cli_usage_error(cmd, "--to must be after --from");
     ct_err err;
     if (ct_params_check(&a->p, &err) != CT_OK)
-        return cli_usage_error("area", "%s", err.msg);
+        return cli_usage_error(cmd, "%s", err.msg);
     return -1;
 }
 
 /* Parses options into *a; returns -1 when the query can run, else an exit status. */
-static int parse_area_args(int argc, char **argv, area_args *a)
+static int parse_area_args(int argc, char **argv, const char *cmd, area_args *a)
 {
     static const struct option opts[] = {{"lat", required_argument, NULL, 1},
                                          {"lon", required_argument, NULL, 2},
@@ -163,6 +175,7 @@ static int parse_area_args(int argc, char **argv, area_args *a)
                                          {"from", required_argument, NULL, 5},
                                          {"to", required_argument, NULL, 6},
                                          {"min-stay", required_argument, NULL, 7},
+                                         {"area", required_argument, NULL, 8},
                                          {"max-presence", required_argument, NULL, CLI_OPT_MAX_PRESENCE},
                                          {"reveal", no_argument, NULL, 'r'},
                                          {"force", no_argument, NULL, 'F'},
@@ -171,6 +184,7 @@ static int parse_area_args(int argc, char **argv, area_args *a)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
+    a->cmd = cmd;
     ct_params_default(&a->p);
     a->q.min_stay_s = 900;
     const char *format = "table";
@@ -181,23 +195,26 @@ static int parse_area_args(int argc, char **argv, area_args *a)
             return EXIT_OK;
         } else if (c == 'f') {
             format = optarg;
+            a->output_options = 1;
         } else if (c == 'w') {
             a->work = 1;
+            a->output_options = 1;
         } else if (c == 'r') {
             a->q.reveal = 1;
+            a->output_options = 1;
         } else if (c == 'F') {
             a->q.force = 1;
         } else if (c == CLI_OPT_MAX_PRESENCE) {
             if (cli_param_option(c, optarg, &a->p) < 0)
-                return cli_usage_error("area", "%s, not '%s'", cli_param_rule(c), optarg);
+                return cli_usage_error(cmd, "%s, not '%s'", cli_param_rule(c), optarg);
         } else if (c == '?') {
-            return cli_usage_error("area", "unknown option");
+            return cli_usage_error(cmd, "unknown option");
         } else if ((rc = parse_option(c, optarg, a)) >= 0) {
             return rc;
         }
     }
     if (optind < argc)
-        return cli_usage_error("area", "unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return check_args(a, format);
 }
 
@@ -270,7 +287,7 @@ static void print_table(const area_args *a, const ct_presences *ps)
 int cmd_area(cli_ctx *ctx, int argc, char **argv)
 {
     area_args a;
-    int rc = parse_area_args(argc, argv, &a);
+    int rc = parse_area_args(argc, argv, "area", &a);
     if (rc >= 0)
         return rc;
     ct_db *db = cli_open(ctx, 0);
@@ -301,4 +318,34 @@ int cmd_area(cli_ctx *ctx, int argc, char **argv)
                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     ct_presences_free(ps);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* ---- run --area ------------------------------------------------------------------------ */
+
+int cmd_run_area(cli_ctx *ctx, int argc, char **argv)
+{
+    area_args a;
+    int rc = parse_area_args(argc, argv, "run", &a);
+    if (rc >= 0)
+        return rc;
+    if (!a.label)
+        return cli_usage_error("run", "--area needs a LABEL");
+    ct_db *db = cli_open(ctx, 0);
+    if (!db)
+        return EXIT_FAIL;
+    ct_area_run_summary s;
+    ct_err err;
+    ct_code code = ct_run_area(db, a.label, &a.q, &a.p, &s, &err);
+    ct_close(db);
+    if (code == CT_EINVAL)
+        return cli_usage_error("run", "%s", err.msg);
+    if (code != CT_OK) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    printf("area %s: %llu present, %llu test invitations queued, %llu already covered by a "
+           "message, %llu registered cases\n",
+           a.label, (unsigned long long)s.present, (unsigned long long)s.queued,
+           (unsigned long long)s.already_covered, (unsigned long long)s.cases);
+    return EXIT_OK;
 }

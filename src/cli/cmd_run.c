@@ -12,7 +12,8 @@
 
 static void run_help(void)
 {
-    printf("Usage: celltrace [--data DIR] [--reason TEXT] run [options]\n\n"
+    printf("Usage: celltrace [--data DIR] [--reason TEXT] run [options]\n"
+           "       celltrace [--data DIR] [--reason TEXT] run --area LABEL ... (below)\n\n"
            "Traces every case that is new or whose infectious window received data\n"
            "since its last run, scores every contact (docs/RISK.md: p_contact and a\n"
            "level from risk.test and risk.quarantine, see `celltrace config list`),\n"
@@ -23,6 +24,13 @@ static void run_help(void)
            "again queues nothing new; a change of a threshold or of the model\n"
            "re-traces and re-levels every case, and messages already queued stay.\n"
            "`celltrace notify` sends what was queued.\n\n"
+           "       celltrace [--data DIR] [--reason TEXT] run --area LABEL (--lat LAT --lon LON\n"
+           "                 --radius M | --cell OP:CELL_ID) --from TIME --to TIME [--min-stay S]\n"
+           "Queues an invitation to a test, with its own text, to everyone `celltrace area`\n"
+           "finds present there (docs/AREA.md), unless a message of any kind already covers\n"
+           "the last second they were seen: contacts already notified get nothing new.\n"
+           "LABEL names the area in the outbox (case_id area:LABEL); running it again\n"
+           "queues nothing. --force as for `area`.\n\n"
            "Options (SPEC section 4; a change re-traces every case):\n" CLI_PARAM_HELP "\n"
            "Prints: N of M cases traced, contacts, notifications (quarantine orders),\n"
            "extensions and test invitations queued, and the contacts by level.\n\n"
@@ -31,6 +39,9 @@ static void run_help(void)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--area") == 0 || strncmp(argv[i], "--area=", 7) == 0)
+            return cmd_run_area(ctx, argc, argv); /* cmd_area.c */
     static const struct option opts[] = {CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};

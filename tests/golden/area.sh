@@ -6,7 +6,9 @@
 #      written to the audit log;
 #   4. bad queries fail with the right exit code and say why; an area over
 #      50 km or 31 days needs --force;
-#   5. hotspots of two cases on the same data, worked out by hand.
+#   5. hotspots of two cases on the same data, worked out by hand;
+#   6. run --area queues invitations with their own text to those present
+#      and not yet covered by a message, in either order with `run`.
 . "$(dirname "$0")/common.bash"
 
 BASIC=$SRC/conformance/basic
@@ -95,4 +97,37 @@ expect_exit 0 "$CT" --data "$D" cases import "$BASIC/cases.csv"
 expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn 79990000002 --onset 2020-03-25
 expect_exit 0 "$CT" --data "$D" hotspots --from 2020-03-20 --to 2020-04-10 --format csv
 expect_same "$FIX/expected_hotspots.csv" "$WORK/out"
+# ---- 6. run --area: invitations with their own text, no duplicates ------------------------
+# after `run`: the contacts of K1 and K2 (section 5) are invited; in A1 that
+# hour were 0001 and 0002 (the cases), 0006 (covered) and 0003
+A1="--cell 250-01:A1 --from 2020-03-24T08:00:00Z --to 2020-03-24T09:00:00Z --min-stay 0"
+expect_exit 0 "$CT" --data "$D" config set sms.language en
+expect_exit 0 "$CT" --data "$D" run
+expect_exit 0 "$CT" --data "$D" --reason "cafe cluster" run --area cafe1 $A1
+expect_grep '^area cafe1: 4 present, 1 test invitations queued, 1 already covered by a message, 2 registered cases$' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" outbox list --format csv
+grep ',area,' "$WORK/out" >"$WORK/area_rows"
+[ "$(wc -l <"$WORK/area_rows")" = 1 ] || { cat "$WORK/out" >&2; fail "one area invitation expected"; }
+expect_grep '^[0-9]*,a-[0-9]*-[0-9]*,79990000003,area,queued,0,area:cafe1,' "$WORK/area_rows"
+expect_grep 'on 2020-03-24 you were at a place where COVID-19 spread' "$WORK/area_rows"
+grep '"what":"run --area"' "$D/audit.log" | grep -q '"object":"cafe1","records":1,"why":"cafe cluster"' ||
+    fail "run --area not audited"
+expect_exit 0 "$CT" --data "$D" run --area cafe1 $A1 # again: nothing new
+expect_grep ' 0 test invitations queued, 2 already covered' "$WORK/out"
+# the other way round: invitations after the area cover the case's contacts
+D2=$WORK/data2
+expect_exit 0 "$CT" --data "$D2" init
+for op in 250-01 250-02; do
+    expect_exit 0 "$CT" --data "$D2" cells import --operator $op "$BASIC/cells_$op.csv"
+done
+expect_exit 3 "$CT" --data "$D2" ingest --operator 250-01 "$BASIC/events_250-01.csv"
+expect_exit 0 "$CT" --data "$D2" ingest --operator 250-02 "$BASIC/events_250-02.csv"
+expect_exit 0 "$CT" --data "$D2" cases import "$BASIC/cases.csv"
+expect_exit 0 "$CT" --data "$D2" run --area cafe1 $A1
+expect_grep ' 3 test invitations queued, 0 already covered' "$WORK/out"
+expect_exit 0 "$CT" --data "$D2" run
+expect_grep ', 2 test invitations queued;' "$WORK/out" # 0004 and 0005: 0002, 0006 are covered
+expect_exit 2 "$CT" --data "$D" run --area cafe1 $A1 --reveal
+expect_exit 2 "$CT" --data "$D" run --area 'bad label' $A1
+expect_exit 2 "$CT" --data "$D" run --area cafe1 --from 2020-03-24 --to 2020-03-25
 echo "area: ok"

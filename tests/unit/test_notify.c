@@ -32,20 +32,20 @@ static void test_texts_fit(void **state)
     int ucs2;
     /* Regression: the first Russian text needed 3 UCS-2 parts. Every kind:
      * Russian in two UCS-2 parts, English in one GSM-7 part. */
-    for (int k = CT_MSG_FIRST; k <= CT_MSG_TEST; k++) {
+    for (int k = CT_MSG_FIRST; k <= CT_MSG_AREA; k++) {
         assert_int_equal(ct__template_render("ru", (ct_msg_kind)k, "24.03.2020", "07.04.2020",
                                              "8-800-2000-112", out, sizeof out, NULL), CT_OK);
         assert_int_equal(ct__sms_parts(out, &ucs2), 2);
         assert_int_equal(ucs2, 1);
         assert_non_null(strstr(out, "24.03.2020"));
         assert_non_null(strstr(out, "8-800-2000-112"));
-        assert_true((strstr(out, "07.04.2020") != NULL) == (k != CT_MSG_TEST));
+        assert_true((strstr(out, "07.04.2020") != NULL) == (k < CT_MSG_TEST));
         assert_int_equal(ct__template_render("en", (ct_msg_kind)k, "2020-03-24", "2020-04-07",
                                              "8-800-2000-112", out, sizeof out, NULL), CT_OK);
         assert_int_equal(ct__sms_parts(out, &ucs2), 1);
         assert_int_equal(ucs2, 0);
         assert_non_null(strstr(out, "8-800-2000-112"));
-        assert_true((strstr(out, "2020-04-07") != NULL) == (k != CT_MSG_TEST));
+        assert_true((strstr(out, "2020-04-07") != NULL) == (k < CT_MSG_TEST));
     }
     /* The invitation: no end date needed, its own words. */
     assert_int_equal(ct__template_render("en", CT_MSG_TEST, "2020-03-24", NULL, "8-800-2000-112",
@@ -64,11 +64,18 @@ static void test_texts_fit(void **state)
     assert_string_equal(ct__msg_kind_name(CT_MSG_FIRST), "new");
     assert_string_equal(ct__msg_kind_name(CT_MSG_EXTENSION), "extension");
     assert_string_equal(ct__msg_kind_name(CT_MSG_TEST), "test");
+    assert_string_equal(ct__msg_kind_name(CT_MSG_AREA), "area");
+    /* The area invitation: the day, no place, no case. */
+    assert_int_equal(ct__template_render("en", CT_MSG_AREA, "2020-03-24", NULL, "8-800-2000-112",
+                                         out, sizeof out, NULL), CT_OK);
+    assert_string_equal(out, "Ministry of Health: on 2020-03-24 you were at a place where COVID-19 "
+                             "spread. Get tested: call 8-800-2000-112. Stay at home until the "
+                             "result.");
     assert_int_equal(ct__template_render("de", CT_MSG_FIRST, "a", "b", "c", out, sizeof out,
                                          NULL), CT_EINVAL);
     assert_int_equal(ct__template_render("en", (ct_msg_kind)0, "a", "b", "c", out, sizeof out,
                                          NULL), CT_EINVAL);
-    assert_int_equal(ct__template_render("en", (ct_msg_kind)4, "a", "b", "c", out, sizeof out,
+    assert_int_equal(ct__template_render("en", (ct_msg_kind)5, "a", "b", "c", out, sizeof out,
                                          NULL), CT_EINVAL);
     char small[20];
     assert_int_equal(ct__template_render("en", CT_MSG_FIRST, "a", "b", "c", small, sizeof small,

@@ -157,7 +157,7 @@ static const char REPORT_SQL[] =
     " count(DISTINCT CASE WHEN top=2 THEN subscriber END),"
     " count(DISTINCT CASE WHEN top=1 THEN subscriber END),"
     " count(DISTINCT CASE WHEN top=0 THEN subscriber END),"
-    " count(DISTINCT CASE WHEN kd='test' THEN subscriber END)"
+    " count(DISTINCT CASE WHEN kd IN ('test', 'area') THEN subscriber END)"
     " FROM (SELECT *, max(lv) OVER (PARTITION BY home_region, day, subscriber) AS top"
     "  FROM (SELECT c.home_region, ct_localdate(c.found_at) AS day, c.case_id, c.subscriber,"
     "   CASE c.level WHEN 'quarantine' THEN 2 WHEN 'test' THEN 1 ELSE 0 END AS lv,"

@@ -32,7 +32,11 @@
  *               Its end is that last contact + quarantine_days, so a new
  *               test-level contact after it gets a new invitation. Key
  *               "t-<subscriber>-<end>".
- * Contacts at level none get nothing. Nothing queued is ever withdrawn:
+ * Contacts at level none get nothing. An area query (ct_run_area,
+ * docs/AREA.md) queues its own invitation (kind "area", key
+ * "a-<subscriber>-<end>") to everyone present whom no message of any kind
+ * covers yet; it never counts as a quarantine, and covers a later test
+ * invitation as any message does. Nothing queued is ever withdrawn:
  * a contact whose level goes down keeps the messages it had. The outbox
  * holds each key UNIQUE, so even two runs racing cannot queue one
  * message twice.
@@ -51,6 +55,7 @@
 #include "error.h"
 #include "notifydb.h"
 #include "risk.h"
+#include "textparse.h"
 #include "templates.h"
 #include "tzone.h"
 #include "u32map.h"
@@ -384,8 +389,10 @@ typedef struct latest {
 } latest;
 
 /* The latest contact of `sub` at `level`, and in prev_q the latest
- * quarantine_end of its messages of any kind but `not_kind` ("" = all). */
-static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, const char *not_kind,
+ * quarantine_end of its messages: the quarantine orders only (`new`,
+ * `extension`) when quarantines_only, else of every kind, invitations
+ * after an area query included. */
+static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarantines_only,
                          latest *l, ct_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -393,7 +400,7 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, const char 
     ct_code rc = ct__ndb_prepare(r->sql,
         "SELECT case_id, home_region, last_contact, quarantine_end,"
         " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1"
-        "  AND kind<>?3)"
+        "  AND (?3 = 0 OR kind IN ('new', 'extension')))"
         " FROM nt_contacts WHERE subscriber=?1 AND level=?2"
         " ORDER BY quarantine_end DESC, case_id LIMIT 1",
         &st, err);
@@ -401,7 +408,7 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, const char 
         return rc;
     sqlite3_bind_int64(st, 1, sub);
     sqlite3_bind_text(st, 2, ct_level_name(level), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, not_kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, quarantines_only);
     if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
         snprintf(l->case_id, sizeof l->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
         snprintf(l->region, sizeof l->region, "%s", (const char *)sqlite3_column_text(st, 1));
@@ -426,8 +433,8 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg
         return rc;
     int ucs2;
     ct__sms_parts(text, &ucs2);
-    snprintf(key, sizeof key, "%c-%u-%lld", kind == CT_MSG_TEST ? 't' : 'q', sub,
-             (long long)l->q);
+    snprintf(key, sizeof key, "%c-%u-%lld",
+             kind == CT_MSG_TEST ? 't' : kind == CT_MSG_AREA ? 'a' : 'q', sub, (long long)l->q);
     sqlite3_stmt *st = NULL;
     rc = ct__ndb_prepare(r->sql,
         "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
@@ -448,7 +455,7 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ct__ndb_fail(r->sql, err);
     else if (sqlite3_changes(r->sql) == 1)
-        kind == CT_MSG_TEST        ? r->sum->invitations++
+        kind == CT_MSG_TEST || kind == CT_MSG_AREA ? r->sum->invitations++
         : kind == CT_MSG_EXTENSION ? r->sum->extensions++
                                    : r->sum->queued++;
     sqlite3_finalize(st);
@@ -461,14 +468,14 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg
 static ct_code queue_for(run_state *r, uint32_t sub, ct_err *err)
 {
     latest l;
-    ct_code rc = latest_of(r, sub, CT_LEVEL_QUARANTINE, "test", &l, err);
+    ct_code rc = latest_of(r, sub, CT_LEVEL_QUARANTINE, 1, &l, err);
     if (!rc && l.q) {
         int kind = ct__notice_kind(l.prev_q, l.last, l.q);
         if (kind)
             rc = queue_message(r, sub, &l, (ct_msg_kind)kind, err);
     }
     if (!rc)
-        rc = latest_of(r, sub, CT_LEVEL_TEST, "", &l, err);
+        rc = latest_of(r, sub, CT_LEVEL_TEST, 0, &l, err);
     if (!rc && l.q && ct__invite_due(l.prev_q, l.last))
         rc = queue_message(r, sub, &l, CT_MSG_TEST, err);
     return rc;
@@ -493,6 +500,114 @@ static ct_code store_all(run_state *r, ct_err *err)
         rc = ct__ndb_exec(r->sql, "COMMIT", err);
     if (rc)
         sqlite3_exec(r->sql, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* ---- invitations after an area query ---------------------------------------------- */
+
+/* The latest quarantine_end of any message of sub (0: none). */
+static ct_code covered_until(run_state *r, uint32_t sub, int64_t *until, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *until = 0;
+    ct_code rc = ct__ndb_prepare(r->sql,
+        "SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        *until = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* 1 when sub is a registered case's (cases are not invited to a test). */
+static int is_case(const ct__case_row *cases, size_t n, uint32_t sub)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].sub == sub)
+            return 1;
+    return 0;
+}
+
+/* One present subscriber: an invitation unless a message already covers
+ * the last second it was seen there. */
+static ct_code invite_present(run_state *r, const char *label, const ct_presence *pr,
+                              ct_area_run_summary *sum, ct_err *err)
+{
+    int64_t covered;
+    ct_code rc = covered_until(r, pr->subscriber, &covered, err);
+    if (rc)
+        return rc;
+    if (!ct__invite_due(covered, pr->last_seen)) {
+        sum->already_covered++;
+        return CT_OK;
+    }
+    latest l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.case_id, sizeof l.case_id, "area:%s", label);
+    l.last = pr->last_seen;
+    l.q = pr->last_seen + (int64_t)r->conf.quarantine_days * 86400;
+    rc = ct__home_region(r->db, pr->subscriber, r->conf.timezone, r->p.max_presence_s,
+                         pr->first_seen, pr->last_seen, NULL, l.region, err);
+    uint64_t before = r->sum->invitations;
+    if (!rc)
+        rc = queue_message(r, pr->subscriber, &l, CT_MSG_AREA, err);
+    sum->queued += r->sum->invitations - before;
+    return rc;
+}
+
+ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_params *p,
+                    ct_area_run_summary *sum, ct_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!label || ct__check_ident(label, strlen(label), CT_ID_MAX - 5) != 0)
+        return ct__fail(err, CT_EINVAL, "an area's label is 1 to %d of A-Z a-z 0-9 . _ : -",
+                        CT_ID_MAX - 5);
+    run_state r;
+    ct_run_summary counts;
+    memset(&r, 0, sizeof r);
+    memset(&counts, 0, sizeof counts);
+    r.db = db;
+    r.sum = &counts;
+    r.now = (int64_t)time(NULL);
+    if (p)
+        r.p = *p;
+    else
+        ct_params_default(&r.p);
+    ct_area asked = *q;
+    asked.reveal = 0; /* the dispatcher reads the numbers it sends to, no one else */
+    ct_presences *ps = NULL;
+    ct_code rc = ct__conf_load(db->dir, &r.conf, err);
+    if (!rc)
+        rc = ct_area_query(db, &asked, &r.p, &ps, err);
+    if (!rc)
+        rc = ct__ndb_open(db->dir, &r.sql, err);
+    if (!rc)
+        rc = ct__ndb_exec(r.sql, "BEGIN IMMEDIATE", err);
+    ct__case_row *cases = NULL;
+    size_t n_cases = 0;
+    if (!rc)
+        rc = ct__cases_all(db, &cases, &n_cases, err);
+    for (size_t i = 0; !rc && i < ps->n; i++) {
+        if (is_case(cases, n_cases, ps->items[i].subscriber))
+            sum->cases++;
+        else
+            rc = invite_present(&r, label, &ps->items[i], sum, err);
+    }
+    ct__free(cases);
+    if (!rc)
+        rc = ct__ndb_exec(r.sql, "COMMIT", err);
+    if (rc && r.sql)
+        sqlite3_exec(r.sql, "ROLLBACK", NULL, NULL, NULL);
+    if (!rc) {
+        sum->present = ps->n;
+        rc = ct__audit(db, "run --area", label, sum->queued, err);
+    }
+    if (rc)
+        memset(sum, 0, sizeof *sum);
+    ct_presences_free(ps);
+    sqlite3_close(r.sql);
     return rc;
 }
 

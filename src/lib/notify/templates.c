@@ -1,9 +1,10 @@
 /*
  * templates.c — message texts and the GSM-7 / UCS-2 decision.
  *
- * Three kinds (ct_msg_kind): the order to self-isolate (first notice),
- * its extension, and the invitation to a test for a contact at level
- * `test` (docs/NOTIFY.md). The texts are short on purpose: the Russian
+ * Four kinds (ct_msg_kind): the order to self-isolate (first notice),
+ * its extension, the invitation to a test for a contact at level `test`
+ * (docs/NOTIFY.md), and the invitation to a test of everyone an area query
+ * found at a venue (docs/AREA.md), which names the day but not the place. The texts are short on purpose: the Russian
  * ones fit two UCS-2 parts, the English ones one GSM-7 part (checked by
  * the unit test), because every extra part is an extra message to pay
  * for and to lose. They say what to do, until when, and where to call;
@@ -24,13 +25,15 @@
 #include "error.h"
 
 /* Indexed by language, then ct_msg_kind - 1. */
-static const char *const TEXTS[2][3] = {
-    /* ru: first notice, extension, test invitation */
+static const char *const TEXTS[2][4] = {
+    /* ru: first notice, extension, test invitation, area invitation */
     {"Минздрав: вы были в контакте с заболевшим COVID-19 {last_contact}. "
      "Оставайтесь дома до {quarantine_end}. Горячая линия {hotline}",
      "Минздрав: новый контакт с заболевшим COVID-19 {last_contact}. "
      "Самоизоляция продлена до {quarantine_end}. Горячая линия {hotline}",
      "Минздрав: вы могли быть рядом с заболевшим COVID-19 {last_contact}. "
+     "Сдайте тест: горячая линия {hotline}. До результата будьте дома",
+     "Минздрав: {last_contact} вы были там, где распространялся COVID-19. "
      "Сдайте тест: горячая линия {hotline}. До результата будьте дома"},
     /* en */
     {"Ministry of Health: you were in contact with a COVID-19 case, last contact "
@@ -38,7 +41,9 @@ static const char *const TEXTS[2][3] = {
      "Ministry of Health: new contact with a COVID-19 case on {last_contact}. Stay at home "
      "until {quarantine_end}. Hotline {hotline}",
      "Ministry of Health: you may have been near a COVID-19 case on {last_contact}. "
-     "Get tested: call the hotline {hotline}. Stay at home until the result."},
+     "Get tested: call the hotline {hotline}. Stay at home until the result.",
+     "Ministry of Health: on {last_contact} you were at a place where COVID-19 spread. "
+     "Get tested: call {hotline}. Stay at home until the result."},
 };
 
 /* GSM 03.38 default alphabet, in UTF-8; then the extension table. */
@@ -137,6 +142,7 @@ const char *ct__msg_kind_name(ct_msg_kind kind)
     switch (kind) {
     case CT_MSG_EXTENSION: return "extension";
     case CT_MSG_TEST: return "test";
+    case CT_MSG_AREA: return "area";
     case CT_MSG_FIRST: break;
     }
     return "new";
@@ -149,7 +155,7 @@ ct_code ct__template_render(const char *lang, ct_msg_kind kind, const char *last
     int li = strcmp(lang, "ru") == 0 ? 0 : strcmp(lang, "en") == 0 ? 1 : -1;
     if (li < 0)
         return ct__fail(err, CT_EINVAL, "no message template for language '%s'", lang);
-    if (kind < CT_MSG_FIRST || kind > CT_MSG_TEST)
+    if (kind < CT_MSG_FIRST || kind > CT_MSG_AREA)
         return ct__fail(err, CT_EINVAL, "no message template of kind %d", (int)kind);
     const char *t = TEXTS[li][kind - CT_MSG_FIRST];
     static const char *const names[] = {"{last_contact}", "{quarantine_end}", "{hotline}"};

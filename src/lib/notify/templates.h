@@ -1,7 +1,7 @@
 /*
  * templates.h — the texts of notifications and their SMS encoding (internal).
  *
- * Three kinds (first notice and extension of the quarantine, invitation to
+ * Four kinds (first notice and extension of the quarantine, invitations to
  * a test) in two languages (ru, the default, and en). Placeholders:
  * {last_contact}, {quarantine_end} (local dates; the invitation has no
  * end) and {hotline}. A text whose every character is in the
@@ -22,10 +22,11 @@
 typedef enum ct_msg_kind {
     CT_MSG_FIRST = 1,     /* order to self-isolate until the quarantine end (outbox kind "new") */
     CT_MSG_EXTENSION = 2, /* the quarantine is extended by a new contact ("extension") */
-    CT_MSG_TEST = 3       /* invitation to a test, at home until the result ("test") */
+    CT_MSG_TEST = 3,      /* invitation to a test, at home until the result ("test") */
+    CT_MSG_AREA = 4       /* invitation to a test after an area query ("area", docs/AREA.md) */
 } ct_msg_kind;
 
-/* The outbox `kind` of a message kind: "new", "extension" or "test". Static. */
+/* The outbox `kind` of a message kind: "new", "extension", "test" or "area". Static. */
 const char *ct__msg_kind_name(ct_msg_kind kind);
 
 /* Renders the message into out (cap bytes, UTF-8). quarantine_end may be
