@@ -74,7 +74,7 @@ T_START=$(date -u -d "$START" +%s)
 
 # ---- the queries: cafes, 200 m, 17:00-23:00 of a day -----------------------------
 awk -F, -v n="$QUERIES" -v t0="$T_START" -v days="$DAYS" '
-    BEGIN { srand(1) }
+    BEGIN { srand(1); k = 0 }
     NR > 1 && $2 == "cafe" { lat[k] = $3; lon[k] = $4; k++ }
     END {
         for (i = 0; i < n; i++) {
