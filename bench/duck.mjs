@@ -124,7 +124,7 @@ async function main() {
       if (!line.trim()) continue;
       const [id, lat, lon, r, t0, t1, minstay] = line.trim().split(/\s+/);
       const t = process.hrtime.bigint();
-      const res = await con.runAndReadAll(fill(text, { LAT: lat, LON: lon, R: r, T0: t0, T1: t1, MINSTAY: minstay }));
+      const res = await con.runAndReadAll(fill(text, { LAT: lat, LON: lon, R: r, TFROM: t0, TTO: t1, MINSTAY: minstay }));
       const rows = res.getRows();
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       fs.writeFileSync(path.join(outdir, id + '.csv'), toCsv(rows));

@@ -1,11 +1,11 @@
 -- An area query (docs/AREA.md) with the defaults (max_presence 3600 s):
 -- everyone whose presences meet the disk ({LAT}, {LON}, {R}) during
--- [{T0}, {T1}) for at least {MINSTAY} s. Same output as pg_area.sql:
+-- [{TFROM}, {TTO}) for at least {MINSTAY} s. Same output as pg_area.sql:
 -- msisdn, present_s, first (epoch s), last (epoch s), min_radius (the
 -- phone's own), expected_inside_s.
 WITH q AS (
   SELECT CAST({LAT} AS DOUBLE) AS lat, CAST({LON} AS DOUBLE) AS lon, CAST({R} AS DOUBLE) AS r,
-         CAST({T0} AS BIGINT) AS t0, CAST({T1} AS BIGINT) AS t1
+         CAST({TFROM} AS BIGINT) AS t0, CAST({TTO} AS BIGINT) AS t1
 ),
 -- cells whose disk meets the area: a latitude band, then the exact test
 near AS (

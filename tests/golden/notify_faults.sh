@@ -57,7 +57,16 @@ D1="$WORK/d1"
 new_data "$D1"
 "$CT" --data "$D1" notify --once --wait 40 >"$WORK/n1.out" 2>"$WORK/n1.err" &
 BG=$!
-sleep 2.5   # notify meets a refused connection and backs off
+# notify meets a refused connection and backs off: wait for its first
+# gateway error (a fixed sleep was too short under valgrind, whose start-up
+# alone can outlast it, and then nothing was ever refused)
+for _ in $(seq 1 300); do
+    grep -q "Couldn't connect\|Connection refused\|connect" "$WORK/n1.err" && break
+    kill -0 "$BG" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q "Couldn't connect\|Connection refused\|connect" "$WORK/n1.err" ||
+    fail "notify logged no gateway error while the gateway was down"
 kill -0 "$BG" 2>/dev/null || fail "notify ended while the gateway was down"
 kannel_start
 wait_pid "$BG" 45 || fail "notify failed: $(cat "$WORK/n1.err")"
