@@ -17,9 +17,9 @@ seconds=${2:?usage: run.sh BUILD_DIR SECONDS [JOBS] [TARGET...]}
 jobs=${3:-$(nproc)}
 shift $(( $# < 3 ? $# : 3 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv textparse cells events cases segment manifest)
+[ ${#targets[@]} -gt 0 ] || targets=(csv textparse cells events cases segment manifest config keyring)
 
-declare -A max_len=([csv]=8192 [textparse]=2048 [cells]=8192 [events]=8192 [cases]=8192
+declare -A max_len=([csv]=8192 [textparse]=2048 [cells]=8192 [events]=8192 [cases]=8192 [config]=4096 [keyring]=4096
                     [segment]=8192 [manifest]=16384)
 out="$here/out"
 mkdir -p "$out"
