@@ -135,6 +135,22 @@ int cli_param_option(int c, const char *arg, ct_params *p);
 /* What option c (one of CLI_OPT_*) takes, for a usage error. */
 const char *cli_param_rule(int c);
 
+/* Output formats of the query commands. */
+typedef enum cli_format { CLI_TABLE, CLI_CSV, CLI_JSON } cli_format;
+
+/* Parses --format's value for command cmd: -1 done, else the exit status
+ * of a usage error (printed). */
+int cli_format_option(const char *cmd, const char *value, cli_format *out);
+
+/* Parses a time option (--from, --to: a SPEC time or a date) of cmd: -1
+ * done, else the exit status of a usage error naming --name. */
+int cli_time_option(const char *cmd, const char *name, const char *value, int64_t *out);
+
+/* After a library call of cmd: -1 when code is CT_OK; else prints err and
+ * returns the exit status (2 for CT_EINVAL: the query itself was wrong;
+ * 1 otherwise). */
+int cli_query_status(const char *cmd, ct_code code, const ct_err *err);
+
 /* A progress bar on stderr for ct_import_opts.progress (ud = a label). */
 void cli_progress(void *ud, uint64_t done, uint64_t total);
 

@@ -84,3 +84,34 @@ int cli_param_option(int c, const char *arg, ct_params *p)
     default: return 0;
     }
 }
+
+int cli_format_option(const char *cmd, const char *value, cli_format *out)
+{
+    if (strcmp(value, "table") == 0)
+        *out = CLI_TABLE;
+    else if (strcmp(value, "csv") == 0)
+        *out = CLI_CSV;
+    else if (strcmp(value, "json") == 0)
+        *out = CLI_JSON;
+    else
+        return cli_usage_error(cmd, "--format must be table, csv or json");
+    return -1;
+}
+
+int cli_time_option(const char *cmd, const char *name, const char *value, int64_t *out)
+{
+    if (ct_parse_time(value, 1, out) == 0)
+        return -1;
+    return cli_usage_error(cmd, "--%s must be a time (YYYY-MM-DDTHH:MM:SSZ) or a date, not '%s'",
+                           name, value);
+}
+
+int cli_query_status(const char *cmd, ct_code code, const ct_err *err)
+{
+    if (code == CT_OK)
+        return -1;
+    if (code == CT_EINVAL)
+        return cli_usage_error(cmd, "%s", err->msg);
+    cli_error("%s", err->msg);
+    return EXIT_FAIL;
+}

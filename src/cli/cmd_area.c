@@ -50,14 +50,12 @@ static void area_help(void)
            "without --force).\n");
 }
 
-typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
-
 typedef struct area_args {
     const char *cmd; /* "area", or "run" for run --area */
     const char *label; /* run --area LABEL */
     ct_area q;
     ct_params p;
-    out_format format;
+    cli_format format;
     int work, output_options;
     int has_lat, has_lon, has_radius, has_from, has_to;
     char cell_op[256];
@@ -109,12 +107,11 @@ static int parse_option(int c, const char *arg, area_args *a)
     case OPT_CELL:
         return parse_cell(arg, a) ? cli_usage_error(cmd, "--cell must be OP:CELL_ID, not '%s'", arg) : -1;
     case OPT_FROM:
+        a->has_from = 1;
+        return cli_time_option(cmd, "from", arg, &a->q.from);
     case OPT_TO:
-        *(c == OPT_FROM ? &a->has_from : &a->has_to) = 1;
-        if (ct_parse_time(arg, 1, c == OPT_FROM ? &a->q.from : &a->q.to))
-            return cli_usage_error(cmd, "--%s must be a time (YYYY-MM-DDTHH:MM:SSZ) or a date, not '%s'",
-                                   c == OPT_FROM ? "from" : "to", arg);
-        return -1;
+        a->has_to = 1;
+        return cli_time_option(cmd, "to", arg, &a->q.to);
     case OPT_STAY: {
         char *end = NULL;
         errno = 0;
@@ -140,14 +137,9 @@ static int check_args(area_args *a, const char *format)
     const char *cmd = a->cmd;
     if (strcmp(cmd, "run") == 0 && a->output_options)
         return cli_usage_error(cmd, "--reveal, --format and --work are options of `area`, not of run --area");
-    if (strcmp(format, "table") == 0)
-        a->format = OUT_TABLE;
-    else if (strcmp(format, "csv") == 0)
-        a->format = OUT_CSV;
-    else if (strcmp(format, "json") == 0)
-        a->format = OUT_JSON;
-    else
-        return cli_usage_error(cmd, "--format must be table, csv or json");
+    int rc = cli_format_option(cmd, format, &a->format);
+    if (rc >= 0)
+        return rc;
     int disk = a->has_lat || a->has_lon || a->has_radius;
     if (a->q.op && disk)
         return cli_usage_error(cmd, "give --cell or --lat/--lon/--radius, not both");
@@ -300,15 +292,11 @@ int cmd_area(cli_ctx *ctx, int argc, char **argv)
     ct_code code = ct_area_query(db, &a.q, &a.p, &ps, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ct_close(db);
-    if (code == CT_EINVAL)
-        return cli_usage_error("area", "%s", err.msg);
-    if (code != CT_OK) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    if (a.format == OUT_CSV)
+    if ((rc = cli_query_status("area", code, &err)) >= 0)
+        return rc;
+    if (a.format == CLI_CSV)
         print_csv(ps);
-    else if (a.format == OUT_JSON)
+    else if (a.format == CLI_JSON)
         print_json(ps);
     else
         print_table(&a, ps);
@@ -337,12 +325,8 @@ int cmd_run_area(cli_ctx *ctx, int argc, char **argv)
     ct_err err;
     ct_code code = ct_run_area(db, a.label, &a.q, &a.p, &s, &err);
     ct_close(db);
-    if (code == CT_EINVAL)
-        return cli_usage_error("run", "%s", err.msg);
-    if (code != CT_OK) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if ((rc = cli_query_status("run", code, &err)) >= 0)
+        return rc;
     printf("area %s: %llu present, %llu test invitations queued, %llu already covered by a "
            "message, %llu registered cases\n",
            a.label, (unsigned long long)s.present, (unsigned long long)s.queued,

@@ -38,12 +38,10 @@ static void hotspots_help(void)
            "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
-typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
-
 typedef struct hotspots_args {
     ct_hotspot_query q;
     ct_params p;
-    out_format format;
+    cli_format format;
     int has_from, has_to;
 } hotspots_args;
 
@@ -65,12 +63,11 @@ static int parse_option(int c, const char *arg, hotspots_args *a)
     char *end = NULL;
     switch (c) {
     case OPT_FROM:
+        a->has_from = 1;
+        return cli_time_option("hotspots", "from", arg, &a->q.from);
     case OPT_TO:
-        *(c == OPT_FROM ? &a->has_from : &a->has_to) = 1;
-        if (ct_parse_time(arg, 1, c == OPT_FROM ? &a->q.from : &a->q.to))
-            return cli_usage_error("hotspots", "--%s must be a time (YYYY-MM-DDTHH:MM:SSZ) or a date, not '%s'",
-                                   c == OPT_FROM ? "from" : "to", arg);
-        return -1;
+        a->has_to = 1;
+        return cli_time_option("hotspots", "to", arg, &a->q.to);
     case OPT_MIN_CASES:
         if (parse_count(arg, 100000, &v) || v < 2)
             return cli_usage_error("hotspots", "--min-cases must be 2 or more, not '%s'", arg);
@@ -131,14 +128,8 @@ static int parse_hotspots_args(int argc, char **argv, hotspots_args *a)
     }
     if (optind < argc)
         return cli_usage_error("hotspots", "unexpected argument '%s'", argv[optind]);
-    if (strcmp(format, "table") == 0)
-        a->format = OUT_TABLE;
-    else if (strcmp(format, "csv") == 0)
-        a->format = OUT_CSV;
-    else if (strcmp(format, "json") == 0)
-        a->format = OUT_JSON;
-    else
-        return cli_usage_error("hotspots", "--format must be table, csv or json");
+    if ((rc = cli_format_option("hotspots", format, &a->format)) >= 0)
+        return rc;
     if (!a->has_from || !a->has_to)
         return cli_usage_error("hotspots", "expected --from and --to");
     if (a->q.to <= a->q.from)
@@ -150,6 +141,20 @@ static int parse_hotspots_args(int argc, char **argv, hotspots_args *a)
 }
 
 /* ---- output ------------------------------------------------------------------- */
+
+/* The text forms of a row's hour, radius and score, as every format shows them. */
+typedef struct hotspot_text {
+    char hour[32], radius[32], score[32];
+} hotspot_text;
+
+static hotspot_text texts_of(const ct_hotspot *h)
+{
+    hotspot_text t;
+    ct_format_time(h->hour, t.hour);
+    ct_format_radius(h->radius_m, t.radius);
+    ct_format_significant(h->score, t.score);
+    return t;
+}
 
 static void join_cases(const ct_hotspot *h, char *buf, size_t cap)
 {
@@ -164,15 +169,13 @@ static void print_csv(const ct_hotspots *hs)
     fputs("place,lat,lon,radius_m,hour,cases,case_ids,others_present,score\n", stdout);
     for (size_t i = 0; i < hs->n; i++) {
         const ct_hotspot *h = &hs->items[i];
-        char hour[32], radius[32], score[32], ids[4096];
-        ct_format_time(h->hour, hour);
-        ct_format_radius(h->radius_m, radius);
-        ct_format_significant(h->score, score);
+        hotspot_text t = texts_of(h);
+        char ids[4096];
         join_cases(h, ids, sizeof ids);
         cli_csv_text(stdout, h->place);
-        printf(",%.7f,%.7f,%s,%s,%zu,", h->lat, h->lon, radius, hour, h->n_cases);
+        printf(",%.7f,%.7f,%s,%s,%zu,", h->lat, h->lon, t.radius, t.hour, h->n_cases);
         cli_csv_text(stdout, ids);
-        printf(",%llu,%s\n", (unsigned long long)h->others_present, score);
+        printf(",%llu,%s\n", (unsigned long long)h->others_present, t.score);
     }
 }
 
@@ -181,21 +184,18 @@ static void print_json(const ct_hotspots *hs)
     fputs("[", stdout);
     for (size_t i = 0; i < hs->n; i++) {
         const ct_hotspot *h = &hs->items[i];
-        char hour[32], radius[32], score[32];
-        ct_format_time(h->hour, hour);
-        ct_format_radius(h->radius_m, radius);
-        ct_format_significant(h->score, score);
+        hotspot_text t = texts_of(h);
         printf("%s{\"place\":", i ? ",\n " : "");
         cli_json_text(stdout, h->place);
         printf(",\"kind\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"radius_m\":%s,\"hour\":\"%s\","
                "\"cases\":[",
-               h->is_cell ? "cell" : "grid", h->lat, h->lon, radius, hour);
+               h->is_cell ? "cell" : "grid", h->lat, h->lon, t.radius, t.hour);
         for (size_t k = 0; k < h->n_cases; k++) {
             fputs(k ? "," : "", stdout);
             cli_json_text(stdout, h->case_ids[k]);
         }
         printf("],\"others_present\":%llu,\"score\":%s}", (unsigned long long)h->others_present,
-               score);
+               t.score);
     }
     fputs("]\n", stdout);
 }
@@ -216,13 +216,11 @@ static void print_table(const hotspots_args *a, const ct_hotspots *hs)
            "SCORE(s)", "CASE IDS");
     for (size_t i = 0; i < hs->n; i++) {
         const ct_hotspot *h = &hs->items[i];
-        char hour[32], radius[32], score[32], ids[4096];
-        ct_format_time(h->hour, hour);
-        ct_format_radius(h->radius_m, radius);
-        ct_format_significant(h->score, score);
+        hotspot_text t = texts_of(h);
+        char ids[4096];
         join_cases(h, ids, sizeof ids);
-        printf("%-28s %-20s %9s %6zu %7llu %9s  %s\n", h->place, hour, radius, h->n_cases,
-               (unsigned long long)h->others_present, score, ids);
+        printf("%-28s %-20s %9s %6zu %7llu %9s  %s\n", h->place, t.hour, t.radius, h->n_cases,
+               (unsigned long long)h->others_present, t.score, ids);
     }
 }
 
@@ -239,15 +237,11 @@ int cmd_hotspots(cli_ctx *ctx, int argc, char **argv)
     ct_err err;
     ct_code code = ct_hotspots_find(db, &a.q, &a.p, &hs, &err);
     ct_close(db);
-    if (code == CT_EINVAL)
-        return cli_usage_error("hotspots", "%s", err.msg);
-    if (code != CT_OK) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
-    if (a.format == OUT_CSV)
+    if ((rc = cli_query_status("hotspots", code, &err)) >= 0)
+        return rc;
+    if (a.format == CLI_CSV)
         print_csv(hs);
-    else if (a.format == OUT_JSON)
+    else if (a.format == CLI_JSON)
         print_json(hs);
     else
         print_table(&a, hs);

@@ -1116,22 +1116,41 @@ static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
 
 /* ---- an area query (scan.h) -------------------------------------------------------- */
 
+/* A tracer over [from, to) for subscriber sub's intervals (UINT32_MAX:
+ * none), counting its work into *counters. */
+static void tracer_for_window(tracer *t, ct_db *db, ct_contacts *counters, uint32_t sub,
+                              int64_t from, int64_t to, int64_t max_presence_s, ct_err *err)
+{
+    memset(t, 0, sizeof *t);
+    memset(counters, 0, sizeof *counters);
+    t->db = db;
+    t->err = err;
+    ct_params_default(&t->p);
+    t->p.max_presence_s = max_presence_s;
+    t->case_sub = sub;
+    t->w_start = from;
+    t->w_end = to;
+    t->out = counters;
+}
+
+/* How a pass ended: a failure, or a writer that replaced data under us. */
+static ct_code tracer_outcome(const tracer *t, int *vanished, ct_err *err)
+{
+    ct_code rc = t->failed;
+    *vanished = rc == CT_ENOTFOUND || t->stale;
+    if (!rc && t->stale)
+        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    return rc;
+}
+
 ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
 {
     tracer t;
-    memset(&t, 0, sizeof t);
     ct_contacts counters;
-    memset(&counters, 0, sizeof counters);
-    t.db = db;
-    t.err = err;
-    ct_params_default(&t.p);
-    t.p.max_presence_s = q->max_presence_s;
-    t.p.contact_distance_m = 0.0; /* presence in the disk itself */
-    t.case_sub = UINT32_MAX;      /* nobody is left out */
-    t.w_start = q->from;
-    t.w_end = q->to;
+    /* nobody is left out; presence in the disk itself: no contact distance */
+    tracer_for_window(&t, db, &counters, UINT32_MAX, q->from, q->to, q->max_presence_s, err);
+    t.p.contact_distance_m = 0.0;
     t.area = q;
-    t.out = &counters;
     if (q->to > q->from) {
         case_interval whole = {.start = q->from, .end = q->to, .lat = q->lat, .lon = q->lon,
                                .radius = q->radius, .loc = CT_LOC_NONE, .op = 0};
@@ -1141,10 +1160,7 @@ ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
         scan_all_cells(&t);
         scan_interval_points(&t, 0);
     }
-    ct_code rc = t.failed;
-    *vanished = rc == CT_ENOTFOUND || t.stale;
-    if (!rc && t.stale)
-        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    ct_code rc = tracer_outcome(&t, vanished, err);
     q->candidates = counters.candidates;
     q->overlaps = counters.overlaps;
     tracer_free(&t);
@@ -1155,23 +1171,11 @@ ct_code ct__presences_of(ct_db *db, uint32_t sub, int64_t from, int64_t to, int6
                         ct__case_interval **out, size_t *n, int *vanished, ct_err *err)
 {
     tracer t;
-    memset(&t, 0, sizeof t);
     ct_contacts counters;
-    memset(&counters, 0, sizeof counters);
-    t.db = db;
-    t.err = err;
-    ct_params_default(&t.p);
-    t.p.max_presence_s = max_presence_s;
-    t.case_sub = sub;
-    t.w_start = from;
-    t.w_end = to;
-    t.out = &counters;
+    tracer_for_window(&t, db, &counters, sub, from, to, max_presence_s, err);
     if (to > from)
         collect_case_intervals(&t);
-    ct_code rc = t.failed;
-    *vanished = rc == CT_ENOTFOUND || t.stale;
-    if (!rc && t.stale)
-        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    ct_code rc = tracer_outcome(&t, vanished, err);
     *out = rc ? NULL : t.ivs;
     *n = rc ? 0 : t.n_ivs;
     if (!rc)
