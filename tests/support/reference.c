@@ -403,3 +403,52 @@ void ref_area_result_free(ref_area_result *r)
     r->items = NULL;
     r->n = 0;
 }
+
+/* ---- hotspots ------------------------------------------------------------------ */
+
+static int64_t ref_end_of(const ref_item *it, int64_t max_presence)
+{
+    int64_t e = it->p_start + max_presence;
+    return it->p_next < e ? it->p_next : e;
+}
+
+double ref_hotspots_total(const ref_store *s, const ref_case *cases, size_t n_cases,
+                          const ref_params *p, int64_t from, int64_t to,
+                          double (*near_p)(double, double, double, double), double ambiguity_m,
+                          size_t *ambiguous)
+{
+    double total = 0.0;
+    *ambiguous = 0;
+    for (size_t a = 0; a < n_cases; a++)
+        for (size_t b = a + 1; b < n_cases; b++) {
+            const ref_case *ca = &cases[a], *cb = &cases[b];
+            if (strcmp(ca->msisdn, cb->msisdn) == 0)
+                continue; /* one person registered twice */
+            /* SPEC 4.5 for both, and the query's window */
+            int64_t lo_w = max3(ca->onset - p->before_s, cb->onset - p->before_s, from);
+            int64_t hi_w = min3(ca->has_isolated ? ca->isolated : ca->onset + p->after_s,
+                                cb->has_isolated ? cb->isolated : cb->onset + p->after_s, to);
+            for (size_t i = 0; i < s->n; i++) {
+                const ref_item *x = &s->items[i];
+                if (strcmp(x->ev.msisdn, ca->msisdn) != 0)
+                    continue;
+                for (size_t j = 0; j < s->n; j++) {
+                    const ref_item *y = &s->items[j];
+                    if (strcmp(y->ev.msisdn, cb->msisdn) != 0)
+                        continue;
+                    int64_t lo = max3(x->p_start, y->p_start, lo_w);
+                    int64_t hi = min3(ref_end_of(x, p->max_presence_s),
+                                      ref_end_of(y, p->max_presence_s), hi_w);
+                    if (hi <= lo)
+                        continue;
+                    double d = ref_distance_m(x->lat, x->lon, y->lat, y->lon);
+                    double thr = x->r + y->r + p->distance_m;
+                    if (fabs(d - thr) <= ambiguity_m)
+                        (*ambiguous)++;
+                    if (d <= thr)
+                        total += (double)(hi - lo) * near_p(d, x->r, y->r, p->distance_m);
+                }
+            }
+        }
+    return total;
+}

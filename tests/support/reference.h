@@ -131,6 +131,18 @@ typedef struct ref_area_result {
 int ref_area(const ref_store *s, const ref_area_q *q, double ambiguity_m, ref_area_result *out);
 void ref_area_result_free(ref_area_result *r);
 
+/* Hotspots' total (docs/AREA.md section 3): over every pair of cases with
+ * different numbers, every pair of their presences that overlap inside
+ * both infectious windows and [from, to) and are co-located (SPEC 4.4),
+ * the overlap times near_p(d, r_a, r_b, D). Every row of `hotspots
+ * --min-cases 2 --limit 0` is a share of this sum, so the rows' scores add
+ * up to it. *ambiguous counts overlapping pairs within ambiguity_m of the
+ * threshold. */
+double ref_hotspots_total(const ref_store *s, const ref_case *cases, size_t n_cases,
+                          const ref_params *p, int64_t from, int64_t to,
+                          double (*near_p)(double, double, double, double), double ambiguity_m,
+                          size_t *ambiguous);
+
 /* Area common to two disks of radii r1, r2 whose centres are d apart. */
 double ref_lens_area(double r1, double r2, double d);
 

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "celltrace.h"
+#include "proximity.h"
 #include "reference.c"
 
 #define AMBIGUITY_M 1e-3
@@ -1189,6 +1190,10 @@ typedef struct run_out {
     char setup_err[8192]; /* "" when every import/ingest went as expected */
     trace_out tr[MAX_CASES][MAX_PARAMS];
     area_out ar[MAX_AREAS];
+    int hot_rc;           /* ct_hotspots_find over the whole span, SPEC 4's defaults */
+    char hot_err[CT_ERR_MSG_MAX];
+    double hot_total;     /* the sum of its rows' scores */
+    size_t hot_rows;
 } run_out;
 
 static void run_out_free(run_out *o)
@@ -1269,6 +1274,43 @@ static void run_areas(const scenario *s, ct_db *db, run_out *out)
         }
         ct_presences_free(res);
     }
+}
+
+/* Hotspots over the whole span (cases' windows may reach beyond it). */
+static void hot_window(const scenario *s, int64_t *from, int64_t *to)
+{
+    *from = INT64_MAX;
+    *to = INT64_MIN;
+    for (size_t i = 0; i < s->nrows; i++) {
+        if (s->rows[i].ev.ts < *from)
+            *from = s->rows[i].ev.ts;
+        if (s->rows[i].ev.ts + 86400 > *to)
+            *to = s->rows[i].ev.ts + 86400;
+    }
+    if (*from > *to) {
+        *from = 0;
+        *to = 1;
+    }
+}
+
+static void run_hotspots(const scenario *s, ct_db *db, run_out *out)
+{
+    ct_hotspot_query q;
+    ct_hotspot_query_default(&q);
+    q.limit = 0;
+    hot_window(s, &q.from, &q.to);
+    ct_hotspots *hs = NULL;
+    ct_err err;
+    memset(&err, 0, sizeof err);
+    out->hot_rc = (int)ct_hotspots_find(db, &q, NULL, &hs, &err);
+    if (out->hot_rc != CT_OK) {
+        snprintf(out->hot_err, sizeof out->hot_err, "%s", err.msg);
+        return;
+    }
+    out->hot_rows = hs->n;
+    for (size_t i = 0; i < hs->n; i++)
+        out->hot_total += hs->items[i].score;
+    ct_hotspots_free(hs);
 }
 
 static void run_engine(const scenario *s, const char *dir, int want[MAX_CASES][MAX_PARAMS],
@@ -1427,6 +1469,7 @@ static void run_engine(const scenario *s, const char *dir, int want[MAX_CASES][M
         }
     }
     run_areas(s, db, out);
+    run_hotspots(s, db, out);
     ct_close(db);
 }
 
@@ -1506,6 +1549,7 @@ typedef struct verdict {
     int nmismatch;
     size_t compared, ambiguous, contacts;
     size_t areas, areas_ambiguous, presences;
+    size_t hot_compared, hot_ambiguous, hot_nonzero;
 } verdict;
 
 static int presence_eq(const ref_presence *a, const ref_presence *b)
@@ -1526,6 +1570,35 @@ static void print_presences(sbuf *b, const char *title, const ref_presence *it, 
         ref_format_time(it[i].last, l);
         sb_printf(b, "    %-16s present=%-7" PRId64 " first=%s last=%s min_radius=%.17g inside=%.9g\n",
                   it[i].msisdn, it[i].present_s, f, l, it[i].min_radius_m, it[i].expected_inside_s);
+    }
+}
+
+/* The hotspots' total against ref_hotspots_total (the alive cases, as
+ * registered: cases with the same number are one person). */
+static void judge_hotspots(const scenario *s, const run_out *o, const ref_store *st, verdict *v,
+                           sbuf *b)
+{
+    ref_case cases[MAX_CASES];
+    size_t n = 0;
+    for (int c = 0; c < s->ncases; c++)
+        if (s->cases[c].alive)
+            cases[n++] = s->cases[c].rc;
+    int64_t from, to;
+    hot_window(s, &from, &to);
+    size_t ambiguous;
+    double want = ref_hotspots_total(st, cases, n, &s->params[0], from, to,
+                                     ct__near_probability, AMBIGUITY_M, &ambiguous);
+    if (ambiguous) {
+        v->hot_ambiguous++;
+        return;
+    }
+    v->hot_compared++;
+    v->hot_nonzero += want > 0;
+    if (o->hot_rc != CT_OK || fabs(o->hot_total - want) > 1e-9 * want + 1e-9) {
+        v->nmismatch++;
+        sb_printf(b, "MISMATCH seed 0x%016" PRIx64 " hotspots: total %.17g in %zu rows, reference %.17g%s%s\n",
+                  s->seed, o->hot_total, o->hot_rows, want,
+                  o->hot_rc == CT_OK ? "" : "; ct_hotspots_find failed: ", o->hot_err);
     }
 }
 
@@ -1622,6 +1695,7 @@ static void judge(const scenario *s, const run_out *o, int want[MAX_CASES][MAX_P
         }
     }
     judge_areas(s, o, &st, v, b);
+    judge_hotspots(s, o, &st, v, b);
     ref_store_free(&st);
     free(ev);
     free(cells);
@@ -1771,6 +1845,7 @@ static void shrink(const scenario *orig, int c, int p, const ref_contact *ra, si
 typedef struct totals {
     size_t rounds, compared, ambiguous, contacts, failures, shrunk;
     size_t areas, areas_ambiguous, presences;
+    size_t hot_compared, hot_ambiguous, hot_nonzero;
 } totals;
 
 static void run_round(uint64_t seed, totals *tot)
@@ -1796,6 +1871,9 @@ static void run_round(uint64_t seed, totals *tot)
     tot->areas += v.areas;
     tot->areas_ambiguous += v.areas_ambiguous;
     tot->presences += v.presences;
+    tot->hot_compared += v.hot_compared;
+    tot->hot_ambiguous += v.hot_ambiguous;
+    tot->hot_nonzero += v.hot_nonzero;
     if (v.nmismatch || v.setup_failed) {
         tot->failures++;
         if (tot->failures <= 10)
@@ -1859,9 +1937,13 @@ static void test_crosscheck_random(void **state)
             "crosscheck: %zu rounds from seed 0x%016" PRIx64 " in %lds: %zu traces compared "
             "(%zu contacts), %zu skipped as ambiguous (a pair within 1 mm of the threshold), "
             "%zu rounds failed\n"
-            "crosscheck: %zu area queries compared (%zu presences), %zu skipped as ambiguous\n",
+            "crosscheck: %zu area queries compared (%zu presences), %zu skipped as ambiguous\n"
+            "crosscheck: %zu hotspot totals compared (%zu above 0), %zu skipped as ambiguous\n",
             tot.rounds, seed, (long)(time(NULL) - t0), tot.compared, tot.contacts, tot.ambiguous,
-            tot.failures, tot.areas, tot.presences, tot.areas_ambiguous);
+            tot.failures, tot.areas, tot.presences, tot.areas_ambiguous, tot.hot_compared,
+            tot.hot_nonzero, tot.hot_ambiguous);
+    if (tot.rounds >= 20 && tot.hot_nonzero == 0)
+        fail_msg("no round had cases that met: the hotspot check proves nothing");
     if (tot.areas < tot.rounds)
         fail_msg("only %zu area queries compared in %zu rounds: the check would prove nothing",
                  tot.areas, tot.rounds);
