@@ -156,12 +156,18 @@ static hotspot_text texts_of(const ct_hotspot *h)
     return t;
 }
 
-static void join_cases(const ct_hotspot *h, char *buf, size_t cap)
+/* The row's case ids joined by ';'; returns new (free with free()), or
+ * NULL out of memory. */
+static char *join_cases(const ct_hotspot *h)
 {
-    size_t n = 0;
+    size_t cap = h->n_cases * (CT_ID_MAX + 1) + 1, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
     buf[0] = '\0';
-    for (size_t k = 0; k < h->n_cases && n < cap; k++)
+    for (size_t k = 0; k < h->n_cases; k++)
         n += (size_t)snprintf(buf + n, cap - n, "%s%s", k ? ";" : "", h->case_ids[k]);
+    return buf;
 }
 
 static void print_csv(const ct_hotspots *hs)
@@ -170,12 +176,12 @@ static void print_csv(const ct_hotspots *hs)
     for (size_t i = 0; i < hs->n; i++) {
         const ct_hotspot *h = &hs->items[i];
         hotspot_text t = texts_of(h);
-        char ids[4096];
-        join_cases(h, ids, sizeof ids);
+        char *ids = join_cases(h);
         cli_csv_text(stdout, h->place);
         printf(",%.7f,%.7f,%s,%s,%zu,", h->lat, h->lon, t.radius, t.hour, h->n_cases);
-        cli_csv_text(stdout, ids);
+        cli_csv_text(stdout, ids ? ids : "");
         printf(",%llu,%s\n", (unsigned long long)h->others_present, t.score);
+        free(ids);
     }
 }
 
@@ -217,10 +223,10 @@ static void print_table(const hotspots_args *a, const ct_hotspots *hs)
     for (size_t i = 0; i < hs->n; i++) {
         const ct_hotspot *h = &hs->items[i];
         hotspot_text t = texts_of(h);
-        char ids[4096];
-        join_cases(h, ids, sizeof ids);
+        char *ids = join_cases(h);
         printf("%-28s %-20s %9s %6zu %7llu %9s  %s\n", h->place, t.hour, t.radius, h->n_cases,
-               (unsigned long long)h->others_present, t.score, ids);
+               (unsigned long long)h->others_present, t.score, ids ? ids : "");
+        free(ids);
     }
 }
 

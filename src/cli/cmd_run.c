@@ -39,9 +39,17 @@ static void run_help(void)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--area") == 0 || strncmp(argv[i], "--area=", 7) == 0)
-            return cmd_run_area(ctx, argc, argv); /* cmd_area.c */
+    int help = 0, area = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+        area |= strcmp(argv[i], "--area") == 0 || strncmp(argv[i], "--area=", 7) == 0;
+    }
+    if (help) {
+        run_help();
+        return EXIT_OK;
+    }
+    if (area)
+        return cmd_run_area(ctx, argc, argv); /* cmd_area.c */
     static const struct option opts[] = {CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};

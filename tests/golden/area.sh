@@ -127,6 +127,26 @@ expect_exit 0 "$CT" --data "$D2" run --area cafe1 $A1
 expect_grep ' 3 test invitations queued, 0 already covered' "$WORK/out"
 expect_exit 0 "$CT" --data "$D2" run
 expect_grep ', 2 test invitations queued;' "$WORK/out" # 0004 and 0005: 0002, 0006 are covered
+# the quarantine step ignores area invitations: with thresholds that put
+# every contact at level quarantine, the covered ones still get their order
+expect_exit 0 "$CT" --data "$D2" config set risk.test 0.000001
+expect_exit 0 "$CT" --data "$D2" config set risk.quarantine 0.000002
+expect_exit 0 "$CT" --data "$D2" run
+expect_grep '^1 of 1 cases traced, 4 contacts, 4 notifications queued' "$WORK/out"
+# the SMS names the day of the last second there: a stay that ends at local
+# midnight (21:00Z in Moscow) is dated that evening, not the next day
+D3=$WORK/data3
+expect_exit 0 "$CT" --data "$D3" init
+expect_exit 0 "$CT" --data "$D3" cells import --operator 250-01 "$BASIC/cells_250-01.csv"
+printf 'msisdn,ts,cell_id\n79990000012,2020-03-24T20:30:00Z,A1\n' >"$WORK/late.csv"
+expect_exit 0 "$CT" --data "$D3" ingest --operator 250-01 "$WORK/late.csv"
+expect_exit 0 "$CT" --data "$D3" config set sms.language en
+expect_exit 0 "$CT" --data "$D3" run --area msk --cell 250-01:A1 --from 2020-03-24T15:00:00Z \
+    --to 2020-03-24T21:00:00Z --min-stay 0
+expect_exit 0 "$CT" --data "$D3" outbox list --format csv
+expect_grep 'on 2020-03-24 you were at a place' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" run --area cafe1 --help
+expect_grep 'run --area LABEL' "$WORK/out"
 expect_exit 2 "$CT" --data "$D" run --area cafe1 $A1 --reveal
 expect_exit 2 "$CT" --data "$D" run --area 'bad label' $A1
 expect_exit 2 "$CT" --data "$D" run --area cafe1 --from 2020-03-24 --to 2020-03-25

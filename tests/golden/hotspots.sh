@@ -36,7 +36,10 @@ def dist(a, b, c, d):
     h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(d - b) / 2) ** 2
     return 2 * 6371008.8 * math.asin(math.sqrt(h))
 top = rows[:3]
-hit = [r for r in top if dist(float(r["lat"]), float(r["lon"]), float(v["lat"]), float(v["lon"])) <= float(r["radius_m"])]
+# a place that holds the office, and no wider than a central cell (a big
+# suburban cell would hold it too, and say little)
+hit = [r for r in top if dist(float(r["lat"]), float(r["lon"]), float(v["lat"]), float(v["lon"])) <= float(r["radius_m"])
+       and float(r["radius_m"]) <= 250]
 for r in top:
     print(r["place"], r["hour"], r["cases"], r["score"], file=sys.stderr)
 assert hit, "no top-3 place contains office %s at %s,%s" % (sys.argv[3], v["lat"], v["lon"])

@@ -654,12 +654,13 @@ static void gen_areas(scenario *s, gen *g)
         case 0: a->radius = (double)rng_range(r, 1, 50); break;
         case 1: a->radius = (double)rng_range(r, 5000, 200000) / 100.0; break;
         case 2: a->radius = (double)rng_range(r, 1, 30000); break;
-        default: /* a point exactly on the edge: decided either way (1 mm) */
+        default: /* a point on the edge, 5 mm inside or outside (1 mm is
+                  * SPEC 2's tolerance: closer would be skipped as ambiguous) */
             a->radius = 100.0;
             if (row && !row->ev.is_cell) {
                 double d = ref_distance_m(a->lat, a->lon, row->ev.lat, row->ev.lon);
                 if (d - row->ev.acc > 0.5)
-                    a->radius = d - row->ev.acc;
+                    a->radius = d - row->ev.acc + (rng_pct(r, 50) ? 0.005 : -0.005);
             }
         }
         a->from = g->t0 + rng_range(r, -3600, g->span);

@@ -143,6 +143,17 @@ static void test_probability(void **state)
         ct_format_probability(forms[i].p, buf);
         assert_string_equal(buf, forms[i].text);
     }
+    /* hotspot scores: at most 4 significant digits however large (a score
+     * of 12345.6 printed as 12346 before) */
+    static const struct {
+        double v;
+        const char *text;
+    } sig[] = {{12345.6, "12350"}, {132.26, "132.3"}, {0.039894, "0.03989"},
+               {99999.9, "100000"}, {1234567, "1235000"}, {9999.4, "9999"}};
+    for (size_t i = 0; i < sizeof sig / sizeof *sig; i++) {
+        ct_format_significant(sig[i].v, buf);
+        assert_string_equal(buf, sig[i].text);
+    }
     ct_format_seconds(812.44, buf);
     assert_string_equal(buf, "812.4");
     ct_format_seconds(90, buf);

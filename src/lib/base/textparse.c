@@ -534,8 +534,11 @@ void ct_format_significant(double p, char *buf)
         return;
     }
     int decimals = 3 - (int)floor(log10(p));
-    if (decimals < 0)
-        decimals = 0;
+    if (decimals < 0) { /* 10 000 and more: round to 4 digits, then write them out */
+        double unit = pow(10.0, -decimals);
+        snprintf(buf, 32, "%.0f", round(p / unit) * unit);
+        return;
+    }
     if (decimals > 20)
         decimals = 20;
     snprintf(buf, 32, "%.*f", decimals, p);

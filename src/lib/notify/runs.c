@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "area.h"
 #include "cases.h"
 #include "celltrace_notify.h"
 #include "config.h"
@@ -425,7 +426,9 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg
 {
     char last[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
     int dotted = strcmp(r->conf.language, "ru") == 0;
-    ct__tz_date(r->conf.timezone, l->last, dotted, last);
+    /* l->last ends the contact (exclusive): its last second names the day,
+     * so a stay that ends at local midnight is dated that evening */
+    ct__tz_date(r->conf.timezone, l->last - 1, dotted, last);
     ct__tz_date(r->conf.timezone, l->q, dotted, qend);
     ct_code rc = ct__template_render(r->conf.language, kind, last, qend, r->conf.hotline, text,
                                      sizeof text, err);
@@ -575,12 +578,10 @@ ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_par
         r.p = *p;
     else
         ct_params_default(&r.p);
-    ct_area asked = *q;
-    asked.reveal = 0; /* the dispatcher reads the numbers it sends to, no one else */
     ct_presences *ps = NULL;
     ct_code rc = ct__conf_load(db->dir, &r.conf, err);
-    if (!rc)
-        rc = ct_area_query(db, &asked, &r.p, &ps, err);
+    if (!rc) /* no number is read: the dispatcher reads each one it sends to */
+        rc = ct__area_presences(db, q, &r.p, &ps, err);
     if (!rc)
         rc = ct__ndb_open(db->dir, &r.sql, err);
     if (!rc)
@@ -596,14 +597,14 @@ ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_par
             rc = invite_present(&r, label, &ps->items[i], sum, err);
     }
     ct__free(cases);
+    if (!rc) /* audited before COMMIT: what cannot be audited is not queued */
+        rc = ct__audit(db, "run --area", label, sum->queued, err);
     if (!rc)
         rc = ct__ndb_exec(r.sql, "COMMIT", err);
     if (rc && r.sql)
         sqlite3_exec(r.sql, "ROLLBACK", NULL, NULL, NULL);
-    if (!rc) {
+    if (!rc)
         sum->present = ps->n;
-        rc = ct__audit(db, "run --area", label, sum->queued, err);
-    }
     if (rc)
         memset(sum, 0, sizeof *sum);
     ct_presences_free(ps);
@@ -648,10 +649,12 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
     }
     if (!rc)
         rc = trace_all(&r, err);
-    if (!rc && r.n)
-        rc = store_all(&r, err);
+    /* audited before anything is stored: a run that cannot be audited
+     * stores and queues nothing (SPEC 5: a failure applies nothing) */
     if (!rc)
         rc = ct__audit(db, "run", NULL, sum->contacts, err);
+    if (!rc && r.n)
+        rc = store_all(&r, err);
     for (size_t i = 0; i < r.n; i++) {
         ct_contacts_free(r.cases[i].contacts);
         ct__free(r.cases[i].homes);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "area.h"
 #include "db.h"
 #include "error.h"
 #include "scan.h"
@@ -123,8 +124,8 @@ static int cmp_presence(const void *a, const void *b)
     return strcmp(x->msisdn, y->msisdn);
 }
 
-static ct_code collect(ct_db *db, const ct_u32map *sums, const ct_area *q, ct_presences *out,
-                       ct_err *err)
+static ct_code collect(ct_db *db, const ct_u32map *sums, const ct_area *q, int numbers,
+                       ct_presences *out, ct_err *err)
 {
     int64_t min_stay = q->min_stay_s;
     out->items = ct__calloc(sums->n + 1, sizeof *out->items);
@@ -136,10 +137,12 @@ static ct_code collect(ct_db *db, const ct_u32map *sums, const ct_area *q, ct_pr
         *r = (ct_presence){.subscriber = p->sub, .present_s = p->total, .first_seen = p->first,
                            .last_seen = p->last, .min_radius_m = p->min_radius,
                            .expected_inside_s = p->expected};
-        ct_code rc = ct__subdict_number(db->subs, p->sub, r->msisdn, err);
+        ct_code rc = numbers ? ct__subdict_number(db->subs, p->sub, r->msisdn, err) : CT_OK;
         if (rc)
             return rc;
     }
+    if (!numbers) /* by subscriber id: no number to order by */
+        return CT_OK;
     qsort(out->items, out->n, sizeof *out->items, cmp_presence);
     for (size_t i = 0; !q->reveal && i < out->n; i++) {
         char masked[24]; /* at most 4 + 3 + 4 characters for a number */
@@ -169,8 +172,8 @@ static int over_limits(const ct_area *q, const ct__disk_scan *scan)
     return scan->radius > CT_AREA_RADIUS_MAX_M || q->to - q->from > CT_AREA_SPAN_MAX_S;
 }
 
-ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presences **out,
-                      ct_err *err)
+static ct_code area_query(ct_db *db, const ct_area *q, const ct_params *p, int numbers,
+                          ct_presences **out, ct_err *err)
 {
     ct_params params;
     if (p)
@@ -209,13 +212,13 @@ ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presen
     res->candidates = scan.candidates;
     res->overlaps = scan.overlaps;
     if (!rc)
-        rc = collect(db, &sums, q, res, err);
+        rc = collect(db, &sums, q, numbers, res, err);
     ct__u32map_free(&sums);
     if (!rc) {
-        char object[400], what[32];
+        char object[400], what[48];
         describe(q, &scan, object, sizeof object);
-        snprintf(what, sizeof what, "area%s%s", over_limits(q, &scan) ? " --force" : "",
-                 q->reveal ? " --reveal" : "");
+        snprintf(what, sizeof what, "area%s%s%s", over_limits(q, &scan) ? " --force" : "",
+                 numbers && q->reveal ? " --reveal" : "", numbers ? "" : " (no numbers)");
         rc = ct__audit(db, what, object, res->n, err);
     }
     if (rc) {
@@ -224,6 +227,18 @@ ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presen
     }
     *out = res;
     return CT_OK;
+}
+
+ct_code ct_area_query(ct_db *db, const ct_area *q, const ct_params *p, ct_presences **out,
+                      ct_err *err)
+{
+    return area_query(db, q, p, 1, out, err);
+}
+
+ct_code ct__area_presences(ct_db *db, const ct_area *q, const ct_params *p, ct_presences **out,
+                           ct_err *err)
+{
+    return area_query(db, q, p, 0, out, err);
 }
 
 void ct_presences_free(ct_presences *ps)

@@ -119,16 +119,24 @@ static void add_contribution(finder *f, place_key place, int64_t hour, uint32_t 
     f->contrib[f->n_contrib++] = (contribution){place, hour, a, b, near_s};
 }
 
+/* A cell's position in (operator name, cell_id) bytewise order. */
+static uint32_t cell_rank(const finder *f, uint32_t loc)
+{
+    const ct_cell *c = ct__catalog_cell(f->db->cat, loc);
+    return c ? c->rank : UINT32_MAX;
+}
+
 /* Two co-located presences of cases a and b over [lo, hi). */
 static void meet(finder *f, uint32_t a, uint32_t b, const ct__case_interval *x,
                  const ct__case_interval *y, int64_t lo, int64_t hi, double dist)
 {
     double p = ct__near_probability(dist, x->radius, y->radius, f->p.contact_distance_m);
-    /* the more precise place; on a tie, the cell, then the lower loc */
+    /* the more precise place; on a tie a cell, then the cell first in
+     * (operator, cell_id) order; two fixes: the first case's (by case_id) */
     const ct__case_interval *at = x;
-    if (y->radius < x->radius ||
-        (y->radius == x->radius && (y->loc != CT_LOC_NONE) > (x->loc != CT_LOC_NONE)) ||
-        (y->radius == x->radius && y->loc != CT_LOC_NONE && x->loc != CT_LOC_NONE && y->loc < x->loc))
+    int x_cell = x->loc != CT_LOC_NONE, y_cell = y->loc != CT_LOC_NONE;
+    if (y->radius < x->radius || (y->radius == x->radius && y_cell > x_cell) ||
+        (y->radius == x->radius && y_cell && x_cell && cell_rank(f, y->loc) < cell_rank(f, x->loc)))
         at = y;
     place_key place = place_of(f, at);
     for (int64_t h = lo - ((lo % HOUR) + HOUR) % HOUR; h < hi; h += HOUR) {
@@ -195,10 +203,16 @@ static void describe_place(const finder *f, place_key k, ct_hotspot *h)
         h->radius_m = cell ? cell->radius : 0.0;
         return;
     }
-    double dlat = square_dlat(f->q->resolution_m);
+    double dlat = square_dlat(f->q->resolution_m), dlon;
     h->lat = ((double)k.row + 0.5) * dlat;
-    h->lon = ((double)k.col + 0.5) * square_dlon(f->q->resolution_m, h->lat);
-    h->radius_m = f->q->resolution_m / sqrt(2.0);
+    dlon = square_dlon(f->q->resolution_m, h->lat);
+    h->lon = ((double)k.col + 0.5) * dlon;
+    /* the disk through the square's farthest corners (those towards the
+     * equator: the square is a little wider there than M), and a cm more,
+     * so that the scan for the others present misses none of its fixes */
+    double to_pole = ct__distance_m(h->lat, h->lon, h->lat + dlat / 2, h->lon + dlon / 2);
+    double to_equator = ct__distance_m(h->lat, h->lon, h->lat - dlat / 2, h->lon + dlon / 2);
+    h->radius_m = (to_pole > to_equator ? to_pole : to_equator) + 0.01;
     snprintf(h->place, sizeof h->place, "grid:%.6f/%.6f", h->lat, h->lon);
 }
 

@@ -153,7 +153,8 @@ static ct_code read_visits(const char *dir, visit **out, size_t *n_out, ct_err *
             if (parse_visit(csv, cols, &v[n]) != 0)
                 rc = ct__fail(err, CT_EINVAL, "%s:%llu: not a visit (venue_id,msisdn,start,end)",
                               path, (unsigned long long)ct__csv_line(csv));
-            n += v[n].seconds > 0;
+            else
+                n += v[n].seconds > 0; /* only evening seconds count */
         }
     }
     ct__csv_close(csv);
