@@ -4,6 +4,7 @@
 //   node duck.mjs trace DB OUTDIR CASE...    one query per case, timed; OUTDIR/<case>.csv
 //   node duck.mjs batch DB OUTFILE           one set-based query for every case
 //   node duck.mjs area  DB OUTDIR QUERIES     area queries (bench/places.sh), timed; OUTDIR/<id>.csv
+//   node duck.mjs hotspots DB OUTFILE FROM TO RUNS   hotspots' rows (no score), timed per run
 //
 // Output rows: case_id,msisdn,exposure_s,first_t,last_t,min_radius (epoch
 // seconds; the radius as DuckDB prints a double: shortest round trip).
@@ -132,7 +133,21 @@ async function main() {
     }
     return;
   }
-  console.error('usage: node duck.mjs load DB CITY | trace DB OUTDIR CASE... | batch DB OUTFILE | area DB OUTDIR QUERIES');
+  if (cmd === 'hotspots') {
+    // the hotspots' rows over [from, to), timed over `runs` runs (the last kept)
+    const [outfile, from, to, runs] = rest;
+    const con = await open(db);
+    const text = fill(sql('duck_hotspots.sql'), { TFROM: from, TTO: to });
+    let rows;
+    for (let i = 0; i < Number(runs || 1); i++) {
+      const t = process.hrtime.bigint();
+      rows = (await con.runAndReadAll(text)).getRows();
+      console.log((Number(process.hrtime.bigint() - t) / 1e6).toFixed(3));
+    }
+    fs.writeFileSync(outfile, toCsv(rows));
+    return;
+  }
+  console.error('usage: node duck.mjs load DB CITY | trace DB OUTDIR CASE... | batch DB OUTFILE | area DB OUTDIR QUERIES | hotspots DB OUTFILE FROM TO RUNS');
   process.exit(2);
 }
 

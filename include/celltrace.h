@@ -531,9 +531,12 @@ typedef struct ct_hotspot_query {
     double resolution_m;        /* side of a GPS fix's grid square, > 0 */
     size_t limit;               /* rows returned, best first; 0 = all */
     int64_t others_min_stay_s;  /* others present: at least this long in the hour */
+    int count_others;           /* 0: leave others_present as CT_OTHERS_NOT_COUNTED */
 } ct_hotspot_query;
 
-/* The defaults: 2 cases, 50 m squares, 20 rows, others present 900 s. */
+#define CT_OTHERS_NOT_COUNTED UINT64_MAX
+
+/* The defaults: 2 cases, 50 m squares, 20 rows, others present 900 s, counted. */
 void ct_hotspot_query_default(ct_hotspot_query *q);
 
 typedef struct ct_hotspot {

@@ -30,6 +30,8 @@ static void hotspots_help(void)
            "  --resolution M            side of a GPS fix's grid square in metres (default 50)\n"
            "  --limit N                 rows printed, best first (default 20; 0 = all)\n"
            "  --others-stay SECONDS     others present: at least this long in the hour (900)\n"
+           "  --no-others               do not count the others present (a scan per row\n"
+           "                            printed): others_present is empty, null in JSON\n"
            "  --format table|csv|json   output format (default table)\n" CLI_PARAM_HELP "\n"
            "CSV columns: place,lat,lon,radius_m,hour,cases,case_ids,others_present,score\n"
            "  place is OP:CELL_ID or grid:LAT/LON; case_ids are joined by ';'; score is the\n"
@@ -102,6 +104,7 @@ static int parse_hotspots_args(int argc, char **argv, hotspots_args *a)
                                          {"resolution", required_argument, NULL, 4},
                                          {"limit", required_argument, NULL, 5},
                                          {"others-stay", required_argument, NULL, 6},
+                                         {"no-others", no_argument, NULL, 'N'},
                                          {"format", required_argument, NULL, 'f'},
                                          CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
@@ -117,6 +120,8 @@ static int parse_hotspots_args(int argc, char **argv, hotspots_args *a)
             return EXIT_OK;
         } else if (c == 'f') {
             format = optarg;
+        } else if (c == 'N') {
+            a->q.count_others = 0;
         } else if (c == '?') {
             return cli_usage_error("hotspots", "unknown option");
         } else if (c >= CLI_OPT_MAX_PRESENCE) {
@@ -144,7 +149,7 @@ static int parse_hotspots_args(int argc, char **argv, hotspots_args *a)
 
 /* The text forms of a row's hour, radius and score, as every format shows them. */
 typedef struct hotspot_text {
-    char hour[32], radius[32], score[32];
+    char hour[32], radius[32], score[32], others[32];
 } hotspot_text;
 
 static hotspot_text texts_of(const ct_hotspot *h)
@@ -153,6 +158,10 @@ static hotspot_text texts_of(const ct_hotspot *h)
     ct_format_time(h->hour, t.hour);
     ct_format_radius(h->radius_m, t.radius);
     ct_format_significant(h->score, t.score);
+    if (h->others_present == CT_OTHERS_NOT_COUNTED)
+        t.others[0] = '\0';
+    else
+        snprintf(t.others, sizeof t.others, "%llu", (unsigned long long)h->others_present);
     return t;
 }
 
@@ -180,7 +189,7 @@ static void print_csv(const ct_hotspots *hs)
         cli_csv_text(stdout, h->place);
         printf(",%.7f,%.7f,%s,%s,%zu,", h->lat, h->lon, t.radius, t.hour, h->n_cases);
         cli_csv_text(stdout, ids ? ids : "");
-        printf(",%llu,%s\n", (unsigned long long)h->others_present, t.score);
+        printf(",%s,%s\n", t.others, t.score);
         free(ids);
     }
 }
@@ -200,8 +209,7 @@ static void print_json(const ct_hotspots *hs)
             fputs(k ? "," : "", stdout);
             cli_json_text(stdout, h->case_ids[k]);
         }
-        printf("],\"others_present\":%llu,\"score\":%s}", (unsigned long long)h->others_present,
-               t.score);
+        printf("],\"others_present\":%s,\"score\":%s}", t.others[0] ? t.others : "null", t.score);
     }
     fputs("]\n", stdout);
 }
@@ -224,8 +232,8 @@ static void print_table(const hotspots_args *a, const ct_hotspots *hs)
         const ct_hotspot *h = &hs->items[i];
         hotspot_text t = texts_of(h);
         char *ids = join_cases(h);
-        printf("%-28s %-20s %9s %6zu %7llu %9s  %s\n", h->place, t.hour, t.radius, h->n_cases,
-               (unsigned long long)h->others_present, t.score, ids ? ids : "");
+        printf("%-28s %-20s %9s %6zu %7s %9s  %s\n", h->place, t.hour, t.radius, h->n_cases,
+               t.others[0] ? t.others : "-", t.score, ids ? ids : "");
         free(ids);
     }
 }

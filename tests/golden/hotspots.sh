@@ -74,13 +74,21 @@ PY
 expect_exit 0 "$CT" --data "$D" hotspots $W --format csv --limit 0 --min-cases 3
 awk -F, 'NR > 1 && $6 < 3 { bad = 1 } END { exit bad }' "$WORK/out" || fail "--min-cases 3 kept a pair"
 [ "$(wc -l <"$WORK/out")" -lt "$(wc -l <"$WORK/all.csv")" ] || fail "--min-cases 3 removed nothing"
+# --no-others: the same rows, others_present empty (null in JSON)
+expect_exit 0 "$CT" --data "$D" hotspots $W --format csv --limit 0 --no-others
+cut -d, -f1-7,9 "$WORK/all.csv" >"$WORK/want"
+cut -d, -f1-7,9 "$WORK/out" >"$WORK/got"
+expect_same "$WORK/want" "$WORK/got"
+awk -F, 'NR > 1 && $8 != "" { bad = 1 } END { exit bad }' "$WORK/out" || fail "--no-others printed others"
+expect_exit 0 "$CT" --data "$D" hotspots $W --format json --limit 3 --no-others
+expect_grep '"others_present":null' "$WORK/out"
 expect_exit 0 "$CT" --data "$D" hotspots $W --limit 2
 expect_grep '(the first 2)' "$WORK/out"
 [ "$(grep -c ' C0' "$WORK/out")" = 2 ] || fail "--limit 2 printed another number of rows"
 
 # ---- 3. audit, no numbers ------------------------------------------------------------------
 grep -q '7[0-9]\{10\}' "$WORK/all.csv" && fail "a phone number in the output"
-[ "$(grep -c '"what":"hotspots"' "$D/audit.log")" = 4 ] || fail "not every query audited"
+[ "$(grep -c '"what":"hotspots"' "$D/audit.log")" = 6 ] || fail "not every query audited"
 
 # ---- 4. usage errors -----------------------------------------------------------------------
 expect_exit 2 "$CT" --data "$D" hotspots --from 2020-03-30

@@ -45,7 +45,7 @@
 void ct_hotspot_query_default(ct_hotspot_query *q)
 {
     *q = (ct_hotspot_query){.min_cases = 2, .resolution_m = 50.0, .limit = 20,
-                            .others_min_stay_s = 900};
+                            .others_min_stay_s = 900, .count_others = 1};
 }
 
 /* A place: a cell (its loc), or a grid square (row, col). */
@@ -371,8 +371,10 @@ static ct_code build_rows(finder *f, ct_hotspots *out, int *vanished, ct_err *er
     out->items = ct__calloc(keep + 1, sizeof *out->items);
     ct_code rc = CT_OK;
     for (size_t i = 0; i < n; i++) {
-        if (i < keep && !rc)
+        if (i < keep && !rc && f->q->count_others)
             rc = count_others(f, &rows[i], vanished, err);
+        else if (i < keep)
+            rows[i].h.others_present = CT_OTHERS_NOT_COUNTED;
         if (i < keep && !rc) {
             ct_hotspot *h = &out->items[out->n++];
             *h = rows[i].h;
