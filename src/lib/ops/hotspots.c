@@ -349,7 +349,8 @@ static ct_code load_presences(finder *f, size_t *in_range, int *vanished, ct_err
 /* Rows with enough cases, ranked, cut to the limit; others counted. */
 static ct_code build_rows(finder *f, ct_hotspots *out, int *vanished, ct_err *err)
 {
-    qsort(f->contrib, f->n_contrib, sizeof *f->contrib, cmp_contribution);
+    if (f->n_contrib > 1) /* no case met another: contrib may be NULL, which qsort must not get */
+        qsort(f->contrib, f->n_contrib, sizeof *f->contrib, cmp_contribution);
     row *rows = NULL;
     size_t n = 0, cap = 0;
     for (size_t i = 0; i < f->n_contrib;) {
@@ -365,7 +366,8 @@ static ct_code build_rows(finder *f, ct_hotspots *out, int *vanished, ct_err *er
         }
         i = j;
     }
-    qsort(rows, n, sizeof *rows, cmp_row);
+    if (n > 1)
+        qsort(rows, n, sizeof *rows, cmp_row);
     out->n_places = n;
     size_t keep = f->q->limit && f->q->limit < n ? f->q->limit : n;
     out->items = ct__calloc(keep + 1, sizeof *out->items);

@@ -224,7 +224,8 @@ ct_code ct_sim_busiest_evening(const char *sim_dir, int64_t min_stay_s, ct_sim_v
     ct_code rc = read_visits(sim_dir, &v, &n, err);
     if (rc)
         return rc;
-    qsort(v, n, sizeof *v, cmp_visit);
+    if (n > 1) /* v is NULL when no visit has an evening second */
+        qsort(v, n, sizeof *v, cmp_visit);
     size_t best_i = 0, best_j = 0, best = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i;
