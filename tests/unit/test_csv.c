@@ -651,6 +651,39 @@ static void test_block_boundary(void **state)
     free(text);
 }
 
+/* A small file gets a small buffer (its size, at least 4 KiB, not the
+ * 1 MiB block), yet rows appended after the open are still read, whole,
+ * including a row longer than that buffer's block, over several reads. */
+static void test_small_file_that_grows(void **state)
+{
+    (void)state;
+    const char *p = write_text("grows.csv", "a,b\n1,2\n");
+    ct_csv *csv = open_ok(p, 0, 20000);
+    expect_row(csv, 2);
+    FILE *f = fopen(p, "ab");
+    assert_non_null(f);
+    for (int i = 0; i < 2000; i++)
+        fprintf(f, "%d,x\n", i);
+    char *wide = malloc(12001);
+    assert_non_null(wide);
+    memset(wide, 'w', 12000);
+    wide[12000] = '\0';
+    fprintf(f, "%s,end\n", wide);
+    assert_int_equal(fclose(f), 0);
+    for (int i = 0; i < 2000; i++) {
+        expect_row(csv, 3 + (uint64_t)i);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_string_equal(fld(csv, "a"), want);
+    }
+    expect_row(csv, 2003);
+    assert_string_equal(fld(csv, "a"), wide);
+    assert_string_equal(fld(csv, "b"), "end");
+    expect_eof(csv);
+    ct__csv_close(csv);
+    free(wide);
+}
+
 static void truncate_file(const char *path, uint64_t size)
 {
     assert_int_equal(truncate(path, (off_t)size), 0);
@@ -893,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_header_shapes),
         cmocka_unit_test(test_plain_gz_zst),
         cmocka_unit_test(test_block_boundary),
+        cmocka_unit_test(test_small_file_that_grows),
         cmocka_unit_test(test_corrupt_compressed),
         cmocka_unit_test(test_random_round_trip),
         cmocka_unit_test(test_garbage),

@@ -1,8 +1,11 @@
 /*
  * csv.c — a streaming RFC 4180 reader with hard caps.
  *
- * Layout. One buffer of cap = line_max + 2 + BLOCK + 1 bytes, allocated at
- * open and never moved. buf[pos..end) holds decompressed input not yet
+ * Layout. One buffer of cap = line_max + 2 + block + 1 bytes, allocated at
+ * open and never moved. block is BLOCK, or less for a small file (its
+ * size plus one, or eight times that if compressed, at least 4 KiB), so a
+ * short file does not cost a megabyte; a file that holds more than that,
+ * or grows while it is read, is still read whole, block bytes at a time. buf[pos..end) holds decompressed input not yet
  * returned; reads append at end. A row is returned only when it lies whole
  * in the buffer: fields point into it and are NUL-terminated in place
  * (the ',' or line end after each field becomes '\0'; quoted fields are
@@ -14,7 +17,7 @@
  *    WINDOW = line_max + 2 bytes (a row of line_max bytes plus "\r\n"):
  *    if its end is not there the row is bad, so a row never needs more
  *    than WINDOW bytes of buffer, and after moving buf[pos..end) to the
- *    front at least BLOCK bytes are free for the next read.
+ *    front at least block bytes are free for the next read.
  *  - No memory is allocated per row; the fields of the current row are
  *    (pointer, length) pairs in fixed arrays.
  *
@@ -76,6 +79,7 @@
 #include "error.h"
 
 #define BLOCK (1u << 20)      /* bytes asked of the source per read */
+#define BLOCK_MIN 4096u       /* ... and for a small plain file, at least this */
 #define GZ_BUFFER (256u << 10) /* zlib's input buffer */
 #define ZST_IN (256u << 10)    /* compressed bytes per read for zstd */
 
@@ -95,6 +99,7 @@ struct ct_csv {
     ct_code fail; /* code of the last source error */
 
     char *buf;
+    size_t block; /* bytes asked of the source per read */
     size_t cap, pos, end;
     int eof;  /* the source is exhausted: buf[pos..end) is all there is */
     int skip; /* discarding up to the next '\n' (after an over-long line) */
@@ -131,7 +136,7 @@ static ct_code read_plain(ct_csv *csv, char *dst, size_t room, size_t *got, ct_e
 static ct_code read_gz(ct_csv *csv, char *dst, size_t room, size_t *got, ct_err *err)
 {
     int errnum = Z_OK;
-    int n = gzread(csv->gz, dst, (unsigned)(room < BLOCK ? room : BLOCK));
+    int n = gzread(csv->gz, dst, (unsigned)(room < csv->block ? room : csv->block));
     const char *msg = gzerror(csv->gz, &errnum);
     /* zlib reports a truncated stream as Z_BUF_ERROR with a short or empty
      * read, not as -1: any error state with nothing read is a failure. */
@@ -158,7 +163,7 @@ static ct_code zst_error(ct_csv *csv, const char *what, ct_err *err)
  * frame must be complete and flushed, else the stream was truncated. */
 static ct_code read_zst(ct_csv *csv, char *dst, size_t room, size_t *got, ct_err *err)
 {
-    ZSTD_outBuffer out = {dst, room < BLOCK ? room : BLOCK, 0};
+    ZSTD_outBuffer out = {dst, room < csv->block ? room : csv->block, 0};
     while (out.pos < out.size) {
         if (csv->zib.pos == csv->zib.size && !csv->zeof) {
             size_t n = 0;
@@ -194,7 +199,7 @@ static ct_code src_read(ct_csv *csv, char *dst, size_t room, size_t *got, ct_err
     case SRC_ZST: return read_zst(csv, dst, room, got, err);
     case SRC_PLAIN: break;
     }
-    return read_plain(csv, dst, room < BLOCK ? room : BLOCK, got, err);
+    return read_plain(csv, dst, room < csv->block ? room : csv->block, got, err);
 }
 
 /* Moves the unread bytes to the front and reads more after them. */
@@ -206,7 +211,7 @@ static ct_code fill(ct_csv *csv, ct_err *err)
         csv->pos = 0;
         csv->end = keep;
     }
-    assert(csv->cap - 1 - csv->end >= BLOCK);
+    assert(csv->cap - 1 - csv->end >= csv->block);
     csv->fail = src_read(csv, csv->buf + csv->end, csv->cap - 1 - csv->end, &got, err);
     if (csv->fail != CT_OK)
         return csv->fail;
@@ -608,7 +613,13 @@ ct_code ct__csv_open(const char *path, const ct_csv_limits *limits, ct_csv **out
     rc = open_source(csv, path, err);
     if (rc != CT_OK)
         goto out;
-    csv->cap = csv->line_max + 2 + BLOCK + 1;
+    csv->block = BLOCK;
+    if (csv->bytes_total > 0) { /* a regular file: guess what it holds */
+        uint64_t guess = csv->bytes_total * (csv->kind == SRC_PLAIN ? 1 : 8) + 1;
+        if (guess < BLOCK)
+            csv->block = guess < BLOCK_MIN ? BLOCK_MIN : (size_t)guess;
+    }
+    csv->cap = csv->line_max + 2 + csv->block + 1;
     csv->buf = ct__malloc(csv->cap);
     rc = read_header(csv, err);
 out:
