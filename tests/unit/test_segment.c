@@ -9,10 +9,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "alloc.h"
 #include "catalog.h"
+#include "radix.h"
 #include "seal.h"
 #include "segment.h"
 #include "testutil.h"
@@ -302,10 +305,55 @@ static void damaged_files_are_refused(void **state)
     free(dir);
 }
 
+/* The one radix sort (radix.h), below and above CT_RADIX_SMALL, against a
+ * plain stable sort: qsort by (key, original position). */
+typedef struct keyed {
+    uint64_t key;
+    uint32_t at;
+} keyed;
+static uint64_t keyed_key(const keyed *k)
+{
+    return k->key;
+}
+CT_RADIX_SORT_DEFINE(sort_keyed, keyed, keyed_key)
+static int by_key_then_position(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+static void radix_sort_is_stable_at_every_size(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    enum { MAX = 300 };
+    keyed a[MAX], want[MAX], tmp[MAX];
+    uint32_t *count = ct__calloc(CT_RADIX_BUCKETS, sizeof *count);
+    for (size_t n = 0; n <= MAX; n++) {
+        for (int range = 0; range < 3; range++) {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t r = tu_rand(&seed);
+                /* few distinct keys (ties), 16-bit keys, and keys over all 64 bits */
+                a[i].key = range == 0 ? r % 5 : range == 1 ? r % 65536 : r ^ (r << 29);
+                a[i].at = (uint32_t)i;
+            }
+            memcpy(want, a, n * sizeof *a);
+            qsort(want, n, sizeof *want, by_key_then_position);
+            int small = !CT_RADIX_NEEDS_SCRATCH(n);
+            assert_int_equal(small, n < CT_RADIX_SMALL);
+            sort_keyed(a, small ? NULL : tmp, n, 64, small ? NULL : count);
+            assert_memory_equal(a, want, n * sizeof *a);
+        }
+    }
+    ct__free(count);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrip),
+        cmocka_unit_test(radix_sort_is_stable_at_every_size),
         cmocka_unit_test(cell_batch_matches_cursor),
         cmocka_unit_test(sort_order_and_duplicates),
         cmocka_unit_test(damaged_files_are_refused),

@@ -374,6 +374,10 @@ CT_RADIX_SORT_DEFINE(sort_by_loc, cell_link, link_loc)
  * the catalogue. Returns links, sorted. */
 static cell_link *sort_links_by_cell(cell_link *links, size_t n)
 {
+    if (!CT_RADIX_NEEDS_SCRATCH(n)) {
+        sort_by_loc(links, NULL, n, 32, NULL);
+        return links;
+    }
     cell_link *tmp = ct__malloc((n + 1) * sizeof *tmp);
     uint32_t *count = ct__malloc(CT_RADIX_BUCKETS * sizeof *count);
     sort_by_loc(links, tmp, n, 32, count);

@@ -25,8 +25,10 @@ CT_RADIX_SORT_DEFINE(sort_by_primary_key, ct_event, primary_key)
 
 static void radix_sort(ct_event *ev, uint32_t n)
 {
-    if (n < 2)
+    if (!CT_RADIX_NEEDS_SCRATCH(n)) {
+        sort_by_primary_key(ev, NULL, n, 64, NULL);
         return;
+    }
     ct_event *tmp = ct__calloc(n, sizeof *tmp);
     uint32_t *count = ct__calloc(CT_RADIX_BUCKETS, sizeof *count);
     sort_by_primary_key(ev, tmp, n, 64, count);

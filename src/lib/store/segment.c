@@ -216,8 +216,11 @@ CT_RADIX_SORT_DEFINE(sort_by_key, place_item, item_key)
 
 static void sort_places(place_item *a, uint32_t n)
 {
-    if (n < 2)
+    if (!CT_RADIX_NEEDS_SCRATCH(n)) {
+        sort_by_tod(a, NULL, n, 32, NULL);
+        sort_by_key(a, NULL, n, 64, NULL);
         return;
+    }
     place_item *tmp = ct__calloc(n, sizeof *tmp);
     uint32_t *count = ct__calloc(CT_RADIX_BUCKETS, sizeof *count);
     sort_by_tod(a, tmp, n, 32, count);
