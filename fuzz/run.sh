@@ -9,7 +9,8 @@
 # fuzz/out/corpus/<target> (ignored by git). Logs: fuzz/out/<target>.log;
 # crashing inputs: fuzz/out/crashes/<target>/. Exit status 1 if any target
 # crashed. Environment: CT_FUZZ_TMP (scratch, default /dev/shm when
-# writable; a folder per run is made there).
+# writable; a folder per run is made there); CT_FUZZ_RUNS (stop each
+# target after this many executions, SECONDS still being the cap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run.sh BUILD_DIR SECONDS [JOBS] [TARGET...]}
@@ -44,7 +45,7 @@ for t in "${targets[@]}"; do
     if [ -x "$bin" ]; then
       "$bin" "$out/corpus/$t" "$here/corpus/$t" \
         -max_total_time="$seconds" -max_len="$len" -rss_limit_mb=2048 \
-        -timeout=20 -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
+        -timeout=20 ${CT_FUZZ_RUNS:+-runs="$CT_FUZZ_RUNS"} -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
         > "$out/$t.log" 2>&1 || true
     else
       echo "not built: no $bin (see the cmake warnings)" > "$out/$t.log"
