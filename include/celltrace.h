@@ -176,6 +176,26 @@ ct_code ct_keys_rewrap(ct_db *db, const ct_keys_setup *to, ct_err *err);
  * both strings (copied). `who` NULL = the operating-system user. */
 void ct_set_actor(ct_db *db, const char *who, const char *why);
 
+/* The audit log's hash chain, checked (docs/AUDIT.md). */
+typedef struct ct_audit_check {
+    int ok;             /* 1: every record chains to the one before, none missing */
+    uint64_t records;   /* chained records read */
+    uint64_t unchained; /* lines from before the chain existed (at the start only) */
+    uint64_t files;     /* audit-<seq>.log files and audit.log */
+    uint64_t last_seq;  /* the last good record */
+    char head[65];      /* its chain value, hex: compare with a copy kept elsewhere */
+    /* when !ok, the first problem: where, and what */
+    char file[64];
+    uint64_t line; /* in that file, from 1; 0 = after its end */
+    uint64_t seq;  /* the record's seq, 0 if unreadable */
+    char problem[256];
+} ct_audit_check;
+
+/* Reads every audit file of `dir` in chain order with the audit key.
+ * CT_OK when the check ran (out->ok says how it went); an error when it
+ * could not (no key, unreadable file). Needs no other key. */
+ct_code ct_audit_verify(const char *dir, ct_audit_check *out, ct_err *err);
+
 /* ---- imports shared by cells, events and cases --------------------------- */
 
 /* Progress callback: `done` of `total` bytes of input read (total 0 when

@@ -22,8 +22,9 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
         if (c == 'h') {
             printf("Usage: celltrace [--data DIR] check\n\n"
                    "Verifies the data directory: modes of the folder and keys, the manifest,\n"
-                   "every segment's checksums and references, SQLite's integrity and every\n"
-                   "vault record. Prints each problem; exit 0 when there is none, 1 otherwise.\n");
+                   "every segment's checksums and references, SQLite's integrity, every vault\n"
+                   "record and the audit log's chain (audit verify). Prints each problem; exit 0\n"
+                   "when there is none, 1 otherwise.\n");
             return EXIT_OK;
         }
         return cli_usage_error("check", "unknown option");
@@ -39,6 +40,12 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     uint64_t problems = 0;
     ct_code rc = ct_check(db, print_problem, NULL, &problems, &err);
     ct_close(db);
+    ct_audit_check audit;
+    if (!rc && (rc = ct_audit_verify(ctx->data_dir, &audit, &err)) == CT_OK && !audit.ok) {
+        printf("PROBLEM  audit log: %s line %llu: %s\n", audit.file,
+               (unsigned long long)audit.line, audit.problem);
+        problems++;
+    }
     if (rc) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
@@ -48,7 +55,8 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
                ctx->data_dir);
         return EXIT_FAIL;
     }
-    printf("%s is sound: keys, manifest, segments, database and vault check out\n", ctx->data_dir);
+    printf("%s is sound: keys, manifest, segments, database, vault and audit log check out\n",
+           ctx->data_dir);
     return EXIT_OK;
 }
 

@@ -264,6 +264,18 @@ ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
     sqlite3_stmt *st = NULL;
     ct_code rc = CT_OK;
     uint64_t n = 0;
+    /* audited before any number is read: a read that cannot be audited
+     * must not happen (it counts the cases it is about to show) */
+    if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM cases", -1, &st, NULL))
+        return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!rc)
+        rc = ct__audit(db, "cases list", NULL, n, err);
+    if (rc)
+        return rc;
     if (sqlite3_prepare_v2(sql, "SELECT case_id, subscriber, onset, isolated, region FROM cases ORDER BY case_id", -1, &st, NULL))
         return ct__fail(err, CT_EIO, "catalogue database: %s", sqlite3_errmsg(sql));
     while (rc == CT_OK && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
@@ -278,11 +290,8 @@ ct_code ct_cases_list(ct_db *db, ct_case_fn fn, void *ud, ct_err *err)
             snprintf(c.region, sizeof c.region, "%s", (const char *)sqlite3_column_text(st, 4));
         if (!rc && fn(ud, &c) != 0)
             break;
-        n++;
     }
     sqlite3_finalize(st);
-    if (!rc)
-        rc = ct__audit(db, "cases list", NULL, n, err);
     return rc;
 }
 

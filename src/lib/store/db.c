@@ -1,6 +1,6 @@
 /*
- * db.c — creating and opening a data directory, and its audit log (stats
- * are in ops/stats.c).
+ * db.c — creating and opening a data directory (its audit log is in
+ * audit.c, stats in ops/stats.c).
  *
  * One writer at a time: writers take an exclusive flock on <data>/lock
  * and keep it until ct_close; readers take none (segments are immutable
@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +88,12 @@ ct_code ct_init_with(const char *dir, const ct_keys_setup *setup, ct_err *err)
     }
     if (!rc)
         rc = ct__keys_create_with(dir, setup, err);
+    char *key_dir = NULL;
+    if (!rc)
+        rc = ct__keys_dir_of(dir, &key_dir, err);
+    if (!rc)
+        rc = ct__audit_key_create(key_dir, err);
+    ct__free(key_dir);
     ct_catalog *cat = NULL;
     if (!rc)
         rc = ct__catalog_open(dir, 1, 1, &cat, err);
@@ -400,68 +405,3 @@ void ct_set_actor(ct_db *db, const char *who, const char *why)
     db->why = why ? ct__strdup(why) : NULL;
 }
 
-/* ---- audit ---------------------------------------------------------------------- */
-
-static void json_string(char *out, size_t cap, const char *s)
-{
-    size_t n = 0;
-    out[n++] = '"';
-    for (; *s && n + 8 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n++] = '"';
-    out[n] = '\0';
-}
-
-static const char *os_user(char *buf, size_t cap)
-{
-    /* the _r form: traces may run on several threads; its buffer grows
-     * while the entry does not fit (large with LDAP or sssd) */
-    struct passwd pwd, *pw = NULL;
-    long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-    size_t size = hint > 0 ? (size_t)hint : 1024;
-    char *scratch = NULL;
-    for (int tries = 0; tries < 8; tries++, size *= 4) {
-        ct__free(scratch);
-        scratch = ct__malloc(size);
-        int e = getpwuid_r(getuid(), &pwd, scratch, size, &pw);
-        if (e != ERANGE) {
-            if (e)
-                pw = NULL;
-            break;
-        }
-        pw = NULL;
-    }
-    snprintf(buf, cap, "%s", pw ? pw->pw_name : "unknown");
-    ct__free(scratch);
-    return buf;
-}
-
-ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records, ct_err *err)
-{
-    char user[128], when[21], who[300], why[600], obj[300], line[1500];
-    ct__format_time((int64_t)time(NULL), when);
-    json_string(who, sizeof who, db->who ? db->who : os_user(user, sizeof user));
-    json_string(why, sizeof why, db->why ? db->why : "not given");
-    json_string(obj, sizeof obj, object ? object : "");
-    int n = snprintf(line, sizeof line,
-                     "{\"time\":\"%s\",\"who\":%s,\"uid\":%ld,\"what\":\"%s\",\"object\":%s,"
-                     "\"records\":%llu,\"why\":%s}\n",
-                     when, who, (long)getuid(), what, obj, (unsigned long long)records, why);
-    char *path = ct__path_join(db->dir, "audit.log");
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    ct_code rc = fd < 0 ? ct__fail_errno(err, CT_EIO, errno, "cannot open the audit log %s", path)
-                        : ct__fs_append_sync(fd, line, (size_t)n, path, err);
-    if (fd >= 0)
-        close(fd);
-    ct__free(path);
-    return rc;
-}

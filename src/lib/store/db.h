@@ -11,7 +11,9 @@
  *   store/d<day>-g<gen>.seg    day segments (segment.h)
  *   staging/                   a running ingest's spill files (removed after)
  *   rejects/                   reject reports
- *   audit.log                  append-only log of reads of personal data
+ *   audit.log                  append-only log of reads of personal data, a
+ *                              keyed hash chain (audit.c); audit-<seq>.log rotated
+ *   audit.lock                 held (flock) while a record is appended
  *   lock                       held (flock) by the one writer at a time
  */
 #ifndef CT_DB_H
@@ -56,10 +58,14 @@ void ct__db_segments_release(ct_db *db);
  * lock; segments are immutable, so the new view is consistent). */
 ct_code ct__db_reload(ct_db *db, ct_err *err);
 
-/* Appends one line to the audit log: who, what, object, how many records,
- * why, when. Fails the command if the log cannot be written: a read of
- * personal data that cannot be audited must not happen. */
+/* Appends one record to the audit log (audit.c): who, what, object, how
+ * many records, why, when, chained to the record before. Fails the command
+ * if the log cannot be written: a read of personal data that cannot be
+ * audited must not happen. */
 ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records,
                   ct_err *err);
+
+/* Makes <key_dir>/audit.key: 32 random bytes, mode 0600 (audit.c). */
+ct_code ct__audit_key_create(const char *key_dir, ct_err *err);
 
 #endif

@@ -88,6 +88,14 @@ static char *key_dir_of(const char *dir, const ct_conf *c)
                                                             : ct__path_join(dir, "keys");
 }
 
+ct_code ct__keys_dir_of(const char *dir, char **out, ct_err *err)
+{
+    ct_conf c;
+    ct_code rc = ct__conf_load(dir, &c, err);
+    *out = rc ? NULL : key_dir_of(dir, &c);
+    return rc;
+}
+
 ct_code ct_keys_where_of(const char *dir, ct_keys_where *w, ct_err *err)
 {
     ct_conf c;
@@ -669,6 +677,10 @@ ct_code ct__keyring_tidy(ct_keyring *k, ct_err *err)
     } else {
         remove_in(inner, SEALED_FILE);
     }
+    /* a move to keys.dir that a crash cut short after the switch: the
+     * audit key is in its new place, so the old copy goes */
+    if (strcmp(inner, k->key_dir) != 0 && file_exists(k->key_dir, "audit.key"))
+        ct__audit_key_remove(inner);
     ct__free(inner);
     return CT_OK;
 }
@@ -803,10 +815,13 @@ ct_code ct__keyring_move(ct_keyring *k, const ct_keys_setup *to, ct_err *err)
         return CT_ENOMEM;
     rc = new_sealing_key(n, to, &c, err);
     int same_file = !rc && !strcmp(n->path, k->path);
+    int same_dir = !rc && !strcmp(n->key_dir, k->key_dir);
     if (!rc) {
         n->s->set = k->s->set;
         rc = ct__keyring_save(n, err); /* 1: the keys at their new place */
     }
+    if (!rc && !same_dir) /* the audit key and head go along (audit.c) */
+        rc = ct__audit_key_copy(k->key_dir, n->key_dir, err);
     /* 2: the configuration names it. A crash before this keeps the old
      * place in use; the new file is ignored and overwritten next time. */
     if (!rc)
@@ -818,6 +833,8 @@ ct_code ct__keyring_move(ct_keyring *k, const ct_keys_setup *to, ct_err *err)
     if (!rc && to->passphrase_env)
         rc = ct__conf_set(k->data_dir, "keys.passphrase_env", to->passphrase_env, err);
     /* 3: the old place is emptied (ct__keyring_tidy does it after a crash). */
+    if (!rc && !same_dir)
+        ct__audit_key_remove(k->key_dir);
     if (!rc && !same_file && unlink(k->path) == 0) {
         char *slash = strrchr(k->path, '/');
         *slash = '\0';

@@ -74,6 +74,15 @@ struct ct_keyring {
     pthread_mutex_t mu;
 };
 
+/* The key folder of data directory `dir`, from its configuration: keys.dir
+ * for the file provider, else <dir>/keys. *out is new (ct__free). */
+ct_code ct__keys_dir_of(const char *dir, char **out, ct_err *err);
+
+/* The audit key and head (audit.c) copied to another key folder, and
+ * removed from the old one once the configuration names the new. */
+ct_code ct__audit_key_copy(const char *from_dir, const char *to_dir, ct_err *err);
+void ct__audit_key_remove(const char *key_dir);
+
 /* Writes the keyring k->s->set where the provider keeps it (atomically:
  * temp, fsync, rename, fsync folder), sealing it when the provider does. */
 ct_code ct__keyring_save(ct_keyring *k, ct_err *err);
