@@ -61,6 +61,8 @@ static void check_conf(const ct_conf *c)
     FZ_CHECK(c->quarantine_days > 0, "a quarantine lasts at least a day");
     FZ_CHECK(c->audit_rotate_kb >= 1 && c->audit_rotate_kb <= 4194304,
              "the audit log rotates past 1 KiB to 4 GiB");
+    FZ_CHECK(c->appeal_deadline_h >= 1 && c->appeal_deadline_h <= 8760,
+             "an appeal's deadline is an hour to a year");
     FZ_CHECK(c->retry_base_s > 0 && c->retry_max_s >= c->retry_base_s && c->expire_s > 0 &&
                  c->timeout_s > 0,
              "delays are positive and ordered");

@@ -168,6 +168,50 @@ typedef int (*ct_report_fn)(void *ud, const ct_report_row *r);
 /* Per region and day; `day` NULL = every day, else "YYYY-MM-DD". Audited. */
 ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err *err);
 
+/* ---- appeals ---------------------------------------------------------------- */
+
+/* A person who got an SMS appeals through the hotline; the regional
+ * headquarters of the contact's home region decides (docs/API.md). */
+typedef struct ct_appeal {
+    int64_t id;
+    char case_id[CT_ID_MAX + 1];
+    char msisdn[CT_MSISDN_MAX + 1]; /* digits */
+    char region[CT_REGION_MAX + 1]; /* the contact's home region */
+    char state[12];                 /* pending, upheld, rejected */
+    char reason[512], note[512];
+    char filed_by[80], decided_by[80];
+    int64_t filed_at, deadline, decided_at; /* decided_at 0 while pending */
+    int overdue;                            /* decided after, or pending past, its deadline */
+    /* the contact as it was stored when the appeal was filed or read */
+    int64_t last_contact, first_contact, exposure_s;
+    double p_contact, min_radius_m;
+    char level[12];
+} ct_appeal;
+
+/* Files an appeal by `by` against the contact of `msisdn` with case
+ * `case_id`, or, when case_id is NULL, with the case of the latest order
+ * sent to that number. Deadline: appeals.deadline_hours after now.
+ * CT_ENOTFOUND when the number has no such contact, CT_EEXIST when an
+ * appeal on it is pending already. Audited ("appeal file"). */
+ct_code ct_appeal_file(ct_db *db, const char *by, const char *msisdn, const char *case_id,
+                       const char *reason, ct_appeal *out, ct_err *err);
+
+/* Appeals of `region` ("" = all) in `state` (NULL = all), oldest first,
+ * with their numbers: audited ("appeals list"). */
+typedef int (*ct_appeal_fn)(void *ud, const ct_appeal *a);
+ct_code ct_appeals_list(ct_db *db, const char *region, const char *state, ct_appeal_fn fn,
+                        void *ud, ct_err *err);
+
+/* Decides pending appeal `id`, if it is of `region` ("" = any region):
+ * upheld lifts it: the orders still queued for that contact are withdrawn,
+ * an SMS says the order is lifted if one was sent, and later runs notify
+ * nobody for that contact up to its last contact. One transaction,
+ * audited ("appeal upheld" / "appeal rejected") before it commits.
+ * CT_ENOTFOUND for no such appeal in the region, CT_EEXIST when it was
+ * decided already. */
+ct_code ct_appeal_decide(ct_db *db, const char *by, int64_t id, const char *region, int upheld,
+                         const char *note, ct_appeal *out, ct_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
 int cmd_keys(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
+int cmd_appeals(cli_ctx *ctx, int argc, char **argv);
 /* evaluate --plot (cmd_evaluate.c): the precision-recall curves and the
  * reliability diagram as SVG; 0 on success. The demo draws it too. */
 int eval_write_plot(const char *path, const ct_evaluation *e);

@@ -32,7 +32,7 @@ static void test_texts_fit(void **state)
     int ucs2;
     /* Regression: the first Russian text needed 3 UCS-2 parts. Every kind:
      * Russian in two UCS-2 parts, English in one GSM-7 part. */
-    for (int k = CT_MSG_FIRST; k <= CT_MSG_AREA; k++) {
+    for (int k = CT_MSG_FIRST; k <= CT_MSG_LIFTED; k++) {
         assert_int_equal(ct__template_render("ru", (ct_msg_kind)k, "24.03.2020", "07.04.2020",
                                              "8-800-2000-112", out, sizeof out, NULL), CT_OK);
         assert_int_equal(ct__sms_parts(out, &ucs2), 2);
@@ -75,8 +75,14 @@ static void test_texts_fit(void **state)
                                          NULL), CT_EINVAL);
     assert_int_equal(ct__template_render("en", (ct_msg_kind)0, "a", "b", "c", out, sizeof out,
                                          NULL), CT_EINVAL);
-    assert_int_equal(ct__template_render("en", (ct_msg_kind)5, "a", "b", "c", out, sizeof out,
+    assert_int_equal(ct__template_render("en", (ct_msg_kind)6, "a", "b", "c", out, sizeof out,
                                          NULL), CT_EINVAL);
+    /* An upheld appeal: the order is lifted; the day, no end date. */
+    assert_string_equal(ct__msg_kind_name(CT_MSG_LIFTED), "lifted");
+    assert_int_equal(ct__template_render("en", CT_MSG_LIFTED, "2020-03-24", NULL, "8-800-2000-112",
+                                         out, sizeof out, NULL), CT_OK);
+    assert_string_equal(out, "Ministry of Health: your appeal is upheld. The order to stay at home "
+                             "after the contact on 2020-03-24 is lifted. Hotline 8-800-2000-112");
     char small[20];
     assert_int_equal(ct__template_render("en", CT_MSG_FIRST, "a", "b", "c", small, sizeof small,
                                          NULL), CT_ELIMIT);
@@ -200,7 +206,12 @@ static void test_config(void **state)
     assert_int_equal(port, 8080);
     int n = 0;
     assert_int_equal(ct_config_list(data, count_keys, &n, NULL), CT_OK);
-    assert_int_equal(n, 22); /* ... risk.test, risk.quarantine, keys.* (4) */
+    assert_int_equal(n, 24); /* ... risk.*, keys.* (4), appeals.deadline_hours, audit.rotate_kb */
+    assert_int_equal(c.appeal_deadline_h, 72);
+    assert_int_equal(c.audit_rotate_kb, 65536);
+    assert_int_equal(ct_config_set(data, "appeals.deadline_hours", "1.5", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "appeals.deadline_hours", "8761", &err), CT_EINVAL);
+    assert_int_equal(ct_config_set(data, "audit.rotate_kb", "0", &err), CT_EINVAL);
     char path[1100];
     snprintf(path, sizeof path, "%s/celltrace.conf", data);
     struct stat st;

@@ -32,7 +32,7 @@
 
 typedef enum kind { K_TEXT, K_URL, K_SECRET, K_LISTEN, K_LANG, K_QUIET, K_RATE, K_SECONDS,
                     K_DAYS, K_ZONE, K_SENDER, K_PROB, K_PROVIDER, K_PATH, K_ENVNAME,
-                    K_FILENAME, K_KIB } kind;
+                    K_FILENAME, K_KIB, K_HOURS } kind;
 
 typedef struct key_def {
     const char *name, *def;
@@ -70,6 +70,8 @@ static const key_def KEYS[] = {
      "passphrase provider: the environment variable that holds the passphrase"},
     {"keys.credential", "celltrace.key", K_FILENAME,
      "credentials provider: the systemd credential's name in $CREDENTIALS_DIRECTORY"},
+    {"appeals.deadline_hours", "72", K_HOURS,
+     "an appeal not decided this long after it was filed is overdue"},
     {"audit.rotate_kb", "65536", K_KIB,
      "audit.log is renamed audit-<last record>.log past this size; the chain goes on"},
 };
@@ -194,6 +196,8 @@ static const char *check_value(const key_def *k, const char *v)
     case K_PATH: return !*v || v[0] == '/' ? NULL : "must be an absolute path, or empty";
     case K_ENVNAME: return valid_name(v, 0) ? NULL : "must be an environment variable's name";
     case K_FILENAME: return valid_name(v, 1) && *v ? NULL : "must be a file name (no /)";
+    case K_HOURS:
+        return is_number(v, 1, 8760) && !strchr(v, '.') ? NULL : "must be 1 to 8760 hours";
     case K_KIB:
         return is_number(v, 1, 4194304) && !strchr(v, '.') ? NULL : "must be 1 to 4194304 KiB";
     case K_TEXT:
@@ -415,7 +419,8 @@ ct_code ct__conf_load(const char *dir, ct_conf *c, ct_err *err)
     copy(c->key_dir, sizeof c->key_dir, effective(&f, 19));
     copy(c->passphrase_env, sizeof c->passphrase_env, effective(&f, 20));
     copy(c->credential, sizeof c->credential, effective(&f, 21));
-    c->audit_rotate_kb = strtoll(effective(&f, 22), NULL, 10);
+    c->appeal_deadline_h = strtoll(effective(&f, 22), NULL, 10);
+    c->audit_rotate_kb = strtoll(effective(&f, 23), NULL, 10);
     file_free(&f);
     return CT_OK;
 }

@@ -22,7 +22,8 @@ typedef struct ct_conf {
     double risk_test, risk_quarantine; /* thresholds; 0 = the model's recommendation */
     ct_key_provider key_provider;      /* keys.* (keys.h) */
     char key_dir[512], passphrase_env[104], credential[104];
-    int64_t audit_rotate_kb; /* audit.c */
+    int64_t appeal_deadline_h; /* appeals.c */
+    int64_t audit_rotate_kb;   /* audit.c */
 } ct_conf;
 
 /* Sets one key without ct_config_set's guard on keys.provider (keys.c

@@ -59,7 +59,15 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS nt_outbox_due ON nt_outbox(state, next_at);"
     "CREATE INDEX IF NOT EXISTS nt_outbox_sub ON nt_outbox(subscriber);"
     "CREATE TABLE IF NOT EXISTS nt_dlr_log(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-    " msg_id INTEGER, status INTEGER, verdict TEXT NOT NULL, detail TEXT NOT NULL);";
+    " msg_id INTEGER, status INTEGER, verdict TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS nt_appeals(id INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
+    " subscriber INTEGER NOT NULL, region TEXT NOT NULL, last_contact INTEGER NOT NULL,"
+    " reason TEXT NOT NULL, filed_by TEXT NOT NULL, filed_at INTEGER NOT NULL,"
+    " deadline INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+    " decided_by TEXT NOT NULL DEFAULT '', decided_at INTEGER NOT NULL DEFAULT 0,"
+    " note TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS nt_appeals_contact ON nt_appeals(case_id, subscriber);"
+    "CREATE INDEX IF NOT EXISTS nt_appeals_region ON nt_appeals(region, state);";
 
 /* Columns that came after the first schema, as ADD COLUMN clauses. */
 typedef struct added_column {

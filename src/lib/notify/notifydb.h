@@ -18,6 +18,12 @@
  *       committed before the request, cleared after)
  *   nt_dlr_log(id PK, at, msg_id, status, verdict, detail)
  *       every delivery report received, accepted or not
+ *   nt_appeals(id PK, case_id, subscriber, region, last_contact, reason,
+ *              filed_by, filed_at, deadline, state, decided_by, decided_at,
+ *              note)
+ *       appeals against a contact (appeals.c); state pending, upheld or
+ *       rejected. An upheld appeal covers its contact up to last_contact:
+ *       runs notify nobody for it again
  *
  * Each user of these tables opens its own connection (ct__ndb_open): the
  * dispatcher and the delivery-report listener run in different threads,

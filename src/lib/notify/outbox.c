@@ -17,6 +17,7 @@
 #include "error.h"
 #include "notifydb.h"
 #include "sqlvfs.h"
+#include "tzone.h"
 
 static ct_code step_done(sqlite3 *db, sqlite3_stmt *st, ct_err *err)
 {
@@ -124,6 +125,51 @@ ct_code ct__ob_count(sqlite3 *db, const char *state, int64_t before, uint64_t *n
             sqlite3_bind_int64(st, 2, before);
     }
     *n = ct__sql_step(st, &rc, err) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+
+ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
+                   const char *case_id, const char *region, int64_t last, int64_t q,
+                   ct_msg_kind kind, int64_t key_n, int *added, ct_err *err)
+{
+    char last_day[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
+    int dotted = strcmp(conf->language, "ru") == 0;
+    *added = 0;
+    /* last ends the contact (exclusive): its last second names the day, so
+     * a stay that ends at local midnight is dated that evening */
+    ct__tz_date(conf->timezone, last - 1, dotted, last_day);
+    ct__tz_date(conf->timezone, q, dotted, qend);
+    ct_code rc = ct__template_render(conf->language, kind, last_day, qend, conf->hotline, text,
+                                     sizeof text, err);
+    if (rc)
+        return rc;
+    int ucs2;
+    ct__sms_parts(text, &ucs2);
+    static const char LETTER[] = "?qqtal"; /* by ct_msg_kind */
+    snprintf(key, sizeof key, "%c-%u-%lld", LETTER[kind], sub, (long long)key_n);
+    sqlite3_stmt *st = NULL;
+    rc = ct__ndb_prepare(db,
+        "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
+        " quarantine_end, text, ucs2, next_at, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
+        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, sub);
+    sqlite3_bind_text(st, 3, ct__msg_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, region, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, last);
+    sqlite3_bind_int64(st, 7, q);
+    sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 9, ucs2);
+    sqlite3_bind_int64(st, 10, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ct__ndb_fail(db, err);
+    else
+        *added = sqlite3_changes(db) == 1;
     sqlite3_finalize(st);
     return rc;
 }

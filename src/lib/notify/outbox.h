@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "celltrace.h"
+#include "config.h"
 #include "templates.h"
 
 typedef struct ct_ob_msg {
@@ -32,6 +33,14 @@ typedef struct ct_ob_msg {
 } ct_ob_msg;
 
 /* The oldest queued message due at `now`: *found = 1 and *m filled. */
+/* Queues one message of `kind` for sub in the configured language: the
+ * text names the last contact's local day and the quarantine end q (0 for
+ * none). Its key is "<kind letter>-<sub>-<key_n>", so queueing the same
+ * message twice adds it once; *added says whether this call did. */
+ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
+                   const char *case_id, const char *region, int64_t last, int64_t q,
+                   ct_msg_kind kind, int64_t key_n, int *added, ct_err *err);
+
 ct_code ct__ob_next_due(sqlite3 *db, int64_t now, ct_ob_msg *m, int *found, ct_err *err);
 
 /* Marks it inflight and counts the attempt (committed when this returns). */

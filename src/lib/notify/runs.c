@@ -55,6 +55,7 @@
 #include "db.h"
 #include "error.h"
 #include "notifydb.h"
+#include "outbox.h"
 #include "risk.h"
 #include "textparse.h"
 #include "templates.h"
@@ -392,7 +393,9 @@ typedef struct latest {
 /* The latest contact of `sub` at `level`, and in prev_q the latest
  * quarantine_end of its messages: the quarantine orders only (`new`,
  * `extension`) when quarantines_only, else of every kind, invitations
- * after an area query included. */
+ * after an area query included. A contact an upheld appeal covers (the
+ * same case, no later last contact) is left out: nobody is told again
+ * what an appeal lifted. */
 static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarantines_only,
                          latest *l, ct_err *err)
 {
@@ -402,7 +405,11 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarant
         "SELECT case_id, home_region, last_contact, quarantine_end,"
         " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1"
         "  AND (?3 = 0 OR kind IN ('new', 'extension')))"
-        " FROM nt_contacts WHERE subscriber=?1 AND level=?2"
+        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2"
+        /* an upheld appeal covers its contact as it was then */
+        " AND NOT EXISTS (SELECT 1 FROM nt_appeals a WHERE a.case_id = c.case_id"
+        "  AND a.subscriber = c.subscriber AND a.state = 'upheld'"
+        "  AND a.last_contact >= c.last_contact)"
         " ORDER BY quarantine_end DESC, case_id LIMIT 1",
         &st, err);
     if (rc)
@@ -424,44 +431,13 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarant
 static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg_kind kind,
                              ct_err *err)
 {
-    char last[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
-    int dotted = strcmp(r->conf.language, "ru") == 0;
-    /* l->last ends the contact (exclusive): its last second names the day,
-     * so a stay that ends at local midnight is dated that evening */
-    ct__tz_date(r->conf.timezone, l->last - 1, dotted, last);
-    ct__tz_date(r->conf.timezone, l->q, dotted, qend);
-    ct_code rc = ct__template_render(r->conf.language, kind, last, qend, r->conf.hotline, text,
-                                     sizeof text, err);
-    if (rc)
-        return rc;
-    int ucs2;
-    ct__sms_parts(text, &ucs2);
-    snprintf(key, sizeof key, "%c-%u-%lld",
-             kind == CT_MSG_TEST ? 't' : kind == CT_MSG_AREA ? 'a' : 'q', sub, (long long)l->q);
-    sqlite3_stmt *st = NULL;
-    rc = ct__ndb_prepare(r->sql,
-        "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
-        " quarantine_end, text, ucs2, next_at, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
-        &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, sub);
-    sqlite3_bind_text(st, 3, ct__msg_kind_name(kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, l->case_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, l->region, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, l->last);
-    sqlite3_bind_int64(st, 7, l->q);
-    sqlite3_bind_text(st, 8, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 9, ucs2);
-    sqlite3_bind_int64(st, 10, r->now);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = ct__ndb_fail(r->sql, err);
-    else if (sqlite3_changes(r->sql) == 1)
+    int added = 0;
+    ct_code rc = ct__ob_add(r->sql, &r->conf, r->now, sub, l->case_id, l->region, l->last, l->q,
+                            kind, l->q, &added, err);
+    if (!rc && added)
         kind == CT_MSG_TEST || kind == CT_MSG_AREA ? r->sum->invitations++
         : kind == CT_MSG_EXTENSION ? r->sum->extensions++
                                    : r->sum->queued++;
-    sqlite3_finalize(st);
     return rc;
 }
 

@@ -25,8 +25,8 @@
 #include "error.h"
 
 /* Indexed by language, then ct_msg_kind - 1. */
-static const char *const TEXTS[2][4] = {
-    /* ru: first notice, extension, test invitation, area invitation */
+static const char *const TEXTS[2][5] = {
+    /* ru: first notice, extension, test invitation, area invitation, lifted */
     {"Минздрав: вы были в контакте с заболевшим COVID-19 {last_contact}. "
      "Оставайтесь дома до {quarantine_end}. Горячая линия {hotline}",
      "Минздрав: новый контакт с заболевшим COVID-19 {last_contact}. "
@@ -34,7 +34,9 @@ static const char *const TEXTS[2][4] = {
      "Минздрав: вы могли быть рядом с заболевшим COVID-19 {last_contact}. "
      "Сдайте тест: горячая линия {hotline}. До результата будьте дома",
      "Минздрав: {last_contact} вы были там, где распространялся COVID-19. "
-     "Сдайте тест: горячая линия {hotline}. До результата будьте дома"},
+     "Сдайте тест: горячая линия {hotline}. До результата будьте дома",
+     "Минздрав: по вашей апелляции самоизоляция после контакта {last_contact} "
+     "отменена. Горячая линия {hotline}"},
     /* en */
     {"Ministry of Health: you were in contact with a COVID-19 case, last contact "
      "{last_contact}. Stay at home until {quarantine_end}. Hotline {hotline}",
@@ -43,7 +45,9 @@ static const char *const TEXTS[2][4] = {
      "Ministry of Health: you may have been near a COVID-19 case on {last_contact}. "
      "Get tested: call the hotline {hotline}. Stay at home until the result.",
      "Ministry of Health: on {last_contact} you were at a place where COVID-19 spread. "
-     "Get tested: call {hotline}. Stay at home until the result."},
+     "Get tested: call {hotline}. Stay at home until the result.",
+     "Ministry of Health: your appeal is upheld. The order to stay at home after the "
+     "contact on {last_contact} is lifted. Hotline {hotline}"},
 };
 
 /* GSM 03.38 default alphabet, in UTF-8; then the extension table. */
@@ -143,6 +147,7 @@ const char *ct__msg_kind_name(ct_msg_kind kind)
     case CT_MSG_EXTENSION: return "extension";
     case CT_MSG_TEST: return "test";
     case CT_MSG_AREA: return "area";
+    case CT_MSG_LIFTED: return "lifted";
     case CT_MSG_FIRST: break;
     }
     return "new";
@@ -155,7 +160,7 @@ ct_code ct__template_render(const char *lang, ct_msg_kind kind, const char *last
     int li = strcmp(lang, "ru") == 0 ? 0 : strcmp(lang, "en") == 0 ? 1 : -1;
     if (li < 0)
         return ct__fail(err, CT_EINVAL, "no message template for language '%s'", lang);
-    if (kind < CT_MSG_FIRST || kind > CT_MSG_AREA)
+    if (kind < CT_MSG_FIRST || kind > CT_MSG_LIFTED)
         return ct__fail(err, CT_EINVAL, "no message template of kind %d", (int)kind);
     const char *t = TEXTS[li][kind - CT_MSG_FIRST];
     static const char *const names[] = {"{last_contact}", "{quarantine_end}", "{hotline}"};

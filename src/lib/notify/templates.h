@@ -23,7 +23,8 @@ typedef enum ct_msg_kind {
     CT_MSG_FIRST = 1,     /* order to self-isolate until the quarantine end (outbox kind "new") */
     CT_MSG_EXTENSION = 2, /* the quarantine is extended by a new contact ("extension") */
     CT_MSG_TEST = 3,      /* invitation to a test, at home until the result ("test") */
-    CT_MSG_AREA = 4       /* invitation to a test after an area query ("area", docs/AREA.md) */
+    CT_MSG_AREA = 4,      /* invitation to a test after an area query ("area", docs/AREA.md) */
+    CT_MSG_LIFTED = 5     /* an upheld appeal lifts the order ("lifted", docs/API.md) */
 } ct_msg_kind;
 
 /* The outbox `kind` of a message kind: "new", "extension", "test" or "area". Static. */

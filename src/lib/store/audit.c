@@ -360,10 +360,16 @@ static int chain_end(const char *dir, uint64_t *seq, uint8_t prev[CHAIN_BYTES], 
 
 ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records, ct_err *err)
 {
+    return ct__audit_as(db, db->who, db->why, what, object, records, err);
+}
+
+ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const char *what,
+                     const char *object, uint64_t records, ct_err *err)
+{
     char user[128], when[21], who[300], why[600], obj[300], line[1700];
     ct__format_time((int64_t)time(NULL), when);
-    json_string(who, sizeof who, db->who ? db->who : os_user(user, sizeof user));
-    json_string(why, sizeof why, db->why ? db->why : "not given");
+    json_string(who, sizeof who, actor ? actor : os_user(user, sizeof user));
+    json_string(why, sizeof why, reason ? reason : "not given");
     json_string(obj, sizeof obj, object ? object : "");
 
     const char *key_dir = db->keys->key_dir;

@@ -65,6 +65,11 @@ ct_code ct__db_reload(ct_db *db, ct_err *err);
 ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records,
                   ct_err *err);
 
+/* The same with another actor and reason than the handle's (the API's
+ * threads: the user of each request). */
+ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const char *what,
+                     const char *object, uint64_t records, ct_err *err);
+
 /* Makes <key_dir>/audit.key: 32 random bytes, mode 0600 (audit.c). */
 ct_code ct__audit_key_create(const char *key_dir, ct_err *err);
 

@@ -1,0 +1,96 @@
+# Golden test: appeals (docs/API.md), from the command line.
+#   1. an appeal is filed against the contact the latest message was
+#      about, once: a second one while it is pending, or one for a number
+#      without a contact, is refused;
+#   2. upheld after the invitation went out: an SMS says it is lifted, and
+#      a run after a re-levelling that would order that contact into
+#      quarantine orders nothing (without the appeal it would: see
+#      run_levels.sh step 3);
+#   3. upheld before the order went out: the queued order is withdrawn
+#      and no "lifted" SMS is sent;
+#   4. rejected: nothing else changes; decided twice: refused;
+#   5. past its deadline an appeal is overdue; every change is audited.
+. "$(dirname "$0")/common.bash"
+. "$(dirname "$0")/levels.bash" # $D: case K1 (RU-MOW) with contacts A > B > C
+expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$(mid "$pA" "$pB")"
+expect_exit 0 "$CT" --data "$D" config set risk.test "$(mid "$pB" "$pC")"
+expect_exit 0 "$CT" --data "$D" config set sms.language en
+expect_exit 0 "$CT" --data "$D" run
+expect_grep "1 notifications queued, 0 extensions queued, 1 test invitations queued" "$WORK/out"
+outbox() { # outbox: "msisdn,kind,state" per message
+    expect_exit 0 "$CT" --data "$D" outbox list --format csv
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+             { print $col["msisdn"] "," $col["kind"] "," $col["state"] }' "$WORK/out"
+}
+q() { sqlite3 "$D/catalog.db" "$1"; }
+
+# ---- 1. filing ----------------------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" appeals file --msisdn "+$B" --reason "I was at home"
+expect_grep "^appeal 1 filed against case K1 (region RU-MOW), due " "$WORK/out"
+expect_exit 1 "$CT" --data "$D" appeals file --msisdn "$B" --reason "again"
+expect_grep "appeal 1 on this contact is pending already" "$WORK/err"
+expect_exit 1 "$CT" --data "$D" appeals file --msisdn 79990009999 --reason "who?"
+expect_grep "has no contact to appeal" "$WORK/err"
+expect_exit 1 "$CT" --data "$D" appeals file --msisdn "$C" --reason "no message was sent to C"
+expect_exit 2 "$CT" --data "$D" appeals file --msisdn "$B"
+expect_exit 2 "$CT" --data "$D" appeals decide 1
+expect_exit 2 "$CT" --data "$D" appeals decide 1 --uphold --reject
+expect_exit 2 "$CT" --data "$D" appeals list --state open
+expect_exit 0 "$CT" --data "$D" appeals list --format json
+expect_grep "\"id\":1,\"case_id\":\"K1\",\"msisdn\":\"$B\",\"region\":\"RU-MOW\",\"state\":\"pending\",\"overdue\":false" "$WORK/out"
+expect_grep '"level":"test",' "$WORK/out"
+
+# ---- 2. upheld after the invitation went out -----------------------------------------------
+q "UPDATE nt_outbox SET state = 'delivered', sent_at = 1, done_at = 2 WHERE kind = 'test'"
+expect_exit 0 "$CT" --data "$D" appeals decide 1 --uphold --note "she was at home"
+expect_grep "^appeal 1 upheld$" "$WORK/out"
+outbox > "$WORK/got"
+expect_grep "^$B,lifted,queued$" "$WORK/got"
+[ "$(q "SELECT text FROM nt_outbox WHERE kind = 'lifted'")" != "" ] || fail "no text"
+q "SELECT text FROM nt_outbox WHERE kind = 'lifted'" | grep -q "your appeal is upheld" || fail "lifted text"
+expect_exit 1 "$CT" --data "$D" appeals decide 1 --reject
+expect_grep "appeal 1 was upheld already" "$WORK/err"
+# A re-levelling puts B at quarantine: without the appeal B would get an order.
+expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$(mid "$pB" "$pC")"
+expect_exit 0 "$CT" --data "$D" run
+expect_grep "levels: 2 quarantine, 0 test, 1 none" "$WORK/out"
+outbox > "$WORK/got"
+grep -q "^$B,new," "$WORK/got" && { cat "$WORK/got" >&2; fail "the upheld contact was ordered into quarantine"; }
+
+# ---- 3. upheld before the order went out --------------------------------------------------
+expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$A" --reason "wrong person"
+expect_grep "^appeal 2 filed" "$WORK/out"
+expect_exit 0 "$CT" --data "$D" appeals decide 2 --uphold
+outbox > "$WORK/got"
+expect_grep "^$A,new,expired$" "$WORK/got"
+grep -q "^$A,lifted" "$WORK/got" && fail "a lifted SMS for an order that never went out"
+[ "$(q "SELECT last_error FROM nt_outbox WHERE kind = 'new'")" = "withdrawn: appeal upheld" ] ||
+    fail "the withdrawn order does not say why"
+
+# ---- 4. rejected ----------------------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$C" --case K1 --reason "never there"
+expect_exit 0 "$CT" --data "$D" appeals decide 3 --reject --note "three hours at one table"
+expect_grep "^appeal 3 rejected$" "$WORK/out"
+before=$(outbox | md5sum)
+expect_exit 0 "$CT" --data "$D" run
+[ "$(outbox | md5sum)" = "$before" ] || fail "a rejected appeal changed the outbox"
+
+# ---- 5. deadlines and the audit ------------------------------------------------------------
+expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$C" --case K1 --reason "again, later"
+q "UPDATE nt_appeals SET deadline = filed_at - 1 WHERE id = 4"
+expect_exit 0 "$CT" --data "$D" appeals list --state pending --format json
+expect_grep '"id":4,.*"state":"pending","overdue":true' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" appeals list
+expect_grep "^4  *K1 .* pending  *[0-9T:Z-]*  *yes  *again, later$" "$WORK/out"
+expect_exit 0 "$CT" --data "$D" appeals list --region RU-SPE --format json
+[ "$(cat "$WORK/out")" = "[]" ] || fail "another region's appeals listed"
+for what in "appeal file" "appeal upheld" "appeal rejected" "appeals list"; do
+    expect_grep "\"what\":\"$what\"" "$D/audit.log"
+done
+grep -q '"what":"appeal upheld","object":"1","records":1,"why":"she was at home"' "$D/audit.log" ||
+    fail "the decision is not audited with its note"
+expect_exit 0 "$CT" --data "$D" audit verify
+expect_exit 0 "$CT" --data "$D" config set appeals.deadline_hours 24
+expect_exit 2 "$CT" --data "$D" config set appeals.deadline_hours 0
+expect_exit 0 "$CT" appeals --help
+echo "appeals: ok"
