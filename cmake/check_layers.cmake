@@ -7,6 +7,7 @@
 #   ops     what commands do: ingest, cells, cases, trace, query, check and
 #           purge, key rotation
 #   notify  runs, the outbox, SMS, delivery reports, exports
+#   api     the HTTP API: users and roles, the server and its routes
 #   sim     the simulator, beside the others: it may use base only
 # A module may include the headers of its own layer and of lower layers,
 # never of a higher one. Run at configure time (CMakeLists.txt) and as the
@@ -15,7 +16,7 @@
 if(NOT ROOT)
   set(ROOT ${PROJECT_SOURCE_DIR})
 endif()
-set(CT_LAYERS base store risk ops notify)
+set(CT_LAYERS base store risk ops notify api)
 
 function(ct_layer_rank layer out)
   if(layer STREQUAL "sim")

@@ -54,6 +54,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
 int cmd_keys(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
+/* The HTTP API (include/celltrace_api.h, docs/API.md): cmd_serve.c. */
+int cmd_serve(cli_ctx *ctx, int argc, char **argv);
+int cmd_users(cli_ctx *ctx, int argc, char **argv);
 int cmd_appeals(cli_ctx *ctx, int argc, char **argv);
 /* evaluate --plot (cmd_evaluate.c): the precision-recall curves and the
  * reliability diagram as SVG; 0 on success. The demo draws it too. */

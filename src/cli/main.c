@@ -41,6 +41,8 @@ static const command COMMANDS[] = {
     {"outbox", cmd_outbox, "outbox list: every message and its state"},
     {"export", cmd_export, "export --region R: contacts for a regional headquarters"},
     {"report", cmd_report, "per region and day: cases, contacts, notified, delivered"},
+    {"serve", cmd_serve, "serve --listen HOST:PORT: the HTTP API for regional headquarters"},
+    {"users", cmd_users, "users add NAME --role R | list | revoke NAME: who may call the API"},
     {"appeals", cmd_appeals, "appeals file | list | decide: appeals against a contact"},
     {"config", cmd_config, "config set KEY VALUE | get KEY | list: settings"},
     {"evaluate", cmd_evaluate, "evaluate --truth FILE: accuracy of the scored contacts"},

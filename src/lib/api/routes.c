@@ -1,0 +1,769 @@
+/*
+ * routes.c — what each API endpoint answers (docs/API.md).
+ *
+ * Regions: a `regional` user sees a case when the case is registered in
+ * their region or has a contact whose home region is theirs, and sees only
+ * the contacts whose home region is theirs; the case's own number only
+ * for a case of their region. Anything else answers 404, exactly as a
+ * case or contact that does not exist, so ids cannot be probed.
+ *
+ * Numbers are masked ("7999***0001") unless the query says reveal=true,
+ * and every answer that carries numbers, masked or not, is audited first
+ * with the user ("api:<name>"), the route, the object and the count.
+ */
+#define _GNU_SOURCE /* getline */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "celltrace_notify.h"
+#include "db.h"
+#include "error.h"
+#include "routes.h"
+#include "sqlvfs.h"
+#include "subscribers.h"
+#include "textparse.h"
+
+#define PER_PAGE_DEFAULT 50
+#define PER_PAGE_MAX 500
+#define AUDIT_LIMIT_MAX 1000
+
+static json_t *fail(api_call *call, int status, const char *msg)
+{
+    call->status = status;
+    return api_error(status, "%s", msg);
+}
+
+static json_t *fail_err(api_call *call, const ct_err *err)
+{
+    call->status = api_status_of(err->code);
+    return api_error(call->status, "%s", err->msg);
+}
+
+/* The user's region for SQL: "" for federal (every region). */
+static const char *scope(const api_call *call)
+{
+    return call->user.role == CT_ROLE_REGIONAL ? call->user.region : "";
+}
+
+static void actor(const api_call *call, char out[CT_USER_NAME_MAX + 8])
+{
+    snprintf(out, CT_USER_NAME_MAX + 8, "api:%s", call->user.name);
+}
+
+static json_t *time_or_null(int64_t t, int present)
+{
+    if (!present)
+        return json_null();
+    char buf[32];
+    ct_format_time(t, buf);
+    return json_string(buf);
+}
+
+/* NULL and 0 (the outbox's "not yet") are both null */
+static json_t *column_time(sqlite3_stmt *st, int i)
+{
+    return time_or_null(sqlite3_column_int64(st, i), sqlite3_column_type(st, i) != SQLITE_NULL &&
+                                                         sqlite3_column_int64(st, i) != 0);
+}
+
+static json_t *column_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s && *s ? json_string((const char *)s) : json_null();
+}
+
+static json_t *column_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                      : json_real(sqlite3_column_double(st, i));
+}
+
+/* ?reveal=true|false; -1 for anything else */
+static int reveal_of(const api_call *call)
+{
+    const char *v = api_query(call, "reveal");
+    if (!v || !strcmp(v, "false") || !strcmp(v, "0"))
+        return 0;
+    return !strcmp(v, "true") || !strcmp(v, "1") ? 1 : -1;
+}
+
+/* ?page=&per_page=; 0, or -1 when either is not a whole number in range */
+static int paging(const api_call *call, long *page, long *per_page)
+{
+    const char *p = api_query(call, "page"), *pp = api_query(call, "per_page");
+    char *end;
+    *page = 1;
+    *per_page = PER_PAGE_DEFAULT;
+    if (p) {
+        *page = strtol(p, &end, 10);
+        if (!*p || *end || *page < 1 || *page > 1000000)
+            return -1;
+    }
+    if (pp) {
+        *per_page = strtol(pp, &end, 10);
+        if (!*pp || *end || *per_page < 1 || *per_page > PER_PAGE_MAX)
+            return -1;
+    }
+    return 0;
+}
+
+/* A number for the answer: whole, masked, or null when not to be shown. */
+static json_t *number_json(const char *digits, int show, int reveal)
+{
+    if (!show)
+        return json_null();
+    if (reveal)
+        return json_string(digits);
+    char masked[24];
+    ct__mask_msisdn(digits, strlen(digits), masked);
+    return json_string(masked);
+}
+
+/* ---- health ------------------------------------------------------------------------ */
+
+json_t *api_healthz(api_call *call)
+{
+    sqlite3 *sql = api_sql(call->server);
+    if (!sql)
+        return fail(call, 503, "the database cannot be opened");
+    return json_pack("{s:s,s:s}", "status", "ok", "version", CT_VERSION);
+}
+
+/* ---- cases ------------------------------------------------------------------------- */
+
+#define CASE_VISIBLE                                                                      \
+    "(?1 = '' OR cases.region = ?1 OR EXISTS (SELECT 1 FROM nt_contacts c WHERE "         \
+    "c.case_id = cases.case_id AND c.home_region = ?1))"
+
+typedef struct case_row {
+    char case_id[CT_ID_MAX + 1], region[CT_REGION_MAX + 1];
+    uint32_t sub;
+    int64_t onset, isolated;
+    int has_isolated;
+} case_row;
+
+static void read_case(sqlite3_stmt *st, case_row *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->case_id, sizeof c->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
+    c->sub = (uint32_t)sqlite3_column_int64(st, 1);
+    c->onset = sqlite3_column_int64(st, 2);
+    c->has_isolated = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    c->isolated = sqlite3_column_int64(st, 3);
+    const unsigned char *r = sqlite3_column_text(st, 4);
+    snprintf(c->region, sizeof c->region, "%s", r ? (const char *)r : "");
+}
+
+/* Turns rows into JSON with their numbers, after one audit record for all
+ * of them. A number is shown for federal users and for a case of the
+ * regional user's own region. */
+static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int reveal,
+                          const char *what, const char *object)
+{
+    ct_err err;
+    api_server *s = call->server;
+    ct_db *db = api_db_lock(s, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++)
+        shown += call->user.role == CT_ROLE_FEDERAL || !strcmp(rows[i].region, call->user.region);
+    char w[64];
+    snprintf(w, sizeof w, "%s%s", what, reveal ? " --reveal" : "");
+    ct_code rc = shown ? ct__audit_as(db, who, call->reason, w, object, shown, &err) : CT_OK;
+    json_t *arr = json_array();
+    for (size_t i = 0; !rc && i < n; i++) {
+        const case_row *c = &rows[i];
+        int show = call->user.role == CT_ROLE_FEDERAL || !strcmp(c->region, call->user.region);
+        char digits[16] = "";
+        if (show)
+            rc = ct__subdict_number(db->subs, c->sub, digits, &err);
+        if (!rc)
+            json_array_append_new(
+                arr, json_pack("{s:s,s:o,s:o,s:o,s:o}", "case_id", c->case_id, "msisdn",
+                               number_json(digits, show, reveal), "onset",
+                               time_or_null(c->onset, 1), "isolated",
+                               time_or_null(c->isolated, c->has_isolated), "region",
+                               c->region[0] ? json_string(c->region) : json_null()));
+    }
+    api_db_unlock(s);
+    if (rc) {
+        json_decref(arr);
+        return fail_err(call, &err);
+    }
+    return arr;
+}
+
+json_t *api_cases_list(api_call *call)
+{
+    long page, per_page;
+    int reveal = reveal_of(call);
+    if (paging(call, &page, &per_page) || reveal < 0)
+        return fail(call, 400, "page, per_page (1-500) and reveal (true|false) must be valid");
+    sqlite3 *sql = api_sql(call->server);
+    sqlite3_stmt *st = NULL;
+    if (!sql)
+        return fail(call, 503, "the database cannot be opened");
+    int64_t total = 0;
+    if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM cases WHERE " CASE_VISIBLE, -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(call, 500, sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT case_id, subscriber, onset, isolated, region FROM cases WHERE " CASE_VISIBLE
+                           " ORDER BY case_id LIMIT ?2 OFFSET ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(call, 500, sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, per_page);
+    sqlite3_bind_int64(st, 3, (page - 1) * per_page);
+    case_row *rows = calloc((size_t)per_page, sizeof *rows);
+    size_t n = 0;
+    int r;
+    while (rows && (r = sqlite3_step(st)) == SQLITE_ROW)
+        read_case(st, &rows[n++]);
+    sqlite3_finalize(st);
+    json_t *cases = rows ? cases_json(call, rows, n, reveal, "api cases", "") : NULL;
+    free(rows);
+    if (!cases)
+        return fail(call, 500, "out of memory");
+    if (call->status != 200)
+        return cases;
+    return json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page",
+                     (json_int_t)per_page, "total", (json_int_t)total, "cases", cases);
+}
+
+/* The case of the path if the user may see it: 1, 0 (404 set), -1 (error set). */
+static int visible_case(api_call *call, case_row *c, json_t **answer)
+{
+    sqlite3 *sql = api_sql(call->server);
+    sqlite3_stmt *st = NULL;
+    if (!sql) {
+        *answer = fail(call, 503, "the database cannot be opened");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT case_id, subscriber, onset, isolated, region FROM cases "
+                           "WHERE case_id = ?2 AND " CASE_VISIBLE,
+                           -1, &st, NULL) != SQLITE_OK) {
+        *answer = fail(call, 500, sqlite3_errmsg(sql));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, call->params[0], -1, SQLITE_TRANSIENT);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
+        read_case(st, c);
+    sqlite3_finalize(st);
+    if (!found)
+        *answer = fail(call, 404, "no such case");
+    return found;
+}
+
+json_t *api_case_get(api_call *call)
+{
+    int reveal = reveal_of(call);
+    if (reveal < 0)
+        return fail(call, 400, "reveal must be true or false");
+    case_row c;
+    json_t *answer = NULL;
+    if (visible_case(call, &c, &answer) <= 0)
+        return answer;
+    json_t *arr = cases_json(call, &c, 1, reveal, "api case", c.case_id);
+    if (call->status != 200)
+        return arr;
+    json_t *one = json_incref(json_array_get(arr, 0));
+    json_decref(arr);
+    return one;
+}
+
+json_t *api_cases_add(api_call *call)
+{
+    static const char *const FIELDS[] = {"case_id", "msisdn", "onset", "isolated", "region"};
+    const char *v[5] = {NULL};
+    if (!json_is_object(call->body))
+        return fail(call, 400, "the body must be a JSON object");
+    const char *key;
+    json_t *value;
+    json_object_foreach(call->body, key, value)
+    {
+        int k = 0;
+        while (k < 5 && strcmp(key, FIELDS[k]))
+            k++;
+        if (k == 5) { /* mass assignment: nothing else may be set */
+            call->status = 400;
+            return api_error(400, "field \"%s\" cannot be set", key);
+        }
+        if (json_is_null(value) && k >= 3)
+            continue;
+        if (!json_is_string(value)) {
+            call->status = 400;
+            return api_error(400, "field \"%s\" must be a string", key);
+        }
+        v[k] = json_string_value(value);
+    }
+    if (!v[0] || !v[1] || !v[2])
+        return fail(call, 400, "case_id, msisdn and onset are required");
+    if (v[4] && !ct_region_code_valid(v[4]))
+        return fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
+    ct_err err;
+    ct_db *w = NULL;
+    if (ct_open_keyed(api_dir(call->server), 1, api_keys(call->server), &w, &err) != CT_OK) {
+        call->status = 503;
+        return api_error(503, "the data directory is busy: %s", err.msg);
+    }
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    ct_code rc = ct_case_add(w, v[0], v[1], v[2], v[3], v[4], &err);
+    if (!rc)
+        rc = ct__audit_as(w, who, call->reason, "api cases add", v[0], 1, &err);
+    ct_close(w);
+    if (rc)
+        return fail_err(call, &err);
+    call->status = 201;
+    char masked[24];
+    ct__mask_msisdn(v[1], strlen(v[1]), masked);
+    return json_pack("{s:s,s:s,s:s}", "case_id", v[0], "msisdn", masked, "status", "registered");
+}
+
+/* ---- contacts ---------------------------------------------------------------------- */
+
+#define CONTACT_COLUMNS                                                                     \
+    "subscriber, exposure_s, first_contact, last_contact, min_radius_m, home_region, "     \
+    "quarantine_end, p_contact, expected_near_s, level"
+
+static json_t *contact_json(sqlite3_stmt *st, json_t *msisdn)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:o,s:o}", "msisdn", msisdn, "level",
+                     column_text(st, 9), "p_contact", column_real(st, 7), "expected_near_s",
+                     column_real(st, 8), "exposure_s", (json_int_t)sqlite3_column_int64(st, 1),
+                     "first_contact", column_time(st, 2), "last_contact", column_time(st, 3),
+                     "min_radius_m", (json_int_t)sqlite3_column_int64(st, 4), "home_region",
+                     column_text(st, 5), "quarantine_end", column_time(st, 6));
+}
+
+json_t *api_contacts_list(api_call *call)
+{
+    long page, per_page;
+    int reveal = reveal_of(call);
+    if (paging(call, &page, &per_page) || reveal < 0)
+        return fail(call, 400, "page, per_page (1-500) and reveal (true|false) must be valid");
+    const char *level = api_query(call, "level");
+    const char *levels = !level || !*level        ? "'quarantine','test','none'"
+                         : !strcmp(level, "none") ? "'quarantine','test','none'"
+                         : !strcmp(level, "test") ? "'quarantine','test'"
+                         : !strcmp(level, "quarantine") ? "'quarantine'"
+                                                        : NULL;
+    if (!levels)
+        return fail(call, 400, "level must be quarantine, test or none");
+    case_row c;
+    json_t *answer = NULL;
+    if (visible_case(call, &c, &answer) <= 0)
+        return answer;
+    sqlite3 *sql = api_sql(call->server);
+    char q[1024];
+    snprintf(q, sizeof q,
+             "SELECT " CONTACT_COLUMNS ", count(*) OVER () FROM nt_contacts WHERE case_id = ?1 "
+             "AND (?2 = '' OR home_region = ?2) AND coalesce(level, 'none') IN (%s) "
+             "ORDER BY p_contact DESC, exposure_s DESC, subscriber LIMIT ?3 OFFSET ?4",
+             levels);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        return fail(call, 500, sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, scope(call), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, per_page);
+    sqlite3_bind_int64(st, 4, (page - 1) * per_page);
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db) {
+        sqlite3_finalize(st);
+        return fail_err(call, &err);
+    }
+    json_t *arr = json_array();
+    ct_code rc = CT_OK;
+    int64_t total = 0;
+    size_t n = 0;
+    while (!rc && ct__sql_step(st, &rc, &err) == SQLITE_ROW) {
+        if (n++ == 0) { /* audited before the first number is read */
+            char who[CT_USER_NAME_MAX + 8], what[64];
+            actor(call, who);
+            snprintf(what, sizeof what, "api contacts%s", reveal ? " --reveal" : "");
+            total = sqlite3_column_int64(st, 10);
+            uint64_t on_page = (uint64_t)(total - (page - 1) * per_page);
+            rc = ct__audit_as(db, who, call->reason, what, c.case_id,
+                              on_page < (uint64_t)per_page ? on_page : (uint64_t)per_page, &err);
+            if (rc)
+                break;
+        }
+        char digits[16];
+        rc = ct__subdict_number(db->subs, (uint32_t)sqlite3_column_int64(st, 0), digits, &err);
+        if (!rc)
+            json_array_append_new(arr, contact_json(st, number_json(digits, 1, reveal)));
+    }
+    api_db_unlock(call->server);
+    sqlite3_finalize(st);
+    if (rc) {
+        json_decref(arr);
+        return fail_err(call, &err);
+    }
+    if (n == 0) { /* an empty page says how many there are all the same */
+        sqlite3_stmt *cnt = NULL;
+        snprintf(q, sizeof q,
+                 "SELECT count(*) FROM nt_contacts WHERE case_id = ?1 AND (?2 = '' OR "
+                 "home_region = ?2) AND coalesce(level, 'none') IN (%s)",
+                 levels);
+        if (sqlite3_prepare_v2(sql, q, -1, &cnt, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(cnt, 1, c.case_id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(cnt, 2, scope(call), -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(cnt) == SQLITE_ROW)
+                total = sqlite3_column_int64(cnt, 0);
+        }
+        sqlite3_finalize(cnt);
+    }
+    return json_pack("{s:s,s:I,s:I,s:I,s:o}", "case_id", c.case_id, "page", (json_int_t)page,
+                     "per_page", (json_int_t)per_page, "total", (json_int_t)total, "contacts",
+                     arr);
+}
+
+json_t *api_evidence(api_call *call)
+{
+    int reveal = reveal_of(call);
+    if (reveal < 0)
+        return fail(call, 400, "reveal must be true or false");
+    uint64_t num;
+    char digits[16];
+    const char *m = call->params[1];
+    if (ct__parse_msisdn(m, strlen(m), &num, digits))
+        return fail(call, 404, "no such contact");
+    case_row c;
+    json_t *answer = NULL;
+    if (visible_case(call, &c, &answer) <= 0)
+        return answer;
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    uint32_t sub;
+    ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
+    api_db_unlock(call->server);
+    if (rc == CT_ENOTFOUND)
+        return fail(call, 404, "no such contact");
+    if (rc)
+        return fail_err(call, &err);
+    sqlite3 *sql = api_sql(call->server);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT " CONTACT_COLUMNS ", found_at, updated_at FROM nt_contacts "
+                           "WHERE case_id = ?1 AND subscriber = ?2 AND (?3 = '' OR home_region = ?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(call, 500, sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, sub);
+    sqlite3_bind_text(st, 3, scope(call), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return fail(call, 404, "no such contact");
+    }
+    db = api_db_lock(call->server, &err);
+    if (!db) {
+        sqlite3_finalize(st);
+        return fail_err(call, &err);
+    }
+    char who[CT_USER_NAME_MAX + 8], what[64];
+    actor(call, who);
+    snprintf(what, sizeof what, "api evidence%s", reveal ? " --reveal" : "");
+    rc = ct__audit_as(db, who, call->reason, what, c.case_id, 1, &err);
+    api_db_unlock(call->server);
+    if (rc) {
+        sqlite3_finalize(st);
+        return fail_err(call, &err);
+    }
+    json_t *ev = contact_json(st, number_json(digits, 1, reveal));
+    json_object_set_new(ev, "case_id", json_string(c.case_id));
+    json_object_set_new(ev, "found_at", column_time(st, 10));
+    json_object_set_new(ev, "updated_at", column_time(st, 11));
+    sqlite3_finalize(st);
+    json_t *msgs = json_array();
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT kind, state, created, sent_at, done_at FROM nt_outbox "
+                           "WHERE subscriber = ?1 AND case_id = ?2 ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sub);
+        sqlite3_bind_text(st, 2, c.case_id, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(msgs, json_pack("{s:o,s:o,s:o,s:o,s:o}", "kind",
+                                                  column_text(st, 0), "state", column_text(st, 1),
+                                                  "created", column_time(st, 2), "sent_at",
+                                                  column_time(st, 3), "done_at",
+                                                  column_time(st, 4)));
+    }
+    sqlite3_finalize(st);
+    json_object_set_new(ev, "messages", msgs);
+    return ev;
+}
+
+/* ---- appeals ------------------------------------------------------------------------ */
+
+/* Refuses any field of body but the `n` allowed; 0, or -1 with the answer set. */
+static int only_fields(api_call *call, const char *const *allowed, size_t n, json_t **answer)
+{
+    if (!json_is_object(call->body)) {
+        *answer = fail(call, 400, "the body must be a JSON object");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(call->body, key, value)
+    {
+        size_t k = 0;
+        while (k < n && strcmp(key, allowed[k]))
+            k++;
+        if (k == n) {
+            call->status = 400;
+            *answer = api_error(400, "field \"%s\" cannot be set", key);
+            return -1;
+        }
+        if (!json_is_string(value) && !json_is_null(value)) {
+            call->status = 400;
+            *answer = api_error(400, "field \"%s\" must be a string", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *field(const api_call *call, const char *name)
+{
+    return json_string_value(json_object_get(call->body, name));
+}
+
+static json_t *appeal_json(const ct_appeal *a, int reveal)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:s,s:s,s:s,s:s}", "id",
+                          (json_int_t)a->id, "case_id", a->case_id, "region", a->region, "state",
+                          a->state, "overdue", a->overdue, "filed_at",
+                          time_or_null(a->filed_at, 1), "deadline", time_or_null(a->deadline, 1),
+                          "decided_at", time_or_null(a->decided_at, a->decided_at != 0), "reason",
+                          a->reason, "note", a->note, "filed_by", a->filed_by, "decided_by",
+                          a->decided_by);
+    if (a->msisdn[0])
+        json_object_set_new(o, "msisdn", number_json(a->msisdn, 1, reveal));
+    json_object_set_new(o, "evidence",
+                        json_pack("{s:s,s:f,s:I,s:o,s:o,s:f}", "level", a->level, "p_contact",
+                                  a->p_contact, "exposure_s", (json_int_t)a->exposure_s,
+                                  "first_contact", time_or_null(a->first_contact, a->first_contact != 0),
+                                  "last_contact", time_or_null(a->last_contact, 1),
+                                  "min_radius_m", a->min_radius_m));
+    return o;
+}
+
+json_t *api_appeals_file(api_call *call)
+{
+    static const char *const ALLOWED[] = {"msisdn", "case_id", "reason"};
+    json_t *answer = NULL;
+    if (only_fields(call, ALLOWED, 3, &answer))
+        return answer;
+    if (!field(call, "msisdn") || !field(call, "reason"))
+        return fail(call, 400, "msisdn and reason are required");
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    ct_appeal a;
+    ct_code rc = ct_appeal_file(db, who, field(call, "msisdn"), field(call, "case_id"),
+                                field(call, "reason"), &a, &err);
+    api_db_unlock(call->server);
+    if (rc)
+        return fail_err(call, &err);
+    call->status = 201;
+    return appeal_json(&a, 0);
+}
+
+typedef struct appeals_ctx {
+    json_t *rows;
+    int reveal;
+} appeals_ctx;
+
+static int appeal_row(void *ud, const ct_appeal *a)
+{
+    appeals_ctx *x = ud;
+    json_array_append_new(x->rows, appeal_json(a, x->reveal));
+    return 0;
+}
+
+json_t *api_appeals_list(api_call *call)
+{
+    int reveal = reveal_of(call);
+    const char *state = api_query(call, "state");
+    if (reveal < 0 || (state && strcmp(state, "pending") && strcmp(state, "upheld") &&
+                       strcmp(state, "rejected")))
+        return fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    appeals_ctx x = {json_array(), reveal};
+    ct_set_actor(db, who, call->reason);
+    ct_code rc = ct_appeals_list(db, scope(call), state, appeal_row, &x, &err);
+    ct_set_actor(db, NULL, NULL);
+    api_db_unlock(call->server);
+    if (rc) {
+        json_decref(x.rows);
+        return fail_err(call, &err);
+    }
+    return json_pack("{s:o}", "appeals", x.rows);
+}
+
+json_t *api_appeal_decide(api_call *call)
+{
+    static const char *const ALLOWED[] = {"decision", "note"};
+    json_t *answer = NULL;
+    if (only_fields(call, ALLOWED, 2, &answer))
+        return answer;
+    const char *decision = field(call, "decision");
+    if (!decision || (strcmp(decision, "upheld") && strcmp(decision, "rejected")))
+        return fail(call, 400, "decision must be upheld or rejected");
+    char *end;
+    long long id = strtoll(call->params[0], &end, 10);
+    if (*end || id <= 0)
+        return fail(call, 404, "no such appeal");
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    ct_appeal a;
+    ct_code rc = ct_appeal_decide(db, who, id, scope(call), !strcmp(decision, "upheld"),
+                                  field(call, "note"), &a, &err);
+    api_db_unlock(call->server);
+    if (rc)
+        return fail_err(call, &err);
+    return appeal_json(&a, 0);
+}
+
+/* ---- report and audit -------------------------------------------------------------- */
+
+typedef struct report_ctx {
+    json_t *rows;
+    const char *region; /* "" = all */
+} report_ctx;
+
+static int report_row(void *ud, const ct_report_row *r)
+{
+    report_ctx *x = ud;
+    if (*x->region && strcmp(r->region ? r->region : "", x->region))
+        return 0;
+    json_array_append_new(
+        x->rows,
+        json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "region", r->region, "day",
+                  r->day, "cases", (json_int_t)r->cases, "contacts", (json_int_t)r->contacts,
+                  "notified", (json_int_t)r->notified, "delivered", (json_int_t)r->delivered,
+                  "failed", (json_int_t)r->failed, "quarantine", (json_int_t)r->quarantine,
+                  "test", (json_int_t)r->test, "none", (json_int_t)r->none, "invitations",
+                  (json_int_t)r->invitations));
+    return 0;
+}
+
+json_t *api_report(api_call *call)
+{
+    const char *day = api_query(call, "day");
+    int64_t t;
+    if (day && (strlen(day) != 10 || ct_parse_time(day, 1, &t)))
+        return fail(call, 400, "day must be YYYY-MM-DD");
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    report_ctx x = {json_array(), scope(call)};
+    ct_set_actor(db, who, call->reason);
+    ct_code rc = ct_report(db, day, report_row, &x, &err);
+    ct_set_actor(db, NULL, NULL);
+    api_db_unlock(call->server);
+    if (rc) {
+        json_decref(x.rows);
+        return fail_err(call, &err);
+    }
+    return json_pack("{s:o}", "rows", x.rows);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+json_t *api_audit_list(api_call *call)
+{
+    const char *since_s = api_query(call, "since"), *limit_s = api_query(call, "limit");
+    char *end;
+    long long since = since_s ? strtoll(since_s, &end, 10) : 0;
+    if (since_s && (!*since_s || *end || since < 0))
+        return fail(call, 400, "since must be a record number");
+    long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
+    if (limit_s && (!*limit_s || *end || limit < 1 || limit > AUDIT_LIMIT_MAX))
+        return fail(call, 400, "limit must be 1 to 1000");
+    /* the files in chain order: audit-<seq>.log sorted, then audit.log */
+    const char *dir = api_dir(call->server);
+    char *names[4096];
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) && n < 4095;)
+        if (!strncmp(e->d_name, "audit-", 6) && strlen(e->d_name) == 22)
+            names[n++] = strdup(e->d_name);
+    if (d)
+        closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    names[n++] = strdup("audit.log");
+    json_t *records = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i] ? names[i] : "");
+        FILE *f = names[i] ? fopen(path, "re") : NULL;
+        char *line = NULL;
+        size_t cap = 0;
+        while (f && json_array_size(records) < (size_t)limit && getline(&line, &cap, f) > 0) {
+            json_t *rec = json_loads(line, 0, NULL);
+            json_t *seq = json_object_get(rec, "seq");
+            if (rec && json_is_integer(seq) && json_integer_value(seq) > since)
+                json_array_append(records, rec);
+            json_decref(rec);
+        }
+        free(line);
+        if (f)
+            fclose(f);
+        free(names[i]);
+    }
+    return json_pack("{s:o}", "records", records);
+}
+
+json_t *api_audit_verify(api_call *call)
+{
+    ct_audit_check a;
+    ct_err err;
+    if (ct_audit_verify(api_dir(call->server), &a, &err) != CT_OK)
+        return fail_err(call, &err);
+    json_t *out = json_pack("{s:b,s:I,s:I,s:I,s:I,s:s}", "ok", a.ok, "records",
+                            (json_int_t)a.records, "unchained", (json_int_t)a.unchained, "files",
+                            (json_int_t)a.files, "last_seq", (json_int_t)a.last_seq, "head",
+                            a.head);
+    if (!a.ok)
+        json_object_set_new(out, "problem",
+                            json_pack("{s:s,s:I,s:I,s:s}", "file", a.file, "line",
+                                      (json_int_t)a.line, "seq", (json_int_t)a.seq, "what",
+                                      a.problem));
+    return out;
+}

@@ -1,0 +1,59 @@
+/*
+ * routes.h — the API's handlers and what server.c gives them (internal).
+ *
+ * A handler gets the call (user, path parameters, parsed JSON body for
+ * POST) and returns the answer's JSON, setting call->status when it is
+ * not 200. It never sees a request its role may not make: server.c checks
+ * the route table first. Object-level checks (another region's case or
+ * contact) are the handler's, and answer 404.
+ */
+#ifndef CT_ROUTES_H
+#define CT_ROUTES_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "api.h"
+
+#define API_PARAMS 2
+#define API_PARAM_MAX 128
+
+typedef struct api_server api_server;
+struct MHD_Connection;
+
+typedef struct api_call {
+    api_server *server;
+    struct MHD_Connection *conn;
+    ct_user user;
+    char params[API_PARAMS][API_PARAM_MAX]; /* the {} segments of the path */
+    json_t *body;                           /* POST: the object sent */
+    const char *reason;                     /* X-Reason, else "api" */
+    int status;
+} api_call;
+
+typedef json_t *(*api_handler)(api_call *call);
+
+json_t *api_healthz(api_call *call);
+json_t *api_cases_list(api_call *call);
+json_t *api_cases_add(api_call *call);
+json_t *api_case_get(api_call *call);
+json_t *api_contacts_list(api_call *call);
+json_t *api_evidence(api_call *call);
+json_t *api_report(api_call *call);
+json_t *api_appeals_list(api_call *call);
+json_t *api_appeals_file(api_call *call);
+json_t *api_appeal_decide(api_call *call);
+json_t *api_audit_list(api_call *call);
+json_t *api_audit_verify(api_call *call);
+
+/* server.c's services to the handlers */
+sqlite3 *api_sql(api_server *s);             /* this thread's connection */
+ct_db *api_db_lock(api_server *s, ct_err *err); /* the shared handle, locked */
+void api_db_unlock(api_server *s);
+const char *api_dir(const api_server *s);
+ct_keyring *api_keys(const api_server *s);
+const char *api_query(const api_call *call, const char *name); /* ?name=, or NULL */
+json_t *api_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int api_status_of(ct_code rc);
+
+#endif

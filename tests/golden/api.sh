@@ -1,0 +1,219 @@
+# Golden test: the HTTP API (docs/API.md) on a running `celltrace serve`.
+#   1. the authorization matrix of docs/API.md, read from the document:
+#      every role x object x endpoint x method gets the status it says;
+#   2. tokens: expired, revoked, malformed, unknown, another scheme: 401;
+#   3. mass assignment and bad bodies refused; body and nesting limits;
+#   4. regions: a regional user sees only their region's contacts;
+#      numbers masked unless reveal=true; every read audited with the user;
+#   5. rate limit: 429 with Retry-After; metrics count it all;
+#   6. SIGTERM stops the server cleanly, and the audit chain is whole.
+. "$(dirname "$0")/common.bash"
+command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
+. "$(dirname "$0")/levels.bash" # $D: case K1 (RU-MOW) with contacts A, B, C
+# thresholds between the model's scores: A quarantine, B test, C none
+expect_exit 0 "$CT" --data "$D" config set risk.quarantine "$(mid "$pA" "$pB")"
+expect_exit 0 "$CT" --data "$D" config set risk.test "$(mid "$pB" "$pC")"
+expect_exit 0 "$CT" --data "$D" run
+expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn +79990000201 --onset 2020-03-10 --region RU-SPE
+
+token() { # token NAME ROLE [REGION]
+    expect_exit 0 "$CT" --data "$D" users add "$1" --role "$2" ${3:+--region "$3"}
+    tail -n 1 "$WORK/out"
+}
+FED=$(token fed federal)
+OWN=$(token moscow regional RU-MOW)
+OTHER=$(token petersburg regional RU-SPE)
+HOT=$(token hotline1 hotline)
+AUD=$(token auditor1 auditor)
+case "$FED" in ctk_???????????????????????????????????????????) ;; *) fail "token shape: $FED" ;; esac
+# only hashes at rest
+grep -c "$FED" "$D/catalog.db" >/dev/null 2>&1 && fail "a token is stored in clear"
+expect_exit 0 "$CT" --data "$D" users list --format json
+expect_grep '"name":"moscow","role":"regional","region":"RU-MOW"' "$WORK/out"
+# bad users
+expect_exit 2 "$CT" --data "$D" users add x --role regional
+expect_exit 2 "$CT" --data "$D" users add x --role regional --region Moscow
+expect_exit 2 "$CT" --data "$D" users add x --role auditor --region RU-MOW
+expect_exit 2 "$CT" --data "$D" users add 'a b' --role auditor
+expect_exit 2 "$CT" --data "$D" users add x --role root
+expect_exit 1 "$CT" --data "$D" users add fed --role federal
+expect_grep "exists already" "$WORK/err"
+
+# start_server [OPTIONS]: serves $D on a free port; sets URL and SERVER_PID.
+start_server() {
+    "$CT" --data "$D" serve --listen 127.0.0.1:0 "$@" 2>"$WORK/serve.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
+        [ -n "$port" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.err" >&2; fail "serve exited"; }
+        sleep 0.1
+    done
+    [ -n "$port" ] || fail "serve did not start"
+    URL="http://127.0.0.1:$port"
+}
+trap 'kill $SERVER_PID 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+start_server --rate 1000 --burst 1000
+
+# status METHOD PATH TOKEN [BODY]: prints the HTTP status; the body is in $WORK/body.
+status() {
+    local args=(-s -o "$WORK/body" -w '%{http_code}' -X "$1")
+    [ -n "$3" ] && args+=(-H "Authorization: Bearer $3")
+    [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
+    curl "${args[@]}" "$URL$2"
+}
+
+# pending_appeal: the id of a pending appeal on contact C, filed when there is none.
+pending_appeal() {
+    "$CT" --data "$D" appeals list --state pending --format json 2>/dev/null |
+        grep -o '"id":[0-9]*,"case_id":"K1","msisdn":"'"$C"'"' | head -1 | grep -o '[0-9]*' | head -1 |
+        grep . || "$CT" --data "$D" appeals file --msisdn "$C" --case K1 --reason "matrix" |
+        sed 's/^appeal \([0-9]*\) .*/\1/'
+}
+
+# ---- 1. the matrix --------------------------------------------------------------------
+sed -n '/^<!-- matrix -->$/,/^<!-- end matrix -->$/p' "$SRC/../docs/API.md" |
+    grep '^| [A-Z]' | grep -v '^| method' > "$WORK/matrix"
+[ "$(wc -l < "$WORK/matrix")" -ge 15 ] || fail "the matrix of docs/API.md was not found"
+cells=0 posts=0
+while IFS='|' read -r _ method path fed own other hot aud none _; do
+    method=$(echo $method) path=$(echo $path)
+    path=${path//\/A\//\/$A\/}
+    i=0
+    for who in FED OWN OTHER HOT AUD NONE; do
+        i=$((i + 1))
+        want=$(echo "$fed|$own|$other|$hot|$aud|$none" | cut -d'|' -f$i | tr -d ' ')
+        tok=""
+        [ "$who" != NONE ] && tok=${!who}
+        body="" cell_path=$path
+        if [ "$method" = POST ] && [ "$path" = /api/v1/cases ]; then
+            posts=$((posts + 1))
+            body="{\"case_id\":\"P$posts\",\"msisdn\":\"+7999100$(printf %04d $posts)\",\"onset\":\"2020-03-12\",\"region\":\"RU-MOW\"}"
+        elif [ "$method" = POST ] && [ "$path" = /api/v1/appeals ]; then
+            target=$C
+            [ "$who" = FED ] && target=$A
+            [ "$who" = HOT ] && target=$B
+            body="{\"msisdn\":\"$target\",\"reason\":\"not me\"}"
+        elif [ "$method" = POST ]; then
+            body='{"decision":"rejected","note":"the evidence holds"}'
+        fi
+        case "$path" in *'{appeal}'*) cell_path=${path//\{appeal\}/$(pending_appeal)} ;; esac
+        got=$(status "$method" "$cell_path" "$tok" "$body")
+        [ "$got" = "$want" ] || { cat "$WORK/body" >&2; fail "$method $path as $who: $got, the matrix says $want"; }
+        cells=$((cells + 1))
+    done
+done < "$WORK/matrix"
+echo "matrix: $cells cells as documented"
+
+# ---- 2. tokens ----------------------------------------------------------------------------
+OLD=$(token old federal)
+sqlite3 "$D/catalog.db" "UPDATE api_users SET expires = 1 WHERE name = 'old'"
+[ "$(status GET /api/v1/cases "$OLD")" = 401 ] || fail "an expired token works"
+expect_grep "expired token" "$WORK/body"
+GONE=$(token gone federal)
+[ "$(status GET /api/v1/cases "$GONE")" = 200 ] || fail "a new token does not work"
+expect_exit 0 "$CT" --data "$D" users revoke gone
+[ "$(status GET /api/v1/cases "$GONE")" = 401 ] || fail "a revoked token works"
+expect_exit 1 "$CT" --data "$D" users revoke gone
+for bad in "x" "ctk_short" "${FED%?}A" "${FED}A" "$(echo "$FED" | tr a-z A-Z)"; do
+    [ "$(status GET /api/v1/cases "$bad")" = 401 ] || fail "token '$bad' works"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Basic $FED" "$URL/api/v1/cases")" = 401 ] ||
+    fail "a Basic credential works"
+curl -s -D "$WORK/headers" -o /dev/null "$URL/api/v1/cases"
+grep -qi '^WWW-Authenticate: Bearer' "$WORK/headers" || fail "401 without WWW-Authenticate"
+
+# ---- 3. bodies --------------------------------------------------------------------------------
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":"M1","msisdn":"+79991000001","onset":"2020-03-12","level":"quarantine"}')" = 400 ] ||
+    fail "mass assignment accepted"
+expect_grep 'field \\"level\\" cannot be set' "$WORK/body"
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":"M1","msisdn":"+79991000001","onset":"2020-03-12","region":"Moscow"}')" = 400 ] ||
+    fail "a bad region accepted"
+[ "$(status POST /api/v1/cases "$FED" '[1,2]')" = 400 ] || fail "an array accepted"
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":"M1",')" = 400 ] || fail "broken JSON accepted"
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":1,"msisdn":"+79991000001","onset":"2020-03-12"}')" = 400 ] ||
+    fail "a number for a string accepted"
+deep=$(printf '{"a":%.0s' $(seq 20))1$(printf '}%.0s' $(seq 20))
+[ "$(status POST /api/v1/cases "$FED" "$deep")" = 400 ] || fail "deep nesting accepted"
+expect_grep "nested deeper than 16" "$WORK/body"
+big=$(head -c 70000 /dev/zero | tr '\0' 'x')
+[ "$(status POST /api/v1/cases "$FED" "{\"case_id\":\"$big\"}")" = 413 ] || fail "a body past the limit accepted"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FED" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' 'y')" "$URL/api/v1/cases")" = 431 ] ||
+    fail "a header past the limit accepted"
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":"P1","msisdn":"+79990000999","onset":"2020-03-12"}')" = 409 ] ||
+    fail "a case id registered with other values accepted"
+expect_exit 0 "$CT" --data "$D" cases list --format csv
+expect_grep "^P1,79991000001," "$WORK/out"
+
+# ---- 4. regions, masking, audit ---------------------------------------------------------------
+[ "$(status GET /api/v1/cases/K1/contacts "$OWN")" = 200 ] || fail "contacts"
+expect_grep '"total":3' "$WORK/body"
+expect_grep '"msisdn":"7999\*\*\*0102"' "$WORK/body"
+grep -q "$A" "$WORK/body" && fail "a number revealed without reveal=true"
+[ "$(status GET "/api/v1/cases/K1/contacts?level=quarantine&reveal=true" "$OWN")" = 200 ] || fail "contacts revealed"
+levels=$(grep -o '"level":"[a-z]*"' "$WORK/body" | sort -u)
+[ "$levels" = '"level":"quarantine"' ] || fail "level=quarantine returned $levels"
+[ "$(status GET "/api/v1/cases/K1/contacts?per_page=2&page=2" "$FED")" = 200 ] || fail "page 2"
+[ "$(grep -o '"msisdn"' "$WORK/body" | wc -l)" = 1 ] || fail "page 2 of 3 by 2 has not one contact"
+for q in "page=0" "per_page=501" "level=high" "reveal=yes"; do
+    [ "$(status GET "/api/v1/cases/K1/contacts?$q" "$FED")" = 400 ] || fail "?$q accepted"
+done
+[ "$(status GET "/api/v1/cases/K1/contacts/$A/evidence?reveal=true" "$OWN")" = 200 ] || fail "evidence"
+expect_grep "\"msisdn\":\"$A\"" "$WORK/body"
+expect_grep '"messages":\[{"kind":"new","state":"queued","created":"[0-9T:Z-]*","sent_at":null,"done_at":null}\]' "$WORK/body"
+# the case's own number: for its region and federal only
+[ "$(status GET "/api/v1/cases?reveal=true" "$OTHER")" = 200 ] || fail "cases as other"
+expect_grep '"case_id":"K2","msisdn":"79990000201"' "$WORK/body"
+grep -q '"case_id":"K1"' "$WORK/body" && fail "another region's case listed"
+# report rows of the user's region only
+[ "$(status GET /api/v1/report "$OTHER")" = 200 ] || fail "report"
+grep -q 'RU-MOW' "$WORK/body" && fail "another region's report rows"
+[ "$(status GET /api/v1/report "$OWN")" = 200 ] || fail "report"
+expect_grep '"region":"RU-MOW"' "$WORK/body"
+[ "$(status GET "/api/v1/report?day=yesterday" "$OWN")" = 400 ] || fail "a bad day accepted"
+# audited with the user, the object and the count, and no number in the log
+grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api contacts","object":"K1","records":3,' "$D/audit.log" ||
+    fail "contacts read not audited"
+grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api evidence --reveal","object":"K1","records":1,' "$D/audit.log" ||
+    fail "evidence read not audited"
+grep -q '"who":"api:fed","uid":[0-9]*,"what":"api cases add","object":"P1"' "$D/audit.log" ||
+    fail "case registration not audited"
+curl -s -o /dev/null -H "Authorization: Bearer $OWN" -H "X-Reason: call about appeal 7" "$URL/api/v1/cases/K1"
+grep -q '"who":"api:moscow".*"what":"api case","object":"K1","records":1,"why":"call about appeal 7"' "$D/audit.log" ||
+    fail "X-Reason not audited"
+grep -q "$A\|79990000201" "$D/audit.log" && fail "a number in the audit log"
+[ "$(status GET "/api/v1/audit?since=1&limit=2" "$AUD")" = 200 ] || fail "audit list"
+expect_grep '"records":\[{"time"' "$WORK/body"
+[ "$(grep -o '"seq"' "$WORK/body" | wc -l)" = 2 ] || fail "limit=2 did not give 2 records"
+expect_grep '"seq":2,' "$WORK/body"
+[ "$(status GET /api/v1/audit/verify "$AUD")" = 200 ] || fail "audit verify"
+expect_grep '"ok":true' "$WORK/body"
+
+# ---- 5. metrics ----------------------------------------------------------------------------------
+curl -s "$URL/metrics" > "$WORK/metrics"
+expect_grep '^celltrace_http_requests_total{route="/api/v1/cases/{}/contacts",code="200"} [0-9]' "$WORK/metrics"
+expect_grep '^celltrace_http_requests_total{route="/api/v1/cases",code="401"} [0-9]' "$WORK/metrics"
+expect_grep '^celltrace_http_request_seconds_bucket{route="/api/v1/cases",le="+Inf"} [0-9]' "$WORK/metrics"
+expect_grep '^celltrace_outbox_queued 2$' "$WORK/metrics"
+
+# ---- 6. SIGTERM, then the rate limit on a second server --------------------------------------------
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
+expect_grep "celltrace: stopped" "$WORK/serve.err"
+start_server --rate 0.5 --burst 2
+[ "$(status GET /api/v1/cases "$FED")" = 200 ] || fail "first request"
+[ "$(status GET /api/v1/cases "$FED")" = 200 ] || fail "second request"
+curl -s -D "$WORK/headers" -o /dev/null -H "Authorization: Bearer $FED" "$URL/api/v1/cases"
+head -1 "$WORK/headers" | grep -q ' 429' || fail "no 429 past the burst"
+grep -qi '^Retry-After: [0-9]' "$WORK/headers" || fail "429 without Retry-After"
+[ "$(status GET /api/v1/cases "$OWN")" = 200 ] || fail "one user's limit stopped another"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
+expect_exit 0 "$CT" --data "$D" audit verify
+expect_exit 0 "$CT" --data "$D" check
+expect_exit 0 "$CT" serve --help
+expect_exit 0 "$CT" users --help
+expect_exit 2 "$CT" --data "$D" serve --listen nowhere
+expect_exit 2 "$CT" --data "$D" serve --tls-cert x
+expect_exit 2 "$CT" --data "$D" serve --listen 10.1.2.3.4:80
+echo "api: ok"
