@@ -212,6 +212,41 @@ ct_code ct_appeals_list(ct_db *db, const char *region, const char *state, ct_app
 ct_code ct_appeal_decide(ct_db *db, const char *by, int64_t id, const char *region, int upheld,
                          const char *note, ct_appeal *out, ct_err *err);
 
+/* ---- oversight ---------------------------------------------------------------- */
+
+/* The numbers an oversight body gets each week, per region (docs/API.md):
+ * no personal data. The week is an ISO week in the `timezone` setting,
+ * Monday 00:00 to the next Monday. */
+typedef struct ct_oversight_region {
+    char region[CT_REGION_MAX + 1];
+    uint64_t cases;                       /* registered cases whose onset is in the week */
+    uint64_t contacts, quarantine, test, none; /* contacts found in the week, by level */
+    uint64_t sms_sent, sms_delivered;     /* SMS sent, and reported delivered, in the week */
+    uint64_t appeals_filed;               /* filed in the week */
+    uint64_t appeals_decided, appeals_decided_in_time, appeals_upheld; /* decided in the week */
+    uint64_t appeals_overdue; /* whose deadline fell in the week and was missed */
+} ct_oversight_region;
+
+typedef struct ct_oversight_reader {
+    char who[80];
+    uint64_t reads, records; /* audit records in the week, personal records they read */
+} ct_oversight_reader;
+
+typedef struct ct_oversight {
+    char week[9];   /* YYYY-Www */
+    int64_t from, to;
+    ct_oversight_region *regions; /* by region */
+    size_t n_regions;
+    ct_oversight_reader *readers; /* by who */
+    size_t n_readers;
+    uint64_t retention_purges, retention_events_deleted; /* purge retention in the week */
+} ct_oversight;
+
+/* The statistics of `week` ("YYYY-Www"; NULL = the current week).
+ * CT_EINVAL for a malformed week. Free with ct_oversight_free. */
+ct_code ct_oversight_get(ct_db *db, const char *week, ct_oversight *out, ct_err *err);
+void ct_oversight_free(ct_oversight *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,6 +58,7 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv);
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_users(cli_ctx *ctx, int argc, char **argv);
 int cmd_appeals(cli_ctx *ctx, int argc, char **argv);
+int cmd_oversight(cli_ctx *ctx, int argc, char **argv);
 /* evaluate --plot (cmd_evaluate.c): the precision-recall curves and the
  * reliability diagram as SVG; 0 on success. The demo draws it too. */
 int eval_write_plot(const char *path, const ct_evaluation *e);

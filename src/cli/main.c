@@ -44,6 +44,7 @@ static const command COMMANDS[] = {
     {"serve", cmd_serve, "serve --listen HOST:PORT: the HTTP API for regional headquarters"},
     {"users", cmd_users, "users add NAME --role R | list | revoke NAME: who may call the API"},
     {"appeals", cmd_appeals, "appeals file | list | decide: appeals against a contact"},
+    {"oversight", cmd_oversight, "oversight [--week YYYY-Www]: weekly numbers, no personal data"},
     {"config", cmd_config, "config set KEY VALUE | get KEY | list: settings"},
     {"evaluate", cmd_evaluate, "evaluate --truth FILE: accuracy of the scored contacts"},
     {"risk", cmd_risk, "risk features | fit: calibrate the contact risk model"},

@@ -41,7 +41,7 @@ expect_grep "\"id\":1,\"case_id\":\"K1\",\"msisdn\":\"$B\",\"region\":\"RU-MOW\"
 expect_grep '"level":"test",' "$WORK/out"
 
 # ---- 2. upheld after the invitation went out -----------------------------------------------
-q "UPDATE nt_outbox SET state = 'delivered', sent_at = 1, done_at = 2 WHERE kind = 'test'"
+q "UPDATE nt_outbox SET state = 'delivered', sent_at = strftime('%s', 'now'), done_at = strftime('%s', 'now') WHERE kind = 'test'"
 expect_exit 0 "$CT" --data "$D" appeals decide 1 --uphold --note "she was at home"
 expect_grep "^appeal 1 upheld$" "$WORK/out"
 outbox > "$WORK/got"
@@ -90,6 +90,22 @@ done
 grep -q '"what":"appeal upheld","object":"1","records":1,"why":"she was at home"' "$D/audit.log" ||
     fail "the decision is not audited with its note"
 expect_exit 0 "$CT" --data "$D" audit verify
+# ---- 6. oversight: this week's numbers, no personal data -----------------------------------
+expect_exit 0 "$CT" --data "$D" oversight --format json
+expect_grep '"region":"RU-MOW","cases":0,"contacts":3,"quarantine":2,"test":0,"none":1,"sms_sent":1,"sms_delivered":1,"appeals_filed":4,"appeals_decided":3,"appeals_decided_in_time":3,"appeals_upheld":2,"upheld_share":0.6667,"appeals_overdue":1}' "$WORK/out"
+expect_grep '"reads":\[{"who":"[^"]*","reads":[0-9]*,"records":[0-9]*}' "$WORK/out"
+expect_grep '"retention":{"purges":0,"events_deleted":0}' "$WORK/out"
+grep -q "$A\|$B\|$C" "$WORK/out" && fail "a number in the oversight numbers"
+expect_exit 0 "$CT" --data "$D" oversight
+expect_grep "^RU-MOW  *0  *3  *2  *0  *1  *1  *1  *4  *3  *3  *2  *67%  *1$" "$WORK/out"
+# the case's onset week (2020-03-24 is in 2020-W13), and weeks that do not exist
+expect_exit 0 "$CT" --data "$D" oversight --week 2020-W13 --format json
+expect_grep '"week":"2020-W13","from":"2020-03-22T21:00:00Z","to":"2020-03-29T21:00:00Z"' "$WORK/out"
+expect_grep '"region":"RU-MOW","cases":1,"contacts":0' "$WORK/out"
+expect_exit 0 "$CT" --data "$D" oversight --week 2020-W53
+for bad in 2021-W53 2020-W00 2020W13 2020-13 2020-W1; do
+    expect_exit 2 "$CT" --data "$D" oversight --week "$bad"
+done
 expect_exit 0 "$CT" --data "$D" config set appeals.deadline_hours 24
 expect_exit 2 "$CT" --data "$D" config set appeals.deadline_hours 0
 expect_exit 0 "$CT" appeals --help

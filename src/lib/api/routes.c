@@ -11,8 +11,6 @@
  * and every answer that carries numbers, masked or not, is audited first
  * with the user ("api:<name>"), the route, the object and the count.
  */
-#define _GNU_SOURCE /* getline */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -701,9 +699,64 @@ json_t *api_report(api_call *call)
     return json_pack("{s:o}", "rows", x.rows);
 }
 
-static int by_name(const void *a, const void *b)
+json_t *api_oversight(api_call *call)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    ct_err err;
+    ct_db *db = api_db_lock(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    ct_oversight o;
+    ct_code rc = ct_oversight_get(db, api_query(call, "week"), &o, &err);
+    api_db_unlock(call->server);
+    if (rc)
+        return fail_err(call, &err);
+    json_t *regions = json_array(), *reads = json_array();
+    for (size_t i = 0; i < o.n_regions; i++) {
+        const ct_oversight_region *g = &o.regions[i];
+        json_array_append_new(
+            regions,
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "region",
+                      g->region, "cases", (json_int_t)g->cases, "contacts",
+                      (json_int_t)g->contacts, "quarantine", (json_int_t)g->quarantine, "test",
+                      (json_int_t)g->test, "none", (json_int_t)g->none, "sms_sent",
+                      (json_int_t)g->sms_sent, "sms_delivered", (json_int_t)g->sms_delivered,
+                      "appeals_filed", (json_int_t)g->appeals_filed, "appeals_decided",
+                      (json_int_t)g->appeals_decided, "appeals_decided_in_time",
+                      (json_int_t)g->appeals_decided_in_time, "appeals_upheld",
+                      (json_int_t)g->appeals_upheld, "upheld_share",
+                      g->appeals_decided
+                          ? json_real((double)g->appeals_upheld / (double)g->appeals_decided)
+                          : json_null(),
+                      "appeals_overdue", (json_int_t)g->appeals_overdue));
+    }
+    for (size_t i = 0; i < o.n_readers; i++)
+        json_array_append_new(reads, json_pack("{s:s,s:I,s:I}", "who", o.readers[i].who, "reads",
+                                               (json_int_t)o.readers[i].reads, "records",
+                                               (json_int_t)o.readers[i].records));
+    json_t *out = json_pack("{s:s,s:o,s:o,s:o,s:o,s:{s:I,s:I}}", "week", o.week, "from",
+                            time_or_null(o.from, 1), "to", time_or_null(o.to, 1), "regions",
+                            regions, "reads", reads, "retention", "purges",
+                            (json_int_t)o.retention_purges, "events_deleted",
+                            (json_int_t)o.retention_events_deleted);
+    ct_oversight_free(&o);
+    return out;
+}
+
+typedef struct audit_ctx {
+    json_t *records;
+    long long since;
+    size_t limit;
+} audit_ctx;
+
+static int audit_line(void *ud, const char *line, size_t len)
+{
+    audit_ctx *x = ud;
+    json_t *rec = json_loadb(line, len, 0, NULL);
+    json_t *seq = json_object_get(rec, "seq");
+    if (rec && json_is_integer(seq) && json_integer_value(seq) > x->since)
+        json_array_append(x->records, rec);
+    json_decref(rec);
+    return json_array_size(x->records) >= x->limit;
 }
 
 json_t *api_audit_list(api_call *call)
@@ -716,38 +769,13 @@ json_t *api_audit_list(api_call *call)
     long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
     if (limit_s && (!*limit_s || *end || limit < 1 || limit > AUDIT_LIMIT_MAX))
         return fail(call, 400, "limit must be 1 to 1000");
-    /* the files in chain order: audit-<seq>.log sorted, then audit.log */
-    const char *dir = api_dir(call->server);
-    char *names[4096];
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d)) && n < 4095;)
-        if (!strncmp(e->d_name, "audit-", 6) && strlen(e->d_name) == 22)
-            names[n++] = strdup(e->d_name);
-    if (d)
-        closedir(d);
-    qsort(names, n, sizeof *names, by_name);
-    names[n++] = strdup("audit.log");
-    json_t *records = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i] ? names[i] : "");
-        FILE *f = names[i] ? fopen(path, "re") : NULL;
-        char *line = NULL;
-        size_t cap = 0;
-        while (f && json_array_size(records) < (size_t)limit && getline(&line, &cap, f) > 0) {
-            json_t *rec = json_loads(line, 0, NULL);
-            json_t *seq = json_object_get(rec, "seq");
-            if (rec && json_is_integer(seq) && json_integer_value(seq) > since)
-                json_array_append(records, rec);
-            json_decref(rec);
-        }
-        free(line);
-        if (f)
-            fclose(f);
-        free(names[i]);
+    audit_ctx x = {json_array(), since, (size_t)limit};
+    ct_err err;
+    if (ct__audit_each(api_dir(call->server), audit_line, &x, &err) != CT_OK) {
+        json_decref(x.records);
+        return fail_err(call, &err);
     }
-    return json_pack("{s:o}", "records", records);
+    return json_pack("{s:o}", "records", x.records);
 }
 
 json_t *api_audit_verify(api_call *call)

@@ -43,6 +43,7 @@ json_t *api_report(api_call *call);
 json_t *api_appeals_list(api_call *call);
 json_t *api_appeals_file(api_call *call);
 json_t *api_appeal_decide(api_call *call);
+json_t *api_oversight(api_call *call);
 json_t *api_audit_list(api_call *call);
 json_t *api_audit_verify(api_call *call);
 

@@ -69,6 +69,7 @@ static const route ROUTES[] = {
     {"/api/v1/report", FED | REG, 0, api_report, NULL},
     {"/api/v1/appeals", FED | REG, FED | HOT, api_appeals_list, api_appeals_file},
     {"/api/v1/appeals/{}/decision", 0, FED | REG, NULL, api_appeal_decide},
+    {"/api/v1/oversight", FED | AUD, 0, api_oversight, NULL},
     {"/api/v1/audit", FED | AUD, 0, api_audit_list, NULL},
     {"/api/v1/audit/verify", FED | AUD, 0, api_audit_verify, NULL},
 };

@@ -447,6 +447,39 @@ out:
     return rc;
 }
 
+/* ---- reading ---------------------------------------------------------------------- */
+
+ct_code ct__audit_each(const char *dir, ct_audit_line_fn fn, void *ud, ct_err *err)
+{
+    char **names;
+    size_t n = audit_files(dir, &names);
+    ct_code rc = CT_OK;
+    int stop = 0;
+    for (size_t i = 0; i < n && !rc && !stop; i++) {
+        char *path = ct__path_join(dir, names[i]);
+        FILE *f = fopen(path, "re");
+        if (!f) {
+            rc = ct__fail_errno(err, CT_EIO, errno, "cannot open %s", path);
+        } else {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t len;
+            while (!stop && (len = getline(&line, &cap, f)) > 0) {
+                if (line[len - 1] == '\n')
+                    line[--len] = '\0';
+                stop = fn(ud, line, (size_t)len);
+            }
+            free(line);
+            if (ferror(f))
+                rc = ct__fail(err, CT_EIO, "cannot read %s", path);
+            fclose(f);
+        }
+        ct__free(path);
+    }
+    names_free(names, n);
+    return rc;
+}
+
 /* ---- verifying ---------------------------------------------------------------------- */
 
 static void problem(ct_audit_check *out, const char *file, uint64_t line, uint64_t seq,

@@ -70,6 +70,11 @@ ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t reco
 ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const char *what,
                      const char *object, uint64_t records, ct_err *err);
 
+/* Calls fn with every line of the audit files of `dir`, in chain order
+ * (NUL-terminated, without its line end), until it returns non-zero. */
+typedef int (*ct_audit_line_fn)(void *ud, const char *line, size_t len);
+ct_code ct__audit_each(const char *dir, ct_audit_line_fn fn, void *ud, ct_err *err);
+
 /* Makes <key_dir>/audit.key: 32 random bytes, mode 0600 (audit.c). */
 ct_code ct__audit_key_create(const char *key_dir, ct_err *err);
 
