@@ -37,7 +37,7 @@ tsan: $(TSAN_BUILD)/Makefile
 
 check-tsan: tsan
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-	  ctest --output-on-failure -R 'unit.test_threads|unit.test_query|golden.trace_batch'
+	  ctest --output-on-failure -R 'unit.test_threads|unit.test_query|golden.trace_batch|golden.api'
 
 setup:
 	scripts/setup.sh

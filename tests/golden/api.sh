@@ -5,8 +5,10 @@
 #   3. mass assignment and bad bodies refused; body and nesting limits;
 #   4. regions: a regional user sees only their region's contacts;
 #      numbers masked unless reveal=true; every read audited with the user;
-#   5. rate limit: 429 with Retry-After; metrics count it all;
-#   6. SIGTERM stops the server cleanly, and the audit chain is whole.
+#   5. 96 requests at once all answered, one audit chain from 4 threads;
+#   6. metrics count it all;
+#   7. SIGTERM stops the server cleanly; the rate limit answers 429 with
+#      Retry-After; the audit chain is whole.
 . "$(dirname "$0")/common.bash"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
 . "$(dirname "$0")/levels.bash" # $D: case K1 (RU-MOW) with contacts A, B, C
@@ -189,14 +191,29 @@ expect_grep '"seq":2,' "$WORK/body"
 [ "$(status GET /api/v1/audit/verify "$AUD")" = 200 ] || fail "audit verify"
 expect_grep '"ok":true' "$WORK/body"
 
-# ---- 5. metrics ----------------------------------------------------------------------------------
+# ---- 5. many at once (the worker pool and the shared handle; ThreadSanitizer runs this) ----
+pids=()
+for i in $(seq 24); do
+    for path in "/api/v1/cases/K1/contacts?reveal=true" "/api/v1/cases" "/api/v1/report" \
+                "/api/v1/cases/K1/contacts/$A/evidence"; do
+        curl -s -m 60 -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $OWN" "$URL$path" \
+            >> "$WORK/parallel" &
+        pids+=($!)
+    done
+done
+wait "${pids[@]}" # not the server's
+[ "$(sort -u "$WORK/parallel")" = 200 ] || { sort "$WORK/parallel" | uniq -c >&2; fail "parallel requests failed"; }
+[ "$(wc -l < "$WORK/parallel")" = 96 ] || fail "not 96 answers"
+expect_exit 0 "$CT" --data "$D" audit verify # 72 audited reads from 4 threads, one chain
+
+# ---- 6. metrics ----------------------------------------------------------------------------------
 curl -s "$URL/metrics" > "$WORK/metrics"
 expect_grep '^celltrace_http_requests_total{route="/api/v1/cases/{}/contacts",code="200"} [0-9]' "$WORK/metrics"
 expect_grep '^celltrace_http_requests_total{route="/api/v1/cases",code="401"} [0-9]' "$WORK/metrics"
 expect_grep '^celltrace_http_request_seconds_bucket{route="/api/v1/cases",le="+Inf"} [0-9]' "$WORK/metrics"
 expect_grep '^celltrace_outbox_queued 2$' "$WORK/metrics"
 
-# ---- 6. SIGTERM, then the rate limit on a second server --------------------------------------------
+# ---- 7. SIGTERM, then the rate limit on a second server --------------------------------------------
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
 expect_grep "celltrace: stopped" "$WORK/serve.err"

@@ -134,7 +134,8 @@ struct api_server {
     route_metrics metrics[N_ROUTES + 1];
     bucket buckets[BUCKETS_MAX];
     size_t n_buckets;
-    struct MHD_Daemon *mhd;
+    long connections; /* open now: __atomic, from on_connection */
+    struct MHD_Daemon *mhd; /* the main thread's: workers never read it */
 };
 
 static double now_s(void)
@@ -205,10 +206,7 @@ static char *render_metrics(api_server *s, size_t *len)
         sqlite3_step(st) == SQLITE_ROW)
         queued = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    if (info)
-        active = info->num_connections;
+    active = (uint64_t)__atomic_load_n(&s->connections, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
     EMIT("# HELP celltrace_http_requests_total Requests answered, by route and status.\n"
          "# TYPE celltrace_http_requests_total counter\n");
@@ -407,6 +405,15 @@ typedef struct request {
     int too_big;
     double started;
 } request;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode what)
+{
+    (void)c, (void)socket_context;
+    api_server *s = cls;
+    __atomic_add_fetch(&s->connections, what == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1,
+                       __ATOMIC_RELAXED);
+}
 
 static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
@@ -642,6 +649,7 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
             MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
             (size_t)s->o.header_max + 4096, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
             MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_NOTIFY_COMPLETED, request_done, s,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
             MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
         if (!s->mhd)
             rc = ct__fail(err, CT_EIO, "cannot listen on %s (in use, or not allowed)", o->listen);
