@@ -162,7 +162,7 @@ static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int re
 {
     ct_err err;
     api_server *s = call->server;
-    ct_db *db = api_db_lock(s, &err);
+    ct_db *db = api_db(s, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -188,7 +188,6 @@ static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int re
                                time_or_null(c->isolated, c->has_isolated), "region",
                                c->region[0] ? json_string(c->region) : json_null()));
     }
-    api_db_unlock(s);
     if (rc) {
         json_decref(arr);
         return fail_err(call, &err);
@@ -380,7 +379,7 @@ json_t *api_contacts_list(api_call *call)
     sqlite3_bind_int64(st, 3, per_page);
     sqlite3_bind_int64(st, 4, (page - 1) * per_page);
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db) {
         sqlite3_finalize(st);
         return fail_err(call, &err);
@@ -406,7 +405,6 @@ json_t *api_contacts_list(api_call *call)
         if (!rc)
             json_array_append_new(arr, contact_json(st, number_json(digits, 1, reveal)));
     }
-    api_db_unlock(call->server);
     sqlite3_finalize(st);
     if (rc) {
         json_decref(arr);
@@ -446,12 +444,11 @@ json_t *api_evidence(api_call *call)
     if (visible_case(call, &c, &answer) <= 0)
         return answer;
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     uint32_t sub;
     ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
-    api_db_unlock(call->server);
     if (rc == CT_ENOTFOUND)
         return fail(call, 404, "no such contact");
     if (rc)
@@ -470,7 +467,7 @@ json_t *api_evidence(api_call *call)
         sqlite3_finalize(st);
         return fail(call, 404, "no such contact");
     }
-    db = api_db_lock(call->server, &err);
+    db = api_db(call->server, &err);
     if (!db) {
         sqlite3_finalize(st);
         return fail_err(call, &err);
@@ -479,7 +476,6 @@ json_t *api_evidence(api_call *call)
     actor(call, who);
     snprintf(what, sizeof what, "api evidence%s", reveal ? " --reveal" : "");
     rc = ct__audit_as(db, who, call->reason, what, c.case_id, 1, &err);
-    api_db_unlock(call->server);
     if (rc) {
         sqlite3_finalize(st);
         return fail_err(call, &err);
@@ -572,7 +568,7 @@ json_t *api_appeals_file(api_call *call)
     if (!field(call, "msisdn") || !field(call, "reason"))
         return fail(call, 400, "msisdn and reason are required");
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -580,7 +576,6 @@ json_t *api_appeals_file(api_call *call)
     ct_appeal a;
     ct_code rc = ct_appeal_file(db, who, field(call, "msisdn"), field(call, "case_id"),
                                 field(call, "reason"), &a, &err);
-    api_db_unlock(call->server);
     if (rc)
         return fail_err(call, &err);
     call->status = 201;
@@ -607,7 +602,7 @@ json_t *api_appeals_list(api_call *call)
                        strcmp(state, "rejected")))
         return fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -616,7 +611,6 @@ json_t *api_appeals_list(api_call *call)
     ct_set_actor(db, who, call->reason);
     ct_code rc = ct_appeals_list(db, scope(call), state, appeal_row, &x, &err);
     ct_set_actor(db, NULL, NULL);
-    api_db_unlock(call->server);
     if (rc) {
         json_decref(x.rows);
         return fail_err(call, &err);
@@ -638,7 +632,7 @@ json_t *api_appeal_decide(api_call *call)
     if (*end || id <= 0)
         return fail(call, 404, "no such appeal");
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -646,7 +640,6 @@ json_t *api_appeal_decide(api_call *call)
     ct_appeal a;
     ct_code rc = ct_appeal_decide(db, who, id, scope(call), !strcmp(decision, "upheld"),
                                   field(call, "note"), &a, &err);
-    api_db_unlock(call->server);
     if (rc)
         return fail_err(call, &err);
     return appeal_json(&a, 0);
@@ -682,7 +675,7 @@ json_t *api_report(api_call *call)
     if (day && (strlen(day) != 10 || ct_parse_time(day, 1, &t)))
         return fail(call, 400, "day must be YYYY-MM-DD");
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -691,7 +684,6 @@ json_t *api_report(api_call *call)
     ct_set_actor(db, who, call->reason);
     ct_code rc = ct_report(db, day, report_row, &x, &err);
     ct_set_actor(db, NULL, NULL);
-    api_db_unlock(call->server);
     if (rc) {
         json_decref(x.rows);
         return fail_err(call, &err);
@@ -702,12 +694,11 @@ json_t *api_report(api_call *call)
 json_t *api_oversight(api_call *call)
 {
     ct_err err;
-    ct_db *db = api_db_lock(call->server, &err);
+    ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
     ct_oversight o;
     ct_code rc = ct_oversight_get(db, api_query(call, "week"), &o, &err);
-    api_db_unlock(call->server);
     if (rc)
         return fail_err(call, &err);
     json_t *regions = json_array(), *reads = json_array();
@@ -771,7 +762,7 @@ json_t *api_audit_list(api_call *call)
         return fail(call, 400, "limit must be 1 to 1000");
     audit_ctx x = {json_array(), since, (size_t)limit};
     ct_err err;
-    if (ct__audit_each(api_dir(call->server), audit_line, &x, &err) != CT_OK) {
+    if (ct__audit_each(api_dir(call->server), 0, audit_line, &x, &err) != CT_OK) {
         json_decref(x.records);
         return fail_err(call, &err);
     }

@@ -49,8 +49,7 @@ json_t *api_audit_verify(api_call *call);
 
 /* server.c's services to the handlers */
 sqlite3 *api_sql(api_server *s);             /* this thread's connection */
-ct_db *api_db_lock(api_server *s, ct_err *err); /* the shared handle, locked */
-void api_db_unlock(api_server *s);
+ct_db *api_db(api_server *s, ct_err *err);    /* this thread's data handle */
 const char *api_dir(const api_server *s);
 ct_keyring *api_keys(const api_server *s);
 const char *api_query(const api_call *call, const char *name); /* ?name=, or NULL */

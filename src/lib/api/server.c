@@ -16,12 +16,14 @@
  * libmicrohttpd (431).
  *
  * Data: each worker thread keeps its own SQLite connection (cases,
- * contacts, messages, users). Numbers are decrypted and looked up through
- * one read-only data handle shared under a mutex, re-opened when
- * subscribers.dat or the manifest changes under it (an ingest).
+ * contacts, messages, users) and its own read-only data handle (numbers,
+ * the report, appeals), opened again when subscribers.dat or the manifest
+ * changes under it (an ingest). Requests on different threads share
+ * nothing but the keys, so a slow report holds up no one else.
  *
- * Stop: when *stop is set the daemon stops accepting, lets the requests
- * in flight finish (up to 10 s) and returns.
+ * Stop: when *stop is set the daemon stops accepting, lets the answers
+ * being made finish (up to 10 s), closes the other connections (idle, or
+ * still sending) and returns.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -125,16 +127,13 @@ struct api_server {
     char *dir;
     ct_keyring *keys;
     ct_serve_opts o;
-    pthread_key_t sql_key;
-    pthread_mutex_t db_mu; /* db and its re-open */
-    ct_db *db;
-    int64_t subs_mtime_ns, manifest_mtime_ns;
-    uint64_t subs_size;
+    pthread_key_t thread_key; /* each worker's worker_data */
     pthread_mutex_t mu; /* metrics and buckets */
     route_metrics metrics[N_ROUTES + 1];
     bucket buckets[BUCKETS_MAX];
     size_t n_buckets;
     long connections; /* open now: __atomic, from on_connection */
+    long answering;   /* requests whose answer is being made: __atomic */
     struct MHD_Daemon *mhd; /* the main thread's: workers never read it */
 };
 
@@ -257,21 +256,43 @@ static char *render_metrics(api_server *s, size_t *len)
 
 /* ---- data --------------------------------------------------------------------------- */
 
-static void close_sql(void *p)
+/* What each worker thread keeps for itself: nothing is shared between
+ * requests of different threads but the keys (which lock themselves). */
+typedef struct worker_data {
+    sqlite3 *sql;
+    ct_db *db; /* read-only; opened again when the files under it change */
+    int64_t subs_mtime_ns, manifest_mtime_ns;
+    uint64_t subs_size;
+} worker_data;
+
+static void worker_data_free(void *p)
 {
-    sqlite3_close(p);
+    worker_data *w = p;
+    sqlite3_close(w->sql);
+    if (w->db)
+        ct_close(w->db);
+    ct__free(w);
+}
+
+static worker_data *worker(api_server *s)
+{
+    worker_data *w = pthread_getspecific(s->thread_key);
+    if (!w) {
+        w = ct__calloc(1, sizeof *w);
+        pthread_setspecific(s->thread_key, w);
+    }
+    return w;
 }
 
 sqlite3 *api_sql(api_server *s)
 {
-    sqlite3 *sql = pthread_getspecific(s->sql_key);
-    if (!sql) {
+    worker_data *w = worker(s);
+    if (!w->sql) {
         ct_err err;
-        if (ct__users_open(s->dir, &sql, &err) != CT_OK)
+        if (ct__users_open(s->dir, &w->sql, &err) != CT_OK)
             return NULL;
-        pthread_setspecific(s->sql_key, sql);
     }
-    return sql;
+    return w->sql;
 }
 
 static void file_version(const char *dir, const char *name, int64_t *mtime_ns, uint64_t *size)
@@ -289,32 +310,26 @@ static void file_version(const char *dir, const char *name, int64_t *mtime_ns, u
     ct__free(p);
 }
 
-ct_db *api_db_lock(api_server *s, ct_err *err)
+ct_db *api_db(api_server *s, ct_err *err)
 {
-    pthread_mutex_lock(&s->db_mu);
+    worker_data *w = worker(s);
     int64_t sm, mm;
     uint64_t ss;
     file_version(s->dir, "subscribers.dat", &sm, &ss);
     file_version(s->dir, "store/MANIFEST", &mm, NULL);
-    if (s->db && (sm != s->subs_mtime_ns || ss != s->subs_size || mm != s->manifest_mtime_ns)) {
-        ct_close(s->db);
-        s->db = NULL;
+    if (w->db && (sm != w->subs_mtime_ns || ss != w->subs_size || mm != w->manifest_mtime_ns)) {
+        ct_close(w->db);
+        w->db = NULL;
     }
-    if (!s->db) {
-        if (ct_open_keyed(s->dir, 0, s->keys, &s->db, err) != CT_OK) {
-            pthread_mutex_unlock(&s->db_mu);
+    if (!w->db) {
+        if (ct_open_keyed(s->dir, 0, s->keys, &w->db, err) != CT_OK)
             return NULL;
-        }
-        s->subs_mtime_ns = sm;
-        s->subs_size = ss;
-        s->manifest_mtime_ns = mm;
+        w->subs_mtime_ns = sm;
+        w->subs_size = ss;
+        w->manifest_mtime_ns = mm;
     }
-    return s->db;
-}
-
-void api_db_unlock(api_server *s)
-{
-    pthread_mutex_unlock(&s->db_mu);
+    ct_set_actor(w->db, NULL, NULL);
+    return w->db;
 }
 
 const char *api_dir(const api_server *s)
@@ -358,6 +373,11 @@ json_t *api_error(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* messages quote what the client sent, which need not be text: jansson
+     * takes only UTF-8 (the fuzzer's first find: a bad week gave 500) */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7F)
+            *p = '?';
     return json_pack("{s:i,s:s}", "status", status, "error", msg);
 }
 
@@ -450,6 +470,9 @@ static const char *bearer(struct MHD_Connection *c)
     return h + 7;
 }
 
+static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, const char *url,
+                                      const char *method, request *q);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -488,6 +511,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
+    __atomic_add_fetch(&s->answering, 1, __ATOMIC_ACQ_REL);
+    enum MHD_Result ok = answer_request(s, c, url, method, q);
+    __atomic_sub_fetch(&s->answering, 1, __ATOMIC_ACQ_REL);
+    return ok;
+}
+
+/* The body is in: route, check, run the handler, answer. */
+static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, const char *url,
+                                      const char *method, request *q)
+{
     api_call call;
     memset(&call, 0, sizeof call);
     size_t r = 0;
@@ -610,8 +643,7 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
     if (s->o.rate_burst < 1)
         s->o.rate_burst = 100;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->db_mu, NULL);
-    pthread_key_create(&s->sql_key, close_sql);
+    pthread_key_create(&s->thread_key, worker_data_free);
     char *cert = NULL, *key = NULL;
     size_t cert_len = 0, key_len = 0;
     struct sockaddr_in addr;
@@ -630,10 +662,10 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
         rc = ct__users_open(dir, &probe, err);
     sqlite3_close(probe);
     if (!rc) {
-        ct_db *db = api_db_lock(s, err);
-        rc = db ? CT_OK : err->code;
+        ct_db *db = NULL;
+        rc = ct_open_keyed(dir, 0, keys, &db, err);
         if (db)
-            api_db_unlock(s);
+            ct_close(db);
     }
     if (!rc) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -661,14 +693,11 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
     while (!rc && !*o->stop)
         usleep(50 * 1000);
     if (s->mhd) {
-        MHD_quiesce_daemon(s->mhd); /* no new connections; those open finish */
-        for (int i = 0; i < 200; i++) {
-            const union MHD_DaemonInfo *info =
-                MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-            if (!info || info->num_connections == 0)
-                break;
+        /* no new connections; the answers being made are finished (up to
+         * 10 s); idle connections and clients still sending are closed */
+        MHD_quiesce_daemon(s->mhd);
+        for (int i = 0; i < 200 && __atomic_load_n(&s->answering, __ATOMIC_ACQUIRE) > 0; i++)
             usleep(50 * 1000);
-        }
         MHD_stop_daemon(s->mhd);
     }
     if (cert)
@@ -677,11 +706,8 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
         memset(key, 0, key_len);
         ct__free(key);
     }
-    if (s->db)
-        ct_close(s->db);
-    pthread_key_delete(s->sql_key);
+    pthread_key_delete(s->thread_key);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->db_mu);
     ct__free(s->dir);
     ct__free(s);
     return rc;
