@@ -167,6 +167,12 @@ static int audit_record(void *ud, const char *line, size_t len)
 {
     audit_ctx *x = ud;
     ct_oversight *o = x->o;
+    static const char TAG[] = "{\"time\":\"";
+    char to[21];
+    ct__format_time(o->to, to);
+    if (len > sizeof TAG - 1 + 20 && !memcmp(line, TAG, sizeof TAG - 1) &&
+        memcmp(line + sizeof TAG - 1, to, 20) >= 0)
+        return 1; /* past the week: the log is in time order */
     json_t *rec = json_loadb(line, len, 0, NULL);
     const char *when = json_string_value(json_object_get(rec, "time"));
     const char *who = json_string_value(json_object_get(rec, "who"));
@@ -236,7 +242,7 @@ ct_code ct_oversight_get(ct_db *db, const char *week, ct_oversight *out, ct_err 
     sqlite3_close(sql);
     audit_ctx x = {out, 0};
     if (!rc)
-        rc = ct__audit_each(db->dir, audit_record, &x, err);
+        rc = ct__audit_each(db->dir, out->from, audit_record, &x, err);
     if (rc) {
         ct_oversight_free(out);
         return rc;

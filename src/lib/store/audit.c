@@ -449,14 +449,35 @@ out:
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-ct_code ct__audit_each(const char *dir, ct_audit_line_fn fn, void *ud, ct_err *err)
+/* The time of a record line (its first field, as written), or NULL. */
+static const char *record_time(const char *line, size_t len)
+{
+    static const char TAG[] = "{\"time\":\"";
+    return len >= sizeof TAG - 1 + 20 && !memcmp(line, TAG, sizeof TAG - 1) ? line + sizeof TAG - 1
+                                                                             : NULL;
+}
+
+ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void *ud, ct_err *err)
 {
     char **names;
     size_t n = audit_files(dir, &names);
     ct_code rc = CT_OK;
     int stop = 0;
+    char from[21] = "";
+    if (since > 0)
+        ct__format_time(since, from);
     for (size_t i = 0; i < n && !rc && !stop; i++) {
         char *path = ct__path_join(dir, names[i]);
+        if (*from && i + 1 < n) { /* a rotated file that ends before `since` is skipped whole */
+            char last[LINE_MAX_BYTES + 1];
+            off_t size;
+            size_t len = last_line(path, last, sizeof last - 1, &size);
+            const char *t = record_time(last, len);
+            if (t && memcmp(t, from, 20) < 0) {
+                ct__free(path);
+                continue;
+            }
+        }
         FILE *f = fopen(path, "re");
         if (!f) {
             rc = ct__fail_errno(err, CT_EIO, errno, "cannot open %s", path);
@@ -467,6 +488,9 @@ ct_code ct__audit_each(const char *dir, ct_audit_line_fn fn, void *ud, ct_err *e
             while (!stop && (len = getline(&line, &cap, f)) > 0) {
                 if (line[len - 1] == '\n')
                     line[--len] = '\0';
+                const char *t = *from ? record_time(line, (size_t)len) : NULL;
+                if (t && memcmp(t, from, 20) < 0)
+                    continue; /* written before `since`: times only grow along the log */
                 stop = fn(ud, line, (size_t)len);
             }
             free(line);

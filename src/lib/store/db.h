@@ -71,9 +71,13 @@ ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const cha
                      const char *object, uint64_t records, ct_err *err);
 
 /* Calls fn with every line of the audit files of `dir`, in chain order
- * (NUL-terminated, without its line end), until it returns non-zero. */
+ * (NUL-terminated, without its line end), until it returns non-zero.
+ * since > 0: only records written at or after that second (rotated files
+ * that end before it are not read, and earlier lines are skipped by their
+ * time stamp, without parsing). */
 typedef int (*ct_audit_line_fn)(void *ud, const char *line, size_t len);
-ct_code ct__audit_each(const char *dir, ct_audit_line_fn fn, void *ud, ct_err *err);
+ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void *ud,
+                       ct_err *err);
 
 /* Makes <key_dir>/audit.key: 32 random bytes, mode 0600 (audit.c). */
 ct_code ct__audit_key_create(const char *key_dir, ct_err *err);
