@@ -18,10 +18,10 @@ seconds=${2:?usage: run.sh BUILD_DIR SECONDS [JOBS] [TARGET...]}
 jobs=${3:-$(nproc)}
 shift $(( $# < 3 ? $# : 3 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv textparse cells events cases segment manifest config keyring)
+[ ${#targets[@]} -gt 0 ] || targets=(csv textparse cells events cases segment manifest config keyring api)
 
 declare -A max_len=([csv]=8192 [textparse]=2048 [cells]=8192 [events]=8192 [cases]=8192 [config]=4096 [keyring]=4096
-                    [segment]=8192 [manifest]=16384)
+                    [segment]=8192 [manifest]=16384 [api]=4096)
 out="$here/out"
 mkdir -p "$out"
 if [ -z "${CT_FUZZ_TMP:-}" ]; then
