@@ -161,6 +161,7 @@ static ct_code run_counts(sqlite3 *sql, ct_oversight *o, size_t *cap, int64_t no
 typedef struct audit_ctx {
     ct_oversight *o;
     size_t cap;
+    char to[21]; /* the week's end as the log writes times */
 } audit_ctx;
 
 static int audit_record(void *ud, const char *line, size_t len)
@@ -168,10 +169,8 @@ static int audit_record(void *ud, const char *line, size_t len)
     audit_ctx *x = ud;
     ct_oversight *o = x->o;
     static const char TAG[] = "{\"time\":\"";
-    char to[21];
-    ct__format_time(o->to, to);
     if (len > sizeof TAG - 1 + 20 && !memcmp(line, TAG, sizeof TAG - 1) &&
-        memcmp(line + sizeof TAG - 1, to, 20) >= 0)
+        memcmp(line + sizeof TAG - 1, x->to, 20) >= 0)
         return 1; /* past the week: the log is in time order */
     json_t *rec = json_loadb(line, len, 0, NULL);
     const char *when = json_string_value(json_object_get(rec, "time"));
@@ -240,7 +239,8 @@ ct_code ct_oversight_get(ct_db *db, const char *week, ct_oversight *out, ct_err 
     if (!rc)
         rc = run_counts(sql, out, &cap, now, err);
     sqlite3_close(sql);
-    audit_ctx x = {out, 0};
+    audit_ctx x = {out, 0, ""};
+    ct__format_time(out->to, x.to);
     if (!rc)
         rc = ct__audit_each(db->dir, out->from, audit_record, &x, err);
     if (rc) {
