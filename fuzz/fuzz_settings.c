@@ -88,12 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_conf(&c);
     /* a hand-edited file may cross the thresholds (`config set` refuses
-     * to); then every scored command must refuse it, with a message */
-    if (c.risk_test > 0 && c.risk_quarantine > 0 && c.risk_test > c.risk_quarantine) {
-        ct_risk_opts risk;
-        FZ_CHECK(ct_risk_opts_configured(data_dir, NULL, &risk, &err) == CT_EINVAL &&
-                     err.msg[0] != '\0',
+     * to), also against the model's recommendation where one says
+     * "model"; then every scored command must refuse it, with a message */
+    ct_risk_opts risk;
+    ct_code scored = ct_risk_opts_configured(data_dir, NULL, &risk, &err);
+    if (c.risk_test > 0 && c.risk_quarantine > 0 && c.risk_test > c.risk_quarantine)
+        FZ_CHECK(scored == CT_EINVAL && err.msg[0] != '\0',
                  "crossed thresholds are refused by the scored commands");
+    if (scored == CT_EINVAL) {
         /* and `config set` refuses to write anything but a fix */
         FZ_CHECK(ct__conf_set(data_dir, "quarantine_days", "10", &err) == CT_EINVAL,
                  "a set keeps crossed thresholds out");
