@@ -165,6 +165,14 @@ done
 [ "$(status GET "/api/v1/cases/K1/contacts/$A/evidence?reveal=true" "$OWN")" = 200 ] || fail "evidence"
 expect_grep "\"msisdn\":\"$A\"" "$WORK/body"
 expect_grep '"messages":\[{"kind":"new","state":"queued","created":"[0-9T:Z-]*","sent_at":null,"done_at":null}\]' "$WORK/body"
+# the regional export: the user's region, masked unless revealed, audited
+[ "$(status GET "/api/v1/export?level=test" "$OWN")" = 200 ] || fail "export"
+expect_grep '"region":"RU-MOW","contacts":\[{"msisdn":"7999\*\*\*010[23]","case_id":"K1"' "$WORK/body"
+[ "$(grep -o '"msisdn"' "$WORK/body" | wc -l)" = 2 ] || fail "export level=test is not A and B"
+[ "$(status GET "/api/v1/export?region=RU-MOW&reveal=true&since=2020-01-01" "$FED")" = 200 ] || fail "export as federal"
+expect_grep "\"msisdn\":\"$A\"" "$WORK/body"
+grep -q '"who":"api:moscow".*"what":"export","object":"RU-MOW","records":2,' "$D/audit.log" || fail "export not audited"
+[ "$(status GET "/api/v1/export?region=RU-MOW&since=yesterday" "$FED")" = 400 ] || fail "a bad since accepted"
 # the case's own number: for its region and federal only
 [ "$(status GET "/api/v1/cases?reveal=true" "$OTHER")" = 200 ] || fail "cases as other"
 expect_grep '"case_id":"K2","msisdn":"79990000201"' "$WORK/body"

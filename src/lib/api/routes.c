@@ -504,6 +504,68 @@ json_t *api_evidence(api_call *call)
     return ev;
 }
 
+/* ---- the regional export ------------------------------------------------------------ */
+
+typedef struct export_ctx {
+    json_t *rows;
+    int reveal;
+} export_ctx;
+
+static int export_row(void *ud, const ct_export_row *r)
+{
+    export_ctx *x = ud;
+    json_array_append_new(
+        x->rows,
+        json_pack("{s:o,s:s,s:s,s:I,s:o,s:o,s:o,s:s,s:o,s:f,s:f,s:s}", "msisdn",
+                  number_json(r->msisdn, 1, x->reveal), "case_id", r->case_id, "region",
+                  r->region, "exposure_s", (json_int_t)r->exposure_s, "first_contact",
+                  time_or_null(r->first_contact, 1), "last_contact",
+                  time_or_null(r->last_contact, 1), "quarantine_end",
+                  time_or_null(r->quarantine_end, 1), "notification", r->state, "updated_at",
+                  time_or_null(r->updated, r->updated != 0), "p_contact", r->p_contact,
+                  "expected_near_s", r->expected_near_s, "level", ct_level_name(r->level)));
+    return 0;
+}
+
+/* GET /api/v1/export?region=&since=&level=&reveal=: a regional user gets
+ * their own region (another one is 404); federal names one. */
+json_t *api_export(api_call *call)
+{
+    int reveal = reveal_of(call);
+    const char *region = api_query(call, "region"), *since_s = api_query(call, "since");
+    const char *level_s = api_query(call, "level");
+    if (reveal < 0)
+        return fail(call, 400, "reveal must be true or false");
+    if (call->user.role == CT_ROLE_REGIONAL) {
+        if (region && strcmp(region, call->user.region))
+            return fail(call, 404, "no such region");
+        region = call->user.region;
+    }
+    if (!region || !*region)
+        return fail(call, 400, "region is required");
+    int64_t since = 0;
+    if (since_s && ct_parse_time(since_s, 1, &since))
+        return fail(call, 400, "since must be a time or a date");
+    ct_level level = CT_LEVEL_NONE;
+    if (level_s && ct_level_parse(level_s, &level))
+        return fail(call, 400, "level must be quarantine, test or none");
+    ct_err err;
+    ct_db *db = api_db(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    export_ctx x = {json_array(), reveal};
+    ct_set_actor(db, who, call->reason);
+    ct_code rc = ct_export(db, region, since, level, export_row, &x, &err);
+    ct_set_actor(db, NULL, NULL);
+    if (rc) {
+        json_decref(x.rows);
+        return fail_err(call, &err);
+    }
+    return json_pack("{s:s,s:o}", "region", region, "contacts", x.rows);
+}
+
 /* ---- appeals ------------------------------------------------------------------------ */
 
 /* Refuses any field of body but the `n` allowed; 0, or -1 with the answer set. */

@@ -40,6 +40,7 @@ json_t *api_case_get(api_call *call);
 json_t *api_contacts_list(api_call *call);
 json_t *api_evidence(api_call *call);
 json_t *api_report(api_call *call);
+json_t *api_export(api_call *call);
 json_t *api_appeals_list(api_call *call);
 json_t *api_appeals_file(api_call *call);
 json_t *api_appeal_decide(api_call *call);

@@ -69,6 +69,7 @@ static const route ROUTES[] = {
     {"/api/v1/cases/{}/contacts", FED | REG, 0, api_contacts_list, NULL},
     {"/api/v1/cases/{}/contacts/{}/evidence", FED | REG, 0, api_evidence, NULL},
     {"/api/v1/report", FED | REG, 0, api_report, NULL},
+    {"/api/v1/export", FED | REG, 0, api_export, NULL},
     {"/api/v1/appeals", FED | REG, FED | HOT, api_appeals_list, api_appeals_file},
     {"/api/v1/appeals/{}/decision", 0, FED | REG, NULL, api_appeal_decide},
     {"/api/v1/oversight", FED | AUD, 0, api_oversight, NULL},
