@@ -189,7 +189,7 @@ static size_t exchange(const char *req, size_t len, int raw, char **out)
 
 static int documented(int status)
 {
-    static const int OK[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 414, 429, 431, 503};
+    static const int OK[] = {200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 414, 429, 431, 503};
     for (size_t i = 0; i < sizeof OK / sizeof *OK; i++)
         if (status == OK[i])
             return 1;

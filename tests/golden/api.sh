@@ -96,6 +96,8 @@ while IFS='|' read -r _ method path fed own other hot aud none _; do
             [ "$who" = FED ] && target=$A
             [ "$who" = HOT ] && target=$B
             body="{\"msisdn\":\"$target\",\"reason\":\"not me\"}"
+        elif [ "$method" = POST ] && [ "$path" = /api/v1/runs ]; then
+            body='{}'
         elif [ "$method" = POST ]; then
             body='{"decision":"rejected","note":"the evidence holds"}'
         fi
@@ -106,6 +108,17 @@ while IFS='|' read -r _ method path fed own other hot aud none _; do
     done
 done < "$WORK/matrix"
 echo "matrix: $cells cells as documented"
+
+# the run the matrix started ends, with run's summary; it was audited as the user
+for _ in $(seq 100); do
+    status GET /api/v1/runs/1 "$FED" >/dev/null
+    grep -q '"state":"running"' "$WORK/body" || break
+    sleep 0.1
+done
+expect_grep '"id":1,"state":"done","started_by":"api:fed"' "$WORK/body"
+expect_grep '"summary":{"cases_total":3,"cases_traced":2,' "$WORK/body" # K2 and P1 are new
+grep -q '"who":"api:fed".*"what":"run"' "$D/audit.log" || fail "the API's run is not audited as its user"
+[ "$(status POST /api/v1/runs "$FED" '{"cases":["K1"]}')" = 400 ] || fail "a run took a field"
 
 # ---- 2. tokens ----------------------------------------------------------------------------
 OLD=$(token old federal)

@@ -18,6 +18,7 @@
 #include "celltrace_notify.h"
 #include "db.h"
 #include "error.h"
+#include "jobs.h"
 #include "routes.h"
 #include "sqlvfs.h"
 #include "subscribers.h"
@@ -502,6 +503,53 @@ json_t *api_evidence(api_call *call)
     sqlite3_finalize(st);
     json_object_set_new(ev, "messages", msgs);
     return ev;
+}
+
+/* ---- runs --------------------------------------------------------------------------- */
+
+json_t *api_run_start(api_call *call)
+{
+    if (call->body && (!json_is_object(call->body) || json_object_size(call->body) != 0))
+        return fail(call, 400, "a run takes no fields: its parameters are the configuration's");
+    sqlite3 *sql = api_sql(call->server);
+    if (!sql)
+        return fail(call, 503, "the database cannot be opened");
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    int64_t id = 0;
+    ct_err err;
+    if (ct__jobs_start_run(sql, api_dir(call->server), api_keys(call->server), who, call->reason,
+                           api_jobs(call->server), &id, &err) != CT_OK)
+        return fail_err(call, &err);
+    call->status = 202;
+    return json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "running");
+}
+
+json_t *api_run_get(api_call *call)
+{
+    char *end;
+    long long id = strtoll(call->params[0], &end, 10);
+    if (*end || id <= 0)
+        return fail(call, 404, "no such run");
+    sqlite3 *sql = api_sql(call->server);
+    sqlite3_stmt *st = NULL;
+    if (!sql || sqlite3_prepare_v2(sql,
+                                   "SELECT state, started_by, started_at, finished_at, summary,"
+                                   " error FROM api_runs WHERE id = ?1",
+                                   -1, &st, NULL) != SQLITE_OK)
+        return fail(call, 503, "the database cannot be read");
+    sqlite3_bind_int64(st, 1, id);
+    json_t *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *summary = (const char *)sqlite3_column_text(st, 4);
+        json_t *sum = summary && *summary ? json_loads(summary, 0, NULL) : NULL;
+        out = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)id, "state",
+                        column_text(st, 0), "started_by", column_text(st, 1), "started_at",
+                        column_time(st, 2), "finished_at", column_time(st, 3), "summary",
+                        sum ? sum : json_null(), "error", column_text(st, 5));
+    }
+    sqlite3_finalize(st);
+    return out ? out : fail(call, 404, "no such run");
 }
 
 /* ---- the regional export ------------------------------------------------------------ */

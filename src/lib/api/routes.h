@@ -45,6 +45,8 @@ json_t *api_appeals_list(api_call *call);
 json_t *api_appeals_file(api_call *call);
 json_t *api_appeal_decide(api_call *call);
 json_t *api_oversight(api_call *call);
+json_t *api_run_start(api_call *call);
+json_t *api_run_get(api_call *call);
 json_t *api_audit_list(api_call *call);
 json_t *api_audit_verify(api_call *call);
 
@@ -52,6 +54,7 @@ json_t *api_audit_verify(api_call *call);
 sqlite3 *api_sql(api_server *s);             /* this thread's connection */
 ct_db *api_db(api_server *s, ct_err *err);    /* this thread's data handle */
 const char *api_dir(const api_server *s);
+long *api_jobs(api_server *s); /* the count of runs going (jobs.c) */
 ct_keyring *api_keys(const api_server *s);
 const char *api_query(const api_call *call, const char *name); /* ?name=, or NULL */
 json_t *api_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

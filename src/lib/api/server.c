@@ -44,6 +44,7 @@
 #include "api.h"
 #include "error.h"
 #include "fsio.h"
+#include "jobs.h"
 #include "routes.h"
 
 /* ---- routes ------------------------------------------------------------------------- */
@@ -72,6 +73,8 @@ static const route ROUTES[] = {
     {"/api/v1/export", FED | REG, 0, api_export, NULL},
     {"/api/v1/appeals", FED | REG, FED | HOT, api_appeals_list, api_appeals_file},
     {"/api/v1/appeals/{}/decision", 0, FED | REG, NULL, api_appeal_decide},
+    {"/api/v1/runs", 0, FED, NULL, api_run_start},
+    {"/api/v1/runs/{}", FED, 0, api_run_get, NULL},
     {"/api/v1/oversight", FED | AUD, 0, api_oversight, NULL},
     {"/api/v1/audit", FED | AUD, 0, api_audit_list, NULL},
     {"/api/v1/audit/verify", FED | AUD, 0, api_audit_verify, NULL},
@@ -135,6 +138,7 @@ struct api_server {
     size_t n_buckets;
     long connections; /* open now: __atomic, from on_connection */
     long answering;   /* requests whose answer is being made: __atomic */
+    long jobs;        /* runs going on their own threads (jobs.c): __atomic */
     struct MHD_Daemon *mhd; /* the main thread's: workers never read it */
 };
 
@@ -331,6 +335,11 @@ ct_db *api_db(api_server *s, ct_err *err)
     }
     ct_set_actor(w->db, NULL, NULL);
     return w->db;
+}
+
+long *api_jobs(api_server *s)
+{
+    return &s->jobs;
 }
 
 const char *api_dir(const api_server *s)
@@ -661,6 +670,8 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
     sqlite3 *probe = NULL;
     if (!rc)
         rc = ct__users_open(dir, &probe, err);
+    if (!rc)
+        rc = ct__jobs_recover(probe, err);
     sqlite3_close(probe);
     if (!rc) {
         ct_db *db = NULL;
@@ -701,6 +712,9 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
             usleep(50 * 1000);
         MHD_stop_daemon(s->mhd);
     }
+    /* a run started here finishes (it is one transaction either way) */
+    while (__atomic_load_n(&s->jobs, __ATOMIC_ACQUIRE) > 0)
+        usleep(100 * 1000);
     if (cert)
         ct__free(cert);
     if (key) {
