@@ -212,6 +212,13 @@ static void test_config(void **state)
     assert_int_equal(ct_config_set(data, "appeals.deadline_hours", "1.5", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "appeals.deadline_hours", "8761", &err), CT_EINVAL);
     assert_int_equal(ct_config_set(data, "audit.rotate_kb", "0", &err), CT_EINVAL);
+    /* Regression (the config fuzzer): a retry cap below the first delay
+     * was accepted. Now refused, and fixable in the order a user types. */
+    assert_int_equal(ct_config_set(data, "sms.retry_max_s", "10", &err), CT_EINVAL);
+    assert_non_null(strstr(err.msg, "sms.retry_base_s (30) must not be above sms.retry_max_s (10)"));
+    assert_int_equal(ct_config_set(data, "sms.retry_base_s", "5", &err), CT_OK);
+    assert_int_equal(ct_config_set(data, "sms.retry_max_s", "10", &err), CT_OK);
+    assert_int_equal(ct_config_set(data, "sms.retry_base_s", "11", &err), CT_EINVAL);
     char path[1100];
     snprintf(path, sizeof path, "%s/celltrace.conf", data);
     struct stat st;

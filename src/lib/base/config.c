@@ -314,6 +314,18 @@ static ct_code thresholds_in_order(const conf_file *f, ct_err *err)
     return CT_OK;
 }
 
+/* sms.retry_base_s must not exceed sms.retry_max_s: the backoff would
+ * start above its own cap. */
+static ct_code delays_in_order(const conf_file *f, ct_err *err)
+{
+    const char *bv = effective(f, (size_t)(find_key("sms.retry_base_s") - KEYS));
+    const char *mv = effective(f, (size_t)(find_key("sms.retry_max_s") - KEYS));
+    if (strtoll(bv, NULL, 10) > strtoll(mv, NULL, 10))
+        return ct__fail(err, CT_EINVAL, "sms.retry_base_s (%s) must not be above sms.retry_max_s (%s)",
+                        bv, mv);
+    return CT_OK;
+}
+
 /* ---- public --------------------------------------------------------------- */
 
 ct_code ct_config_set(const char *dir, const char *key, const char *value, ct_err *err)
@@ -343,9 +355,18 @@ ct_code ct__conf_set(const char *dir, const char *key, const char *value, ct_err
     if (rc)
         return rc;
     size_t i = (size_t)(k - KEYS);
+    ct_err ignored;
+    int crossed_before = (thresholds_in_order(&f, &ignored) != CT_OK) +
+                         (delays_in_order(&f, &ignored) != CT_OK);
     ct__free(f.vals[i]);
     f.vals[i] = ct__strdup(value);
-    rc = thresholds_in_order(&f, err);
+    /* A set may not leave a pair of keys crossed, unless it uncrosses one
+     * of the pairs a hand edit crossed (so they can be fixed one by one). */
+    ct_err t_why, d_why;
+    ct_code t_bad = thresholds_in_order(&f, &t_why), d_bad = delays_in_order(&f, &d_why);
+    int crossed_after = (t_bad != CT_OK) + (d_bad != CT_OK);
+    if (crossed_after && crossed_after >= crossed_before)
+        rc = ct__fail(err, CT_EINVAL, "%s", t_bad ? t_why.msg : d_why.msg);
     if (!rc)
         rc = file_write(dir, &f, err);
     file_free(&f);
