@@ -81,6 +81,7 @@ cells=0 posts=0
 while IFS='|' read -r _ method path fed own other hot aud none _; do
     method=$(echo $method) path=$(echo $path)
     path=${path//\/A\//\/$A\/}
+    case "$path" in */A) path=${path%/A}/$A ;; esac
     i=0
     for who in FED OWN OTHER HOT AUD NONE; do
         i=$((i + 1))
@@ -178,6 +179,11 @@ done
 [ "$(status GET "/api/v1/cases/K1/contacts/$A/evidence?reveal=true" "$OWN")" = 200 ] || fail "evidence"
 expect_grep "\"msisdn\":\"$A\"" "$WORK/body"
 expect_grep '"messages":\[{"kind":"new","state":"queued","created":"[0-9T:Z-]*","sent_at":null,"done_at":null}\]' "$WORK/body"
+# the hotline's view of one caller: their messages, nothing of the case
+[ "$(status GET "/api/v1/status/+$A" "$HOT")" = 200 ] || fail "status"
+expect_grep '"msisdn":"7999\*\*\*0102","messages":\[{"kind":"new","state":"queued"' "$WORK/body"
+grep -q '"case_id"\|K1\|p_contact' "$WORK/body" && fail "the hotline learns about the case"
+grep -q '"who":"api:hotline1".*"what":"api status"' "$D/audit.log" || fail "status not audited"
 # the regional export: the user's region, masked unless revealed, audited
 [ "$(status GET "/api/v1/export?level=test" "$OWN")" = 200 ] || fail "export"
 expect_grep '"region":"RU-MOW","contacts":\[{"msisdn":"7999\*\*\*010[23]","case_id":"K1"' "$WORK/body"

@@ -505,6 +505,75 @@ json_t *api_evidence(api_call *call)
     return ev;
 }
 
+/* ---- one number's own status (the hotline) ------------------------------------------- */
+
+/* What the hotline may tell a caller about their own number: the messages
+ * sent to it and its appeals. No case, no other person, no evidence. */
+json_t *api_status(api_call *call)
+{
+    uint64_t num;
+    char digits[16];
+    const char *m = call->params[0];
+    if (ct__parse_msisdn(m, strlen(m), &num, digits))
+        return fail(call, 400, "not a phone number");
+    ct_err err;
+    ct_db *db = api_db(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    uint32_t sub = 0;
+    ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
+    json_t *msgs = json_array(), *appeals = json_array();
+    sqlite3 *sql = api_sql(call->server);
+    sqlite3_stmt *st = NULL;
+    if (rc == CT_OK && sql &&
+        sqlite3_prepare_v2(sql,
+                           "SELECT kind, state, created, sent_at, done_at, last_contact,"
+                           " quarantine_end FROM nt_outbox WHERE subscriber = ?1 ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sub);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(
+                msgs, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", column_text(st, 0),
+                                "state", column_text(st, 1), "created", column_time(st, 2),
+                                "sent_at", column_time(st, 3), "done_at", column_time(st, 4),
+                                "last_contact", column_time(st, 5), "quarantine_end",
+                                column_time(st, 6)));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == CT_OK && sql &&
+        sqlite3_prepare_v2(sql,
+                           "SELECT id, state, filed_at, deadline, decided_at FROM nt_appeals"
+                           " WHERE subscriber = ?1 ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sub);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(
+                appeals, json_pack("{s:I,s:o,s:o,s:o,s:o}", "id",
+                                   (json_int_t)sqlite3_column_int64(st, 0), "state",
+                                   column_text(st, 1), "filed_at", column_time(st, 2),
+                                   "deadline", column_time(st, 3), "decided_at",
+                                   column_time(st, 4)));
+    }
+    sqlite3_finalize(st);
+    if (rc == CT_ENOTFOUND) { /* a number we never saw has no status: the same answer */
+        ct__err_clear(&err);
+        rc = CT_OK;
+    }
+    char who[CT_USER_NAME_MAX + 8];
+    actor(call, who);
+    if (!rc)
+        rc = ct__audit_as(db, who, call->reason, "api status", "", 1, &err);
+    if (rc) {
+        json_decref(msgs);
+        json_decref(appeals);
+        return fail_err(call, &err);
+    }
+    char masked[24];
+    ct__mask_msisdn(digits, strlen(digits), masked);
+    return json_pack("{s:s,s:o,s:o}", "msisdn", masked, "messages", msgs, "appeals", appeals);
+}
+
 /* ---- runs --------------------------------------------------------------------------- */
 
 json_t *api_run_start(api_call *call)

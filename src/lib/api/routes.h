@@ -45,6 +45,7 @@ json_t *api_appeals_list(api_call *call);
 json_t *api_appeals_file(api_call *call);
 json_t *api_appeal_decide(api_call *call);
 json_t *api_oversight(api_call *call);
+json_t *api_status(api_call *call);
 json_t *api_run_start(api_call *call);
 json_t *api_run_get(api_call *call);
 json_t *api_audit_list(api_call *call);

@@ -73,6 +73,7 @@ static const route ROUTES[] = {
     {"/api/v1/export", FED | REG, 0, api_export, NULL},
     {"/api/v1/appeals", FED | REG, FED | HOT, api_appeals_list, api_appeals_file},
     {"/api/v1/appeals/{}/decision", 0, FED | REG, NULL, api_appeal_decide},
+    {"/api/v1/status/{}", FED | HOT, 0, api_status, NULL},
     {"/api/v1/runs", 0, FED, NULL, api_run_start},
     {"/api/v1/runs/{}", FED, 0, api_run_get, NULL},
     {"/api/v1/oversight", FED | AUD, 0, api_oversight, NULL},
