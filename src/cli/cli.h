@@ -147,6 +147,8 @@ typedef enum cli_format { CLI_TABLE, CLI_CSV, CLI_JSON } cli_format;
 /* Parses --format's value for command cmd: -1 done, else the exit status
  * of a usage error (printed). */
 int cli_format_option(const char *cmd, const char *value, cli_format *out);
+/* The same for commands that print a table or JSON, not CSV. */
+int cli_format_table_json(const char *cmd, const char *value, cli_format *out);
 
 /* Parses a time option (--from, --to: a SPEC time or a date) of cmd: -1
  * done, else the exit status of a usage error naming --name. */

@@ -85,6 +85,17 @@ int cli_param_option(int c, const char *arg, ct_params *p)
     }
 }
 
+int cli_format_table_json(const char *cmd, const char *value, cli_format *out)
+{
+    if (strcmp(value, "table") == 0)
+        *out = CLI_TABLE;
+    else if (strcmp(value, "json") == 0)
+        *out = CLI_JSON;
+    else
+        return cli_usage_error(cmd, "--format must be table or json");
+    return -1;
+}
+
 int cli_format_option(const char *cmd, const char *value, cli_format *out)
 {
     if (strcmp(value, "table") == 0)

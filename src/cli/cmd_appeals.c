@@ -111,11 +111,9 @@ int cmd_appeals(cli_ctx *ctx, int argc, char **argv)
         case 'R': reject = 1; break;
         case 'n': note = optarg; break;
         case 'f': {
-            int st = cli_format_option("appeals", optarg, &format);
+            int st = cli_format_table_json("appeals", optarg, &format);
             if (st >= 0)
                 return st;
-            if (format == CLI_CSV)
-                return cli_usage_error("appeals", "--format must be table or json");
             break;
         }
         case 'h': appeals_help(); return EXIT_OK;

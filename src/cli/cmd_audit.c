@@ -53,11 +53,9 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv)
             return EXIT_OK;
         }
         if (c == 'f') {
-            int st = cli_format_option("audit", optarg, &format);
+            int st = cli_format_table_json("audit", optarg, &format);
             if (st >= 0)
                 return st;
-            if (format == CLI_CSV)
-                return cli_usage_error("audit", "--format must be table or json");
             continue;
         }
         return cli_usage_error("audit", "unknown option");

@@ -105,11 +105,9 @@ int cmd_oversight(cli_ctx *ctx, int argc, char **argv)
         switch (c) {
         case 'w': week = optarg; break;
         case 'f': {
-            int st = cli_format_option("oversight", optarg, &format);
+            int st = cli_format_table_json("oversight", optarg, &format);
             if (st >= 0)
                 return st;
-            if (format == CLI_CSV)
-                return cli_usage_error("oversight", "--format must be table or json");
             break;
         }
         case 'h': oversight_help(); return EXIT_OK;

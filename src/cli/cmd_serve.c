@@ -210,11 +210,9 @@ int cmd_users(cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error("users", "--expires-days must be 0 to 36500");
             break;
         case 'f': {
-            int st = cli_format_option("users", optarg, &format);
+            int st = cli_format_table_json("users", optarg, &format);
             if (st >= 0)
                 return st;
-            if (format == CLI_CSV)
-                return cli_usage_error("users", "--format must be table or json");
             break;
         }
         case 'h': users_help(); return EXIT_OK;

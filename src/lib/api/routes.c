@@ -51,6 +51,19 @@ static void actor(const api_call *call, char out[CT_USER_NAME_MAX + 8])
     snprintf(out, CT_USER_NAME_MAX + 8, "api:%s", call->user.name);
 }
 
+/* This thread's data handle, with the caller as the audit's actor (the
+ * next api_db of the thread resets it). NULL with err set. */
+static ct_db *db_as_caller(api_call *call, ct_err *err)
+{
+    ct_db *db = api_db(call->server, err);
+    if (db) {
+        char who[CT_USER_NAME_MAX + 8];
+        actor(call, who);
+        ct_set_actor(db, who, call->reason);
+    }
+    return db;
+}
+
 static json_t *time_or_null(int64_t t, int present)
 {
     if (!present)
@@ -667,15 +680,11 @@ json_t *api_export(api_call *call)
     if (level_s && ct_level_parse(level_s, &level))
         return fail(call, 400, "level must be quarantine, test or none");
     ct_err err;
-    ct_db *db = api_db(call->server, &err);
+    ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
-    char who[CT_USER_NAME_MAX + 8];
-    actor(call, who);
     export_ctx x = {json_array(), reveal};
-    ct_set_actor(db, who, call->reason);
     ct_code rc = ct_export(db, region, since, level, export_row, &x, &err);
-    ct_set_actor(db, NULL, NULL);
     if (rc) {
         json_decref(x.rows);
         return fail_err(call, &err);
@@ -781,15 +790,11 @@ json_t *api_appeals_list(api_call *call)
                        strcmp(state, "rejected")))
         return fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
     ct_err err;
-    ct_db *db = api_db(call->server, &err);
+    ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
-    char who[CT_USER_NAME_MAX + 8];
-    actor(call, who);
     appeals_ctx x = {json_array(), reveal};
-    ct_set_actor(db, who, call->reason);
     ct_code rc = ct_appeals_list(db, scope(call), state, appeal_row, &x, &err);
-    ct_set_actor(db, NULL, NULL);
     if (rc) {
         json_decref(x.rows);
         return fail_err(call, &err);
@@ -854,15 +859,11 @@ json_t *api_report(api_call *call)
     if (day && (strlen(day) != 10 || ct_parse_time(day, 1, &t)))
         return fail(call, 400, "day must be YYYY-MM-DD");
     ct_err err;
-    ct_db *db = api_db(call->server, &err);
+    ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
-    char who[CT_USER_NAME_MAX + 8];
-    actor(call, who);
     report_ctx x = {json_array(), scope(call)};
-    ct_set_actor(db, who, call->reason);
     ct_code rc = ct_report(db, day, report_row, &x, &err);
-    ct_set_actor(db, NULL, NULL);
     if (rc) {
         json_decref(x.rows);
         return fail_err(call, &err);
