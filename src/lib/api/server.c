@@ -462,7 +462,7 @@ static enum MHD_Result answer_json(api_server *s, struct MHD_Connection *c, size
                                    const request *q, int status, json_t *body,
                                    const char *retry_after, const char *allow)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(body);
     if (!text) {
         status = 500;
