@@ -8,7 +8,8 @@
 #   5. 96 requests at once all answered, one audit chain from 4 threads;
 #   6. metrics count it all;
 #   7. SIGTERM stops the server cleanly; the rate limit answers 429 with
-#      Retry-After; the audit chain is whole.
+#      Retry-After;
+#   8. HTTPS with --tls-cert/--tls-key; the audit chain is whole.
 . "$(dirname "$0")/common.bash"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
 . "$(dirname "$0")/levels.bash" # $D: case K1 (RU-MOW) with contacts A, B, C
@@ -255,6 +256,21 @@ grep -qi '^Retry-After: [0-9]' "$WORK/headers" || fail "429 without Retry-After"
 [ "$(status GET /api/v1/cases "$OWN")" = 200 ] || fail "one user's limit stopped another"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
+# ---- 8. HTTPS: the same API behind --tls-cert and --tls-key ---------------------------------
+command -v openssl >/dev/null || { echo "SKIP: openssl is not installed (scripts/setup.sh installs it)" >&2; exit 77; }
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 || fail "openssl"
+start_server --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+URL=${URL/http:/https:}
+[ "$(curl -s --cacert "$WORK/cert.pem" -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $OWN" "$URL/api/v1/cases/K1")" = 200 ] ||
+    fail "HTTPS with the certificate"
+expect_grep '"case_id":"K1"' "$WORK/body"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http${URL#https}/healthz")" != 200 ] || fail "plain HTTP on the HTTPS port"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
+expect_exit 2 "$CT" --data "$D" serve --tls-cert "$WORK/cert.pem"
+expect_exit 1 "$CT" --data "$D" serve --listen 127.0.0.1:0 --tls-cert "$WORK/nothing.pem" --tls-key "$WORK/key.pem"
+
 expect_exit 0 "$CT" --data "$D" audit verify
 expect_exit 0 "$CT" --data "$D" check
 expect_exit 0 "$CT" serve --help
