@@ -7,7 +7,8 @@
 #      quarantine orders nothing (without the appeal it would: see
 #      run_levels.sh step 3);
 #   3. upheld before the order went out: the queued order is withdrawn
-#      and no "lifted" SMS is sent;
+#      and no "lifted" SMS is sent; a later contact of the same person is
+#      a new exposure and gets a first order, not an extension;
 #   4. rejected: nothing else changes; decided twice: refused;
 #   5. past its deadline an appeal is overdue; every change is audited.
 . "$(dirname "$0")/common.bash"
@@ -66,6 +67,24 @@ expect_grep "^$A,new,expired$" "$WORK/got"
 grep -q "^$A,lifted" "$WORK/got" && fail "a lifted SMS for an order that never went out"
 [ "$(q "SELECT last_error FROM nt_outbox WHERE kind = 'new'")" = "withdrawn: appeal upheld" ] ||
     fail "the withdrawn order does not say why"
+
+# A later contact is a new exposure: A gets a first order again, not an
+# "extension" of the order the appeal lifted (nor nothing, when it falls
+# within the lifted order's days).
+{
+    echo "msisdn,ts,cell_id,lat,lon,accuracy_m"
+    for t in 08:00 08:15 08:30 08:45 09:00; do
+        echo "79990000101,2020-03-26T$t:00Z,,55.7500,37.6200,5"
+        echo "$A,2020-03-26T$t:00Z,,55.7500,37.6200,5"
+    done
+} > "$WORK/later.csv"
+expect_exit 0 "$CT" --data "$D" ingest --operator 250-01 "$WORK/later.csv"
+expect_exit 0 "$CT" --data "$D" run
+outbox > "$WORK/got"
+expect_grep "^$A,new,queued$" "$WORK/got"
+grep -q "^$A,extension" "$WORK/got" && fail "a lifted order was extended"
+[ "$(q "SELECT count(*) FROM nt_outbox WHERE kind = 'new' AND subscriber = (SELECT subscriber FROM nt_appeals WHERE id = 2)")" = 2 ] ||
+    fail "A has not one withdrawn and one new order"
 
 # ---- 4. rejected ----------------------------------------------------------------------------
 expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$C" --case K1 --reason "never there"

@@ -383,6 +383,15 @@ static ct_code record_run(run_state *r, const run_case *c, ct_err *err)
     return rc;
 }
 
+/* An upheld appeal lifts its contact as it was then: that contact, and the
+ * messages about it, count for nothing any more (neither as a contact to
+ * notify nor as a quarantine that covers a later one). `t` is a row of
+ * nt_contacts or nt_outbox: both have case_id, subscriber, last_contact. */
+#define NOT_LIFTED(t)                                                                      \
+    "NOT EXISTS (SELECT 1 FROM nt_appeals a WHERE a.case_id = " t ".case_id"              \
+    " AND a.subscriber = " t ".subscriber AND a.state = 'upheld'"                         \
+    " AND a.last_contact >= " t ".last_contact)"
+
 /* The subscriber's latest contact at one level over all cases, and the
  * end of the latest message that counts against it. */
 typedef struct latest {
@@ -403,13 +412,9 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarant
     memset(l, 0, sizeof *l);
     ct_code rc = ct__ndb_prepare(r->sql,
         "SELECT case_id, home_region, last_contact, quarantine_end,"
-        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1"
-        "  AND (?3 = 0 OR kind IN ('new', 'extension')))"
-        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2"
-        /* an upheld appeal covers its contact as it was then */
-        " AND NOT EXISTS (SELECT 1 FROM nt_appeals a WHERE a.case_id = c.case_id"
-        "  AND a.subscriber = c.subscriber AND a.state = 'upheld'"
-        "  AND a.last_contact >= c.last_contact)"
+        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
+        "  AND (?3 = 0 OR kind IN ('new', 'extension')) AND " NOT_LIFTED("o") ")"
+        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2 AND " NOT_LIFTED("c")
         " ORDER BY quarantine_end DESC, case_id LIMIT 1",
         &st, err);
     if (rc)
@@ -490,7 +495,9 @@ static ct_code covered_until(run_state *r, uint32_t sub, int64_t *until, ct_err 
     sqlite3_stmt *st = NULL;
     *until = 0;
     ct_code rc = ct__ndb_prepare(r->sql,
-        "SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox WHERE subscriber=?1", &st, err);
+        "SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
+        " AND " NOT_LIFTED("o"),
+        &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, sub);
