@@ -926,6 +926,8 @@ static int audit_line(void *ud, const char *line, size_t len)
     json_t *seq = json_object_get(rec, "seq");
     if (rec && json_is_integer(seq) && json_integer_value(seq) > x->since)
         json_array_append(x->records, rec);
+    else if (!rec || !json_is_integer(seq)) /* shown, never skipped: verify names it */
+        json_array_append_new(x->records, json_pack("{s:n,s:b}", "seq", "unreadable", 1));
     json_decref(rec);
     return json_array_size(x->records) >= x->limit;
 }

@@ -62,19 +62,50 @@
 
 /* ---- the record ----------------------------------------------------------------- */
 
+/* The length of the valid UTF-8 character at s (1 to 4 bytes), or 0 when
+ * s does not start one (a stray or truncated byte, an overlong form, a
+ * surrogate). s is NUL-terminated, so the look-ahead stops at its end. */
+static size_t utf8_char(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4                              ? 4
+                                                                            : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* s as a JSON string with its quotes, in at most cap bytes: control
+ * characters escaped, bytes that are not UTF-8 written as '?', and cut
+ * only between characters. A record must parse as JSON: readers (the
+ * API's listing, the oversight numbers) skip what does not. */
 static void json_string(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
     out[n++] = '"';
-    for (; *s && n + 8 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t k = utf8_char(p);
+        if (n + (k ? k : 1) + 8 >= cap)
+            break;
+        if (k == 0) {
+            out[n++] = '?';
+            p++;
+        } else if (*p == '"' || *p == '\\') {
             out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+            out[n++] = (char)*p++;
+        } else if (*p < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p++);
         } else {
-            out[n++] = (char)ch;
+            memcpy(out + n, p, k);
+            n += k;
+            p += k;
         }
     }
     out[n++] = '"';
