@@ -43,7 +43,7 @@ expect_grep '"level":"test",' "$WORK/out"
 
 # ---- 2. upheld after the invitation went out -----------------------------------------------
 q "UPDATE nt_outbox SET state = 'delivered', sent_at = strftime('%s', 'now'), done_at = strftime('%s', 'now') WHERE kind = 'test'"
-expect_exit 0 "$CT" --data "$D" appeals decide 1 --uphold --note "she was at home"
+expect_exit 0 "$CT" --data "$D" --reason "appeal desk" appeals decide 1 --uphold --note "she was at home"
 expect_grep "^appeal 1 upheld$" "$WORK/out"
 outbox > "$WORK/got"
 expect_grep "^$B,lifted,queued$" "$WORK/got"
@@ -106,8 +106,10 @@ expect_exit 0 "$CT" --data "$D" appeals list --region RU-SPE --format json
 for what in "appeal file" "appeal upheld" "appeal rejected" "appeals list"; do
     expect_grep "\"what\":\"$what\"" "$D/audit.log"
 done
-grep -q '"what":"appeal upheld","object":"1","records":1,"why":"she was at home"' "$D/audit.log" ||
-    fail "the decision is not audited with its note"
+grep -q '"what":"appeal upheld","object":"1","records":1,"why":"appeal desk"' "$D/audit.log" ||
+    fail "the decision is not audited with the decider's --reason"
+# the appellant's and the decider's own words stay out of the log auditors read
+grep -q "I was at home\|she was at home" "$D/audit.log" && fail "free text of an appeal in the audit log"
 expect_exit 0 "$CT" --data "$D" audit verify
 # ---- 6. oversight: this week's numbers, no personal data -----------------------------------
 expect_exit 0 "$CT" --data "$D" oversight --format json

@@ -82,6 +82,17 @@ damaged "an inserted line" "audit.log line 6 (record 2): record 2 comes where 6 
 sed -i '5a {"time":"2020-03-10T00:00:00Z","who":"x","uid":0,"what":"cases list","object":"","records":1,"why":"x"}' "$LOG"
 damaged "an unchained line" "audit.log line 6: a record without a chain value after the chain began"
 
+# A record cut short by a crash (no line end) is dropped by the next
+# writer; verify then sees a whole chain, not tampering.
+printf '{"time":"2026-01-01T00:00:00Z","who":"x","uid":0,"what":"cases li' >> "$LOG"
+expect_exit 1 "$CT" --data "$D" audit verify
+expect_grep "the last line is cut short" "$WORK/out"
+expect_exit 0 "$CT" --data "$D" --reason "after a crash" cases list
+expect_exit 0 "$CT" --data "$D" audit verify
+grep -q '"what":"cases li$\|"what":"cases li"' "$LOG" && fail "the torn record is still there"
+cp "$LOG" "$WORK/good.log"
+cp "$D/keys/audit.head" "$WORK/good.head"
+
 # Rotation: past audit.rotate_kb the log is renamed audit-<last seq>.log
 # and the chain goes on in the new file.
 expect_exit 0 "$CT" --data "$D" config set audit.rotate_kb 1
@@ -91,9 +102,9 @@ done
 ls "$D"/audit-*.log > "$WORK/rotated"
 [ "$(wc -l < "$WORK/rotated")" -ge 2 ] || fail "audit.log was not rotated"
 expect_exit 0 "$CT" --data "$D" audit verify
-expect_grep "audit log whole: 21 records in [0-9]* files, last record 21" "$WORK/out"
+expect_grep "audit log whole: 22 records in [0-9]* files, last record 22" "$WORK/out"
 first=$(head -n 1 "$WORK/rotated")
-[ "$(basename "$first")" = audit-000000000009.log ] || fail "the first rotated file is $first"
+[ "$(basename "$first")" = audit-000000000010.log ] || fail "the first rotated file is $first"
 mv "$(sed -n 2p "$WORK/rotated")" "$WORK/"
 expect_exit 1 "$CT" --data "$D" audit verify
 expect_grep "were deleted" "$WORK/out"
@@ -130,7 +141,7 @@ expect_exit 0 "$CT" --data "$D" keys rewrap --provider file --key-dir "$WORK/key
 [ ! -e "$D/keys/audit.key" ] || fail "the audit key stayed behind"
 expect_exit 0 "$CT" --data "$D" --reason "after the move" cases list
 expect_exit 0 "$CT" --data "$D" audit verify
-expect_grep "last record 23" "$WORK/out" # 22: the rewrap itself
+expect_grep "last record 24" "$WORK/out" # 23: the rewrap itself
 
 expect_exit 0 "$CT" audit --help
 expect_grep "Usage" "$WORK/out"

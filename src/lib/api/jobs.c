@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "celltrace_notify.h"
@@ -63,23 +64,31 @@ static void finish(const run_job *j, ct_code rc, const ct_run_summary *s, const 
                  (unsigned long long)s->extensions, (unsigned long long)s->invitations,
                  (unsigned long long)s->level_quarantine, (unsigned long long)s->level_test,
                  (unsigned long long)s->level_none);
-    sqlite3 *sql = NULL;
-    sqlite3_stmt *st = NULL;
-    ct_err e2;
-    if (ct__ndb_open(j->dir, &sql, &e2) == CT_OK &&
-        ct__ndb_prepare(sql,
-                        "UPDATE api_runs SET state = ?2, finished_at = ?3, summary = ?4,"
-                        " error = ?5 WHERE id = ?1",
-                        &st, &e2) == CT_OK) {
-        sqlite3_bind_int64(st, 1, j->id);
-        sqlite3_bind_text(st, 2, rc ? "failed" : "done", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
-        sqlite3_bind_text(st, 4, summary, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, rc ? err->msg : "", -1, SQLITE_TRANSIENT);
-        sqlite3_step(st);
+    /* the row must leave "running", or every later start gets 409: a
+     * database busy past its 30 s timeout is tried again, for 10 minutes */
+    for (int tries = 0; tries < 20; tries++) {
+        sqlite3 *sql = NULL;
+        sqlite3_stmt *st = NULL;
+        ct_err e2;
+        int done = 0;
+        if (ct__ndb_open(j->dir, &sql, &e2) == CT_OK &&
+            ct__ndb_prepare(sql,
+                            "UPDATE api_runs SET state = ?2, finished_at = ?3, summary = ?4,"
+                            " error = ?5 WHERE id = ?1",
+                            &st, &e2) == CT_OK) {
+            sqlite3_bind_int64(st, 1, j->id);
+            sqlite3_bind_text(st, 2, rc ? "failed" : "done", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+            sqlite3_bind_text(st, 4, summary, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 5, rc ? err->msg : "", -1, SQLITE_TRANSIENT);
+            done = sqlite3_step(st) == SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(sql);
+        if (done)
+            return;
+        sleep(1);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(sql);
 }
 
 static void *run_thread(void *arg)

@@ -503,7 +503,11 @@ json_t *api_evidence(api_call *call)
     if (sqlite3_prepare_v2(sql,
                            "SELECT kind, state, created, sent_at, done_at FROM nt_outbox "
                            "WHERE subscriber = ?1 AND case_id = ?2 ORDER BY id",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &st, NULL) != SQLITE_OK) {
+        json_decref(ev);
+        json_decref(msgs);
+        return fail(call, 500, sqlite3_errmsg(sql));
+    } else {
         sqlite3_bind_int64(st, 1, sub);
         sqlite3_bind_text(st, 2, c.case_id, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(st) == SQLITE_ROW)
@@ -535,14 +539,17 @@ json_t *api_status(api_call *call)
         return fail_err(call, &err);
     uint32_t sub = 0;
     ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
-    json_t *msgs = json_array(), *appeals = json_array();
     sqlite3 *sql = api_sql(call->server);
+    if (!sql)
+        return fail(call, 503, "the database cannot be opened");
+    json_t *msgs = json_array(), *appeals = json_array();
     sqlite3_stmt *st = NULL;
-    if (rc == CT_OK && sql &&
-        sqlite3_prepare_v2(sql,
+    int read_ok = 1;
+    if (rc == CT_OK &&
+        (read_ok = sqlite3_prepare_v2(sql,
                            "SELECT kind, state, created, sent_at, done_at, last_contact,"
                            " quarantine_end FROM nt_outbox WHERE subscriber = ?1 ORDER BY id",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &st, NULL) == SQLITE_OK)) {
         sqlite3_bind_int64(st, 1, sub);
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(
@@ -554,11 +561,11 @@ json_t *api_status(api_call *call)
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (rc == CT_OK && sql &&
-        sqlite3_prepare_v2(sql,
+    if (rc == CT_OK && read_ok &&
+        (read_ok = sqlite3_prepare_v2(sql,
                            "SELECT id, state, filed_at, deadline, decided_at FROM nt_appeals"
                            " WHERE subscriber = ?1 ORDER BY id",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &st, NULL) == SQLITE_OK)) {
         sqlite3_bind_int64(st, 1, sub);
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(
@@ -569,6 +576,11 @@ json_t *api_status(api_call *call)
                                    column_time(st, 4)));
     }
     sqlite3_finalize(st);
+    if (!read_ok) {
+        json_decref(msgs);
+        json_decref(appeals);
+        return fail(call, 500, sqlite3_errmsg(sql));
+    }
     if (rc == CT_ENOTFOUND) { /* a number we never saw has no status: the same answer */
         ct__err_clear(&err);
         rc = CT_OK;
@@ -756,7 +768,7 @@ json_t *api_appeals_file(api_call *call)
     if (!field(call, "msisdn") || !field(call, "reason"))
         return fail(call, 400, "msisdn and reason are required");
     ct_err err;
-    ct_db *db = api_db(call->server, &err);
+    ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -767,6 +779,10 @@ json_t *api_appeals_file(api_call *call)
     if (rc)
         return fail_err(call, &err);
     call->status = 201;
+    if (call->user.role == CT_ROLE_HOTLINE) /* no case, no evidence: only what it filed */
+        return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)a.id, "state", a.state,
+                         "filed_at", time_or_null(a.filed_at, 1), "deadline",
+                         time_or_null(a.deadline, 1));
     return appeal_json(&a, 0);
 }
 
@@ -816,7 +832,7 @@ json_t *api_appeal_decide(api_call *call)
     if (*end || id <= 0)
         return fail(call, 404, "no such appeal");
     ct_err err;
-    ct_db *db = api_db(call->server, &err);
+    ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];

@@ -569,10 +569,9 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
         ct_code rc = token ? ct__users_authenticate(sql, token, (int64_t)time(NULL), &call.user,
                                                     &err)
                            : CT_ENOTFOUND;
-        if (rc == CT_ENOTFOUND)
+        if (rc == CT_ENOTFOUND) /* the same words whatever was wrong with the token */
             return answer_json(s, c, r, q, 401,
-                               api_error(401, "%s", token ? err.msg : "no bearer token"), NULL,
-                               NULL);
+                               api_error(401, "a valid bearer token is required"), NULL, NULL);
         if (rc)
             return answer_json(s, c, r, q, 500, api_error(500, "%s", err.msg), NULL, NULL);
         double wait = rate_take(s, call.user.name);

@@ -171,7 +171,8 @@ ct_code ct_appeal_file(ct_db *db, const char *by, const char *msisdn, const char
     char object[32];
     snprintf(object, sizeof object, "%lld", (long long)id);
     if (!rc)
-        rc = ct__audit_as(db, by, reason, "appeal file", object, 1, err);
+        rc = ct__audit_as(db, by, db->why, "appeal file", object, 1, err); /* not the
+                                                 appellant's words: auditors read the log */
     if (!rc)
         rc = ct__ndb_exec(sql, "COMMIT", err);
     if (rc && sql)
@@ -277,7 +278,7 @@ ct_code ct_appeal_decide(ct_db *db, const char *by, int64_t id, const char *regi
         rc = ct__ndb_prepare(sql,
                              "SELECT count(*) FROM nt_outbox WHERE subscriber = ?1 AND case_id = ?2"
                              " AND kind IN ('new', 'extension', 'test')"
-                             " AND (state <> 'queued' OR inflight = 1)",
+                             " AND (state IN ('sent', 'delivered') OR inflight = 1)",
                              &st, err);
         if (!rc) {
             sqlite3_bind_int64(st, 1, sub);
@@ -311,8 +312,8 @@ ct_code ct_appeal_decide(ct_db *db, const char *by, int64_t id, const char *regi
     char object[32];
     snprintf(object, sizeof object, "%lld", (long long)id);
     if (!rc)
-        rc = ct__audit_as(db, by, note && *note ? note : "decision",
-                          upheld ? "appeal upheld" : "appeal rejected", object, 1, err);
+        rc = ct__audit_as(db, by, db->why, upheld ? "appeal upheld" : "appeal rejected",
+                          object, 1, err);
     if (!rc)
         rc = ct__ndb_exec(sql, "COMMIT", err);
     if (rc && sql)

@@ -389,6 +389,38 @@ static int chain_end(const char *dir, uint64_t *seq, uint8_t prev[CHAIN_BYTES], 
     return found;
 }
 
+/* A record cut short by a crash (power lost mid-append: no line end) was
+ * never complete, and the head never named it. It goes before the next
+ * append, which would otherwise land on the same line and make verify
+ * call a crash tampering. A file whose last 4 KiB hold no line end is left
+ * alone: that is no torn record. */
+static ct_code drop_torn_tail(const char *path, ct_err *err)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return CT_OK; /* no log yet */
+    struct stat st;
+    char buf[LINE_MAX_BYTES];
+    ct_code rc = CT_OK;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        off_t from = st.st_size > (off_t)sizeof buf ? st.st_size - (off_t)sizeof buf : 0;
+        ssize_t got = pread(fd, buf, (size_t)(st.st_size - from), from);
+        if (got > 0 && buf[got - 1] != '\n') {
+            ssize_t i = got - 1;
+            while (i >= 0 && buf[i] != '\n')
+                i--;
+            if (i >= 0 || from == 0) {
+                off_t keep = from + (off_t)(i + 1);
+                if (ftruncate(fd, keep) != 0 || fsync(fd) != 0)
+                    rc = ct__fail_errno(err, CT_EIO, errno, "cannot cut the torn record of %s",
+                                        path);
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 ct_code ct__audit(ct_db *db, const char *what, const char *object, uint64_t records, ct_err *err)
 {
     return ct__audit_as(db, db->who, db->why, what, object, records, err);
@@ -452,6 +484,8 @@ ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const cha
         if ((rc = ct__fs_sync_dir(db->dir, err)) != CT_OK)
             goto out;
     }
+    if ((rc = drop_torn_tail(path, err)) != CT_OK)
+        goto out;
     seq++;
     int n = snprintf(line, sizeof line,
                      "{\"time\":\"%s\",\"who\":%s,\"uid\":%ld,\"what\":\"%s\",\"object\":%s,"
@@ -645,14 +679,16 @@ ct_code ct_audit_verify(const char *dir, ct_audit_check *out, ct_err *err)
     }
     if (rc)
         goto out;
+    /* the head first: a writer that appends while the files are read can
+     * then only leave the head behind the log, which is allowed */
+    uint64_t head_seq = 0;
+    uint8_t head[CHAIN_BYTES];
+    int h = read_head(key_dir, &head_seq, head);
     for (size_t i = 0; i < n && out->ok && !rc; i++) {
         rc = verify_file(dir, names[i], key, prev, out, err);
         out->files++;
     }
     if (!rc && out->ok) {
-        uint64_t head_seq = 0;
-        uint8_t head[CHAIN_BYTES];
-        int h = read_head(key_dir, &head_seq, head);
         const char *last = n ? names[n - 1] : AUDIT_FILE;
         if (h < 0)
             problem(out, HEAD_FILE, 1, 0, "the audit head beside the key is damaged");
