@@ -161,6 +161,15 @@ big=$(head -c 70000 /dev/zero | tr '\0' 'x')
 [ "$(status POST /api/v1/cases "$FED" "{\"case_id\":\"$big\"}")" = 413 ] || fail "a body past the limit accepted"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FED" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' 'y')" "$URL/api/v1/cases")" = 431 ] ||
     fail "a header past the limit accepted"
+# another writer (an ingest) holds the data directory: 503 at once, no wait
+flock "$D/lock" sleep 3 &
+locker=$!
+sleep 0.3
+t0=$(date +%s%N)
+[ "$(status POST /api/v1/cases "$FED" '{"case_id":"W1","msisdn":"+79991000777","onset":"2020-03-12"}')" = 503 ] ||
+    fail "a registration during another writer's work did not answer 503"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ] || fail "the 503 waited for the writer"
+wait "$locker"
 [ "$(status POST /api/v1/cases "$FED" '{"case_id":"P1","msisdn":"+79990000999","onset":"2020-03-12"}')" = 409 ] ||
     fail "a case id registered with other values accepted"
 expect_exit 0 "$CT" --data "$D" cases list --format csv

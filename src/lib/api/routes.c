@@ -326,6 +326,10 @@ json_t *api_cases_add(api_call *call)
         return fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
     ct_err err;
     ct_db *w = NULL;
+    /* a worker must not wait for an ingest to end: busy is 503 at once
+     * (a writer that starts between this look and the open is waited for) */
+    if (ct__writer_busy(api_dir(call->server)))
+        return fail(call, 503, "the data directory is busy with another writer; try again later");
     if (ct_open_keyed(api_dir(call->server), 1, api_keys(call->server), &w, &err) != CT_OK) {
         call->status = 503;
         return api_error(503, "the data directory is busy: %s", err.msg);

@@ -122,6 +122,18 @@ static ct_code take_lock(ct_db *db, ct_err *err)
     return CT_OK;
 }
 
+int ct__writer_busy(const char *dir)
+{
+    char *p = ct__path_join(dir, "lock");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600), busy = 0;
+    ct__free(p);
+    if (fd >= 0) {
+        busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        close(fd); /* and the lock with it */
+    }
+    return busy;
+}
+
 /* Nothing in staging/ outlives its ingest: what is there was left by a
  * crashed one (staging/<pid>/<day>.ev|.pt). */
 static void clean_staging(const ct_db *db)

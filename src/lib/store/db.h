@@ -58,6 +58,10 @@ void ct__db_segments_release(ct_db *db);
  * lock; segments are immutable, so the new view is consistent). */
 ct_code ct__db_reload(ct_db *db, ct_err *err);
 
+/* 1 when another handle holds the writer lock of `dir` now (a writable
+ * ct_open would wait for it): for callers that must not wait. */
+int ct__writer_busy(const char *dir);
+
 /* Appends one record to the audit log (audit.c): who, what, object, how
  * many records, why, when, chained to the record before. Fails the command
  * if the log cannot be written: a read of personal data that cannot be
