@@ -689,6 +689,8 @@ json_t *api_export(api_call *call)
     }
     if (!region || !*region)
         return fail(call, 400, "region is required");
+    if (!ct_region_code_valid(region)) /* it is echoed in the answer: text only (fuzzer) */
+        return fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
     int64_t since = 0;
     if (since_s && ct_parse_time(since_s, 1, &since))
         return fail(call, 400, "since must be a time or a date");
