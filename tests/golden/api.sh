@@ -19,6 +19,9 @@ expect_exit 0 "$CT" --data "$D" config set risk.test "$(mid "$pB" "$pC")"
 expect_exit 0 "$CT" --data "$D" run
 expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn +79990000201 --onset 2020-03-10 --region RU-SPE
 
+# small audit files, so the audit listing crosses rotated ones
+expect_exit 0 "$CT" --data "$D" config set audit.rotate_kb 2
+audit_all() { cat $(ls "$D"/audit-*.log 2>/dev/null) "$D/audit.log"; }
 token() { # token NAME ROLE [REGION]
     expect_exit 0 "$CT" --data "$D" users add "$1" --role "$2" ${3:+--region "$3"}
     tail -n 1 "$WORK/out"
@@ -119,7 +122,7 @@ for _ in $(seq 100); do
 done
 expect_grep '"id":1,"state":"done","started_by":"api:fed"' "$WORK/body"
 expect_grep '"summary":{"cases_total":3,"cases_traced":2,' "$WORK/body" # K2 and P1 are new
-grep -q '"who":"api:fed".*"what":"run"' "$D/audit.log" || fail "the API's run is not audited as its user"
+audit_all | grep -q '"who":"api:fed".*"what":"run"' || fail "the API's run is not audited as its user"
 [ "$(status POST /api/v1/runs "$FED" '{"cases":["K1"]}')" = 400 ] || fail "a run took a field"
 
 # ---- 2. tokens ----------------------------------------------------------------------------
@@ -201,14 +204,14 @@ expect_grep '^{"id":[0-9]*,"state":"pending","filed_at":"[^"]*","deadline":"[^"]
 [ "$(status GET "/api/v1/status/+$A" "$HOT")" = 200 ] || fail "status"
 expect_grep '"msisdn":"7999\*\*\*0102","messages":\[{"kind":"new","state":"queued"' "$WORK/body"
 grep -q '"case_id"\|K1\|p_contact' "$WORK/body" && fail "the hotline learns about the case"
-grep -q '"who":"api:hotline1".*"what":"api status"' "$D/audit.log" || fail "status not audited"
+audit_all | grep -q '"who":"api:hotline1".*"what":"api status"' || fail "status not audited"
 # the regional export: the user's region, masked unless revealed, audited
 [ "$(status GET "/api/v1/export?level=test" "$OWN")" = 200 ] || fail "export"
 expect_grep '"region":"RU-MOW","contacts":\[{"msisdn":"7999\*\*\*010[23]","case_id":"K1"' "$WORK/body"
 [ "$(grep -o '"msisdn"' "$WORK/body" | wc -l)" = 2 ] || fail "export level=test is not A and B"
 [ "$(status GET "/api/v1/export?region=RU-MOW&reveal=true&since=2020-01-01" "$FED")" = 200 ] || fail "export as federal"
 expect_grep "\"msisdn\":\"$A\"" "$WORK/body"
-grep -q '"who":"api:moscow".*"what":"export","object":"RU-MOW","records":2,' "$D/audit.log" || fail "export not audited"
+audit_all | grep -q '"who":"api:moscow".*"what":"export","object":"RU-MOW","records":2,' || fail "export not audited"
 [ "$(status GET "/api/v1/export?region=RU-MOW&since=yesterday" "$FED")" = 400 ] || fail "a bad since accepted"
 # the case's own number: for its region and federal only
 [ "$(status GET "/api/v1/cases?reveal=true" "$OTHER")" = 200 ] || fail "cases as other"
@@ -221,14 +224,14 @@ grep -q 'RU-MOW' "$WORK/body" && fail "another region's report rows"
 expect_grep '"region":"RU-MOW"' "$WORK/body"
 [ "$(status GET "/api/v1/report?day=yesterday" "$OWN")" = 400 ] || fail "a bad day accepted"
 # audited with the user, the object and the count, and no number in the log
-grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api contacts","object":"K1","records":3,' "$D/audit.log" ||
+audit_all | grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api contacts","object":"K1","records":3,' ||
     fail "contacts read not audited"
-grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api evidence --reveal","object":"K1","records":1,' "$D/audit.log" ||
+audit_all | grep -q '"who":"api:moscow","uid":[0-9]*,"what":"api evidence --reveal","object":"K1","records":1,' ||
     fail "evidence read not audited"
-grep -q '"who":"api:fed","uid":[0-9]*,"what":"api cases add","object":"P1"' "$D/audit.log" ||
+audit_all | grep -q '"who":"api:fed","uid":[0-9]*,"what":"api cases add","object":"P1"' ||
     fail "case registration not audited"
 curl -s -o /dev/null -H "Authorization: Bearer $OWN" -H "X-Reason: call about appeal 7" "$URL/api/v1/cases/K1"
-grep -q '"who":"api:moscow".*"what":"api case","object":"K1","records":1,"why":"call about appeal 7"' "$D/audit.log" ||
+audit_all | grep -q '"who":"api:moscow".*"what":"api case","object":"K1","records":1,"why":"call about appeal 7"' ||
     fail "X-Reason not audited"
 # a reason that is not UTF-8, and a long Cyrillic one cut by the record's
 # size: both records still parse, so the auditor's views list them
@@ -240,11 +243,16 @@ last=$(tail -n 1 "$D/audit.log" | sed 's/.*"seq":\([0-9]*\),.*/\1/')
 expect_grep '"why":"bad ?? bytes"' "$WORK/body"
 expect_grep '"why":"причинапричина' "$WORK/body"
 [ "$(grep -o '"seq":[0-9]' "$WORK/body" | wc -l)" = 2 ] || fail "a record with an odd reason is missing from the listing"
-grep -q "$A\|79990000201" "$D/audit.log" && fail "a number in the audit log"
+audit_all | grep -q "$A\|79990000201" && fail "a number in the audit log"
 [ "$(status GET "/api/v1/audit?since=1&limit=2" "$AUD")" = 200 ] || fail "audit list"
 expect_grep '"records":\[{"time"' "$WORK/body"
 [ "$(grep -o '"seq"' "$WORK/body" | wc -l)" = 2 ] || fail "limit=2 did not give 2 records"
 expect_grep '"seq":2,' "$WORK/body"
+ls "$D"/audit-*.log > /dev/null 2>&1 || fail "the audit log did not rotate"
+mid=$(( $(tail -n 1 "$D/audit.log" | sed 's/.*"seq":\([0-9]*\),.*/\1/') - 30 ))
+[ "$(status GET "/api/v1/audit?since=$mid&limit=3" "$AUD")" = 200 ] || fail "audit list across files"
+[ "$(grep -o '"seq":[0-9]*' "$WORK/body" | tr '\n' ' ')" = "\"seq\":$((mid + 1)) \"seq\":$((mid + 2)) \"seq\":$((mid + 3)) " ] ||
+    fail "the listing after $mid is not the next three records: $(grep -o '"seq":[0-9]*' "$WORK/body" | tr '\n' ' ')"
 [ "$(status GET /api/v1/audit/verify "$AUD")" = 200 ] || fail "audit verify"
 expect_grep '"ok":true' "$WORK/body"
 

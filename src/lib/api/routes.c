@@ -966,7 +966,7 @@ json_t *api_audit_list(api_call *call)
         return fail(call, 400, "limit must be 1 to 1000");
     audit_ctx x = {json_array(), since, (size_t)limit};
     ct_err err;
-    if (ct__audit_each(api_dir(call->server), 0, audit_line, &x, &err) != CT_OK) {
+    if (ct__audit_each(api_dir(call->server), 0, (uint64_t)since, audit_line, &x, &err) != CT_OK) {
         json_decref(x.records);
         return fail_err(call, &err);
     }

@@ -242,7 +242,7 @@ ct_code ct_oversight_get(ct_db *db, const char *week, ct_oversight *out, ct_err 
     audit_ctx x = {out, 0, ""};
     ct__format_time(out->to, x.to);
     if (!rc)
-        rc = ct__audit_each(db->dir, out->from, audit_record, &x, err);
+        rc = ct__audit_each(db->dir, out->from, 0, audit_record, &x, err);
     if (rc) {
         ct_oversight_free(out);
         return rc;

@@ -522,7 +522,8 @@ static const char *record_time(const char *line, size_t len)
                                                                              : NULL;
 }
 
-ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void *ud, ct_err *err)
+ct_code ct__audit_each(const char *dir, int64_t since, uint64_t after_seq, ct_audit_line_fn fn,
+                       void *ud, ct_err *err)
 {
     char **names;
     size_t n = audit_files(dir, &names);
@@ -532,6 +533,9 @@ ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void
     if (since > 0)
         ct__format_time(since, from);
     for (size_t i = 0; i < n && !rc && !stop; i++) {
+        /* a rotated file is named by its last record: all at or below after_seq */
+        if (after_seq && i + 1 < n && strtoull(names[i] + 6, NULL, 10) <= after_seq)
+            continue;
         char *path = ct__path_join(dir, names[i]);
         if (*from && i + 1 < n) { /* a rotated file that ends before `since` is skipped whole */
             char last[LINE_MAX_BYTES + 1];
@@ -556,6 +560,12 @@ ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void
                 const char *t = *from ? record_time(line, (size_t)len) : NULL;
                 if (t && memcmp(t, from, 20) < 0)
                     continue; /* written before `since`: times only grow along the log */
+                uint64_t seq;
+                uint8_t chain[CHAIN_BYTES];
+                size_t text_len;
+                if (after_seq && parse_chained(line, (size_t)len, &seq, chain, &text_len) == 0 &&
+                    seq <= after_seq)
+                    continue; /* at or before after_seq, found without parsing the JSON */
                 stop = fn(ud, line, (size_t)len);
             }
             free(line);

@@ -78,10 +78,12 @@ ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const cha
  * (NUL-terminated, without its line end), until it returns non-zero.
  * since > 0: only records written at or after that second (rotated files
  * that end before it are not read, and earlier lines are skipped by their
- * time stamp, without parsing). */
+ * time stamp, without parsing). after_seq > 0: only records after that
+ * seq, likewise (rotated files by their name, lines by their seq field);
+ * lines that are no chained record are always given. */
 typedef int (*ct_audit_line_fn)(void *ud, const char *line, size_t len);
-ct_code ct__audit_each(const char *dir, int64_t since, ct_audit_line_fn fn, void *ud,
-                       ct_err *err);
+ct_code ct__audit_each(const char *dir, int64_t since, uint64_t after_seq, ct_audit_line_fn fn,
+                       void *ud, ct_err *err);
 
 /* Makes <key_dir>/audit.key: 32 random bytes, mode 0600 (audit.c). */
 ct_code ct__audit_key_create(const char *key_dir, ct_err *err);
