@@ -277,6 +277,10 @@ expect_grep '^celltrace_http_requests_total{route="/api/v1/cases/{}/contacts",co
 expect_grep '^celltrace_http_requests_total{route="/api/v1/cases",code="401"} [0-9]' "$WORK/metrics"
 expect_grep '^celltrace_http_request_seconds_bucket{route="/api/v1/cases",le="+Inf"} [0-9]' "$WORK/metrics"
 expect_grep '^celltrace_outbox_queued 2$' "$WORK/metrics"
+pending=$(sqlite3 "$D/catalog.db" "SELECT count(*) FROM nt_appeals WHERE state = 'pending'")
+[ "$pending" -ge 1 ] || fail "no pending appeal to count"
+expect_grep "^celltrace_appeals_pending $pending\$" "$WORK/metrics"
+expect_grep '^celltrace_appeals_overdue 0$' "$WORK/metrics"
 
 # ---- 7. SIGTERM, then the rate limit on a second server --------------------------------------------
 kill -TERM "$SERVER_PID"

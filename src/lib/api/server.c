@@ -203,13 +203,23 @@ static char *render_metrics(api_server *s, size_t *len)
     if (!out)
         return NULL;
 #define EMIT(...) n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__)
-    uint64_t queued = 0, active = 0;
+    uint64_t queued = 0, active = 0, pending = 0, overdue = 0;
     sqlite3 *sql = api_sql(s);
     sqlite3_stmt *st = NULL;
     if (sql && sqlite3_prepare_v2(sql, "SELECT count(*) FROM nt_outbox WHERE state = 'queued'",
                                   -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         queued = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sql && sqlite3_prepare_v2(sql,
+                                  "SELECT count(*), total(deadline < strftime('%s')) FROM "
+                                  "nt_appeals WHERE state = 'pending'",
+                                  -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        pending = (uint64_t)sqlite3_column_int64(st, 0);
+        overdue = (uint64_t)sqlite3_column_double(st, 1);
+    }
     sqlite3_finalize(st);
     active = (uint64_t)__atomic_load_n(&s->connections, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
@@ -248,6 +258,11 @@ static char *render_metrics(api_server *s, size_t *len)
     EMIT("# HELP celltrace_outbox_queued SMS waiting to be sent.\n"
          "# TYPE celltrace_outbox_queued gauge\ncelltrace_outbox_queued %llu\n",
          (unsigned long long)queued);
+    EMIT("# HELP celltrace_appeals_pending Appeals waiting for a decision.\n"
+         "# TYPE celltrace_appeals_pending gauge\ncelltrace_appeals_pending %llu\n"
+         "# HELP celltrace_appeals_overdue Pending appeals past their deadline.\n"
+         "# TYPE celltrace_appeals_overdue gauge\ncelltrace_appeals_overdue %llu\n",
+         (unsigned long long)pending, (unsigned long long)overdue);
     EMIT("# HELP celltrace_http_connections Open connections.\n"
          "# TYPE celltrace_http_connections gauge\ncelltrace_http_connections %llu\n",
          (unsigned long long)active);
