@@ -45,21 +45,7 @@ expect_exit 2 "$CT" --data "$D" users add x --role root
 expect_exit 1 "$CT" --data "$D" users add fed --role federal
 expect_grep "exists already" "$WORK/err"
 
-# start_server [OPTIONS]: serves $D on a free port; sets URL and SERVER_PID.
-start_server() {
-    "$CT" --data "$D" serve --listen 127.0.0.1:0 "$@" 2>"$WORK/serve.err" &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
-        [ -n "$port" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.err" >&2; fail "serve exited"; }
-        sleep 0.1
-    done
-    [ -n "$port" ] || fail "serve did not start"
-    URL="http://127.0.0.1:$port"
-}
-trap 'kill $SERVER_PID 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
-start_server --rate 1000 --burst 1000
+serve_start "$D" --rate 1000 --burst 1000
 
 # status METHOD PATH TOKEN [BODY]: prints the HTTP status; the body is in $WORK/body.
 status() {
@@ -286,7 +272,7 @@ expect_grep '^celltrace_appeals_overdue 0$' "$WORK/metrics"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
 expect_grep "celltrace: stopped" "$WORK/serve.err"
-start_server --rate 0.5 --burst 2
+serve_start "$D" --rate 0.5 --burst 2
 [ "$(status GET /api/v1/cases "$FED")" = 200 ] || fail "first request"
 [ "$(status GET /api/v1/cases "$FED")" = 200 ] || fail "second request"
 curl -s -D "$WORK/headers" -o /dev/null -H "Authorization: Bearer $FED" "$URL/api/v1/cases"
@@ -299,7 +285,7 @@ wait "$SERVER_PID" || fail "serve did not exit 0 on SIGTERM"
 command -v openssl >/dev/null || { echo "SKIP: openssl is not installed (scripts/setup.sh installs it)" >&2; exit 77; }
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 || fail "openssl"
-start_server --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+serve_start "$D" --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
 URL=${URL/http:/https:}
 [ "$(curl -s --cacert "$WORK/cert.pem" -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $OWN" "$URL/api/v1/cases/K1")" = 200 ] ||
     fail "HTTPS with the certificate"

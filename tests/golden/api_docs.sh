@@ -20,16 +20,7 @@ REGIONAL=$(token moscow regional RU-MOW)
 HOTLINE=$(token hotline hotline)
 AUDITOR=$(token auditor auditor)
 
-"$CT" --data "$D" serve --listen 127.0.0.1:0 2>"$WORK/serve.err" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
-for _ in $(seq 100); do
-    port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || fail "serve did not start"
-URL=http://127.0.0.1:$port
+serve_start "$D"
 
 # The examples: the ```sh blocks between "## Endpoints" and the next "## ",
 # continuation lines joined.
@@ -47,6 +38,6 @@ while IFS= read -r example; do
     [ -s "$WORK/answer" ] || fail "example $i answered nothing: $example"
 done < "$WORK/examples"
 echo "api_docs: $i examples of docs/API.md ran"
-kill -TERM $SERVER
-wait $SERVER || fail "serve did not stop cleanly"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "serve did not stop cleanly"
 expect_exit 0 "$CT" --data "$D" audit verify

@@ -13,8 +13,6 @@ FED=$("$CT" --data "$D" users add fed --role federal 2>/dev/null | tail -n 1)
 q() { sqlite3 "$D/catalog.db" "$1"; }
 KILLS=30
 [ "$LIGHT" = 1 ] && KILLS=5
-SERVER=
-trap 'kill -9 $SERVER 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
 
 upheld=0 pending=0
 for i in $(seq "$KILLS"); do
@@ -25,24 +23,16 @@ for i in $(seq "$KILLS"); do
         expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$B" --reason "kill $i"
         id=$(q "SELECT max(id) FROM nt_appeals")
     fi
-    "$CT" --data "$D" serve --listen 127.0.0.1:0 2>"$WORK/serve.err" &
-    SERVER=$!
-    port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
-        [ -n "$port" ] && break
-        sleep 0.05
-    done
-    [ -n "$port" ] || fail "serve did not start"
+    serve_start "$D"
     for path in /api/v1/cases/K1/contacts /api/v1/report /api/v1/appeals; do
-        curl -s -o /dev/null -m 5 -H "Authorization: Bearer $FED" "http://127.0.0.1:$port$path" &
+        curl -s -o /dev/null -m 5 -H "Authorization: Bearer $FED" "$URL$path" &
     done
     curl -s -o /dev/null -m 5 -H "Authorization: Bearer $FED" -d '{"decision":"upheld"}' \
-        "http://127.0.0.1:$port/api/v1/appeals/$id/decision" &
+        "$URL/api/v1/appeals/$id/decision" &
     sleep "0.0$(( RANDOM % 40 ))"
-    kill -9 "$SERVER"
+    kill -9 "$SERVER_PID"
     wait 2>/dev/null
-    SERVER=
+    SERVER_PID=
     state=$(q "SELECT state FROM nt_appeals WHERE id = $id")
     msg=$(q "SELECT state || '|' || last_error FROM nt_outbox WHERE kind = 'test'")
     case "$state|$msg" in

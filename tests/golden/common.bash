@@ -10,7 +10,13 @@ SHARED=$3
 LIGHT=${CT_TEST_LIGHT:-0}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ct-golden.XXXXXX")
 FAILED=0
-trap 'if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+SERVER_PID=
+# serve_stop_at_exit: a server serve_start left running goes with the test.
+serve_stop_at_exit() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+    return 0
+}
+trap 'serve_stop_at_exit; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
 
 fail() {
     echo "FAIL: $*" >&2
@@ -50,4 +56,22 @@ city_numbers() {
         awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "msisdn") c = i; next }
                  { v = $c; gsub(/[^0-9]/, "", v); if (length(v) >= 7) print v }' "$f"
     done | sort -u
+}
+
+# serve_start DATA [OPTIONS...]: `celltrace serve` of DATA on a free
+# loopback port, stderr in $WORK/serve.err; sets SERVER_PID and URL. Fails
+# the test when the server exits or does not listen within 10 s.
+serve_start() {
+    local data=$1 port=
+    shift
+    "$CT" --data "$data" serve --listen 127.0.0.1:0 "$@" 2>"$WORK/serve.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
+        [ -n "$port" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.err" >&2; fail "serve exited"; }
+        sleep 0.1
+    done
+    [ -n "$port" ] || fail "serve did not start"
+    URL=http://127.0.0.1:$port
 }

@@ -52,6 +52,7 @@ kannel_stop_all() {
 }
 
 kannel_cleanup() {
+    serve_stop_at_exit
     kannel_stop_all
     [ -n "${CLEANUP_EXTRA:-}" ] && eval "$CLEANUP_EXTRA"
     if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi

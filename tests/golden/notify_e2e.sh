@@ -77,23 +77,17 @@ done
 # and a run after a re-levelling tells them nothing again.
 HOT=$("$CT" --data "$D" users add hotline --role hotline 2>/dev/null | tail -n 1)
 MOW=$("$CT" --data "$D" users add moscow --role regional --region RU-MOW 2>/dev/null | tail -n 1)
-"$CT" --data "$D" serve --listen 127.0.0.1:0 2>"$WORK/serve.err" &
-SERVE=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { kill $SERVE; fail "serve did not start"; }
-api() { curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $1" -d "$3" "http://127.0.0.1:$port$2"; }
+serve_start "$D"
+api() { curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $1" -d "$3" "$URL$2"; }
 [ "$(api "$HOT" /api/v1/appeals '{"msisdn":"+79990000002","reason":"I was not there"}')" = 201 ] ||
-    { cat "$WORK/body" >&2; kill $SERVE; fail "the hotline could not file the appeal"; }
+    { cat "$WORK/body" >&2; fail "the hotline could not file the appeal"; }
 id=$(grep -o '"id":[0-9]*' "$WORK/body" | cut -d: -f2)
 [ "$(api "$MOW" "/api/v1/appeals/$id/decision" '{"decision":"upheld","note":"camera shows otherwise"}')" = 200 ] ||
-    { cat "$WORK/body" >&2; kill $SERVE; fail "the region could not decide the appeal"; }
+    { cat "$WORK/body" >&2; fail "the region could not decide the appeal"; }
 expect_grep '"state":"upheld","overdue":false' "$WORK/body"
-kill -TERM $SERVE
-wait $SERVE || fail "serve did not stop cleanly"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "serve did not stop cleanly"
+SERVER_PID=
 expect_exit 0 "$CT" --data "$D" notify --once --wait 20
 expect_grep "^1 sent, 0 retried later, 1 delivered" "$WORK/out"
 received | grep -q "^79990000002	Минздрав: по вашей апелляции самоизоляция после контакта 24.03.2020 отменена. $T2$" ||

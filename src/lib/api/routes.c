@@ -652,14 +652,15 @@ json_t *api_run_get(api_call *call)
 
 /* ---- the regional export ------------------------------------------------------------ */
 
-typedef struct export_ctx {
+/* What a listing's callback builds: the rows, numbers masked or not. */
+typedef struct rows_ctx {
     json_t *rows;
     int reveal;
-} export_ctx;
+} rows_ctx;
 
 static int export_row(void *ud, const ct_export_row *r)
 {
-    export_ctx *x = ud;
+    rows_ctx *x = ud;
     json_array_append_new(
         x->rows,
         json_pack("{s:o,s:s,s:s,s:I,s:o,s:o,s:o,s:s,s:o,s:f,s:f,s:s}", "msisdn",
@@ -701,7 +702,7 @@ json_t *api_export(api_call *call)
     ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
-    export_ctx x = {json_array(), reveal};
+    rows_ctx x = {json_array(), reveal};
     ct_code rc = ct_export(db, region, since, level, export_row, &x, &err);
     if (rc) {
         json_decref(x.rows);
@@ -792,14 +793,9 @@ json_t *api_appeals_file(api_call *call)
     return appeal_json(&a, 0);
 }
 
-typedef struct appeals_ctx {
-    json_t *rows;
-    int reveal;
-} appeals_ctx;
-
 static int appeal_row(void *ud, const ct_appeal *a)
 {
-    appeals_ctx *x = ud;
+    rows_ctx *x = ud;
     json_array_append_new(x->rows, appeal_json(a, x->reveal));
     return 0;
 }
@@ -815,7 +811,7 @@ json_t *api_appeals_list(api_call *call)
     ct_db *db = db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
-    appeals_ctx x = {json_array(), reveal};
+    rows_ctx x = {json_array(), reveal};
     ct_code rc = ct_appeals_list(db, scope(call), state, appeal_row, &x, &err);
     if (rc) {
         json_decref(x.rows);
