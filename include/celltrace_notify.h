@@ -161,12 +161,24 @@ typedef struct ct_report_row {
      * (they add up to contacts), and those whose latest message is a test
      * invitation (any state). */
     uint64_t quarantine, test, none, invitations;
+    /* Appeals filed that local day about contacts of the region, those
+     * still pending, and those overdue: decided after their deadline, or
+     * pending past it (the flag a headquarters works against). */
+    uint64_t appeals, appeals_pending, appeals_overdue;
 } ct_report_row;
 
 typedef int (*ct_report_fn)(void *ud, const ct_report_row *r);
 
-/* Per region and day; `day` NULL = every day, else "YYYY-MM-DD". Audited. */
+/* Per region and day; `day` NULL = every day, else "YYYY-MM-DD". Audited.
+ * Reads counters kept up to date by every write (report.c): its cost is
+ * the number of rows, not of contacts. */
 ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err *err);
+
+/* Recounts the report's contact and message counters from the stored
+ * contacts and messages and compares them with the kept ones: *groups
+ * (region, day) looked at, *differing those that do not match (0 in a
+ * sound data directory). Counts only; not audited. */
+ct_code ct_report_check(ct_db *db, uint64_t *groups, uint64_t *differing, ct_err *err);
 
 /* ---- appeals ---------------------------------------------------------------- */
 

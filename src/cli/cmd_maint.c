@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "celltrace_notify.h"
 #include "cli.h"
 
 static void print_problem(void *ud, int serious, const char *what, const char *problem)
@@ -23,7 +24,8 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
             printf("Usage: celltrace [--data DIR] check\n\n"
                    "Verifies the data directory: modes of the folder and keys, the manifest,\n"
                    "every segment's checksums and references, SQLite's integrity, every vault\n"
-                   "record and the audit log's chain (audit verify). Prints each problem; exit 0\n"
+                   "record, the report's counters against a recount, and the audit log's chain\n"
+                   "(audit verify). Prints each problem; exit 0\n"
                    "when there is none, 1 otherwise.\n");
             return EXIT_OK;
         }
@@ -39,6 +41,13 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     }
     uint64_t problems = 0;
     ct_code rc = ct_check(db, print_problem, NULL, &problems, &err);
+    uint64_t groups = 0, differing = 0;
+    if (!rc && (rc = ct_report_check(db, &groups, &differing, &err)) == CT_OK && differing) {
+        printf("PROBLEM  report: %llu of %llu region-days differ from a recount of the "
+               "contacts and messages\n", (unsigned long long)differing,
+               (unsigned long long)groups);
+        problems++;
+    }
     ct_close(db);
     ct_audit_check audit;
     if (!rc && (rc = ct_audit_verify(ctx->data_dir, &audit, &err)) == CT_OK && !audit.ok) {
@@ -55,7 +64,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
                ctx->data_dir);
         return EXIT_FAIL;
     }
-    printf("%s is sound: keys, manifest, segments, database, vault and audit log check out\n",
+    printf("%s is sound: keys, manifest, segments, database, vault, report and audit log check out\n",
            ctx->data_dir);
     return EXIT_OK;
 }

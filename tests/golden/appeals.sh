@@ -101,6 +101,12 @@ expect_exit 0 "$CT" --data "$D" appeals list --state pending --format json
 expect_grep '"id":4,.*"state":"pending","overdue":true' "$WORK/out"
 expect_exit 0 "$CT" --data "$D" appeals list
 expect_grep "^4  *K1 .* pending  *[0-9T:Z-]*  *yes  *again, later$" "$WORK/out"
+# the report flags it: appeals filed today 4, pending 1, overdue 1; named on stderr
+expect_exit 0 "$CT" --data "$D" report --format csv
+expect_grep "^[0-9-]*,RU-MOW,1,3,[0-9,]*,4,1,1$" "$WORK/out"
+expect_grep "1 appeal past the deadline" "$WORK/err"
+# and its counters agree with a recount of the contacts and messages
+expect_exit 0 "$CT" --data "$D" check
 expect_exit 0 "$CT" --data "$D" appeals list --region RU-SPE --format json
 [ "$(cat "$WORK/out")" = "[]" ] || fail "another region's appeals listed"
 for what in "appeal file" "appeal upheld" "appeal rejected" "appeals list"; do

@@ -61,10 +61,10 @@ expect_exit 0 "$CT" --data "$D" outbox list --format csv
 expect_grep "^1,q-[0-9]*-[0-9]*,$A,new,queued,.*,Минздрав: вы были в контакте с заболевшим COVID-19 24.03.2020. Оставайтесь дома до 07.04.2020. Горячая линия 8-800-2000-112$" "$WORK/out"
 expect_grep "^2,t-[0-9]*-[0-9]*,$B,test,queued,.*,Минздрав: вы могли быть рядом с заболевшим COVID-19 24.03.2020. Сдайте тест: горячая линия 8-800-2000-112. До результата будьте дома$" "$WORK/out"
 if grep -q "$C" "$WORK/out"; then fail "a contact at level none got a message"; fi
-# The report counts the levels: day,region,cases,contacts,notified,delivered,failed,quarantine,test,none,invitations
+# The report counts the levels (then appeals: none yet)
 expect_exit 0 "$CT" --data "$D" report --format csv
-expect_grep "^day,region,cases,contacts,notified,delivered,failed,quarantine,test,none,invitations$" "$WORK/out"
-expect_grep ",RU-MOW,1,3,0,0,0,1,1,1,1$" "$WORK/out"
+expect_grep "^day,region,cases,contacts,notified,delivered,failed,quarantine,test,none,invitations,appeals,appeals_pending,appeals_overdue$" "$WORK/out"
+expect_grep ",RU-MOW,1,3,0,0,0,1,1,1,1,0,0,0$" "$WORK/out"
 
 # ---- 2. again: nothing ----------------------------------------------------------------
 expect_exit 0 "$CT" --data "$D" run

@@ -861,12 +861,14 @@ static int report_row(void *ud, const ct_report_row *r)
         return 0;
     json_array_append_new(
         x->rows,
-        json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "region", r->region, "day",
-                  r->day, "cases", (json_int_t)r->cases, "contacts", (json_int_t)r->contacts,
-                  "notified", (json_int_t)r->notified, "delivered", (json_int_t)r->delivered,
-                  "failed", (json_int_t)r->failed, "quarantine", (json_int_t)r->quarantine,
-                  "test", (json_int_t)r->test, "none", (json_int_t)r->none, "invitations",
-                  (json_int_t)r->invitations));
+        json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "region",
+                  r->region, "day", r->day, "cases", (json_int_t)r->cases, "contacts",
+                  (json_int_t)r->contacts, "notified", (json_int_t)r->notified, "delivered",
+                  (json_int_t)r->delivered, "failed", (json_int_t)r->failed, "quarantine",
+                  (json_int_t)r->quarantine, "test", (json_int_t)r->test, "none",
+                  (json_int_t)r->none, "invitations", (json_int_t)r->invitations, "appeals",
+                  (json_int_t)r->appeals, "appeals_pending", (json_int_t)r->appeals_pending,
+                  "appeals_overdue", (json_int_t)r->appeals_overdue));
     return 0;
 }
 

@@ -11,13 +11,8 @@
  * level filter also keeps the other numbers unread. Sorted by last
  * contact, then number, then case.
  *
- * `report`: per region and local day on which contacts were found, the
- * distinct cases, contacts, and contacts notified (the gateway accepted
- * an SMS: sent, delivered or failed later), delivered and failed, judged
- * by each subscriber's latest message; then the contacts by level (each
- * subscriber counted once, at its highest level among the group's rows,
- * so the three add up to `contacts`) and those whose latest message is a
- * test invitation. Counts only, but audited too.
+ * The report (per region and day) is report.c's, and uses ct_localdate
+ * from here.
  */
 #include "export.h"
 
@@ -142,69 +137,5 @@ ct_code ct_export(ct_db *db, const char *region, int64_t since, ct_level min_lev
     }
     ct__free(rows);
     sqlite3_close(sql);
-    return rc;
-}
-
-/* ---- report ------------------------------------------------------------------ */
-
-/* top: the subscriber's highest level among the rows of its region and
- * day (2 quarantine, 1 test, 0 none); kd: the kind of its latest message. */
-static const char REPORT_SQL[] =
-    "SELECT home_region, day, count(DISTINCT case_id), count(DISTINCT subscriber),"
-    " count(DISTINCT CASE WHEN st IN ('sent','delivered','failed') THEN subscriber END),"
-    " count(DISTINCT CASE WHEN st='delivered' THEN subscriber END),"
-    " count(DISTINCT CASE WHEN st='failed' THEN subscriber END),"
-    " count(DISTINCT CASE WHEN top=2 THEN subscriber END),"
-    " count(DISTINCT CASE WHEN top=1 THEN subscriber END),"
-    " count(DISTINCT CASE WHEN top=0 THEN subscriber END),"
-    " count(DISTINCT CASE WHEN kd IN ('test', 'area') THEN subscriber END)"
-    " FROM (SELECT *, max(lv) OVER (PARTITION BY home_region, day, subscriber) AS top"
-    "  FROM (SELECT c.home_region, ct_localdate(c.found_at) AS day, c.case_id, c.subscriber,"
-    "   CASE c.level WHEN 'quarantine' THEN 2 WHEN 'test' THEN 1 ELSE 0 END AS lv,"
-    "   (SELECT state FROM nt_outbox o WHERE o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1)"
-    "   AS st,"
-    "   (SELECT kind FROM nt_outbox o WHERE o.subscriber=c.subscriber ORDER BY id DESC LIMIT 1)"
-    "   AS kd FROM nt_contacts c)"
-    "  WHERE ?1 IS NULL OR day=?1)"
-    " GROUP BY home_region, day ORDER BY day, home_region";
-
-ct_code ct_report(ct_db *db, const char *day, ct_report_fn fn, void *ud, ct_err *err)
-{
-    sqlite3 *sql = NULL;
-    sqlite3_stmt *st = NULL;
-    ct_conf conf;
-    uint64_t n = 0;
-    ct_code rc = ct__conf_load(db->dir, &conf, err);
-    if (!rc)
-        rc = ct__ndb_open(db->dir, &sql, err);
-    if (!rc)
-        rc = ct__export_register_date(sql, conf.timezone, err);
-    if (!rc)
-        rc = ct__ndb_prepare(sql, REPORT_SQL, &st, err);
-    if (rc)
-        goto out;
-    if (day)
-        sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
-    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
-        ct_report_row r = {(const char *)sqlite3_column_text(st, 0),
-                           (const char *)sqlite3_column_text(st, 1),
-                           (uint64_t)sqlite3_column_int64(st, 2),
-                           (uint64_t)sqlite3_column_int64(st, 3),
-                           (uint64_t)sqlite3_column_int64(st, 4),
-                           (uint64_t)sqlite3_column_int64(st, 5),
-                           (uint64_t)sqlite3_column_int64(st, 6),
-                           (uint64_t)sqlite3_column_int64(st, 7),
-                           (uint64_t)sqlite3_column_int64(st, 8),
-                           (uint64_t)sqlite3_column_int64(st, 9),
-                           (uint64_t)sqlite3_column_int64(st, 10)};
-        n++;
-        if (fn(ud, &r))
-            break;
-    }
-out:
-    sqlite3_finalize(st);
-    sqlite3_close(sql);
-    if (!rc)
-        rc = ct__audit(db, "report", day ? day : "all", n, err);
     return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * export.h — regional exports and the daily report (internal; entry points
- * ct_export and ct_report in celltrace_notify.h).
+ * export.h — regional exports (internal; entry point ct_export in
+ * celltrace_notify.h), and the local date function the report uses too.
  */
 #ifndef CT_EXPORT_H
 #define CT_EXPORT_H

@@ -35,6 +35,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "fsio.h"
+#include "report.h"
 #include "sqlvfs.h"
 
 static const char SCHEMA[] =
@@ -45,7 +46,7 @@ static const char SCHEMA[] =
     " min_radius_m REAL NOT NULL, home_region TEXT NOT NULL, quarantine_end INTEGER NOT NULL,"
     " found_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, p_contact REAL NOT NULL DEFAULT 0,"
     " expected_near_s REAL NOT NULL DEFAULT 0, level TEXT NOT NULL DEFAULT 'none',"
-    " PRIMARY KEY(case_id, subscriber));"
+    " found_day TEXT NOT NULL DEFAULT '', PRIMARY KEY(case_id, subscriber));"
     "CREATE INDEX IF NOT EXISTS nt_contacts_region ON nt_contacts(home_region, updated_at);"
     "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON nt_contacts(subscriber);"
     "CREATE TABLE IF NOT EXISTS nt_outbox(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
@@ -78,6 +79,7 @@ static const added_column ADDED[] = {
     {"nt_contacts", "p_contact", "p_contact REAL NOT NULL DEFAULT 0"},
     {"nt_contacts", "expected_near_s", "expected_near_s REAL NOT NULL DEFAULT 0"},
     {"nt_contacts", "level", "level TEXT NOT NULL DEFAULT 'none'"},
+    {"nt_contacts", "found_day", "found_day TEXT NOT NULL DEFAULT ''"},
 };
 #define N_ADDED (sizeof ADDED / sizeof *ADDED)
 
@@ -180,6 +182,8 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
         rc = ct__ndb_exec(db, SCHEMA, err);
     if (!rc)
         rc = add_columns(db, err);
+    if (!rc)
+        rc = ct__report_tables(db, dir, err);
 out:
     ct__free(path);
     if (rc) {

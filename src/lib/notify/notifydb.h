@@ -6,9 +6,13 @@
  *       the store version and parameters each case was last traced with
  *   nt_contacts(case_id, subscriber PK, exposure_s, first_contact,
  *               last_contact, min_radius_m, home_region, quarantine_end,
- *               found_at, updated_at, p_contact, expected_near_s, level)
+ *               found_at, updated_at, p_contact, expected_near_s, level,
+ *               found_day)
  *       every contact of the net of the traced cases; level is 'none',
- *       'test' or 'quarantine' under the thresholds of its case's last run
+ *       'test' or 'quarantine' under the thresholds of its case's last run;
+ *       found_day the local date of found_at when it was stored
+ *   nt_latest, nt_day_sub, nt_day_case, nt_day, nt_meta
+ *       the report's counters, kept by triggers (report.c)
  *   nt_outbox(id PK, key UNIQUE, subscriber, kind, case_id, region,
  *             last_contact, quarantine_end, text, ucs2, state, inflight,
  *             attempts, next_at, created, sent_at, done_at, smsc_ack,

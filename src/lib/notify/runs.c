@@ -313,7 +313,7 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
     static const char *const sql =
         "INSERT INTO nt_contacts(case_id, subscriber, exposure_s, first_contact, last_contact,"
         " min_radius_m, home_region, quarantine_end, found_at, updated_at, p_contact,"
-        " expected_near_s, level) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?10,?11,?12)"
+        " expected_near_s, level, found_day) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?10,?11,?12,?13)"
         " ON CONFLICT(case_id, subscriber) DO UPDATE SET updated_at = CASE WHEN"
         "  exposure_s IS NOT excluded.exposure_s OR first_contact IS NOT excluded.first_contact"
         "  OR last_contact IS NOT excluded.last_contact OR home_region IS NOT excluded.home_region"
@@ -326,6 +326,8 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
         " p_contact = excluded.p_contact, expected_near_s = excluded.expected_near_s,"
         " level = excluded.level";
     sqlite3_stmt *st = NULL;
+    char found_day[11]; /* the report's day (report.c) */
+    ct__tz_date(r->conf.timezone, r->now, 0, found_day);
     ct_code rc = ct__ndb_exec(r->sql, "DELETE FROM temp.nt_seen", err);
     if (!rc)
         rc = ct__ndb_prepare(r->sql, sql, &st, err);
@@ -343,6 +345,7 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
         sqlite3_bind_double(st, 10, k->p_contact);
         sqlite3_bind_double(st, 11, k->expected_near_s);
         sqlite3_bind_text(st, 12, ct_level_name(k->level), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, found_day, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = ct__ndb_fail(r->sql, err);
         sqlite3_reset(st);
