@@ -2,10 +2,12 @@
 # api_load.sh — the HTTP API under load (docs/API.md): wrk on loopback
 # against the contacts and report endpoints of the benchmark's city.
 #
-#   bench/api_load.sh --size 10k|100k [--duration SECONDS] [--keep]
+#   bench/api_load.sh --size 10k|100k [--duration SECONDS] [--keep] [--reuse]
 #
 #   --duration S   each wrk run (default 20)
 #   --keep         keep bench/work/<size>/api (the data directory, logs)
+#   --reuse        start from the data directory a --keep run left (its
+#                  `run` done), instead of loading and running again
 #   BENCH_NO_MAKE=1  use the existing build/celltrace instead of running make
 #
 # Loads the city, runs `celltrace run` (every case traced, scored and
@@ -18,13 +20,14 @@
 # connections can sustain. Writes bench/results/api-<size>-<date>.md.
 set -euo pipefail
 
-SIZE= DURATION=20 KEEP=0 CASES=100
+SIZE= DURATION=20 KEEP=0 REUSE=0 CASES=100
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --size) SIZE=${2:-}; shift 2 ;;
         --duration) DURATION=${2:-}; shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --reuse) REUSE=1; KEEP=1; shift ;;
         -h|--help) usage ;;
         *) echo "api_load.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -65,8 +68,12 @@ ensure_city "$CITY" "$SUBS" "$DAYS" "$SEED" "$CASES"
 OPS=()
 for d in "$CITY"/*/; do [ -f "$d/cells.csv" ] && OPS+=("$(basename "$d")"); done
 
-rm -rf "$A" && mkdir -p "$A"
 export CELLTRACE_DATA=$A/data
+if [ "$REUSE" = 1 ] && [ -f "$A/run.txt" ] && [ -f "$A/run_s.txt" ]; then
+    run_s=$(cat "$A/run_s.txt")
+    log "reusing $A: $(cat "$A/run.txt")"
+else
+rm -rf "$A" && mkdir -p "$A"
 log "load: ${OPS[*]}"
 "$CT" --quiet init
 for op in "${OPS[@]}"; do "$CT" --quiet cells import --operator "$op" "$CITY/$op/cells.csv" >/dev/null; done
@@ -79,6 +86,8 @@ done
 t0=$(now_us)
 "$CT" --quiet run > "$A/run.txt"
 run_s=$(secs_since "$t0")
+echo "$run_s" > "$A/run_s.txt"
+fi
 log "run: $(cat "$A/run.txt") ($run_s s)"
 # the case with the most contacts at test or above, and its region
 read -r CASE N_TEST REGION < <(sqlite3 -separator ' ' "$A/data/catalog.db" \
@@ -86,7 +95,7 @@ read -r CASE N_TEST REGION < <(sqlite3 -separator ' ' "$A/data/catalog.db" \
      GROUP BY case_id ORDER BY 2 DESC LIMIT 1")
 N_ALL=$(sqlite3 "$A/data/catalog.db" "SELECT count(*) FROM nt_contacts WHERE case_id = '$CASE'")
 [ -n "$CASE" ] || { log "no case has contacts at test or above"; exit 1; }
-FED=$("$CT" users add load-fed --role federal 2>/dev/null | tail -n 1)
+FED=$("$CT" users add "load-fed-$(date +%s)" --role federal 2>/dev/null | tail -n 1)
 
 "$CT" serve --listen 127.0.0.1:0 --threads 4 --rate 1000000 --burst 1000000 2> "$A/serve.err" &
 SERVER=$!
