@@ -491,6 +491,24 @@ ct_code ct_explain(ct_db *db, const char *case_id, const char *msisdn, const ct_
                    const ct_risk_opts *risk, ct_explanation **out, ct_err *err);
 void ct_explanation_free(ct_explanation *e);
 
+/* Where a case was during its infectious window (SPEC 4.2 presences, cut
+ * to the window, consecutive ones at one place joined): the map of the
+ * regional headquarters' page. A case's own movements are personal data:
+ * audited ("case places", the case, the number of stays). CT_ENOTFOUND for
+ * an unknown case. p: SPEC 4 parameters (NULL: the defaults). */
+typedef struct ct_case_stay {
+    int64_t start, end;
+    ct_place_info place;
+} ct_case_stay;
+typedef struct ct_case_stays {
+    int64_t window_from, window_to; /* the infectious window */
+    ct_case_stay *items;            /* in time order */
+    size_t n;
+} ct_case_stays;
+ct_code ct_case_stays_get(ct_db *db, const char *case_id, const ct_params *p,
+                          ct_case_stays **out, ct_err *err);
+void ct_case_stays_free(ct_case_stays *s);
+
 /* ---- places: who was in an area (celltrace area, docs/AREA.md) ---------- */
 
 /* An area query beyond these needs `force`: it returns a good part of a

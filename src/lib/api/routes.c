@@ -53,7 +53,7 @@ static void actor(const api_call *call, char out[CT_USER_NAME_MAX + 8])
 
 /* This thread's data handle, with the caller as the audit's actor (the
  * next api_db of the thread resets it). NULL with err set. */
-static ct_db *db_as_caller(api_call *call, ct_err *err)
+ct_db *api_db_as_caller(api_call *call, ct_err *err)
 {
     ct_db *db = api_db(call->server, err);
     if (db) {
@@ -278,6 +278,12 @@ static int visible_case(api_call *call, case_row *c, json_t **answer)
     return found;
 }
 
+int api_case_visible(api_call *call, json_t **answer)
+{
+    case_row c;
+    return visible_case(call, &c, answer);
+}
+
 json_t *api_case_get(api_call *call)
 {
     int reveal = reveal_of(call);
@@ -447,6 +453,40 @@ json_t *api_contacts_list(api_call *call)
                      arr);
 }
 
+/* The --explain of one contact: each episode (a visit of the case this
+ * number shared: when, where each of the two was, how precise, how likely
+ * they were within D). NULL with err set. Audited by ct_explain. */
+static json_t *evidence_episodes(api_call *call, const char *case_id, const char *digits,
+                                 ct_err *err)
+{
+    ct_db *db = api_db_as_caller(call, err);
+    if (!db)
+        return NULL;
+    ct_risk_opts risk;
+    ct_explanation *x = NULL;
+    ct_code rc = ct_risk_opts_configured(db->dir, NULL, &risk, err);
+    if (!rc)
+        rc = ct_explain(db, case_id, digits, NULL, &risk, &x, err);
+    if (rc == CT_ENOTFOUND) { /* data changed since the run: no overlap now */
+        ct__err_clear(err);
+        return json_array();
+    }
+    if (rc)
+        return NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < x->n_episodes; i++) {
+        const ct_episode_info *e = &x->episodes[i];
+        json_array_append_new(
+            out, json_pack("{s:o,s:o,s:I,s:f,s:f,s:I,s:o,s:o}", "start", time_or_null(e->start, 1),
+                           "end", time_or_null(e->end, 1), "overlap_s", (json_int_t)e->overlap_s,
+                           "expected_near_s", e->expected_near_s, "p_near", e->p_near, "others",
+                           (json_int_t)e->others, "case_place", api_place_json(&e->case_place),
+                           "contact_place", api_place_json(&e->contact_place)));
+    }
+    ct_explanation_free(x);
+    return out;
+}
+
 json_t *api_evidence(api_call *call)
 {
     int reveal = reveal_of(call);
@@ -523,6 +563,12 @@ json_t *api_evidence(api_call *call)
     }
     sqlite3_finalize(st);
     json_object_set_new(ev, "messages", msgs);
+    json_t *episodes = evidence_episodes(call, c.case_id, digits, &err);
+    if (!episodes) {
+        json_decref(ev);
+        return fail_err(call, &err);
+    }
+    json_object_set_new(ev, "episodes", episodes);
     return ev;
 }
 
@@ -699,7 +745,7 @@ json_t *api_export(api_call *call)
     if (level_s && ct_level_parse(level_s, &level))
         return fail(call, 400, "level must be quarantine, test or none");
     ct_err err;
-    ct_db *db = db_as_caller(call, &err);
+    ct_db *db = api_db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     rows_ctx x = {json_array(), reveal};
@@ -775,7 +821,7 @@ json_t *api_appeals_file(api_call *call)
     if (!field(call, "msisdn") || !field(call, "reason"))
         return fail(call, 400, "msisdn and reason are required");
     ct_err err;
-    ct_db *db = db_as_caller(call, &err);
+    ct_db *db = api_db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -808,7 +854,7 @@ json_t *api_appeals_list(api_call *call)
                        strcmp(state, "rejected")))
         return fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
     ct_err err;
-    ct_db *db = db_as_caller(call, &err);
+    ct_db *db = api_db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     rows_ctx x = {json_array(), reveal};
@@ -834,7 +880,7 @@ json_t *api_appeal_decide(api_call *call)
     if (*end || id <= 0)
         return fail(call, 404, "no such appeal");
     ct_err err;
-    ct_db *db = db_as_caller(call, &err);
+    ct_db *db = api_db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
@@ -879,7 +925,7 @@ json_t *api_report(api_call *call)
     if (day && (strlen(day) != 10 || ct_parse_time(day, 1, &t)))
         return fail(call, 400, "day must be YYYY-MM-DD");
     ct_err err;
-    ct_db *db = db_as_caller(call, &err);
+    ct_db *db = api_db_as_caller(call, &err);
     if (!db)
         return fail_err(call, &err);
     report_ctx x = {json_array(), scope(call)};

@@ -50,6 +50,15 @@ json_t *api_run_start(api_call *call);
 json_t *api_run_get(api_call *call);
 json_t *api_audit_list(api_call *call);
 json_t *api_audit_verify(api_call *call);
+json_t *api_me(api_call *call);             /* map.c */
+json_t *api_case_places(api_call *call);
+json_t *api_cells(api_call *call);
+json_t *api_hotspots(api_call *call);
+
+/* routes.c's services to map.c */
+int api_case_visible(api_call *call, json_t **answer); /* 1; 0 and -1 set the answer */
+ct_db *api_db_as_caller(api_call *call, ct_err *err);  /* audits name the caller */
+json_t *api_place_json(const ct_place_info *p);        /* map.c */
 
 /* server.c's services to the handlers */
 sqlite3 *api_sql(api_server *s);             /* this thread's connection */

@@ -79,6 +79,10 @@ static const route ROUTES[] = {
     {"/api/v1/oversight", FED | AUD, 0, api_oversight, NULL},
     {"/api/v1/audit", FED | AUD, 0, api_audit_list, NULL},
     {"/api/v1/audit/verify", FED | AUD, 0, api_audit_verify, NULL},
+    {"/api/v1/me", FED | REG | HOT | AUD, 0, api_me, NULL},
+    {"/api/v1/cases/{}/places", FED | REG, 0, api_case_places, NULL},
+    {"/api/v1/cells", FED | REG, 0, api_cells, NULL},
+    {"/api/v1/hotspots", FED, 0, api_hotspots, NULL},
 };
 #define N_ROUTES (sizeof ROUTES / sizeof *ROUTES)
 #define ROUTE_UNKNOWN N_ROUTES

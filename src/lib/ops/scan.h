@@ -48,4 +48,9 @@ ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err);
 ct_code ct__presences_of(ct_db *db, uint32_t sub, int64_t from, int64_t to, int64_t max_presence_s,
                         ct__case_interval **out, size_t *n, int *vanished, ct_err *err);
 
+/* Where a cell is (catalogue) or a point was, as the evidence shows it. */
+void ct__place_of_cell(ct_db *db, uint32_t loc, ct_place_info *pi);
+void ct__place_of_point(ct_db *db, double lat, double lon, double acc, uint32_t op,
+                        ct_place_info *pi);
+
 #endif

@@ -853,13 +853,13 @@ static ct_code collect_scored(tracer *t, ct_err *err)
 
 /* ---- one contact's evidence, for --explain ------------------------------------------- */
 
-static void place_of_cell(const tracer *t, uint32_t loc, ct_place_info *pi)
+void ct__place_of_cell(ct_db *db, uint32_t loc, ct_place_info *pi)
 {
     memset(pi, 0, sizeof *pi);
-    const ct_cell *cell = ct__catalog_cell(t->db->cat, loc);
+    const ct_cell *cell = ct__catalog_cell(db->cat, loc);
     if (!cell)
         return;
-    const char *op = ct__catalog_operator_name(t->db->cat, cell->op);
+    const char *op = ct__catalog_operator_name(db->cat, cell->op);
     snprintf(pi->operator_name, sizeof pi->operator_name, "%s", op ? op : "");
     snprintf(pi->cell_id, sizeof pi->cell_id, "%s", cell->cell_id ? cell->cell_id : "");
     snprintf(pi->region, sizeof pi->region, "%s", cell->region ? cell->region : "");
@@ -868,13 +868,13 @@ static void place_of_cell(const tracer *t, uint32_t loc, ct_place_info *pi)
     pi->radius_m = cell->radius;
 }
 
-static void place_of_point(const tracer *t, double lat, double lon, double acc, uint32_t op,
-                           ct_place_info *pi)
+void ct__place_of_point(ct_db *db, double lat, double lon, double acc, uint32_t op,
+                        ct_place_info *pi)
 {
     memset(pi, 0, sizeof *pi);
     /* A contact's positions are read from the segment's tiles, which keep
      * no operator (op 0): the name stays empty rather than a guess. */
-    const char *name = op ? ct__catalog_operator_name(t->db->cat, op) : NULL;
+    const char *name = op ? ct__catalog_operator_name(db->cat, op) : NULL;
     pi->is_point = 1;
     snprintf(pi->operator_name, sizeof pi->operator_name, "%s",
              name && strcmp(name, "?") ? name : "");
@@ -886,9 +886,9 @@ static void place_of_point(const tracer *t, double lat, double lon, double acc, 
 static void case_place(const tracer *t, const case_interval *ci, ct_place_info *pi)
 {
     if (ci->loc != CT_LOC_NONE)
-        place_of_cell(t, ci->loc, pi);
+        ct__place_of_cell(t->db, ci->loc, pi);
     else
-        place_of_point(t, ci->lat, ci->lon, ci->radius, ci->op, pi);
+        ct__place_of_point(t->db, ci->lat, ci->lon, ci->radius, ci->op, pi);
 }
 
 static int same_detail_place(const tracer *t, const ct__overlap_detail *a,
@@ -919,9 +919,9 @@ static void busiest_places(const tracer *t, uint32_t visit, ct_episode_info *ep)
             best = sum;
             case_place(t, &t->ivs[d->iv], &ep->case_place);
             if (d->loc != CT_LOC_NONE)
-                place_of_cell(t, d->loc, &ep->contact_place);
+                ct__place_of_cell(t->db, d->loc, &ep->contact_place);
             else
-                place_of_point(t, d->lat, d->lon, d->radius, d->op, &ep->contact_place);
+                ct__place_of_point(t->db, d->lat, d->lon, d->radius, d->op, &ep->contact_place);
         }
     }
 }

@@ -1,0 +1,165 @@
+/*
+ * map.c — what the regional headquarters' page needs beside the
+ * registry: who is logged in, where the cases were, the cells to draw,
+ * and the hotspots (docs/API.md, docs/WEB.md).
+ *
+ * There are no map tiles offline, so the page draws the geography the
+ * data holds: the cells' coverage disks per operator, and the places the
+ * cases stayed at during their infectious windows. A case's stays are
+ * personal data: visible only where the case is (the same rule as the
+ * case itself), and audited with the user.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "routes.h"
+#include "textparse.h"
+
+static json_t *fail(api_call *call, int status, const char *msg)
+{
+    call->status = status;
+    return api_error(status, "%s", msg);
+}
+
+static json_t *fail_err(api_call *call, const ct_err *err)
+{
+    call->status = api_status_of(err->code);
+    return api_error(call->status, "%s", err->msg);
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+    ct_format_time(t, buf);
+    return json_string(buf);
+}
+
+json_t *api_place_json(const ct_place_info *p)
+{
+    json_t *o = json_pack("{s:s,s:f,s:f,s:f}", "kind", p->is_point ? "point" : "cell", "lat",
+                          p->lat, "lon", p->lon, "radius_m", p->radius_m);
+    if (p->operator_name[0])
+        json_object_set_new(o, "operator", json_string(p->operator_name));
+    if (!p->is_point)
+        json_object_set_new(o, "cell_id", json_string(p->cell_id));
+    if (p->region[0])
+        json_object_set_new(o, "region", json_string(p->region));
+    return o;
+}
+
+/* GET /api/v1/me: the caller's own account, and the settings the page
+ * shows dates and texts in. */
+json_t *api_me(api_call *call)
+{
+    ct_conf conf;
+    ct_err err;
+    if (ct__conf_load(api_dir(call->server), &conf, &err))
+        return fail_err(call, &err);
+    return json_pack("{s:s,s:s,s:s?,s:s,s:s}", "name", call->user.name, "role",
+                     ct_role_name(call->user.role),
+                     "region", call->user.role == CT_ROLE_REGIONAL ? call->user.region : NULL,
+                     "timezone", conf.timezone, "language", conf.language);
+}
+
+/* GET /api/v1/cases/{id}/places: the case's stays in its window. */
+json_t *api_case_places(api_call *call)
+{
+    json_t *answer = NULL;
+    if (api_case_visible(call, &answer) <= 0)
+        return answer;
+    ct_err err;
+    ct_db *db = api_db_as_caller(call, &err);
+    if (!db)
+        return fail_err(call, &err);
+    ct_case_stays *s = NULL;
+    ct_code rc = ct_case_stays_get(db, call->params[0], NULL, &s, &err);
+    if (rc)
+        return fail_err(call, &err);
+    json_t *stays = json_array();
+    for (size_t i = 0; i < s->n; i++)
+        json_array_append_new(stays, json_pack("{s:o,s:o,s:I,s:o}", "start",
+                                               time_json(s->items[i].start), "end",
+                                               time_json(s->items[i].end), "seconds",
+                                               (json_int_t)(s->items[i].end - s->items[i].start),
+                                               "place", api_place_json(&s->items[i].place)));
+    json_t *out = json_pack("{s:s,s:o,s:o,s:o}", "case_id", call->params[0], "window_from",
+                            time_json(s->window_from), "window_to", time_json(s->window_to),
+                            "stays", stays);
+    ct_case_stays_free(s);
+    return out;
+}
+
+/* GET /api/v1/cells[?operator=]: the catalogue's coverage disks (no
+ * personal data), for the map. */
+json_t *api_cells(api_call *call)
+{
+    const char *only = api_query(call, "operator");
+    ct_err err;
+    ct_db *db = api_db(call->server, &err);
+    if (!db)
+        return fail_err(call, &err);
+    json_t *cells = json_array();
+    uint32_t n = ct__catalog_cell_count(db->cat);
+    for (uint32_t loc = 0; loc < n; loc++) {
+        const ct_cell *c = ct__catalog_cell(db->cat, loc);
+        if (!c || !c->cell_id)
+            continue;
+        const char *op = ct__catalog_operator_name(db->cat, c->op);
+        if (only && (!op || strcmp(op, only)))
+            continue;
+        json_array_append_new(cells, json_pack("{s:s?,s:s,s:f,s:f,s:f,s:s?}", "operator", op,
+                                               "cell_id", c->cell_id, "lat", c->lat, "lon",
+                                               c->lon, "radius_m", c->radius, "region",
+                                               c->region));
+    }
+    return json_pack("{s:o}", "cells", cells);
+}
+
+/* GET /api/v1/hotspots?from=&to=&min_cases=: where cases met during
+ * their infectious windows (docs/AREA.md section 3). Federal only: a
+ * hotspot names cases of every region. */
+json_t *api_hotspots(api_call *call)
+{
+    ct_hotspot_query q;
+    ct_hotspot_query_default(&q);
+    const char *from = api_query(call, "from"), *to = api_query(call, "to");
+    const char *min = api_query(call, "min_cases");
+    if (!from || !to || ct_parse_time(from, 1, &q.from) || ct_parse_time(to, 1, &q.to))
+        return fail(call, 400, "from and to are required, as dates or times (ISO 8601)");
+    if (min) {
+        char *end;
+        long v = strtol(min, &end, 10);
+        if (!*min || *end || v < 2 || v > 1000)
+            return fail(call, 400, "min_cases must be 2 to 1000");
+        q.min_cases = (unsigned)v;
+    }
+    q.count_others = 0;
+    ct_err err;
+    ct_db *db = api_db_as_caller(call, &err);
+    if (!db)
+        return fail_err(call, &err);
+    ct_hotspots *h = NULL;
+    if (ct_hotspots_find(db, &q, NULL, &h, &err))
+        return fail_err(call, &err);
+    json_t *rows = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        const ct_hotspot *x = &h->items[i];
+        json_t *cases = json_array();
+        for (size_t k = 0; k < x->n_cases; k++)
+            json_array_append_new(cases, json_string(x->case_ids[k]));
+        json_array_append_new(rows, json_pack("{s:s,s:b,s:f,s:f,s:f,s:o,s:o,s:f}", "place",
+                                              x->place, "is_cell", x->is_cell, "lat", x->lat,
+                                              "lon", x->lon, "radius_m", x->radius_m, "hour",
+                                              time_json(x->hour), "cases", cases, "score",
+                                              x->score));
+    }
+    json_t *out = json_pack("{s:o,s:I}", "hotspots", rows, "places", (json_int_t)h->n_places);
+    ct_hotspots_free(h);
+    return out;
+}
