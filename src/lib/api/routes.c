@@ -360,9 +360,19 @@ json_t *api_cases_add(api_call *call)
     "subscriber, exposure_s, first_contact, last_contact, min_radius_m, home_region, "     \
     "quarantine_end, p_contact, expected_near_s, level"
 
+/* A contact's reference for the evidence path while its number stays
+ * masked: "s" and its pseudonym (the subscriber id the outbox keys show). */
+static json_t *contact_ref(int64_t subscriber)
+{
+    char ref[24];
+    snprintf(ref, sizeof ref, "s%lld", (long long)subscriber);
+    return json_string(ref);
+}
+
 static json_t *contact_json(sqlite3_stmt *st, json_t *msisdn)
 {
-    return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:o,s:o}", "msisdn", msisdn, "level",
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:o,s:o}", "msisdn", msisdn, "ref",
+                     contact_ref(sqlite3_column_int64(st, 0)), "level",
                      column_text(st, 9), "p_contact", column_real(st, 7), "expected_near_s",
                      column_real(st, 8), "exposure_s", (json_int_t)sqlite3_column_int64(st, 1),
                      "first_contact", column_time(st, 2), "last_contact", column_time(st, 3),
@@ -390,12 +400,26 @@ json_t *api_contacts_list(api_call *call)
         return answer;
     sqlite3 *sql = api_sql(call->server);
     char q[1024];
+    /* counted apart: a window count would read the whole net for one page */
+    int64_t total = 0;
+    sqlite3_stmt *st = NULL;
     snprintf(q, sizeof q,
-             "SELECT " CONTACT_COLUMNS ", count(*) OVER () FROM nt_contacts WHERE case_id = ?1 "
-             "AND (?2 = '' OR home_region = ?2) AND coalesce(level, 'none') IN (%s) "
+             "SELECT count(*) FROM nt_contacts WHERE case_id = ?1 AND level IN (%s) AND "
+             "(?2 = '' OR home_region = ?2)",
+             levels);
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        return fail(call, 500, sqlite3_errmsg(sql));
+    sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, scope(call), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    snprintf(q, sizeof q,
+             "SELECT " CONTACT_COLUMNS " FROM nt_contacts INDEXED BY nt_contacts_rank "
+             "WHERE case_id = ?1 AND (?2 = '' OR home_region = ?2) AND level IN (%s) "
              "ORDER BY p_contact DESC, exposure_s DESC, subscriber LIMIT ?3 OFFSET ?4",
              levels);
-    sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
         return fail(call, 500, sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
@@ -410,14 +434,12 @@ json_t *api_contacts_list(api_call *call)
     }
     json_t *arr = json_array();
     ct_code rc = CT_OK;
-    int64_t total = 0;
     size_t n = 0;
     while (!rc && ct__sql_step(st, &rc, &err) == SQLITE_ROW) {
         if (n++ == 0) { /* audited before the first number is read */
             char who[CT_USER_NAME_MAX + 8], what[64];
             actor(call, who);
             snprintf(what, sizeof what, "api contacts%s", reveal ? " --reveal" : "");
-            total = sqlite3_column_int64(st, 10);
             uint64_t on_page = (uint64_t)(total - (page - 1) * per_page);
             rc = ct__audit_as(db, who, call->reason, what, c.case_id,
                               on_page < (uint64_t)per_page ? on_page : (uint64_t)per_page, &err);
@@ -433,20 +455,6 @@ json_t *api_contacts_list(api_call *call)
     if (rc) {
         json_decref(arr);
         return fail_err(call, &err);
-    }
-    if (n == 0) { /* an empty page says how many there are all the same */
-        sqlite3_stmt *cnt = NULL;
-        snprintf(q, sizeof q,
-                 "SELECT count(*) FROM nt_contacts WHERE case_id = ?1 AND (?2 = '' OR "
-                 "home_region = ?2) AND coalesce(level, 'none') IN (%s)",
-                 levels);
-        if (sqlite3_prepare_v2(sql, q, -1, &cnt, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(cnt, 1, c.case_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(cnt, 2, scope(call), -1, SQLITE_TRANSIENT);
-            if (sqlite3_step(cnt) == SQLITE_ROW)
-                total = sqlite3_column_int64(cnt, 0);
-        }
-        sqlite3_finalize(cnt);
     }
     return json_pack("{s:s,s:I,s:I,s:I,s:o}", "case_id", c.case_id, "page", (json_int_t)page,
                      "per_page", (json_int_t)per_page, "total", (json_int_t)total, "contacts",
@@ -495,7 +503,12 @@ json_t *api_evidence(api_call *call)
     uint64_t num;
     char digits[16];
     const char *m = call->params[1];
-    if (ct__parse_msisdn(m, strlen(m), &num, digits))
+    char *end = NULL;
+    /* the number, or the contact's reference ("s" and its pseudonym) */
+    unsigned long long by_ref = m[0] == 's' && m[1] >= '0' && m[1] <= '9' ? strtoull(m + 1, &end, 10)
+                                                                         : 0;
+    int is_ref = end && !*end && by_ref <= UINT32_MAX;
+    if (!is_ref && ct__parse_msisdn(m, strlen(m), &num, digits))
         return fail(call, 404, "no such contact");
     case_row c;
     json_t *answer = NULL;
@@ -505,8 +518,11 @@ json_t *api_evidence(api_call *call)
     ct_db *db = api_db(call->server, &err);
     if (!db)
         return fail_err(call, &err);
-    uint32_t sub;
-    ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
+    uint32_t sub = (uint32_t)by_ref;
+    ct_code rc = is_ref ? sub < ct__subdict_count(db->subs)
+                              ? ct__subdict_number(db->subs, sub, digits, &err)
+                              : CT_ENOTFOUND
+                        : ct__subdict_find(db->subs, digits, &sub, &err);
     if (rc == CT_ENOTFOUND)
         return fail(call, 404, "no such contact");
     if (rc)

@@ -49,6 +49,11 @@ static const char SCHEMA[] =
     " found_day TEXT NOT NULL DEFAULT '', PRIMARY KEY(case_id, subscriber));"
     "CREATE INDEX IF NOT EXISTS nt_contacts_region ON nt_contacts(home_region, updated_at);"
     "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON nt_contacts(subscriber);"
+    /* a case's contacts best first, and counted by level, without reading
+     * the whole net (the API's pages: 43 447 contacts in a case at 100k) */
+    "CREATE INDEX IF NOT EXISTS nt_contacts_rank ON nt_contacts(case_id, p_contact DESC,"
+    " exposure_s DESC, subscriber);"
+    "CREATE INDEX IF NOT EXISTS nt_contacts_level ON nt_contacts(case_id, level, home_region);"
     "CREATE TABLE IF NOT EXISTS nt_outbox(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
     " subscriber INTEGER NOT NULL, kind TEXT NOT NULL, case_id TEXT NOT NULL,"
     " region TEXT NOT NULL, last_contact INTEGER NOT NULL, quarantine_end INTEGER NOT NULL,"
