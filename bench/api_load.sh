@@ -3,11 +3,14 @@
 # against the contacts and report endpoints of the benchmark's city.
 #
 #   bench/api_load.sh --size 10k|100k [--duration SECONDS] [--keep] [--reuse]
+#                     [--traced N]
 #
 #   --duration S   each wrk run (default 20)
 #   --keep         keep bench/work/<size>/api (the data directory, logs)
 #   --reuse        start from the data directory a --keep run left (its
 #                  `run` done), instead of loading and running again
+#   --traced N     register and run only the city's first N cases (default
+#                  all 100: the 100k city's full run takes hours on 2 cores)
 #   BENCH_NO_MAKE=1  use the existing build/celltrace instead of running make
 #
 # Loads the city, runs `celltrace run` (every case traced, scored and
@@ -20,7 +23,7 @@
 # connections can sustain. Writes bench/results/api-<size>-<date>.md.
 set -euo pipefail
 
-SIZE= DURATION=20 KEEP=0 REUSE=0 CASES=100
+SIZE= DURATION=20 KEEP=0 REUSE=0 CASES=100 TRACED=100
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=${2:-}; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --reuse) REUSE=1; KEEP=1; shift ;;
+        --traced) TRACED=${2:-}; shift 2 ;;
         -h|--help) usage ;;
         *) echo "api_load.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -38,6 +42,7 @@ case "$SIZE" in
     *) echo "api_load.sh: --size must be 10k or 100k" >&2; usage ;;
 esac
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || usage
+[[ "$TRACED" =~ ^[1-9][0-9]*$ ]] && [ "$TRACED" -le "$CASES" ] || usage
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -82,7 +87,8 @@ for op in "${OPS[@]}"; do
     "$CT" --quiet ingest --operator "$op" "$CITY/$op/events/"*.csv >/dev/null 2>&1 || rc=$?
     [ $rc = 0 ] || [ $rc = 3 ] || { log "ingest $op failed"; exit 1; }
 done
-"$CT" --quiet cases import "$CITY/cases.csv" >/dev/null
+head -n "$((TRACED + 1))" "$CITY/cases.csv" > "$A/cases.csv"
+"$CT" --quiet cases import "$A/cases.csv" >/dev/null
 t0=$(now_us)
 "$CT" --quiet run > "$A/run.txt"
 run_s=$(secs_since "$t0")
