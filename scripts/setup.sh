@@ -10,10 +10,27 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${missing[@]}"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "$@"
+}
+[ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+
+# The web page of `celltrace serve` (docs/WEB.md): Leaflet and uPlot from
+# npm, pinned by web/package-lock.json, built into web/dist, which the
+# build embeds in the binary; playwright-core drives Debian's chromium in
+# the browser tests (no browser is downloaded). Node.js: the machine's, or
+# Debian's nodejs and npm when there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt_install nodejs npm
 fi
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed' || apt_install chromium
+web=$(cd "$(dirname "$0")/../web" && pwd)
+if [ ! -f "$web/node_modules/.package-lock.json" ] ||
+   [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node "$web/build.mjs"

@@ -46,6 +46,7 @@
 #include "fsio.h"
 #include "jobs.h"
 #include "routes.h"
+#include "web_assets.h"
 
 /* ---- routes ------------------------------------------------------------------------- */
 
@@ -65,6 +66,8 @@ typedef struct route {
 static const route ROUTES[] = {
     {"/healthz", PUBLIC, 0, api_healthz, NULL},
     {"/metrics", PUBLIC, 0, NULL, NULL}, /* answered here */
+    {"/", PUBLIC, 0, NULL, NULL},          /* the web page (web_assets.h): here too */
+    {"/assets/{}", PUBLIC, 0, NULL, NULL},
     {"/api/v1/cases", FED | REG, FED, api_cases_list, api_cases_add},
     {"/api/v1/cases/{}", FED | REG, 0, api_case_get, NULL},
     {"/api/v1/cases/{}/contacts", FED | REG, 0, api_contacts_list, NULL},
@@ -396,6 +399,46 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *bod
     return ok;
 }
 
+/* The page loads only its own files and talks only to this server: a
+ * script injected through data it shows could reach nothing else. */
+#define PAGE_POLICY                                                                           \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"          \
+    " connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self';"               \
+    " frame-ancestors 'none'"
+
+/* GET / (index.html) and /assets/NAME from the embedded page. */
+static enum MHD_Result send_asset(struct MHD_Connection *c, const char *name, int *status)
+{
+    const ct_web_asset *a = NULL;
+    for (size_t i = 0; i < ct__web_asset_count && !a; i++)
+        if (!strcmp(ct__web_assets[i].name, name))
+            a = &ct__web_assets[i];
+    if (!a) {
+        static const char missing[] =
+            "<!doctype html><meta charset=utf-8><title>celltrace</title>"
+            "<p>The web page was not built into this binary: run scripts/setup.sh (npm ci and"
+            " node build.mjs in web/), then make.</p>";
+        int built = ct__web_asset_count > 0;
+        *status = built ? 404 : 503;
+        return send_text(c, *status, built ? NULL : strdup(missing),
+                         built ? 0 : sizeof missing - 1, "text/html; charset=utf-8", NULL, NULL);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(a->size, (void *)a->data,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", a->type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", PAGE_POLICY);
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    *status = 200;
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 json_t *api_error(int status, const char *fmt, ...)
 {
     char msg[512];
@@ -570,6 +613,13 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
         return answer_json(s, c, r, q, 413,
                            api_error(413, "the body is larger than %zu bytes", s->o.body_max),
                            NULL, NULL);
+    if (rt->get == PUBLIC && !rt->on_get && strcmp(rt->pattern, "/metrics")) { /* the page */
+        int status = 500;
+        enum MHD_Result ok =
+            send_asset(c, !strcmp(rt->pattern, "/") ? "index.html" : call.params[0], &status);
+        record_metrics(s, r, status, now_s() - q->started);
+        return ok;
+    }
     if (r == 1) { /* /metrics */
         size_t len = 0;
         char *text = render_metrics(s, &len);

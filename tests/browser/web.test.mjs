@@ -1,0 +1,189 @@
+// web.test.mjs — the regional headquarters' page in a real browser
+// (Debian's chromium, headless, driven by playwright-core from
+// web/node_modules; no browser download). Started by
+// tests/golden/web.sh, which prepares the data and the server and passes:
+//   CT_URL, CT_FED, CT_MOSCOW (regional RU-MOW), CT_PETERSBURG (RU-SPE),
+//   CT_A, CT_C (contacts of case K1), CT_CHROMIUM, CT_WEB, CT_SCREENSHOTS
+// Each test logs in as a user would (token typed, Enter pressed) and
+// leaves a screenshot of its view in CT_SCREENSHOTS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const env = process.env;
+const require = createRequire(join(env.CT_WEB, 'package.json'));
+const { chromium } = require('playwright-core');
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: env.CT_CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+});
+after(async () => { await browser?.close(); });
+
+// A fresh page at laptop size, with every console error and failed
+// request collected: a page that logs errors fails its test.
+async function open(lang = 'en') {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: lang });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  await page.addInitScript((l) => localStorage.setItem('ct.lang', l), lang);
+  await page.goto(env.CT_URL + '/');
+  return page;
+}
+
+async function login(page, token) {
+  await page.waitForSelector('#token');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'the token field has the focus');
+  await page.keyboard.type(token);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#main[data-ready="#/overview"]');
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(env.CT_SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+function noProblems(page) {
+  assert.deepEqual(page.problems.filter((p) => !/status of 40[34]/.test(p)), []);
+}
+
+async function api(path, token) {
+  const res = await fetch(env.CT_URL + path, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, path);
+  return res.json();
+}
+
+test('a wrong token is refused in words; the login view is Russian by default', async () => {
+  const page = await open('ru');
+  await page.waitForSelector('#token');
+  assert.equal(await page.textContent('#login-submit'), 'Войти');
+  await shot(page, 'login');
+  await page.fill('#token', 'ctk_not-a-token');
+  await page.click('#login-submit');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /Токен не подошёл/);
+  await page.context().close();
+});
+
+test('a regional user sees only their region\'s cases', async () => {
+  const page = await open();
+  await login(page, env.CT_PETERSBURG);
+  await page.waitForSelector('#case-list');
+  const cases = await page.$$eval('#case-list tbody tr', (rows) => rows.map((r) => r.dataset.case));
+  assert.deepEqual(cases, ['K2']);
+  assert.match(await page.textContent('#who'), /petersburg .* RU-SPE/);
+  noProblems(page);
+  await page.context().close();
+  const moscow = await open();
+  await login(moscow, env.CT_MOSCOW);
+  await moscow.waitForSelector('#case-list');
+  assert.deepEqual(await moscow.$$eval('#case-list tbody tr', (rows) => rows.map((r) => r.dataset.case)), ['K1']);
+  await moscow.context().close();
+});
+
+test('a federal user sees all regions; the charts have data points', async () => {
+  const page = await open();
+  await login(page, env.CT_FED);
+  await page.waitForSelector('#case-list');
+  const rows = await page.$$eval('#case-list tbody tr', (r) => r.map((x) => x.children[2].textContent));
+  assert.deepEqual(rows.sort(), ['RU-MOW', 'RU-SPE']);
+  await page.waitForFunction(() => document.querySelector('#chart-levels')?.uplot);
+  const points = await page.evaluate(() => {
+    const u = document.querySelector('#chart-levels').uplot;
+    return { days: u.data[0].length, contacts: u.data.slice(1).flat().reduce((a, b) => a + b, 0) };
+  });
+  assert.ok(points.days >= 1, 'a day on the x axis');
+  assert.equal(points.contacts, 3, 'the three contacts of K1, one per level');
+  assert.ok(await page.$('#chart-levels canvas'), 'drawn');
+  assert.match(await page.textContent('#tiles'), /Quarantine\s*1/);
+  await shot(page, 'overview-federal');
+  noProblems(page);
+  await page.context().close();
+});
+
+test('the map has a marker for every case with stays, and the cells', async () => {
+  const page = await open();
+  await login(page, env.CT_FED);
+  await page.click('nav a[data-view="map"]');
+  await page.waitForSelector('#map-summary[data-markers]');
+  const list = await api('/api/v1/cases?per_page=500', env.CT_FED);
+  let expected = 0;
+  for (const c of list.cases) {
+    const p = await api(`/api/v1/cases/${c.case_id}/places`, env.CT_FED);
+    if (p.stays.length) expected++;
+  }
+  assert.ok(expected >= 1);
+  assert.equal(await page.$$eval('path.case-marker', (m) => m.length), expected);
+  const cells = await api('/api/v1/cells', env.CT_FED);
+  assert.equal(await page.$$eval('path.cell-disk', (m) => m.length), cells.cells.length);
+  assert.ok(await page.$$eval('path.region-outline', (m) => m.length) >= 1);
+  await shot(page, 'map');
+  noProblems(page);
+  await page.context().close();
+});
+
+test('a case page: contacts by level, searchable, and a contact\'s evidence', async () => {
+  const page = await open();
+  await login(page, env.CT_MOSCOW);
+  await page.click('#case-list a');
+  await page.waitForSelector('#contacts tbody tr');
+  assert.equal(await page.$$eval('#contacts tbody tr', (r) => r.length), 3);
+  await page.click('button[data-level="quarantine"]');
+  await page.waitForFunction(() => document.querySelectorAll('#contacts tbody tr').length === 1);
+  await page.click('button[data-level="none"]');
+  await page.waitForFunction(() => document.querySelectorAll('#contacts tbody tr').length === 3);
+  // numbers are masked; a search by the digits shown finds one
+  const masked = await page.$$eval('#contacts tbody td.mono', (c) => c.map((x) => x.textContent));
+  assert.ok(masked.every((m) => m.includes('*')), 'masked until revealed');
+  await page.fill('#contact-search', env.CT_A.slice(-4));
+  await page.waitForFunction(() => document.querySelectorAll('#contacts tbody tr').length === 1);
+  await page.fill('#contact-search', '');
+  // the evidence of the first contact (A, the most likely): timeline, places, messages
+  await page.click('#contacts tbody tr:first-child button.evidence-open');
+  await page.waitForSelector('#timeline .episode');
+  assert.ok(await page.$$eval('#episodes tbody tr', (r) => r.length) >= 1);
+  await page.waitForSelector('#evidence-map path.shared-case');
+  assert.ok(await page.$('#evidence-map path.shared-contact'));
+  assert.match(await page.textContent('#ev-number'), /\*/);
+  await shot(page, 'case-evidence');
+  await page.click('#reveal');
+  await page.waitForFunction((a) => document.querySelector('#ev-number')?.textContent === a, env.CT_A);
+  noProblems(page);
+  await page.context().close();
+});
+
+test('deciding an appeal updates the queue', async () => {
+  const page = await open();
+  await login(page, env.CT_MOSCOW);
+  await page.click('nav a[data-view="appeals"]');
+  await page.waitForSelector('#appeal-list[data-count]');
+  assert.equal(await page.getAttribute('#appeal-list', 'data-count'), '1');
+  assert.match(await page.textContent('.appeal .countdown'), /left/);
+  await shot(page, 'appeals');
+  await page.fill('.appeal .decide input', 'the evidence holds');
+  await page.click('.appeal button.reject');
+  await page.waitForFunction(() => document.querySelector('#appeal-list').dataset.count === '0');
+  assert.match(await page.textContent('#appeal-status'), /Decided/);
+  await page.selectOption('#appeal-state', 'rejected');
+  await page.waitForFunction(() => document.querySelector('#appeal-list').dataset.count === '1');
+  noProblems(page);
+  await page.context().close();
+});
+
+test('English and Russian; logout forgets the token', async () => {
+  const page = await open('en');
+  await login(page, env.CT_FED);
+  assert.equal(await page.textContent('nav a[data-view="overview"]'), 'Overview');
+  await page.selectOption('#lang', 'ru');
+  await page.waitForFunction(() => document.querySelector('nav a[data-view="overview"]').textContent === 'Обзор');
+  await page.click('#logout');
+  await page.waitForSelector('#token');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('ct.token')), null);
+  await page.goto(env.CT_URL + '/#/overview');
+  await page.waitForSelector('#token'); // no way back without a token
+  await page.context().close();
+});
