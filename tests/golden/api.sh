@@ -174,7 +174,7 @@ levels=$(grep -o '"level":"[a-z]*"' "$WORK/body" | sort -u)
 [ "$levels" = '"level":"quarantine"' ] || fail "level=quarantine returned $levels"
 [ "$(status GET "/api/v1/cases/K1/contacts?per_page=2&page=2" "$FED")" = 200 ] || fail "page 2"
 [ "$(grep -o '"msisdn"' "$WORK/body" | wc -l)" = 1 ] || fail "page 2 of 3 by 2 has not one contact"
-for q in "page=0" "per_page=501" "level=high" "reveal=yes"; do
+for q in "page=0" "per_page=1001" "level=high" "reveal=yes"; do
     [ "$(status GET "/api/v1/cases/K1/contacts?$q" "$FED")" = 400 ] || fail "?$q accepted"
 done
 [ "$(status GET "/api/v1/cases/K1/contacts/$A/evidence?reveal=true" "$OWN")" = 200 ] || fail "evidence"

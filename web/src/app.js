@@ -30,24 +30,33 @@ function zone() {
   return (state.me && state.me.timezone) || 'UTC';
 }
 
+// Intl formatters are slow to make and quick to use: one per language,
+// zone and kind (a case page formats thousands of dates).
+const formatters = new Map();
+function formatter(kind, make) {
+  const key = `${kind}|${state.lang}|${zone()}`;
+  if (!formatters.has(key)) formatters.set(key, make());
+  return formatters.get(key);
+}
+
 function fmtNumber(n, digits) {
-  return new Intl.NumberFormat(state.lang, digits === undefined ? {} :
-    { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(n);
+  return formatter(`n${digits ?? ''}`, () => new Intl.NumberFormat(state.lang, digits === undefined ? {} :
+    { maximumFractionDigits: digits, minimumFractionDigits: 0 })).format(n);
 }
 
 function fmtWhen(iso) {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(state.lang, {
+  return formatter('when', () => new Intl.DateTimeFormat(state.lang, {
     timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit',
     hour: '2-digit', minute: '2-digit',
-  }).format(new Date(iso));
+  })).format(new Date(iso));
 }
 
 function fmtDay(iso) {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(state.lang, {
+  return formatter('day', () => new Intl.DateTimeFormat(state.lang, {
     timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit',
-  }).format(new Date(iso));
+  })).format(new Date(iso));
 }
 
 function fmtDuration(s) {
@@ -232,7 +241,7 @@ async function viewOverview() {
     h('p', { class: 'placeholder', text: t('loading') }));
   main().append(head, tiles, charts, cases);
   const [report, list] = await Promise.all([api('/api/v1/report'),
-    api('/api/v1/cases?per_page=500')]);
+    api('/api/v1/cases?per_page=1000')]);
   const regions = [...new Set(report.rows.map((r) => r.region))].sort();
   let region = state.me.role === 'regional' ? state.me.region : '';
   if (state.me.role === 'federal' && regions.length > 1) {
@@ -321,13 +330,14 @@ async function viewMap() {
     h('p', { id: 'map-summary', class: 'hint', 'aria-live': 'polite' }));
   const map = newMap(document.getElementById('map'));
   map.setView([55.75, 37.62], 11);
-  const [cells, list] = await Promise.all([api('/api/v1/cells'), api('/api/v1/cases?per_page=500')]);
+  const many = L.canvas({ padding: 0.3 }); // thousands of disks: one canvas, not an SVG node each
+  const [cells, list] = await Promise.all([api('/api/v1/cells'), api('/api/v1/cases?per_page=1000')]);
   const overlays = {};
   const operators = [...new Set(cells.cells.map((c) => c.operator))].sort();
   operators.forEach((op, i) => {
     const layer = L.layerGroup(cells.cells.filter((c) => c.operator === op).map((c) =>
       L.circle([c.lat, c.lon], { radius: c.radius_m, color: OPERATOR_COLOURS[i % OPERATOR_COLOURS.length],
-        weight: 1, opacity: 0.35, fillOpacity: 0.03, interactive: false, className: 'cell-disk' })));
+        weight: 1, opacity: 0.35, fillOpacity: 0.03, interactive: false, renderer: many })));
     overlays[`${t('map.cells')} ${op}`] = layer.addTo(map);
   });
   const byRegion = new Map();
@@ -354,7 +364,7 @@ async function viewMap() {
       x.seconds += s.seconds;
       longest.set(key, x);
       L.circle([s.place.lat, s.place.lon], { radius: s.place.radius_m, color: '#b3261e', weight: 1,
-        fillOpacity: 0.06, opacity: 0.4, className: 'case-stay', interactive: false }).addTo(cases);
+        fillOpacity: 0.06, opacity: 0.4, interactive: false, renderer: many }).addTo(cases);
       bounds.push([s.place.lat, s.place.lon]);
     }
     const main = [...longest.values()].sort((a, b) => b.seconds - a.seconds)[0];
@@ -381,11 +391,12 @@ async function viewMap() {
   const summary = document.getElementById('map-summary');
   summary.textContent = `${t('map.cases')}: ${fmtNumber(markers)} · ${t('map.cells')}: ${fmtNumber(cells.cells.length)}`;
   summary.dataset.markers = String(markers);
+  summary.dataset.cells = String(cells.cells.length);
 }
 
 // ---- a case ---------------------------------------------------------------------------
 
-const PAGE = 500;
+const PAGE = 1000; // the API's largest page: a case's first thousand contacts in one request
 
 async function viewCase(caseId) {
   const back = h('a', { href: '#/overview', text: `← ${t('case.back')}` });
@@ -398,6 +409,7 @@ async function viewCase(caseId) {
     api(`/api/v1/cases/${enc}/contacts?level=quarantine&per_page=1`),
     api(`/api/v1/cases/${enc}/contacts?level=test&per_page=1`),
     api(`/api/v1/cases/${enc}/contacts?per_page=${PAGE}`)]);
+  main().dataset.fetchMs = String(Math.round(performance.now() - started)); // the data is in
   info.replaceChildren(
     h('span', {}, `${t('cases.number')}: `, h('span', { class: 'mono', text: c.msisdn || '—' })),
     h('span', { text: `${t('cases.region')}: ${c.region || '—'}` }),
@@ -446,7 +458,9 @@ async function viewCase(caseId) {
   render();
   main().dataset.loadMs = String(Math.round(performance.now() - started));
   main().append(h('section', { class: 'card' }, h('h2', { text: t('case.contacts') }), tabs,
-    h('div', { class: 'toolbar' }, filter, shown), rows.length ? table : h('p', { text: t('case.nocontacts') }),
+    h('div', { class: 'toolbar' }, filter, shown),
+    rows.length ? h('div', { class: 'scroll', tabindex: 0, 'aria-label': t('case.contacts') }, table)
+      : h('p', { text: t('case.nocontacts') }),
     more), panel);
 }
 
@@ -504,15 +518,15 @@ async function showEvidence(caseId, row, panel, reveal) {
   panel.scrollIntoView({ block: 'start' });
   if (eps.length) {
     const map = newMap(mapBox);
-    const pts = [];
+    map.setView([eps[0].case_place.lat, eps[0].case_place.lon], 14);
+    const shared = L.featureGroup().addTo(map);
     for (const e of eps) {
       for (const [p, colour, cls] of [[e.case_place, '#b3261e', 'shared-case'], [e.contact_place, '#2a6f97', 'shared-contact']]) {
-        L.circle([p.lat, p.lon], { radius: p.radius_m, color: colour, weight: 2, fillOpacity: 0.12, className: cls })
-          .bindTooltip(placeText(p)).addTo(map);
-        pts.push([p.lat, p.lon]);
+        L.circle([p.lat, p.lon], { radius: p.radius_m, color: colour, weight: 2, fillOpacity: 0.08, className: cls })
+          .bindTooltip(placeText(p)).addTo(shared);
       }
     }
-    map.fitBounds(pts, { padding: [20, 20], maxZoom: 18 });
+    map.fitBounds(shared.getBounds(), { padding: [20, 20], maxZoom: 18 });
   }
 }
 

@@ -25,7 +25,7 @@
 #include "textparse.h"
 
 #define PER_PAGE_DEFAULT 50
-#define PER_PAGE_MAX 500
+#define PER_PAGE_MAX 1000
 #define AUDIT_LIMIT_MAX 1000
 
 static json_t *fail(api_call *call, int status, const char *msg)
@@ -214,7 +214,7 @@ json_t *api_cases_list(api_call *call)
     long page, per_page;
     int reveal = reveal_of(call);
     if (paging(call, &page, &per_page) || reveal < 0)
-        return fail(call, 400, "page, per_page (1-500) and reveal (true|false) must be valid");
+        return fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
     sqlite3 *sql = api_sql(call->server);
     sqlite3_stmt *st = NULL;
     if (!sql)
@@ -385,7 +385,7 @@ json_t *api_contacts_list(api_call *call)
     long page, per_page;
     int reveal = reveal_of(call);
     if (paging(call, &page, &per_page) || reveal < 0)
-        return fail(call, 400, "page, per_page (1-500) and reveal (true|false) must be valid");
+        return fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
     const char *level = api_query(call, "level");
     const char *levels = !level || !*level        ? "'quarantine','test','none'"
                          : !strcmp(level, "none") ? "'quarantine','test','none'"
