@@ -509,6 +509,14 @@ ct_code ct_case_stays_get(ct_db *db, const char *case_id, const ct_params *p,
                           ct_case_stays **out, ct_err *err);
 void ct_case_stays_free(ct_case_stays *s);
 
+/* The shapes the map of the headquarters' page draws besides the cells
+ * (docs/WEB.md): a GeoJSON FeatureCollection (districts, metro lines, a
+ * region's boundary...), checked and kept as <data>/geography.geojson.
+ * Import replaces it atomically; *features says how many it holds. Read
+ * returns new (*json, NUL-terminated; free()), CT_ENOTFOUND when none. */
+ct_code ct_geography_import(ct_db *db, const char *path, size_t *features, ct_err *err);
+ct_code ct_geography_read(const char *data_dir, char **json, size_t *len, ct_err *err);
+
 /* ---- places: who was in an area (celltrace area, docs/AREA.md) ---------- */
 
 /* An area query beyond these needs `force`: it returns a good part of a

@@ -38,6 +38,7 @@ int cmd_area(cli_ctx *ctx, int argc, char **argv);
 /* run --area LABEL ...: invitations after an area query (cmd_area.c). */
 int cmd_run_area(cli_ctx *ctx, int argc, char **argv);
 int cmd_hotspots(cli_ctx *ctx, int argc, char **argv);
+int cmd_geography(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_purge(cli_ctx *ctx, int argc, char **argv);

@@ -223,6 +223,13 @@ static int stage_ingest(demo *d)
         cli_error("%s", err.msg);
         rc = -1;
     }
+    char geography[1300]; /* the districts and metro lines, for the map of `serve` */
+    snprintf(geography, sizeof geography, "%s/geography.geojson", d->city);
+    size_t shapes;
+    if (!rc && ct_geography_import(db, geography, &shapes, &err)) {
+        cli_error("%s", err.msg);
+        rc = -1;
+    }
     ct_stats st;
     if (!rc && ct_stats_get(db, &st, &err) == CT_OK) {
         d->stage[1] = now_s() - t;
@@ -447,7 +454,9 @@ int cmd_demo(cli_ctx *ctx, int argc, char **argv)
         "  %s trace C0001 --explain %s\n"
         "  %s evaluate --truth %s/truth.csv --plot %s/evaluation.svg\n"
         "  %s outbox list; %s report; %s export --region RU-MOW --level test\n"
+        "  %s users add hq --role federal; %s serve   (then http://127.0.0.1:8080/)\n"
         "The simulated feeds and the truth are in %s.\n",
-        d.data, d.data, me, me, me, me, me, d.top_contact, me, d.city, d.root, me, me, me, d.city);
+        d.data, d.data, me, me, me, me, me, d.top_contact, me, d.city, d.root, me, me, me, me, me,
+        d.city);
     return EXIT_OK;
 }

@@ -30,6 +30,7 @@ static const command COMMANDS[] = {
     {"trace", cmd_trace, "trace CASE_ID: the contacts of a case, best first"},
     {"area", cmd_area, "area --lat --lon --radius --from --to: who was in a place at a time"},
     {"hotspots", cmd_hotspots, "hotspots --from --to: places and hours where cases met"},
+    {"geography", cmd_geography, "geography import FILE: shapes for the web page's map"},
     {"stats", cmd_stats, "what the store holds"},
     {"check", cmd_check, "verify the data directory: checksums, database, vault, audit"},
     {"audit", cmd_audit, "audit verify: the audit log's hash chain, first bad record"},

@@ -122,6 +122,10 @@ test('the map has a marker for every case with stays, and the cells', async () =
   assert.equal(await page.getAttribute('#map-summary', 'data-cells'), String(cells.cells.length));
   assert.ok(await page.$('#map canvas'), 'the cells and stays are drawn on a canvas');
   assert.ok(await page.$$eval('path.region-outline', (m) => m.length) >= 1);
+  // the imported shapes: a district, a metro line, a station
+  assert.equal(await page.getAttribute('#map-summary', 'data-shapes'), '3');
+  for (const kind of ['district', 'metro', 'station'])
+    assert.equal(await page.$$eval(`path.geo-${kind}`, (m) => m.length), 1, kind);
   await shot(page, 'map');
   noProblems(page);
   await page.context().close();

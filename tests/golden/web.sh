@@ -20,6 +20,16 @@ expect_exit 0 "$CT" --data "$D" config set risk.test "$(mid "$pB" "$pC")"
 expect_exit 0 "$CT" --data "$D" run
 expect_exit 0 "$CT" --data "$D" cases add --case-id K2 --msisdn +79990000201 --onset 2020-03-10 --region RU-SPE
 expect_exit 0 "$CT" --data "$D" appeals file --msisdn "$C" --case K1 --reason "I was at home"
+# the map's shapes: a district, a metro line and a station; a bad file changes nothing
+printf '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Circle"}}]}' \
+    > "$WORK/bad.geojson"
+expect_exit 1 "$CT" --data "$D" geography import "$WORK/bad.geojson"
+expect_grep "feature 1 has no geometry" "$WORK/err"
+expect_exit 1 "$CT" --data "$D" geography import "$SRC/fixtures/levels/cells.csv"
+expect_grep "not JSON" "$WORK/err"
+expect_exit 2 "$CT" --data "$D" geography
+expect_exit 0 "$CT" --data "$D" geography import "$SRC/fixtures/web/geography.geojson"
+expect_grep "^3 features imported" "$WORK/out"
 token() { # token NAME ROLE [REGION]
     expect_exit 0 "$CT" --data "$D" users add "$1" --role "$2" ${3:+--region "$3"}
     tail -n 1 "$WORK/out"

@@ -331,8 +331,21 @@ async function viewMap() {
   const map = newMap(document.getElementById('map'));
   map.setView([55.75, 37.62], 11);
   const many = L.canvas({ padding: 0.3 }); // thousands of disks: one canvas, not an SVG node each
-  const [cells, list] = await Promise.all([api('/api/v1/cells'), api('/api/v1/cases?per_page=1000')]);
+  const [cells, list, geo] = await Promise.all([api('/api/v1/cells'), api('/api/v1/cases?per_page=1000'),
+    api('/api/v1/geography')]);
   const overlays = {};
+  // imported shapes (celltrace geography import): districts, metro lines and stations, boundaries
+  const styles = { district: { color: '#8d99a8', weight: 1, fillOpacity: 0.02, dashArray: '2 3' },
+    metro: { color: '#c2185b', weight: 4, opacity: 0.8 }, region: { color: '#333', weight: 2, fill: false } };
+  for (const kind of [...new Set(geo.features.map((f) => f.properties?.kind || 'other'))]) {
+    const layer = L.geoJSON({ type: 'FeatureCollection',
+      features: geo.features.filter((f) => (f.properties?.kind || 'other') === kind) }, {
+      style: (f) => ({ ...(styles[kind] || { color: '#555', weight: 1 }), className: `geo-${kind}` }),
+      pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 3, color: '#c2185b', weight: 1,
+        fillColor: '#fff', fillOpacity: 1, className: `geo-${kind}` }),
+      interactive: false });
+    overlays[t(`geo.${kind}`)] = layer.addTo(map);
+  }
   const operators = [...new Set(cells.cells.map((c) => c.operator))].sort();
   operators.forEach((op, i) => {
     const layer = L.layerGroup(cells.cells.filter((c) => c.operator === op).map((c) =>
@@ -392,6 +405,7 @@ async function viewMap() {
   summary.textContent = `${t('map.cases')}: ${fmtNumber(markers)} · ${t('map.cells')}: ${fmtNumber(cells.cells.length)}`;
   summary.dataset.markers = String(markers);
   summary.dataset.cells = String(cells.cells.length);
+  summary.dataset.shapes = String(geo.features.length);
 }
 
 // ---- a case ---------------------------------------------------------------------------

@@ -26,8 +26,10 @@ export const TEXTS = {
     'cases.none': 'Случаев нет.',
     'map.title': 'Карта', 'map.cells': 'Соты', 'map.cases': 'Где были случаи',
     'map.hotspots': 'Очаги', 'map.regions': 'Регионы', 'map.note':
-      'Подложки карты нет (без сети): показаны соты, регионы и места пребывания случаев в заразный период.',
+      'Подложки карты нет (без сети): показаны соты, регионы, загруженные контуры (районы, метро) и места пребывания случаев в заразный период.',
     'map.case': 'Случай', 'map.stays': 'мест пребывания',
+    'geo.district': 'Районы', 'geo.metro': 'Метро', 'geo.station': 'Станции', 'geo.region': 'Границы',
+    'geo.other': 'Прочие контуры',
     'case.title': 'Случай', 'case.back': 'К обзору', 'case.contacts': 'Контакты',
     'case.level.quarantine': 'Карантин', 'case.level.test': 'Тест и выше', 'case.level.none': 'Все',
     'case.search': 'Поиск по номеру', 'case.more': 'Показать ещё', 'case.shown': 'показано',
@@ -81,8 +83,10 @@ export const TEXTS = {
     'cases.none': 'No cases.',
     'map.title': 'Map', 'map.cells': 'Cells', 'map.cases': 'Where cases were',
     'map.hotspots': 'Hotspots', 'map.regions': 'Regions', 'map.note':
-      'No map tiles (offline): the cells, the regions and where cases stayed while infectious are drawn.',
+      'No map tiles (offline): the cells, the regions, imported shapes (districts, metro) and where cases stayed while infectious are drawn.',
     'map.case': 'Case', 'map.stays': 'stays',
+    'geo.district': 'Districts', 'geo.metro': 'Metro lines', 'geo.station': 'Stations',
+    'geo.region': 'Boundaries', 'geo.other': 'Other shapes',
     'case.title': 'Case', 'case.back': 'Back to the overview', 'case.contacts': 'Contacts',
     'case.level.quarantine': 'Quarantine', 'case.level.test': 'Test and above', 'case.level.none': 'All',
     'case.search': 'Search by number', 'case.more': 'Show more', 'case.shown': 'shown',

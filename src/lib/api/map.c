@@ -11,6 +11,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,6 +120,24 @@ json_t *api_cells(api_call *call)
                                                c->region));
     }
     return json_pack("{s:o}", "cells", cells);
+}
+
+/* GET /api/v1/geography: the shapes `celltrace geography import` kept
+ * (an empty collection when none). No personal data. */
+json_t *api_geography(api_call *call)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ct_err err;
+    ct_code rc = ct_geography_read(api_dir(call->server), &text, &len, &err);
+    if (rc == CT_ENOTFOUND)
+        return json_pack("{s:s,s:[]}", "type", "FeatureCollection", "features");
+    if (rc)
+        return fail_err(call, &err);
+    json_error_t je;
+    json_t *g = json_loadb(text, len, 0, &je);
+    free(text);
+    return g ? g : fail(call, 500, "the stored geography is not JSON");
 }
 
 /* GET /api/v1/hotspots?from=&to=&min_cases=: where cases met during

@@ -54,6 +54,7 @@ json_t *api_me(api_call *call);             /* map.c */
 json_t *api_case_places(api_call *call);
 json_t *api_cells(api_call *call);
 json_t *api_hotspots(api_call *call);
+json_t *api_geography(api_call *call);
 
 /* routes.c's services to map.c */
 int api_case_visible(api_call *call, json_t **answer); /* 1; 0 and -1 set the answer */

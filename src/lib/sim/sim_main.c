@@ -293,6 +293,9 @@ static ct_code setup(run *r, ct_err *err)
     snprintf(path, sizeof path, "%s/venues.csv", p->out_dir);
     if (!rc)
         rc = ct__sim_venues_write(r->w, path, err);
+    snprintf(path, sizeof path, "%s/geography.geojson", p->out_dir);
+    if (!rc)
+        rc = ct__sim_geography_write(r->w, path, err);
     snprintf(path, sizeof path, "%s/visits.csv", p->out_dir);
     if (!rc)
         rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &r->visits, err);

@@ -62,6 +62,77 @@ ct_code ct__sim_venues_write(const sim_world *w, const char *path, ct_err *err)
     return ct__sim_out_close(o, NULL, err);
 }
 
+/* One GeoJSON position, [lon, lat], of plane point q. */
+static void put_position(sim_out *o, const sim_world *w, sim_xy q)
+{
+    double lat, lon;
+    ct__sim_world_latlon(w, q, &lat, &lon);
+    char *b = ct__sim_out_reserve(o, 64);
+    ct__sim_out_commit(o, (size_t)snprintf(b, 64, "[%.6f,%.6f]", lon, lat));
+}
+
+ct_code ct__sim_geography_write(const sim_world *w, const char *path, ct_err *err)
+{
+    sim_out *o;
+    ct_code rc = ct__sim_out_open(path, CT_SIM_COMPRESS_NONE, &o, err);
+    if (rc)
+        return rc;
+    ct__sim_out_puts(o, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    int first = 1;
+    /* districts: the squares that hold at least one household or venue */
+    for (int iy = 0; iy < w->dgrid; iy++)
+        for (int ix = 0; ix < w->dgrid; ix++) {
+            const sim_district *d = &w->districts[iy * w->dgrid + ix];
+            if (!d->nhh && !d->nshop && !d->ncafe)
+                continue;
+            double x0 = ix * SIM_DISTRICT_M - w->r_out, y0 = iy * SIM_DISTRICT_M - w->r_out;
+            sim_xy ring[5] = {{x0, y0}, {x0 + SIM_DISTRICT_M, y0},
+                              {x0 + SIM_DISTRICT_M, y0 + SIM_DISTRICT_M},
+                              {x0, y0 + SIM_DISTRICT_M}, {x0, y0}};
+            char head[160];
+            snprintf(head, sizeof head,
+                     "%s{\"type\":\"Feature\",\"properties\":{\"kind\":\"district\","
+                     "\"name\":\"%d\",\"households\":%u},\"geometry\":{\"type\":\"Polygon\","
+                     "\"coordinates\":[[",
+                     first ? "" : ",\n", iy * w->dgrid + ix, d->nhh);
+            ct__sim_out_puts(o, head);
+            for (int k = 0; k < 5; k++) {
+                if (k)
+                    ct__sim_out_puts(o, ",");
+                put_position(o, w, ring[k]);
+            }
+            ct__sim_out_puts(o, "]]}}");
+            first = 0;
+        }
+    /* metro: four lines through the centre, a station every SIM_STATION_M */
+    for (int l = 0; l < 4; l++) {
+        char head[200];
+        snprintf(head, sizeof head,
+                 "%s{\"type\":\"Feature\",\"properties\":{\"kind\":\"metro\",\"name\":"
+                 "\"%d\"},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[",
+                 first ? "" : ",\n", l + 1);
+        ct__sim_out_puts(o, head);
+        put_position(o, w, ct__sim_world_line_point(w, l, -w->line_half));
+        ct__sim_out_puts(o, ",");
+        put_position(o, w, ct__sim_world_line_point(w, l, w->line_half));
+        ct__sim_out_puts(o, "]}}");
+        first = 0;
+        for (int32_t s = -w->line_half; s <= w->line_half; s += SIM_STATION_M) {
+            if (l && s == 0)
+                continue; /* the centre is one station of all four lines */
+            snprintf(head, sizeof head,
+                     ",\n{\"type\":\"Feature\",\"properties\":{\"kind\":\"station\","
+                     "\"line\":\"%d\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":",
+                     l + 1);
+            ct__sim_out_puts(o, head);
+            put_position(o, w, ct__sim_world_line_point(w, l, s));
+            ct__sim_out_puts(o, "}}");
+        }
+    }
+    ct__sim_out_puts(o, "\n]}\n");
+    return ct__sim_out_close(o, NULL, err);
+}
+
 void ct__sim_visits_header(sim_out *o)
 {
     ct__sim_out_puts(o, "venue_id,msisdn,start,end\n");
