@@ -103,15 +103,7 @@ N_ALL=$(sqlite3 "$A/data/catalog.db" "SELECT count(*) FROM nt_contacts WHERE cas
 [ -n "$CASE" ] || { log "no case has contacts at test or above"; exit 1; }
 FED=$("$CT" users add "load-fed-$(date +%s)" --role federal 2>/dev/null | tail -n 1)
 
-"$CT" serve --listen 127.0.0.1:0 --threads 4 --rate 1000000 --burst 1000000 2> "$A/serve.err" &
-SERVER=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$A/serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$A/serve.err" >&2; exit 1; }
-URL=http://127.0.0.1:$port
+serve_start "$A/serve.err" --threads 4 --rate 1000000 --burst 1000000
 CONTACTS="$URL/api/v1/cases/$CASE/contacts?level=test&per_page=100"
 REPORT="$URL/api/v1/report"
 # the answers are what they should be before anything is timed

@@ -1,4 +1,4 @@
-# common.sh — helpers shared by run.sh, places.sh and scale.sh (sourced, not run).
+# common.sh — helpers shared by the bench scripts (sourced, not run).
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }   # microseconds, no fork
@@ -24,4 +24,20 @@ ensure_city() {
     rm -rf "$city"
     log "city: celltrace simulate --subscribers $subs --days $days --cases $cases"
     "$CT" simulate --out "$city" --subscribers "$subs" --days "$days" --seed "$seed" --cases "$cases" >&2
+}
+
+# serve_start ERRFILE [SERVE OPTIONS...]: `celltrace serve` ($CT, data from
+# CELLTRACE_DATA) on a free loopback port; sets SERVER (its pid) and URL.
+serve_start() {
+    local err=$1 port=
+    shift
+    "$CT" serve --listen 127.0.0.1:0 "$@" 2> "$err" &
+    SERVER=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$err")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { cat "$err" >&2; exit 1; }
+    URL=http://127.0.0.1:$port
 }

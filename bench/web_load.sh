@@ -28,6 +28,7 @@ ROOT=$(dirname "$HERE")
 CT=$ROOT/build/celltrace
 A=$HERE/work/$SIZE/api
 OUT_DIR=$HERE/work/$SIZE/web
+. "$HERE/common.sh"
 [ -f "$A/run.txt" ] || { echo "web_load.sh: run bench/api_load.sh --size $SIZE --keep first" >&2; exit 1; }
 [ -x /usr/bin/chromium ] && [ -d "$ROOT/web/node_modules/playwright-core" ] ||
     { echo "web_load.sh: run scripts/setup.sh first (chromium, web/node_modules)" >&2; exit 1; }
@@ -45,17 +46,10 @@ if [ "$("$CT" --quiet appeals list --state pending --format json)" = "[]" ]; the
     "$CT" --quiet appeals file --msisdn "$num" --case "$CASE" --reason "web benchmark" >/dev/null
 fi
 FED=$("$CT" users add "web-$(date +%s)" --role federal 2>/dev/null | tail -n 1)
-"$CT" serve --listen 127.0.0.1:0 2> "$A/web-serve.err" &
-SERVER=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$A/web-serve.err")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$A/web-serve.err" >&2; exit 1; }
+serve_start "$A/web-serve.err"
 mkdir -p "$OUT_DIR" "$HERE/results"
 RESULT=$HERE/results/web-$SIZE-$(date -u +%Y-%m-%d).md
-CT_URL=http://127.0.0.1:$port CT_TOKEN=$FED CT_CASE=$CASE CT_CASE_CONTACTS=$N CT_SHOTS=$OUT_DIR \
+CT_URL=$URL CT_TOKEN=$FED CT_CASE=$CASE CT_CASE_CONTACTS=$N CT_SHOTS=$OUT_DIR \
 CT_WEB=$ROOT/web CT_SIZE=$SIZE CT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD) \
     node "$HERE/web_load.mjs" > "$RESULT"
 cat "$RESULT"

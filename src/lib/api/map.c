@@ -22,18 +22,6 @@
 #include "routes.h"
 #include "textparse.h"
 
-static json_t *fail(api_call *call, int status, const char *msg)
-{
-    call->status = status;
-    return api_error(status, "%s", msg);
-}
-
-static json_t *fail_err(api_call *call, const ct_err *err)
-{
-    call->status = api_status_of(err->code);
-    return api_error(call->status, "%s", err->msg);
-}
-
 static json_t *time_json(int64_t t)
 {
     char buf[32];
@@ -61,7 +49,7 @@ json_t *api_me(api_call *call)
     ct_conf conf;
     ct_err err;
     if (ct__conf_load(api_dir(call->server), &conf, &err))
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     return json_pack("{s:s,s:s,s:s?,s:s,s:s}", "name", call->user.name, "role",
                      ct_role_name(call->user.role),
                      "region", call->user.role == CT_ROLE_REGIONAL ? call->user.region : NULL,
@@ -77,11 +65,11 @@ json_t *api_case_places(api_call *call)
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     ct_case_stays *s = NULL;
     ct_code rc = ct_case_stays_get(db, call->params[0], NULL, &s, &err);
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_t *stays = json_array();
     for (size_t i = 0; i < s->n; i++)
         json_array_append_new(stays, json_pack("{s:o,s:o,s:I,s:o}", "start",
@@ -104,7 +92,7 @@ json_t *api_cells(api_call *call)
     ct_err err;
     ct_db *db = api_db(call->server, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_t *cells = json_array();
     uint32_t n = ct__catalog_cell_count(db->cat);
     for (uint32_t loc = 0; loc < n; loc++) {
@@ -133,11 +121,11 @@ json_t *api_geography(api_call *call)
     if (rc == CT_ENOTFOUND)
         return json_pack("{s:s,s:[]}", "type", "FeatureCollection", "features");
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_error_t je;
     json_t *g = json_loadb(text, len, 0, &je);
     free(text);
-    return g ? g : fail(call, 500, "the stored geography is not JSON");
+    return g ? g : api_fail(call, 500, "the stored geography is not JSON");
 }
 
 /* GET /api/v1/hotspots?from=&to=&min_cases=: where cases met during
@@ -150,22 +138,22 @@ json_t *api_hotspots(api_call *call)
     const char *from = api_query(call, "from"), *to = api_query(call, "to");
     const char *min = api_query(call, "min_cases");
     if (!from || !to || ct_parse_time(from, 1, &q.from) || ct_parse_time(to, 1, &q.to))
-        return fail(call, 400, "from and to are required, as dates or times (ISO 8601)");
+        return api_fail(call, 400, "from and to are required, as dates or times (ISO 8601)");
     if (min) {
         char *end;
         long v = strtol(min, &end, 10);
         if (!*min || *end || v < 2 || v > 1000)
-            return fail(call, 400, "min_cases must be 2 to 1000");
+            return api_fail(call, 400, "min_cases must be 2 to 1000");
         q.min_cases = (unsigned)v;
     }
     q.count_others = 0;
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     ct_hotspots *h = NULL;
     if (ct_hotspots_find(db, &q, NULL, &h, &err))
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_t *rows = json_array();
     for (size_t i = 0; i < h->n; i++) {
         const ct_hotspot *x = &h->items[i];

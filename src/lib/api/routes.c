@@ -28,13 +28,13 @@
 #define PER_PAGE_MAX 1000
 #define AUDIT_LIMIT_MAX 1000
 
-static json_t *fail(api_call *call, int status, const char *msg)
+json_t *api_fail(api_call *call, int status, const char *msg)
 {
     call->status = status;
     return api_error(status, "%s", msg);
 }
 
-static json_t *fail_err(api_call *call, const ct_err *err)
+json_t *api_fail_err(api_call *call, const ct_err *err)
 {
     call->status = api_status_of(err->code);
     return api_error(call->status, "%s", err->msg);
@@ -139,7 +139,7 @@ json_t *api_healthz(api_call *call)
 {
     sqlite3 *sql = api_sql(call->server);
     if (!sql)
-        return fail(call, 503, "the database cannot be opened");
+        return api_fail(call, 503, "the database cannot be opened");
     return json_pack("{s:s,s:s}", "status", "ok", "version", CT_VERSION);
 }
 
@@ -178,7 +178,7 @@ static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int re
     api_server *s = call->server;
     ct_db *db = api_db(s, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
     actor(call, who);
     size_t shown = 0;
@@ -204,7 +204,7 @@ static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int re
     }
     if (rc) {
         json_decref(arr);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return arr;
 }
@@ -214,15 +214,15 @@ json_t *api_cases_list(api_call *call)
     long page, per_page;
     int reveal = reveal_of(call);
     if (paging(call, &page, &per_page) || reveal < 0)
-        return fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
+        return api_fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
     sqlite3 *sql = api_sql(call->server);
     sqlite3_stmt *st = NULL;
     if (!sql)
-        return fail(call, 503, "the database cannot be opened");
+        return api_fail(call, 503, "the database cannot be opened");
     int64_t total = 0;
     if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM cases WHERE " CASE_VISIBLE, -1, &st,
                            NULL) != SQLITE_OK)
-        return fail(call, 500, sqlite3_errmsg(sql));
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW)
         total = sqlite3_column_int64(st, 0);
@@ -231,7 +231,7 @@ json_t *api_cases_list(api_call *call)
                            "SELECT case_id, subscriber, onset, isolated, region FROM cases WHERE " CASE_VISIBLE
                            " ORDER BY case_id LIMIT ?2 OFFSET ?3",
                            -1, &st, NULL) != SQLITE_OK)
-        return fail(call, 500, sqlite3_errmsg(sql));
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, per_page);
     sqlite3_bind_int64(st, 3, (page - 1) * per_page);
@@ -244,7 +244,7 @@ json_t *api_cases_list(api_call *call)
     json_t *cases = rows ? cases_json(call, rows, n, reveal, "api cases", "") : NULL;
     free(rows);
     if (!cases)
-        return fail(call, 500, "out of memory");
+        return api_fail(call, 500, "out of memory");
     if (call->status != 200)
         return cases;
     return json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page",
@@ -257,14 +257,14 @@ static int visible_case(api_call *call, case_row *c, json_t **answer)
     sqlite3 *sql = api_sql(call->server);
     sqlite3_stmt *st = NULL;
     if (!sql) {
-        *answer = fail(call, 503, "the database cannot be opened");
+        *answer = api_fail(call, 503, "the database cannot be opened");
         return -1;
     }
     if (sqlite3_prepare_v2(sql,
                            "SELECT case_id, subscriber, onset, isolated, region FROM cases "
                            "WHERE case_id = ?2 AND " CASE_VISIBLE,
                            -1, &st, NULL) != SQLITE_OK) {
-        *answer = fail(call, 500, sqlite3_errmsg(sql));
+        *answer = api_fail(call, 500, sqlite3_errmsg(sql));
         return -1;
     }
     sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
@@ -274,7 +274,7 @@ static int visible_case(api_call *call, case_row *c, json_t **answer)
         read_case(st, c);
     sqlite3_finalize(st);
     if (!found)
-        *answer = fail(call, 404, "no such case");
+        *answer = api_fail(call, 404, "no such case");
     return found;
 }
 
@@ -288,7 +288,7 @@ json_t *api_case_get(api_call *call)
 {
     int reveal = reveal_of(call);
     if (reveal < 0)
-        return fail(call, 400, "reveal must be true or false");
+        return api_fail(call, 400, "reveal must be true or false");
     case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
@@ -306,7 +306,7 @@ json_t *api_cases_add(api_call *call)
     static const char *const FIELDS[] = {"case_id", "msisdn", "onset", "isolated", "region"};
     const char *v[5] = {NULL};
     if (!json_is_object(call->body))
-        return fail(call, 400, "the body must be a JSON object");
+        return api_fail(call, 400, "the body must be a JSON object");
     const char *key;
     json_t *value;
     json_object_foreach(call->body, key, value)
@@ -327,15 +327,15 @@ json_t *api_cases_add(api_call *call)
         v[k] = json_string_value(value);
     }
     if (!v[0] || !v[1] || !v[2])
-        return fail(call, 400, "case_id, msisdn and onset are required");
+        return api_fail(call, 400, "case_id, msisdn and onset are required");
     if (v[4] && !ct_region_code_valid(v[4]))
-        return fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
+        return api_fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
     ct_err err;
     ct_db *w = NULL;
     /* a worker must not wait for an ingest to end: busy is 503 at once
      * (a writer that starts between this look and the open is waited for) */
     if (ct__writer_busy(api_dir(call->server)))
-        return fail(call, 503, "the data directory is busy with another writer; try again later");
+        return api_fail(call, 503, "the data directory is busy with another writer; try again later");
     if (ct_open_keyed(api_dir(call->server), 1, api_keys(call->server), &w, &err) != CT_OK) {
         call->status = 503;
         return api_error(503, "the data directory is busy: %s", err.msg);
@@ -347,7 +347,7 @@ json_t *api_cases_add(api_call *call)
         rc = ct__audit_as(w, who, call->reason, "api cases add", v[0], 1, &err);
     ct_close(w);
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     call->status = 201;
     char masked[24];
     ct__mask_msisdn(v[1], strlen(v[1]), masked);
@@ -380,12 +380,24 @@ static json_t *contact_json(sqlite3_stmt *st, json_t *msisdn)
                      column_text(st, 5), "quarantine_end", column_time(st, 6));
 }
 
+/* A statement on one case's contacts: ?1 the case, ?2 the caller's region
+ * ("" for all). NULL when it does not prepare. */
+static sqlite3_stmt *case_query(api_call *call, sqlite3 *sql, const char *q, const char *case_id)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, scope(call), -1, SQLITE_TRANSIENT);
+    return st;
+}
+
 json_t *api_contacts_list(api_call *call)
 {
     long page, per_page;
     int reveal = reveal_of(call);
     if (paging(call, &page, &per_page) || reveal < 0)
-        return fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
+        return api_fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
     const char *level = api_query(call, "level");
     const char *levels = !level || !*level        ? "'quarantine','test','none'"
                          : !strcmp(level, "none") ? "'quarantine','test','none'"
@@ -393,7 +405,7 @@ json_t *api_contacts_list(api_call *call)
                          : !strcmp(level, "quarantine") ? "'quarantine'"
                                                         : NULL;
     if (!levels)
-        return fail(call, 400, "level must be quarantine, test or none");
+        return api_fail(call, 400, "level must be quarantine, test or none");
     case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
@@ -407,30 +419,25 @@ json_t *api_contacts_list(api_call *call)
              "SELECT count(*) FROM nt_contacts WHERE case_id = ?1 AND level IN (%s) AND "
              "(?2 = '' OR home_region = ?2)",
              levels);
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-        return fail(call, 500, sqlite3_errmsg(sql));
-    sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, scope(call), -1, SQLITE_TRANSIENT);
+    if ((st = case_query(call, sql, q, c.case_id)) == NULL)
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     if (sqlite3_step(st) == SQLITE_ROW)
         total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    st = NULL;
     snprintf(q, sizeof q,
              "SELECT " CONTACT_COLUMNS " FROM nt_contacts INDEXED BY nt_contacts_rank "
              "WHERE case_id = ?1 AND (?2 = '' OR home_region = ?2) AND level IN (%s) "
              "ORDER BY p_contact DESC, exposure_s DESC, subscriber LIMIT ?3 OFFSET ?4",
              levels);
-    if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-        return fail(call, 500, sqlite3_errmsg(sql));
-    sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, scope(call), -1, SQLITE_TRANSIENT);
+    if ((st = case_query(call, sql, q, c.case_id)) == NULL)
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     sqlite3_bind_int64(st, 3, per_page);
     sqlite3_bind_int64(st, 4, (page - 1) * per_page);
     ct_err err;
     ct_db *db = api_db(call->server, &err);
     if (!db) {
         sqlite3_finalize(st);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     json_t *arr = json_array();
     ct_code rc = CT_OK;
@@ -454,7 +461,7 @@ json_t *api_contacts_list(api_call *call)
     sqlite3_finalize(st);
     if (rc) {
         json_decref(arr);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return json_pack("{s:s,s:I,s:I,s:I,s:o}", "case_id", c.case_id, "page", (json_int_t)page,
                      "per_page", (json_int_t)per_page, "total", (json_int_t)total, "contacts",
@@ -499,7 +506,7 @@ json_t *api_evidence(api_call *call)
 {
     int reveal = reveal_of(call);
     if (reveal < 0)
-        return fail(call, 400, "reveal must be true or false");
+        return api_fail(call, 400, "reveal must be true or false");
     uint64_t num;
     char digits[16];
     const char *m = call->params[1];
@@ -509,7 +516,7 @@ json_t *api_evidence(api_call *call)
                                                                          : 0;
     int is_ref = end && !*end && by_ref <= UINT32_MAX;
     if (!is_ref && ct__parse_msisdn(m, strlen(m), &num, digits))
-        return fail(call, 404, "no such contact");
+        return api_fail(call, 404, "no such contact");
     case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
@@ -517,34 +524,34 @@ json_t *api_evidence(api_call *call)
     ct_err err;
     ct_db *db = api_db(call->server, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     uint32_t sub = (uint32_t)by_ref;
     ct_code rc = is_ref ? sub < ct__subdict_count(db->subs)
                               ? ct__subdict_number(db->subs, sub, digits, &err)
                               : CT_ENOTFOUND
                         : ct__subdict_find(db->subs, digits, &sub, &err);
     if (rc == CT_ENOTFOUND)
-        return fail(call, 404, "no such contact");
+        return api_fail(call, 404, "no such contact");
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     sqlite3 *sql = api_sql(call->server);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(sql,
                            "SELECT " CONTACT_COLUMNS ", found_at, updated_at FROM nt_contacts "
                            "WHERE case_id = ?1 AND subscriber = ?2 AND (?3 = '' OR home_region = ?3)",
                            -1, &st, NULL) != SQLITE_OK)
-        return fail(call, 500, sqlite3_errmsg(sql));
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     sqlite3_bind_text(st, 1, c.case_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, sub);
     sqlite3_bind_text(st, 3, scope(call), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return fail(call, 404, "no such contact");
+        return api_fail(call, 404, "no such contact");
     }
     db = api_db(call->server, &err);
     if (!db) {
         sqlite3_finalize(st);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     char who[CT_USER_NAME_MAX + 8], what[64];
     actor(call, who);
@@ -552,7 +559,7 @@ json_t *api_evidence(api_call *call)
     rc = ct__audit_as(db, who, call->reason, what, c.case_id, 1, &err);
     if (rc) {
         sqlite3_finalize(st);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     json_t *ev = contact_json(st, number_json(digits, 1, reveal));
     json_object_set_new(ev, "case_id", json_string(c.case_id));
@@ -566,7 +573,7 @@ json_t *api_evidence(api_call *call)
                            -1, &st, NULL) != SQLITE_OK) {
         json_decref(ev);
         json_decref(msgs);
-        return fail(call, 500, sqlite3_errmsg(sql));
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     } else {
         sqlite3_bind_int64(st, 1, sub);
         sqlite3_bind_text(st, 2, c.case_id, -1, SQLITE_TRANSIENT);
@@ -582,7 +589,7 @@ json_t *api_evidence(api_call *call)
     json_t *episodes = evidence_episodes(call, c.case_id, digits, &err);
     if (!episodes) {
         json_decref(ev);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     json_object_set_new(ev, "episodes", episodes);
     return ev;
@@ -598,16 +605,16 @@ json_t *api_status(api_call *call)
     char digits[16];
     const char *m = call->params[0];
     if (ct__parse_msisdn(m, strlen(m), &num, digits))
-        return fail(call, 400, "not a phone number");
+        return api_fail(call, 400, "not a phone number");
     ct_err err;
     ct_db *db = api_db(call->server, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     uint32_t sub = 0;
     ct_code rc = ct__subdict_find(db->subs, digits, &sub, &err);
     sqlite3 *sql = api_sql(call->server);
     if (!sql)
-        return fail(call, 503, "the database cannot be opened");
+        return api_fail(call, 503, "the database cannot be opened");
     json_t *msgs = json_array(), *appeals = json_array();
     sqlite3_stmt *st = NULL;
     int read_ok = 1;
@@ -645,7 +652,7 @@ json_t *api_status(api_call *call)
     if (!read_ok) {
         json_decref(msgs);
         json_decref(appeals);
-        return fail(call, 500, sqlite3_errmsg(sql));
+        return api_fail(call, 500, sqlite3_errmsg(sql));
     }
     if (rc == CT_ENOTFOUND) { /* a number we never saw has no status: the same answer */
         ct__err_clear(&err);
@@ -658,7 +665,7 @@ json_t *api_status(api_call *call)
     if (rc) {
         json_decref(msgs);
         json_decref(appeals);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     char masked[24];
     ct__mask_msisdn(digits, strlen(digits), masked);
@@ -670,17 +677,17 @@ json_t *api_status(api_call *call)
 json_t *api_run_start(api_call *call)
 {
     if (call->body && (!json_is_object(call->body) || json_object_size(call->body) != 0))
-        return fail(call, 400, "a run takes no fields: its parameters are the configuration's");
+        return api_fail(call, 400, "a run takes no fields: its parameters are the configuration's");
     sqlite3 *sql = api_sql(call->server);
     if (!sql)
-        return fail(call, 503, "the database cannot be opened");
+        return api_fail(call, 503, "the database cannot be opened");
     char who[CT_USER_NAME_MAX + 8];
     actor(call, who);
     int64_t id = 0;
     ct_err err;
     if (ct__jobs_start_run(sql, api_dir(call->server), api_keys(call->server), who, call->reason,
                            api_jobs(call->server), &id, &err) != CT_OK)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     call->status = 202;
     return json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "running");
 }
@@ -690,14 +697,14 @@ json_t *api_run_get(api_call *call)
     char *end;
     long long id = strtoll(call->params[0], &end, 10);
     if (*end || id <= 0)
-        return fail(call, 404, "no such run");
+        return api_fail(call, 404, "no such run");
     sqlite3 *sql = api_sql(call->server);
     sqlite3_stmt *st = NULL;
     if (!sql || sqlite3_prepare_v2(sql,
                                    "SELECT state, started_by, started_at, finished_at, summary,"
                                    " error FROM api_runs WHERE id = ?1",
                                    -1, &st, NULL) != SQLITE_OK)
-        return fail(call, 503, "the database cannot be read");
+        return api_fail(call, 503, "the database cannot be read");
     sqlite3_bind_int64(st, 1, id);
     json_t *out = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -709,7 +716,7 @@ json_t *api_run_get(api_call *call)
                         sum ? sum : json_null(), "error", column_text(st, 5));
     }
     sqlite3_finalize(st);
-    return out ? out : fail(call, 404, "no such run");
+    return out ? out : api_fail(call, 404, "no such run");
 }
 
 /* ---- the regional export ------------------------------------------------------------ */
@@ -744,31 +751,31 @@ json_t *api_export(api_call *call)
     const char *region = api_query(call, "region"), *since_s = api_query(call, "since");
     const char *level_s = api_query(call, "level");
     if (reveal < 0)
-        return fail(call, 400, "reveal must be true or false");
+        return api_fail(call, 400, "reveal must be true or false");
     if (call->user.role == CT_ROLE_REGIONAL) {
         if (region && strcmp(region, call->user.region))
-            return fail(call, 404, "no such region");
+            return api_fail(call, 404, "no such region");
         region = call->user.region;
     }
     if (!region || !*region)
-        return fail(call, 400, "region is required");
+        return api_fail(call, 400, "region is required");
     if (!ct_region_code_valid(region)) /* it is echoed in the answer: text only (fuzzer) */
-        return fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
+        return api_fail(call, 400, "region must be an ISO 3166-2 code such as RU-MOW");
     int64_t since = 0;
     if (since_s && ct_parse_time(since_s, 1, &since))
-        return fail(call, 400, "since must be a time or a date");
+        return api_fail(call, 400, "since must be a time or a date");
     ct_level level = CT_LEVEL_NONE;
     if (level_s && ct_level_parse(level_s, &level))
-        return fail(call, 400, "level must be quarantine, test or none");
+        return api_fail(call, 400, "level must be quarantine, test or none");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     rows_ctx x = {json_array(), reveal};
     ct_code rc = ct_export(db, region, since, level, export_row, &x, &err);
     if (rc) {
         json_decref(x.rows);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return json_pack("{s:s,s:o}", "region", region, "contacts", x.rows);
 }
@@ -779,7 +786,7 @@ json_t *api_export(api_call *call)
 static int only_fields(api_call *call, const char *const *allowed, size_t n, json_t **answer)
 {
     if (!json_is_object(call->body)) {
-        *answer = fail(call, 400, "the body must be a JSON object");
+        *answer = api_fail(call, 400, "the body must be a JSON object");
         return -1;
     }
     const char *key;
@@ -835,18 +842,18 @@ json_t *api_appeals_file(api_call *call)
     if (only_fields(call, ALLOWED, 3, &answer))
         return answer;
     if (!field(call, "msisdn") || !field(call, "reason"))
-        return fail(call, 400, "msisdn and reason are required");
+        return api_fail(call, 400, "msisdn and reason are required");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
     actor(call, who);
     ct_appeal a;
     ct_code rc = ct_appeal_file(db, who, field(call, "msisdn"), field(call, "case_id"),
                                 field(call, "reason"), &a, &err);
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     call->status = 201;
     if (call->user.role == CT_ROLE_HOTLINE) /* no case, no evidence: only what it filed */
         return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)a.id, "state", a.state,
@@ -868,16 +875,16 @@ json_t *api_appeals_list(api_call *call)
     const char *state = api_query(call, "state");
     if (reveal < 0 || (state && strcmp(state, "pending") && strcmp(state, "upheld") &&
                        strcmp(state, "rejected")))
-        return fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
+        return api_fail(call, 400, "state must be pending, upheld or rejected; reveal true or false");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     rows_ctx x = {json_array(), reveal};
     ct_code rc = ct_appeals_list(db, scope(call), state, appeal_row, &x, &err);
     if (rc) {
         json_decref(x.rows);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return json_pack("{s:o}", "appeals", x.rows);
 }
@@ -890,22 +897,22 @@ json_t *api_appeal_decide(api_call *call)
         return answer;
     const char *decision = field(call, "decision");
     if (!decision || (strcmp(decision, "upheld") && strcmp(decision, "rejected")))
-        return fail(call, 400, "decision must be upheld or rejected");
+        return api_fail(call, 400, "decision must be upheld or rejected");
     char *end;
     long long id = strtoll(call->params[0], &end, 10);
     if (*end || id <= 0)
-        return fail(call, 404, "no such appeal");
+        return api_fail(call, 404, "no such appeal");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     char who[CT_USER_NAME_MAX + 8];
     actor(call, who);
     ct_appeal a;
     ct_code rc = ct_appeal_decide(db, who, id, scope(call), !strcmp(decision, "upheld"),
                                   field(call, "note"), &a, &err);
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     return appeal_json(&a, 0);
 }
 
@@ -939,16 +946,16 @@ json_t *api_report(api_call *call)
     const char *day = api_query(call, "day");
     int64_t t;
     if (day && (strlen(day) != 10 || ct_parse_time(day, 1, &t)))
-        return fail(call, 400, "day must be YYYY-MM-DD");
+        return api_fail(call, 400, "day must be YYYY-MM-DD");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     report_ctx x = {json_array(), scope(call)};
     ct_code rc = ct_report(db, day, report_row, &x, &err);
     if (rc) {
         json_decref(x.rows);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return json_pack("{s:o}", "rows", x.rows);
 }
@@ -958,11 +965,11 @@ json_t *api_oversight(api_call *call)
     ct_err err;
     ct_db *db = api_db(call->server, &err);
     if (!db)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     ct_oversight o;
     ct_code rc = ct_oversight_get(db, api_query(call, "week"), &o, &err);
     if (rc)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_t *regions = json_array(), *reads = json_array();
     for (size_t i = 0; i < o.n_regions; i++) {
         const ct_oversight_region *g = &o.regions[i];
@@ -1020,15 +1027,15 @@ json_t *api_audit_list(api_call *call)
     char *end;
     long long since = since_s ? strtoll(since_s, &end, 10) : 0;
     if (since_s && (!*since_s || *end || since < 0))
-        return fail(call, 400, "since must be a record number");
+        return api_fail(call, 400, "since must be a record number");
     long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
     if (limit_s && (!*limit_s || *end || limit < 1 || limit > AUDIT_LIMIT_MAX))
-        return fail(call, 400, "limit must be 1 to 1000");
+        return api_fail(call, 400, "limit must be 1 to 1000");
     audit_ctx x = {json_array(), since, (size_t)limit};
     ct_err err;
     if (ct__audit_each(api_dir(call->server), 0, (uint64_t)since, audit_line, &x, &err) != CT_OK) {
         json_decref(x.records);
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     }
     return json_pack("{s:o}", "records", x.records);
 }
@@ -1038,7 +1045,7 @@ json_t *api_audit_verify(api_call *call)
     ct_audit_check a;
     ct_err err;
     if (ct_audit_verify(api_dir(call->server), &a, &err) != CT_OK)
-        return fail_err(call, &err);
+        return api_fail_err(call, &err);
     json_t *out = json_pack("{s:b,s:I,s:I,s:I,s:I,s:s}", "ok", a.ok, "records",
                             (json_int_t)a.records, "unchained", (json_int_t)a.unchained, "files",
                             (json_int_t)a.files, "last_seq", (json_int_t)a.last_seq, "head",
