@@ -49,11 +49,7 @@ static const char SCHEMA[] =
     " found_day TEXT NOT NULL DEFAULT '', PRIMARY KEY(case_id, subscriber));"
     "CREATE INDEX IF NOT EXISTS nt_contacts_region ON nt_contacts(home_region, updated_at);"
     "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON nt_contacts(subscriber);"
-    /* a case's contacts best first, and counted by level, without reading
-     * the whole net (the API's pages: 43 447 contacts in a case at 100k) */
-    "CREATE INDEX IF NOT EXISTS nt_contacts_rank ON nt_contacts(case_id, p_contact DESC,"
-    " exposure_s DESC, subscriber);"
-    "CREATE INDEX IF NOT EXISTS nt_contacts_level ON nt_contacts(case_id, level, home_region);"
+
     "CREATE TABLE IF NOT EXISTS nt_outbox(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
     " subscriber INTEGER NOT NULL, kind TEXT NOT NULL, case_id TEXT NOT NULL,"
     " region TEXT NOT NULL, last_contact INTEGER NOT NULL, quarantine_end INTEGER NOT NULL,"
@@ -74,6 +70,14 @@ static const char SCHEMA[] =
     " note TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS nt_appeals_contact ON nt_appeals(case_id, subscriber);"
     "CREATE INDEX IF NOT EXISTS nt_appeals_region ON nt_appeals(region, state);";
+
+/* Indexes on columns that came later (ADDED): made once those exist. A
+ * case's contacts best first, and counted by level, without reading the
+ * whole net (the API's pages: 43 447 contacts in a case at 100k). */
+static const char LATER_INDEXES[] =
+    "CREATE INDEX IF NOT EXISTS nt_contacts_rank ON nt_contacts(case_id, p_contact DESC,"
+    " exposure_s DESC, subscriber);"
+    "CREATE INDEX IF NOT EXISTS nt_contacts_level ON nt_contacts(case_id, level, home_region);";
 
 /* Columns that came after the first schema, as ADD COLUMN clauses. */
 typedef struct added_column {
@@ -187,6 +191,8 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
         rc = ct__ndb_exec(db, SCHEMA, err);
     if (!rc)
         rc = add_columns(db, err);
+    if (!rc)
+        rc = ct__ndb_exec(db, LATER_INDEXES, err);
     if (!rc)
         rc = ct__report_tables(db, dir, err);
 out:
