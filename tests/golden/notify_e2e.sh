@@ -64,7 +64,9 @@ expect_same "$WORK/export_expected" "$WORK/export_got"
 expect_exit 0 "$CT" --data "$D" export --region RU-SPE --format json
 [ "$(cat "$WORK/out")" = "[]" ] || fail "another region's export is not empty"
 expect_exit 0 "$CT" --data "$D" report --format csv
-expect_grep ",RU-MOW,1,4,4,4,0,4,0,0,0$" "$WORK/out"   # ..., failed, quarantine, test, none, invitations
+expect_grep ",RU-MOW,1,4,4,4,0,4,0,0,0,0,0,0$" "$WORK/out"   # ..., quarantine, test, none, invitations, appeals (3)
+# and the counters the report keeps agree with a recount after the SMS and their reports
+expect_exit 0 "$CT" --data "$D" check
 expect_exit 0 "$CT" --data "$D" report --date 2000-01-01
 [ "$(wc -l <"$WORK/out")" = 1 ] || fail "report for a day without contacts is not empty"
 for what in '"what":"sms"' '"what":"export"' '"what":"report"' '"what":"run"'; do
