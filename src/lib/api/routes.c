@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "cases.h"
 #include "celltrace_notify.h"
 #include "db.h"
 #include "error.h"
 #include "jobs.h"
+#include "report.h"
 #include "routes.h"
 #include "sqlvfs.h"
 #include "subscribers.h"
@@ -145,33 +148,10 @@ json_t *api_healthz(api_call *call)
 
 /* ---- cases ------------------------------------------------------------------------- */
 
-#define CASE_VISIBLE                                                                      \
-    "(?1 = '' OR cases.region = ?1 OR EXISTS (SELECT 1 FROM nt_contacts c WHERE "         \
-    "c.case_id = cases.case_id AND c.home_region = ?1))"
-
-typedef struct case_row {
-    char case_id[CT_ID_MAX + 1], region[CT_REGION_MAX + 1];
-    uint32_t sub;
-    int64_t onset, isolated;
-    int has_isolated;
-} case_row;
-
-static void read_case(sqlite3_stmt *st, case_row *c)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->case_id, sizeof c->case_id, "%s", (const char *)sqlite3_column_text(st, 0));
-    c->sub = (uint32_t)sqlite3_column_int64(st, 1);
-    c->onset = sqlite3_column_int64(st, 2);
-    c->has_isolated = sqlite3_column_type(st, 3) != SQLITE_NULL;
-    c->isolated = sqlite3_column_int64(st, 3);
-    const unsigned char *r = sqlite3_column_text(st, 4);
-    snprintf(c->region, sizeof c->region, "%s", r ? (const char *)r : "");
-}
-
 /* Turns rows into JSON with their numbers, after one audit record for all
  * of them. A number is shown for federal users and for a case of the
  * regional user's own region. */
-static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int reveal,
+static json_t *cases_json(api_call *call, const ct__case_row *rows, size_t n, int reveal,
                           const char *what, const char *object)
 {
     ct_err err;
@@ -189,7 +169,7 @@ static json_t *cases_json(api_call *call, const case_row *rows, size_t n, int re
     ct_code rc = shown ? ct__audit_as(db, who, call->reason, w, object, shown, &err) : CT_OK;
     json_t *arr = json_array();
     for (size_t i = 0; !rc && i < n; i++) {
-        const case_row *c = &rows[i];
+        const ct__case_row *c = &rows[i];
         int show = call->user.role == CT_ROLE_FEDERAL || !strcmp(c->region, call->user.region);
         char digits[16] = "";
         if (show)
@@ -216,71 +196,59 @@ json_t *api_cases_list(api_call *call)
     if (paging(call, &page, &per_page) || reveal < 0)
         return api_fail(call, 400, "page, per_page (1-1000) and reveal (true|false) must be valid");
     sqlite3 *sql = api_sql(call->server);
-    sqlite3_stmt *st = NULL;
     if (!sql)
         return api_fail(call, 503, "the database cannot be opened");
-    int64_t total = 0;
-    if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM cases WHERE " CASE_VISIBLE, -1, &st,
-                           NULL) != SQLITE_OK)
-        return api_fail(call, 500, sqlite3_errmsg(sql));
-    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT case_id, subscriber, onset, isolated, region FROM cases WHERE " CASE_VISIBLE
-                           " ORDER BY case_id LIMIT ?2 OFFSET ?3",
-                           -1, &st, NULL) != SQLITE_OK)
-        return api_fail(call, 500, sqlite3_errmsg(sql));
-    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, per_page);
-    sqlite3_bind_int64(st, 3, (page - 1) * per_page);
-    case_row *rows = calloc((size_t)per_page, sizeof *rows);
+    ct_err err;
+    char *living = NULL; /* cases with contacts in the caller's region */
+    if (*scope(call) && ct__report_cases_living_in(sql, scope(call), &living, &err))
+        return api_fail_err(call, &err);
+    ct_db *db = api_db(call->server, &err);
+    ct__case_row *rows = NULL;
     size_t n = 0;
-    int r;
-    while (rows && (r = sqlite3_step(st)) == SQLITE_ROW)
-        read_case(st, &rows[n++]);
-    sqlite3_finalize(st);
-    json_t *cases = rows ? cases_json(call, rows, n, reveal, "api cases", "") : NULL;
-    free(rows);
-    if (!cases)
-        return api_fail(call, 500, "out of memory");
+    uint64_t total = 0;
+    ct_code rc = db ? ct__cases_select(db, scope(call), living, (size_t)((page - 1) * per_page),
+                                       (size_t)per_page, &rows, &n, &total, &err)
+                    : CT_EIO;
+    free(living);
+    if (rc)
+        return api_fail_err(call, &err);
+    json_t *cases = cases_json(call, rows, n, reveal, "api cases", "");
+    ct__free(rows);
     if (call->status != 200)
         return cases;
     return json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page",
                      (json_int_t)per_page, "total", (json_int_t)total, "cases", cases);
 }
 
-/* The case of the path if the user may see it: 1, 0 (404 set), -1 (error set). */
-static int visible_case(api_call *call, case_row *c, json_t **answer)
+/* The case of the path if the user may see it: 1, 0 (404 set), -1 (error
+ * set). A regional user sees a case registered in their region or with
+ * contacts living there (the cases table is cases.c's, where contacts
+ * live the report's: report.c). */
+static int visible_case(api_call *call, ct__case_row *c, json_t **answer)
 {
     sqlite3 *sql = api_sql(call->server);
-    sqlite3_stmt *st = NULL;
-    if (!sql) {
+    ct_err err;
+    ct_db *db = api_db(call->server, &err);
+    if (!sql || !db) {
         *answer = api_fail(call, 503, "the database cannot be opened");
         return -1;
     }
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT case_id, subscriber, onset, isolated, region FROM cases "
-                           "WHERE case_id = ?2 AND " CASE_VISIBLE,
-                           -1, &st, NULL) != SQLITE_OK) {
-        *answer = api_fail(call, 500, sqlite3_errmsg(sql));
+    ct_code rc = ct__case_get(db, call->params[0], c, &err);
+    int seen = rc == CT_OK;
+    if (seen && *scope(call) && strcmp(c->region, scope(call)))
+        rc = ct__report_case_lives_in(sql, scope(call), c->case_id, &seen, &err);
+    if (rc && rc != CT_ENOTFOUND) {
+        *answer = api_fail_err(call, &err);
         return -1;
     }
-    sqlite3_bind_text(st, 1, scope(call), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, call->params[0], -1, SQLITE_TRANSIENT);
-    int found = sqlite3_step(st) == SQLITE_ROW;
-    if (found)
-        read_case(st, c);
-    sqlite3_finalize(st);
-    if (!found)
+    if (!seen)
         *answer = api_fail(call, 404, "no such case");
-    return found;
+    return seen;
 }
 
 int api_case_visible(api_call *call, json_t **answer)
 {
-    case_row c;
+    ct__case_row c;
     return visible_case(call, &c, answer);
 }
 
@@ -289,7 +257,7 @@ json_t *api_case_get(api_call *call)
     int reveal = reveal_of(call);
     if (reveal < 0)
         return api_fail(call, 400, "reveal must be true or false");
-    case_row c;
+    ct__case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
         return answer;
@@ -406,7 +374,7 @@ json_t *api_contacts_list(api_call *call)
                                                         : NULL;
     if (!levels)
         return api_fail(call, 400, "level must be quarantine, test or none");
-    case_row c;
+    ct__case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
         return answer;
@@ -517,7 +485,7 @@ json_t *api_evidence(api_call *call)
     int is_ref = end && !*end && by_ref <= UINT32_MAX;
     if (!is_ref && ct__parse_msisdn(m, strlen(m), &num, digits))
         return api_fail(call, 404, "no such contact");
-    case_row c;
+    ct__case_row c;
     json_t *answer = NULL;
     if (visible_case(call, &c, &answer) <= 0)
         return answer;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "cases.h"
 #include "celltrace_notify.h"
 #include "config.h"
 #include "db.h"
@@ -98,8 +99,6 @@ typedef struct count_query {
 #define FIELD(f) offsetof(ct_oversight_region, f)
 
 static const count_query QUERIES[] = {
-    {"SELECT region, count(*) FROM cases WHERE onset >= ?1 AND onset < ?2 GROUP BY 1",
-     FIELD(cases)},
     {"SELECT home_region, count(*), level FROM nt_contacts WHERE found_at >= ?1 AND found_at < ?2"
      " GROUP BY 1, 3",
      0},
@@ -124,9 +123,23 @@ static const count_query QUERIES[] = {
      FIELD(appeals_overdue)},
 };
 
-static ct_code run_counts(sqlite3 *sql, ct_oversight *o, size_t *cap, int64_t now, ct_err *err)
+typedef struct cases_ctx {
+    ct_oversight *o;
+    size_t *cap;
+} cases_ctx;
+
+static void add_cases(void *ud, const char *region, uint64_t n)
 {
-    ct_code rc = CT_OK;
+    cases_ctx *x = ud;
+    region_slot(x->o, x->cap, region)->cases += n;
+}
+
+/* The cases (cases.c owns their table), then the counts of the queries. */
+static ct_code run_counts(ct_db *db, sqlite3 *sql, ct_oversight *o, size_t *cap, int64_t now,
+                          ct_err *err)
+{
+    cases_ctx cx = {o, cap};
+    ct_code rc = ct__cases_by_region(db, o->from, o->to, add_cases, &cx, err);
     for (size_t q = 0; !rc && q < sizeof QUERIES / sizeof *QUERIES; q++) {
         sqlite3_stmt *st = NULL;
         rc = ct__ndb_prepare(sql, QUERIES[q].sql, &st, err);
@@ -237,7 +250,7 @@ ct_code ct_oversight_get(ct_db *db, const char *week, ct_oversight *out, ct_err 
     size_t cap = 0;
     rc = ct__ndb_open(db->dir, &sql, err);
     if (!rc)
-        rc = run_counts(sql, out, &cap, now, err);
+        rc = run_counts(db, sql, out, &cap, now, err);
     sqlite3_close(sql);
     audit_ctx x = {out, 0, ""};
     ct__format_time(out->to, x.to);

@@ -41,6 +41,7 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -392,5 +393,41 @@ ct_code ct_report_check(ct_db *db, uint64_t *groups, uint64_t *differing, ct_err
     if (sql)
         sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(sql);
+    return rc;
+}
+
+/* ---- which cases reach a region ------------------------------------------------- */
+
+ct_code ct__report_cases_living_in(sqlite3 *sql, const char *region, char **ids, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *ids = NULL;
+    ct_code rc = ct__ndb_prepare(
+        sql, "SELECT json_group_array(DISTINCT case_id) FROM nt_day_case WHERE region = ?1",
+        &st, err);
+    if (!rc)
+        sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
+    if (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        *ids = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (!rc && !*ids)
+        rc = ct__fail(err, CT_ENOMEM, "out of memory");
+    return rc;
+}
+
+ct_code ct__report_case_lives_in(sqlite3 *sql, const char *region, const char *case_id,
+                                 int *yes, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *yes = 0;
+    ct_code rc = ct__ndb_prepare(
+        sql, "SELECT 1 FROM nt_day_case WHERE region = ?1 AND case_id = ?2 LIMIT 1", &st, err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, case_id, -1, SQLITE_TRANSIENT);
+    }
+    if (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        *yes = 1;
+    sqlite3_finalize(st);
     return rc;
 }

@@ -15,4 +15,10 @@
  * contacts stored before found_day existed. */
 ct_code ct__report_tables(sqlite3 *sql, const char *dir, ct_err *err);
 
+/* The cases with contacts living in `region`, as a JSON array of case ids
+ * (new: free()), from the report's tables; and whether one case has. */
+ct_code ct__report_cases_living_in(sqlite3 *sql, const char *region, char **ids, ct_err *err);
+ct_code ct__report_case_lives_in(sqlite3 *sql, const char *region, const char *case_id,
+                                 int *yes, ct_err *err);
+
 #endif

@@ -334,6 +334,65 @@ ct_code ct__case_get(ct_db *db, const char *case_id, ct__case_row *row, ct_err *
     return rc;
 }
 
+#define CASES_CHOSEN                                                                          \
+    " FROM cases WHERE ?1 = '' OR region = ?1 OR case_id IN (SELECT value FROM json_each(?2))"
+
+ct_code ct__cases_select(ct_db *db, const char *region, const char *also_ids, size_t offset,
+                         size_t limit, ct__case_row **rows, size_t *n, uint64_t *total,
+                         ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *rows = NULL;
+    *n = 0;
+    *total = 0;
+    ct_code rc = prepare(db, "SELECT count(*)" CASES_CHOSEN, &st, err);
+    for (int pass = 0; !rc && pass < 2; pass++) {
+        sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, also_ids ? also_ids : "[]", -1, SQLITE_TRANSIENT);
+        if (pass == 1) {
+            sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+        }
+        while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW) {
+            if (pass == 0) {
+                *total = (uint64_t)sqlite3_column_int64(st, 0);
+                continue;
+            }
+            CT_GROW(*rows, *n + 1, cap);
+            row_of(st, &(*rows)[(*n)++]);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (!rc && pass == 0)
+            rc = prepare(db, "SELECT " CASE_COLUMNS CASES_CHOSEN
+                             " ORDER BY case_id LIMIT ?3 OFFSET ?4", &st, err);
+    }
+    if (rc) {
+        ct__free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+ct_code ct__cases_by_region(ct_db *db, int64_t from, int64_t to,
+                            void (*fn)(void *ud, const char *region, uint64_t n), void *ud,
+                            ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = prepare(db, "SELECT coalesce(region, ''), count(*) FROM cases"
+                             " WHERE onset >= ?1 AND onset < ?2 GROUP BY 1", &st, err);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int64(st, 2, to);
+    }
+    while (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 ct_code ct__cases_all(ct_db *db, ct__case_row **rows, size_t *n, ct_err *err)
 {
     sqlite3_stmt *st = NULL;
