@@ -147,8 +147,15 @@ test('a case page: contacts by level, searchable, and a contact\'s evidence', as
   await page.fill('#contact-search', env.CT_A.slice(-4));
   await page.waitForFunction(() => document.querySelectorAll('#contacts tbody tr').length === 1);
   await page.fill('#contact-search', '');
-  // the evidence of the first contact (A, the most likely): timeline, places, messages
-  await page.click('#contacts tbody tr:first-child button.evidence-open');
+  // the evidence of the first contact (A, the most likely), reached with the keyboard
+  // alone: Tab until an evidence button has the focus, then Enter
+  let tabs = 0;
+  while (!(await page.evaluate(() => document.activeElement?.classList.contains('evidence-open')))) {
+    assert.ok(++tabs < 60, 'Tab reaches the first contact\'s evidence button');
+    await page.keyboard.press('Tab');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.closest('tr').rowIndex), 1);
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#timeline .episode');
   assert.ok(await page.$$eval('#episodes tbody tr', (r) => r.length) >= 1);
   await page.waitForSelector('#evidence-map path.shared-case');
