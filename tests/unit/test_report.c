@@ -2,9 +2,9 @@
  * test_report.c — the report's counters (report.c), kept by triggers,
  * against a recount from the rows themselves: a worked example with known
  * numbers, thousands of random writes of every kind the writers make
- * (runs' upserts and deletions, new messages, state changes, deleted
- * messages, rolled-back transactions, `purge --all`), and a data directory
- * from before the counters, which gets them on open.
+ * (runs' upserts and deletions, REPLACEs, new messages, state changes,
+ * deleted messages, rolled-back transactions, `purge --all`), and a data
+ * directory from before the counters, which gets them on open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -235,7 +235,13 @@ static void random_write(sqlite3 *sql, uint32_t *seed)
              states[rnd(seed) % 5], rnd(seed) % 1000 + 1);
         break;
     case 7:
-        if (rnd(seed) % 3 == 0)
+        if (rnd(seed) % 4 == 0) /* a REPLACE deletes the old row: its triggers run too */
+            exec(sql,
+                 "INSERT OR REPLACE INTO nt_contacts(case_id, subscriber, exposure_s, first_contact,"
+                 " last_contact, min_radius_m, home_region, quarantine_end, found_at, updated_at,"
+                 " level, found_day) VALUES('%s', %d, 60, 1, 2, 10, '%s', 3, 4, 4, '%s', '%s')",
+                 case_id, sub, regions[rnd(seed) % 3], levels[rnd(seed) % 3], days[rnd(seed) % 3]);
+        else if (rnd(seed) % 3 == 0)
             exec(sql, "DELETE FROM nt_outbox WHERE id = (SELECT id FROM nt_outbox"
                       " ORDER BY (id * %u) %% 101 LIMIT 1)", rnd(seed) % 1000 + 1);
         else
@@ -272,10 +278,17 @@ static void test_random_writes(void **state)
     }
     rows x = report(&f);
     assert_true(x.n > 0); /* the writes left something to count */
+    /* a message cannot change hands: the counters follow it by subscriber */
+    int64_t m = put_message(f.sql, 1, "new");
+    char upd[128];
+    snprintf(upd, sizeof upd, "UPDATE nt_outbox SET subscriber = 2 WHERE id = %lld", (long long)m);
+    assert_int_not_equal(ct__ndb_exec(f.sql, upd, NULL), CT_OK);
+    expect_sound(&f);
     fixture_close(&f);
 }
 
-/* A data directory from before the counters: no found_day, no tables. */
+/* A data directory from before the counters: no found_day column, no
+ * tables, triggers or page indexes. */
 static void test_older_directory(void **state)
 {
     (void)state;
@@ -294,12 +307,22 @@ static void test_older_directory(void **state)
         "nt_contacts_day_added", "nt_contacts_day_changed",  "nt_contacts_day_removed"};
     for (size_t i = 0; i < sizeof triggers / sizeof *triggers; i++)
         exec(f.sql, "DROP TRIGGER %s", triggers[i]);
-    exec(f.sql, "DROP TABLE nt_day; DROP TABLE nt_day_sub; DROP TABLE nt_day_case;"
+    exec(f.sql, "DROP TRIGGER nt_outbox_fixed; DROP INDEX nt_contacts_rank;"
+                " DROP INDEX nt_contacts_level;"
+                " DROP TABLE nt_day; DROP TABLE nt_day_sub; DROP TABLE nt_day_case;"
                 " DROP TABLE nt_latest; DROP TABLE nt_meta;"
-                " UPDATE nt_contacts SET found_day = '', found_at = %lld",
+                " ALTER TABLE nt_contacts DROP COLUMN found_day;"
+                " UPDATE nt_contacts SET found_at = %lld",
          (long long)1764504000); /* 2025-11-30 12:00 UTC: Moscow's day too */
     sqlite3_close(f.sql);
     assert_int_equal(ct__ndb_open(f.data, &f.sql, NULL), CT_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(ct__ndb_prepare(f.sql, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                     " ('nt_contacts_rank', 'nt_contacts_level', 'nt_outbox_fixed')",
+                                     &st, NULL), CT_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3); /* made again on open */
+    sqlite3_finalize(st);
     rows after = report(&f);
     assert_int_equal(after.n, 1);
     assert_string_equal(after.day[0], "2025-11-30"); /* from found_at, in the zone */

@@ -186,7 +186,10 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
         goto out;
     }
     sqlite3_busy_timeout(db, 30000);
-    rc = ct__ndb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err);
+    /* recursive_triggers: a REPLACE's implicit delete runs the delete
+     * triggers, which the report's counters rely on (report.c) */
+    rc = ct__ndb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          " PRAGMA recursive_triggers=ON;", err);
     if (!rc)
         rc = ct__ndb_exec(db, SCHEMA, err);
     if (!rc)

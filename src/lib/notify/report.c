@@ -31,6 +31,10 @@
  * nt_contacts.found_day, in the time zone in force when it was found
  * (runs.c), because triggers cannot know the configuration.
  *
+ * Every connection runs with recursive_triggers on (notifydb.c), so an
+ * INSERT OR REPLACE that deletes a row runs its delete trigger too; a
+ * message's id and subscriber may not change (nt_outbox_fixed).
+ *
  * ct_report_check recounts the report from nt_contacts and nt_outbox the
  * slow way and compares: `celltrace check` runs it, and the tests run it
  * after every kind of change.
@@ -103,7 +107,7 @@
     "DELETE FROM nt_day_case WHERE region = " R ".home_region AND day = " R ".found_day"      \
     " AND case_id = " R ".case_id AND rows <= 0;"
 
-static const char SCHEMA[] =
+static const char TABLES[] =
     "CREATE TABLE IF NOT EXISTS nt_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS nt_latest(subscriber INTEGER PRIMARY KEY,"
     " msg_id INTEGER NOT NULL, state TEXT NOT NULL, kind TEXT NOT NULL);"
@@ -121,6 +125,11 @@ static const char SCHEMA[] =
     " test INTEGER NOT NULL DEFAULT 0, none INTEGER NOT NULL DEFAULT 0,"
     " invitations INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(region, day)) WITHOUT ROWID;"
 
+    ;
+
+/* The triggers, made after a rebuild has filled found_day (so the fill does
+ * not run them row by row), or at every open when the tables are built. */
+static const char TRIGGERS[] =
     /* nt_day_sub and nt_day_case -> nt_day */
     "CREATE TRIGGER IF NOT EXISTS nt_day_sub_added AFTER INSERT ON nt_day_sub BEGIN"
     " INSERT INTO nt_day(region, day) VALUES(NEW.region, NEW.day) ON CONFLICT DO NOTHING;"
@@ -183,13 +192,19 @@ static const char SCHEMA[] =
     " OR OLD.case_id IS NOT NEW.case_id OR OLD.subscriber IS NOT NEW.subscriber BEGIN "
     CONTACT_REMOVE("OLD") CONTACT_ADD("NEW") " END;"
     "CREATE TRIGGER IF NOT EXISTS nt_contacts_day_removed AFTER DELETE ON nt_contacts BEGIN "
-    CONTACT_REMOVE("OLD") " END;";
+    CONTACT_REMOVE("OLD") " END;"
+    /* a message never changes hands: the counters follow messages by id
+     * and subscriber */
+    "CREATE TRIGGER IF NOT EXISTS nt_outbox_fixed BEFORE UPDATE OF id, subscriber ON nt_outbox"
+    " WHEN OLD.id IS NOT NEW.id OR OLD.subscriber IS NOT NEW.subscriber"
+    " BEGIN SELECT RAISE(ABORT, 'a message keeps its id and subscriber'); END;";
 
 /* Fills the tables from what is stored: for a data directory from before
  * them (its contacts get their found_day in today's time zone), and after
  * `purge --all` emptied nt_meta with everything else. */
+static const char FILL_DAYS[] =
+    "UPDATE nt_contacts SET found_day = ct_localdate(found_at) WHERE found_day = '';";
 static const char REBUILD[] =
-    "UPDATE nt_contacts SET found_day = ct_localdate(found_at) WHERE found_day = '';"
     "DELETE FROM nt_latest; DELETE FROM nt_day_sub; DELETE FROM nt_day_case; DELETE FROM nt_day;"
     "INSERT INTO nt_latest SELECT o.subscriber, o.id, o.state, o.kind FROM nt_outbox o"
     " WHERE o.id = (SELECT max(id) FROM nt_outbox m WHERE m.subscriber = o.subscriber);"
@@ -213,9 +228,11 @@ static ct_code is_built(sqlite3 *sql, int *built, ct_err *err)
 ct_code ct__report_tables(sqlite3 *sql, const char *dir, ct_err *err)
 {
     int built;
-    ct_code rc = ct__ndb_exec(sql, SCHEMA, err);
+    ct_code rc = ct__ndb_exec(sql, TABLES, err);
     if (!rc)
         rc = is_built(sql, &built, err);
+    if (!rc && built)
+        rc = ct__ndb_exec(sql, TRIGGERS, err);
     if (rc || built)
         return rc;
     ct_conf conf;
@@ -227,6 +244,10 @@ ct_code ct__report_tables(sqlite3 *sql, const char *dir, ct_err *err)
     if (rc)
         return rc;
     rc = is_built(sql, &built, err); /* another process may have built them meanwhile */
+    if (!rc && !built) /* days first, then the triggers, then the counters through them */
+        rc = ct__ndb_exec(sql, FILL_DAYS, err);
+    if (!rc)
+        rc = ct__ndb_exec(sql, TRIGGERS, err);
     if (!rc && !built)
         rc = ct__ndb_exec(sql, REBUILD, err);
     if (!rc)
@@ -280,9 +301,13 @@ static const char RECOUNT_SQL[] =
     "   AS kd FROM nt_contacts c))"
     " GROUP BY home_region, day ORDER BY day, home_region";
 
+/* every group with any counter not zero: one emptied of its contacts must
+ * be all zeros, and shows up here when it is not */
 static const char KEPT_SQL[] =
     "SELECT region, day, cases, contacts, notified, delivered, failed, quarantine, test, none,"
-    " invitations FROM nt_day WHERE contacts > 0 OR cases > 0 ORDER BY day, region";
+    " invitations FROM nt_day WHERE cases != 0 OR contacts != 0 OR notified != 0"
+    " OR delivered != 0 OR failed != 0 OR quarantine != 0 OR test != 0 OR none != 0"
+    " OR invitations != 0 ORDER BY day, region";
 
 #define COUNTERS 9
 
@@ -407,7 +432,7 @@ ct_code ct__report_cases_living_in(sqlite3 *sql, const char *region, char **ids,
         &st, err);
     if (!rc)
         sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
-    if (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW)
+    if (!rc && ct__sql_step(st, &rc, err) == SQLITE_ROW && sqlite3_column_text(st, 0))
         *ids = strdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     if (!rc && !*ids)
