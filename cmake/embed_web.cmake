@@ -44,5 +44,5 @@ else()
 endif()
 string(APPEND body "const size_t ct__web_asset_count = ${i};\n")
 file(WRITE "${OUT}.tmp" "${body}")
-file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+configure_file("${OUT}.tmp" "${OUT}" COPYONLY) # rewritten only when it changed
 file(REMOVE "${OUT}.tmp")
