@@ -45,7 +45,7 @@ function fmtNumber(n, digits) {
 }
 
 function fmtWhen(iso) {
-  if (!iso) return '—';
+  if (!iso || Number.isNaN(Date.parse(iso))) return '—';
   return formatter('when', () => new Intl.DateTimeFormat(state.lang, {
     timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit',
     hour: '2-digit', minute: '2-digit',
@@ -53,7 +53,7 @@ function fmtWhen(iso) {
 }
 
 function fmtDay(iso) {
-  if (!iso) return '—';
+  if (!iso || Number.isNaN(Date.parse(iso))) return '—';
   return formatter('day', () => new Intl.DateTimeFormat(state.lang, {
     timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit',
   })).format(new Date(iso));
@@ -92,6 +92,18 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Leaflet puts a string tooltip or layer label in the page as HTML: the
+// page gives it a text node instead, and escapes labels, so no string
+// from the data (a case id, a region, an imported shape's kind) is ever
+// read as markup.
+function textNode(s) {
+  return h('span', { text: s });
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function main() {
   return document.getElementById('main');
 }
@@ -123,7 +135,9 @@ class ApiError extends Error {
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${state.token}` };
   const reason = document.getElementById('reason').value.trim();
-  headers['X-Reason'] = reason ? `web: ${reason}` : 'web';
+  // a header carries Latin-1 only: the reason goes percent-encoded as UTF-8
+  // (the server decodes X-Reason), so a Russian reason works
+  headers['X-Reason'] = reason ? encodeURIComponent(`web: ${reason}`) : 'web';
   if (options.body) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -195,6 +209,7 @@ function sumByDay(rows, region) {
   const by = new Map();
   for (const r of rows) {
     if (region && r.region !== region) continue;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(r.day || '')) continue; // a row an older writer left without its day
     const x = by.get(r.day) || { day: r.day };
     for (const k of ['cases', 'contacts', 'quarantine', 'test', 'none', 'notified', 'delivered',
       'failed', 'appeals', 'appeals_pending', 'appeals_overdue']) x[k] = (x[k] || 0) + (r[k] || 0);
@@ -296,7 +311,10 @@ async function viewOverview() {
 const OPERATOR_COLOURS = ['#2a6f97', '#7b1fa2', '#2e7d32', '#a15c00', '#455a64'];
 
 function newMap(el) {
-  const map = L.map(el, { zoomSnap: 0.25, attributionControl: false, preferCanvas: false });
+  // no animations: a view left mid-zoom removes its map, which an animation
+  // still running would then touch
+  const map = L.map(el, { zoomSnap: 0.25, attributionControl: false, preferCanvas: false,
+    zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false });
   state.maps.push(map);
   return map;
 }
@@ -337,21 +355,23 @@ async function viewMap() {
   // imported shapes (celltrace geography import): districts, metro lines and stations, boundaries
   const styles = { district: { color: '#8d99a8', weight: 1, fillOpacity: 0.02, dashArray: '2 3' },
     metro: { color: '#c2185b', weight: 4, opacity: 0.8 }, region: { color: '#333', weight: 2, fill: false } };
-  for (const kind of [...new Set(geo.features.map((f) => f.properties?.kind || 'other'))]) {
+  const kindOf = (f) => (['district', 'metro', 'station', 'region'].includes(f.properties?.kind)
+    ? f.properties.kind : 'other');
+  for (const kind of [...new Set(geo.features.map(kindOf))]) {
     const layer = L.geoJSON({ type: 'FeatureCollection',
-      features: geo.features.filter((f) => (f.properties?.kind || 'other') === kind) }, {
+      features: geo.features.filter((f) => kindOf(f) === kind) }, {
       style: (f) => ({ ...(styles[kind] || { color: '#555', weight: 1 }), className: `geo-${kind}` }),
       pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 3, color: '#c2185b', weight: 1,
         fillColor: '#fff', fillOpacity: 1, className: `geo-${kind}` }),
       interactive: false });
-    overlays[t(`geo.${kind}`)] = layer.addTo(map);
+    overlays[escapeHtml(t(`geo.${kind}`))] = layer.addTo(map);
   }
   const operators = [...new Set(cells.cells.map((c) => c.operator))].sort();
   operators.forEach((op, i) => {
     const layer = L.layerGroup(cells.cells.filter((c) => c.operator === op).map((c) =>
       L.circle([c.lat, c.lon], { radius: c.radius_m, color: OPERATOR_COLOURS[i % OPERATOR_COLOURS.length],
         weight: 1, opacity: 0.35, fillOpacity: 0.03, interactive: false, renderer: many })));
-    overlays[`${t('map.cells')} ${op}`] = layer.addTo(map);
+    overlays[escapeHtml(`${t('map.cells')} ${op}`)] = layer.addTo(map);
   });
   const byRegion = new Map();
   for (const c of cells.cells) if (c.region) {
@@ -360,13 +380,32 @@ async function viewMap() {
   }
   const regions = L.layerGroup([...byRegion].map(([code, pts]) => L.polygon(
     convexHull(pts).map(([lon, lat]) => [lat, lon]), { color: '#333', weight: 2, dashArray: '6 4',
-      fill: false, className: 'region-outline' }).bindTooltip(code, { sticky: true })));
-  overlays[t('map.regions')] = regions.addTo(map);
+      fill: false, className: 'region-outline' }).bindTooltip(textNode(code), { sticky: true })));
+  overlays[escapeHtml(t('map.regions'))] = regions.addTo(map);
   const cases = L.layerGroup().addTo(map);
-  overlays[t('map.cases')] = cases;
+  overlays[escapeHtml(t('map.cases'))] = cases;
   const bounds = [];
-  const places = await Promise.all(list.cases.map((c) =>
-    api(`/api/v1/cases/${encodeURIComponent(c.case_id)}/places`).catch(() => null)));
+  // a few requests at a time, so a thousand cases stay within the user's rate
+  // limit; a 429 waits and asks again; a case the user may not map is left out
+  const places = new Array(list.cases.length).fill(null);
+  let next = 0;
+  const summary0 = document.getElementById('map-summary');
+  async function worker() {
+    while (next < list.cases.length) {
+      const i = next++;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          places[i] = await api(`/api/v1/cases/${encodeURIComponent(list.cases[i].case_id)}/places`);
+          break;
+        } catch (e) {
+          if (!(e instanceof ApiError) || e.status !== 429) break;
+          await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+        }
+      }
+      summary0.textContent = `${t('loading')} ${fmtNumber(next)} / ${fmtNumber(list.cases.length)}`;
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()]);
   let markers = 0;
   places.forEach((p, i) => {
     if (!p || !p.stays.length) return;
@@ -383,7 +422,7 @@ async function viewMap() {
     const main = [...longest.values()].sort((a, b) => b.seconds - a.seconds)[0];
     L.circleMarker([main.place.lat, main.place.lon], { radius: 8, color: '#7f0000', weight: 2,
       fillColor: '#b3261e', fillOpacity: 0.9, className: 'case-marker' })
-      .bindTooltip(`${t('map.case')} ${list.cases[i].case_id}: ${p.stays.length} ${t('map.stays')}`)
+      .bindTooltip(textNode(`${t('map.case')} ${list.cases[i].case_id}: ${p.stays.length} ${t('map.stays')}`))
       .on('click', () => { location.hash = `#/case/${encodeURIComponent(list.cases[i].case_id)}`; })
       .addTo(cases);
     markers++;
@@ -393,9 +432,9 @@ async function viewMap() {
     const to = places.filter((p) => p).map((p) => p.window_to).sort().at(-1);
     try {
       const hs = await api(`/api/v1/hotspots?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
-      overlays[t('map.hotspots')] = L.layerGroup(hs.hotspots.map((x) => L.circle([x.lat, x.lon], {
+      overlays[escapeHtml(t('map.hotspots'))] = L.layerGroup(hs.hotspots.map((x) => L.circle([x.lat, x.lon], {
         radius: Math.max(x.radius_m, 60), color: '#e8a317', weight: 3, fillOpacity: 0.3,
-        className: 'hotspot' }).bindTooltip(`${x.cases.join(', ')} · ${fmtWhen(x.hour)}`))).addTo(map);
+        className: 'hotspot' }).bindTooltip(textNode(`${x.cases.join(', ')} · ${fmtWhen(x.hour)}`)))).addTo(map);
     } catch (e) { failed(e); }
   }
   L.control.layers(null, overlays, { collapsed: false }).addTo(map);
@@ -537,7 +576,7 @@ async function showEvidence(caseId, row, panel, reveal) {
     for (const e of eps) {
       for (const [p, colour, cls] of [[e.case_place, '#b3261e', 'shared-case'], [e.contact_place, '#2a6f97', 'shared-contact']]) {
         L.circle([p.lat, p.lon], { radius: p.radius_m, color: colour, weight: 2, fillOpacity: 0.08, className: cls })
-          .bindTooltip(placeText(p)).addTo(shared);
+          .bindTooltip(textNode(placeText(p))).addTo(shared);
       }
     }
     map.fitBounds(shared.getBounds(), { padding: [20, 20], maxZoom: 18 });

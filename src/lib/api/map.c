@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cases.h"
 #include "catalog.h"
 #include "config.h"
 #include "db.h"
@@ -56,12 +57,18 @@ json_t *api_me(api_call *call)
                      "timezone", conf.timezone, "language", conf.language);
 }
 
-/* GET /api/v1/cases/{id}/places: the case's stays in its window. */
+/* GET /api/v1/cases/{id}/places: the case's stays in its window. A
+ * regional user sees those of the cases registered in their region only:
+ * another region's case is in their list because some of its contacts
+ * live there, which does not make its movements theirs to see. */
 json_t *api_case_places(api_call *call)
 {
     json_t *answer = NULL;
-    if (api_case_visible(call, &answer) <= 0)
+    ct__case_row c;
+    if (api_case_visible_row(call, &c, &answer) <= 0)
         return answer;
+    if (call->user.role == CT_ROLE_REGIONAL && strcmp(c.region, call->user.region))
+        return api_fail(call, 404, "no such case");
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
     if (!db)

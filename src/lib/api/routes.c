@@ -246,10 +246,9 @@ static int visible_case(api_call *call, ct__case_row *c, json_t **answer)
     return seen;
 }
 
-int api_case_visible(api_call *call, json_t **answer)
+int api_case_visible_row(api_call *call, ct__case_row *c, json_t **answer)
 {
-    ct__case_row c;
-    return visible_case(call, &c, answer);
+    return visible_case(call, c, answer);
 }
 
 json_t *api_case_get(api_call *call)

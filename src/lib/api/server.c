@@ -403,7 +403,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *bod
 /* The page loads only its own files and talks only to this server: a
  * script injected through data it shows could reach nothing else. */
 #define PAGE_POLICY                                                                           \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"          \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"                \
     " connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self';"               \
     " frame-ancestors 'none'"
 
@@ -591,6 +591,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ok;
 }
 
+/* X-Reason may be percent-encoded UTF-8 (a header carries Latin-1 only, and
+ * reasons are written in Russian): %XX sequences are decoded, anything
+ * else is kept as sent; cut to fit. The audit makes bytes that are not
+ * UTF-8 '?'. */
+static const char *percent_decode(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = in; *p && n + 1 < cap; p++) {
+        unsigned hi, lo;
+        if (p[0] == '%' && sscanf(p + 1, "%1x%1x", &hi, &lo) == 2 && p[1] && p[2]) {
+            out[n++] = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* The body is in: route, check, run the handler, answer. */
 static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, const char *url,
                                       const char *method, request *q)
@@ -672,7 +692,8 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
                                NULL, NULL);
     }
     const char *reason = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Reason");
-    call.reason = reason && *reason ? reason : "api";
+    char decoded[512];
+    call.reason = reason && *reason ? percent_decode(reason, decoded, sizeof decoded) : "api";
     call.status = 200;
     json_t *answer = (is_get ? rt->on_get : rt->on_post)(&call);
     json_decref(call.body);
