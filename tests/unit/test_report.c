@@ -45,6 +45,8 @@ static void fixture_close(fixture *f)
     free(f->dir);
 }
 
+static void exec(sqlite3 *sql, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void exec(sqlite3 *sql, const char *fmt, ...)
 {
     char buf[1024];
