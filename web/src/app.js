@@ -233,7 +233,7 @@ function chart(title, id, days, series) {
         ...series.map((s, i) => ({ label: s.label, stroke: colours[i % colours.length], width: 2,
           points: { show: true, size: 7 }, value: (u, v) => (v == null ? '—' : fmtNumber(v)) }))],
       axes: [{ splits: () => data[0], values: (u, splits) => splits.map(label) },
-        { values: (u, vals) => vals.map((v) => fmtNumber(v)) }],
+        { values: (u, vals) => vals.map((v) => fmtNumber(v)), size: 64 }],
       scales: { x: { time: false, range: () => [-0.5, days.length - 0.5] },
         y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] } },
     }, data, plot);
@@ -268,7 +268,10 @@ async function viewOverview() {
   function draw() {
     const days = sumByDay(report.rows, region);
     const total = (k) => days.reduce((a, d) => a + d[k], 0);
-    tiles.replaceChildren(tile(t('overview.cases'), total('cases')),
+    // a case with contacts in two regions is in two rows of the report: the
+    // tile counts the cases themselves (the list), the charts per region and day
+    tiles.replaceChildren(tile(t('overview.cases'), region && state.me.role === 'federal'
+      ? list.cases.filter((c) => c.region === region).length : list.total),
       tile(t('overview.contacts'), total('contacts')),
       tile(t('overview.quarantine'), total('quarantine'), 'q'),
       tile(t('overview.test'), total('test'), 't'),
@@ -290,7 +293,7 @@ async function viewOverview() {
         { key: 'delivered', label: t('overview.delivered') },
         { key: 'failed', label: t('overview.failed') }]),
       chart(t('chart.appeals'), 'chart-appeals', days, [
-        { key: 'cases', label: t('overview.cases') },
+        { key: 'cases', label: t('overview.cases_day') },
         { key: 'appeals', label: t('overview.appeals') },
         { key: 'appeals_overdue', label: t('overview.overdue') }]));
   }
@@ -370,7 +373,7 @@ async function viewMap() {
   operators.forEach((op, i) => {
     const layer = L.layerGroup(cells.cells.filter((c) => c.operator === op).map((c) =>
       L.circle([c.lat, c.lon], { radius: c.radius_m, color: OPERATOR_COLOURS[i % OPERATOR_COLOURS.length],
-        weight: 1, opacity: 0.35, fillOpacity: 0.03, interactive: false, renderer: many })));
+        weight: 1, opacity: 0.25, fill: false, interactive: false, renderer: many })));
     overlays[escapeHtml(`${t('map.cells')} ${op}`)] = layer.addTo(map);
   });
   const byRegion = new Map();
@@ -416,7 +419,7 @@ async function viewMap() {
       x.seconds += s.seconds;
       longest.set(key, x);
       L.circle([s.place.lat, s.place.lon], { radius: s.place.radius_m, color: '#b3261e', weight: 1,
-        fillOpacity: 0.06, opacity: 0.4, interactive: false, renderer: many }).addTo(cases);
+        fillOpacity: 0.015, opacity: 0.35, interactive: false, renderer: many }).addTo(cases);
       bounds.push([s.place.lat, s.place.lon]);
     }
     const main = [...longest.values()].sort((a, b) => b.seconds - a.seconds)[0];
@@ -433,7 +436,7 @@ async function viewMap() {
     try {
       const hs = await api(`/api/v1/hotspots?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
       overlays[escapeHtml(t('map.hotspots'))] = L.layerGroup(hs.hotspots.map((x) => L.circle([x.lat, x.lon], {
-        radius: Math.max(x.radius_m, 60), color: '#e8a317', weight: 3, fillOpacity: 0.3,
+        radius: Math.max(x.radius_m, 60), color: '#e8a317', weight: 3, fillOpacity: 0.08,
         className: 'hotspot' }).bindTooltip(textNode(`${x.cases.join(', ')} · ${fmtWhen(x.hour)}`)))).addTo(map);
     } catch (e) { failed(e); }
   }
