@@ -578,6 +578,7 @@ typedef struct ct_hotspot_query {
     size_t limit;               /* rows returned, best first; 0 = all */
     int64_t others_min_stay_s;  /* others present: at least this long in the hour */
     int count_others;           /* 0: leave others_present as CT_OTHERS_NOT_COUNTED */
+    const char *region;         /* NULL: every case; else only the cases registered there */
 } ct_hotspot_query;
 
 #define CT_OTHERS_NOT_COUNTED UINT64_MAX

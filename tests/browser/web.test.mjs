@@ -95,8 +95,10 @@ test('a regional user sees only their region\'s cases', async () => {
   assert.equal(await moscow.textContent('#case-list tbody tr:first-child a'), env.CT_HOSTILE);
   await moscow.click('nav a[data-view="map"]');
   await moscow.waitForSelector('#map-summary[data-markers]');
-  // the two cases registered in RU-MOW; not RU-SPE's K3, though it is listed
+  // the two cases registered in RU-MOW; not RU-SPE's K3, though it is listed;
+  // and no hotspot: K1 met only K3, and the markup case is K1's own phone
   assert.equal(await moscow.getAttribute('#map-summary', 'data-markers'), '2');
+  assert.equal(await moscow.$$eval('path.hotspot', (h) => h.length), 0);
   assert.equal(await moscow.$$eval('img', (i) => i.filter((x) => x.getAttribute('src') === 'x').length), 0);
   noProblems(moscow);
   await moscow.context().close();
@@ -145,6 +147,11 @@ test('the map has a marker for every case with stays, and the cells', async () =
   assert.equal(await page.getAttribute('#map-summary', 'data-cells'), String(cells.cells.length));
   assert.ok(await page.$('#map canvas'), 'the cells and stays are drawn on a canvas');
   assert.ok(await page.$$eval('path.region-outline', (m) => m.length) >= 1);
+  // hotspots: where K3 (A's phone) met K1 and the markup case, for federal eyes
+  const from = '2020-03-01', to = '2020-04-30';
+  const hs = await api(`/api/v1/hotspots?from=${from}&to=${to}`, env.CT_FED);
+  assert.ok(hs.hotspots.length >= 1 && hs.hotspots.every((x) => x.cases.includes('K3')));
+  assert.ok(await page.$$eval('path.hotspot', (h) => h.length) >= 1);
   // tooltips are text: hovering every marker shows the markup case id as text
   let tips = '';
   for (const m of await page.$$('path.case-marker')) { // they overlap: an event each, not a pointer

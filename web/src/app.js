@@ -430,7 +430,7 @@ async function viewMap() {
       .addTo(cases);
     markers++;
   });
-  if (state.me.role === 'federal' && places.some((p) => p)) {
+  if (places.some((p) => p)) { // a regional user's: their own cases' (the API cuts them)
     const from = places.filter((p) => p).map((p) => p.window_from).sort()[0];
     const to = places.filter((p) => p).map((p) => p.window_to).sort().at(-1);
     try {

@@ -136,8 +136,9 @@ json_t *api_geography(api_call *call)
 }
 
 /* GET /api/v1/hotspots?from=&to=&min_cases=: where cases met during
- * their infectious windows (docs/AREA.md section 3). Federal only: a
- * hotspot names cases of every region. */
+ * their infectious windows (docs/AREA.md section 3). A regional user gets
+ * those where the cases registered in their region met each other: their
+ * movements are theirs to see, another region's cases' are not. */
 json_t *api_hotspots(api_call *call)
 {
     ct_hotspot_query q;
@@ -159,8 +160,11 @@ json_t *api_hotspots(api_call *call)
     if (!db)
         return api_fail_err(call, &err);
     ct_hotspots *h = NULL;
+    if (call->user.role == CT_ROLE_REGIONAL)
+        q.region = call->user.region;
     if (ct_hotspots_find(db, &q, NULL, &h, &err))
         return api_fail_err(call, &err);
+
     json_t *rows = json_array();
     for (size_t i = 0; i < h->n; i++) {
         const ct_hotspot *x = &h->items[i];

@@ -435,6 +435,13 @@ ct_code ct_hotspots_find(ct_db *db, const ct_hotspot_query *q, const ct_params *
         rc = ct__cases_all(db, &f.cases, &f.n_cases, err);
     if (rc)
         return rc;
+    if (q->region) { /* only the cases registered in the region meet each other */
+        size_t kept = 0;
+        for (size_t i = 0; i < f.n_cases; i++)
+            if (!strcmp(f.cases[i].region, q->region))
+                f.cases[kept++] = f.cases[i];
+        f.n_cases = kept;
+    }
     ct_hotspots *res = NULL;
     ct__db_segments_release(db);
     for (int attempt = 0;; attempt++) {
@@ -454,7 +461,8 @@ ct_code ct_hotspots_find(ct_db *db, const ct_hotspot_query *q, const ct_params *
         char from[21], to[21], what[200];
         ct__format_time(q->from, from);
         ct__format_time(q->to, to);
-        snprintf(what, sizeof what, "%s..%s min-cases %u", from, to, q->min_cases);
+        snprintf(what, sizeof what, "%s..%s min-cases %u%s%s", from, to, q->min_cases,
+                 q->region ? " region " : "", q->region ? q->region : "");
         rc = ct__audit(db, "hotspots", what, res->n, err);
     }
     if (rc) {
