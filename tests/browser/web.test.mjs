@@ -99,6 +99,10 @@ test('a regional user sees only their region\'s cases', async () => {
   // and no hotspot: K1 met only K3, and the markup case is K1's own phone
   assert.equal(await moscow.getAttribute('#map-summary', 'data-markers'), '2');
   assert.equal(await moscow.$$eval('path.hotspot', (h) => h.length), 0);
+  // the same through the API: K1 mapped, RU-SPE's K3 and an unknown id left out
+  const many = await api(`/api/v1/places?cases=K1,K3,nothing`, env.CT_MOSCOW);
+  assert.deepEqual(many.cases.map((c) => c.case_id), ['K1']);
+  assert.equal(many.left_out, 2);
   assert.equal(await moscow.$$eval('img', (i) => i.filter((x) => x.getAttribute('src') === 'x').length), 0);
   noProblems(moscow);
   await moscow.context().close();

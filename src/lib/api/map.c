@@ -57,26 +57,29 @@ json_t *api_me(api_call *call)
                      "timezone", conf.timezone, "language", conf.language);
 }
 
-/* GET /api/v1/cases/{id}/places: the case's stays in its window. A
- * regional user sees those of the cases registered in their region only:
- * another region's case is in their list because some of its contacts
- * live there, which does not make its movements theirs to see. */
-json_t *api_case_places(api_call *call)
+/* One case's stays as JSON, when the caller may map it: NULL with *status
+ * 404 (not theirs: a regional user maps the cases registered in their
+ * region only; another region's case is in their list because some of its
+ * contacts live there, which does not make its movements theirs to see),
+ * or another status with *answer set. Audited ("case places"). */
+static json_t *stays_json(api_call *call, const char *case_id, json_t **answer)
 {
-    json_t *answer = NULL;
     ct__case_row c;
-    if (api_case_visible_row(call, &c, &answer) <= 0)
-        return answer;
-    if (call->user.role == CT_ROLE_REGIONAL && strcmp(c.region, call->user.region))
-        return api_fail(call, 404, "no such case");
+    int seen = api_case_visible_id(call, case_id, &c, answer);
+    if (seen < 0)
+        return NULL;
+    if (!seen || (call->user.role == CT_ROLE_REGIONAL && strcmp(c.region, call->user.region))) {
+        json_decref(*answer);
+        *answer = api_fail(call, 404, "no such case");
+        return NULL;
+    }
     ct_err err;
     ct_db *db = api_db_as_caller(call, &err);
-    if (!db)
-        return api_fail_err(call, &err);
     ct_case_stays *s = NULL;
-    ct_code rc = ct_case_stays_get(db, call->params[0], NULL, &s, &err);
-    if (rc)
-        return api_fail_err(call, &err);
+    if (!db || ct_case_stays_get(db, c.case_id, NULL, &s, &err)) {
+        *answer = api_fail_err(call, &err);
+        return NULL;
+    }
     json_t *stays = json_array();
     for (size_t i = 0; i < s->n; i++)
         json_array_append_new(stays, json_pack("{s:o,s:o,s:I,s:o}", "start",
@@ -84,11 +87,59 @@ json_t *api_case_places(api_call *call)
                                                time_json(s->items[i].end), "seconds",
                                                (json_int_t)(s->items[i].end - s->items[i].start),
                                                "place", api_place_json(&s->items[i].place)));
-    json_t *out = json_pack("{s:s,s:o,s:o,s:o}", "case_id", call->params[0], "window_from",
+    json_t *out = json_pack("{s:s,s:o,s:o,s:o}", "case_id", c.case_id, "window_from",
                             time_json(s->window_from), "window_to", time_json(s->window_to),
                             "stays", stays);
     ct_case_stays_free(s);
     return out;
+}
+
+/* GET /api/v1/cases/{id}/places: the case's stays in its window. */
+json_t *api_case_places(api_call *call)
+{
+    json_t *answer = NULL;
+    json_t *out = stays_json(call, call->params[0], &answer);
+    return out ? out : answer;
+}
+
+#define PLACES_MANY_MAX 50
+
+/* GET /api/v1/places?cases=ID,ID,...: the stays of up to 50 cases in one
+ * request (the map of a region with a thousand cases), each as
+ * /cases/{id}/places would answer; those the caller may not map are left
+ * out and counted. */
+json_t *api_places_many(api_call *call)
+{
+    const char *list = api_query(call, "cases");
+    if (!list || !*list)
+        return api_fail(call, 400, "cases must list case ids, separated by commas");
+    json_t *cases = json_array();
+    size_t asked = 0, left_out = 0;
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char id[CT_ID_MAX + 1];
+        if (++asked > PLACES_MANY_MAX || len == 0 || len > CT_ID_MAX) {
+            json_decref(cases);
+            return api_fail(call, 400, "cases must list 1 to 50 case ids, separated by commas");
+        }
+        memcpy(id, p, len);
+        id[len] = '\0';
+        json_t *answer = NULL;
+        json_t *one = stays_json(call, id, &answer);
+        if (one) {
+            json_array_append_new(cases, one);
+        } else if (call->status == 404) {
+            json_decref(answer);
+            call->status = 200;
+            left_out++;
+        } else {
+            json_decref(cases);
+            return answer;
+        }
+        p += len + (comma ? 1 : 0);
+    }
+    return json_pack("{s:o,s:I}", "cases", cases, "left_out", (json_int_t)left_out);
 }
 
 /* GET /api/v1/cells[?operator=]: the catalogue's coverage disks (no

@@ -226,6 +226,11 @@ json_t *api_cases_list(api_call *call)
  * live the report's: report.c). */
 static int visible_case(api_call *call, ct__case_row *c, json_t **answer)
 {
+    return api_case_visible_id(call, call->params[0], c, answer);
+}
+
+int api_case_visible_id(api_call *call, const char *case_id, ct__case_row *c, json_t **answer)
+{
     sqlite3 *sql = api_sql(call->server);
     ct_err err;
     ct_db *db = api_db(call->server, &err);
@@ -233,7 +238,7 @@ static int visible_case(api_call *call, ct__case_row *c, json_t **answer)
         *answer = api_fail(call, 503, "the database cannot be opened");
         return -1;
     }
-    ct_code rc = ct__case_get(db, call->params[0], c, &err);
+    ct_code rc = ct__case_get(db, case_id, c, &err);
     int seen = rc == CT_OK;
     if (seen && *scope(call) && strcmp(c->region, scope(call)))
         rc = ct__report_case_lives_in(sql, scope(call), c->case_id, &seen, &err);
@@ -246,10 +251,6 @@ static int visible_case(api_call *call, ct__case_row *c, json_t **answer)
     return seen;
 }
 
-int api_case_visible_row(api_call *call, ct__case_row *c, json_t **answer)
-{
-    return visible_case(call, c, answer);
-}
 
 json_t *api_case_get(api_call *call)
 {

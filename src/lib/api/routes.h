@@ -55,12 +55,16 @@ json_t *api_case_places(api_call *call);
 json_t *api_cells(api_call *call);
 json_t *api_hotspots(api_call *call);
 json_t *api_geography(api_call *call);
+json_t *api_places_many(api_call *call);
 
 /* routes.c's services to map.c */
 json_t *api_fail(api_call *call, int status, const char *msg); /* sets call->status */
 json_t *api_fail_err(api_call *call, const ct_err *err);       /* status from err->code */
 struct ct__case_row;
-int api_case_visible_row(api_call *call, struct ct__case_row *c, json_t **answer); /* 1; 0 and -1 set the answer */
+/* Whether the caller may see case_id: 1 (*c filled); 0 (404 in *answer);
+ * -1 (an error in *answer). */
+int api_case_visible_id(api_call *call, const char *case_id, struct ct__case_row *c,
+                        json_t **answer);
 ct_db *api_db_as_caller(api_call *call, ct_err *err);  /* audits name the caller */
 json_t *api_place_json(const ct_place_info *p);        /* map.c */
 

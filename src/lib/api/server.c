@@ -84,6 +84,7 @@ static const route ROUTES[] = {
     {"/api/v1/audit/verify", FED | AUD, 0, api_audit_verify, NULL},
     {"/api/v1/me", FED | REG | HOT | AUD, 0, api_me, NULL},
     {"/api/v1/cases/{}/places", FED | REG, 0, api_case_places, NULL},
+    {"/api/v1/places", FED | REG, 0, api_places_many, NULL},
     {"/api/v1/cells", FED | REG, 0, api_cells, NULL},
     {"/api/v1/hotspots", FED | REG, 0, api_hotspots, NULL},
     {"/api/v1/geography", FED | REG, 0, api_geography, NULL},
