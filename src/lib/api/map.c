@@ -23,13 +23,6 @@
 #include "routes.h"
 #include "textparse.h"
 
-static json_t *time_json(int64_t t)
-{
-    char buf[32];
-    ct_format_time(t, buf);
-    return json_string(buf);
-}
-
 json_t *api_place_json(const ct_place_info *p)
 {
     json_t *o = json_pack("{s:s,s:f,s:f,s:f}", "kind", p->is_point ? "point" : "cell", "lat",
@@ -83,12 +76,12 @@ static json_t *stays_json(api_call *call, const char *case_id, json_t **answer)
     json_t *stays = json_array();
     for (size_t i = 0; i < s->n; i++)
         json_array_append_new(stays, json_pack("{s:o,s:o,s:I,s:o}", "start",
-                                               time_json(s->items[i].start), "end",
-                                               time_json(s->items[i].end), "seconds",
+                                               api_time_or_null(s->items[i].start, 1), "end",
+                                               api_time_or_null(s->items[i].end, 1), "seconds",
                                                (json_int_t)(s->items[i].end - s->items[i].start),
                                                "place", api_place_json(&s->items[i].place)));
     json_t *out = json_pack("{s:s,s:o,s:o,s:o}", "case_id", c.case_id, "window_from",
-                            time_json(s->window_from), "window_to", time_json(s->window_to),
+                            api_time_or_null(s->window_from, 1), "window_to", api_time_or_null(s->window_to, 1),
                             "stays", stays);
     ct_case_stays_free(s);
     return out;
@@ -215,7 +208,6 @@ json_t *api_hotspots(api_call *call)
         q.region = call->user.region;
     if (ct_hotspots_find(db, &q, NULL, &h, &err))
         return api_fail_err(call, &err);
-
     json_t *rows = json_array();
     for (size_t i = 0; i < h->n; i++) {
         const ct_hotspot *x = &h->items[i];
@@ -225,7 +217,7 @@ json_t *api_hotspots(api_call *call)
         json_array_append_new(rows, json_pack("{s:s,s:b,s:f,s:f,s:f,s:o,s:o,s:f}", "place",
                                               x->place, "is_cell", x->is_cell, "lat", x->lat,
                                               "lon", x->lon, "radius_m", x->radius_m, "hour",
-                                              time_json(x->hour), "cases", cases, "score",
+                                              api_time_or_null(x->hour, 1), "cases", cases, "score",
                                               x->score));
     }
     json_t *out = json_pack("{s:o,s:I}", "hotspots", rows, "places", (json_int_t)h->n_places);

@@ -67,7 +67,7 @@ ct_db *api_db_as_caller(api_call *call, ct_err *err)
     return db;
 }
 
-static json_t *time_or_null(int64_t t, int present)
+json_t *api_time_or_null(int64_t t, int present)
 {
     if (!present)
         return json_null();
@@ -79,7 +79,7 @@ static json_t *time_or_null(int64_t t, int present)
 /* NULL and 0 (the outbox's "not yet") are both null */
 static json_t *column_time(sqlite3_stmt *st, int i)
 {
-    return time_or_null(sqlite3_column_int64(st, i), sqlite3_column_type(st, i) != SQLITE_NULL &&
+    return api_time_or_null(sqlite3_column_int64(st, i), sqlite3_column_type(st, i) != SQLITE_NULL &&
                                                          sqlite3_column_int64(st, i) != 0);
 }
 
@@ -178,8 +178,8 @@ static json_t *cases_json(api_call *call, const ct__case_row *rows, size_t n, in
             json_array_append_new(
                 arr, json_pack("{s:s,s:o,s:o,s:o,s:o}", "case_id", c->case_id, "msisdn",
                                number_json(digits, show, reveal), "onset",
-                               time_or_null(c->onset, 1), "isolated",
-                               time_or_null(c->isolated, c->has_isolated), "region",
+                               api_time_or_null(c->onset, 1), "isolated",
+                               api_time_or_null(c->isolated, c->has_isolated), "region",
                                c->region[0] ? json_string(c->region) : json_null()));
     }
     if (rc) {
@@ -460,8 +460,8 @@ static json_t *evidence_episodes(api_call *call, const char *case_id, const char
     for (size_t i = 0; i < x->n_episodes; i++) {
         const ct_episode_info *e = &x->episodes[i];
         json_array_append_new(
-            out, json_pack("{s:o,s:o,s:I,s:f,s:f,s:I,s:o,s:o}", "start", time_or_null(e->start, 1),
-                           "end", time_or_null(e->end, 1), "overlap_s", (json_int_t)e->overlap_s,
+            out, json_pack("{s:o,s:o,s:I,s:f,s:f,s:I,s:o,s:o}", "start", api_time_or_null(e->start, 1),
+                           "end", api_time_or_null(e->end, 1), "overlap_s", (json_int_t)e->overlap_s,
                            "expected_near_s", e->expected_near_s, "p_near", e->p_near, "others",
                            (json_int_t)e->others, "case_place", api_place_json(&e->case_place),
                            "contact_place", api_place_json(&e->contact_place)));
@@ -703,10 +703,10 @@ static int export_row(void *ud, const ct_export_row *r)
         json_pack("{s:o,s:s,s:s,s:I,s:o,s:o,s:o,s:s,s:o,s:f,s:f,s:s}", "msisdn",
                   number_json(r->msisdn, 1, x->reveal), "case_id", r->case_id, "region",
                   r->region, "exposure_s", (json_int_t)r->exposure_s, "first_contact",
-                  time_or_null(r->first_contact, 1), "last_contact",
-                  time_or_null(r->last_contact, 1), "quarantine_end",
-                  time_or_null(r->quarantine_end, 1), "notification", r->state, "updated_at",
-                  time_or_null(r->updated, r->updated != 0), "p_contact", r->p_contact,
+                  api_time_or_null(r->first_contact, 1), "last_contact",
+                  api_time_or_null(r->last_contact, 1), "quarantine_end",
+                  api_time_or_null(r->quarantine_end, 1), "notification", r->state, "updated_at",
+                  api_time_or_null(r->updated, r->updated != 0), "p_contact", r->p_contact,
                   "expected_near_s", r->expected_near_s, "level", ct_level_name(r->level)));
     return 0;
 }
@@ -788,8 +788,8 @@ static json_t *appeal_json(const ct_appeal *a, int reveal)
     json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:s,s:s,s:s,s:s}", "id",
                           (json_int_t)a->id, "case_id", a->case_id, "region", a->region, "state",
                           a->state, "overdue", a->overdue, "filed_at",
-                          time_or_null(a->filed_at, 1), "deadline", time_or_null(a->deadline, 1),
-                          "decided_at", time_or_null(a->decided_at, a->decided_at != 0), "reason",
+                          api_time_or_null(a->filed_at, 1), "deadline", api_time_or_null(a->deadline, 1),
+                          "decided_at", api_time_or_null(a->decided_at, a->decided_at != 0), "reason",
                           a->reason, "note", a->note, "filed_by", a->filed_by, "decided_by",
                           a->decided_by);
     if (a->msisdn[0])
@@ -797,8 +797,8 @@ static json_t *appeal_json(const ct_appeal *a, int reveal)
     json_object_set_new(o, "evidence",
                         json_pack("{s:s,s:f,s:I,s:o,s:o,s:f}", "level", a->level, "p_contact",
                                   a->p_contact, "exposure_s", (json_int_t)a->exposure_s,
-                                  "first_contact", time_or_null(a->first_contact, a->first_contact != 0),
-                                  "last_contact", time_or_null(a->last_contact, 1),
+                                  "first_contact", api_time_or_null(a->first_contact, a->first_contact != 0),
+                                  "last_contact", api_time_or_null(a->last_contact, 1),
                                   "min_radius_m", a->min_radius_m));
     return o;
 }
@@ -825,8 +825,8 @@ json_t *api_appeals_file(api_call *call)
     call->status = 201;
     if (call->user.role == CT_ROLE_HOTLINE) /* no case, no evidence: only what it filed */
         return json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)a.id, "state", a.state,
-                         "filed_at", time_or_null(a.filed_at, 1), "deadline",
-                         time_or_null(a.deadline, 1));
+                         "filed_at", api_time_or_null(a.filed_at, 1), "deadline",
+                         api_time_or_null(a.deadline, 1));
     return appeal_json(&a, 0);
 }
 
@@ -962,7 +962,7 @@ json_t *api_oversight(api_call *call)
                                                (json_int_t)o.readers[i].reads, "records",
                                                (json_int_t)o.readers[i].records));
     json_t *out = json_pack("{s:s,s:o,s:o,s:o,s:o,s:{s:I,s:I}}", "week", o.week, "from",
-                            time_or_null(o.from, 1), "to", time_or_null(o.to, 1), "regions",
+                            api_time_or_null(o.from, 1), "to", api_time_or_null(o.to, 1), "regions",
                             regions, "reads", reads, "retention", "purges",
                             (json_int_t)o.retention_purges, "events_deleted",
                             (json_int_t)o.retention_events_deleted);

@@ -67,6 +67,7 @@ int api_case_visible_id(api_call *call, const char *case_id, struct ct__case_row
                         json_t **answer);
 ct_db *api_db_as_caller(api_call *call, ct_err *err);  /* audits name the caller */
 json_t *api_place_json(const ct_place_info *p);        /* map.c */
+json_t *api_time_or_null(int64_t t, int present);      /* ISO 8601 UTC, or null */
 
 /* server.c's services to the handlers */
 sqlite3 *api_sql(api_server *s);             /* this thread's connection */
