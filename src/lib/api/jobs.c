@@ -134,12 +134,9 @@ ct_code ct__jobs_start_run(sqlite3 *sql, const char *dir, ct_keyring *keys, cons
         *id = sqlite3_last_insert_rowid(sql);
     }
     sqlite3_finalize(st);
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc) {
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
+    if (rc)
         return rc;
-    }
     run_job *j = ct__calloc(1, sizeof *j);
     j->dir = ct__strdup(dir);
     j->keys = keys;

@@ -178,10 +178,7 @@ ct_code ct_users_add(ct_db *db, const char *name, ct_role role, const char *regi
     /* the record first: a user nobody can trace back must not exist */
     if (!rc)
         rc = ct__audit(db, "users add", name, 1, err);
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc && sql)
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
     if (rc)
         sodium_memzero(token, CT_TOKEN_MAX);
     sqlite3_close(sql);
@@ -209,10 +206,7 @@ ct_code ct_users_revoke(ct_db *db, const char *name, ct_err *err)
     sqlite3_finalize(st);
     if (!rc)
         rc = ct__audit(db, "users revoke", name, 1, err);
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc && sql)
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
     sqlite3_close(sql);
     return rc;
 }

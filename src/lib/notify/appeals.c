@@ -173,10 +173,7 @@ ct_code ct_appeal_file(ct_db *db, const char *by, const char *msisdn, const char
     if (!rc)
         rc = ct__audit_as(db, by, db->why, "appeal file", object, 1, err); /* not the
                                                  appellant's words: auditors read the log */
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc && sql)
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
     if (!rc) {
         rc = load(sql, id, "", out, &sub, now, err);
         snprintf(out->msisdn, sizeof out->msisdn, "%s", digits);
@@ -314,10 +311,7 @@ ct_code ct_appeal_decide(ct_db *db, const char *by, int64_t id, const char *regi
     if (!rc)
         rc = ct__audit_as(db, by, db->why, upheld ? "appeal upheld" : "appeal rejected",
                           object, 1, err);
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc && sql)
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
     if (!rc)
         rc = load(sql, id, "", out, &sub, now, err);
     sqlite3_close(sql);

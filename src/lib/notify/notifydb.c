@@ -157,6 +157,15 @@ static ct_code column_pass(sqlite3 *db, int alter, size_t *missing, ct_err *err)
 /* Adds the columns of ADDED that an older data directory lacks: looked
  * for without a lock (the usual case: none missing), added under a write
  * lock after looking again (another process may have added them). */
+ct_code ct__ndb_end(sqlite3 *db, ct_code rc, ct_err *err)
+{
+    if (!rc)
+        rc = ct__ndb_exec(db, "COMMIT", err);
+    if (rc && db)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 static ct_code add_columns(sqlite3 *db, ct_err *err)
 {
     size_t missing;
@@ -167,10 +176,7 @@ static ct_code add_columns(sqlite3 *db, ct_err *err)
     if (rc)
         return rc;
     rc = column_pass(db, 1, &missing, err);
-    if (!rc)
-        rc = ct__ndb_exec(db, "COMMIT", err);
-    if (rc)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(db, rc, err);
     return rc;
 }
 

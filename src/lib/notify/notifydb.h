@@ -52,6 +52,11 @@ ct_code ct__ndb_exec(sqlite3 *db, const char *sql, ct_err *err);
 /* Prepares a statement or fails with the database's message. */
 ct_code ct__ndb_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, ct_err *err);
 
+/* Ends a transaction begun with BEGIN [IMMEDIATE]: COMMIT when rc is 0
+ * (a failed COMMIT becomes the result), else ROLLBACK, which is harmless
+ * when the BEGIN itself failed or db is NULL. Returns the outcome. */
+ct_code ct__ndb_end(sqlite3 *db, ct_code rc, ct_err *err);
+
 /* Fails with the connection's current message. */
 ct_code ct__ndb_fail(sqlite3 *db, ct_err *err);
 

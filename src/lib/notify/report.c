@@ -250,10 +250,7 @@ ct_code ct__report_tables(sqlite3 *sql, const char *dir, ct_err *err)
         rc = ct__ndb_exec(sql, TRIGGERS, err);
     if (!rc && !built)
         rc = ct__ndb_exec(sql, REBUILD, err);
-    if (!rc)
-        rc = ct__ndb_exec(sql, "COMMIT", err);
-    if (rc)
-        sqlite3_exec(sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(sql, rc, err);
     /* conf goes now: so does the function that points into it */
     sqlite3_create_function(sql, "ct_localdate", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     return rc;

@@ -483,11 +483,7 @@ static ct_code store_all(run_state *r, ct_err *err)
             rc = queue_for(r, r->cases[i].contacts->items[j].subscriber, err);
     for (size_t i = 0; !rc && i < r->n; i++)
         rc = record_run(r, &r->cases[i], err);
-    if (!rc)
-        rc = ct__ndb_exec(r->sql, "COMMIT", err);
-    if (rc)
-        sqlite3_exec(r->sql, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return ct__ndb_end(r->sql, rc, err);
 }
 
 /* ---- invitations after an area query ---------------------------------------------- */
@@ -585,10 +581,7 @@ ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_par
     ct__free(cases);
     if (!rc) /* audited before COMMIT: what cannot be audited is not queued */
         rc = ct__audit(db, "run --area", label, sum->queued, err);
-    if (!rc)
-        rc = ct__ndb_exec(r.sql, "COMMIT", err);
-    if (rc && r.sql)
-        sqlite3_exec(r.sql, "ROLLBACK", NULL, NULL, NULL);
+    rc = ct__ndb_end(r.sql, rc, err);
     if (!rc)
         sum->present = ps->n;
     if (rc)
