@@ -2,7 +2,8 @@
  * main.c — `celltrace [--data DIR] [--quiet] [--reason TEXT] COMMAND ...`
  *
  * Parses the global options, finds the data directory (--data, then
- * $CELLTRACE_DATA, then ./celltrace-data) and hands the remaining
+ * $CELLTRACE_DATA, then CT_DEFAULT_DATA_DIR: ./celltrace-data, or what the
+ * build set, /var/lib/celltrace in the Debian package) and hands the remaining
  * arguments to the command. Also home of the helpers every command
  * shares: error printing and the progress bar.
  */
@@ -15,6 +16,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+/* The build may name another (cmake -DCT_DEFAULT_DATA_DIR=/var/lib/celltrace). */
+#ifndef CT_DEFAULT_DATA_DIR
+#define CT_DEFAULT_DATA_DIR "./celltrace-data"
+#endif
 
 typedef struct command {
     const char *name;
@@ -66,7 +72,7 @@ static void usage(FILE *out)
     fprintf(out,
             "\n"
             "Global options:\n"
-            "  --data DIR      data directory (default: $CELLTRACE_DATA, else ./celltrace-data)\n"
+            "  --data DIR      data directory (default: $CELLTRACE_DATA, else " CT_DEFAULT_DATA_DIR ")\n"
             "  --quiet         no progress bars or chatter on stderr\n"
             "  --reason TEXT   why personal data is read (written to the audit log)\n"
             "  --passphrase-fd N  read the keys' passphrase from descriptor N (keys.provider\n"
@@ -234,7 +240,7 @@ int main(int argc, char **argv)
     if (!ctx.data_dir)
         ctx.data_dir = getenv("CELLTRACE_DATA");
     if (!ctx.data_dir || !*ctx.data_dir)
-        ctx.data_dir = "./celltrace-data";
+        ctx.data_dir = CT_DEFAULT_DATA_DIR;
     ctx.progress = !ctx.quiet && isatty(STDERR_FILENO);
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

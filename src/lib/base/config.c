@@ -9,16 +9,19 @@
  * with half a configuration.
  *
  * The file is rewritten whole on every set (temp, fsync, rename: fsio.c)
- * with mode 0600 because it holds the gateway password. Caps: 64 KiB of
+ * with mode 0600 because it holds the gateway password; a celltrace.conf
+ * that is a symbolic link is rewritten at its target. Caps: 64 KiB of
  * file, 1024 bytes per value.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -286,7 +289,21 @@ static ct_code file_write(const char *dir, const conf_file *f, ct_err *err)
         if (f->vals[i])
             n += (size_t)snprintf(buf + n, cap - n, "%s = %s\n", KEYS[i].name, f->vals[i]);
     char *path = ct__path_join(dir, CONF_FILE);
-    ct_code rc = ct__fs_write_file(path, buf, n, 0600, err);
+    ct_code rc = CT_OK;
+    /* A link (the Debian package links it to /etc/celltrace/celltrace.conf,
+     * its conffile) is written through: the new file replaces the link's
+     * target in the target's folder, and the link stays. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char *target = realpath(path, NULL);
+        if (!target)
+            rc = ct__fail_errno(err, CT_EIO, errno, "cannot follow the link %s", path);
+        ct__free(path);
+        path = target ? ct__strdup(target) : NULL;
+        free(target);
+    }
+    if (!rc)
+        rc = ct__fs_write_file(path, buf, n, 0600, err);
     ct__free(path);
     ct__free(buf);
     return rc;

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Runs inside a fresh Debian 12 root (made by package.sh with mmdebstrap):
+# installs the package, uses it as an operator would, removes it, purges
+# it. Every check names what it expected; the first failure stops it.
+set -eu
+deb=$1
+fail() { echo "in_root: FAIL: $*" >&2; exit 1; }
+mode_owner() { stat -c '%a %U:%G' "$1"; }
+expect_mode() { # expect_mode PATH "MODE USER:GROUP"
+    got=$(mode_owner "$1")
+    [ "$got" = "$2" ] || fail "$1 is $got, expected $2"
+}
+as_ct() { runuser -u celltrace -- "$@"; }
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q "$deb" > /tmp/install.log 2>&1 || { cat /tmp/install.log; fail "apt-get install"; }
+
+echo "in_root: installed; checking the binary, the user and the modes"
+celltrace --version
+celltrace --help | grep -q 'else /var/lib/celltrace)' || fail "the default data directory is not /var/lib/celltrace"
+[ -s /usr/share/man/man1/celltrace.1.gz ] || fail "no man page"
+getent passwd celltrace | grep -q ':/var/lib/celltrace:/usr/sbin/nologin$' ||
+    fail "celltrace user: $(getent passwd celltrace)"
+expect_mode /var/lib/celltrace "700 celltrace:celltrace"
+expect_mode /etc/celltrace "700 celltrace:celltrace"
+expect_mode /etc/celltrace/keys "700 celltrace:celltrace"
+expect_mode /etc/celltrace/celltrace.conf "600 celltrace:celltrace"
+[ "$(readlink /var/lib/celltrace/celltrace.conf)" = /etc/celltrace/celltrace.conf ] ||
+    fail "the data directory's celltrace.conf does not link to the conffile"
+grep -qx /etc/celltrace/celltrace.conf /var/lib/dpkg/info/celltrace.conffiles || fail "not a conffile"
+
+echo "in_root: celltrace init as the service user, keys in /etc/celltrace/keys"
+cd /tmp   # not the data directory's parent: the default must be used
+as_ct celltrace init --key-dir /etc/celltrace/keys
+as_ct celltrace stats > /tmp/stats.txt
+expect_mode /var/lib/celltrace "700 celltrace:celltrace"
+expect_mode /etc/celltrace/keys/keyring "600 celltrace:celltrace"
+# nothing under the data directory or the keys for anyone but the user
+loose=$(find /var/lib/celltrace /etc/celltrace ! -type l \( -perm /077 -o ! -user celltrace \))
+[ -z "$loose" ] || fail "readable or owned by another: $loose"
+[ ! -e /var/lib/celltrace/keys ] || fail "keys inside the data directory"
+# settings go through the link into the conffile; the link stays
+as_ct celltrace config set sms.sender MINZDRAV
+[ -L /var/lib/celltrace/celltrace.conf ] || fail "config set replaced the link"
+grep -qx 'keys.dir = /etc/celltrace/keys' /etc/celltrace/celltrace.conf || fail "init did not write keys.dir"
+grep -qx 'sms.sender = MINZDRAV' /etc/celltrace/celltrace.conf || fail "config set did not reach the conffile"
+expect_mode /etc/celltrace/celltrace.conf "600 celltrace:celltrace"
+[ "$(as_ct celltrace config get sms.sender)" = MINZDRAV ] || fail "config get"
+# another user may not read the data (root may; nobody may not)
+if runuser -u nobody -- celltrace stats > /dev/null 2>&1; then fail "nobody read the data"; fi
+
+echo "in_root: systemd-analyze verify"
+for u in celltrace-serve.service celltrace-notify.service celltrace-run.service celltrace-run.timer; do
+    [ -f "/lib/systemd/system/$u" ] || fail "no unit $u"
+    [ ! -e "/etc/systemd/system/multi-user.target.wants/$u" ] || fail "$u was enabled by the install"
+done
+systemd-analyze verify /lib/systemd/system/celltrace-serve.service \
+    /lib/systemd/system/celltrace-notify.service /lib/systemd/system/celltrace-run.service \
+    /lib/systemd/system/celltrace-run.timer > /tmp/verify.txt 2>&1 || { cat /tmp/verify.txt; fail "systemd-analyze verify"; }
+if grep -i celltrace /tmp/verify.txt; then fail "systemd-analyze verify complained"; fi
+# the sandbox, scored by systemd itself (lower is safer; 10 is unsandboxed)
+for u in celltrace-serve celltrace-notify celltrace-run; do
+    systemd-analyze security --offline=true "/lib/systemd/system/$u.service" 2>/dev/null | tail -1 || true
+done
+
+echo "in_root: remove keeps the data, the keys and the settings"
+apt-get remove -y -q celltrace > /tmp/remove.log 2>&1 || { cat /tmp/remove.log; fail "apt-get remove"; }
+[ ! -e /usr/bin/celltrace ] || fail "the binary is still there"
+[ -f /var/lib/celltrace/catalog.db ] || fail "remove deleted the data"
+[ -f /etc/celltrace/keys/keyring ] || fail "remove deleted the keys"
+grep -q MINZDRAV /etc/celltrace/celltrace.conf || fail "remove lost the settings"
+
+echo "in_root: reinstall finds its data"
+apt-get install -y -q "$deb" > /tmp/install2.log 2>&1 || { cat /tmp/install2.log; fail "reinstall"; }
+as_ct celltrace stats > /tmp/stats2.txt || fail "stats after reinstall"
+grep -q MINZDRAV /etc/celltrace/celltrace.conf || fail "the reinstall replaced the settings"
+
+echo "in_root: purge deletes the data and the keys"
+apt-get purge -y -q celltrace > /tmp/purge.log 2>&1 || { cat /tmp/purge.log; fail "apt-get purge"; }
+[ ! -e /var/lib/celltrace ] || fail "purge left /var/lib/celltrace"
+[ ! -e /etc/celltrace ] || fail "purge left /etc/celltrace: $(find /etc/celltrace)"
+[ ! -e /lib/systemd/system/celltrace-serve.service ] || fail "purge left the units"
+echo "in_root: all checks passed"
