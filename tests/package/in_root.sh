@@ -63,6 +63,65 @@ for u in celltrace-serve celltrace-notify celltrace-run; do
     systemd-analyze security --offline=true "/lib/systemd/system/$u.service" 2>/dev/null | tail -1 || true
 done
 
+echo "in_root: each unit's commands, in the unit's sandbox"
+# sandboxed UNIT [COMMAND]: runs the unit's ExecStart lines (or COMMAND)
+# as systemd would for what matters here: as celltrace, with the unit's
+# Environment=, everything read-only but its ReadWritePaths=
+# (ProtectSystem=strict) and a private /tmp (PrivateTmp). A unit that
+# writes where it may not fails here, as it would under systemd.
+sandboxed() {
+    unit=/lib/systemd/system/$1.service
+    cmds=${2:-$(sed -n 's/^ExecStart=//p' "$unit")}
+    rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
+    env=$(sed -n 's/^Environment=//p' "$unit" | tr '\n' ' ')
+    # package.sh runs this script in a private mount namespace already (a
+    # chroot's / is no mount point, so unshare could not make it private)
+    unshare --mount --propagation unchanged -- sh -eu -c '
+        for d in /etc /usr /var /opt /srv /root /home /boot; do
+            [ -d "$d" ] && [ ! -L "$d" ] || continue
+            mount --bind "$d" "$d" && mount -o remount,bind,ro "$d"
+        done
+        for p in $1; do
+            p=${p#-}
+            [ -e "$p" ] || continue
+            mount --bind "$p" "$p" && mount -o remount,bind,rw "$p"
+        done
+        mount -t tmpfs -o mode=1777 tmpfs /tmp
+        printf "%s\n" "$3" | while IFS= read -r cmd; do
+            runuser -u celltrace -- env $2 sh -c "$cmd" < /dev/null || exit 1
+        done' sh "$rw" "$env" "$cmds"
+}
+cp -r /tmp/basic /var/tmp/basic && chmod -R a+rX /var/tmp/basic
+as_ct celltrace --quiet cells import --operator 250-01 /var/tmp/basic/cells_250-01.csv
+as_ct celltrace --quiet cells import --operator 250-02 /var/tmp/basic/cells_250-02.csv
+# exit 3: rows rejected (the fixture has bad rows on purpose)
+as_ct celltrace --quiet ingest --operator 250-01 /var/tmp/basic/events_250-01.csv || [ $? = 3 ]
+as_ct celltrace --quiet ingest --operator 250-02 /var/tmp/basic/events_250-02.csv || [ $? = 3 ]
+as_ct celltrace --quiet cases import /var/tmp/basic/cases.csv
+head=$(cat /etc/celltrace/keys/audit.head 2>/dev/null || true)
+sandboxed celltrace-run || fail "celltrace-run's commands failed in its sandbox"
+as_ct celltrace --reason "package test" export --region RU-MOW > /tmp/export.csv
+[ "$(grep -c ',K1,RU-MOW,' /tmp/export.csv)" -ge 2 ] || { cat /tmp/export.csv; fail "the run stored no contacts of K1"; }
+[ "$(cat /etc/celltrace/keys/audit.head)" != "$head" ] || fail "the run's audit records did not move audit.head"
+as_ct celltrace audit verify > /dev/null || fail "audit verify"
+sandboxed celltrace-notify "/usr/bin/celltrace notify --daemon --max-time 3" ||
+    fail "celltrace-notify failed in its sandbox"
+token=$(as_ct celltrace users add package-test --role federal | tail -1)
+sandboxed celltrace-serve > /tmp/serve.log 2>&1 &
+ok=0
+for _ in $(seq 1 50); do
+    if curl -sf http://127.0.0.1:8080/healthz > /dev/null; then ok=1; break; fi
+    sleep 0.2
+done
+[ $ok = 1 ] || { cat /tmp/serve.log; fail "celltrace-serve did not answer in its sandbox"; }
+code=$(curl -s -o /tmp/contacts.json -w '%{http_code}' -H "Authorization: Bearer $token" \
+       -H "X-Reason: package test" http://127.0.0.1:8080/api/v1/cases/K1/contacts)
+pkill -TERM -f 'celltrace serve' || true
+wait || true
+[ "$code" = 200 ] || { cat /tmp/contacts.json /tmp/serve.log; fail "GET contacts answered $code"; }
+grep -q '"total"' /tmp/contacts.json || { cat /tmp/contacts.json; fail "no contacts page"; }
+as_ct celltrace audit verify > /dev/null || fail "audit verify after serve"
+
 echo "in_root: remove keeps the data, the keys and the settings"
 apt-get remove -y -q celltrace > /tmp/remove.log 2>&1 || { cat /tmp/remove.log; fail "apt-get remove"; }
 [ ! -e /usr/bin/celltrace ] || fail "the binary is still there"
