@@ -9,9 +9,11 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,6 +191,32 @@ void cli_progress(void *ud, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
+/* Root must not work in a data directory another user owns (the Debian
+ * package's /var/lib/celltrace is celltrace's): every file it made would
+ * be root's, and that user's services could no longer read or replace it.
+ * simulate and demo make their own folders; --help touches nothing. */
+static int root_on_foreign_data(const command *cmd, const char *dir, int argc, char **argv)
+{
+    if (geteuid() != 0 || !strcmp(cmd->name, "simulate") || !strcmp(cmd->name, "demo"))
+        return 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || st.st_uid == 0)
+        return 0;
+    const struct passwd *pw = getpwuid(st.st_uid);
+    char uid[24];
+    snprintf(uid, sizeof uid, "#%lu", (unsigned long)st.st_uid);
+    const char *name = pw ? pw->pw_name : uid;
+    fprintf(stderr,
+            "celltrace: %s belongs to %s, not root: run celltrace as %s "
+            "(runuser -u %s -- celltrace ...); files root made there would be root's, "
+            "and %s's services could no longer use them\n",
+            dir, name, name, name, name);
+    return 1;
+}
+
 static const command *find_command(const char *name)
 {
     for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
@@ -244,6 +272,8 @@ int main(int argc, char **argv)
     ctx.progress = !ctx.quiet && isatty(STDERR_FILENO);
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
+    if (root_on_foreign_data(cmd, ctx.data_dir, sub_argc, sub_argv))
+        return EXIT_FAILURE;
     optind = 0; /* reset getopt for the command (GNU: 0 re-initialises) */
     int status = cmd->run(&ctx, sub_argc, sub_argv);
     cli_keys_wipe(&ctx);

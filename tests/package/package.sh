@@ -47,7 +47,7 @@ if grep -E '^\./(var|home|tmp)/' "$work/contents.txt"; then fail "the package sh
 dpkg-deb -f "$deb" Depends | grep -q adduser || fail "no dependency on adduser"
 
 echo "package.sh: a fresh Debian 12 root (mmdebstrap), install and use it there"
-mmdebstrap --variant=apt --include=systemd,man-db,curl,procps --quiet \
+mmdebstrap --variant=apt --include=systemd,man-db,curl,procps,iproute2 --quiet \
     --customize-hook="copy-in $deb $src/tests/package/in_root.sh $src/tests/conformance/basic /tmp" \
     --customize-hook="unshare --mount --propagation private chroot \"\$1\" sh /tmp/in_root.sh /tmp/$(basename "$deb")" \
     bookworm /dev/null > "$work/root.log" 2>&1 || { cat "$work/root.log"; fail "in the fresh root"; }

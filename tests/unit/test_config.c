@@ -1,13 +1,13 @@
 /*
- * test_config.c — <data>/celltrace.conf (src/lib/base/config.c) as the
- * Debian package lays it out: a link to /etc/celltrace/celltrace.conf,
- * the conffile.
- * - a set writes through the link: the target gets the new file (mode
- *   0600, comments gone, the other keys kept), the link stays a link, and
- *   a load reads it back;
- * - a link whose target is missing is an error naming the link, and
- *   nothing is created anywhere;
- * - a plain file is still replaced in place (mode 0600).
+ * test_config.c — the two layers of settings (src/lib/base/config.c): the
+ * data directory's celltrace.conf, which `config set` writes, over a site
+ * file only read (the Debian package's /etc/celltrace/celltrace.conf).
+ * - a key set in neither is its default; set in the site file only, the
+ *   site's; set in both, the data directory's;
+ * - `config set` writes the data directory's file and never the site file;
+ *   config list flags as default only keys set in neither;
+ * - a bad line in the site file is an error naming the site file and line;
+ * - a missing site file, or none at all, changes nothing.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,96 +21,107 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "celltrace_notify.h"
 #include "config.h"
 #include "fsio.h"
 #include "testutil.h"
 
-static char *path_in(const char *dir, const char *name)
+static char *read_text(const char *path)
 {
-    return ct__path_join(dir, name);
+    char *text = NULL;
+    size_t len = 0;
+    ct_err err;
+    assert_int_equal(ct__fs_read_file(path, 1 << 16, &text, &len, &err), CT_OK);
+    return text;
 }
 
-static void expect_mode(const char *path, mode_t want)
+typedef struct listed {
+    int sender_default, rate_default, hotline_default;
+} listed;
+
+static int note_defaults(void *ud, const char *key, const char *value, int is_default,
+                         const char *help)
 {
-    struct stat st;
-    assert_int_equal(lstat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_mode & 07777, want);
+    (void)value;
+    (void)help;
+    listed *l = ud;
+    if (!strcmp(key, "sms.sender"))
+        l->sender_default = is_default;
+    if (!strcmp(key, "sms.rate"))
+        l->rate_default = is_default;
+    if (!strcmp(key, "sms.hotline"))
+        l->hotline_default = is_default;
+    return 0;
 }
 
-static void set_writes_through_a_link(void **state)
+static void site_below_data(void **state)
 {
     (void)state;
     char *data = tu_tmpdir("conf-data"), *etc = tu_tmpdir("conf-etc");
-    tu_write(etc, "celltrace.conf", "# the conffile's comments\n# sms.rate = 10\nsms.sender = HEALTH\n");
-    char *target = path_in(etc, "celltrace.conf"), *link = path_in(data, "celltrace.conf");
-    assert_int_equal(symlink(target, link), 0);
+    const char *site_text = "# the site\nsms.sender = HEALTH\nsms.rate = 5\n";
+    tu_write(etc, "celltrace.conf", site_text);
+    char *site = ct__path_join(etc, "celltrace.conf");
+    char *mine = ct__path_join(data, "celltrace.conf");
+    ct__conf_use_site(site);
 
     ct_err err;
     ct_conf c;
-    assert_int_equal(ct__conf_load(data, &c, &err), CT_OK); /* read through the link */
+    assert_int_equal(ct__conf_load(data, &c, &err), CT_OK); /* no data file yet */
     assert_string_equal(c.sender, "HEALTH");
+    assert_true(c.rate == 5);
+    assert_string_equal(c.hotline, "8-800-2000-112"); /* the default */
+
     assert_int_equal(ct__conf_set(data, "sms.rate", "25", &err), CT_OK);
-
-    struct stat st;
-    assert_int_equal(lstat(link, &st), 0);
-    assert_true(S_ISLNK(st.st_mode)); /* the link stays */
-    expect_mode(target, 0600);
-    char *text = NULL;
-    size_t len = 0;
-    assert_int_equal(ct__fs_read_file(target, 1 << 16, &text, &len, &err), CT_OK);
-    assert_non_null(strstr(text, "sms.rate = 25\n"));
-    assert_non_null(strstr(text, "sms.sender = HEALTH\n"));
-    assert_null(strstr(text, "the conffile's comments"));
-    ct__free(text);
     assert_int_equal(ct__conf_load(data, &c, &err), CT_OK);
-    assert_true(c.rate == 25);
-    assert_string_equal(c.sender, "HEALTH");
-    /* no temporary left in either folder */
-    assert_int_equal(tu_count_entries(etc), 1);
-    assert_int_equal(tu_count_entries(data), 1);
+    assert_true(c.rate == 25);               /* the data directory's */
+    assert_string_equal(c.sender, "HEALTH"); /* still the site's */
+    char *text = read_text(site);
+    assert_string_equal(text, site_text); /* the site file untouched */
+    ct__free(text);
+    text = read_text(mine);
+    assert_non_null(strstr(text, "sms.rate = 25\n"));
+    assert_null(strstr(text, "HEALTH")); /* site values are not copied down */
+    ct__free(text);
+    struct stat st;
+    assert_int_equal(stat(mine, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
 
-    ct__free(target);
-    ct__free(link);
+    listed l = {0, 0, 0};
+    assert_int_equal(ct_config_list(data, note_defaults, &l, &err), CT_OK);
+    assert_false(l.sender_default);
+    assert_false(l.rate_default);
+    assert_true(l.hotline_default);
+
+    /* a bad site line names the site file and its line */
+    tu_write(etc, "celltrace.conf", "sms.sender = HEALTH\nsms.rate = fast\n");
+    assert_int_equal(ct__conf_load(data, &c, &err), CT_EINVAL);
+    assert_non_null(strstr(err.msg, site));
+    assert_non_null(strstr(err.msg, ":2:"));
+
+    ct__conf_use_site(NULL);
+    ct__free(site);
+    ct__free(mine);
     tu_rmtree(data);
     tu_rmtree(etc);
     ct__free(data);
     ct__free(etc);
 }
 
-static void a_dangling_link_is_an_error(void **state)
+static void no_site_file(void **state)
 {
     (void)state;
-    char *data = tu_tmpdir("conf-dangling");
-    char *link = path_in(data, "celltrace.conf");
-    assert_int_equal(symlink("/nonexistent/celltrace/celltrace.conf", link), 0);
+    char *data = tu_tmpdir("conf-nosite");
+    ct__conf_use_site("/nonexistent/celltrace/celltrace.conf");
     ct_err err;
-    assert_int_equal(ct__conf_set(data, "sms.rate", "25", &err), CT_EIO);
-    assert_non_null(strstr(err.msg, "celltrace.conf"));
-    struct stat st;
-    assert_int_equal(lstat(link, &st), 0);
-    assert_true(S_ISLNK(st.st_mode));
-    assert_int_equal(tu_count_entries(data), 1);
-    ct__free(link);
-    tu_rmtree(data);
-    ct__free(data);
-}
-
-static void a_plain_file_is_replaced(void **state)
-{
-    (void)state;
-    char *data = tu_tmpdir("conf-plain");
-    tu_write(data, "celltrace.conf", "sms.sender = HEALTH\n");
-    char *path = path_in(data, "celltrace.conf");
-    assert_int_equal(chmod(path, 0644), 0);
-    ct_err err;
-    assert_int_equal(ct__conf_set(data, "sms.rate", "7", &err), CT_OK);
-    expect_mode(path, 0600);
     ct_conf c;
     assert_int_equal(ct__conf_load(data, &c, &err), CT_OK);
-    assert_true(c.rate == 7);
-    assert_string_equal(c.sender, "HEALTH");
-    ct__free(path);
+    assert_string_equal(c.sender, "COVID19");
+    assert_int_equal(ct__conf_set(data, "sms.sender", "MINZDRAV", &err), CT_OK);
+    assert_int_equal(ct__conf_load(data, &c, &err), CT_OK);
+    assert_string_equal(c.sender, "MINZDRAV");
+    ct__conf_use_site(NULL); /* none at all: the same */
+    assert_int_equal(ct__conf_load(data, &c, &err), CT_OK);
+    assert_string_equal(c.sender, "MINZDRAV");
     tu_rmtree(data);
     ct__free(data);
 }
@@ -118,9 +129,8 @@ static void a_plain_file_is_replaced(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(set_writes_through_a_link),
-        cmocka_unit_test(a_dangling_link_is_an_error),
-        cmocka_unit_test(a_plain_file_is_replaced),
+        cmocka_unit_test(site_below_data),
+        cmocka_unit_test(no_site_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

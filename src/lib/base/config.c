@@ -9,19 +9,23 @@
  * with half a configuration.
  *
  * The file is rewritten whole on every set (temp, fsync, rename: fsio.c)
- * with mode 0600 because it holds the gateway password; a celltrace.conf
- * that is a symbolic link is rewritten at its target. Caps: 64 KiB of
+ * with mode 0600 because it holds the gateway password. Caps: 64 KiB of
  * file, 1024 bytes per value.
+ *
+ * Below it, a site file the data directory's user only reads: the build's
+ * CT_SITE_CONF (the Debian package: /etc/celltrace/celltrace.conf, a
+ * conffile the administrator edits; empty in a build from source: none).
+ * A key's value is the data directory's, else the site's, else the
+ * default; `config set` writes the data directory's file only. The site
+ * file is checked as strictly as the other; a missing one is no error.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -212,13 +216,26 @@ static const char *check_value(const key_def *k, const char *v)
 /* ---- the file ------------------------------------------------------------ */
 
 typedef struct conf_file {
-    char *vals[N_KEYS]; /* NULL = default */
+    char *vals[N_KEYS]; /* <data>/celltrace.conf; NULL = not set there */
+    char *site[N_KEYS]; /* the site file; NULL = not set there */
 } conf_file;
+
+#ifndef CT_SITE_CONF
+#define CT_SITE_CONF ""
+#endif
+static const char *site_path = CT_SITE_CONF;
+
+void ct__conf_use_site(const char *path)
+{
+    site_path = path ? path : "";
+}
 
 static void file_free(conf_file *f)
 {
-    for (size_t i = 0; i < N_KEYS; i++)
+    for (size_t i = 0; i < N_KEYS; i++) {
         ct__free(f->vals[i]);
+        ct__free(f->site[i]);
+    }
 }
 
 static char *trim(char *s)
@@ -231,7 +248,7 @@ static char *trim(char *s)
     return s;
 }
 
-static ct_code parse_line(conf_file *f, char *line, const char *path, int lineno, ct_err *err)
+static ct_code parse_line(char **vals, char *line, const char *path, int lineno, ct_err *err)
 {
     char *s = trim(line);
     if (!*s || *s == '#')
@@ -248,31 +265,39 @@ static ct_code parse_line(conf_file *f, char *line, const char *path, int lineno
     if (why)
         return ct__fail(err, CT_EINVAL, "%s:%d: %s %s", path, lineno, key, why);
     size_t i = (size_t)(k - KEYS);
-    ct__free(f->vals[i]);
-    f->vals[i] = ct__strdup(val);
+    ct__free(vals[i]);
+    vals[i] = ct__strdup(val);
     return CT_OK;
 }
 
-static ct_code file_read(const char *dir, conf_file *f, ct_err *err)
+/* Parses the file at path into vals; a missing file sets nothing. */
+static ct_code read_values(const char *path, char **vals, ct_err *err)
 {
-    memset(f, 0, sizeof *f);
-    char *path = ct__path_join(dir, CONF_FILE), *data = NULL;
+    char *data = NULL;
     size_t len;
     ct_code rc = ct__fs_read_file(path, CONF_CAP, &data, &len, err);
-    if (rc == CT_ENOTFOUND) {
-        rc = CT_OK;
-        goto out;
-    }
+    if (rc == CT_ENOTFOUND)
+        return CT_OK;
     int lineno = 0;
     for (char *line = data, *next; !rc && line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        rc = parse_line(f, line, path, ++lineno, err);
+        rc = parse_line(vals, line, path, ++lineno, err);
     }
-out:
     ct__free(data);
-    ct__free(path);
+    return rc;
+}
+
+static ct_code file_read(const char *dir, conf_file *f, ct_err *err)
+{
+    memset(f, 0, sizeof *f);
+    ct_code rc = *site_path ? read_values(site_path, f->site, err) : CT_OK;
+    if (!rc) {
+        char *path = ct__path_join(dir, CONF_FILE);
+        rc = read_values(path, f->vals, err);
+        ct__free(path);
+    }
     if (rc)
         file_free(f);
     return rc;
@@ -289,21 +314,7 @@ static ct_code file_write(const char *dir, const conf_file *f, ct_err *err)
         if (f->vals[i])
             n += (size_t)snprintf(buf + n, cap - n, "%s = %s\n", KEYS[i].name, f->vals[i]);
     char *path = ct__path_join(dir, CONF_FILE);
-    ct_code rc = CT_OK;
-    /* A link (the Debian package links it to /etc/celltrace/celltrace.conf,
-     * its conffile) is written through: the new file replaces the link's
-     * target in the target's folder, and the link stays. */
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-        char *target = realpath(path, NULL);
-        if (!target)
-            rc = ct__fail_errno(err, CT_EIO, errno, "cannot follow the link %s", path);
-        ct__free(path);
-        path = target ? ct__strdup(target) : NULL;
-        free(target);
-    }
-    if (!rc)
-        rc = ct__fs_write_file(path, buf, n, 0600, err);
+    ct_code rc = ct__fs_write_file(path, buf, n, 0600, err);
     ct__free(path);
     ct__free(buf);
     return rc;
@@ -311,7 +322,7 @@ static ct_code file_write(const char *dir, const conf_file *f, ct_err *err)
 
 static const char *effective(const conf_file *f, size_t i)
 {
-    return f->vals[i] ? f->vals[i] : KEYS[i].def;
+    return f->vals[i] ? f->vals[i] : f->site[i] ? f->site[i] : KEYS[i].def;
 }
 
 /* risk.test must not exceed risk.quarantine ("model" stands for the
@@ -414,7 +425,7 @@ ct_code ct_config_list(const char *dir, ct_config_fn fn, void *ud, ct_err *err)
         const char *v = effective(&f, i);
         if (KEYS[i].k == K_SECRET && *v)
             v = "***";
-        if (fn(ud, KEYS[i].name, v, f.vals[i] == NULL, KEYS[i].help))
+        if (fn(ud, KEYS[i].name, v, !f.vals[i] && !f.site[i], KEYS[i].help))
             break;
     }
     file_free(&f);

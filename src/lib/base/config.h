@@ -30,6 +30,10 @@ typedef struct ct_conf {
  * moves the keys first, then names their new place). */
 ct_code ct__conf_set(const char *dir, const char *key, const char *value, ct_err *err);
 
+/* Names the site file below <data>/celltrace.conf (default: the build's
+ * CT_SITE_CONF; "" or NULL: none). For tests; not thread-safe. */
+void ct__conf_use_site(const char *path);
+
 /* Loads the file (absent = all defaults) into *c. */
 ct_code ct__conf_load(const char *dir, ct_conf *c, ct_err *err);
 

@@ -154,9 +154,6 @@ static ct_code column_pass(sqlite3 *db, int alter, size_t *missing, ct_err *err)
     return CT_OK;
 }
 
-/* Adds the columns of ADDED that an older data directory lacks: looked
- * for without a lock (the usual case: none missing), added under a write
- * lock after looking again (another process may have added them). */
 ct_code ct__ndb_end(sqlite3 *db, ct_code rc, ct_err *err)
 {
     if (!rc)
@@ -166,6 +163,9 @@ ct_code ct__ndb_end(sqlite3 *db, ct_code rc, ct_err *err)
     return rc;
 }
 
+/* Adds the columns of ADDED that an older data directory lacks: looked
+ * for without a lock (the usual case: none missing), added under a write
+ * lock after looking again (another process may have added them). */
 static ct_code add_columns(sqlite3 *db, ct_err *err)
 {
     size_t missing;
