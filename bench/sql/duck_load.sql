@@ -39,14 +39,19 @@ FROM (SELECT DISTINCT sub, t, loc, pop, lat, lon, acc FROM ev);
 DROP TABLE ev;
 
 -- Cell events in (cell, start) order: zone maps and the join's key filter
--- skip the row groups of cells far from the case.
+-- skip the row groups of cells far from the case. h, the hour of the
+-- start, is part of the trace's join key (duck_trace.sql), so a case
+-- interval meets only its hours' events of a cell, not all 14 days'.
 CREATE TABLE pres_cell AS
-SELECT sub, t, t_next, loc FROM pres WHERE loc IS NOT NULL ORDER BY loc, t;
+SELECT sub, t, t_next, loc, CAST(t // 3600 AS BIGINT) AS h
+FROM pres WHERE loc IS NOT NULL ORDER BY loc, t;
 -- Point events with their grid bucket (0.001 deg of latitude x 0.002 deg
--- of longitude, about 111 x 125 m in Moscow), in (bucket, start) order.
+-- of longitude, about 111 x 125 m in Moscow) and hour, in (bucket, start)
+-- order.
 CREATE TABLE pres_pt AS
 SELECT sub, t, t_next, lat, lon, acc,
-       CAST(floor(lat / 0.001) AS INTEGER) AS gx, CAST(floor(lon / 0.002) AS INTEGER) AS gy
+       CAST(floor(lat / 0.001) AS INTEGER) AS gx, CAST(floor(lon / 0.002) AS INTEGER) AS gy,
+       CAST(t // 3600 AS BIGINT) AS h
 FROM pres WHERE loc IS NULL ORDER BY gx, gy, t;
 DROP TABLE pres;
 

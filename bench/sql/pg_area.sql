@@ -3,7 +3,9 @@
 -- [:t0, :t1) for at least :minstay s. Same output as duck_area.sql.
 WITH q AS (
   SELECT :lat::float8 AS lat, :lon::float8 AS lon, :r::float8 AS r, :t0::bigint AS t0,
-         :t1::bigint AS t1, geography(ST_MakePoint(:lon::float8, :lat::float8)) AS g
+         :t1::bigint AS t1, geography(ST_MakePoint(:lon::float8, :lat::float8)) AS g,
+         ST_Transform(ST_SetSRID(ST_MakePoint(:lon::float8, :lat::float8), 4326),
+                      (SELECT srid FROM proj)) AS gp
 ),
 -- cells whose disk meets the area: GiST pre-filter, exact test
 near AS (
@@ -18,7 +20,7 @@ hits AS (
   SELECT p.sub, greatest(p.t, q.t0), least(p.t_next, p.t + 3600, q.t1), p.acc,
          ct_dist(q.lat, q.lon, p.lat, p.lon)
   FROM q JOIN pres_pt p
-    ON ST_DWithin(p.g, q.g, q.r + (SELECT max_acc FROM reach) + 1, false)
+    ON ST_DWithin(p.gp, q.gp, (q.r + (SELECT max_acc FROM reach)) * 1.01 + 1)
    AND p.t > q.t0 - 3600 AND p.t < q.t1
   WHERE ct_dist(q.lat, q.lon, p.lat, p.lon) <= q.r + p.acc
 )
