@@ -16,11 +16,17 @@ kannel_available() {
     [ -x "$FAKESMSC" ]
 }
 
-# free_port: a port on 127.0.0.1 that nothing listens on (random, probed).
+# free_port: a port on 127.0.0.1 that nothing listens on (random, probed),
+# below the kernel's ephemeral range: a port from that range can be taken,
+# between the probe and Kannel's bind, as the local end of any outgoing
+# connection (apt's downloads in the package test, running beside, made
+# bearerbox fail with "Address already in use").
 free_port() {
-    local p i
+    local p i lo=32768 hi
+    read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    [ "$lo" -gt 12000 ] || lo=32768
     for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
             USED_PORTS="${USED_PORTS:-} $p"
