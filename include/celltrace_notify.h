@@ -44,6 +44,10 @@ typedef int (*ct_config_fn)(void *ud, const char *key, const char *value, int is
                             const char *help);
 ct_code ct_config_list(const char *data_dir, ct_config_fn fn, void *ud, ct_err *err);
 
+/* The site file read below <data>/celltrace.conf (the build's
+ * CT_SITE_CONF), or "" when there is none. */
+const char *ct_config_site(void);
+
 /* ---- tracing runs --------------------------------------------------------- */
 
 typedef struct ct_run_summary {

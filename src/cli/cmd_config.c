@@ -9,11 +9,6 @@
 #include "celltrace_notify.h"
 #include "cli.h"
 
-/* the build's site file (src/lib/base/config.c), named in the help */
-#ifndef CT_SITE_CONF
-#define CT_SITE_CONF ""
-#endif
-
 static void config_help(void)
 {
     printf("Usage: celltrace [--data DIR] config set KEY VALUE | get KEY | list\n\n"
@@ -21,7 +16,7 @@ static void config_help(void)
            "A key not set there takes its value from the site file%s%s, else\n"
            "its default. `config list` shows every key, its value and what it means.\n\n"
            "Exit status: 0 success, 1 failure, 2 usage error (unknown key, bad value).\n",
-           *CT_SITE_CONF ? " " : "", *CT_SITE_CONF ? CT_SITE_CONF : " (none in this build)");
+           *ct_config_site() ? " " : "", *ct_config_site() ? ct_config_site() : " (none in this build)");
 }
 
 static int print_key(void *ud, const char *key, const char *value, int is_default,

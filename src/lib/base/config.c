@@ -230,6 +230,11 @@ void ct__conf_use_site(const char *path)
     site_path = path ? path : "";
 }
 
+const char *ct_config_site(void)
+{
+    return site_path;
+}
+
 static void file_free(conf_file *f)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
