@@ -151,6 +151,29 @@ static void test_night(void **state)
     assert_int_equal(ct__tz_minute("Europe/Moscow", t), 180);
 }
 
+/* Offsets are remembered per UTC day (tzone.c): across a change of
+ * offset, and when the zone changes between calls, every answer must
+ * still be the zone's own. Berlin went from +01:00 to +02:00 at
+ * 2020-03-29T01:00:00Z. */
+static void test_offset_memo(void **state)
+{
+    (void)state;
+    const int64_t change = 1585443600, day_before = change - 86400;
+    assert_int_equal(ct__tz_offset("Europe/Berlin", day_before), 3600); /* a day without change */
+    assert_int_equal(ct__tz_offset("Europe/Berlin", day_before + 3600), 3600);
+    assert_int_equal(ct__tz_offset("UTC", day_before + 3600), 0);        /* another zone, same day */
+    assert_int_equal(ct__tz_offset("Europe/Moscow", day_before + 3600), 3 * 3600);
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change - 1), 3600);  /* the day of the change */
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change), 7200);
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change + 3600), 7200);
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change - 3600), 3600);
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change + 86400), 7200); /* the day after */
+    assert_int_equal(ct__tz_offset("Europe/Berlin", change - 2), 3600);
+    /* from local midnight of the day of the change, a day and two hours at
+     * the offset of the interval's start (+01:00): 6 + 2 hours of night */
+    assert_int_equal(ct__tz_night_seconds("Europe/Berlin", change - 2 * 3600, change + 86400), 8 * 3600);
+}
+
 static int count_keys(void *ud, const char *k, const char *v, int is_default, const char *help)
 {
     (void)k;
@@ -481,6 +504,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
         cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
+        cmocka_unit_test(test_offset_memo),
         cmocka_unit_test(test_config),      cmocka_unit_test(test_old_schema),
         cmocka_unit_test(test_dlr_transitions), cmocka_unit_test(run_state_changes),
     };

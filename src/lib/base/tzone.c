@@ -6,7 +6,8 @@
  * with the offset at its start: presence intervals are at most a week and
  * usually an hour, and a zone's offset changes at most twice a year, so
  * the night hours of the rare interval that spans a change are off by at
- * most the change (documented in docs/NOTIFY.md).
+ * most the change (documented in docs/NOTIFY.md). Offsets are remembered
+ * per thread for a UTC day without a change (ct__tz_offset).
  */
 #include "tzone.h"
 
@@ -44,9 +45,40 @@ static struct tm local_tm(const char *zone, int64_t t)
     return tm;
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The offset is asked for again and again within one UTC day (the events
+ * of a subscriber's day, night hours for each of them), and the C
+ * library's conversion takes a process-wide lock and checks TZ each
+ * time. Each thread keeps the last day whose offset was the same at its
+ * first and its last second: no zone changes its offset twice within a
+ * day and back. */
+typedef struct day_offset {
+    char zone[80];
+    int64_t day;
+    long offset;
+    int valid;
+} day_offset;
+
+static _Thread_local day_offset known_day;
+
 long ct__tz_offset(const char *zone, int64_t t)
 {
-    return local_tm(zone, t).tm_gmtoff;
+    int64_t day = floor_div(t, 86400);
+    if (known_day.valid && known_day.day == day && strcmp(known_day.zone, zone) == 0)
+        return known_day.offset;
+    long offset = local_tm(zone, t).tm_gmtoff;
+    if (strlen(zone) < sizeof known_day.zone && local_tm(zone, day * 86400).tm_gmtoff == offset &&
+        local_tm(zone, day * 86400 + 86399).tm_gmtoff == offset) {
+        snprintf(known_day.zone, sizeof known_day.zone, "%s", zone);
+        known_day.day = day;
+        known_day.offset = offset;
+        known_day.valid = 1;
+    }
+    return offset;
 }
 
 void ct__tz_date(const char *zone, int64_t t, int dotted, char *buf)
@@ -67,11 +99,6 @@ int ct__tz_minute(const char *zone, int64_t t)
 {
     struct tm tm = local_tm(zone, t);
     return tm.tm_hour * 60 + tm.tm_min;
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
 int64_t ct__tz_night_seconds(const char *zone, int64_t from, int64_t to)
