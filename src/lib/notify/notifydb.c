@@ -193,9 +193,13 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
     }
     sqlite3_busy_timeout(db, 30000);
     /* recursive_triggers: a REPLACE's implicit delete runs the delete
-     * triggers, which the report's counters rely on (report.c) */
+     * triggers, which the report's counters rely on (report.c).
+     * temp_store: an upsert that fires triggers keeps a statement journal
+     * of every page it changes, in a file under /var/tmp by default: two
+     * write calls per page and statement (a run's millions of contacts
+     * made 17 M of them). Temporary tables are small here. */
     rc = ct__ndb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                          " PRAGMA recursive_triggers=ON;", err);
+                          " PRAGMA recursive_triggers=ON; PRAGMA temp_store=MEMORY;", err);
     if (!rc)
         rc = ct__ndb_exec(db, SCHEMA, err);
     if (!rc)
