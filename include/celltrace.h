@@ -412,6 +412,8 @@ typedef struct ct_risk_opts {
     double quarantine_threshold; /* p_contact at or above: level quarantine */
     ct_level min_level;         /* contacts below it are left out; their numbers are not read */
     const char *timezone;       /* for night hours; NULL: the data directory's `timezone` */
+    int without_numbers;        /* 1: no number is read; msisdn is left empty (callers
+                                   that keep subscriber ids only, as ct_run does) */
 } ct_risk_opts;
 
 /* The built-in model, its recommended thresholds, every level kept. */

@@ -378,6 +378,35 @@ typedef struct totals {
     int rounds, traces, skipped, contacts, failures;
 } totals;
 
+/* ct_run's trace (without_numbers): the same contacts, scores and
+ * levels, with no number read. Returns the differences. */
+static int same_without_numbers(ct_db *db, const char *id, const ct_params *p,
+                                const ct_risk_opts *risk, const ct_contacts *with)
+{
+    ct_risk_opts bare = *risk;
+    bare.without_numbers = 1;
+    ct_contacts *cs = NULL;
+    ct_err err;
+    assert_int_equal(ct_trace_scored(db, id, p, &bare, &cs, &err), CT_OK);
+    int diff = cs->n != with->n;
+    for (size_t i = 0; !diff && i < cs->n; i++) {
+        const ct_contact *a = &cs->items[i];
+        int found = 0;
+        for (size_t j = 0; j < with->n && !found; j++) {
+            const ct_contact *b = &with->items[j];
+            found = a->subscriber == b->subscriber && a->exposure_s == b->exposure_s &&
+                    a->first_contact == b->first_contact && a->last_contact == b->last_contact &&
+                    a->p_contact == b->p_contact && a->expected_near_s == b->expected_near_s &&
+                    a->level == b->level;
+        }
+        diff = !found || a->msisdn[0] != '\0';
+    }
+    if (diff)
+        fprintf(stderr, "test_score: case %s differs when traced without numbers\n", id);
+    ct_contacts_free(cs);
+    return diff;
+}
+
 static void run_round(uint64_t seed, totals *tot)
 {
     static city c; /* large: not on the stack */
@@ -407,6 +436,7 @@ static void run_round(uint64_t seed, totals *tot)
         ct_contacts *cs = NULL;
         ct_err err;
         assert_int_equal(ct_trace_scored(db, id, &p, &risk, &cs, &err), CT_OK);
+        tot->failures += same_without_numbers(db, id, &p, &risk, cs);
         ref_score_result r;
         assert_int_equal(ref_score(&store, &c.cases[k], &c.params, &c.sp, &r), 0);
         tot->traces++;

@@ -783,7 +783,10 @@ static int cmp_scored(const void *a, const void *b)
         return x->p_contact > y->p_contact ? -1 : 1;
     if (x->exposure_s != y->exposure_s)
         return x->exposure_s > y->exposure_s ? -1 : 1;
-    return strcmp(x->msisdn, y->msisdn);
+    int by_number = strcmp(x->msisdn, y->msisdn); /* without numbers: by subscriber id */
+    if (by_number)
+        return by_number;
+    return x->subscriber < y->subscriber ? -1 : x->subscriber > y->subscriber;
 }
 
 static unsigned public_kinds(uint32_t kinds)
@@ -832,7 +835,8 @@ static ct_code collect_scored(tracer *t, ct_err *err)
         score_pair(t, &evs[i], &rows[n].c, &rows[n].e);
         if (rows[n].c.level < t->risk->min_level)
             continue;
-        rc = ct__subdict_number(t->db->subs, evs[i].sub, rows[n].c.msisdn, err);
+        if (!t->risk->without_numbers)
+            rc = ct__subdict_number(t->db->subs, evs[i].sub, rows[n].c.msisdn, err);
         n++;
     }
     ct__free(evs);
