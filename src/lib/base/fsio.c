@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static struct fault {
     unsigned at;
     int forever;
     int count; /* mode "count": report the calls at exit (how far to sweep) */
-    unsigned calls;
+    atomic_uint calls; /* `run` reads SQLite on several threads at once */
 } faults[OP_COUNT];
 static int faults_loaded;
 
@@ -55,7 +56,7 @@ static void report_counts(void)
 {
     for (int i = 0; i < OP_COUNT; i++)
         if (faults[i].count)
-            fprintf(stderr, "ct-fault: %s calls %u\n", op_names[i], faults[i].calls);
+            fprintf(stderr, "ct-fault: %s calls %u\n", op_names[i], atomic_load(&faults[i].calls));
 }
 
 /* The test hook (fsio.h): CT_FAULT=op:ERRNO:N[:forever|:count]. */
@@ -84,7 +85,7 @@ void ct__fs_fault_set(const char *op, int errnum, unsigned n, int forever)
             faults[i].errnum = errnum;
             faults[i].at = n;
             faults[i].forever = forever;
-            faults[i].calls = 0;
+            atomic_store(&faults[i].calls, 0);
         }
 }
 
@@ -97,10 +98,10 @@ static int injected(int op)
     struct fault *f = &faults[op];
     if (!f->at && !f->count)
         return 0;
-    f->calls++;
+    unsigned calls = atomic_fetch_add(&f->calls, 1) + 1;
     if (!f->at)
         return 0;
-    if (f->calls == f->at || (f->forever && f->calls > f->at))
+    if (calls == f->at || (f->forever && calls > f->at))
         return f->errnum;
     return 0;
 }

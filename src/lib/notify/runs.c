@@ -7,13 +7,14 @@
  * The signature holds the SPEC 4 parameters, the risk model's version,
  * both effective thresholds (risk.test, risk.quarantine) and the time
  * zone (night hours are evidence of the model), so changing any of them
- * re-traces and re-levels every case at the next run. All traces are done
- * first (reads only, scored with ct_trace_scored, every level kept); then
- * one SQLite transaction replaces the contacts of the traced cases (with
- * p_contact, expected_near_s and level), queues the notifications and
- * records the runs. A crash before COMMIT leaves the previous state, so
- * the next run does the same work again; after COMMIT the runs say there
- * is nothing to do. Running twice therefore queues nothing new.
+ * re-traces and re-levels every case at the next run. One SQLite
+ * transaction holds the whole run: the cases are traced on every CPU
+ * (ct_trace_many; scored, every level kept, no number read) and each
+ * replaces its stored contacts (with p_contact, expected_near_s and level)
+ * as it comes; then the run is audited, the notifications queued and the
+ * runs recorded. A crash or a failure before COMMIT leaves the previous
+ * state, so the next run does the same work again; after COMMIT the runs
+ * say there is nothing to do. Running twice therefore queues nothing new.
  *
  * Notifications are per subscriber, not per contact, over all cases, in
  * two steps (docs/NOTIFY.md):
@@ -44,8 +45,10 @@
 #include "runs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "area.h"
@@ -72,7 +75,7 @@ typedef struct region_acc {
     int64_t max_presence, first, last;
     int has_prev;
     ct_place_event prev;
-    char prev_region[CT_REGION_MAX + 1];
+    const char *prev_region; /* the catalogue's, or "" (a point has none) */
     size_t n;
     char names[MAX_REGIONS][CT_REGION_MAX + 1];
     int64_t night[MAX_REGIONS], exposure[MAX_REGIONS];
@@ -91,7 +94,7 @@ static size_t region_slot(region_acc *a, const char *name)
 
 static void account(region_acc *a, int64_t from, int64_t to)
 {
-    if (!a->prev_region[0] || to <= from)
+    if (!a->prev_region || !a->prev_region[0] || to <= from)
         return;
     size_t i = region_slot(a, a->prev_region);
     if (i == MAX_REGIONS)
@@ -111,7 +114,7 @@ static int on_event(void *ud, const ct_place_event *e)
     }
     a->prev = *e;
     a->has_prev = 1;
-    snprintf(a->prev_region, sizeof a->prev_region, "%s", e->region ? e->region : "");
+    a->prev_region = e->region ? e->region : "";
     return 0;
 }
 
@@ -170,8 +173,8 @@ typedef struct run_case {
     char case_id[CT_ID_MAX + 1];
     char region[CT_REGION_MAX + 1];
     uint64_t version;
-    ct_contacts *contacts;
-    char (*homes)[CT_REGION_MAX + 1]; /* per contact */
+    const ct_contacts *contacts; /* while the case is being stored */
+    char (*homes)[CT_REGION_MAX + 1]; /* per contact, the same */
 } run_case;
 
 /* A subscriber's night-time home, the same for every case of a run: one
@@ -199,6 +202,17 @@ typedef struct run_state {
     size_t n, cap;
     ct_run_summary *sum;
     ct_u32map homes; /* home_memo by subscriber (u32map.h) */
+    /* the run's statements, prepared once: a run stores millions of
+     * contacts and asks about each subscriber, and preparing a statement
+     * costs more than running it */
+    sqlite3_stmt *st_stage, *st_contact, *st_stored, *st_undone, *st_at_risk, *st_latest;
+    /* every subscriber of the traced cases, once, in the order their
+     * contacts came (queue_all) */
+    uint32_t *subs;
+    size_t n_subs, subs_cap;
+    ct_u32map seen;
+    ct_code failed; /* store_case's, with its message in *err */
+    ct_err *err;
 } run_state;
 
 /* The home of contact k: its night region when it has one (memoised),
@@ -257,50 +271,37 @@ static ct_code homes_of(run_state *r, run_case *c, ct_err *err)
     return CT_OK;
 }
 
-/* Traces one case when its data or the parameters changed. */
-static ct_code consider_case(run_state *r, const char *case_id, int64_t onset, int64_t isolated,
-                             int has_isolated, const char *region, ct_err *err)
+/* Adds the case to r->cases when its data or the parameters changed
+ * since its last run. */
+static ct_code consider_case(run_state *r, const ct__case_row *row, ct_err *err)
 {
-    int64_t w_start = onset - r->p.infectious_before_s;
-    int64_t w_end = has_isolated ? isolated : onset + r->p.infectious_after_s;
+    int64_t w_start = row->onset - r->p.infectious_before_s;
+    int64_t w_end = row->has_isolated ? row->isolated : row->onset + r->p.infectious_after_s;
     uint64_t version, prev;
     char prev_params[PARAMS_MAX];
     ct_code rc = ct_data_version(r->db, w_start - r->p.max_presence_s, w_end, &version, err);
     if (!rc)
-        rc = last_run(r, case_id, &prev, prev_params, err);
+        rc = last_run(r, row->case_id, &prev, prev_params, err);
     if (rc || (prev == version && strcmp(prev_params, r->params) == 0))
         return rc;
     CT_GROW(r->cases, r->n + 1, r->cap);
     run_case *c = &r->cases[r->n++];
     memset(c, 0, sizeof *c);
-    snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
-    snprintf(c->region, sizeof c->region, "%s", region);
+    snprintf(c->case_id, sizeof c->case_id, "%s", row->case_id);
+    snprintf(c->region, sizeof c->region, "%s", row->region);
     c->version = version;
-    rc = ct_trace_scored(r->db, case_id, &r->p, &r->risk, &c->contacts, err);
-    if (!rc)
-        rc = homes_of(r, c, err);
-    if (rc)
-        return rc;
-    r->sum->cases_traced++;
-    r->sum->contacts += c->contacts->n;
-    for (size_t i = 0; i < c->contacts->n; i++)
-        switch (c->contacts->items[i].level) {
-        case CT_LEVEL_QUARANTINE: r->sum->level_quarantine++; break;
-        case CT_LEVEL_TEST: r->sum->level_test++; break;
-        case CT_LEVEL_NONE: r->sum->level_none++; break;
-        }
     return CT_OK;
 }
 
-static ct_code trace_all(run_state *r, ct_err *err)
+/* The cases to trace, into r->cases. */
+static ct_code select_cases(run_state *r, ct_err *err)
 {
     ct__case_row *cases = NULL;
     size_t n = 0;
     ct_code rc = ct__cases_all(r->db, &cases, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         r->sum->cases_total++;
-        rc = consider_case(r, cases[i].case_id, cases[i].onset, cases[i].isolated,
-                           cases[i].has_isolated, cases[i].region, err);
+        rc = consider_case(r, &cases[i], err);
     }
     ct__free(cases);
     return rc;
@@ -308,12 +309,30 @@ static ct_code trace_all(run_state *r, ct_err *err)
 
 /* ---- storing ------------------------------------------------------------------ */
 
-static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
+/* An upheld appeal lifts its contact as it was then: that contact, and the
+ * messages about it, count for nothing any more (neither as a contact to
+ * notify nor as a quarantine that covers a later one). `t` is a row of
+ * nt_contacts or nt_outbox: both have case_id, subscriber, last_contact. */
+#define NOT_LIFTED(t)                                                                      \
+    "NOT EXISTS (SELECT 1 FROM nt_appeals a WHERE a.case_id = " t ".case_id"              \
+    " AND a.subscriber = " t ".subscriber AND a.state = 'upheld'"                         \
+    " AND a.last_contact >= " t ".last_contact)"
+
+/* Prepares the run's statements (finalized by finalize_store). */
+static ct_code prepare_store(run_state *r, ct_err *err)
 {
-    static const char *const sql =
+    /* One case's contacts are staged in a temporary table, then go in
+     * with one statement: a statement that fires triggers keeps a journal
+     * of the pages it changes, so one per contact would copy every page
+     * it touches again for each contact. */
+    static const char *const stage =
+        "INSERT INTO temp.nt_stage VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+    static const char *const upsert =
         "INSERT INTO nt_contacts(case_id, subscriber, exposure_s, first_contact, last_contact,"
         " min_radius_m, home_region, quarantine_end, found_at, updated_at, p_contact,"
-        " expected_near_s, level, found_day) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9,?10,?11,?12,?13)"
+        " expected_near_s, level, found_day) SELECT ?1, subscriber, exposure_s, first_contact,"
+        " last_contact, min_radius_m, home_region, quarantine_end, ?2, ?2, p_contact,"
+        " expected_near_s, level, ?3 FROM temp.nt_stage WHERE true"
         " ON CONFLICT(case_id, subscriber) DO UPDATE SET updated_at = CASE WHEN"
         "  exposure_s IS NOT excluded.exposure_s OR first_contact IS NOT excluded.first_contact"
         "  OR last_contact IS NOT excluded.last_contact OR home_region IS NOT excluded.home_region"
@@ -325,47 +344,130 @@ static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
         " home_region = excluded.home_region, quarantine_end = excluded.quarantine_end,"
         " p_contact = excluded.p_contact, expected_near_s = excluded.expected_near_s,"
         " level = excluded.level";
-    sqlite3_stmt *st = NULL;
+    /* latest_of's question */
+    static const char *const latest =
+        "SELECT case_id, home_region, last_contact, quarantine_end,"
+        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
+        "  AND (?3 = 0 OR kind IN ('new', 'extension')) AND " NOT_LIFTED("o") ")"
+        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2 AND " NOT_LIFTED("c")
+        " ORDER BY quarantine_end DESC, case_id LIMIT 1";
+    ct_code rc = ct__ndb_exec(r->sql, "CREATE TEMP TABLE IF NOT EXISTS nt_stage(subscriber INTEGER,"
+                                      " exposure_s INTEGER, first_contact INTEGER, last_contact INTEGER,"
+                                      " min_radius_m REAL, home_region TEXT, quarantine_end INTEGER,"
+                                      " p_contact REAL, expected_near_s REAL, level TEXT)", err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, stage, &r->st_stage, err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, upsert, &r->st_contact, err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, "SELECT subscriber FROM nt_contacts WHERE case_id=?1"
+                                     " ORDER BY subscriber", &r->st_stored, err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, "DELETE FROM nt_contacts WHERE case_id=?1 AND subscriber=?2",
+                             &r->st_undone, err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, "SELECT DISTINCT subscriber FROM nt_contacts WHERE level<>'none'",
+                             &r->st_at_risk, err);
+    if (!rc)
+        rc = ct__ndb_prepare(r->sql, latest, &r->st_latest, err);
+    return rc;
+}
+
+static void finalize_store(run_state *r)
+{
+    sqlite3_finalize(r->st_stage);
+    sqlite3_finalize(r->st_contact);
+    sqlite3_finalize(r->st_stored);
+    sqlite3_finalize(r->st_undone);
+    sqlite3_finalize(r->st_at_risk);
+    sqlite3_finalize(r->st_latest);
+    r->st_stage = r->st_contact = r->st_stored = r->st_undone = r->st_at_risk = r->st_latest = NULL;
+}
+
+/* Runs a prepared statement that returns no row, and resets it. */
+static ct_code step_done(run_state *r, sqlite3_stmt *st, ct_err *err)
+{
+    ct_code rc = sqlite3_step(st) == SQLITE_DONE ? CT_OK : ct__ndb_fail(r->sql, err);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* A contact of the case being stored, by subscriber. */
+typedef struct by_sub {
+    uint32_t sub, index;
+} by_sub;
+
+static int cmp_by_sub(const void *a, const void *b)
+{
+    const by_sub *x = a, *y = b;
+    return x->sub < y->sub ? -1 : x->sub > y->sub;
+}
+
+/* Removes the contacts an earlier run stored for the case that this trace
+ * no longer finds (a new event shortened a presence). order: the new
+ * contacts by subscriber. */
+static ct_code drop_undone(run_state *r, const run_case *c, const by_sub *order, ct_err *err)
+{
+    uint32_t *gone = NULL;
+    size_t n_gone = 0, cap = 0, at = 0, n = c->contacts->n;
+    ct_code rc = CT_OK;
+    sqlite3_stmt *st = r->st_stored;
+    sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
+    while (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
+        uint32_t sub = (uint32_t)sqlite3_column_int64(st, 0);
+        while (at < n && order[at].sub < sub)
+            at++;
+        if (at == n || order[at].sub != sub) {
+            CT_GROW(gone, n_gone + 1, cap);
+            gone[n_gone++] = sub;
+        }
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; !rc && i < n_gone; i++) {
+        sqlite3_bind_text(r->st_undone, 1, c->case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(r->st_undone, 2, gone[i]);
+        rc = step_done(r, r->st_undone, err);
+    }
+    ct__free(gone);
+    return rc;
+}
+
+/* Stores one case's contacts. They go in by subscriber, the order of the
+ * table's key. */
+static ct_code store_contacts(run_state *r, const run_case *c, ct_err *err)
+{
     char found_day[11]; /* the report's day (report.c) */
     ct__tz_date(r->conf.timezone, r->now, 0, found_day);
-    ct_code rc = ct__ndb_exec(r->sql, "DELETE FROM temp.nt_seen", err);
+    by_sub *order = ct__malloc((c->contacts->n + 1) * sizeof *order);
+    for (size_t i = 0; i < c->contacts->n; i++)
+        order[i] = (by_sub){c->contacts->items[i].subscriber, (uint32_t)i};
+    qsort(order, c->contacts->n, sizeof *order, cmp_by_sub);
+    ct_code rc = drop_undone(r, c, order, err);
     if (!rc)
-        rc = ct__ndb_prepare(r->sql, sql, &st, err);
-    for (size_t i = 0; !rc && i < c->contacts->n; i++) {
-        const ct_contact *k = &c->contacts->items[i];
-        sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, k->subscriber);
-        sqlite3_bind_int64(st, 3, k->exposure_s);
-        sqlite3_bind_int64(st, 4, k->first_contact);
-        sqlite3_bind_int64(st, 5, k->last_contact);
-        sqlite3_bind_double(st, 6, k->min_radius_m);
-        sqlite3_bind_text(st, 7, c->homes[i], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 8, k->last_contact + (int64_t)r->conf.quarantine_days * 86400);
-        sqlite3_bind_int64(st, 9, r->now);
-        sqlite3_bind_double(st, 10, k->p_contact);
-        sqlite3_bind_double(st, 11, k->expected_near_s);
-        sqlite3_bind_text(st, 12, ct_level_name(k->level), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 13, found_day, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = ct__ndb_fail(r->sql, err);
-        sqlite3_reset(st);
-        char ins[96];
-        snprintf(ins, sizeof ins, "INSERT OR IGNORE INTO temp.nt_seen VALUES(%u)", k->subscriber);
-        if (!rc)
-            rc = ct__ndb_exec(r->sql, ins, err);
+        rc = ct__ndb_exec(r->sql, "DELETE FROM temp.nt_stage", err);
+    sqlite3_stmt *st = r->st_stage;
+    for (size_t o = 0; !rc && o < c->contacts->n; o++) {
+        const ct_contact *k = &c->contacts->items[order[o].index];
+        sqlite3_bind_int64(st, 1, k->subscriber);
+        sqlite3_bind_int64(st, 2, k->exposure_s);
+        sqlite3_bind_int64(st, 3, k->first_contact);
+        sqlite3_bind_int64(st, 4, k->last_contact);
+        sqlite3_bind_double(st, 5, k->min_radius_m);
+        sqlite3_bind_text(st, 6, c->homes[order[o].index], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, k->last_contact + (int64_t)r->conf.quarantine_days * 86400);
+        sqlite3_bind_double(st, 8, k->p_contact);
+        sqlite3_bind_double(st, 9, k->expected_near_s);
+        sqlite3_bind_text(st, 10, ct_level_name(k->level), -1, SQLITE_STATIC);
+        rc = step_done(r, st, err);
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    /* A contact that later data undid (a new event shortened a presence). */
-    if (!rc)
-        rc = ct__ndb_prepare(r->sql, "DELETE FROM nt_contacts WHERE case_id=?1 AND subscriber"
-                                     " NOT IN (SELECT s FROM temp.nt_seen)", &st, err);
     if (!rc) {
-        sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = ct__ndb_fail(r->sql, err);
+        sqlite3_bind_text(r->st_contact, 1, c->case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(r->st_contact, 2, r->now);
+        sqlite3_bind_text(r->st_contact, 3, found_day, -1, SQLITE_STATIC);
+        rc = step_done(r, r->st_contact, err);
     }
-    sqlite3_finalize(st);
+    ct__free(order);
     return rc;
 }
 
@@ -386,14 +488,6 @@ static ct_code record_run(run_state *r, const run_case *c, ct_err *err)
     return rc;
 }
 
-/* An upheld appeal lifts its contact as it was then: that contact, and the
- * messages about it, count for nothing any more (neither as a contact to
- * notify nor as a quarantine that covers a later one). `t` is a row of
- * nt_contacts or nt_outbox: both have case_id, subscriber, last_contact. */
-#define NOT_LIFTED(t)                                                                      \
-    "NOT EXISTS (SELECT 1 FROM nt_appeals a WHERE a.case_id = " t ".case_id"              \
-    " AND a.subscriber = " t ".subscriber AND a.state = 'upheld'"                         \
-    " AND a.last_contact >= " t ".last_contact)"
 
 /* The subscriber's latest contact at one level over all cases, and the
  * end of the latest message that counts against it. */
@@ -411,17 +505,9 @@ typedef struct latest {
 static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarantines_only,
                          latest *l, ct_err *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = r->st_latest;
+    ct_code rc = CT_OK;
     memset(l, 0, sizeof *l);
-    ct_code rc = ct__ndb_prepare(r->sql,
-        "SELECT case_id, home_region, last_contact, quarantine_end,"
-        " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
-        "  AND (?3 = 0 OR kind IN ('new', 'extension')) AND " NOT_LIFTED("o") ")"
-        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2 AND " NOT_LIFTED("c")
-        " ORDER BY quarantine_end DESC, case_id LIMIT 1",
-        &st, err);
-    if (rc)
-        return rc;
     sqlite3_bind_int64(st, 1, sub);
     sqlite3_bind_text(st, 2, ct_level_name(level), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, quarantines_only);
@@ -432,7 +518,7 @@ static ct_code latest_of(run_state *r, uint32_t sub, ct_level level, int quarant
         l->q = sqlite3_column_int64(st, 3);
         l->prev_q = sqlite3_column_int64(st, 4);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -468,21 +554,116 @@ static ct_code queue_for(run_state *r, uint32_t sub, ct_err *err)
     return rc;
 }
 
-static ct_code store_all(run_state *r, ct_err *err)
+/* Asks queue_for about every subscriber of the traced cases, once each,
+ * in the order the contacts named them: it is a question about the
+ * subscriber over all its contacts, and asking it again in the same run
+ * queues nothing. */
+static ct_code queue_all(run_state *r, ct_err *err)
 {
-    ct_code rc = ct__ndb_exec(r->sql, "CREATE TEMP TABLE IF NOT EXISTS nt_seen(s INTEGER PRIMARY KEY)",
-                              err);
+    ct_u32map at_risk;
+    ct__u32map_init(&at_risk, sizeof(uint32_t));
+    /* Most contacts are at level none in every case, and queue_for finds
+     * nothing for a subscriber who has no other: one pass over the table
+     * names the others, where asking per subscriber costs a lookup of
+     * each of its rows. */
+    ct_code rc = CT_OK;
+    sqlite3_stmt *st = r->st_at_risk;
+    while (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
+        int added;
+        ct__u32map_put(&at_risk, (uint32_t)sqlite3_column_int64(st, 0), &added);
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; !rc && i < r->n_subs; i++)
+        if (ct__u32map_find(&at_risk, r->subs[i]))
+            rc = queue_for(r, r->subs[i], err);
+    ct__u32map_free(&at_risk);
+    return rc;
+}
+
+/* ct_trace_many hands each traced case here, in the order of r->cases,
+ * while its workers trace the next ones: the case's homes, its contacts
+ * stored in the run's transaction, its subscribers noted for queue_all.
+ * The contacts are not kept: memory holds the cases in flight only. */
+static int store_case(void *ud, size_t index, const ct_contacts *cs, uint64_t elapsed_ns)
+{
+    (void)elapsed_ns;
+    run_state *r = ud;
+    run_case *c = &r->cases[index];
+    c->contacts = cs;
+    ct_code rc = homes_of(r, c, r->err);
+    if (!rc)
+        rc = store_contacts(r, c, r->err);
+    if (!rc) {
+        r->sum->cases_traced++;
+        r->sum->contacts += cs->n;
+        for (size_t k = 0; k < cs->n; k++) {
+            switch (cs->items[k].level) {
+            case CT_LEVEL_QUARANTINE: r->sum->level_quarantine++; break;
+            case CT_LEVEL_TEST: r->sum->level_test++; break;
+            case CT_LEVEL_NONE: r->sum->level_none++; break;
+            }
+            int added;
+            ct__u32map_put(&r->seen, cs->items[k].subscriber, &added);
+            if (added) {
+                CT_GROW(r->subs, r->n_subs + 1, r->subs_cap);
+                r->subs[r->n_subs++] = cs->items[k].subscriber;
+            }
+        }
+    }
+    ct__free(c->homes);
+    c->homes = NULL;
+    c->contacts = NULL;
+    r->failed = rc;
+    return rc != CT_OK;
+}
+
+/* The cases of r->cases traced on every CPU (each worker with its own
+ * read-only handle, as `trace --all`) and stored as they come. */
+static ct_code trace_and_store(run_state *r, ct_err *err)
+{
+    const char **ids = ct__calloc(r->n, sizeof *ids);
+    for (size_t i = 0; i < r->n; i++)
+        ids[i] = r->cases[i].case_id;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    ct_trace_many_opts opts = {&r->p, &r->risk, cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus,
+                               r->db->who, r->db->why};
+    r->err = err;
+    ct_code rc = ct_trace_many(r->db->dir, r->db->keys, ids, r->n, &opts, store_case, r, NULL, err);
+    ct__free(ids);
+    return rc ? rc : r->failed;
+}
+
+/* SQLite's page cache for the run's transaction (KiB): it touches the
+ * contacts of every traced case and of every subscriber among them, and
+ * with the default 2 MiB it spills to the WAL and reads back from it. */
+#define RUN_CACHE_KIB 262144
+
+/* One transaction: every traced case's contacts, the audit record, the
+ * messages, the runs. A failure anywhere, or a crash, leaves the state
+ * of the previous run. */
+static ct_code trace_store_all(run_state *r, ct_err *err)
+{
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d", RUN_CACHE_KIB);
+    ct_code rc = ct__ndb_exec(r->sql, pragma, err);
+    if (!rc)
+        rc = prepare_store(r, err);
     if (!rc)
         rc = ct__ndb_exec(r->sql, "BEGIN IMMEDIATE", err);
-    if (rc)
+    if (rc) {
+        finalize_store(r);
         return rc;
-    for (size_t i = 0; !rc && i < r->n; i++)
-        rc = store_contacts(r, &r->cases[i], err);
-    for (size_t i = 0; !rc && i < r->n; i++)
-        for (size_t j = 0; !rc && j < r->cases[i].contacts->n; j++)
-            rc = queue_for(r, r->cases[i].contacts->items[j].subscriber, err);
+    }
+    rc = trace_and_store(r, err);
+    /* audited before COMMIT: a run that cannot be audited stores and
+     * queues nothing (SPEC 5: a failure applies nothing) */
+    if (!rc)
+        rc = ct__audit(r->db, "run", NULL, r->sum->contacts, err);
+    if (!rc)
+        rc = queue_all(r, err);
     for (size_t i = 0; !rc && i < r->n; i++)
         rc = record_run(r, &r->cases[i], err);
+    finalize_store(r); /* before COMMIT: no statement of ours is left running */
     return ct__ndb_end(r->sql, rc, err);
 }
 
@@ -608,6 +789,7 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
     run_state r;
     memset(&r, 0, sizeof r);
     ct__u32map_init(&r.homes, sizeof(home_memo));
+    ct__u32map_init(&r.seen, sizeof(uint32_t));
     memset(sum, 0, sizeof *sum);
     r.db = db;
     r.sum = sum;
@@ -623,22 +805,26 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
         rc = ct_risk_opts_configured(db->dir, NULL, &r.risk, err);
     if (!rc) {
         r.risk.timezone = r.conf.timezone; /* the one the signature names */
+        r.risk.without_numbers = 1;        /* contacts are stored by subscriber */
         signature(&r);
         rc = ct__ndb_open(db->dir, &r.sql, err);
     }
     if (!rc)
-        rc = trace_all(&r, err);
-    /* audited before anything is stored: a run that cannot be audited
-     * stores and queues nothing (SPEC 5: a failure applies nothing) */
-    if (!rc)
-        rc = ct__audit(db, "run", NULL, sum->contacts, err);
+        rc = select_cases(&r, err);
     if (!rc && r.n)
-        rc = store_all(&r, err);
-    for (size_t i = 0; i < r.n; i++) {
-        ct_contacts_free(r.cases[i].contacts);
-        ct__free(r.cases[i].homes);
+        rc = trace_store_all(&r, err);
+    else if (!rc) /* nothing changed: the run is still audited */
+        rc = ct__audit(db, "run", NULL, 0, err);
+    if (rc) { /* nothing was applied */
+        uint64_t total = sum->cases_total;
+        memset(sum, 0, sizeof *sum);
+        sum->cases_total = total;
     }
+    for (size_t i = 0; i < r.n; i++)
+        ct__free(r.cases[i].homes);
     ct__free(r.cases);
+    ct__free(r.subs);
+    ct__u32map_free(&r.seen);
     ct__u32map_free(&r.homes);
     sqlite3_close(r.sql);
     return rc;
