@@ -101,4 +101,16 @@ expect_exit 0 "$CT" --data "$WORK/conf" cases add --case-id K0 --msisdn 79990000
 expect_exit 0 "$CT" --data "$WORK/conf" trace K0 K1 K0 --format csv --jobs 2
 grep -v '^K0,' "$WORK/out" >"$WORK/k1_only.csv"
 expect_same "$C/expected_K1.csv" "$WORK/k1_only.csv"
+
+# `run` traces its cases on every CPU and stores each as it comes: the same
+# contacts and levels as the scored batch (every level kept), in one
+# transaction; under ThreadSanitizer its workers, and the home regions and
+# storing on the main thread, run side by side.
+rows=$(($(wc -l <"$WORK/scored_batch.csv") - 1))
+levels=$(tail -n +2 "$WORK/scored_batch.csv" | awk -F, '{ n[$NF]++ } END {
+    printf "levels: %d quarantine, %d test, %d none", n["quarantine"], n["test"], n["none"] }')
+expect_exit 0 "$CT" --data "$D" run
+expect_grep "^12 of 12 cases traced, $rows contacts, .*; $levels\$" "$WORK/out"
+expect_exit 0 "$CT" --data "$D" run
+expect_grep "^0 of 12 cases traced, 0 contacts" "$WORK/out"
 exit 0
