@@ -11,14 +11,15 @@ const ENGINES = ['celltrace', 'duckdb', 'postgres'];
 const reps = fs.readdirSync(args.measure).filter((d) => /^rep\d+$/.test(d)).sort();
 const read = (rep, f) => fs.readFileSync(path.join(args.measure, rep, f), 'utf8');
 const lines = (rep, f) => read(rep, f).split('\n').filter(Boolean).map((l) => l.split(' '));
+const exists = (rep, f) => fs.existsSync(path.join(args.measure, rep, f));
 const rank = (xs, p) => { // nearest rank
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.max(0, Math.ceil(p * s.length) - 1)];
 };
 const per = () => Object.fromEntries(ENGINES.map((e) => [e, []]));
 
-const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per();
-const rssIngest = per(), rssTrace = per(), contacts = [], msPerContact = [];
+const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per(), runs = per();
+const rssIngest = per(), rssTrace = per(), rssRun = [], contacts = [], msPerContact = [];
 const nsPerCandidate = [], candidates = [], inlib = [];
 const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
 let events = null;
@@ -33,13 +34,15 @@ for (const rep of reps) {
   events = Number(bytes.celltrace[2]);
   for (const e of ENGINES) bpe[e].push(Number(bytes[e][1]) / events);
   for (const [e, s, n] of lines(rep, 'batch.txt')) batch[e].push(Number(n) / Number(s));
-  const rss = { ingest: per(), trace: per() };
+  if (exists(rep, 'run.txt')) for (const [e, s, n] of lines(rep, 'run.txt')) runs[e].push(Number(n) / Number(s));
+  const rss = { ingest: per(), trace: per(), run: per() };
   for (const l of lines(rep, 'rss.txt')) // /usr/bin/time also writes "Command exited with ..." lines
     if (l.length === 3 && rss[l[1]] && rss[l[1]][l[0]] && /^\d+$/.test(l[2])) rss[l[1]][l[0]].push(Number(l[2]) / 1024);
   for (const e of ENGINES) {
     rssIngest[e].push(Math.max(...rss.ingest[e]));
     rssTrace[e].push(Math.max(...rss.trace[e]));
   }
+  if (rss.run.celltrace.length) rssRun.push(Math.max(...rss.run.celltrace));
   const cmp = JSON.parse(read(rep, 'compare.json'));
   contacts.push(cmp.contacts);
   const ctTotal = lines(rep, 'ct_trace_ms.txt').reduce((a, l) => a + Number(l[1]), 0);
@@ -70,6 +73,9 @@ const out = {
   bytes_per_event: med(bpe),
   peak_rss_mb: peak,
   batch_cases_per_s: med(batch),
+  // `celltrace run` over every case: scored, stored, SMS queued (the
+  // peers have no such step: null)
+  batch_run_cases_per_s: Object.fromEntries(ENGINES.map((e) => [e, runs[e].length ? round(median(runs[e])) : null])),
   // `trace --work`: the trace's own time over the candidate events it
   // examined (median over cases); the peers have no such count.
   ns_per_candidate: { celltrace: round(median(nsPerCandidate)), duckdb: null, postgres: null },
@@ -89,6 +95,7 @@ const rows = [
   ['bytes on disk per event', 'bytes_per_event', 'low'],
   ['peak memory (MB)', 'peak_rss_mb', 'low'],
   ['batch of all cases (cases/s)', 'batch_cases_per_s', 'high'],
+  ['`run` of all cases: scored, stored, SMS queued (cases/s)', 'batch_run_cases_per_s', 'high'],
 ];
 let md = `# Benchmark ${args.size}, ${args.date}\n\n`;
 md += `City: \`celltrace simulate --subscribers ${args.subscribers} --days ${args.days} --seed 1 --cases ${lines(reps[0], 'ct_trace_ms.txt').length}\`; `;
@@ -111,7 +118,9 @@ for (const [label, key, better] of rows) {
 md += `\nRatios: how many times better celltrace is (above 1× = celltrace better).\n\n`;
 md += '| peak memory by phase (MB) | celltrace | DuckDB | PostgreSQL |\n|---|---:|---:|---:|\n';
 md += `| ingest | ${ENGINES.map((e) => fmt(round(median(rssIngest[e])))).join(' | ')} |\n`;
-md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n\n`;
+md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n`;
+if (rssRun.length) md += `| \`run\` | ${fmt(round(median(rssRun)))} | — | — |\n`;
+md += '\n';
 md += `- Near the machine's limit: a celltrace trace examines a median of ${Math.round(median(candidates))} candidate events (presence intervals `;
 md += `on co-located cells and tiles in its window) at ${out.ns_per_candidate.celltrace} ns each (median over cases, \`trace --work\`: `;
 md += `the trace itself, not process start or printing). Memory bandwidth on this machine: ${out.mem_bandwidth_gbs} GB/s. `;

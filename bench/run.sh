@@ -107,7 +107,7 @@ IDENTICAL=true
 for rep in $(seq 1 "$REPEAT"); do
     M=$MEAS/rep$rep
     mkdir -p "$M"/{ct,duck,pg,ct_batch,pg_batch}
-    : > "$M/ingest.txt"; : > "$M/rss.txt"; : > "$M/bytes.txt"; : > "$M/batch.txt"
+    : > "$M/ingest.txt"; : > "$M/rss.txt"; : > "$M/bytes.txt"; : > "$M/batch.txt"; : > "$M/run.txt"
 
     # ---- celltrace --------------------------------------------------------------
     echo "rep $rep celltrace $(cut -d' ' -f1 /proc/loadavg)" >> "$MEAS/loadavg.txt"
@@ -153,6 +153,13 @@ for rep in $(seq 1 "$REPEAT"); do
         for c in "${CASE_IDS[@]}"; do # cases without contacts: just the header
             [ -f "$M/ct_batch/$c.csv" ] || head -1 "$M/ct_batch.csv" > "$M/ct_batch/$c.csv"
         done
+        # what a health authority runs: every case scored, every contact
+        # stored with its level and home region, the SMS queued, in one
+        # transaction (celltrace only: the peers have no such step)
+        t0=$(now_us)
+        /usr/bin/time -f 'celltrace run %M' -a -o "$M/rss.txt" \
+            "$CT" --quiet run > "$M/ct_run.txt"
+        echo "celltrace $(secs_since "$t0") ${#CASE_IDS[@]}" >> "$M/run.txt"
     fi
 
     # ---- DuckDB -------------------------------------------------------------------
