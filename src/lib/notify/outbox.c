@@ -130,9 +130,17 @@ ct_code ct__ob_count(sqlite3 *db, const char *state, int64_t before, uint64_t *n
 }
 
 
-ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
-                   const char *case_id, const char *region, int64_t last, int64_t q,
-                   ct_msg_kind kind, int64_t key_n, int *added, ct_err *err)
+ct_code ct__ob_add_prepare(sqlite3 *db, sqlite3_stmt **st, ct_err *err)
+{
+    return ct__ndb_prepare(db,
+        "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
+        " quarantine_end, text, ucs2, next_at, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
+        st, err);
+}
+
+ct_code ct__ob_add_with(sqlite3 *db, sqlite3_stmt *st, const ct_conf *conf, int64_t now,
+                        uint32_t sub, const char *case_id, const char *region, int64_t last,
+                        int64_t q, ct_msg_kind kind, int64_t key_n, int *added, ct_err *err)
 {
     char last_day[11], qend[11], text[CT_SMS_TEXT_MAX + 1], key[64];
     int dotted = strcmp(conf->language, "ru") == 0;
@@ -149,13 +157,6 @@ ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
     ct__sms_parts(text, &ucs2);
     static const char LETTER[] = "?qqtal"; /* by ct_msg_kind */
     snprintf(key, sizeof key, "%c-%u-%lld", LETTER[kind], sub, (long long)key_n);
-    sqlite3_stmt *st = NULL;
-    rc = ct__ndb_prepare(db,
-        "INSERT OR IGNORE INTO nt_outbox(key, subscriber, kind, case_id, region, last_contact,"
-        " quarantine_end, text, ucs2, next_at, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
-        &st, err);
-    if (rc)
-        return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, sub);
     sqlite3_bind_text(st, 3, ct__msg_kind_name(kind), -1, SQLITE_STATIC);
@@ -170,6 +171,20 @@ ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
         rc = ct__ndb_fail(db, err);
     else
         *added = sqlite3_changes(db) == 1;
+    sqlite3_reset(st);
+    return rc;
+}
+
+ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
+                   const char *case_id, const char *region, int64_t last, int64_t q,
+                   ct_msg_kind kind, int64_t key_n, int *added, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *added = 0;
+    ct_code rc = ct__ob_add_prepare(db, &st, err);
+    if (!rc)
+        rc = ct__ob_add_with(db, st, conf, now, sub, case_id, region, last, q, kind, key_n, added,
+                             err);
     sqlite3_finalize(st);
     return rc;
 }

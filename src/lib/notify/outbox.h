@@ -41,6 +41,14 @@ ct_code ct__ob_add(sqlite3 *db, const ct_conf *conf, int64_t now, uint32_t sub,
                    const char *case_id, const char *region, int64_t last, int64_t q,
                    ct_msg_kind kind, int64_t key_n, int *added, ct_err *err);
 
+/* The same with its statement prepared once, for a caller that queues
+ * many messages on one connection (`run`): preparing an insert into the
+ * outbox compiles its triggers too, and costs more than the insert. */
+ct_code ct__ob_add_prepare(sqlite3 *db, sqlite3_stmt **st, ct_err *err);
+ct_code ct__ob_add_with(sqlite3 *db, sqlite3_stmt *st, const ct_conf *conf, int64_t now,
+                        uint32_t sub, const char *case_id, const char *region, int64_t last,
+                        int64_t q, ct_msg_kind kind, int64_t key_n, int *added, ct_err *err);
+
 ct_code ct__ob_next_due(sqlite3 *db, int64_t now, ct_ob_msg *m, int *found, ct_err *err);
 
 /* Marks it inflight and counts the attempt (committed when this returns). */

@@ -205,7 +205,8 @@ typedef struct run_state {
     /* the run's statements, prepared once: a run stores millions of
      * contacts and asks about each subscriber, and preparing a statement
      * costs more than running it */
-    sqlite3_stmt *st_stage, *st_contact, *st_stored, *st_undone, *st_at_risk, *st_latest;
+    sqlite3_stmt *st_stage, *st_contact, *st_stored, *st_undone, *st_at_risk, *st_latest,
+        *st_message;
     /* every subscriber of the traced cases, once, in the order their
      * contacts came (queue_all) */
     uint32_t *subs;
@@ -370,6 +371,8 @@ static ct_code prepare_store(run_state *r, ct_err *err)
                              &r->st_at_risk, err);
     if (!rc)
         rc = ct__ndb_prepare(r->sql, latest, &r->st_latest, err);
+    if (!rc)
+        rc = ct__ob_add_prepare(r->sql, &r->st_message, err);
     return rc;
 }
 
@@ -381,7 +384,9 @@ static void finalize_store(run_state *r)
     sqlite3_finalize(r->st_undone);
     sqlite3_finalize(r->st_at_risk);
     sqlite3_finalize(r->st_latest);
+    sqlite3_finalize(r->st_message);
     r->st_stage = r->st_contact = r->st_stored = r->st_undone = r->st_at_risk = r->st_latest = NULL;
+    r->st_message = NULL;
 }
 
 /* Runs a prepared statement that returns no row, and resets it. */
@@ -526,8 +531,8 @@ static ct_code queue_message(run_state *r, uint32_t sub, const latest *l, ct_msg
                              ct_err *err)
 {
     int added = 0;
-    ct_code rc = ct__ob_add(r->sql, &r->conf, r->now, sub, l->case_id, l->region, l->last, l->q,
-                            kind, l->q, &added, err);
+    ct_code rc = ct__ob_add_with(r->sql, r->st_message, &r->conf, r->now, sub, l->case_id,
+                                 l->region, l->last, l->q, kind, l->q, &added, err);
     if (!rc && added)
         kind == CT_MSG_TEST || kind == CT_MSG_AREA ? r->sum->invitations++
         : kind == CT_MSG_EXTENSION ? r->sum->extensions++
@@ -748,6 +753,8 @@ ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_par
     if (!rc)
         rc = ct__ndb_open(db->dir, &r.sql, err);
     if (!rc)
+        rc = ct__ob_add_prepare(r.sql, &r.st_message, err);
+    if (!rc)
         rc = ct__ndb_exec(r.sql, "BEGIN IMMEDIATE", err);
     ct__case_row *cases = NULL;
     size_t n_cases = 0;
@@ -768,6 +775,7 @@ ct_code ct_run_area(ct_db *db, const char *label, const ct_area *q, const ct_par
     if (rc)
         memset(sum, 0, sizeof *sum);
     ct_presences_free(ps);
+    sqlite3_finalize(r.st_message);
     sqlite3_close(r.sql);
     return rc;
 }
