@@ -367,6 +367,27 @@ ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p,
 
 void ct_contacts_free(ct_contacts *c);
 
+/* How close a trace comes to its floor (`trace --work --floor`,
+ * bench/README.md). The case is traced as ct_trace does, keeping every
+ * (case interval, candidate) pair it matched; then only the kernel is
+ * timed: those pairs streamed from memory, each one's overlap added to an
+ * empty exposure table as the trace adds it, and the contacts counted.
+ * What a trace costs above kernel_ns is finding and decoding the
+ * candidates, reading numbers, sorting and the audit. No number is read;
+ * the trace is audited ("trace --floor"). Fails if the kernel does not
+ * find the trace's contacts. */
+typedef struct ct_floor {
+    uint64_t candidates;     /* as ct_contacts.candidates */
+    uint64_t pairs;          /* (interval, candidate) pairs the kernel streamed */
+    uint64_t overlaps;       /* of them with a non-empty overlap */
+    uint64_t contacts;       /* the kernel's */
+    uint64_t trace_contacts; /* the trace's (the same, or an error) */
+    uint64_t kernel_ns;
+} ct_floor;
+
+ct_code ct_trace_floor(ct_db *db, const char *case_id, const ct_params *p, ct_floor *out,
+                       ct_err *err);
+
 /* Many cases at once (trace --all). One case traced, handed over in the
  * order asked: return non-zero to stop. cs is freed after the call. */
 typedef int (*ct_trace_many_fn)(void *ud, size_t index, const ct_contacts *cs,

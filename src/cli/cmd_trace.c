@@ -37,6 +37,10 @@ static void trace_help(void)
            "                            its intervals, candidate events examined, overlaps,\n"
            "                            milliseconds and nanoseconds per candidate; with\n"
            "                            several cases also the total and cases per second\n"
+           "  --floor                   with --work and one plain trace: also the trace's floor\n"
+           "                            (bench/README.md): the candidates it matched, kept in\n"
+           "                            memory, streamed again and their overlaps added to an\n"
+           "                            empty table; its time, and the trace's over it\n"
            "  --score                   also the contact risk (docs/RISK.md): p_contact, the\n"
            "                            calibrated probability of a true contact (4 significant\n"
            "                            digits), expected_near_s, the expected seconds within\n"
@@ -319,7 +323,7 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
 typedef struct trace_args {
     ct_params p;
     render_opts ro;
-    int work, all, score;
+    int work, all, score, floor;
     long jobs;
     ct_level min_level;
     const char *explain, *model_path;
@@ -328,7 +332,7 @@ typedef struct trace_args {
 /* Parses options into *a; returns -1 when done, else an exit status. */
 static int parse_trace_args(int argc, char **argv, trace_args *a)
 {
-    enum { OPT_ALL = 1, OPT_JOBS, OPT_SCORE, OPT_LEVEL, OPT_EXPLAIN, OPT_MODEL };
+    enum { OPT_ALL = 1, OPT_JOBS, OPT_SCORE, OPT_LEVEL, OPT_EXPLAIN, OPT_MODEL, OPT_FLOOR };
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"work", no_argument, NULL, 'w'},
                                          {"all", no_argument, NULL, OPT_ALL},
@@ -337,6 +341,7 @@ static int parse_trace_args(int argc, char **argv, trace_args *a)
                                          {"level", required_argument, NULL, OPT_LEVEL},
                                          {"explain", required_argument, NULL, OPT_EXPLAIN},
                                          {"model", required_argument, NULL, OPT_MODEL},
+                                         {"floor", no_argument, NULL, OPT_FLOOR},
                                          CLI_PARAM_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -358,6 +363,8 @@ static int parse_trace_args(int argc, char **argv, trace_args *a)
             a->explain = optarg;
         else if (c == OPT_MODEL)
             a->model_path = optarg;
+        else if (c == OPT_FLOOR)
+            a->floor = 1;
         else if (c == OPT_LEVEL) {
             if (ct_level_parse(optarg, &a->min_level) || a->min_level == CT_LEVEL_NONE)
                 return cli_usage_error("trace", "--level must be test or quarantine");
@@ -391,6 +398,8 @@ static int parse_trace_args(int argc, char **argv, trace_args *a)
         return cli_usage_error("trace", "expected a CASE_ID (or --all)");
     if (a->explain && (a->all || argc - optind != 1 || a->ro.format == OUT_CSV || a->work))
         return cli_usage_error("trace", "--explain takes one CASE_ID, table or json, no --work");
+    if (a->floor && (!a->work || a->all || argc - optind != 1 || a->score || a->explain))
+        return cli_usage_error("trace", "--floor takes one CASE_ID, --work, and no --score");
     if (a->model_path && !a->score && !a->explain)
         return cli_usage_error("trace", "--model needs --score, --level or --explain");
     if (a->jobs < 1)
@@ -439,13 +448,27 @@ static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ct_code rc = trace_one(db, case_id, &a->p, risk, &cs, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    ct_floor fl;
+    if (!rc && a->floor)
+        rc = ct_trace_floor(db, case_id, &a->p, &fl, &err);
     ct_close(db);
     if (rc) {
+        ct_contacts_free(cs);
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
     if (a->work)
         work_line(cs, elapsed_ns(&t0, &t1));
+    if (a->floor) {
+        double trace_ms = (double)elapsed_ns(&t0, &t1) / 1e6, kernel_ms = (double)fl.kernel_ns / 1e6;
+        fprintf(stderr,
+                "floor: %s: %llu pairs streamed, %llu overlaps, %llu contacts, kernel %.2f ms "
+                "(%.1f ns per pair); the trace took %.1f times the kernel\n",
+                cs->case_id, (unsigned long long)fl.pairs, (unsigned long long)fl.overlaps,
+                (unsigned long long)fl.contacts, kernel_ms,
+                fl.pairs ? (double)fl.kernel_ns / (double)fl.pairs : 0.0,
+                kernel_ms > 0 ? trace_ms / kernel_ms : 0.0);
+    }
     printer pr = {a->ro, 0, 1, 0, 0, 0};
     print_case(&pr, cs);
     ct_contacts_free(cs);

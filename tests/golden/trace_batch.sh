@@ -102,6 +102,24 @@ expect_exit 0 "$CT" --data "$WORK/conf" trace K0 K1 K0 --format csv --jobs 2
 grep -v '^K0,' "$WORK/out" >"$WORK/k1_only.csv"
 expect_same "$C/expected_K1.csv" "$WORK/k1_only.csv"
 
+# --floor: the kernel on the trace's own pairs finds the same contacts and
+# overlaps as the trace (`work:` line), and is audited as a trace.
+first=$(echo "$ids" | head -1)
+before=$(grep -c '"what":"trace --floor"' "$D/audit.log")
+expect_exit 0 "$CT" --data "$D" trace "$first" --work --floor --format csv
+expect_same <(grep "^$first," "$WORK/want.csv" | sed "1i $HEADER") "$WORK/out"
+work=$(grep "^work: $first: " "$WORK/err") || fail "no work line"
+floor=$(grep "^floor: $first: " "$WORK/err") || fail "no floor line"
+w_overlaps=$(echo "$work" | sed -E 's/.* ([0-9]+) overlaps, ([0-9]+) contacts.*/\1 \2/')
+f_overlaps=$(echo "$floor" | sed -E 's/.* ([0-9]+) overlaps, ([0-9]+) contacts.*/\1 \2/')
+[ "$w_overlaps" = "$f_overlaps" ] || fail "floor ($f_overlaps) and trace ($w_overlaps) differ in overlaps, contacts"
+echo "$floor" | grep -Eq 'kernel [0-9.]+ ms \([0-9.]+ ns per pair\); the trace took [0-9.]+ times the kernel$' ||
+    fail "floor line: $floor"
+[ $(($(grep -c '"what":"trace --floor"' "$D/audit.log") - before)) = 1 ] || fail "--floor not audited"
+expect_exit 2 "$CT" --data "$D" trace "$first" --floor
+expect_exit 2 "$CT" --data "$D" trace "$first" --work --floor --score
+expect_exit 2 "$CT" --data "$D" trace --all --work --floor
+
 # `run` traces its cases on every CPU and stores each as it comes: the same
 # contacts and levels as the scored batch (every level kept), in one
 # transaction; under ThreadSanitizer its workers, and the home regions and

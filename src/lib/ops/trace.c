@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "cases.h"
@@ -74,6 +75,14 @@ typedef struct overlap {
     uint32_t kind; /* scoring: CT__KIND_* */
 } overlap;
 
+/* A (case interval, candidate presence) pair as the trace matched it, kept
+ * for the floor (ct_trace_floor): the kernel is then timed on these alone. */
+typedef struct floor_pair {
+    int64_t ts, end;
+    double radius;
+    uint32_t iv, sub;
+} floor_pair;
+
 typedef ct__case_interval case_interval;
 
 /* The cells co-located with a disk; with scoring, also the probability
@@ -115,6 +124,8 @@ typedef struct tracer {
     overlap queue[OVERLAP_BATCH];
     unsigned queued;
     ct_contacts *out;
+    struct floor_pair *pairs; /* trace --floor: every pair matched, kept */
+    size_t n_pairs, cap_pairs;
     ct_err *err;
     ct_code failed;
     int stale; /* a segment names a cell newer than our catalogue */
@@ -125,6 +136,7 @@ typedef struct tracer {
     ct__overlap_detail *details; /* the explained subscriber's overlaps */
     size_t n_details, cap_details;
     const ct__disk_scan *area; /* an area query (scan.h): overlaps go to its fn */
+    int floor;                 /* ct_trace_floor: keep every pair matched */
 } tracer;
 
 /* ---- segments by day --------------------------------------------------------- */
@@ -253,6 +265,10 @@ static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, i
                              double radius_sum, double near_p, uint32_t kind, place_ref where)
 {
     const case_interval *ci = &t->ivs[iv];
+    if (t->floor) {
+        CT_GROW(t->pairs, t->n_pairs + 1, t->cap_pairs);
+        t->pairs[t->n_pairs++] = (floor_pair){ts, end, radius_sum, iv, sub};
+    }
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
     if (b <= a)
         return;
@@ -1023,6 +1039,7 @@ typedef struct trace_job {
     uint32_t explain_sub;       /* UINT32_MAX: no explanation */
     ct_contacts *contacts;      /* the result of a plain or scored trace */
     ct_explanation *explanation; /* the result of an explanation */
+    ct_floor *floor;            /* ct_trace_floor: time the kernel instead of collecting */
 } trace_job;
 
 static void tracer_free(tracer *t)
@@ -1033,7 +1050,56 @@ static void tracer_free(tracer *t)
     ct__free(t->near.near_p);
     ct__free(t->ivs);
     ct__free(t->details);
+    ct__free(t->pairs);
     ct__scorer_free(t->scorer);
+}
+
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The floor's kernel: the kept pairs streamed from memory, each one's
+ * overlap |P_j cut to its interval| added to an empty exposure table
+ * exactly as the trace adds it (add_exposure); then the contacts counted.
+ * Nothing else: no segment, no catalogue, no number, no sorting. */
+static void time_kernel(const tracer *t, ct_floor *f)
+{
+    tracer k; /* add_exposure's table only */
+    memset(&k, 0, sizeof k);
+    ct__u32map_init(&k.exp, sizeof(exposure));
+    ct__u32map_grow(&k.exp); /* as the trace starts */
+    overlap batch[OVERLAP_BATCH];
+    unsigned queued = 0;
+    uint64_t t0 = clock_ns();
+    for (size_t i = 0; i <= t->n_pairs; i++) {
+        /* queued and prefetched in batches, as the trace does */
+        if (queued == OVERLAP_BATCH || (i == t->n_pairs && queued)) {
+            for (unsigned j = 0; j < queued; j++)
+                add_exposure(&k, batch[j].sub, batch[j].start, batch[j].end, batch[j].radius);
+            queued = 0;
+        }
+        if (i == t->n_pairs)
+            break;
+        const floor_pair *q = &t->pairs[i];
+        const case_interval *ci = &t->ivs[q->iv];
+        int64_t a = q->ts > ci->start ? q->ts : ci->start, b = q->end < ci->end ? q->end : ci->end;
+        if (b <= a)
+            continue;
+        batch[queued++] = (overlap){.start = a, .end = b, .radius = q->radius, .sub = q->sub};
+        __builtin_prefetch(ct__u32map_at(&k.exp, ct__u32map_home(&k.exp, q->sub)), 1);
+        f->overlaps++;
+    }
+    for (size_t i = 0; i < k.exp.cap; i++) {
+        const exposure *e = ct__u32map_at(&k.exp, i);
+        if (e->sub != CT_U32MAP_EMPTY && e->total > 0 && e->total >= t->p.min_exposure_s)
+            f->contacts++;
+    }
+    f->kernel_ns = clock_ns() - t0;
+    f->pairs = t->n_pairs;
+    ct__u32map_free(&k.exp);
 }
 
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
@@ -1048,6 +1114,7 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
     t.p = job->p;
     t.risk = job->risk;
     t.explain_sub = job->explain_sub;
+    t.floor = job->floor != NULL;
     ct_code rc = load_case(db, job->case_id, &t, err);
     if (rc)
         return rc;
@@ -1077,7 +1144,16 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
     *vanished = rc == CT_ENOTFOUND || t.stale;
     if (!rc && t.stale)
         rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
-    if (!rc && !t.risk)
+    if (!rc && job->floor) {
+        time_kernel(&t, job->floor);
+        job->floor->candidates = t.out->candidates;
+        job->floor->trace_contacts = 0;
+        for (size_t i = 0; i < t.exp.cap; i++) {
+            const exposure *e = ct__u32map_at(&t.exp, i);
+            if (e->sub != CT_U32MAP_EMPTY && e->total > 0 && e->total >= t.p.min_exposure_s)
+                job->floor->trace_contacts++;
+        }
+    } else if (!rc && !t.risk)
         rc = collect_contacts(&t, err);
     else if (!rc && job->explain_sub == UINT32_MAX)
         rc = collect_scored(&t, err);
@@ -1111,6 +1187,8 @@ static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
         return rc;
     if (job->explanation)
         rc = ct__audit(db, "explain", job->case_id, 1, err);
+    else if (job->floor) /* counts only, but the case's contacts were found */
+        rc = ct__audit(db, "trace --floor", job->case_id, job->floor->trace_contacts, err);
     else
         rc = ct__audit(db, job->risk ? "trace --score" : "trace", job->case_id, job->contacts->n, err);
     if (rc) {
@@ -1201,6 +1279,21 @@ static void job_init(trace_job *job, const char *case_id, const ct_params *p)
     else
         ct_params_default(&job->p);
     job->explain_sub = UINT32_MAX;
+}
+
+ct_code ct_trace_floor(ct_db *db, const char *case_id, const ct_params *p, ct_floor *out,
+                       ct_err *err)
+{
+    trace_job job;
+    job_init(&job, case_id, p);
+    memset(out, 0, sizeof *out);
+    job.floor = out;
+    ct_code rc = run_trace(db, &job, err);
+    ct_contacts_free(job.contacts);
+    if (!rc && out->contacts != out->trace_contacts)
+        rc = ct__fail(err, CT_ECORRUPT, "the floor's kernel found %llu contacts, the trace %llu",
+                      (unsigned long long)out->contacts, (unsigned long long)out->trace_contacts);
+    return rc;
 }
 
 ct_code ct_trace(ct_db *db, const char *case_id, const ct_params *p, ct_contacts **out,
