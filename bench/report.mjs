@@ -20,7 +20,7 @@ const per = () => Object.fromEntries(ENGINES.map((e) => [e, []]));
 
 const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per(), runs = per();
 const rssIngest = per(), rssTrace = per(), rssRun = [], contacts = [], msPerContact = [];
-const nsPerCandidate = [], candidates = [], inlib = [];
+const nsPerCandidate = [], candidates = [], inlib = [], floorMs = [], overFloor = [];
 const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
 let events = null;
 for (const rep of reps) {
@@ -51,6 +51,11 @@ for (const rep of reps) {
   nsPerCandidate.push(median(work.map((l) => Number(l[3])))); // case candidates contacts ns ms
   inlib.push(median(work.map((l) => Number(l[4]))));
   candidates.push(median(work.map((l) => Number(l[1]))));
+  if (exists(rep, 'ct_floor.txt')) { // case, kernel ms, trace ms
+    const fl = lines(rep, 'ct_floor.txt');
+    floorMs.push(median(fl.map((l) => Number(l[1]))));
+    overFloor.push(median(fl.map((l) => Number(l[2]) / Number(l[1]))));
+  }
 }
 const med = (o) => Object.fromEntries(ENGINES.map((e) => [e, round(median(o[e]))]));
 function round(x) {
@@ -79,6 +84,11 @@ const out = {
   // `trace --work`: the trace's own time over the candidate events it
   // examined (median over cases); the peers have no such count.
   ns_per_candidate: { celltrace: round(median(nsPerCandidate)), duckdb: null, postgres: null },
+  // `trace --work --floor`: the kernel alone (the trace's pairs streamed
+  // from memory, overlaps added), median over cases; and the median of
+  // each trace's time over its own kernel's
+  floor_ms: { celltrace: floorMs.length ? round(median(floorMs)) : null, duckdb: null, postgres: null },
+  trace_over_floor: { celltrace: overFloor.length ? round(median(overFloor)) : null, duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
 };
 fs.writeFileSync(args.json, JSON.stringify(out, null, 2) + '\n');
@@ -125,6 +135,8 @@ md += `- Near the machine's limit: a celltrace trace examines a median of ${Math
 md += `on co-located cells and tiles in its window) at ${out.ns_per_candidate.celltrace} ns each (median over cases, \`trace --work\`: `;
 md += `the trace itself, not process start or printing). Memory bandwidth on this machine: ${out.mem_bandwidth_gbs} GB/s. `;
 md += `Whole-process single-trace time per contact row: ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
+if (floorMs.length)
+  md += `- The floor (\`trace --work --floor\`): the kernel alone, each trace's own (interval, candidate) pairs streamed from memory and their overlaps added to an empty table, takes a median of ${out.floor_ms.celltrace} ms; a trace in the library takes a median of ${out.trace_over_floor.celltrace} times its kernel's time.\n`;
 md += `- celltrace times are whole processes (\`celltrace trace\`: start, open the store, trace, print); `;
 md += `DuckDB's are the query in an open connection; PostgreSQL's are psql's \`\\timing\` of the query in an open session.\n`;
 md += `- Peak memory: celltrace and DuckDB (node) from \`/usr/bin/time -f %M\` (max RSS of the process); `;

@@ -153,6 +153,14 @@ for rep in $(seq 1 "$REPEAT"); do
         for c in "${CASE_IDS[@]}"; do # cases without contacts: just the header
             [ -f "$M/ct_batch/$c.csv" ] || head -1 "$M/ct_batch.csv" > "$M/ct_batch/$c.csv"
         done
+        # the floor of each trace (trace --work --floor): the kernel alone on
+        # the pairs the trace matched; case, kernel ms, trace ms (the trace
+        # of the same process, in the library)
+        for c in "${CASE_IDS[@]}"; do
+            "$CT" --quiet trace "$c" --format csv --work --floor > /dev/null 2> "$M/ct_floor.err" ||
+                { cat "$M/ct_floor.err" >&2; exit 1; }
+            echo "$c $(sed -n 's/^floor: .* kernel \([0-9.]*\) ms .*/\1/p' "$M/ct_floor.err") $(sed -n 's/^work: .* \([0-9.]*\) ms, .*/\1/p' "$M/ct_floor.err")"
+        done > "$M/ct_floor.txt"
         # what a health authority runs: every case scored, every contact
         # stored with its level and home region, the SMS queued, in one
         # transaction (celltrace only: the peers have no such step)
