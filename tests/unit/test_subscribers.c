@@ -69,6 +69,44 @@ static void intern_find_and_decrypt(void **state)
     free(dir);
 }
 
+/* A batch's number cache (ct__number_cache) answers what the vault
+ * answers, on a miss and on a hit, falls back to the vault above its
+ * count, and is not made when there is nothing to keep. */
+static void number_cache_answers_as_vault(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("subs-cache");
+    ct_err err;
+    ct_subdict *d;
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
+    char digits[16];
+    uint32_t id;
+    for (uint64_t i = 0; i < 50; i++) {
+        uint64_t num = 1000000ULL + i * 104729 + (i % 3) * 100000000000000ULL; /* 7 to 15 digits */
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)num);
+        assert_int_equal(ct__subdict_intern(d, num, digits, &id, &err), CT_OK);
+    }
+    assert_int_equal(ct__subdict_flush(d, &err), CT_OK);
+    assert_null(ct__number_cache_new(0));
+    ct__number_cache *c = ct__number_cache_new(40); /* ids 40..49 are not kept */
+    assert_non_null(c);
+    for (int round = 0; round < 2; round++) /* a miss, then a hit */
+        for (uint32_t i = 0; i < 50; i++) {
+            char want[16], got[16];
+            assert_int_equal(ct__subdict_number(d, i, want, &err), CT_OK);
+            assert_int_equal(ct__subdict_number_cached(d, c, i, got, &err), CT_OK);
+            assert_string_equal(got, want);
+            assert_int_equal(ct__subdict_number_cached(d, NULL, i, got, &err), CT_OK);
+            assert_string_equal(got, want);
+        }
+    assert_int_equal(ct__subdict_number_cached(d, c, 50, digits, &err), CT_ECORRUPT); /* no such id */
+    ct__number_cache_free(c);
+    ct__number_cache_free(NULL);
+    ct__subdict_close(d);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void torn_tail_and_forgery(void **state)
 {
     (void)state;
@@ -230,6 +268,7 @@ int main(void)
         cmocka_unit_test(rekey_keeps_ids_and_numbers),
         cmocka_unit_test(torn_tail_and_forgery),
         cmocka_unit_test(reader_sees_later_appends),
+        cmocka_unit_test(number_cache_answers_as_vault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

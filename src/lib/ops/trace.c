@@ -764,7 +764,7 @@ static ct_code collect_contacts(tracer *t, ct_err *err)
         c->first_contact = e->first;
         c->last_contact = e->last;
         c->min_radius_m = e->min_radius;
-        ct_code rc = ct__subdict_number(t->db->subs, e->sub, c->msisdn, err);
+        ct_code rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, e->sub, c->msisdn, err);
         if (rc)
             return rc;
     }
@@ -852,7 +852,7 @@ static ct_code collect_scored(tracer *t, ct_err *err)
         if (rows[n].c.level < t->risk->min_level)
             continue;
         if (!t->risk->without_numbers)
-            rc = ct__subdict_number(t->db->subs, evs[i].sub, rows[n].c.msisdn, err);
+            rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, evs[i].sub, rows[n].c.msisdn, err);
         n++;
     }
     ct__free(evs);
@@ -1012,7 +1012,7 @@ static ct_code build_explanation(tracer *t, ct_explanation **out, ct_err *err)
     ct__free(ivs);
     ct__free(sharers);
     ct__free(evs);
-    ct_code rc = ct__subdict_number(t->db->subs, t->explain_sub, x->contact.msisdn, err);
+    ct_code rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, t->explain_sub, x->contact.msisdn, err);
     if (rc) {
         ct_explanation_free(x);
         return rc;

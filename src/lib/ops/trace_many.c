@@ -4,7 +4,9 @@
  * Worker threads take cases in order, each through its own read-only
  * handle (handles share the keyring, the process's segment maps and the
  * built-in model; each has its own SQLite connection and caches), and
- * leave each case's contacts in its slot. The calling thread hands the
+ * leave each case's contacts in its slot; the numbers they decrypt are
+ * kept for the batch (ct__number_cache), so a subscriber who is a contact
+ * of many cases is decrypted once. The calling thread hands the
  * slots to the caller's function in the order asked, so the output is
  * what one thread tracing them one after another would give. Workers stay
  * at most 2 x jobs cases ahead of it: memory holds that many cases, not
@@ -19,7 +21,9 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "db.h"
 #include "error.h"
+#include "subscribers.h"
 
 typedef struct slot {
     ct_contacts *cs; /* NULL until traced */
@@ -42,6 +46,7 @@ typedef struct many {
     size_t failed_at; /* the failing case (n: a handle did not open) */
     int stopped;      /* the caller's function asked to stop */
     int running;      /* workers not yet finished */
+    ct__number_cache *numbers; /* shared by the workers' handles, made by the first */
     ct_code rc;       /* the earliest failure */
     ct_err err;
 } many;
@@ -69,6 +74,11 @@ static void *worker(void *arg)
         ct_set_actor(db, m->opts->who, m->opts->why);
     size_t failed_case = m->n; /* n: the handle, no case */
     pthread_mutex_lock(&m->lock);
+    if (!rc) {
+        if (!m->numbers)
+            m->numbers = ct__number_cache_new(ct__subdict_count(db->subs));
+        db->numbers = m->numbers;
+    }
     if (rc && m->next >= m->n)
         rc = CT_OK; /* nothing left for this worker: its open does not matter */
     while (!rc) {
@@ -178,6 +188,7 @@ ct_code ct_trace_many(const char *dir, ct_keyring *keys, const char *const *ids,
     pthread_mutex_destroy(&m.lock);
     ct__free(threads);
     ct__free(m.slots);
+    ct__number_cache_free(m.numbers); /* wiped: the numbers leave with the batch */
     ct_keys_close(own);
     return rc;
 }

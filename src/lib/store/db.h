@@ -40,6 +40,7 @@ struct ct_db {
     uint32_t n_slots;
     struct ct_segment **retired; /* segments whose day changed, still mapped */
     size_t n_retired, cap_retired;
+    struct ct__number_cache *numbers; /* a batch's (ct_trace_many), not owned; or NULL */
 };
 
 /* The live segment of `day`, opened (quick checks) on first use and kept

@@ -13,6 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -447,13 +450,67 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
     uint64_t num;
     if (!open_record(record(d, id), d->keys + KEY_BYTES, id, &num))
         return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
-    snprintf(digits, 16, "%llu", (unsigned long long)num);
+    char text[24]; /* a number has at most 15 digits (textparse.c) */
+    snprintf(text, sizeof text, "%llu", (unsigned long long)num);
+    size_t len = strlen(text);
+    len = len < 15 ? len : 15;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
     return CT_OK;
 }
 
 uint32_t ct__subdict_count(const ct_subdict *d)
 {
     return d->n;
+}
+
+/* 0 in a slot: not decrypted yet (a number has 7 to 15 digits). Two
+ * threads that both miss decrypt the same number and store the same value. */
+struct ct__number_cache {
+    uint32_t count;
+    _Atomic uint64_t *numbers;
+};
+
+enum { NUMBER_CACHE_MAX = 32u << 20 };
+
+ct__number_cache *ct__number_cache_new(uint32_t count)
+{
+    if (count == 0 || count > NUMBER_CACHE_MAX)
+        return NULL;
+    ct__number_cache *c = ct__calloc(1, sizeof *c);
+    c->count = count;
+    c->numbers = ct__calloc(count, sizeof *c->numbers); /* pages are touched as used */
+    return c;
+}
+
+void ct__number_cache_free(ct__number_cache *c)
+{
+    if (!c)
+        return;
+    sodium_memzero((void *)c->numbers, (size_t)c->count * sizeof *c->numbers);
+    ct__free((void *)c->numbers);
+    ct__free(c);
+}
+
+ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t id, char digits[16],
+                                  ct_err *err)
+{
+    if (!c || id >= c->count)
+        return ct__subdict_number(d, id, digits, err);
+    uint64_t num = atomic_load_explicit(&c->numbers[id], memory_order_relaxed);
+    if (!num) {
+        ct_code rc = ct__subdict_number(d, id, digits, err);
+        if (!rc)
+            atomic_store_explicit(&c->numbers[id], strtoull(digits, NULL, 10), memory_order_relaxed);
+        return rc;
+    }
+    char text[24]; /* a number has at most 15 digits (textparse.c) */
+    snprintf(text, sizeof text, "%llu", (unsigned long long)num);
+    size_t len = strlen(text);
+    len = len < 15 ? len : 15;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    return CT_OK;
 }
 
 /* Where the valid records of a file end: a torn tail starts there. */

@@ -76,6 +76,20 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
 /* Number of subscribers (flushed or not). */
 uint32_t ct__subdict_count(const ct_subdict *d);
 
+/* Numbers already decrypted, shared by the handles of one batch
+ * (ct_trace_many): a subscriber who is a contact of many cases is
+ * decrypted once, not once per case. Ids below the count given at
+ * creation are kept; others are decrypted each time. Any thread may use
+ * it. Freed (wiped) when the batch ends; NULL when count is 0 or too
+ * large to keep (over 32 M ids). */
+typedef struct ct__number_cache ct__number_cache;
+ct__number_cache *ct__number_cache_new(uint32_t count);
+void ct__number_cache_free(ct__number_cache *c);
+
+/* ct__subdict_number through cache c (may be NULL). */
+ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t id, char digits[16],
+                                  ct_err *err);
+
 /* Checks every record on disk: checksum, decryption, pseudonym. Calls fn
  * for each bad record (serious) and for a torn tail after the last good
  * record (not serious: an interrupted append, cut by the next writer);
