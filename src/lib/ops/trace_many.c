@@ -75,7 +75,8 @@ static void *worker(void *arg)
     size_t failed_case = m->n; /* n: the handle, no case */
     pthread_mutex_lock(&m->lock);
     if (!rc) {
-        if (!m->numbers)
+        int numbers_read = !(m->opts->risk && m->opts->risk->without_numbers);
+        if (!m->numbers && numbers_read)
             m->numbers = ct__number_cache_new(ct__subdict_count(db->subs));
         db->numbers = m->numbers;
     }
