@@ -172,6 +172,20 @@ static void test_offset_memo(void **state)
     /* from local midnight of the day of the change, a day and two hours at
      * the offset of the interval's start (+01:00): 6 + 2 hours of night */
     assert_int_equal(ct__tz_night_seconds("Europe/Berlin", change - 2 * 3600, change + 86400), 8 * 3600);
+    /* dates and minutes follow the offset: 01:59:59 local, then 03:00 */
+    char d[11];
+    assert_int_equal(ct__tz_minute("Europe/Berlin", change - 1), 119);
+    assert_int_equal(ct__tz_minute("Europe/Berlin", change), 180);
+    ct__tz_date("Europe/Berlin", change - 7201, 0, d); /* 23:59:59 local, the day before */
+    assert_string_equal(d, "2020-03-28");
+    ct__tz_date("Europe/Berlin", change - 7200, 1, d); /* local midnight */
+    assert_string_equal(d, "29.03.2020");
+    ct__tz_date("Asia/Kolkata", 0, 0, d); /* +05:30 at the epoch */
+    assert_string_equal(d, "1970-01-01");
+    assert_int_equal(ct__tz_minute("Asia/Kolkata", 0), 330);
+    ct__tz_date("America/Los_Angeles", 0, 0, d); /* before the epoch locally */
+    assert_string_equal(d, "1969-12-31");
+    assert_int_equal(ct__tz_minute("America/Los_Angeles", 0), 16 * 60);
 }
 
 static int count_keys(void *ud, const char *k, const char *v, int is_default, const char *help)

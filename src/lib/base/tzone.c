@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "textparse.h"
+
 static char current_zone[80];
 /* TZ is process-wide: one conversion at a time (trace --jobs scores on
  * several threads, each asking for its case's offset once). */
@@ -81,24 +83,28 @@ long ct__tz_offset(const char *zone, int64_t t)
     return offset;
 }
 
+/* Local time is t + the zone's offset at t (tm_gmtoff), so the date and
+ * the minute follow from the remembered offset without another
+ * conversion: a run dates two of them per message. */
 void ct__tz_date(const char *zone, int64_t t, int dotted, char *buf)
 {
-    struct tm tm = local_tm(zone, t);
-    unsigned y = (unsigned)(tm.tm_year + 1900) % 10000u, m = (unsigned)(tm.tm_mon + 1) % 100u,
-             d = (unsigned)tm.tm_mday % 100u;
+    int64_t local = t + ct__tz_offset(zone, t), yy;
+    unsigned m, d;
+    ct__civil_from_days(floor_div(local, 86400), &yy, &m, &d);
+    unsigned y = (unsigned)(((yy % 10000) + 10000) % 10000);
     char tmp[40];
     if (dotted)
-        snprintf(tmp, sizeof tmp, "%02u.%02u.%04u", d, m, y);
+        snprintf(tmp, sizeof tmp, "%02u.%02u.%04u", d % 100u, m % 100u, y);
     else
-        snprintf(tmp, sizeof tmp, "%04u-%02u-%02u", y, m, d);
+        snprintf(tmp, sizeof tmp, "%04u-%02u-%02u", y, m % 100u, d % 100u);
     memcpy(buf, tmp, 10);
     buf[10] = '\0';
 }
 
 int ct__tz_minute(const char *zone, int64_t t)
 {
-    struct tm tm = local_tm(zone, t);
-    return tm.tm_hour * 60 + tm.tm_min;
+    int64_t local = t + ct__tz_offset(zone, t);
+    return (int)((local - floor_div(local, 86400) * 86400) / 60);
 }
 
 int64_t ct__tz_night_seconds(const char *zone, int64_t from, int64_t to)
