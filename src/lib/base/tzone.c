@@ -55,9 +55,11 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* The offset is asked for again and again within one UTC day (the events
  * of a subscriber's day, night hours for each of them), and the C
  * library's conversion takes a process-wide lock and checks TZ each
- * time. Each thread keeps the last day whose offset was the same at its
- * first and its last second: no zone changes its offset twice within a
- * day and back. */
+ * time. Each thread keeps recent days whose offset was the same at their
+ * first and their last second: no zone changes its offset twice within a
+ * day and back (none of the 598 zones of tzdata does, 1800-2040). Dates
+ * and minutes are t + that offset, which for the `right/` zones (leap
+ * seconds counted) differs from localtime_r by the leap seconds. */
 typedef struct day_offset {
     char zone[80];
     int64_t day;
@@ -65,20 +67,23 @@ typedef struct day_offset {
     int valid;
 } day_offset;
 
-static _Thread_local day_offset known_day;
+/* four days, by day number: a message names two (its last contact and
+ * its quarantine end), which then do not evict each other */
+static _Thread_local day_offset known_days[4];
 
 long ct__tz_offset(const char *zone, int64_t t)
 {
     int64_t day = floor_div(t, 86400);
-    if (known_day.valid && known_day.day == day && strcmp(known_day.zone, zone) == 0)
-        return known_day.offset;
+    day_offset *k = &known_days[day & 3];
+    if (k->valid && k->day == day && strcmp(k->zone, zone) == 0)
+        return k->offset;
     long offset = local_tm(zone, t).tm_gmtoff;
-    if (strlen(zone) < sizeof known_day.zone && local_tm(zone, day * 86400).tm_gmtoff == offset &&
+    if (strlen(zone) < sizeof k->zone && local_tm(zone, day * 86400).tm_gmtoff == offset &&
         local_tm(zone, day * 86400 + 86399).tm_gmtoff == offset) {
-        snprintf(known_day.zone, sizeof known_day.zone, "%s", zone);
-        known_day.day = day;
-        known_day.offset = offset;
-        known_day.valid = 1;
+        snprintf(k->zone, sizeof k->zone, "%s", zone);
+        k->day = day;
+        k->offset = offset;
+        k->valid = 1;
     }
     return offset;
 }

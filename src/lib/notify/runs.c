@@ -42,8 +42,10 @@
  * holds each key UNIQUE, so even two runs racing cannot queue one
  * message twice.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "runs.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,9 +631,17 @@ static ct_code trace_and_store(run_state *r, ct_err *err)
     const char **ids = ct__calloc(r->n, sizeof *ids);
     for (size_t i = 0; i < r->n; i++)
         ids[i] = r->cases[i].case_id;
+    /* the CPUs this process may run on (a container's or taskset's
+     * limit), and no more workers than cases: each opens a handle */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    ct_trace_many_opts opts = {&r->p, &r->risk, cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus,
-                               r->db->who, r->db->why};
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+        cpus = CPU_COUNT(&allowed);
+    if (cpus > 64)
+        cpus = 64;
+    if ((size_t)cpus > r->n)
+        cpus = (long)r->n;
+    ct_trace_many_opts opts = {&r->p, &r->risk, cpus < 1 ? 1 : (int)cpus, r->db->who, r->db->why};
     r->err = err;
     ct_code rc = ct_trace_many(r->db->dir, r->db->keys, ids, r->n, &opts, store_case, r, NULL, err);
     ct__free(ids);

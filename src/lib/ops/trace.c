@@ -83,6 +83,8 @@ typedef struct floor_pair {
     uint32_t iv, sub;
 } floor_pair;
 
+enum { FLOOR_PAIRS_MAX = 32u << 20 }; /* 32 bytes each: 1 GiB */
+
 typedef ct__case_interval case_interval;
 
 /* The cells co-located with a disk; with scoring, also the probability
@@ -265,9 +267,12 @@ static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, i
                              double radius_sum, double near_p, uint32_t kind, place_ref where)
 {
     const case_interval *ci = &t->ivs[iv];
-    if (t->floor) {
+    if (t->floor && t->n_pairs < FLOOR_PAIRS_MAX) {
         CT_GROW(t->pairs, t->n_pairs + 1, t->cap_pairs);
         t->pairs[t->n_pairs++] = (floor_pair){ts, end, radius_sum, iv, sub};
+    } else if (t->floor && !t->failed) {
+        t->failed = ct__fail(t->err, CT_EINVAL, "--floor keeps at most %u pairs (1 GiB); this case "
+                             "has more", (unsigned)FLOOR_PAIRS_MAX);
     }
     int64_t a = ts > ci->start ? ts : ci->start, b = end < ci->end ? end : ci->end;
     if (b <= a)

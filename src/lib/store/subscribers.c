@@ -468,6 +468,7 @@ uint32_t ct__subdict_count(const ct_subdict *d)
  * threads that both miss decrypt the same number and store the same value. */
 struct ct__number_cache {
     uint32_t count;
+    _Atomic uint32_t used; /* above the highest id stored: what free wipes */
     _Atomic uint64_t *numbers;
 };
 
@@ -480,6 +481,7 @@ ct__number_cache *ct__number_cache_new(uint32_t count)
     ct__number_cache *c = ct__calloc(1, sizeof *c);
     c->count = count;
     c->numbers = ct__calloc(count, sizeof *c->numbers); /* pages are touched as used */
+    atomic_init(&c->used, 0);
     return c;
 }
 
@@ -487,7 +489,8 @@ void ct__number_cache_free(ct__number_cache *c)
 {
     if (!c)
         return;
-    sodium_memzero((void *)c->numbers, (size_t)c->count * sizeof *c->numbers);
+    /* only what was used: the pages above were never touched */
+    sodium_memzero((void *)c->numbers, (size_t)atomic_load(&c->used) * sizeof *c->numbers);
     ct__free((void *)c->numbers);
     ct__free(c);
 }
@@ -500,8 +503,12 @@ ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t i
     uint64_t num = atomic_load_explicit(&c->numbers[id], memory_order_relaxed);
     if (!num) {
         ct_code rc = ct__subdict_number(d, id, digits, err);
-        if (!rc)
+        if (!rc) {
             atomic_store_explicit(&c->numbers[id], strtoull(digits, NULL, 10), memory_order_relaxed);
+            uint32_t used = atomic_load(&c->used);
+            while (used <= id && !atomic_compare_exchange_weak(&c->used, &used, id + 1))
+                ;
+        }
         return rc;
     }
     char text[24]; /* a number has at most 15 digits (textparse.c) */
@@ -510,6 +517,7 @@ ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t i
     len = len < 15 ? len : 15;
     memcpy(digits, text, len);
     digits[len] = '\0';
+    sodium_memzero(text, sizeof text);
     return CT_OK;
 }
 
