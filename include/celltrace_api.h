@@ -78,6 +78,8 @@ typedef struct ct_serve_opts {
     unsigned json_depth_max;  /* nesting of a JSON body (0: 16) */
     double rate_per_s;        /* requests per second per token (0: 50) */
     double rate_burst;        /* bucket size (0: 100) */
+    unsigned per_ip_max;      /* open connections from one address (0: 128); more are
+                                 closed at once, so that one client cannot hold all 512 */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop */
     /* called once listening, with the port (for port 0) */
     void (*ready)(void *ud, unsigned port);

@@ -39,7 +39,9 @@ static void serve_help(void)
            "  --threads N          worker threads (default 4)\n"
            "  --body-max BYTES     largest request body (default 65536; more: 413)\n"
            "  --rate N             requests per second per user (default 50; more: 429)\n"
-           "  --burst N            requests a user may make at once (default 100)\n");
+           "  --burst N            requests a user may make at once (default 100)\n"
+           "  --per-ip N           open connections from one address (default 128, of 512 in\n"
+           "                       all; more are closed at once; 512 behind a proxy)\n");
 }
 
 static void on_ready(void *ud, unsigned port)
@@ -68,6 +70,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
                                          {"body-max", required_argument, NULL, 'b'},
                                          {"rate", required_argument, NULL, 'r'},
                                          {"burst", required_argument, NULL, 'B'},
+                                         {"per-ip", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ct_serve_opts o;
@@ -99,6 +102,11 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
             if (positive(optarg, 1, 1e6, &v))
                 return cli_usage_error("serve", "--burst must be 1 to 1000000");
             o.rate_burst = v;
+            break;
+        case 'p':
+            if (positive(optarg, 1, 512, &v) || v != (unsigned)v)
+                return cli_usage_error("serve", "--per-ip must be 1 to 512");
+            o.per_ip_max = (unsigned)v;
             break;
         case 'h': serve_help(); return EXIT_OK;
         default: return cli_usage_error("serve", "unknown option");
