@@ -80,6 +80,8 @@ typedef struct ct_serve_opts {
     double rate_burst;        /* bucket size (0: 100) */
     unsigned per_ip_max;      /* open connections from one address (0: 128); more are
                                  closed at once, so that one client cannot hold all 512 */
+    unsigned idle_timeout_s;  /* a connection with nothing sent or received is closed
+                                 (0: 30 s) */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop */
     /* called once listening, with the port (for port 0) */
     void (*ready)(void *ud, unsigned port);

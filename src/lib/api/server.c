@@ -740,6 +740,8 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
         s->o.header_max = 16 * 1024;
     if (!s->o.per_ip_max)
         s->o.per_ip_max = 128;
+    if (!s->o.idle_timeout_s)
+        s->o.idle_timeout_s = 30;
     if (!s->o.json_depth_max)
         s->o.json_depth_max = 16;
     if (s->o.rate_per_s <= 0)
@@ -785,7 +787,7 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
         s->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
             MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)s->o.header_max + 4096, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+            (size_t)s->o.header_max + 4096, MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.per_ip_max,
             MHD_OPTION_NOTIFY_COMPLETED, request_done, s,
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
