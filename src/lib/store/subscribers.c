@@ -436,6 +436,18 @@ static void reload_for_reader(ct_subdict *d)
     d->index_cap = 0;
 }
 
+/* The digits of a number (7 to 15 of them), without a copy left behind. */
+static void format_number(uint64_t num, char digits[16])
+{
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)num);
+    size_t len = strlen(text);
+    len = len < 15 ? len : 15;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    sodium_memzero(text, sizeof text);
+}
+
 ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err)
 {
     if (id >= d->n && d->fd < 0)
@@ -450,12 +462,7 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
     uint64_t num;
     if (!open_record(record(d, id), d->keys + KEY_BYTES, id, &num))
         return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
-    char text[24]; /* a number has at most 15 digits (textparse.c) */
-    snprintf(text, sizeof text, "%llu", (unsigned long long)num);
-    size_t len = strlen(text);
-    len = len < 15 ? len : 15;
-    memcpy(digits, text, len);
-    digits[len] = '\0';
+    format_number(num, digits);
     return CT_OK;
 }
 
@@ -511,13 +518,7 @@ ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t i
         }
         return rc;
     }
-    char text[24]; /* a number has at most 15 digits (textparse.c) */
-    snprintf(text, sizeof text, "%llu", (unsigned long long)num);
-    size_t len = strlen(text);
-    len = len < 15 ? len : 15;
-    memcpy(digits, text, len);
-    digits[len] = '\0';
-    sodium_memzero(text, sizeof text);
+    format_number(num, digits);
     return CT_OK;
 }
 
