@@ -42,6 +42,7 @@
 
 #include "alloc.h"
 #include "api.h"
+#include "clock.h"
 #include "error.h"
 #include "fsio.h"
 #include "jobs.h"
@@ -152,17 +153,10 @@ struct api_server {
     struct MHD_Daemon *mhd; /* the main thread's: workers never read it */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* 0 if the user may make a request now, else the seconds to wait. */
 static double rate_take(api_server *s, const char *user)
 {
-    double t = now_s(), wait = 0;
+    double t = ct__now_s(), wait = 0;
     pthread_mutex_lock(&s->mu);
     bucket *b = NULL;
     for (size_t i = 0; i < s->n_buckets && !b; i++)
@@ -533,7 +527,7 @@ static enum MHD_Result answer_json(api_server *s, struct MHD_Connection *c, size
         text = strdup("{\"status\":500,\"error\":\"cannot write the answer\"}");
     }
     size_t len = text ? strlen(text) : 0;
-    record_metrics(s, route_at, status, now_s() - q->started);
+    record_metrics(s, route_at, status, ct__now_s() - q->started);
     return send_text(c, status, text, len, "application/json", retry_after, allow);
 }
 
@@ -559,7 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q = calloc(1, sizeof *q);
         if (!q)
             return MHD_NO;
-        q->started = now_s();
+        q->started = ct__now_s();
         *con_cls = q;
         return MHD_YES;
     }
@@ -639,13 +633,13 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
         int status = 500;
         enum MHD_Result ok =
             send_asset(c, !strcmp(rt->pattern, "/") ? "index.html" : call.params[0], &status);
-        record_metrics(s, r, status, now_s() - q->started);
+        record_metrics(s, r, status, ct__now_s() - q->started);
         return ok;
     }
     if (r == 1) { /* /metrics */
         size_t len = 0;
         char *text = render_metrics(s, &len);
-        record_metrics(s, r, text ? 200 : 500, now_s() - q->started);
+        record_metrics(s, r, text ? 200 : 500, ct__now_s() - q->started);
         return send_text(c, text ? 200 : 500, text, len, "text/plain; version=0.0.4", NULL, NULL);
     }
     call.server = s;

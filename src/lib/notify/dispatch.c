@@ -34,6 +34,7 @@
 
 #include "alloc.h"
 #include "celltrace_notify.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "dlr.h"
@@ -69,13 +70,6 @@ typedef struct sender {
     const ct_notify_opts *opts;
     ct_notify_summary *sum;
 } sender;
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_s(double s)
 {
@@ -132,10 +126,10 @@ static int http_send(sender *s, const ct_ob_msg *m, const char *msisdn, char *wh
 
 static void pace(sender *s)
 {
-    double now = mono();
+    double now = ct__now_s();
     if (s->next_slot > now)
         sleep_s(s->next_slot - now);
-    now = mono();
+    now = ct__now_s();
     s->next_slot = (s->next_slot > now - 1.0 ? s->next_slot : now) + 1.0 / s->conf.rate;
 }
 
@@ -153,9 +147,9 @@ static ct_code send_one(sender *s, ct_ob_msg *m, ct_err *err)
         ct__ob_retry(s->sql, m->id, (int64_t)time(NULL), "not sent: local error", &ignored);
         return rc;
     }
-    double t0 = mono();
+    double t0 = ct__now_s();
     int bad = http_send(s, m, msisdn, why, sizeof why);
-    s->sum->send_seconds += mono() - t0;
+    s->sum->send_seconds += ct__now_s() - t0;
     int64_t now = (int64_t)time(NULL);
     if (!bad) {
         s->sum->sent++;
@@ -172,7 +166,7 @@ static ct_code send_one(sender *s, ct_ob_msg *m, ct_err *err)
 
 static int stopped(const sender *s, double deadline)
 {
-    return (s->opts->stop && *s->opts->stop) || (deadline > 0 && mono() >= deadline);
+    return (s->opts->stop && *s->opts->stop) || (deadline > 0 && ct__now_s() >= deadline);
 }
 
 /* Sends every message due now; stops early on a gateway error (the next
@@ -204,7 +198,7 @@ static ct_code send_due(sender *s, double deadline, ct_err *err)
 static ct_code waiting(sender *s, double deadline, int *more, ct_err *err)
 {
     uint64_t inflight, due;
-    int64_t until = (int64_t)time(NULL) + (int64_t)(deadline - mono()) + 1;
+    int64_t until = (int64_t)time(NULL) + (int64_t)(deadline - ct__now_s()) + 1;
     ct_code rc = ct__ob_count(s->sql, "sent", 0, &inflight, err);
     if (!rc)
         rc = ct__ob_count(s->sql, "queued", until, &due, err);
@@ -214,7 +208,7 @@ static ct_code waiting(sender *s, double deadline, int *more, ct_err *err)
 
 static ct_code loop(sender *s, ct_err *err)
 {
-    double start = mono();
+    double start = ct__now_s();
     double deadline = !s->opts->daemon ? start + (double)s->opts->wait_s
                       : s->opts->max_time_s > 0 ? start + (double)s->opts->max_time_s : 0;
     ct_code rc = CT_OK;

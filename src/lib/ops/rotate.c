@@ -19,16 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "error.h"
 #include "keys.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Old dlr key to dlr-previous (expired ones dropped), a new current one. */
 static void rotate_dlr(ct_keyset *set, int64_t grace_s)
@@ -77,9 +71,9 @@ ct_code ct_keys_rotate(ct_db *db, unsigned what, int64_t dlr_grace_s, ct_rotate_
     if (!rc && (what & (CT_ROTATE_VAULT | CT_ROTATE_PSEUDONYM))) {
         const uint8_t *p = set->pseudonym_next.gen ? set->pseudonym_next.k : set->pseudonym.k;
         const uint8_t *v = set->vault_next.gen ? set->vault_next.k : set->vault.k;
-        double t0 = now_s();
+        double t0 = ct__now_s();
         rc = ct__subdict_rekey(db->subs, p, v, &sum->bytes, err); /* step 2 */
-        sum->seconds = now_s() - t0;
+        sum->seconds = ct__now_s() - t0;
         sum->subscribers = ct__subdict_count(db->subs);
         if (!rc) { /* step 3 */
             ct__keyset_end_rotation(set, 1);

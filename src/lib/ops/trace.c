@@ -36,6 +36,7 @@
 
 #include "alloc.h"
 #include "cases.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "error.h"
@@ -1059,13 +1060,6 @@ static void tracer_free(tracer *t)
     ct__scorer_free(t->scorer);
 }
 
-static uint64_t clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The floor's kernel: the kept pairs streamed from memory, each one's
  * overlap |P_j cut to its interval| added to an empty exposure table
  * exactly as the trace adds it (add_exposure); then the contacts counted.
@@ -1078,7 +1072,7 @@ static void time_kernel(const tracer *t, ct_floor *f)
     ct__u32map_grow(&k.exp); /* as the trace starts */
     overlap batch[OVERLAP_BATCH];
     unsigned queued = 0;
-    uint64_t t0 = clock_ns();
+    uint64_t t0 = ct__now_ns();
     for (size_t i = 0; i <= t->n_pairs; i++) {
         /* queued and prefetched in batches, as the trace does */
         if (queued == OVERLAP_BATCH || (i == t->n_pairs && queued)) {
@@ -1102,7 +1096,7 @@ static void time_kernel(const tracer *t, ct_floor *f)
         if (e->sub != CT_U32MAP_EMPTY && e->total > 0 && e->total >= t->p.min_exposure_s)
             f->contacts++;
     }
-    f->kernel_ns = clock_ns() - t0;
+    f->kernel_ns = ct__now_ns() - t0;
     f->pairs = t->n_pairs;
     ct__u32map_free(&k.exp);
 }

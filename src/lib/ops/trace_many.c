@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "db.h"
 #include "error.h"
 #include "subscribers.h"
@@ -57,13 +58,6 @@ static int no_more(const many *m)
     return m->stopped || m->next >= m->n || (m->failed && m->next >= m->failed_at);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void *worker(void *arg)
 {
     many *m = arg;
@@ -90,10 +84,10 @@ static void *worker(void *arg)
         size_t i = m->next++;
         pthread_mutex_unlock(&m->lock);
         ct_contacts *cs = NULL;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = ct__now_ns();
         rc = m->opts->risk ? ct_trace_scored(db, m->ids[i], m->opts->params, m->opts->risk, &cs, &err)
                            : ct_trace(db, m->ids[i], m->opts->params, &cs, &err);
-        uint64_t ns = now_ns() - t0;
+        uint64_t ns = ct__now_ns() - t0;
         if (rc)
             failed_case = i;
         pthread_mutex_lock(&m->lock);

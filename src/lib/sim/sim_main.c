@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "error.h"
 #include "textparse.h"
 #include "sim_cells.h"
@@ -374,18 +375,11 @@ static void teardown(run *r)
     ct__free(r->off);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 ct_code ct_simulate(const ct_sim_params *p, ct_progress_fn progress, void *ud,
                     ct_sim_result *res, ct_err *err)
 {
     ct_sim_result local;
-    double t0 = now_s();
+    double t0 = ct__now_s();
     res = res ? res : &local;
     memset(res, 0, sizeof *res);
     ct_code rc = ct_sim_params_check(p, err);
@@ -404,6 +398,6 @@ ct_code ct_simulate(const ct_sim_params *p, ct_progress_fn progress, void *ud,
     if (!rc)
         rc = finish(&r, err);
     teardown(&r);
-    res->seconds = now_s() - t0;
+    res->seconds = ct__now_s() - t0;
     return rc;
 }
