@@ -756,13 +756,30 @@ static int cmp_contact(const void *a, const void *b)
     return strcmp(x->msisdn, y->msisdn);
 }
 
+static int is_contact(const tracer *t, int64_t exposure_s)
+{
+    return exposure_s > 0 && exposure_s >= t->p.min_exposure_s;
+}
+
+/* The subscribers of t's exposure table who are contacts. */
+static uint64_t count_contacts(const tracer *t)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < t->exp.cap; i++) {
+        const exposure *e = ct__u32map_at(&t->exp, i);
+        if (e->sub != CT_U32MAP_EMPTY && is_contact(t, e->total))
+            n++;
+    }
+    return n;
+}
+
 static ct_code collect_contacts(tracer *t, ct_err *err)
 {
     ct_contacts *out = t->out;
     out->items = ct__calloc(t->exp.n + 1, sizeof *out->items);
     for (size_t i = 0; i < t->exp.cap; i++) {
         const exposure *e = ct__u32map_at(&t->exp, i);
-        if (e->sub == CT_U32MAP_EMPTY || e->total <= 0 || e->total < t->p.min_exposure_s)
+        if (e->sub == CT_U32MAP_EMPTY || !is_contact(t, e->total))
             continue;
         ct_contact *c = &out->items[out->n++];
         c->subscriber = e->sub;
@@ -837,11 +854,6 @@ static void score_pair(const tracer *t, const ct__evidence *ev, ct_contact *c, c
                        .share_max = ev->share_max, .comove = ev->comove,
                        .comove_n = ev->comove_n, .episodes = ev->episodes, .days = ev->days,
                        .places = ev->places, .night_s = ev->night_s, .log_odds = z};
-}
-
-static int is_contact(const tracer *t, int64_t exposure_s)
-{
-    return exposure_s > 0 && exposure_s >= t->p.min_exposure_s;
 }
 
 static ct_code collect_scored(tracer *t, ct_err *err)
@@ -1060,43 +1072,34 @@ static void tracer_free(tracer *t)
     ct__scorer_free(t->scorer);
 }
 
-/* The floor's kernel: the kept pairs streamed from memory, each one's
- * overlap |P_j cut to its interval| added to an empty exposure table
- * exactly as the trace adds it (add_exposure); then the contacts counted.
- * Nothing else: no segment, no catalogue, no number, no sorting. */
+/* The floor's kernel: the kept pairs streamed from memory through the
+ * trace's own overlap path (overlap_interval: the cut to the interval,
+ * queued and prefetched, add_exposure) into an empty table, then the
+ * contacts counted. Nothing else: no segment, no catalogue, no number, no
+ * sorting. */
 static void time_kernel(const tracer *t, ct_floor *f)
 {
-    tracer k; /* add_exposure's table only */
+    tracer k;
+    ct_contacts counters; /* queue_overlap counts the overlaps here */
     memset(&k, 0, sizeof k);
+    memset(&counters, 0, sizeof counters);
+    k.p = t->p;
+    k.ivs = t->ivs;
+    k.n_ivs = t->n_ivs;
+    k.out = &counters;
+    k.explain_sub = UINT32_MAX;
     ct__u32map_init(&k.exp, sizeof(exposure));
     ct__u32map_grow(&k.exp); /* as the trace starts */
-    overlap batch[OVERLAP_BATCH];
-    unsigned queued = 0;
     uint64_t t0 = ct__now_ns();
-    for (size_t i = 0; i <= t->n_pairs; i++) {
-        /* queued and prefetched in batches, as the trace does */
-        if (queued == OVERLAP_BATCH || (i == t->n_pairs && queued)) {
-            for (unsigned j = 0; j < queued; j++)
-                add_exposure(&k, batch[j].sub, batch[j].start, batch[j].end, batch[j].radius);
-            queued = 0;
-        }
-        if (i == t->n_pairs)
-            break;
+    for (size_t i = 0; i < t->n_pairs; i++) {
         const floor_pair *q = &t->pairs[i];
-        const case_interval *ci = &t->ivs[q->iv];
-        int64_t a = q->ts > ci->start ? q->ts : ci->start, b = q->end < ci->end ? q->end : ci->end;
-        if (b <= a)
-            continue;
-        batch[queued++] = (overlap){.start = a, .end = b, .radius = q->radius, .sub = q->sub};
-        __builtin_prefetch(ct__u32map_at(&k.exp, ct__u32map_home(&k.exp, q->sub)), 1);
-        f->overlaps++;
+        overlap_interval(&k, q->iv, q->sub, q->ts, q->end, q->radius, 0.0, 0,
+                         (place_ref){CT_LOC_NONE, NULL});
     }
-    for (size_t i = 0; i < k.exp.cap; i++) {
-        const exposure *e = ct__u32map_at(&k.exp, i);
-        if (e->sub != CT_U32MAP_EMPTY && e->total > 0 && e->total >= t->p.min_exposure_s)
-            f->contacts++;
-    }
+    flush_overlaps(&k);
+    f->contacts = count_contacts(&k);
     f->kernel_ns = ct__now_ns() - t0;
+    f->overlaps = counters.overlaps;
     f->pairs = t->n_pairs;
     ct__u32map_free(&k.exp);
 }
@@ -1146,12 +1149,7 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
     if (!rc && job->floor) {
         time_kernel(&t, job->floor);
         job->floor->candidates = t.out->candidates;
-        job->floor->trace_contacts = 0;
-        for (size_t i = 0; i < t.exp.cap; i++) {
-            const exposure *e = ct__u32map_at(&t.exp, i);
-            if (e->sub != CT_U32MAP_EMPTY && e->total > 0 && e->total >= t.p.min_exposure_s)
-                job->floor->trace_contacts++;
-        }
+        job->floor->trace_contacts = count_contacts(&t);
     } else if (!rc && !t.risk)
         rc = collect_contacts(&t, err);
     else if (!rc && job->explain_sub == UINT32_MAX)
