@@ -838,9 +838,7 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
         memset(sum, 0, sizeof *sum);
         sum->cases_total = total;
     }
-    for (size_t i = 0; i < r.n; i++)
-        ct__free(r.cases[i].homes);
-    ct__free(r.cases);
+    ct__free(r.cases); /* each case's homes went with it (store_case) */
     ct__free(r.subs);
     ct__u32map_free(&r.seen);
     ct__u32map_free(&r.homes);
