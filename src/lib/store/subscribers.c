@@ -15,7 +15,6 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -448,7 +447,8 @@ static void format_number(uint64_t num, char digits[16])
     sodium_memzero(text, sizeof text);
 }
 
-ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err)
+/* The number of id, decrypted from the vault. */
+static ct_code vault_number(ct_subdict *d, uint32_t id, uint64_t *num, ct_err *err)
 {
     if (id >= d->n && d->fd < 0)
         reload_for_reader(d);
@@ -459,11 +459,18 @@ ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *
     /* The pseudonym and id are the associated data: a record moved to
      * another id or pseudonym does not decrypt. ct__subdict_verify also
      * recomputes the pseudonym from the number. */
-    uint64_t num;
-    if (!open_record(record(d, id), d->keys + KEY_BYTES, id, &num))
+    if (!open_record(record(d, id), d->keys + KEY_BYTES, id, num))
         return ct__fail(err, CT_ECRYPTO, "vault record of subscriber %u does not decrypt", id);
-    format_number(num, digits);
     return CT_OK;
+}
+
+ct_code ct__subdict_number(ct_subdict *d, uint32_t id, char digits[16], ct_err *err)
+{
+    uint64_t num;
+    ct_code rc = vault_number(d, id, &num, err);
+    if (!rc)
+        format_number(num, digits);
+    return rc;
 }
 
 uint32_t ct__subdict_count(const ct_subdict *d)
@@ -509,14 +516,13 @@ ct_code ct__subdict_number_cached(ct_subdict *d, ct__number_cache *c, uint32_t i
         return ct__subdict_number(d, id, digits, err);
     uint64_t num = atomic_load_explicit(&c->numbers[id], memory_order_relaxed);
     if (!num) {
-        ct_code rc = ct__subdict_number(d, id, digits, err);
-        if (!rc) {
-            atomic_store_explicit(&c->numbers[id], strtoull(digits, NULL, 10), memory_order_relaxed);
-            uint32_t used = atomic_load(&c->used);
-            while (used <= id && !atomic_compare_exchange_weak(&c->used, &used, id + 1))
-                ;
-        }
-        return rc;
+        ct_code rc = vault_number(d, id, &num, err);
+        if (rc)
+            return rc;
+        atomic_store_explicit(&c->numbers[id], num, memory_order_relaxed);
+        uint32_t used = atomic_load(&c->used);
+        while (used <= id && !atomic_compare_exchange_weak(&c->used, &used, id + 1))
+            ;
     }
     format_number(num, digits);
     return CT_OK;
