@@ -34,6 +34,7 @@
 #include "score.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,35 @@ struct ct__scorer {
     uint64_t *move_list; /* deduplicated, by (sub, interval) */
     uint32_t *move_sharers;
     size_t n_move_list;
+    uint32_t *iv_sharers; /* per case interval: subscribers who shared its move */
+    int closed;           /* ct__scorer_crowd_close has run */
 };
+
+/* A visit's near seconds are summed exactly, so that the total does not
+ * depend on the order of the sum (a cluster adds its shards' parts in
+ * another order than one machine adds its subscribers). Each near_s (>= 0)
+ * is cut into whole seconds and two 32-bit limbs of its fraction: every
+ * step is exact in double arithmetic, and only bits below 2^-64 s are
+ * dropped. Limbs are summed as integers (2^31 terms cannot overflow) and
+ * carried at the end. */
+#define TWO_32 4294967296.0
+
+static void near_add(int64_t limbs[3], double x)
+{
+    double whole = floor(x), f = (x - whole) * TWO_32, hi = floor(f);
+    limbs[0] += (int64_t)whole;
+    limbs[1] += (int64_t)hi;
+    limbs[2] += (int64_t)floor((f - hi) * TWO_32);
+}
+
+static double near_value(const int64_t in[3])
+{
+    int64_t l2 = in[2], l1 = in[1] + (l2 >> 32), l0;
+    l2 &= 0xFFFFFFFF;
+    l0 = in[0] + (l1 >> 32);
+    l1 &= 0xFFFFFFFF;
+    return (double)l0 + ((double)l1 + (double)l2 / TWO_32) / TWO_32;
+}
 
 /* ---- visits and places ------------------------------------------------------- */
 
@@ -144,6 +173,7 @@ void ct__scorer_free(ct__scorer *s)
     ct__free(s->moves);
     ct__free(s->move_list);
     ct__free(s->move_sharers);
+    ct__free(s->iv_sharers);
     ct__free(s);
 }
 
@@ -236,7 +266,7 @@ void ct__scorer_close_visit(ct__scorer *s, uint32_t visit)
     CT_GROW(s->eps, s->n_eps + s->open_n, s->cap_eps);
     for (uint32_t i = 0; i < s->open_n; i++) {
         ct__episode *e = &s->open[s->open_used[i]];
-        v->near_total += e->near_s;
+        near_add(v->near_limbs, e->near_s);
         v->subscribers++;
         s->eps[s->n_eps++] = *e;
         e->sub = UINT32_MAX;
@@ -315,10 +345,10 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Deduplicates the shared moves and counts, per case interval, the
- * subscribers who shared it. */
+ * subscribers who shared it (this shard's, in a cluster). */
 static void settle_moves(ct__scorer *s)
 {
-    uint32_t *per_iv = ct__calloc(s->n_ivs + 1, sizeof *per_iv);
+    s->iv_sharers = ct__calloc(s->n_ivs + 1, sizeof *s->iv_sharers);
     if (s->n_moves)
         qsort(s->moves, s->n_moves, sizeof *s->moves, cmp_u64);
     size_t n = 0;
@@ -326,14 +356,57 @@ static void settle_moves(ct__scorer *s)
         if (n == 0 || s->moves[i] != s->moves[n - 1])
             s->moves[n++] = s->moves[i];
     for (size_t i = 0; i < n; i++)
-        per_iv[(uint32_t)s->moves[i]]++;
+        s->iv_sharers[(uint32_t)s->moves[i]]++;
     s->move_list = s->moves;
     s->moves = NULL;
     s->n_move_list = n;
-    s->move_sharers = ct__malloc((n + 1) * sizeof *s->move_sharers);
-    for (size_t i = 0; i < n; i++)
-        s->move_sharers[i] = per_iv[(uint32_t)s->move_list[i]];
-    ct__free(per_iv);
+}
+
+void ct__scorer_crowd_close(ct__scorer *s)
+{
+    if (s->closed)
+        return;
+    sort_episodes(s);
+    settle_moves(s);
+    s->closed = 1;
+}
+
+size_t ct__scorer_crowd_len(const ct__scorer *s)
+{
+    return 4 * (size_t)s->n_visits + s->n_ivs;
+}
+
+void ct__scorer_crowd_get(const ct__scorer *s, int64_t *out)
+{
+    for (uint32_t v = 0; v < s->n_visits; v++) {
+        for (int k = 0; k < 3; k++)
+            out[4 * (size_t)v + k] = s->visits[v].near_limbs[k];
+        out[4 * (size_t)v + 3] = s->visits[v].subscribers;
+    }
+    for (uint32_t i = 0; i < s->n_ivs; i++)
+        out[4 * (size_t)s->n_visits + i] = s->iv_sharers[i];
+}
+
+void ct__scorer_crowd_set(ct__scorer *s, const int64_t *in)
+{
+    for (uint32_t v = 0; v < s->n_visits; v++) {
+        for (int k = 0; k < 3; k++)
+            s->visits[v].near_limbs[k] = in[4 * (size_t)v + k];
+        s->visits[v].subscribers = (uint32_t)in[4 * (size_t)v + 3];
+    }
+    for (uint32_t i = 0; i < s->n_ivs; i++)
+        s->iv_sharers[i] = (uint32_t)in[4 * (size_t)s->n_visits + i];
+}
+
+/* The crowd's totals as the model reads them: near seconds as a double,
+ * and each shared move's sharers. */
+static void settle_crowd(ct__scorer *s)
+{
+    for (uint32_t v = 0; v < s->n_visits; v++)
+        s->visits[v].near_total = near_value(s->visits[v].near_limbs);
+    s->move_sharers = ct__malloc((s->n_move_list + 1) * sizeof *s->move_sharers);
+    for (size_t i = 0; i < s->n_move_list; i++)
+        s->move_sharers[i] = s->iv_sharers[(uint32_t)s->move_list[i]];
 }
 
 /* The evidence of one subscriber from its episodes, sorted positions
@@ -387,8 +460,8 @@ static void evidence_of(const ct__scorer *s, size_t from, size_t to, double *pla
 
 ct__evidence *ct__scorer_finish(ct__scorer *s, size_t *n_out)
 {
-    sort_episodes(s);
-    settle_moves(s);
+    ct__scorer_crowd_close(s);
+    settle_crowd(s);
     double *place_sec = ct__calloc(s->n_places + 1, sizeof *place_sec);
     uint32_t *touched = ct__calloc(s->n_places + 1, sizeof *touched);
     size_t n_subs = 0;

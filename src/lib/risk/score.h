@@ -55,7 +55,9 @@ typedef struct ct__visit {
     uint32_t first_iv, n_iv;  /* its intervals */
     uint32_t place;           /* visits at the same place share it */
     int64_t day;              /* UTC day of its start */
-    double near_total;        /* sum of near_s over all subscribers */
+    double near_total;        /* sum of near_s over all subscribers (after finish) */
+    int64_t near_limbs[3];    /* the same sum, exact in any order: whole seconds, then
+                               * two 32-bit limbs of the fraction (score.c) */
     uint32_t subscribers;     /* how many had an episode in it */
 } ct__visit;
 
@@ -129,6 +131,19 @@ void ct__scorer_move(ct__scorer *s, uint32_t sub, uint32_t iv);
  * later visit (the trace scans one visit at a time). */
 void ct__scorer_close_visit(ct__scorer *s, uint32_t visit);
 
+/* The crowd of a pass: the numbers that sum over every subscriber and no
+ * single subscriber decides: per visit the near seconds (as exact
+ * fixed-point limbs, so that a sum does not depend on its order) and the subscribers; per case
+ * interval the subscribers who shared its move. A cluster sums them over
+ * its shards (each holds some subscribers, all of each) before finish,
+ * and gets exactly one machine's totals. ct__scorer_crowd_close ends the
+ * scan (no add after it); ct__scorer_crowd_len says how many numbers,
+ * ct__scorer_crowd_get copies them out, ct__scorer_crowd_set replaces
+ * them with the cluster's sums. */
+void ct__scorer_crowd_close(ct__scorer *s);
+size_t ct__scorer_crowd_len(const ct__scorer *s);
+void ct__scorer_crowd_get(const ct__scorer *s, int64_t *out);
+void ct__scorer_crowd_set(ct__scorer *s, const int64_t *in);
 /* Ends the pass: the evidence of every subscriber with at least one
  * overlap (returns new array, *n), in no particular order. */
 ct__evidence *ct__scorer_finish(ct__scorer *s, size_t *n);
