@@ -121,6 +121,8 @@ typedef struct ct_keys_setup {
     const char *credential;     /* credentials: NULL = "celltrace.key" */
     ct_kdf_cost kdf;
     ct_key_source source;       /* the passphrase or credentials to seal with */
+    const char *keyring_text;   /* NULL: fresh keys; else another directory's keyring
+                                 * (ct_keyring_text), kept as it is: a cluster's shards */
 } ct_keys_setup;
 
 /* ct_init with the keys kept as `setup` says (NULL = file in <dir>/keys). */
@@ -211,6 +213,9 @@ typedef struct ct_import_opts {
     int retention_days;       /* ingest: purge after commit, days as ct_purge's; 0 = 21
                                * (SPEC 6); CT_RETENTION_NEVER = keep everything */
     int memory_mb;            /* ingest: events buffered before spilling to staging/; 0 = 512 */
+    uint32_t shard, n_shards; /* cases import in a cluster's shard (n_shards > 1): only rows
+                               * of numbers that ct_shard_of_number puts here are kept;
+                               * rows that cannot be read are shard 0's to report */
 } ct_import_opts;
 
 typedef struct ct_import_summary {

@@ -18,6 +18,16 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REJECTS = 3 };
 
+/* Where traces run when they do not run here: celltrace-mpi (src/mpi)
+ * sets one, so that `trace` parses, orders and prints exactly as
+ * celltrace does while the cluster traces. */
+typedef struct cli_tracer {
+    ct_code (*trace)(void *ud, const char *case_id, const ct_params *p, const ct_risk_opts *risk,
+                     ct_contacts **out, ct_err *err);
+    ct_code (*case_ids)(void *ud, ct_case_id_fn fn, void *fn_ud, ct_err *err);
+    void *ud;
+} cli_tracer;
+
 typedef struct cli_ctx {
     const char *data_dir; /* --data, $CELLTRACE_DATA, or ./celltrace-data */
     int quiet;            /* --quiet: no progress, no chatter */
@@ -26,6 +36,7 @@ typedef struct cli_ctx {
     const char *program;  /* argv[0], to show runnable commands */
     int passphrase_fd;    /* --passphrase-fd, or -1 */
     ct_keyring *keys;     /* unlocked on first need (cli_keys.c) */
+    const cli_tracer *tracer; /* NULL: trace here; else celltrace-mpi's cluster */
 } cli_ctx;
 
 /* Commands: argv[0] is the command name; options follow. */
@@ -72,6 +83,9 @@ int demo_area_stage(const char *city, const char *data, double *seconds);
 /* The demo's SMS stage through a local Kannel (cmd_demo_sms.c); 0 also when skipped. */
 int demo_sms_stage(cli_ctx *ctx, const char *root, const char *data, double *seconds);
 
+/* The library's notices (ct_set_notice): "celltrace: <line>" on stderr. */
+void cli_print_notice(void *ud, const char *line);
+
 /* Prints "celltrace: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -113,6 +127,13 @@ int cli_ingest_memory_mb(void);
 
 /* Closes the keys and wipes every passphrase buffer (at exit). */
 void cli_keys_wipe(cli_ctx *ctx);
+
+/* An import's summary line (text or json), and the exit status it means. */
+void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format);
+int cli_import_exit(const ct_import_summary *s);
+
+/* `stats` as text or JSON. */
+void cli_print_stats(const ct_stats *s, const ct_keys_where *w, int json);
 
 /* Writes s as one CSV field (quoted when it holds , " or a line end). */
 void cli_csv_text(FILE *out, const char *s);

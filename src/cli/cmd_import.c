@@ -12,7 +12,7 @@
 
 #include "cli.h"
 
-static void print_summary(const char *what, const ct_import_summary *s, const char *format)
+void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format)
 {
     if (format && strcmp(format, "json") == 0) {
         printf("{\"rows_read\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
@@ -31,7 +31,7 @@ static void print_summary(const char *what, const ct_import_summary *s, const ch
         fprintf(stderr, "celltrace: rejected rows are listed in %s\n", s->rejects_path);
 }
 
-static int summary_exit(const ct_import_summary *s)
+int cli_import_exit(const ct_import_summary *s)
 {
     return s->rejected ? EXIT_REJECTS : EXIT_OK;
 }
@@ -89,7 +89,7 @@ static void cells_help(void)
 int cmd_cells(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {IMPORT_OPTIONS, {NULL, 0, NULL, 0}};
-    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0}};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0}};
     int c, took;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
         if ((took = import_option(&a, c, optarg, "cells")) < 0)
@@ -126,8 +126,8 @@ int cmd_cells(cli_ctx *ctx, int argc, char **argv)
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    print_summary("cells", &sum, format);
-    return summary_exit(&sum);
+    cli_print_import_summary("cells", &sum, format);
+    return cli_import_exit(&sum);
 }
 
 /* ---- ingest ------------------------------------------------------------------ */
@@ -170,7 +170,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {IMPORT_OPTIONS,
                                          {"retention-days", required_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
-    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0}};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0}};
     char *end = NULL;
     long days;
     int c, took;
@@ -233,8 +233,8 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         cli_error("nothing of this ingest was stored");
         return EXIT_FAIL;
     }
-    print_summary("ingest", &sum, format);
-    return summary_exit(&sum);
+    cli_print_import_summary("ingest", &sum, format);
+    return cli_import_exit(&sum);
 }
 
 /* ---- cases ------------------------------------------------------------------------ */
@@ -257,7 +257,7 @@ static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
     ct_db *db = cli_open(ctx, 1);
     if (!db)
         return EXIT_FAIL;
-    ct_import_opts io = {rejects, NULL, NULL, 0, 0};
+    ct_import_opts io = {rejects, NULL, NULL, 0, 0, 0, 0};
     ct_import_summary sum;
     ct_err err;
     ct_code rc = ct_cases_import(db, path, &io, &sum, &err);
@@ -266,8 +266,8 @@ static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    print_summary("cases", &sum, "text");
-    return summary_exit(&sum);
+    cli_print_import_summary("cases", &sum, "text");
+    return cli_import_exit(&sum);
 }
 
 static int cases_add(cli_ctx *ctx, const char *const f[5])

@@ -48,6 +48,14 @@ static void stats_json(const ct_stats *s, const ct_keys_where *w)
            w->inside_data ? "true" : "false");
 }
 
+void cli_print_stats(const ct_stats *s, const ct_keys_where *w, int json)
+{
+    if (json)
+        stats_json(s, w);
+    else
+        stats_text(s, w);
+}
+
 int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},

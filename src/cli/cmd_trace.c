@@ -209,6 +209,13 @@ static ct_code trace_one(ct_db *db, const char *id, const ct_params *p, const ct
     return risk ? ct_trace_scored(db, id, p, risk, cs, err) : ct_trace(db, id, p, cs, err);
 }
 
+/* The same on celltrace-mpi's cluster. */
+static ct_code trace_on_cluster(const cli_ctx *ctx, const char *id, const ct_params *p,
+                                const ct_risk_opts *risk, ct_contacts **cs, ct_err *err)
+{
+    return ctx->tracer->trace(ctx->tracer->ud, id, p, risk, cs, err);
+}
+
 /* ---- several cases ------------------------------------------------------------------ */
 
 typedef struct id_list {
@@ -240,12 +247,17 @@ static int collect_case_id(void *ud, const char *case_id)
 static char **registered_cases(cli_ctx *ctx, size_t *n)
 {
     id_list list = {NULL, 0, 0, 0};
-    ct_db *db = cli_open(ctx, 0);
-    if (!db)
-        return NULL;
     ct_err err;
-    ct_code rc = ct_case_ids(db, collect_case_id, &list, &err);
-    ct_close(db);
+    ct_code rc;
+    if (ctx->tracer) {
+        rc = ctx->tracer->case_ids(ctx->tracer->ud, collect_case_id, &list, &err);
+    } else {
+        ct_db *db = cli_open(ctx, 0);
+        if (!db)
+            return NULL;
+        rc = ct_case_ids(db, collect_case_id, &list, &err);
+        ct_close(db);
+    }
     if (rc || list.out_of_memory) {
         cli_error("%s", rc ? err.msg : "out of memory");
         for (size_t i = 0; i < list.n; i++)
@@ -280,6 +292,37 @@ static int print_traced(void *ud, size_t index, const ct_contacts *cs, uint64_t 
     return 0;
 }
 
+/* Several cases on celltrace-mpi's cluster: one after another, each on
+ * every shard at once. */
+static int trace_batch_on_cluster(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
+                                  const ct_risk_opts *risk, render_opts ro, int work)
+{
+    printer pr = {ro, 0, n, 0, work, 0};
+    struct timespec t0, c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < n; i++) {
+        ct_err err;
+        ct_contacts *cs = NULL;
+        clock_gettime(CLOCK_MONOTONIC, &c0);
+        ct_code rc = trace_on_cluster(ctx, ids[i], p, risk, &cs, &err);
+        clock_gettime(CLOCK_MONOTONIC, &c1);
+        if (rc) {
+            fflush(stdout);
+            cli_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
+        print_traced(&pr, i, cs, (uint64_t)elapsed_ns(&c0, &c1));
+        ct_contacts_free(cs);
+    }
+    if (work) {
+        double ns = elapsed_ns(&t0, &c1);
+        fprintf(stderr, "work: %zu cases, %llu candidates, %.2f s, %.1f cases per second, "
+                        "on the cluster\n",
+                n, (unsigned long long)pr.candidates, ns / 1e9, ns > 0 ? (double)n * 1e9 / ns : 0.0);
+    }
+    return EXIT_OK;
+}
+
 /* Several cases on `jobs` threads (the library's ct_trace_many), printed
  * as if traced one after another. */
 static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
@@ -294,6 +337,8 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
             puts("No cases registered.");
         return EXIT_OK;
     }
+    if (ctx->tracer)
+        return trace_batch_on_cluster(ctx, ids, n, p, risk, ro, work);
     ct_keyring *keys = cli_keys(ctx); /* once, for every worker's handle */
     if (!keys)
         return EXIT_FAIL;
@@ -439,14 +484,15 @@ static int trace_several(cli_ctx *ctx, char **argv, int n_args, const trace_args
 static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
                         const ct_risk_opts *risk)
 {
-    ct_db *db = cli_open(ctx, 0);
-    if (!db)
+    ct_db *db = ctx->tracer ? NULL : cli_open(ctx, 0);
+    if (!db && !ctx->tracer)
         return EXIT_FAIL;
     ct_err err;
     ct_contacts *cs = NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ct_code rc = trace_one(db, case_id, &a->p, risk, &cs, &err);
+    ct_code rc = db ? trace_one(db, case_id, &a->p, risk, &cs, &err)
+                    : trace_on_cluster(ctx, case_id, &a->p, risk, &cs, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ct_floor fl;
     if (!rc && a->floor)
@@ -481,6 +527,8 @@ int cmd_trace(cli_ctx *ctx, int argc, char **argv)
     int rc = parse_trace_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
+    if (ctx->tracer && (a.explain || a.floor))
+        return cli_usage_error("trace", "--explain and --floor are not offered on a cluster");
     ct_risk_model *model = NULL;
     ct_risk_opts risk;
     ct_err err;

@@ -24,7 +24,7 @@ static const char PASS[] = "correct horse battery staple";
 static ct_keys_setup passphrase_setup(void)
 {
     ct_keys_setup s = {CT_KEYS_PASSPHRASE, NULL, NULL, NULL, CT_KDF_INTERACTIVE,
-                       {PASS, sizeof PASS - 1, NULL}};
+                       {PASS, sizeof PASS - 1, NULL}, NULL};
     return s;
 }
 

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "cases.h"
+#include "celltrace_cluster.h"
 #include "csv.h"
 #include "db.h"
 #include "error.h"
@@ -124,8 +125,16 @@ static ct_code insert_case(ct_db *db, const case_row *r, uint32_t sub, int *outc
     return rc;
 }
 
+/* In a cluster's shard: is the row (reason: it cannot be read) this shard's? */
+static int row_is_here(const ct_import_opts *o, const char *reason, const case_row *r)
+{
+    if (!o || o->n_shards < 2)
+        return 1;
+    return reason ? o->shard == 0 : ct_shard_of_number(r->digits, o->n_shards) == o->shard;
+}
+
 static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_rejects *rej,
-                           ct_import_summary *sum, ct_err *err)
+                           const ct_import_opts *opts, ct_import_summary *sum, ct_err *err)
 {
     for (;;) {
         const char *reason = NULL, *column = NULL;
@@ -146,6 +155,8 @@ static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_reject
         ct_code rc = CT_OK;
         if (got == CT_CSV_ROW)
             reason = parse_case(f[0], l[0], f[1], l[1], f[2], l[2], f[3], l[3], f[4], l[4], &r, &column);
+        if (!row_is_here(opts, reason, &r))
+            continue;
         if (!reason) {
             rc = ct__subdict_intern(db->subs, r.num, r.digits, &sub, err);
             if (!rc)
@@ -195,7 +206,7 @@ ct_code ct_cases_import(ct_db *db, const char *path, const ct_import_opts *opts,
         return rc;
     }
     ct_rejects *rej = ct__rejects_new(db->dir, opts ? opts->rejects_path : NULL, path);
-    rc = import_rows(db, csv, &k, rej, sum, err);
+    rc = import_rows(db, csv, &k, rej, opts, sum, err);
     if (!rc)
         rc = ct__subdict_flush(db->subs, err); /* ids durable before they are named */
     if (!rc)

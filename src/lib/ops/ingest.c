@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "celltrace_cluster.h"
 #include "csv.h"
 #include "db.h"
 #include "error.h"
@@ -63,6 +64,8 @@ struct ct_ingest {
     uint32_t files;        /* files read into this batch */
     char *staging;  /* created on first spill */
     int64_t max_ts;
+    ct_route_fn route; /* a cluster's ingest: good rows go there (celltrace_cluster.h) */
+    void *route_ud;
 };
 
 typedef struct event_cols {
@@ -335,6 +338,54 @@ static ct_code store_row(ct_ingest *in, const event_row *r, ct_err *err)
                      r->loc == CT_LOC_NONE ? &r->pt : NULL, err);
 }
 
+/* A cluster's ingest: the row goes to the shard of its number. */
+static ct_code route_row(ct_ingest *in, const event_row *r, ct_err *err)
+{
+    ct_routed_event ev;
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.msisdn, r->digits, sizeof ev.msisdn);
+    ev.number = r->num;
+    ev.ts = r->ts;
+    ev.loc = r->loc;
+    ev.op = in->op;
+    if (r->loc == CT_LOC_NONE) {
+        ev.lat = r->pt.lat;
+        ev.lon = r->pt.lon;
+        ev.acc = r->pt.acc;
+    }
+    if (in->route(in->route_ud, &ev))
+        return ct__fail(err, CT_EIO, "the cluster could not take a row (see the error above)");
+    return CT_OK;
+}
+
+void ct_ingest_set_route(ct_ingest *in, ct_route_fn fn, void *ud)
+{
+    in->route = fn;
+    in->route_ud = ud;
+}
+
+ct_code ct_ingest_add_routed(ct_ingest *in, const ct_routed_event *ev, ct_err *err)
+{
+    event_row r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.digits, ev->msisdn, sizeof r.digits);
+    r.digits[sizeof r.digits - 1] = '\0';
+    r.num = ev->number;
+    r.ts = ev->ts;
+    r.loc = ev->loc;
+    if (ev->loc == CT_LOC_NONE)
+        r.pt = (ct_point){ev->lat, ev->lon, ev->acc, ev->op, 0};
+    else if (!ct__catalog_cell(in->db->cat, ev->loc))
+        return ct__fail(err, CT_EINVAL, "a routed event names cell %u, which this shard's "
+                                        "catalogue does not hold", (unsigned)ev->loc);
+    uint64_t num;
+    char digits[16];
+    if (ev->ts < 0 || ct__parse_msisdn(r.digits, strlen(r.digits), &num, digits) ||
+        num != ev->number)
+        return ct__fail(err, CT_EINVAL, "a routed event is malformed");
+    return store_row(in, &r, err);
+}
+
 static void report_progress(const ct_ingest *in, const ct_csv *csv)
 {
     if (in->opts.progress)
@@ -354,7 +405,9 @@ static ct_code read_rows(ct_ingest *in, ct_csv *csv, const event_cols *k, ct_err
         event_row r;
         if (got == CT_CSV_ROW)
             reason = parse_event_row(in, csv, k, &r, &column);
-        ct_code rc = reason ? reject(in, csv, k, column, reason, err) : store_row(in, &r, err);
+        ct_code rc = reason     ? reject(in, csv, k, column, reason, err)
+                     : in->route ? route_row(in, &r, err)
+                                 : store_row(in, &r, err);
         if (rc)
             return rc;
         if ((rows & 0x3FFFF) == 0)
@@ -528,6 +581,27 @@ static ct_code commit_batch(ct_ingest *in, ct_err *err)
         rc = ct__store_commit(&db->store, err);
     if (rc)
         resync_after_failure(db);
+    return rc;
+}
+
+ct_code ct_ingest_prepare(ct_ingest *in, uint64_t generation, ct_import_summary *sum,
+                          ct_err *err)
+{
+    ct_db *db = in->db;
+    ct_code rc = ct__subdict_flush(db->subs, err);
+    for (uint32_t i = 0; i < in->n_days && !rc; i++)
+        rc = seal_day(in, &in->days[i], err);
+    if (!rc)
+        rc = ct__store_stage(&db->store, generation, err);
+    if (rc)
+        resync_after_failure(db);
+    ct_code rrc = ct__rejects_close(in->rej, in->sum.rejects_path, sizeof in->sum.rejects_path,
+                                    rc ? NULL : err);
+    if (!rc)
+        rc = rrc;
+    if (sum)
+        *sum = in->sum;
+    free_batch(in);
     return rc;
 }
 

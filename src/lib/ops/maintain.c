@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "celltrace_cluster.h"
 #include "cases.h"
 #include "db.h"
 #include "error.h"
@@ -245,7 +246,7 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
 /* ---- purge ------------------------------------------------------------------ */
 
 /* The newest event time in the store (-1 when empty). */
-static ct_code newest_event(ct_db *db, int64_t *newest, ct_err *err)
+ct_code ct_newest_event(ct_db *db, int64_t *newest, ct_err *err)
 {
     *newest = -1;
     if (!db->store.n_days)
@@ -285,9 +286,23 @@ ct_code ct_purge(ct_db *db, int retention_days, ct_purge_summary *sum, ct_err *e
     if (retention_days < 1 || retention_days > 3660)
         return ct__fail(err, CT_EINVAL, "retention must be 1 to 3660 days");
     int64_t newest;
-    ct_code rc = newest_event(db, &newest, err);
+    ct_code rc = ct_newest_event(db, &newest, err);
     if (rc || newest < 0)
         return rc;
+    return ct_purge_before(db, retention_days, newest, sum, err);
+}
+
+ct_code ct_purge_before(ct_db *db, int retention_days, int64_t newest, ct_purge_summary *sum,
+                        ct_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!db->writable)
+        return ct__fail(err, CT_EINVAL, "purge needs the data directory open for writing");
+    if (retention_days < 1 || retention_days > 3660)
+        return ct__fail(err, CT_EINVAL, "retention must be 1 to 3660 days");
+    ct_code rc = CT_OK;
+    if (newest < 0)
+        return CT_OK;
     sum->cutoff = newest - (int64_t)retention_days * CT_DAY_S;
     /* a day goes when all of it is older than the cutoff */
     while (db->store.n_days && (db->store.days[0].day + 1) * CT_DAY_S <= sum->cutoff) {

@@ -36,6 +36,7 @@
 
 #include "alloc.h"
 #include "cases.h"
+#include "celltrace_cluster.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -732,9 +733,9 @@ static void collect_case_intervals(tracer *t)
     case_interval_flush(t);
 }
 
-static void trace_case_events(tracer *t)
+/* Matches every candidate against the case's intervals (t->ivs). */
+static void scan_case_intervals(tracer *t)
 {
-    collect_case_intervals(t);
     if (t->risk) {
         t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
         scan_by_visit(t);
@@ -744,6 +745,12 @@ static void trace_case_events(tracer *t)
     for (size_t i = 0; i < t->n_ivs; i++)
         scan_interval_points(t, (uint32_t)i);
     flush_overlaps(t);
+}
+
+static void trace_case_events(tracer *t)
+{
+    collect_case_intervals(t);
+    scan_case_intervals(t);
 }
 
 /* ---- results ------------------------------------------------------------------------- */
@@ -1104,6 +1111,25 @@ static void time_kernel(const tracer *t, ct_floor *f)
     ct__u32map_free(&k.exp);
 }
 
+/* The scorer's parameters for t's case (its window is known). */
+static ct_code set_score_params(tracer *t, ct_err *err)
+{
+    /* Night hours are local: the zone's offset at the window's start (a
+     * change of offset inside a window moves them by the change). */
+    ct_conf conf;
+    const char *zone = t->risk->timezone;
+    if (!zone) {
+        ct_code rc = ct__conf_load(t->db->dir, &conf, err);
+        if (rc)
+            return rc;
+        zone = conf.timezone;
+    }
+    t->risk_params = (ct__score_params){t->risk->model->visit_gap_s,
+                                        t->risk->model->comove_window_s, t->p.min_exposure_s,
+                                        t->p.contact_distance_m, ct__tz_offset(zone, t->w_start)};
+    return CT_OK;
+}
+
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
  * after we read the manifest (see run_trace). */
 static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
@@ -1120,21 +1146,8 @@ static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
     ct_code rc = load_case(db, job->case_id, &t, err);
     if (rc)
         return rc;
-    if (t.risk) {
-        /* Night hours are local: the zone's offset at the window's start
-         * (a change of offset inside a window moves them by the change). */
-        ct_conf conf;
-        const char *zone = t.risk->timezone;
-        if (!zone) {
-            rc = ct__conf_load(db->dir, &conf, err);
-            if (rc)
-                return rc;
-            zone = conf.timezone;
-        }
-        t.risk_params = (ct__score_params){t.risk->model->visit_gap_s,
-                                           t.risk->model->comove_window_s, t.p.min_exposure_s,
-                                           t.p.contact_distance_m, ct__tz_offset(zone, t.w_start)};
-    }
+    if (t.risk && (rc = set_score_params(&t, err)) != CT_OK)
+        return rc;
     t.out = ct__calloc(1, sizeof *t.out);
     snprintf(t.out->case_id, sizeof t.out->case_id, "%s", job->case_id);
     ct__u32map_grow(&t.exp); /* a table from the start: the prefetch needs one */
@@ -1356,4 +1369,202 @@ void ct_contacts_free(ct_contacts *c)
     ct__free(c->items);
     ct__free(c->evidence);
     ct__free(c);
+}
+
+/* ---- a cluster's parts of a trace (celltrace_cluster.h) ----------------------------- */
+
+/* What ct_case_presence sends: this header, then n case intervals. */
+typedef struct presence_head {
+    char magic[8]; /* "CTPRES1\0" */
+    uint64_t n;
+    int64_t w_start, w_end;
+    uint64_t catalog; /* ct_catalog_fingerprint of the sender */
+} presence_head;
+
+static const char PRESENCE_MAGIC[8] = "CTPRES1";
+
+ct_code ct_case_presence(ct_db *db, const char *case_id, const ct_params *p, void **bytes,
+                         size_t *len, ct_err *err)
+{
+    *bytes = NULL;
+    *len = 0;
+    ct_code rc = ct_params_check(p, err);
+    tracer t;
+    ct_contacts counters;
+    tracer_for_window(&t, db, &counters, UINT32_MAX, 0, 0, p->max_presence_s, err);
+    t.p = *p;
+    if (!rc)
+        rc = load_case(db, case_id, &t, err);
+    if (!rc && t.w_end > t.w_start)
+        collect_case_intervals(&t);
+    int vanished;
+    if (!rc)
+        rc = tracer_outcome(&t, &vanished, err);
+    if (!rc) {
+        presence_head h = {{0}, t.n_ivs, t.w_start, t.w_end, ct_catalog_fingerprint(db)};
+        memcpy(h.magic, PRESENCE_MAGIC, sizeof h.magic);
+        *len = sizeof h + t.n_ivs * sizeof *t.ivs;
+        unsigned char *b = ct__malloc(*len);
+        memcpy(b, &h, sizeof h);
+        if (t.n_ivs)
+            memcpy(b + sizeof h, t.ivs, t.n_ivs * sizeof *t.ivs);
+        *bytes = b;
+    }
+    tracer_free(&t);
+    return rc;
+}
+
+struct ct_trace_part {
+    tracer t;
+    ct_risk_opts risk;
+    int64_t *crowd;
+    size_t crowd_len;
+};
+
+void ct_trace_part_free(ct_trace_part *part)
+{
+    if (!part)
+        return;
+    tracer_free(&part->t);
+    ct_contacts_free(part->t.out);
+    ct__free(part->crowd);
+    ct__free(part);
+}
+
+/* Reads presence bytes into t: the window and the case's intervals. */
+static ct_code take_presence(tracer *t, const void *presence, size_t len, ct_err *err)
+{
+    presence_head h;
+    if (len < sizeof h)
+        return ct__fail(err, CT_ECORRUPT, "a case's presence from another shard is cut short");
+    memcpy(&h, presence, sizeof h);
+    if (memcmp(h.magic, PRESENCE_MAGIC, sizeof h.magic) != 0 ||
+        h.n > (len - sizeof h) / sizeof *t->ivs || len != sizeof h + h.n * sizeof *t->ivs)
+        return ct__fail(err, CT_ECORRUPT, "a case's presence from another shard is malformed");
+    if (h.catalog != ct_catalog_fingerprint(t->db))
+        return ct__fail(err, CT_EINVAL,
+                        "the shards' cell catalogues differ: import the same catalogues into "
+                        "every shard (celltrace-mpi cells import)");
+    t->w_start = h.w_start;
+    t->w_end = h.w_end;
+    t->n_ivs = t->ivs_cap = h.n;
+    t->ivs = ct__malloc((h.n + 1) * sizeof *t->ivs);
+    if (h.n)
+        memcpy(t->ivs, (const unsigned char *)presence + sizeof h, h.n * sizeof *t->ivs);
+    for (size_t i = 0; i < h.n; i++) /* loc ids are checked by the fingerprint; times here */
+        if (t->ivs[i].end <= t->ivs[i].start || (i && t->ivs[i].start < t->ivs[i - 1].end))
+            return ct__fail(err, CT_ECORRUPT, "a case's presence from another shard is malformed");
+    t->out->case_intervals = h.n;
+    return CT_OK;
+}
+
+ct_code ct_trace_part_begin(ct_db *db, const char *case_id, const ct_params *p,
+                            const ct_risk_opts *risk, const void *presence, size_t len,
+                            ct_trace_part **out, ct_err *err)
+{
+    *out = NULL;
+    ct_code rc = ct_params_check(p, err);
+    if (rc)
+        return rc;
+    ct_trace_part *part = ct__calloc(1, sizeof *part);
+    tracer *t = &part->t;
+    ct__u32map_init(&t->exp, sizeof(exposure));
+    t->db = db;
+    t->err = err;
+    t->p = *p;
+    t->explain_sub = UINT32_MAX;
+    t->case_sub = UINT32_MAX;
+    t->out = ct__calloc(1, sizeof *t->out);
+    snprintf(t->out->case_id, sizeof t->out->case_id, "%s", case_id);
+    if (risk) {
+        part->risk = risk_or_default(risk);
+        t->risk = &part->risk;
+    }
+    /* The shard that holds the case leaves the case's own events out (x != c). */
+    ct__case_row c;
+    rc = ct__case_get(db, case_id, &c, err);
+    if (rc == CT_ENOTFOUND) {
+        ct__err_clear(err);
+        rc = CT_OK;
+    } else if (!rc) {
+        t->case_sub = c.sub;
+    }
+    if (!rc)
+        rc = take_presence(t, presence, len, err);
+    if (!rc && t->risk)
+        rc = set_score_params(t, err);
+    if (!rc) {
+        ct__u32map_grow(&t->exp);
+        if (t->risk)
+            t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
+        if (t->n_ivs)
+            scan_case_intervals(t);
+        int vanished;
+        rc = tracer_outcome(t, &vanished, err);
+    }
+    if (!rc && t->risk) {
+        ct__scorer_crowd_close(t->scorer);
+        part->crowd_len = ct__scorer_crowd_len(t->scorer);
+        part->crowd = ct__malloc((part->crowd_len + 1) * sizeof *part->crowd);
+        ct__scorer_crowd_get(t->scorer, part->crowd);
+    }
+    if (rc) {
+        ct_trace_part_free(part);
+        return rc;
+    }
+    *out = part;
+    return CT_OK;
+}
+
+const int64_t *ct_trace_part_crowd(const ct_trace_part *part, size_t *len)
+{
+    *len = part->crowd_len;
+    return part->crowd;
+}
+
+ct_code ct_trace_part_finish(ct_trace_part *part, const int64_t *crowd, ct_contacts **out,
+                             ct_err *err)
+{
+    tracer *t = &part->t;
+    *out = NULL;
+    t->err = err;
+    if (t->risk && crowd)
+        ct__scorer_crowd_set(t->scorer, crowd);
+    ct_code rc = t->risk ? collect_scored(t, err) : collect_contacts(t, err);
+    if (!rc)
+        rc = ct__audit(t->db, t->risk ? "trace --score (shard)" : "trace (shard)", t->out->case_id,
+                       t->out->n, err);
+    if (!rc) {
+        *out = t->out;
+        t->out = NULL;
+    }
+    ct_trace_part_free(part);
+    return rc;
+}
+
+void ct_contacts_sort(ct_contacts *c, int with_score)
+{
+    if (!with_score || !c->evidence) {
+        qsort(c->items, c->n, sizeof *c->items, cmp_contact);
+        return;
+    }
+    scored *rows = ct__malloc((c->n + 1) * sizeof *rows);
+    for (size_t i = 0; i < c->n; i++)
+        rows[i] = (scored){c->items[i], c->evidence[i]};
+    qsort(rows, c->n, sizeof *rows, cmp_scored);
+    for (size_t i = 0; i < c->n; i++) {
+        c->items[i] = rows[i].c;
+        c->evidence[i] = rows[i].e;
+    }
+    ct__free(rows);
+}
+
+ct_contacts *ct_contacts_alloc(const char *case_id, size_t n, int with_evidence)
+{
+    ct_contacts *c = ct__calloc(1, sizeof *c);
+    snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
+    c->items = ct__calloc(n + 1, sizeof *c->items);
+    if (with_evidence)
+        c->evidence = ct__calloc(n + 1, sizeof *c->evidence);
+    return c;
 }

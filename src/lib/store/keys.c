@@ -16,6 +16,7 @@
  * keyed with the 32-byte credential over a fixed label.
  */
 #include "keys.h"
+#include "celltrace_cluster.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -626,6 +627,37 @@ ct_code ct__keyring_refresh(ct_keyring *k, ct_err *err)
     return rc;
 }
 
+ct_code ct_keyring_text(const char *dir, char **text, size_t *len, ct_err *err)
+{
+    *text = NULL;
+    *len = 0;
+    ct_keyring *k = NULL;
+    ct_key_source none = {NULL, 0, NULL};
+    ct_code rc = ct_keys_unlock(dir, &none, &k, err);
+    if (rc)
+        return rc;
+    if (k->provider != CT_KEYS_FILE) {
+        ct_keys_close(k);
+        return ct__fail(err, CT_EINVAL, "a cluster's keys can only be kept by the file provider");
+    }
+    char *buf = sodium_malloc(8192);
+    if (!buf) {
+        ct_keys_close(k);
+        return ct__fail(err, CT_ENOMEM, "cannot lock memory for the keys");
+    }
+    *len = keyring_text(&k->s->set, buf, 8192);
+    *text = buf;
+    ct_keys_close(k);
+    return CT_OK;
+}
+
+void ct_keyring_text_free(char *text, size_t len)
+{
+    (void)len;
+    if (text)
+        sodium_free(text); /* wipes */
+}
+
 /* ---- writing ------------------------------------------------------------------------ */
 
 ct_code ct__keyring_save(ct_keyring *k, ct_err *err)
@@ -756,7 +788,7 @@ void ct__keyset_end_rotation(ct_keyset *set, int forward)
  * caller's config writes. */
 ct_code ct__keys_create_with(const char *dir, const ct_keys_setup *setup, ct_err *err)
 {
-    ct_keys_setup dflt = {CT_KEYS_FILE, NULL, NULL, NULL, CT_KDF_SENSITIVE, {NULL, 0, NULL}};
+    ct_keys_setup dflt = {CT_KEYS_FILE, NULL, NULL, NULL, CT_KDF_SENSITIVE, {NULL, 0, NULL}, NULL};
     if (!setup)
         setup = &dflt;
     ct_conf c;
@@ -776,12 +808,17 @@ ct_code ct__keys_create_with(const char *dir, const ct_keys_setup *setup, ct_err
                      ? ct__fail(err, CT_EEXIST, "%s already exists: another data directory's keys?",
                                 k->path)
                      : new_sealing_key(k, setup, &c, err);
-    if (!rc) {
+    if (!rc && setup->keyring_text && setup->provider != CT_KEYS_FILE)
+        rc = ct__fail(err, CT_EINVAL, "a shard's keys can only be kept by the file provider");
+    else if (!rc && setup->keyring_text)
+        rc = parse_keyring(setup->keyring_text, "the cluster's keyring", &k->s->set, err);
+    if (!rc && !setup->keyring_text) {
         ct__key_new(&k->s->set.pseudonym, 1);
         ct__key_new(&k->s->set.vault, 1);
         ct__key_new(&k->s->set.dlr, 1);
-        rc = ct__keyring_save(k, err);
     }
+    if (!rc)
+        rc = ct__keyring_save(k, err);
     /* The configuration names where the keys are; defaults stay unwritten. */
     if (!rc && setup->provider != CT_KEYS_FILE)
         rc = ct__conf_set(dir, "keys.provider", ct_key_provider_name(setup->provider), err);

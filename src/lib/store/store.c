@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <zlib.h>
 
 #include "alloc.h"
+#include "celltrace_cluster.h"
 #include "error.h"
 #include "fsio.h"
 
@@ -197,9 +199,61 @@ ct_code ct__store_commit(ct_store *st, ct_err *err)
     return rc;
 }
 
+/* A cluster's pending manifest: "MANIFEST.c" then a generation. */
+static int pending_generation(const char *name, uint64_t *gen)
+{
+    static const char prefix[] = "MANIFEST.c";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *digits = name + sizeof prefix - 1;
+    if (*digits < '0' || *digits > '9' || strlen(digits) > 19 || (digits[0] == '0' && digits[1]))
+        return 0; /* written without leading zeros (ct__store_stage) */
+    char *end;
+    unsigned long long g = strtoull(digits, &end, 10);
+    if (*end)
+        return 0;
+    *gen = g;
+    return 1;
+}
+
+/* The days of every pending manifest in dir, merged into one list (a
+ * pending manifest that cannot be read keeps nothing: the collector then
+ * keeps every segment, see below). */
+static int load_pending(const char *dir, ct_store *all)
+{
+    memset(all, 0, sizeof *all);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int unreadable = 0;
+    struct dirent *e;
+    uint64_t gen;
+    while ((e = readdir(d)) != NULL) {
+        if (!pending_generation(e->d_name, &gen))
+            continue;
+        char *path = ct__path_join(dir, e->d_name), *text = NULL;
+        size_t len = 0;
+        ct_store one;
+        memset(&one, 0, sizeof one);
+        if (ct__fs_read_file(path, MANIFEST_MAX, &text, &len, NULL) != CT_OK ||
+            parse_manifest(&one, text, len, path, NULL) != CT_OK)
+            unreadable = 1;
+        for (uint32_t i = 0; i < one.n_days; i++) {
+            CT_GROW(all->days, all->n_days + 1, all->cap);
+            all->days[all->n_days++] = one.days[i];
+        }
+        ct__free(one.days);
+        ct__free(text);
+        ct__free(path);
+    }
+    closedir(d);
+    return unreadable;
+}
+
 static int named(const ct_store *st, const char *name)
 {
-    if (strcmp(name, "MANIFEST") == 0)
+    uint64_t gen;
+    if (strcmp(name, "MANIFEST") == 0 || pending_generation(name, &gen))
         return 1;
     for (uint32_t i = 0; i < st->n_days; i++)
         if (strcmp(st->days[i].file, name) == 0)
@@ -209,16 +263,99 @@ static int named(const ct_store *st, const char *name)
 
 void ct__store_collect_garbage(const ct_store *st)
 {
+    ct_store pending;
+    if (load_pending(st->dir, &pending)) {
+        ct__free(pending.days);
+        return; /* remove nothing a pending manifest we cannot read may name */
+    }
     DIR *d = opendir(st->dir);
-    if (!d)
+    if (!d) {
+        ct__free(pending.days);
         return;
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || named(st, e->d_name))
+        if (e->d_name[0] == '.' || named(st, e->d_name) || named(&pending, e->d_name))
             continue;
         char *p = ct__path_join(st->dir, e->d_name);
         unlink(p);
         ct__free(p);
     }
     closedir(d);
+    ct__free(pending.days);
+}
+
+ct_code ct__store_stage(ct_store *st, uint64_t cluster_generation, ct_err *err)
+{
+    st->generation++;
+    size_t len;
+    char *text = manifest_text(st, &len);
+    char name[48];
+    snprintf(name, sizeof name, "MANIFEST.c%llu", (unsigned long long)cluster_generation);
+    char *path = ct__path_join(st->dir, name);
+    ct_code rc = ct__fs_write_file(path, text, len, 0600, err);
+    ct__free(text);
+    ct__free(path);
+    return rc;
+}
+
+typedef struct pending_file {
+    uint64_t gen;
+    char name[48];
+} pending_file;
+
+static int cmp_pending(const void *a, const void *b)
+{
+    uint64_t x = ((const pending_file *)a)->gen, y = ((const pending_file *)b)->gen;
+    return x < y ? -1 : x > y;
+}
+
+ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
+{
+    char *dir = ct__path_join(data_dir, "store");
+    DIR *d = opendir(dir);
+    if (!d) {
+        ct_code rc = ct__fail(err, CT_EIO, "%s: cannot read the folder", dir);
+        ct__free(dir);
+        return rc;
+    }
+    pending_file *files = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    uint64_t gen;
+    while ((e = readdir(d)) != NULL)
+        if (pending_generation(e->d_name, &gen)) {
+            CT_GROW(files, n + 1, cap);
+            files[n].gen = gen;
+            snprintf(files[n++].name, sizeof files[0].name, "%s", "MANIFEST.c");
+            snprintf(files[n - 1].name + 10, sizeof files[0].name - 10, "%llu", (unsigned long long)gen);
+        }
+    closedir(d);
+    if (n)
+        qsort(files, n, sizeof *files, cmp_pending);
+    ct_code rc = CT_OK;
+    char *live = ct__path_join(dir, "MANIFEST");
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *path = ct__path_join(dir, files[i].name);
+        if (files[i].gen <= committed) { /* the cluster committed it: roll forward */
+            if (rename(path, live) != 0)
+                rc = ct__fail(err, CT_EIO, "%s: %s", path, strerror(errno));
+        } else if (unlink(path) != 0) { /* never committed: roll back */
+            rc = ct__fail(err, CT_EIO, "%s: %s", path, strerror(errno));
+        }
+        ct__free(path);
+    }
+    if (!rc && n)
+        rc = ct__fs_sync_dir(dir, err);
+    ct_store st;
+    if (!rc && n && ct__store_load(data_dir, &st, err) == CT_OK) {
+        ct__store_collect_garbage(&st); /* the files of dropped or replaced days */
+        ct__store_free(&st);
+    } else if (!rc && n) {
+        rc = err ? err->code : CT_ECORRUPT;
+    }
+    ct__free(live);
+    ct__free(files);
+    ct__free(dir);
+    return rc;
 }

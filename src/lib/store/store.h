@@ -7,7 +7,8 @@
  * files are never modified: a changed day is a new file with a new
  * generation number, and the old file is deleted after the manifest that
  * drops it is durable. Files in store/ that the manifest does not name are
- * leftovers of a crashed writer and are removed by the next writer.
+ * leftovers of a crashed writer and are removed by the next writer, except
+ * a cluster's pending manifests (MANIFEST.c<generation>) and their files.
  *
  * MANIFEST (text, one record a line):
  *   celltrace-manifest 1
@@ -41,6 +42,12 @@ typedef struct ct_store {
     uint32_t n_days;
     size_t cap;
 } ct_store;
+
+/* A cluster's two-phase commit (celltrace_cluster.h): the new manifest is
+ * written as store/MANIFEST.c<generation> (durable, not live); the
+ * collector keeps it and every file it names until ct_store_settle makes
+ * it live or drops it. */
+ct_code ct__store_stage(ct_store *st, uint64_t cluster_generation, ct_err *err);
 
 /* Reads the manifest (an absent manifest is an empty store). */
 ct_code ct__store_load(const char *data_dir, ct_store *st, ct_err *err);

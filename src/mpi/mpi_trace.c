@@ -1,0 +1,359 @@
+/*
+ * mpi_trace.c — `celltrace-mpi trace`: the CLI's own trace command on
+ * rank 0, with every trace done by all ranks at once.
+ *
+ * Rank 0 runs cmd_trace (parsing, order of cases, printing: the same
+ * code as celltrace) with a cli_tracer that sends each request to the
+ * other ranks, which wait for requests until rank 0 says the end. For one
+ * case (celltrace_cluster.h):
+ *   1. every rank looks for the case; the one that holds it reads the
+ *      case's presence and broadcasts it;
+ *   2. every rank matches its own subscribers against it;
+ *   3. scored: the crowd numbers are summed over the ranks (Allreduce);
+ *   4. every rank reads its contacts' numbers from its own vault, audits
+ *      the read in its own log, and sends them to rank 0, which sorts the
+ *      union as one machine sorts.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+enum { REQ_TRACE = 1, REQ_CASE_IDS, REQ_END };
+
+typedef struct trace_req {
+    int op;
+    int scored;
+    ct_params p;
+    double test_threshold, quarantine_threshold;
+    int min_level, without_numbers, has_timezone;
+    char timezone[128];
+    char case_id[CT_ID_MAX + 1];
+} trace_req;
+
+typedef struct trace_service {
+    cluster *cl;
+    ct_db *db;
+    ct_risk_model *model; /* --model, loaded by every rank; NULL: built in */
+} trace_service;
+
+/* ---- one case, on every rank ---------------------------------------------------------- */
+
+/* The rank whose shard holds the case, its presence broadcast to all:
+ * 0, or CT_* with err set on rank 0. */
+static ct_code share_presence(trace_service *sv, const trace_req *q, void **bytes, size_t *len,
+                              ct_err *err)
+{
+    ct_code rc = ct_case_presence(sv->db, q->case_id, &q->p, bytes, len, err);
+    int here = rc == CT_OK ? sv->cl->rank : -1, owner, bad = rc != CT_OK && rc != CT_ENOTFOUND;
+    int any_bad;
+    MPI_Allreduce(&here, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any_bad || owner < 0) {
+        free(*bytes);
+        *bytes = NULL;
+        if (any_bad && !bad)
+            snprintf(err->msg, sizeof err->msg, "another shard failed to read case %s",
+                     q->case_id);
+        return rc != CT_OK ? rc : CT_EIO; /* owner < 0: rank 0 has "no case with case_id" */
+    }
+    unsigned long long n = *len;
+    MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, owner, MPI_COMM_WORLD);
+    if (sv->cl->rank != owner) {
+        *len = (size_t)n;
+        *bytes = malloc(*len + 1);
+    }
+    MPI_Bcast(*bytes, (int)n, MPI_BYTE, owner, MPI_COMM_WORLD);
+    return CT_OK;
+}
+
+/* Every rank's status after a step: CT_OK only when all are. */
+static ct_code all_ok(ct_code mine, ct_err *err)
+{
+    int bad = mine != CT_OK, any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any && !bad) {
+        snprintf(err->msg, sizeof err->msg, "another shard failed (see its message)");
+        return CT_EIO;
+    }
+    return mine;
+}
+
+static void risk_of(const trace_service *sv, const trace_req *q, ct_risk_opts *r)
+{
+    ct_risk_opts_default(r);
+    r->model = sv->model;
+    r->test_threshold = q->test_threshold;
+    r->quarantine_threshold = q->quarantine_threshold;
+    r->min_level = (ct_level)q->min_level;
+    r->without_numbers = q->without_numbers;
+    r->timezone = q->has_timezone ? q->timezone : NULL;
+}
+
+/* This rank's contacts to rank 0, joined there into *out (rank 0 only). */
+static void gather_contacts(trace_service *sv, const trace_req *q, ct_contacts *mine,
+                            ct_contacts **out)
+{
+    cluster *cl = sv->cl;
+    int n = (int)mine->n, *counts = NULL, *offs = NULL, total = 0;
+    uint64_t work[2] = {mine->candidates, mine->overlaps};
+    MPI_Reduce(cl->rank == 0 ? MPI_IN_PLACE : work, work, 2, MPI_UINT64_T, MPI_SUM, 0,
+               MPI_COMM_WORLD);
+    if (cl->rank == 0) {
+        counts = calloc(cluster_ranks(cl), sizeof *counts);
+        offs = calloc(cluster_ranks(cl), sizeof *offs);
+    }
+    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ct_contacts *all = NULL;
+    if (cl->rank == 0) {
+        for (int k = 0; k < cl->size; k++)
+            total += counts[k];
+        all = ct_contacts_alloc(q->case_id, (size_t)total, q->scored);
+        all->n = (size_t)total;
+        all->case_intervals = mine->case_intervals;
+        all->candidates = work[0];
+        all->overlaps = work[1];
+    }
+    /* bytes: counts and offsets in units of one record */
+    for (int pass = 0; pass < 1 + q->scored; pass++) {
+        int unit = pass ? (int)sizeof(ct_evidence) : (int)sizeof(ct_contact), at = 0;
+        if (cl->rank == 0)
+            for (int k = 0; k < cl->size; k++) {
+                offs[k] = at;
+                at += counts[k] * unit;
+            }
+        int *bytes = NULL;
+        if (cl->rank == 0) {
+            bytes = calloc(cluster_ranks(cl), sizeof *bytes);
+            for (int k = 0; k < cl->size; k++)
+                bytes[k] = counts[k] * unit;
+        }
+        void *send = pass ? (void *)mine->evidence : (void *)mine->items;
+        void *recv = cl->rank == 0 ? (pass ? (void *)all->evidence : (void *)all->items) : NULL;
+        MPI_Gatherv(send, n * unit, MPI_BYTE, recv, bytes, offs, MPI_BYTE, 0, MPI_COMM_WORLD);
+        free(bytes);
+    }
+    if (cl->rank == 0)
+        ct_contacts_sort(all, q->scored);
+    free(counts);
+    free(offs);
+    *out = all;
+}
+
+/* One case on every rank; *out on rank 0. */
+static ct_code trace_case(trace_service *sv, const trace_req *q, ct_contacts **out, ct_err *err)
+{
+    *out = NULL;
+    void *presence = NULL;
+    size_t len = 0;
+    ct_code rc = share_presence(sv, q, &presence, &len, err);
+    if (rc)
+        return rc;
+    ct_risk_opts risk;
+    if (q->scored)
+        risk_of(sv, q, &risk);
+    ct_trace_part *part = NULL;
+    rc = all_ok(ct_trace_part_begin(sv->db, q->case_id, &q->p, q->scored ? &risk : NULL, presence,
+                                    len, &part, err),
+                err);
+    free(presence);
+    if (rc) {
+        ct_trace_part_free(part);
+        return rc;
+    }
+    size_t n_crowd = 0;
+    const int64_t *crowd = ct_trace_part_crowd(part, &n_crowd);
+    int64_t *sum = NULL;
+    if (q->scored) {
+        sum = malloc((n_crowd + 1) * sizeof *sum);
+        MPI_Allreduce(crowd, sum, (int)n_crowd, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    }
+    ct_contacts *mine = NULL;
+    rc = all_ok(ct_trace_part_finish(part, sum, &mine, err), err);
+    free(sum);
+    if (!rc)
+        gather_contacts(sv, q, mine, out);
+    ct_contacts_free(mine);
+    return rc;
+}
+
+/* ---- the case ids of every shard, sorted ----------------------------------------------- */
+
+typedef struct id_buf {
+    char *text; /* ids, each ended by '\0' */
+    size_t len, cap;
+} id_buf;
+
+static int add_id(void *ud, const char *id)
+{
+    id_buf *b = ud;
+    size_t n = strlen(id) + 1;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        char *grown = realloc(b->text, cap);
+        if (!grown)
+            return 1;
+        b->text = grown;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, id, n);
+    b->len += n;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Gathers every shard's ids; rank 0 hands them to fn in order. */
+static ct_code case_ids(trace_service *sv, ct_case_id_fn fn, void *fn_ud, ct_err *err)
+{
+    cluster *cl = sv->cl;
+    id_buf b = {NULL, 0, 0};
+    ct_code rc = all_ok(ct_case_ids(sv->db, add_id, &b, err), err);
+    if (rc) {
+        free(b.text);
+        return rc;
+    }
+    int n = (int)b.len, *counts = NULL, *offs = NULL, total = 0;
+    if (cl->rank == 0) {
+        counts = calloc(cluster_ranks(cl), sizeof *counts);
+        offs = calloc(cluster_ranks(cl), sizeof *offs);
+    }
+    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    char *all = NULL;
+    if (cl->rank == 0) {
+        for (int k = 0; k < cl->size; k++) {
+            offs[k] = total;
+            total += counts[k];
+        }
+        all = malloc((size_t)total + 1);
+    }
+    MPI_Gatherv(b.text, n, MPI_CHAR, all, counts, offs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (cl->rank == 0) {
+        size_t n_ids = 0;
+        for (int i = 0; i < total; i++)
+            n_ids += all[i] == '\0';
+        char **ids = calloc(n_ids + 1, sizeof *ids);
+        size_t k = 0;
+        for (int i = 0; i < total; i += (int)strlen(all + i) + 1)
+            ids[k++] = all + i;
+        qsort(ids, n_ids, sizeof *ids, cmp_str);
+        for (size_t i = 0; i < n_ids; i++)
+            if (fn(fn_ud, ids[i]))
+                break;
+        free(ids);
+    }
+    free(all);
+    free(counts);
+    free(offs);
+    free(b.text);
+    return CT_OK;
+}
+
+/* ---- rank 0 asks, the others serve ----------------------------------------------------- */
+
+static ct_code ask_trace(void *ud, const char *case_id, const ct_params *p, const ct_risk_opts *risk,
+                         ct_contacts **out, ct_err *err)
+{
+    trace_service *sv = ud;
+    trace_req q;
+    memset(&q, 0, sizeof q);
+    q.op = REQ_TRACE;
+    q.p = *p;
+    snprintf(q.case_id, sizeof q.case_id, "%s", case_id);
+    if (risk) {
+        q.scored = 1;
+        q.test_threshold = risk->test_threshold;
+        q.quarantine_threshold = risk->quarantine_threshold;
+        q.min_level = (int)risk->min_level;
+        q.without_numbers = risk->without_numbers;
+        q.has_timezone = risk->timezone != NULL;
+        if (risk->timezone)
+            snprintf(q.timezone, sizeof q.timezone, "%s", risk->timezone);
+    }
+    MPI_Bcast(&q, (int)sizeof q, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return trace_case(sv, &q, out, err);
+}
+
+static ct_code ask_case_ids(void *ud, ct_case_id_fn fn, void *fn_ud, ct_err *err)
+{
+    trace_service *sv = ud;
+    trace_req q;
+    memset(&q, 0, sizeof q);
+    q.op = REQ_CASE_IDS;
+    MPI_Bcast(&q, (int)sizeof q, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return case_ids(sv, fn, fn_ud, err);
+}
+
+static void serve_requests(trace_service *sv)
+{
+    for (;;) {
+        trace_req q;
+        MPI_Bcast(&q, (int)sizeof q, MPI_BYTE, 0, MPI_COMM_WORLD);
+        ct_err err;
+        if (q.op == REQ_END)
+            return;
+        if (q.op == REQ_CASE_IDS) {
+            case_ids(sv, NULL, NULL, &err);
+        } else {
+            ct_contacts *none = NULL;
+            if (trace_case(sv, &q, &none, &err) != CT_OK && strstr(err.msg, "another shard") == NULL &&
+                strstr(err.msg, "no case with") == NULL)
+                cli_error("shard %d: %s", sv->cl->rank, err.msg);
+        }
+    }
+}
+
+/* --model FILE (or --model=FILE) of the command line, for every rank. */
+static const char *model_option(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], "--model=", 8))
+            return argv[i] + 8;
+    }
+    return NULL;
+}
+
+int cluster_trace(cluster *cl, int argc, char **argv)
+{
+    trace_service sv = {cl, NULL, NULL};
+    int st = EXIT_OK;
+    ct_err err;
+    const char *model_path = model_option(argc, argv);
+    if (model_path && ct_risk_model_load(model_path, &sv.model, &err) != CT_OK) {
+        if (cl->rank == 0)
+            cli_error("%s", err.msg);
+        st = EXIT_FAIL;
+    }
+    if (st == EXIT_OK) {
+        sv.db = cli_open(&cl->ctx, 0);
+        if (!sv.db)
+            st = EXIT_FAIL;
+    }
+    st = cluster_status(cl, st);
+    if (st == EXIT_OK) {
+        if (cl->rank == 0) {
+            cli_tracer tracer = {ask_trace, ask_case_ids, &sv};
+            cl->ctx.tracer = &tracer;
+            optind = 0;
+            st = cmd_trace(&cl->ctx, argc, argv);
+            cl->ctx.tracer = NULL;
+            trace_req end;
+            memset(&end, 0, sizeof end);
+            end.op = REQ_END;
+            MPI_Bcast(&end, (int)sizeof end, MPI_BYTE, 0, MPI_COMM_WORLD);
+        } else {
+            serve_requests(&sv);
+        }
+    }
+    ct_close(sv.db);
+    ct_risk_model_free(sv.model);
+    int root_st = st;
+    MPI_Bcast(&root_st, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return root_st;
+}
