@@ -6,7 +6,7 @@ PKGS=(build-essential cmake pkg-config clang
       libsqlite3-dev sqlite3 libsodium-dev zlib1g-dev libzstd-dev zstd
       libcmocka-dev libjansson-dev libclang-rt-14-dev valgrind
       kannel kannel-extras libmicrohttpd-dev libcurl4-openssl-dev tzdata curl openssl
-      git dpkg-dev debhelper fakeroot mmdebstrap)
+      git dpkg-dev debhelper fakeroot mmdebstrap openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

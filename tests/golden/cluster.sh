@@ -1,0 +1,159 @@
+# Golden test: celltrace-mpi (docs/CLUSTER.md) answers byte for byte as
+# celltrace on the same data, with 1, 2 and 3 ranks on this machine
+# (oversubscribed): ingest summaries, stats, trace --all plain, scored and
+# by level, a single case's table, two deliveries; the conformance case;
+# and a rank killed at each step of the two-phase ingest leaves the
+# cluster at the old generation or the new one, never between, with the
+# next job continuing and a rerun completing.
+. "$(dirname "$0")/common.bash"
+MPI="$(dirname "$CT")/celltrace-mpi"
+if [ ! -x "$MPI" ] || ! command -v mpirun >/dev/null; then
+    echo "SKIP: celltrace-mpi or mpirun missing (apt-get install openmpi-bin libopenmpi-dev)" >&2
+    exit 77
+fi
+ROOT_FLAG=()
+[ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-run-as-root)
+# Shared memory between ranks without cross-memory attach (containers).
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+mpi() { # mpi N ARGS...: celltrace-mpi on N ranks
+    local n=$1
+    shift
+    mpirun --oversubscribe --bind-to none "${ROOT_FLAG[@]}" -n "$n" "$MPI" "$@"
+}
+# The mpirun wrapper prints its own lines when a rank exits non-zero: only
+# celltrace's lines are compared.
+ours() { grep -v -e '^---' -e 'mpirun' -e 'Primary job' -e 'non-zero' -e 'Process name' \
+              -e 'Exit code' -e 'job has been aborted' -e 'the job to be terminated' \
+              -e '^ *$' "$1"; }
+
+expect_exit 0 "$CT" simulate --out "$WORK/city" --subscribers 3000 --days 4 --seed 5 --cases 12
+OPS=$(ls "$WORK/city" | grep -v '\.')
+part() { # part OP 1|2: the first or second half of OP's feed files
+    local files
+    mapfile -t files < <(ls "$WORK/city/$1/events/"*)
+    local half=$(((${#files[@]} + 1) / 2))
+    if [ "$2" = 1 ]; then printf '%s\n' "${files[@]:0:half}"; else printf '%s\n' "${files[@]:half}"; fi
+}
+
+# A run of a whole job: init, cells, the first deliveries, cases, traces,
+# the second deliveries, traces. $1: a label; the rest: the command
+# prefix. Outputs land in $WORK/<label>.*; summaries in $WORK/<label>.log.
+job() {
+    local label=$1 op
+    shift
+    local D="$WORK/$label-data"
+    "$@" --data "$D" init >/dev/null 2>&1 || fail "$label: init"
+    : >"$WORK/$label.log"
+    for op in $OPS; do
+        "$@" --data "$D" cells import --operator "$op" "$WORK/city/$op/cells.csv" >>"$WORK/$label.log" 2>/dev/null ||
+            fail "$label: cells import"
+    done
+    for op in $OPS; do
+        # shellcheck disable=SC2046
+        "$@" --quiet --data "$D" ingest --operator "$op" $(part "$op" 1) >>"$WORK/$label.log" 2>/dev/null
+    done
+    "$@" --data "$D" cases import "$WORK/city/cases.csv" >>"$WORK/$label.log" 2>/dev/null ||
+        fail "$label: cases import"
+    "$@" --data "$D" trace --all --format csv >"$WORK/$label.first.csv" 2>"$WORK/err" || fail "$label: trace"
+    for op in $OPS; do
+        # shellcheck disable=SC2046
+        "$@" --quiet --data "$D" ingest --operator "$op" $(part "$op" 2) >>"$WORK/$label.log" 2>/dev/null
+    done
+    "$@" --data "$D" trace --all --format csv >"$WORK/$label.all.csv" 2>/dev/null || fail "$label: trace --all"
+    "$@" --data "$D" trace --all --score --format csv >"$WORK/$label.score.csv" 2>/dev/null ||
+        fail "$label: trace --score"
+    "$@" --data "$D" trace --all --level test --format json >"$WORK/$label.level.json" 2>/dev/null ||
+        fail "$label: trace --level"
+    "$@" --data "$D" trace C0003 C0001 --format csv >"$WORK/$label.two.csv" 2>/dev/null ||
+        fail "$label: trace of two cases"
+    "$@" --data "$D" trace C0002 >"$WORK/$label.table" 2>/dev/null || fail "$label: trace table"
+    "$@" --data "$D" stats >"$WORK/$label.stats" 2>/dev/null || fail "$label: stats"
+    head -6 "$WORK/$label.stats" >"$WORK/$label.stats6"
+}
+
+job single "$CT"
+[ "$(wc -l <"$WORK/single.all.csv")" -gt 1000 ] || fail "the city should give many contacts"
+cmp -s "$WORK/single.first.csv" "$WORK/single.all.csv" && fail "the second deliveries should change contacts"
+for n in 1 2 3; do
+    job "mpi$n" mpi "$n"
+    for out in log first.csv all.csv score.csv level.json two.csv table stats6; do
+        expect_same "$WORK/single.$out" "$WORK/mpi$n.$out"
+    done
+    [ -d "$WORK/mpi$n-data/shard-00$((n - 1))" ] || fail "expected $n shards"
+done
+# Each shard holds only its own subscribers: with 3 shards no shard holds
+# them all, and together they hold each once (stats sums them).
+for k in 0 1 2; do
+    "$CT" --data "$WORK/mpi3-data/shard-00$k" stats >"$WORK/shard.stats" 2>/dev/null
+    subs=$(sed -n 's/^subscribers *//p' "$WORK/shard.stats")
+    [ "$subs" -gt 0 ] && [ "$subs" -lt 3000 ] || fail "shard $k holds $subs subscribers"
+done
+# A cluster is run with its own number of ranks.
+expect_exit 1 mpi 2 --data "$WORK/mpi3-data" stats
+expect_grep "cluster of 3 shards: run it with mpirun -n 3" "$WORK/err"
+expect_exit 2 mpi 3 --data "$WORK/mpi3-data" trace C0001 --explain 79000000000
+expect_exit 1 mpi 3 --data "$WORK/mpi3-data" trace NOPE
+expect_grep "no case with case_id NOPE" "$WORK/err"
+
+# The conformance case on 2 ranks: rejected rows reported, K1 exact.
+C="$SRC/conformance/basic"
+D="$WORK/conf"
+expect_exit 0 mpi 2 --data "$D" init
+expect_exit 0 mpi 2 --data "$D" cells import --operator 250-01 "$C/cells_250-01.csv"
+expect_exit 0 mpi 2 --data "$D" cells import --operator 250-02 "$C/cells_250-02.csv"
+expect_exit 3 mpi 2 --data "$D" ingest --operator 250-01 "$C/events_250-01.csv"
+expect_grep "19 rows read, 13 stored, 2 duplicates, 4 rejected" "$WORK/out"
+expect_grep "events_250-01.csv,17,msisdn," "$(ls "$D"/shard-000/rejects/*.csv)"
+expect_exit 0 mpi 2 --data "$D" ingest --operator 250-02 "$C/events_250-02.csv"
+expect_exit 0 mpi 2 --data "$D" cases import "$C/cases.csv"
+expect_exit 0 mpi 2 --data "$D" trace K1 --format csv
+expect_same "$C/expected_K1.csv" "$WORK/out"
+expect_exit 0 mpi 2 --data "$D" trace K1 --format csv --min-exposure 600 --max-presence 1800 --distance 500
+expect_same "$C/expected_K1_params.csv" "$WORK/out"
+
+# ---- a rank killed during an ingest -------------------------------------------------------
+# The reference: one machine after the first deliveries and the first
+# operator's second delivery.
+first_op=$(echo "$OPS" | head -1)
+R="$WORK/ref-data"
+"$CT" --data "$R" init >/dev/null 2>&1
+for op in $OPS; do
+    "$CT" --data "$R" cells import --operator "$op" "$WORK/city/$op/cells.csv" >/dev/null 2>&1
+    # shellcheck disable=SC2046
+    "$CT" --quiet --data "$R" ingest --operator "$op" $(part "$op" 1) >/dev/null 2>&1
+done
+"$CT" --data "$R" cases import "$WORK/city/cases.csv" >/dev/null 2>&1
+# shellcheck disable=SC2046
+"$CT" --quiet --data "$R" ingest --operator "$first_op" $(part "$first_op" 2) >/dev/null 2>&1
+"$CT" --data "$R" trace --all --format csv >"$WORK/ref.csv" 2>/dev/null || fail "reference trace"
+cmp -s "$WORK/ref.csv" "$WORK/single.first.csv" && fail "the killed delivery should change contacts"
+
+K="$WORK/kill-data"
+expect_exit 0 mpi 3 --data "$K" init
+for op in $OPS; do
+    expect_exit 0 mpi 3 --data "$K" cells import --operator "$op" "$WORK/city/$op/cells.csv"
+    # shellcheck disable=SC2046
+    mpi 3 --quiet --data "$K" ingest --operator "$op" $(part "$op" 1) >/dev/null 2>&1
+done
+expect_exit 0 mpi 3 --data "$K" cases import "$WORK/city/cases.csv"
+for where in routed:2 prepared:1 prepared:0; do
+    # shellcheck disable=SC2046
+    CT_CLUSTER_FAULT=$where mpi 3 --quiet --data "$K" ingest --operator "$first_op" \
+        $(part "$first_op" 2) >"$WORK/out" 2>"$WORK/err" && fail "the ingest killed at $where succeeded"
+    expect_exit 0 mpi 3 --data "$K" trace --all --format csv
+    expect_same "$WORK/single.first.csv" "$WORK/out" # the old generation, everywhere
+    if ls "$K"/shard-*/store/MANIFEST.c* >/dev/null 2>&1; then fail "a pending manifest outlived $where"; fi
+done
+# Killed after the commit: the next job finds the new generation everywhere.
+# shellcheck disable=SC2046
+CT_CLUSTER_FAULT=committed:0 mpi 3 --quiet --data "$K" ingest --operator "$first_op" \
+    $(part "$first_op" 2) >"$WORK/out" 2>"$WORK/err" && fail "the ingest killed after its commit succeeded"
+expect_exit 0 mpi 3 --data "$K" trace --all --format csv
+expect_same "$WORK/ref.csv" "$WORK/out"
+# Rerunning it completes nothing more: every row is a duplicate now.
+# shellcheck disable=SC2046
+expect_exit 3 mpi 3 --quiet --data "$K" ingest --operator "$first_op" $(part "$first_op" 2)
+expect_grep " 0 stored, " "$WORK/out"
+expect_exit 0 mpi 3 --data "$K" trace --all --format csv
+expect_same "$WORK/ref.csv" "$WORK/out"
+echo "cluster: 1, 2 and 3 ranks identical to one machine; kills at routed, prepared, committed"
