@@ -54,6 +54,7 @@ OPS=$(ls "$CITY" | grep -v '\.')
 ROOT_FLAG=()
 [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-run-as-root)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_odls_base_sigkill_timeout=0 # no wait after an exit status 3 (docs/CLUSTER.md)
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
@@ -74,20 +75,27 @@ run_engine() {
     local ingest_s; ingest_s=$(secs "$t0" "$t1")
     "$@" --data "$D" cases import "$CITY/cases.csv" >/dev/null 2>&1
     events=$("$@" --data "$D" stats 2>/dev/null | sed -n 's/^events *\([0-9]*\).*/\1/p')
+    "$@" --data "$D" stats --format json >"$WORK/$label.stats.json" 2>/dev/null
+    # celltrace-mpi's rank 0 writes the answer itself (--output): mpirun
+    # would forward a large one through itself
     t0=$(now)
-    "$@" --data "$D" trace --all --format csv >"$WORK/$label.csv" 2>"$WORK/$label.trace.err"
+    if [ "$label" = single ]; then
+        "$@" --data "$D" trace --all --format csv >"$WORK/$label.csv" 2>"$WORK/$label.trace.err"
+    else
+        "$@" --data "$D" --output "$WORK/$label.csv" trace --all --format csv 2>"$WORK/$label.trace.err"
+    fi
     t1=$(now)
     local trace_s; trace_s=$(secs "$t0" "$t1")
     t0=$(now)
     "$@" --data "$D" trace --all --level test --format csv >"$WORK/$label.level.csv" 2>>"$WORK/$label.trace.err"
     t1=$(now)
     local level_s; level_s=$(secs "$t0" "$t1")
-    local peak; peak=$(grep -ho '^peak_kb [0-9]*' "$WORK/$label".*.err 2>/dev/null | awk '$2 > m { m = $2 } END { print m + 0 }')
+    local peak; peak=$(cat "$WORK/$label".*.err | awk '$1 == "peak_kb" && $2 > m { m = $2 } END { print m + 0 }')
     echo "$label $events $ingest_s $trace_s $level_s $peak" >"$WORK/$label.fig"
 }
 
 cases=$(($(wc -l <"$CITY/cases.csv") - 1))
-run_engine single "$CT"
+run_engine single /usr/bin/time -f "peak_kb %M" "$CT"
 for n in $RANKS; do
     # each rank under /usr/bin/time: its peak memory on stderr
     run_engine "mpi-$n" mpirun --oversubscribe --bind-to none "${ROOT_FLAG[@]}" -n "$n" \
@@ -102,7 +110,7 @@ OUT=$HERE/results/cluster-$(basename "$(dirname "$CITY")")-$(date +%Y-%m-%d).md
     echo "City: \`$CITY\`, $cases cases. Machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB."
     echo "Answers: \`trace --all\` and \`--level test\` byte-identical to celltrace for every N."
     echo
-    echo "| engine | events | ingest s | events/s | trace --all s | cases/s | --level test s | peak MB per rank | speed-up of trace vs N=1 |"
+    echo "| engine | events | ingest s | events/s | trace --all s | cases/s | --level test s | peak MB per process | speed-up of trace vs N=1 |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     base=$(awk '{print $4}' "$WORK/mpi-$(echo "$RANKS" | awk '{print $1}').fig")
     for f in single $(for n in $RANKS; do echo "mpi-$n"; done); do

@@ -71,6 +71,13 @@ ct_contacts *ct_contacts_alloc(const char *case_id, size_t n, int with_evidence)
  * (*days, free with free()). */
 ct_code ct_stored_days(ct_db *db, int64_t **days, size_t *n, ct_err *err);
 
+/* A rank traces case after case on one handle: numbers its traces
+ * decrypt are kept (one slot per subscriber, as ct_trace_many keeps them
+ * for a batch) until ct_db_forget_numbers wipes them, which must come
+ * before ct_close. */
+void ct_db_cache_numbers(ct_db *db);
+void ct_db_forget_numbers(ct_db *db);
+
 /* Sorts contacts (and their evidence, when scored) as a trace returns
  * them: SPEC 5's order, or section 7's when scored. */
 void ct_contacts_sort(ct_contacts *c, int scored);

@@ -55,6 +55,8 @@ static void usage(FILE *out)
             "  --data DIR      the cluster's folder (default: $CELLTRACE_DATA, else " CT_DEFAULT_DATA_DIR ")\n"
             "  --quiet         no progress or chatter on stderr\n"
             "  --reason TEXT   why personal data is read (each shard's audit log)\n"
+            "  --output FILE   rank 0 writes the answer to FILE instead of standard output,\n"
+            "                  which mpirun forwards through itself (slow for large answers)\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 failure, 2 usage error, 3 success with rejected rows.\n");
@@ -492,6 +494,10 @@ static int cluster_stats(cluster *cl, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A rank that waits for the others yields its CPU instead of spinning:
+     * on a node with fewer cores than ranks the spinning rank would slow
+     * the one it waits for. The user's setting wins. */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     MPI_Init(&argc, &argv);
     static cluster cl;
     MPI_Comm_rank(MPI_COMM_WORLD, &cl.rank);
@@ -499,12 +505,13 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"reason", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     cl.ctx = (cli_ctx){NULL, 0, 0, NULL, argv[0], -1, NULL, NULL};
     ct_set_notice(cli_print_notice, NULL);
-    const char *root = NULL;
+    const char *root = NULL, *output = NULL;
     int c, st = -1;
     opterr = cl.rank == 0;
     while (st < 0 && (c = getopt_long(argc, argv, "+d:qhV", opts, NULL)) != -1) {
@@ -512,6 +519,7 @@ int main(int argc, char **argv)
         case 'd': root = optarg; break;
         case 'q': cl.ctx.quiet = 1; break;
         case 'r': cl.ctx.reason = optarg; break;
+        case 'o': output = optarg; break;
         case 'h':
             if (cl.rank == 0)
                 usage(stdout);
@@ -533,6 +541,12 @@ int main(int argc, char **argv)
             usage(stderr);
         st = EXIT_USAGE;
     }
+    if (st < 0 && output && cl.rank == 0 && !freopen(output, "w", stdout)) {
+        cli_error("--output %s: %s", output, strerror(errno));
+        st = EXIT_FAIL;
+    }
+    if (output) /* every rank learns whether rank 0 could open it */
+        MPI_Bcast(&st, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (st >= 0) {
         MPI_Finalize();
         return st;

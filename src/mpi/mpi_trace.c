@@ -334,6 +334,8 @@ int cluster_trace(cluster *cl, int argc, char **argv)
         sv.db = cli_open(&cl->ctx, 0);
         if (!sv.db)
             st = EXIT_FAIL;
+        else
+            ct_db_cache_numbers(sv.db); /* each number decrypted once per command */
     }
     st = cluster_status(cl, st);
     if (st == EXIT_OK) {
@@ -351,6 +353,7 @@ int cluster_trace(cluster *cl, int argc, char **argv)
             serve_requests(&sv);
         }
     }
+    ct_db_forget_numbers(sv.db);
     ct_close(sv.db);
     ct_risk_model_free(sv.model);
     int root_st = st;

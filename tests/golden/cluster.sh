@@ -15,6 +15,9 @@ ROOT_FLAG=()
 [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-run-as-root)
 # Shared memory between ranks without cross-memory attach (containers).
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# mpirun waits a second or two before it ends a job whose rank exited
+# non-zero (3 is only "rows rejected"); the ranks have exited already.
+export OMPI_MCA_odls_base_sigkill_timeout=0
 # Under ASan (make check-asan) Open MPI leaks at MPI_Finalize from its
 # dlopen'ed components, whose frames LeakSanitizer can neither name nor
 # suppress: the ranks are checked for memory errors, not leaks (the

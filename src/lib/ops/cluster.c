@@ -5,7 +5,9 @@
  * Why an unkeyed hash of the number: the shard must not change when keys
  * rotate (that would mean moving every subscriber), and it says nothing
  * about a person but which of N folders holds their rows. The pseudonyms
- * inside each shard stay keyed as everywhere else.
+ * inside each shard stay keyed as everywhere else. The hash is mapped to
+ * a shard by a jump consistent hash, so a cluster that grows from N to
+ * N + 1 shards moves only the subscribers that the new shard takes.
  *
  * Why a fingerprint: shards name cells by loc id, the catalogue's rowid,
  * and send case intervals to each other by loc id. The ids agree when
@@ -20,7 +22,22 @@
 #include "celltrace_cluster.h"
 #include "db.h"
 #include "error.h"
+#include "subscribers.h"
 #include "textparse.h"
+
+/* Lamping and Veach's jump consistent hash: key to one of n buckets, so
+ * that going from n to n + 1 shards moves only 1/(n + 1) of the keys (a
+ * modulo would move nearly all). */
+static uint32_t jump_hash(uint64_t key, uint32_t n)
+{
+    int64_t b = -1, j = 0;
+    while (j < (int64_t)n) {
+        b = j;
+        key = key * 2862933555777941757ULL + 1;
+        j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((key >> 33) + 1)));
+    }
+    return (uint32_t)b;
+}
 
 uint32_t ct_shard_of_number(const char *msisdn, uint32_t n_shards)
 {
@@ -38,7 +55,7 @@ uint32_t ct_shard_of_number(const char *msisdn, uint32_t n_shards)
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | h[i];
-    return (uint32_t)(v % n_shards);
+    return jump_hash(v, n_shards);
 }
 
 static void hash_bytes(crypto_generichash_state *st, const void *p, size_t n)
@@ -88,4 +105,18 @@ ct_code ct_stored_days(ct_db *db, int64_t **days, size_t *n, ct_err *err)
     for (size_t i = 0; i < *n; i++)
         (*days)[i] = db->store.days[i].day;
     return CT_OK;
+}
+
+void ct_db_cache_numbers(ct_db *db)
+{
+    if (!db->numbers)
+        db->numbers = ct__number_cache_new(ct__subdict_count(db->subs));
+}
+
+void ct_db_forget_numbers(ct_db *db)
+{
+    if (db && db->numbers) {
+        ct__number_cache_free(db->numbers); /* wiped */
+        db->numbers = NULL;
+    }
 }
