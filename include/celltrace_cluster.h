@@ -116,14 +116,46 @@ ct_code ct_ingest_prepare(ct_ingest *in, uint64_t generation, ct_import_summary 
 ct_code ct_newest_event(ct_db *db, int64_t *newest, ct_err *err);
 
 /* Makes every pending manifest of generation <= committed live, in
- * order, and removes those of later generations (never committed). On a
- * directory that no handle has open. Idempotent: a restart after a crash
- * calls it again. */
+ * order, and removes those of later generations (never committed) and
+ * half-written ones. Only while no writer of the cluster runs (the
+ * cluster's lock: celltrace-mpi). Idempotent: a restart after a crash
+ * calls it again, and readers that settle at once do not trip on each
+ * other. */
 ct_code ct_store_settle(const char *dir, uint64_t committed, ct_err *err);
 
 /* Retention with the cluster's newest event instead of this directory's:
  * deletes the days before day_of(newest) - days + 1 (ct_purge's rule). */
 ct_code ct_purge_before(ct_db *db, int days, int64_t newest, ct_purge_summary *out, ct_err *err);
+
+/* `run` on a cluster: each shard runs ct_run_shard at the same time, for
+ * its own subscribers, with its own notification tables; what the shards
+ * must agree on comes from the cluster through these functions, each
+ * called by every shard at the same point (collective):
+ *   cases  every case of the cluster, sorted by case_id (numbers left
+ *          empty); *out is freed with free();
+ *   need   flags[i] (0 or 1) replaced by the OR over the shards (the last
+ *          flag: a shard failed);
+ *   trace  mine: this shard's state; when any shard's is not CT_OK, every
+ *          shard fails without tracing. Else traces ids in order and hands
+ *          each case's contacts of this shard (scored as `risk` says) to
+ *          fn, stopping on every shard when fn fails on one.
+ * A case is traced when any shard needs it, so every shard traces the
+ * same cases; each shard commits its own transaction. */
+typedef struct ct_run_cluster {
+    ct_code (*cases)(void *ud, ct_case **out, size_t *n, ct_err *err);
+    void (*need)(void *ud, unsigned char *flags, size_t n);
+    ct_code (*trace)(void *ud, ct_code mine, const char *const *ids, size_t n, const ct_params *p,
+                     const ct_risk_opts *risk, ct_trace_many_fn fn, void *fn_ud, ct_err *err);
+    void *ud;
+} ct_run_cluster;
+
+typedef struct ct_run_summary ct_run_summary;
+ct_code ct_run_shard(ct_db *db, const ct_params *p, const ct_run_cluster *cluster,
+                     ct_run_summary *sum, ct_err *err);
+
+/* This directory's cases, without their numbers, sorted by case_id.
+ * Returns new (*out, free with free()). */
+ct_code ct_cases_unnumbered(ct_db *db, ct_case **out, size_t *n, ct_err *err);
 
 /* The text of a directory's keyring (file provider only), to make more
  * shards with the same keys (ct_keys_setup.keyring_text). Returns new

@@ -132,6 +132,10 @@ void cli_keys_wipe(cli_ctx *ctx);
 void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format);
 int cli_import_exit(const ct_import_summary *s);
 
+/* `run`'s summary line. */
+struct ct_run_summary;
+void cli_print_run_summary(const struct ct_run_summary *s);
+
 /* `stats` as text or JSON. */
 void cli_print_stats(const ct_stats *s, const ct_keys_where *w, int json);
 

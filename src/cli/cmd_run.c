@@ -37,6 +37,18 @@ static void run_help(void)
            "Exit status: 0 success, 1 failure (nothing stored or queued), 2 usage error.\n");
 }
 
+void cli_print_run_summary(const ct_run_summary *s)
+{
+    printf("%llu of %llu cases traced, %llu contacts, %llu notifications queued, "
+           "%llu extensions queued, %llu test invitations queued; "
+           "levels: %llu quarantine, %llu test, %llu none\n",
+           (unsigned long long)s->cases_traced, (unsigned long long)s->cases_total,
+           (unsigned long long)s->contacts, (unsigned long long)s->queued,
+           (unsigned long long)s->extensions, (unsigned long long)s->invitations,
+           (unsigned long long)s->level_quarantine, (unsigned long long)s->level_test,
+           (unsigned long long)s->level_none);
+}
+
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
     int help = 0, area = 0;
@@ -81,13 +93,6 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    printf("%llu of %llu cases traced, %llu contacts, %llu notifications queued, "
-           "%llu extensions queued, %llu test invitations queued; "
-           "levels: %llu quarantine, %llu test, %llu none\n",
-           (unsigned long long)s.cases_traced, (unsigned long long)s.cases_total,
-           (unsigned long long)s.contacts, (unsigned long long)s.queued,
-           (unsigned long long)s.extensions, (unsigned long long)s.invitations,
-           (unsigned long long)s.level_quarantine, (unsigned long long)s.level_test,
-           (unsigned long long)s.level_none);
+    cli_print_run_summary(&s);
     return EXIT_OK;
 }

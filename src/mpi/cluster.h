@@ -49,9 +49,13 @@ void cluster_max_i64(int64_t *v, int n);
 /* Writes DIR/CLUSTER atomically (rank 0): shards and committed generation. */
 int cluster_write_state(const cluster *cl, uint64_t committed);
 
+/* CT_CLUSTER_FAULT=WHERE:RANK kills rank RANK here (the kill tests). */
+void cluster_fault_point(const cluster *cl, const char *where);
+
 /* Commands that run on every rank at once. */
 int cluster_ingest(cluster *cl, int argc, char **argv);
 int cluster_trace(cluster *cl, int argc, char **argv);
+int cluster_run(cluster *cl, int argc, char **argv);
 
 /* The shard's path of rank k into buf. */
 void cluster_shard_path(const cluster *cl, int k, char *buf, size_t cap);

@@ -23,7 +23,6 @@
  * Retention then runs in every shard with the newest event of all.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,20 +148,6 @@ static void finish_routing(router *r)
     free(done);
 }
 
-/* Fault injection for the kill tests (tests/golden/cluster.sh):
- * CT_CLUSTER_FAULT=WHERE:RANK kills rank RANK at point WHERE (routed,
- * prepared, committed) with SIGKILL, as a crash or `kill -9` would. */
-static void fault_point(const cluster *cl, const char *where)
-{
-    const char *f = getenv("CT_CLUSTER_FAULT");
-    size_t n = strlen(where);
-    if (f && strncmp(f, where, n) == 0 && f[n] == ':' && atoi(f + n + 1) == cl->rank) {
-        fflush(stdout);
-        fflush(stderr);
-        raise(SIGKILL);
-    }
-}
-
 typedef struct ingest_args {
     const char *op, *rejects, *format;
     int retention_days;
@@ -277,7 +262,7 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
     /* every rank takes part in the exchange, also one that failed: the
      * others would wait for its "done" */
     finish_routing(&r);
-    fault_point(cl, "routed");
+    cluster_fault_point(cl, "routed");
     if (r.failed && st == EXIT_OK) {
         cli_error("shard %d: %s", cl->rank, r.err.msg);
         st = EXIT_FAIL;
@@ -293,14 +278,14 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
         st = EXIT_FAIL;
     }
     ct_close(db);
-    fault_point(cl, "prepared");
+    cluster_fault_point(cl, "prepared");
     st = cluster_status(cl, st);
     if (st == EXIT_OK && cl->rank == 0 && cluster_write_state(cl, generation) != 0) { /* 2 */
         cli_error("%s: cannot commit the cluster's new generation", cl->root);
         st = EXIT_FAIL;
     }
     if (st == EXIT_OK)
-        fault_point(cl, "committed");
+        cluster_fault_point(cl, "committed");
     st = cluster_status(cl, st);
     if (st == EXIT_OK)
         cl->committed = generation;

@@ -19,9 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +51,8 @@ static void usage(FILE *out)
             "  ingest     ingest --operator OP FILE...: files read by all ranks, rows routed,\n"
             "             one commit for the whole cluster\n"
             "  trace      trace CASE_ID... | --all [--score | --level L] [--format F]\n"
+            "  run        trace what changed; each shard stores and queues for its own\n"
+            "             subscribers\n"
             "  stats      what the cluster holds\n"
             "\n"
             "Global options:\n"
@@ -134,11 +138,37 @@ int cluster_write_state(const cluster *cl, uint64_t committed)
     return write_durably(cl->root, "CLUSTER", text);
 }
 
+/* One job at a time changes the cluster: rank 0 holds DIR/CLUSTER.lock
+ * for the whole job, exclusive for a command that writes, shared for one
+ * that reads, so that no job settles a shard (below) under a running
+ * ingest or run. A job waits for the lock, saying so. 0, or -1. */
+static int lock_cluster(const cluster *cl, int writes)
+{
+    char path[CLUSTER_PATH_MAX];
+    snprintf(path, sizeof path, "%s/CLUSTER.lock", cl->root);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cli_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int how = writes ? LOCK_EX : LOCK_SH;
+    if (flock(fd, how | LOCK_NB) != 0) {
+        if (!cl->ctx.quiet)
+            fprintf(stderr, "celltrace: waiting for another job on %s to end\n", cl->root);
+        if (flock(fd, how) != 0) {
+            cli_error("%s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return 0; /* fd stays open, and the lock held, until the job ends */
+}
+
 /* Rank 0 reads DIR/CLUSTER and every rank learns it: 0, or an exit status. */
-static int read_state(cluster *cl)
+static int read_state(cluster *cl, int writes)
 {
     long long v[3] = {0, 0, 0}; /* ok, shards, committed */
-    if (cl->rank == 0) {
+    if (cl->rank == 0 && lock_cluster(cl, writes) == 0) {
         char path[CLUSTER_PATH_MAX];
         state_path(cl, path, sizeof path);
         FILE *f = fopen(path, "r");
@@ -179,6 +209,21 @@ static int settle(cluster *cl)
         st = EXIT_FAIL;
     }
     return cluster_status(cl, st);
+}
+
+/* Fault injection for the kill tests (tests/golden/cluster.sh):
+ * CT_CLUSTER_FAULT=WHERE:RANK kills rank RANK at point WHERE with
+ * SIGKILL, as a crash or `kill -9` would. The points: routed, prepared,
+ * committed (ingest), run-traced, run-committed (run). */
+void cluster_fault_point(const cluster *cl, const char *where)
+{
+    const char *f = getenv("CT_CLUSTER_FAULT");
+    size_t n = strlen(where);
+    if (f && strncmp(f, where, n) == 0 && f[n] == ':' && atoi(f + n + 1) == cl->rank) {
+        fflush(stdout);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
 }
 
 /* ---- init ---------------------------------------------------------------------------- */
@@ -572,11 +617,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "init")) {
         st = cluster_init(&cl, sub_argc, sub_argv);
     } else if (strcmp(cmd, "cells") && strcmp(cmd, "config") && strcmp(cmd, "cases") &&
-               strcmp(cmd, "ingest") && strcmp(cmd, "trace") && strcmp(cmd, "stats")) {
+               strcmp(cmd, "ingest") && strcmp(cmd, "trace") && strcmp(cmd, "stats") &&
+               strcmp(cmd, "run")) {
         if (cl.rank == 0)
             cli_usage_error("", "celltrace-mpi has no command '%s' (see --help)", cmd);
         st = EXIT_USAGE;
-    } else if ((st = read_state(&cl)) == 0 && (st = settle(&cl)) == EXIT_OK) {
+    } else if ((st = read_state(&cl, strcmp(cmd, "trace") && strcmp(cmd, "stats"))) == 0 &&
+               (st = settle(&cl)) == EXIT_OK) {
         if (!strcmp(cmd, "cells"))
             st = replicated(&cl, cmd_cells, sub_argc, sub_argv);
         else if (!strcmp(cmd, "config"))
@@ -587,6 +634,8 @@ int main(int argc, char **argv)
             st = cluster_ingest(&cl, sub_argc, sub_argv);
         else if (!strcmp(cmd, "trace"))
             st = cluster_trace(&cl, sub_argc, sub_argv);
+        else if (!strcmp(cmd, "run"))
+            st = cluster_run(&cl, sub_argc, sub_argv);
         else
             st = cluster_stats(&cl, sub_argc, sub_argv);
     }

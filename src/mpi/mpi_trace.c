@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "celltrace_notify.h"
 #include "cluster.h"
 
 enum { REQ_TRACE = 1, REQ_CASE_IDS, REQ_END };
@@ -42,10 +43,10 @@ typedef struct trace_service {
 
 /* The rank whose shard holds the case, its presence broadcast to all:
  * 0, or CT_* with err set on rank 0. */
-static ct_code share_presence(trace_service *sv, const trace_req *q, void **bytes, size_t *len,
-                              ct_err *err)
+static ct_code share_presence(trace_service *sv, const char *case_id, const ct_params *p,
+                              void **bytes, size_t *len, ct_err *err)
 {
-    ct_code rc = ct_case_presence(sv->db, q->case_id, &q->p, bytes, len, err);
+    ct_code rc = ct_case_presence(sv->db, case_id, p, bytes, len, err);
     int here = rc == CT_OK ? sv->cl->rank : -1, owner, bad = rc != CT_OK && rc != CT_ENOTFOUND;
     int any_bad;
     MPI_Allreduce(&here, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -54,8 +55,7 @@ static ct_code share_presence(trace_service *sv, const trace_req *q, void **byte
         free(*bytes);
         *bytes = NULL;
         if (any_bad && !bad)
-            snprintf(err->msg, sizeof err->msg, "another shard failed to read case %s",
-                     q->case_id);
+            snprintf(err->msg, sizeof err->msg, "another shard failed to read case %s", case_id);
         return rc != CT_OK ? rc : CT_EIO; /* owner < 0: rank 0 has "no case with case_id" */
     }
     unsigned long long n = *len;
@@ -141,22 +141,19 @@ static void gather_contacts(trace_service *sv, const trace_req *q, ct_contacts *
     *out = all;
 }
 
-/* One case on every rank; *out on rank 0. */
-static ct_code trace_case(trace_service *sv, const trace_req *q, ct_contacts **out, ct_err *err)
+/* One case on every rank: this rank's contacts in *mine (risk: NULL for
+ * a plain trace). */
+static ct_code trace_here(trace_service *sv, const char *case_id, const ct_params *p,
+                          const ct_risk_opts *risk, ct_contacts **mine, ct_err *err)
 {
-    *out = NULL;
+    *mine = NULL;
     void *presence = NULL;
     size_t len = 0;
-    ct_code rc = share_presence(sv, q, &presence, &len, err);
+    ct_code rc = share_presence(sv, case_id, p, &presence, &len, err);
     if (rc)
         return rc;
-    ct_risk_opts risk;
-    if (q->scored)
-        risk_of(sv, q, &risk);
     ct_trace_part *part = NULL;
-    rc = all_ok(ct_trace_part_begin(sv->db, q->case_id, &q->p, q->scored ? &risk : NULL, presence,
-                                    len, &part, err),
-                err);
+    rc = all_ok(ct_trace_part_begin(sv->db, case_id, p, risk, presence, len, &part, err), err);
     free(presence);
     if (rc) {
         ct_trace_part_free(part);
@@ -165,13 +162,28 @@ static ct_code trace_case(trace_service *sv, const trace_req *q, ct_contacts **o
     size_t n_crowd = 0;
     const int64_t *crowd = ct_trace_part_crowd(part, &n_crowd);
     int64_t *sum = NULL;
-    if (q->scored) {
+    if (risk) {
         sum = malloc((n_crowd + 1) * sizeof *sum);
         MPI_Allreduce(crowd, sum, (int)n_crowd, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     }
-    ct_contacts *mine = NULL;
-    rc = all_ok(ct_trace_part_finish(part, sum, &mine, err), err);
+    rc = all_ok(ct_trace_part_finish(part, sum, mine, err), err);
     free(sum);
+    if (rc) {
+        ct_contacts_free(*mine);
+        *mine = NULL;
+    }
+    return rc;
+}
+
+/* One case on every rank; *out on rank 0. */
+static ct_code trace_case(trace_service *sv, const trace_req *q, ct_contacts **out, ct_err *err)
+{
+    *out = NULL;
+    ct_risk_opts risk;
+    if (q->scored)
+        risk_of(sv, q, &risk);
+    ct_contacts *mine = NULL;
+    ct_code rc = trace_here(sv, q->case_id, &q->p, q->scored ? &risk : NULL, &mine, err);
     if (!rc)
         gather_contacts(sv, q, mine, out);
     ct_contacts_free(mine);
@@ -359,4 +371,146 @@ int cluster_trace(cluster *cl, int argc, char **argv)
     int root_st = st;
     MPI_Bcast(&root_st, 1, MPI_INT, 0, MPI_COMM_WORLD);
     return root_st;
+}
+
+/* ---- run: every shard's ct_run_shard at once ---------------------------------------- */
+
+static int cmp_case(const void *a, const void *b)
+{
+    return strcmp(((const ct_case *)a)->case_id, ((const ct_case *)b)->case_id);
+}
+
+/* Every shard's cases (no numbers) to every rank, sorted by case_id. */
+static ct_code run_cases(void *ud, ct_case **out, size_t *n, ct_err *err)
+{
+    trace_service *sv = ud;
+    cluster *cl = sv->cl;
+    ct_case *mine = NULL;
+    size_t n_mine = 0;
+    ct_code rc = all_ok(ct_cases_unnumbered(sv->db, &mine, &n_mine, err), err);
+    *out = NULL;
+    *n = 0;
+    if (rc) {
+        free(mine);
+        return rc;
+    }
+    int bytes = (int)(n_mine * sizeof *mine), total = 0;
+    int *counts = calloc(cluster_ranks(cl), sizeof *counts);
+    int *offs = calloc(cluster_ranks(cl), sizeof *offs);
+    MPI_Allgather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int k = 0; k < cl->size; k++) {
+        offs[k] = total;
+        total += counts[k];
+    }
+    ct_case *all = calloc((size_t)total / sizeof *all + 1, sizeof *all);
+    MPI_Allgatherv(mine, bytes, MPI_BYTE, all, counts, offs, MPI_BYTE, MPI_COMM_WORLD);
+    *n = (size_t)total / sizeof *all;
+    qsort(all, *n, sizeof *all, cmp_case);
+    *out = all;
+    free(mine);
+    free(counts);
+    free(offs);
+    return CT_OK;
+}
+
+static void run_need(void *ud, unsigned char *flags, size_t n)
+{
+    (void)ud;
+    MPI_Allreduce(MPI_IN_PLACE, flags, (int)n, MPI_UNSIGNED_CHAR, MPI_BOR, MPI_COMM_WORLD);
+}
+
+static ct_code run_trace(void *ud, ct_code mine, const char *const *ids, size_t n,
+                         const ct_params *p, const ct_risk_opts *risk, ct_trace_many_fn fn,
+                         void *fn_ud, ct_err *err)
+{
+    trace_service *sv = ud;
+    ct_code rc = all_ok(mine, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        ct_contacts *cs = NULL;
+        rc = trace_here(sv, ids[i], p, risk, &cs, err);
+        if (rc)
+            break;
+        int bad = fn(fn_ud, i, cs, 0) != 0, any;
+        ct_contacts_free(cs);
+        cluster_fault_point(sv->cl, "run-traced");
+        MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (bad)
+            rc = CT_EIO; /* fn's message is the caller's */
+        else if (any) {
+            snprintf(err->msg, sizeof err->msg, "another shard failed (see its message)");
+            rc = CT_EIO;
+        }
+    }
+    return rc;
+}
+
+int cluster_run(cluster *cl, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_PARAM_OPTIONS,
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    ct_params p;
+    ct_params_default(&p);
+    optind = 0;
+    int c, got;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            if (cl->rank == 0)
+                printf("Usage: mpirun -n N celltrace-mpi [--data DIR] [--reason TEXT] run [options]\n\n"
+                       "As `celltrace run`, on the cluster: every case that is new or whose window\n"
+                       "received data in any shard is traced by all ranks; each shard stores its own\n"
+                       "subscribers' contacts and queues their notifications in its own tables, in\n"
+                       "its own transaction (docs/CLUSTER.md). Options: the SPEC 4 parameters.\n"
+                       CLI_PARAM_HELP);
+            return EXIT_OK;
+        }
+        if ((got = cli_param_option(c, optarg, &p)) <= 0) {
+            if (cl->rank == 0)
+                cli_usage_error("run", got < 0 ? "a parameter is out of range" : "unknown option");
+            return EXIT_USAGE;
+        }
+    }
+    ct_err err;
+    if (optind != argc || ct_params_check(&p, &err) != CT_OK) {
+        if (cl->rank == 0)
+            cli_usage_error("run", "%s", optind != argc ? "run takes no arguments" : err.msg);
+        return EXIT_USAGE;
+    }
+    trace_service sv = {cl, NULL, NULL};
+    sv.db = cli_open(&cl->ctx, 0);
+    int st = cluster_status(cl, sv.db ? EXIT_OK : EXIT_FAIL);
+    if (st != EXIT_OK) {
+        ct_close(sv.db);
+        return st;
+    }
+    ct_run_cluster hooks = {run_cases, run_need, run_trace, &sv};
+    ct_run_summary s;
+    ct_code rc = ct_run_shard(sv.db, &p, &hooks, &s, &err);
+    ct_close(sv.db);
+    if (!rc)
+        cluster_fault_point(cl, "run-committed");
+    if (rc && strstr(err.msg, "another shard") == NULL)
+        cli_error("shard %d: %s", cl->rank, err.msg);
+    st = cluster_status(cl, rc ? EXIT_FAIL : EXIT_OK);
+    if (st != EXIT_OK) {
+        if (cl->rank == 0)
+            cli_error("the run failed: a shard whose transaction had committed keeps its results; "
+                      "the next run traces its cases again");
+        return st;
+    }
+    /* the same on every shard: cases; the shards' own: contacts, messages */
+    uint64_t v[7] = {s.contacts, s.queued, s.extensions, s.invitations, s.level_quarantine,
+                     s.level_test, s.level_none};
+    cluster_sum_u64(v, 7);
+    if (cl->rank == 0) {
+        s.contacts = v[0];
+        s.queued = v[1];
+        s.extensions = v[2];
+        s.invitations = v[3];
+        s.level_quarantine = v[4];
+        s.level_test = v[5];
+        s.level_none = v[6];
+        cli_print_run_summary(&s);
+    }
+    return EXIT_OK;
 }

@@ -1,7 +1,9 @@
 # Golden test: celltrace-mpi (docs/CLUSTER.md) answers byte for byte as
 # celltrace on the same data, with 1, 2 and 3 ranks on this machine
 # (oversubscribed): ingest summaries, stats, trace --all plain, scored and
-# by level, a single case's table, two deliveries; the conformance case;
+# by level, a single case's table, two deliveries, `run` after each (the
+# shards' stored contacts and queued messages together equal one
+# machine's); the conformance case;
 # and a rank killed at each step of the two-phase ingest leaves the
 # cluster at the old generation or the new one, never between, with the
 # next job continuing and a rerun completing.
@@ -36,6 +38,8 @@ ours() { grep -v -e '^---' -e 'mpirun' -e 'Primary job' -e 'non-zero' -e 'Proces
 
 expect_exit 0 "$CT" simulate --out "$WORK/city" --subscribers 3000 --days 4 --seed 5 --cases 12
 OPS=$(ls "$WORK/city" | grep -v '\.')
+REGIONS=$(awk -F, 'FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "region") c = i; next }
+                   c && $c != "" { print $c }' "$WORK"/city/*/cells.csv | sort -u)
 part() { # part OP 1|2: the first or second half of OP's feed files
     local files
     mapfile -t files < <(ls "$WORK/city/$1/events/"*)
@@ -63,6 +67,7 @@ job() {
     "$@" --data "$D" cases import "$WORK/city/cases.csv" >>"$WORK/$label.log" 2>/dev/null ||
         fail "$label: cases import"
     "$@" --data "$D" trace --all --format csv >"$WORK/$label.first.csv" 2>"$WORK/err" || fail "$label: trace"
+    "$@" --data "$D" run >>"$WORK/$label.log" 2>/dev/null || fail "$label: run"
     for op in $OPS; do
         # shellcheck disable=SC2046
         "$@" --quiet --data "$D" ingest --operator "$op" $(part "$op" 2) >>"$WORK/$label.log" 2>/dev/null
@@ -77,16 +82,40 @@ job() {
     "$@" --data "$D" trace C0002 >"$WORK/$label.table" 2>/dev/null || fail "$label: trace table"
     "$@" --data "$D" stats >"$WORK/$label.stats" 2>/dev/null || fail "$label: stats"
     head -6 "$WORK/$label.stats" >"$WORK/$label.stats6"
+    # run again after the second deliveries (the cases whose windows got
+    # data in any shard), then once more (nothing to do)
+    "$@" --data "$D" run >>"$WORK/$label.log" 2>/dev/null || fail "$label: second run"
+    "$@" --data "$D" run >>"$WORK/$label.log" 2>/dev/null || fail "$label: third run"
+    # what the runs stored and queued: each shard is a data directory, and
+    # together they must hold one machine's contacts and messages (the
+    # time a row was written, and subscriber ids, aside)
+    local dirs=("$D")
+    [ -d "$D/shard-000" ] && dirs=("$D"/shard-*)
+    for r in $REGIONS; do
+        for d in "${dirs[@]}"; do
+            "$CT" --data "$d" export --region "$r" --format csv 2>/dev/null | tail -n +2
+        done | cut -d, -f1-8,10- | sort >"$WORK/$label.export.$r"
+    done
+    for d in "${dirs[@]}"; do
+        "$CT" --data "$d" outbox list --format csv 2>/dev/null | tail -n +2
+    done | awk -F, '{ n = split($2, key, "-"); print $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," key[1] "," key[n] }' |
+        sort >"$WORK/$label.outbox"
 }
 
 job single "$CT"
 [ "$(wc -l <"$WORK/single.all.csv")" -gt 1000 ] || fail "the city should give many contacts"
+[ "$(cat "$WORK"/single.export.* | wc -l)" -gt 1000 ] || fail "the runs should store many contacts"
+[ "$(wc -l <"$WORK/single.outbox")" -gt 100 ] || fail "the runs should queue many messages"
+grep -q "^0 of 12 cases traced" "$WORK/single.log" || fail "the third run should trace nothing"
+[ "$(grep -c '^[1-9][0-9]* of 12 cases traced' "$WORK/single.log")" = 2 ] ||
+    fail "the first and second runs should trace cases"
 cmp -s "$WORK/single.first.csv" "$WORK/single.all.csv" && fail "the second deliveries should change contacts"
 for n in 1 2 3; do
     job "mpi$n" mpi "$n"
-    for out in log first.csv all.csv score.csv level.json two.csv table stats6; do
+    for out in log first.csv all.csv score.csv level.json two.csv table stats6 outbox; do
         expect_same "$WORK/single.$out" "$WORK/mpi$n.$out"
     done
+    for r in $REGIONS; do expect_same "$WORK/single.export.$r" "$WORK/mpi$n.export.$r"; done
     [ -d "$WORK/mpi$n-data/shard-00$((n - 1))" ] || fail "expected $n shards"
 done
 # Each shard holds only its own subscribers: with 3 shards no shard holds
@@ -164,4 +193,46 @@ expect_exit 3 mpi 3 --quiet --data "$K" ingest --operator "$first_op" $(part "$f
 expect_grep " 0 stored, " "$WORK/out"
 expect_exit 0 mpi 3 --data "$K" trace --all --format csv
 expect_same "$WORK/ref.csv" "$WORK/out"
-echo "cluster: 1, 2 and 3 ranks identical to one machine; kills at routed, prepared, committed"
+
+# ---- a rank killed during a run -----------------------------------------------------------
+# One machine's run on the same data is the reference: what the shards
+# store and queue together after the kill and a new run.
+stored() { # stored LABEL DIR...: the contacts and messages of the directories
+    local label=$1 r d
+    shift
+    for r in $REGIONS; do
+        for d in "$@"; do "$CT" --data "$d" export --region "$r" --format csv 2>/dev/null | tail -n +2; done |
+            cut -d, -f1-8,10- | sort >"$WORK/$label.export.$r"
+    done
+    for d in "$@"; do "$CT" --data "$d" outbox list --format csv 2>/dev/null | tail -n +2; done |
+        awk -F, '{ n = split($2, key, "-"); print $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," key[1] "," key[n] }' |
+        sort >"$WORK/$label.outbox"
+}
+expect_exit 0 "$CT" --data "$R" run
+cp "$WORK/out" "$WORK/ref.run"
+stored ref "$R"
+# killed while tracing: no shard commits; the next run does all of it
+CT_CLUSTER_FAULT=run-traced:1 mpi 3 --data "$K" run >"$WORK/out" 2>"$WORK/err" && fail "the killed run succeeded"
+stored killed "$K"/shard-*
+[ -s "$WORK/killed.outbox" ] && fail "a run killed before any commit queued messages"
+expect_exit 0 mpi 3 --data "$K" run
+expect_same "$WORK/ref.run" "$WORK/out"
+stored after "$K"/shard-*
+for f in outbox $(for r in $REGIONS; do echo "export.$r"; done); do expect_same "$WORK/ref.$f" "$WORK/after.$f"; done
+# killed after its own commit, the others' commits racing with the kill:
+# the next run traces again what any shard lacks, and the shards end as
+# one machine, with nothing queued twice
+"$CT" --data "$R" cases import "$WORK/city/cases.csv" >/dev/null 2>&1
+mpi 3 --quiet --data "$K" --reason "more data" ingest --operator "$(echo "$OPS" | tail -1)" \
+    $(part "$(echo "$OPS" | tail -1)" 2) >/dev/null 2>&1
+# shellcheck disable=SC2046
+"$CT" --quiet --data "$R" ingest --operator "$(echo "$OPS" | tail -1)" $(part "$(echo "$OPS" | tail -1)" 2) >/dev/null 2>&1
+expect_exit 0 "$CT" --data "$R" run
+stored ref2 "$R"
+CT_CLUSTER_FAULT=run-committed:2 mpi 3 --data "$K" run >"$WORK/out" 2>"$WORK/err" && fail "the killed run succeeded"
+expect_exit 0 mpi 3 --data "$K" run
+expect_exit 0 mpi 3 --data "$K" run
+expect_grep "^0 of 12 cases traced" "$WORK/out"
+stored after2 "$K"/shard-*
+for f in outbox $(for r in $REGIONS; do echo "export.$r"; done); do expect_same "$WORK/ref2.$f" "$WORK/after2.$f"; done
+echo "cluster: 1, 2 and 3 ranks identical to one machine; kills at routed, prepared, committed, run-traced, run-committed"

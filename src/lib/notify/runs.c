@@ -55,6 +55,7 @@
 #include "alloc.h"
 #include "area.h"
 #include "cases.h"
+#include "celltrace_cluster.h"
 #include "celltrace_notify.h"
 #include "config.h"
 #include "db.h"
@@ -216,6 +217,7 @@ typedef struct run_state {
     ct_u32map seen;
     ct_code failed; /* store_case's, with its message in *err */
     ct_err *err;
+    const ct_run_cluster *cluster; /* a cluster's shard (ct_run_shard), or NULL */
 } run_state;
 
 /* The home of contact k: its night region when it has one (memoised),
@@ -276,24 +278,73 @@ static ct_code homes_of(run_state *r, run_case *c, ct_err *err)
 
 /* Adds the case to r->cases when its data or the parameters changed
  * since its last run. */
-static ct_code consider_case(run_state *r, const ct__case_row *row, ct_err *err)
+/* Does case `row` need tracing here: no run yet, or its window's data or
+ * the parameter signature changed since (*version: the window's now)? */
+static ct_code needs_run(run_state *r, const ct__case_row *row, uint64_t *version, int *need,
+                         ct_err *err)
 {
     int64_t w_start = row->onset - r->p.infectious_before_s;
     int64_t w_end = row->has_isolated ? row->isolated : row->onset + r->p.infectious_after_s;
-    uint64_t version, prev;
+    uint64_t prev;
     char prev_params[PARAMS_MAX];
-    ct_code rc = ct_data_version(r->db, w_start - r->p.max_presence_s, w_end, &version, err);
+    ct_code rc = ct_data_version(r->db, w_start - r->p.max_presence_s, w_end, version, err);
     if (!rc)
         rc = last_run(r, row->case_id, &prev, prev_params, err);
-    if (rc || (prev == version && strcmp(prev_params, r->params) == 0))
-        return rc;
+    *need = !rc && !(prev == *version && strcmp(prev_params, r->params) == 0);
+    return rc;
+}
+
+static void add_case(run_state *r, const ct__case_row *row, uint64_t version)
+{
     CT_GROW(r->cases, r->n + 1, r->cap);
     run_case *c = &r->cases[r->n++];
     memset(c, 0, sizeof *c);
     snprintf(c->case_id, sizeof c->case_id, "%s", row->case_id);
     snprintf(c->region, sizeof c->region, "%s", row->region);
     c->version = version;
-    return CT_OK;
+}
+
+/* A cluster's shard: every case of the cluster (from the cluster), traced
+ * when any shard needs it (a shard's data of the window changed, or it
+ * has no run of the case yet), so that every shard traces the same cases
+ * in the same order. Each shard records its own window's version. Every
+ * shard takes part in the vote, also one that failed before (`prior`):
+ * the vote's last flag says a shard failed, and then every shard fails. */
+static ct_code select_cluster_cases(run_state *r, ct_code prior, ct_err *err)
+{
+    ct_case *cases = NULL;
+    size_t n = 0;
+    ct_code rc = r->cluster->cases(r->cluster->ud, &cases, &n, err);
+    if (prior)
+        rc = prior;
+    unsigned char *need = ct__calloc(n + 2, 1);
+    uint64_t *version = ct__calloc(n + 1, sizeof *version);
+    ct__case_row *rows = ct__calloc(n + 1, sizeof *rows);
+    for (size_t i = 0; i < n && !rc; i++) {
+        ct__case_row *row = &rows[i];
+        snprintf(row->case_id, sizeof row->case_id, "%s", cases[i].case_id);
+        snprintf(row->region, sizeof row->region, "%s", cases[i].region);
+        row->onset = cases[i].onset;
+        row->isolated = cases[i].isolated;
+        row->has_isolated = cases[i].has_isolated;
+        int need_here = 0;
+        rc = needs_run(r, row, &version[i], &need_here, err);
+        need[i] = (unsigned char)need_here;
+    }
+    need[n] = rc != CT_OK;
+    r->cluster->need(r->cluster->ud, need, n + 1);
+    if (!rc && need[n])
+        rc = ct__fail(err, CT_EIO, "another shard of the cluster failed (see its message)");
+    for (size_t i = 0; i < n && !rc; i++) {
+        r->sum->cases_total++;
+        if (need[i])
+            add_case(r, &rows[i], version[i]);
+    }
+    free(cases);
+    ct__free(need);
+    ct__free(version);
+    ct__free(rows);
+    return rc;
 }
 
 /* The cases to trace, into r->cases. */
@@ -304,7 +355,11 @@ static ct_code select_cases(run_state *r, ct_err *err)
     ct_code rc = ct__cases_all(r->db, &cases, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         r->sum->cases_total++;
-        rc = consider_case(r, &cases[i], err);
+        uint64_t version;
+        int need = 0;
+        rc = needs_run(r, &cases[i], &version, &need, err);
+        if (!rc && need)
+            add_case(r, &cases[i], version);
     }
     ct__free(cases);
     return rc;
@@ -665,11 +720,23 @@ static ct_code trace_store_all(run_state *r, ct_err *err)
         rc = prepare_store(r, err);
     if (!rc)
         rc = ct__ndb_exec(r->sql, "BEGIN IMMEDIATE", err);
-    if (rc) {
+    int begun = rc == CT_OK;
+    if (r->cluster) { /* every shard traces together, or none does (ct_run_cluster) */
+        const char **ids = ct__calloc(r->n + 1, sizeof *ids);
+        for (size_t i = 0; i < r->n; i++)
+            ids[i] = r->cases[i].case_id;
+        r->err = err;
+        rc = r->cluster->trace(r->cluster->ud, rc, ids, r->n, &r->p, &r->risk, store_case, r, err);
+        ct__free(ids);
+        if (!rc)
+            rc = r->failed;
+    } else if (!rc) {
+        rc = trace_and_store(r, err);
+    }
+    if (!begun) {
         finalize_store(r);
         return rc;
     }
-    rc = trace_and_store(r, err);
     /* audited before COMMIT: a run that cannot be audited stores and
      * queues nothing (SPEC 5: a failure applies nothing) */
     if (!rc)
@@ -802,10 +869,12 @@ static void signature(run_state *r)
              r->risk.test_threshold, r->risk.quarantine_threshold, r->conf.timezone);
 }
 
-ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
+static ct_code run_with(ct_db *db, const ct_params *p, const ct_run_cluster *cluster,
+                        ct_run_summary *sum, ct_err *err)
 {
     run_state r;
     memset(&r, 0, sizeof r);
+    r.cluster = cluster;
     ct__u32map_init(&r.homes, sizeof(home_memo));
     ct__u32map_init(&r.seen, sizeof(uint32_t));
     memset(sum, 0, sizeof *sum);
@@ -827,7 +896,9 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
         signature(&r);
         rc = ct__ndb_open(db->dir, &r.sql, err);
     }
-    if (!rc)
+    if (cluster) /* every shard votes, also one that failed */
+        rc = select_cluster_cases(&r, rc, err);
+    else if (!rc)
         rc = select_cases(&r, err);
     if (!rc && r.n)
         rc = trace_store_all(&r, err);
@@ -844,4 +915,15 @@ ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
     ct__u32map_free(&r.homes);
     sqlite3_close(r.sql);
     return rc;
+}
+
+ct_code ct_run(ct_db *db, const ct_params *p, ct_run_summary *sum, ct_err *err)
+{
+    return run_with(db, p, NULL, sum, err);
+}
+
+ct_code ct_run_shard(ct_db *db, const ct_params *p, const ct_run_cluster *cluster,
+                     ct_run_summary *sum, ct_err *err)
+{
+    return run_with(db, p, cluster, sum, err);
 }

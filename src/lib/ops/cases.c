@@ -10,6 +10,7 @@
  * check and stats read it through cases.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -449,4 +450,30 @@ ct_code ct__cases_dangling(ct_db *db, uint32_t n_subs,
         fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
     return rc;
+}
+
+ct_code ct_cases_unnumbered(ct_db *db, ct_case **out, size_t *n, ct_err *err)
+{
+    ct__case_row *rows = NULL;
+    *out = NULL;
+    *n = 0;
+    ct_code rc = ct__cases_all(db, &rows, n, err);
+    if (rc)
+        return rc;
+    *out = calloc(*n + 1, sizeof **out);
+    if (!*out) {
+        ct__free(rows);
+        *n = 0;
+        return ct__fail(err, CT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < *n; i++) {
+        ct_case *c = &(*out)[i];
+        snprintf(c->case_id, sizeof c->case_id, "%s", rows[i].case_id);
+        snprintf(c->region, sizeof c->region, "%s", rows[i].region);
+        c->onset = rows[i].onset;
+        c->isolated = rows[i].isolated;
+        c->has_isolated = rows[i].has_isolated;
+    }
+    ct__free(rows);
+    return CT_OK;
 }

@@ -323,13 +323,21 @@ ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
     size_t n = 0, cap = 0;
     struct dirent *e;
     uint64_t gen;
-    while ((e = readdir(d)) != NULL)
+    while ((e = readdir(d)) != NULL) {
+        /* a pending manifest that a killed writer left half written */
+        if (strncmp(e->d_name, "MANIFEST.c", 10) == 0 && strstr(e->d_name, ".tmp-")) {
+            char *tmp = ct__path_join(dir, e->d_name);
+            unlink(tmp);
+            ct__free(tmp);
+            continue;
+        }
         if (pending_generation(e->d_name, &gen)) {
             CT_GROW(files, n + 1, cap);
             files[n].gen = gen;
             snprintf(files[n++].name, sizeof files[0].name, "%s", "MANIFEST.c");
             snprintf(files[n - 1].name + 10, sizeof files[0].name - 10, "%llu", (unsigned long long)gen);
         }
+    }
     closedir(d);
     if (n)
         qsort(files, n, sizeof *files, cmp_pending);
@@ -337,10 +345,11 @@ ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
     char *live = ct__path_join(dir, "MANIFEST");
     for (size_t i = 0; i < n && !rc; i++) {
         char *path = ct__path_join(dir, files[i].name);
+        /* ENOENT: another reader of the cluster settled it first */
         if (files[i].gen <= committed) { /* the cluster committed it: roll forward */
-            if (rename(path, live) != 0)
+            if (rename(path, live) != 0 && errno != ENOENT)
                 rc = ct__fail(err, CT_EIO, "%s: %s", path, strerror(errno));
-        } else if (unlink(path) != 0) { /* never committed: roll back */
+        } else if (unlink(path) != 0 && errno != ENOENT) { /* never committed: roll back */
             rc = ct__fail(err, CT_EIO, "%s: %s", path, strerror(errno));
         }
         ct__free(path);
