@@ -216,6 +216,10 @@ typedef struct ct_import_opts {
     uint32_t shard, n_shards; /* cases import in a cluster's shard (n_shards > 1): only rows
                                * of numbers that ct_shard_of_number puts here are kept;
                                * rows that cannot be read are shard 0's to report */
+    uint32_t (*case_shard)(void *ud, const char *case_id); /* ... and the shard that
+                               * already holds case_id (UINT32_MAX: none), so that a case_id
+                               * is one case in the whole cluster; NULL: none */
+    void *case_shard_ud;
 } ct_import_opts;
 
 typedef struct ct_import_summary {

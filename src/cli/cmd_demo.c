@@ -166,7 +166,7 @@ static int ingest_operator(demo *d, ct_db *db, const char *op, ct_import_summary
     ct_err err;
     ct_import_summary s;
     ct_import_opts io = {NULL, d->ctx->progress ? cli_progress : NULL, (void *)op, 0,
-                         cli_ingest_memory_mb(), 0, 0};
+                         cli_ingest_memory_mb(), 0, 0, NULL, NULL};
     snprintf(path, sizeof path, "%s/%s/cells.csv", d->city, op);
     if (ct_cells_import(db, op, path, &io, &s, &err)) {
         cli_error("%s", err.msg);

@@ -89,7 +89,7 @@ static void cells_help(void)
 int cmd_cells(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {IMPORT_OPTIONS, {NULL, 0, NULL, 0}};
-    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0}};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}};
     int c, took;
     while ((c = getopt_long(argc, argv, "o:r:f:h", opts, NULL)) != -1) {
         if ((took = import_option(&a, c, optarg, "cells")) < 0)
@@ -170,7 +170,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {IMPORT_OPTIONS,
                                          {"retention-days", required_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
-    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0}};
+    import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}};
     char *end = NULL;
     long days;
     int c, took;
@@ -257,7 +257,7 @@ static int cases_import(cli_ctx *ctx, const char *path, const char *rejects)
     ct_db *db = cli_open(ctx, 1);
     if (!db)
         return EXIT_FAIL;
-    ct_import_opts io = {rejects, NULL, NULL, 0, 0, 0, 0};
+    ct_import_opts io = {rejects, NULL, NULL, 0, 0, 0, 0, NULL, NULL};
     ct_import_summary sum;
     ct_err err;
     ct_code rc = ct_cases_import(db, path, &io, &sum, &err);

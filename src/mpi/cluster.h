@@ -46,7 +46,9 @@ int cluster_status(const cluster *cl, int mine);
 void cluster_sum_u64(uint64_t *v, int n);
 void cluster_max_i64(int64_t *v, int n);
 
-/* Writes DIR/CLUSTER atomically (rank 0): shards and committed generation. */
+/* Writes DIR/CLUSTER atomically (rank 0): shards and committed generation.
+ * 0 done; -1 not written; 1 written (a reader sees it) but the folder's
+ * fsync failed. */
 int cluster_write_state(const cluster *cl, uint64_t committed);
 
 /* CT_CLUSTER_FAULT=WHERE:RANK kills rank RANK here (the kill tests). */

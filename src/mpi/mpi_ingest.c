@@ -52,6 +52,8 @@ typedef struct router {
 
 static void take(router *r, const ct_routed_event *ev, size_t n)
 {
+    if (!r->in) /* this rank has no batch (it failed to start one): it drops, and fails */
+        return;
     for (size_t i = 0; i < n && !r->failed; i++)
         if (ct_ingest_add_routed(r->in, &ev[i], &r->err) != CT_OK)
             r->failed = 1;
@@ -258,7 +260,21 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
     }
     char rejects_buf[CLUSTER_PATH_MAX + 32];
     ct_db *db = cli_open(&cl->ctx, 1);
-    st = db ? read_and_route(&r, db, &a, argc, argv, rejects_buf, sizeof rejects_buf) : EXIT_FAIL;
+    /* loc ids go from shard to shard: every shard must have the same catalogue */
+    uint64_t print = db ? ct_catalog_fingerprint(db) : 0;
+    uint64_t lo = print, hi = print;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (db && lo != hi) {
+        if (cl->rank == 0)
+            cli_error("the shards' cell catalogues differ: import the same catalogues into every "
+                      "shard (celltrace-mpi cells import) before an ingest");
+        st = EXIT_FAIL;
+    } else {
+        st = db ? read_and_route(&r, db, &a, argc, argv, rejects_buf, sizeof rejects_buf) : EXIT_FAIL;
+    }
+    if (!r.in)
+        r.failed = 1;
     /* every rank takes part in the exchange, also one that failed: the
      * others would wait for its "done" */
     finish_routing(&r);
@@ -280,9 +296,15 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
     ct_close(db);
     cluster_fault_point(cl, "prepared");
     st = cluster_status(cl, st);
-    if (st == EXIT_OK && cl->rank == 0 && cluster_write_state(cl, generation) != 0) { /* 2 */
-        cli_error("%s: cannot commit the cluster's new generation", cl->root);
-        st = EXIT_FAIL;
+    if (st == EXIT_OK && cl->rank == 0) { /* 2 */
+        int w = cluster_write_state(cl, generation);
+        if (w < 0) {
+            cli_error("%s: cannot commit the cluster's new generation", cl->root);
+            st = EXIT_FAIL;
+        } else if (w > 0) { /* renamed: committed, whatever the folder's fsync said */
+            cli_error("%s: the new generation is committed, but the folder could not be "
+                      "synced: it may not survive a power cut", cl->root);
+        }
     }
     if (st == EXIT_OK)
         cluster_fault_point(cl, "committed");

@@ -99,8 +99,9 @@ static void state_path(const cluster *cl, char *buf, size_t cap)
     snprintf(buf, cap, "%s/CLUSTER", cl->root);
 }
 
-/* Writes path's new text durably: a temporary file, fsync, rename, and
- * the folder's fsync. */
+/* Writes dir/name's new text durably: a temporary file, fsync, rename,
+ * and the folder's fsync. 0 done; -1 not replaced; 1 replaced, but the
+ * folder's fsync failed (the new text is what readers see). */
 static int write_durably(const char *dir, const char *name, const char *text)
 {
     char path[CLUSTER_PATH_MAX], tmp[CLUSTER_PATH_MAX];
@@ -123,11 +124,10 @@ static int write_durably(const char *dir, const char *name, const char *text)
         return -1;
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0)
-        return -1;
-    ok = fsync(dfd) == 0;
-    close(dfd);
-    return ok ? 0 : -1;
+    ok = dfd >= 0 && fsync(dfd) == 0;
+    if (dfd >= 0)
+        close(dfd);
+    return ok ? 0 : 1; /* 1: renamed (visible), its durability unknown */
 }
 
 int cluster_write_state(const cluster *cl, uint64_t committed)
@@ -283,7 +283,11 @@ static int cluster_init(cluster *cl, int argc, char **argv)
         return EXIT_FAIL;
     MPI_Bcast(buf, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
     int st = EXIT_OK;
-    if (cl->rank != 0) {
+    if (cl->rank != 0 && mkdir(cl->root, 0700) != 0 && errno != EEXIST) { /* another node */
+        cli_error("%s: %s", cl->root, strerror(errno));
+        st = EXIT_FAIL;
+    }
+    if (cl->rank != 0 && st == EXIT_OK) {
         ct_keys_setup setup;
         memset(&setup, 0, sizeof setup);
         setup.provider = CT_KEYS_FILE;
@@ -292,7 +296,9 @@ static int cluster_init(cluster *cl, int argc, char **argv)
             cli_error("shard %d: %s", cl->rank, err.msg);
             st = EXIT_FAIL;
         }
-        memset(buf, 0, n);
+    }
+    if (cl->rank != 0) {
+        explicit_bzero(buf, n);
         free(buf);
     } else {
         ct_keyring_text_free(text, len);
@@ -356,6 +362,85 @@ static int replicated(cluster *cl, int (*cmd)(cli_ctx *, int, char **), int argc
 
 /* ---- cases import ---------------------------------------------------------------------- */
 
+/* Every shard's case ids, with their shard, sorted: so that a case_id is
+ * one case in the whole cluster (ct_import_opts.case_shard). */
+typedef struct held_case {
+    char id[CT_ID_MAX + 1];
+    uint32_t shard;
+} held_case;
+
+typedef struct held_cases {
+    held_case *all;
+    size_t n, cap;
+    uint32_t mine;
+} held_cases;
+
+static int add_held(void *ud, const char *case_id)
+{
+    held_cases *h = ud;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        held_case *grown = realloc(h->all, cap * sizeof *grown);
+        if (!grown)
+            return 1;
+        h->all = grown;
+        h->cap = cap;
+    }
+    memset(&h->all[h->n], 0, sizeof h->all[h->n]);
+    snprintf(h->all[h->n].id, sizeof h->all[h->n].id, "%s", case_id);
+    h->all[h->n++].shard = h->mine;
+    return 0;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+    return strcmp(((const held_case *)a)->id, ((const held_case *)b)->id);
+}
+
+static uint32_t held_shard(void *ud, const char *case_id)
+{
+    const held_cases *h = ud;
+    held_case key;
+    memset(&key, 0, sizeof key);
+    snprintf(key.id, sizeof key.id, "%s", case_id);
+    const held_case *f = bsearch(&key, h->all, h->n, sizeof *h->all, cmp_held);
+    return f ? f->shard : UINT32_MAX;
+}
+
+/* Gathers every shard's case ids to every rank: 0, or -1 (all ranks). */
+static int gather_held(cluster *cl, ct_db *db, held_cases *out)
+{
+    held_cases mine = {NULL, 0, 0, (uint32_t)cl->rank};
+    ct_err err;
+    int bad = !db || ct_case_ids(db, add_held, &mine, &err) != CT_OK, any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    memset(out, 0, sizeof *out);
+    if (any) {
+        free(mine.all);
+        return -1;
+    }
+    int n = (int)mine.n, total = 0;
+    int *counts = calloc(cluster_ranks(cl), sizeof *counts);
+    int *offs = calloc(cluster_ranks(cl), sizeof *offs);
+    MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int k = 0; k < cl->size; k++) {
+        offs[k] = total;
+        total += counts[k];
+    }
+    out->all = calloc((size_t)total + 1, sizeof *out->all);
+    MPI_Datatype record;
+    MPI_Type_contiguous((int)sizeof(held_case), MPI_BYTE, &record);
+    MPI_Type_commit(&record);
+    MPI_Allgatherv(mine.all, n, record, out->all, counts, offs, record, MPI_COMM_WORLD);
+    MPI_Type_free(&record);
+    out->n = (size_t)total;
+    qsort(out->all, out->n, sizeof *out->all, cmp_held);
+    free(mine.all);
+    free(counts);
+    free(offs);
+    return 0;
+}
+
 static int cluster_cases(cluster *cl, int argc, char **argv)
 {
     static const struct option opts[] = {{"rejects", required_argument, NULL, 'r'},
@@ -407,13 +492,17 @@ static int cluster_cases(cluster *cl, int argc, char **argv)
     ct_err err;
     int st = EXIT_OK;
     ct_db *db = cli_open(&cl->ctx, 1);
-    if (!db) {
+    held_cases held;
+    io.case_shard = held_shard;
+    io.case_shard_ud = &held;
+    if (gather_held(cl, db, &held) != 0) {
         st = EXIT_FAIL;
     } else if (ct_cases_import(db, path, &io, &sum, &err) != CT_OK) {
         cli_error("shard %d: %s", cl->rank, err.msg);
         st = EXIT_FAIL;
     }
     ct_close(db);
+    free(held.all);
     st = cluster_status(cl, st);
     if (st != EXIT_OK)
         return st;
@@ -432,9 +521,8 @@ static int cluster_cases(cluster *cl, int argc, char **argv)
         all.stored = counts[0];
         all.duplicates = counts[1];
         all.rejected = counts[2];
-        if (!mine_rejected)
-            all.rejected = counts[2], snprintf(all.rejects_path, sizeof all.rejects_path, "%s",
-                                               "the shards' reports above");
+        if (!mine_rejected && all.rejected) /* only other shards' reports, named above */
+            snprintf(all.rejects_path, sizeof all.rejects_path, "the shards' reports above");
         cli_print_import_summary("cases", &all, "text");
     }
     return counts[2] ? EXIT_REJECTS : EXIT_OK;

@@ -115,24 +115,22 @@ static void gather_contacts(trace_service *sv, const trace_req *q, ct_contacts *
         all->candidates = work[0];
         all->overlaps = work[1];
     }
-    /* bytes: counts and offsets in units of one record */
-    for (int pass = 0; pass < 1 + q->scored; pass++) {
-        int unit = pass ? (int)sizeof(ct_evidence) : (int)sizeof(ct_contact), at = 0;
-        if (cl->rank == 0)
-            for (int k = 0; k < cl->size; k++) {
-                offs[k] = at;
-                at += counts[k] * unit;
-            }
-        int *bytes = NULL;
-        if (cl->rank == 0) {
-            bytes = calloc(cluster_ranks(cl), sizeof *bytes);
-            for (int k = 0; k < cl->size; k++)
-                bytes[k] = counts[k] * unit;
+    /* counts and offsets in records (an MPI type per record), so that a
+     * count in bytes cannot overflow an int */
+    if (cl->rank == 0)
+        for (int k = 0, at = 0; k < cl->size; k++) {
+            offs[k] = at;
+            at += counts[k];
         }
+    for (int pass = 0; pass < 1 + q->scored; pass++) {
+        MPI_Datatype record;
+        MPI_Type_contiguous(pass ? (int)sizeof(ct_evidence) : (int)sizeof(ct_contact), MPI_BYTE,
+                            &record);
+        MPI_Type_commit(&record);
         void *send = pass ? (void *)mine->evidence : (void *)mine->items;
         void *recv = cl->rank == 0 ? (pass ? (void *)all->evidence : (void *)all->items) : NULL;
-        MPI_Gatherv(send, n * unit, MPI_BYTE, recv, bytes, offs, MPI_BYTE, 0, MPI_COMM_WORLD);
-        free(bytes);
+        MPI_Gatherv(send, n, record, recv, counts, offs, record, 0, MPI_COMM_WORLD);
+        MPI_Type_free(&record);
     }
     if (cl->rank == 0)
         ct_contacts_sort(all, q->scored);
@@ -319,16 +317,23 @@ static void serve_requests(trace_service *sv)
     }
 }
 
-/* --model FILE (or --model=FILE) of the command line, for every rank. */
+/* --model FILE (or --model=FILE) of the command line, for every rank,
+ * read as getopt_long reads it: any unambiguous prefix down to "--mo"
+ * (--max-presence and --min-exposure also start with "--m"), up to "--". */
 static const char *model_option(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc)
-            return argv[i + 1];
-        if (!strncmp(argv[i], "--model=", 8))
-            return argv[i] + 8;
+    const char *found = NULL;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        if (len < 4 || strncmp(a, "--model", len) != 0)
+            continue;
+        if (eq)
+            found = eq + 1;
+        else if (i + 1 < argc)
+            found = argv[++i];
     }
-    return NULL;
+    return found; /* the last one, as getopt leaves it */
 }
 
 int cluster_trace(cluster *cl, int argc, char **argv)
@@ -394,17 +399,21 @@ static ct_code run_cases(void *ud, ct_case **out, size_t *n, ct_err *err)
         free(mine);
         return rc;
     }
-    int bytes = (int)(n_mine * sizeof *mine), total = 0;
+    int records = (int)n_mine, total = 0;
     int *counts = calloc(cluster_ranks(cl), sizeof *counts);
     int *offs = calloc(cluster_ranks(cl), sizeof *offs);
-    MPI_Allgather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    MPI_Allgather(&records, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
     for (int k = 0; k < cl->size; k++) {
         offs[k] = total;
         total += counts[k];
     }
-    ct_case *all = calloc((size_t)total / sizeof *all + 1, sizeof *all);
-    MPI_Allgatherv(mine, bytes, MPI_BYTE, all, counts, offs, MPI_BYTE, MPI_COMM_WORLD);
-    *n = (size_t)total / sizeof *all;
+    ct_case *all = calloc((size_t)total + 1, sizeof *all);
+    MPI_Datatype record; /* one ct_case: counts in cases, not bytes */
+    MPI_Type_contiguous((int)sizeof *all, MPI_BYTE, &record);
+    MPI_Type_commit(&record);
+    MPI_Allgatherv(mine, records, record, all, counts, offs, record, MPI_COMM_WORLD);
+    MPI_Type_free(&record);
+    *n = (size_t)total;
     qsort(all, *n, sizeof *all, cmp_case);
     *out = all;
     free(mine);

@@ -148,7 +148,22 @@ expect_same "$C/expected_K1.csv" "$WORK/out"
 expect_exit 0 mpi 2 --data "$D" trace K1 --format csv --min-exposure 600 --max-presence 1800 --distance 500
 expect_same "$C/expected_K1_params.csv" "$WORK/out"
 
-# ---- a rank killed during an ingest -------------------------------------------------------
+# A case_id is one case in the whole cluster: the same id with another
+# number (so in another shard) is rejected as one machine rejects it, from
+# the registry or from earlier in the file, and its number is kept alike.
+printf 'case_id,msisdn,onset\nX1,79990000001,2020-03-24\nX1,79990000002,2020-03-24\nX2,79990000003,2020-03-24\nX2,79990000003,2020-03-24\nK1,79990000009,2020-03-24\n' \
+    >"$WORK/conflicts.csv"
+for n in 1 2 3; do
+    if [ "$n" = 1 ]; then run=("$CT"); else run=(mpi "$n"); fi
+    "${run[@]}" --data "$WORK/ids$n" init >/dev/null 2>&1
+    "${run[@]}" --data "$WORK/ids$n" cases import "$C/cases.csv" >"$WORK/ids$n.out" 2>/dev/null
+    "${run[@]}" --data "$WORK/ids$n" cases import "$WORK/conflicts.csv" >>"$WORK/ids$n.out" 2>/dev/null
+    "${run[@]}" --data "$WORK/ids$n" stats 2>/dev/null | head -1 >>"$WORK/ids$n.out"
+    [ "$n" = 1 ] || expect_same "$WORK/ids1.out" "$WORK/ids$n.out"
+done
+expect_grep "5 rows read, 2 stored, 1 duplicates, 2 rejected" "$WORK/ids1.out"
+
+
 # The reference: one machine after the first deliveries and the first
 # operator's second delivery.
 first_op=$(echo "$OPS" | head -1)

@@ -68,7 +68,7 @@ static ct_code ingest(const char *data, const char *feed, int memory_mb, ct_impo
     ct_code rc = ct_open(data, 1, &db, err);
     if (rc)
         return rc;
-    ct_import_opts io = {NULL, NULL, NULL, CT_RETENTION_NEVER, memory_mb, 0, 0};
+    ct_import_opts io = {NULL, NULL, NULL, CT_RETENTION_NEVER, memory_mb, 0, 0, NULL, NULL};
     ct_ingest *in = NULL;
     rc = ct_ingest_begin(db, "250-01", &io, &in, err);
     if (!rc)
@@ -174,7 +174,7 @@ static void abort_and_bad_rows(void **state)
     assert_true(s.rejects_path[0] != '\0');
     /* retention out of range: refused before anything is read */
     assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
-    ct_import_opts bad = {NULL, NULL, NULL, -5, 0, 0, 0};
+    ct_import_opts bad = {NULL, NULL, NULL, -5, 0, 0, 0, NULL, NULL};
     assert_int_equal(ct_ingest_begin(db, "250-01", &bad, &in, &err), CT_EINVAL);
     bad.retention_days = 4000;
     assert_int_equal(ct_ingest_begin(db, "250-01", &bad, &in, &err), CT_EINVAL);

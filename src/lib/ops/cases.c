@@ -126,16 +126,82 @@ static ct_code insert_case(ct_db *db, const case_row *r, uint32_t sub, int *outc
     return rc;
 }
 
-/* In a cluster's shard: is the row (reason: it cannot be read) this shard's? */
-static int row_is_here(const ct_import_opts *o, const char *reason, const case_row *r)
+/* A cluster's cases import reads every row on every shard, in the same
+ * order: the shard of each case_id's first good row in the file, kept by
+ * every shard alike (open addressing on the id's FNV-1a hash). */
+typedef struct first_shard {
+    char (*ids)[CT_ID_MAX + 1];
+    uint32_t *shard;
+    size_t cap, n;
+} first_shard;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of id: its entry, or the empty slot where it goes. */
+static size_t first_slot(const first_shard *f, const char *id)
+{
+    size_t k = (size_t)fnv1a(id) & (f->cap - 1);
+    while (f->ids[k][0] && strcmp(f->ids[k], id) != 0)
+        k = (k + 1) & (f->cap - 1);
+    return k;
+}
+
+/* The shard of id's first good row, noting `shard` when id is new. */
+static uint32_t first_shard_of(first_shard *f, const char *id, uint32_t shard)
+{
+    if ((f->n + 1) * 2 > f->cap) {
+        first_shard old = *f;
+        f->cap = old.cap ? old.cap * 2 : 256;
+        f->ids = ct__calloc(f->cap, sizeof *f->ids);
+        f->shard = ct__calloc(f->cap, sizeof *f->shard);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.ids[i][0]) {
+                size_t k = first_slot(f, old.ids[i]);
+                memcpy(f->ids[k], old.ids[i], sizeof f->ids[k]);
+                f->shard[k] = old.shard[i];
+            }
+        ct__free(old.ids);
+        ct__free(old.shard);
+    }
+    size_t k = first_slot(f, id);
+    if (!f->ids[k][0]) {
+        snprintf(f->ids[k], sizeof f->ids[k], "%s", id);
+        f->shard[k] = shard;
+        f->n++;
+    }
+    return f->shard[k];
+}
+
+/* In a cluster's shard: is the row (reason: it cannot be read) this
+ * shard's? A row whose case_id the cluster already holds, or an earlier
+ * row of the file gave, in another shard is its own shard's, to reject as
+ * one machine does. */
+static int row_is_here(const ct_import_opts *o, first_shard *first, const char **reason,
+                       const char **column, const case_row *r)
 {
     if (!o || o->n_shards < 2)
         return 1;
-    return reason ? o->shard == 0 : ct_shard_of_number(r->digits, o->n_shards) == o->shard;
+    if (*reason)
+        return o->shard == 0;
+    uint32_t mine = ct_shard_of_number(r->digits, o->n_shards);
+    uint32_t held = o->case_shard ? o->case_shard(o->case_shard_ud, r->case_id) : UINT32_MAX;
+    uint32_t shard = held != UINT32_MAX ? held : first_shard_of(first, r->case_id, mine);
+    if (shard != mine) { /* another number: one machine would say so */
+        *reason = "case_id already registered with different values";
+        *column = "case_id";
+    }
+    return mine == o->shard;
 }
 
 static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_rejects *rej,
-                           const ct_import_opts *opts, ct_import_summary *sum, ct_err *err)
+                           const ct_import_opts *opts, first_shard *first, ct_import_summary *sum,
+                           ct_err *err)
 {
     for (;;) {
         const char *reason = NULL, *column = NULL;
@@ -156,8 +222,13 @@ static ct_code import_rows(ct_db *db, ct_csv *csv, const case_cols *k, ct_reject
         ct_code rc = CT_OK;
         if (got == CT_CSV_ROW)
             reason = parse_case(f[0], l[0], f[1], l[1], f[2], l[2], f[3], l[3], f[4], l[4], &r, &column);
-        if (!row_is_here(opts, reason, &r))
+        const char *parsed = reason;
+        if (!row_is_here(opts, first, &reason, &column, &r))
             continue;
+        if (reason && !parsed) /* one machine interns the number, then rejects the case */
+            rc = ct__subdict_intern(db->subs, r.num, r.digits, &sub, err);
+        if (rc)
+            return rc;
         if (!reason) {
             rc = ct__subdict_intern(db->subs, r.num, r.digits, &sub, err);
             if (!rc)
@@ -207,7 +278,10 @@ ct_code ct_cases_import(ct_db *db, const char *path, const ct_import_opts *opts,
         return rc;
     }
     ct_rejects *rej = ct__rejects_new(db->dir, opts ? opts->rejects_path : NULL, path);
-    rc = import_rows(db, csv, &k, rej, opts, sum, err);
+    first_shard first = {NULL, NULL, 0, 0};
+    rc = import_rows(db, csv, &k, rej, opts, &first, sum, err);
+    ct__free(first.ids);
+    ct__free(first.shard);
     if (!rc)
         rc = ct__subdict_flush(db->subs, err); /* ids durable before they are named */
     if (!rc)

@@ -1495,10 +1495,10 @@ ct_code ct_trace_part_begin(ct_db *db, const char *case_id, const ct_params *p,
         rc = set_score_params(t, err);
     if (!rc) {
         ct__u32map_grow(&t->exp);
-        if (t->risk)
-            t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
         if (t->n_ivs)
-            scan_case_intervals(t);
+            scan_case_intervals(t); /* makes the scorer when scoring */
+        else if (t->risk) /* nothing to scan: an empty scorer, as trace_once */
+            t->scorer = ct__scorer_new(&t->risk_params, t->ivs, 0, t->w_start);
         int vanished;
         rc = tracer_outcome(t, &vanished, err);
     }

@@ -203,6 +203,13 @@ ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **o
         rc = open_subscribers(db, err);
     if (!rc)
         rc = ct__store_load(dir, &db->store, err);
+    /* A cluster's shard in the middle of a commit: a writer here would
+     * write over, or purge under, what the cluster is about to make live
+     * (docs/CLUSTER.md). Any celltrace-mpi command settles it first. */
+    if (!rc && writable && ct__store_has_pending(&db->store))
+        rc = ct__fail(err, CT_EINVAL,
+                      "%s is a cluster's shard with a commit not yet settled: run any "
+                      "celltrace-mpi command on the cluster first", dir);
     if (!rc && writable) {
         ct__store_collect_garbage(&db->store);
         clean_staging(db);

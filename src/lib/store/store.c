@@ -250,6 +250,20 @@ static int load_pending(const char *dir, ct_store *all)
     return unreadable;
 }
 
+int ct__store_has_pending(const ct_store *st)
+{
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    uint64_t gen;
+    int found = 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = pending_generation(e->d_name, &gen);
+    closedir(d);
+    return found;
+}
+
 static int named(const ct_store *st, const char *name)
 {
     uint64_t gen;

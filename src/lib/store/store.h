@@ -49,6 +49,10 @@ typedef struct ct_store {
  * it live or drops it. */
 ct_code ct__store_stage(ct_store *st, uint64_t cluster_generation, ct_err *err);
 
+/* Does the store hold a cluster's pending manifest (one that
+ * ct_store_settle has not made live or dropped yet)? */
+int ct__store_has_pending(const ct_store *st);
+
 /* Reads the manifest (an absent manifest is an empty store). */
 ct_code ct__store_load(const char *data_dir, ct_store *st, ct_err *err);
 void ct__store_free(ct_store *st);
