@@ -54,6 +54,17 @@ int cluster_write_state(const cluster *cl, uint64_t committed);
 /* CT_CLUSTER_FAULT=WHERE:RANK kills rank RANK here (the kill tests). */
 void cluster_fault_point(const cluster *cl, const char *where);
 
+/* Every rank's n records of `size` bytes, to every rank, in rank order
+ * (*total records; free() the result). */
+void *cluster_allgather(const cluster *cl, const void *mine, size_t n, size_t size, size_t *total);
+
+/* An import's summary summed over the ranks (rows read: summed, or the
+ * largest when every rank read every row) and printed by rank 0 as
+ * celltrace prints it, each other shard naming its reject report. The
+ * exit status: EXIT_REJECTS when any row was rejected. */
+int cluster_print_summary(const cluster *cl, const char *what, const ct_import_summary *mine,
+                          int read_by_all, const char *format);
+
 /* Commands that run on every rank at once. */
 int cluster_ingest(cluster *cl, int argc, char **argv);
 int cluster_trace(cluster *cl, int argc, char **argv);

@@ -347,24 +347,5 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
         if (cluster_status(cl, rst) != EXIT_OK)
             return EXIT_FAIL;
     }
-    uint64_t counts[5] = {sum.rows_read, sum.stored, sum.duplicates, sum.rejected,
-                          sum.purged_events};
-    uint64_t mine_rejected = sum.rejected;
-    cluster_sum_u64(counts, 5);
-    if (mine_rejected && cl->rank != 0)
-        fprintf(stderr, "celltrace: shard %d: rejected rows are listed in %s\n", cl->rank,
-                sum.rejects_path);
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (cl->rank == 0) {
-        ct_import_summary all = sum;
-        all.rows_read = counts[0];
-        all.stored = counts[1];
-        all.duplicates = counts[2];
-        all.rejected = counts[3];
-        all.purged_events = counts[4];
-        if (!mine_rejected && all.rejected) /* only other shards' reports, named above */
-            snprintf(all.rejects_path, sizeof all.rejects_path, "the shards' reports above");
-        cli_print_import_summary("ingest", &all, a.format);
-    }
-    return counts[3] ? EXIT_REJECTS : EXIT_OK;
+    return cluster_print_summary(cl, "ingest", &sum, 0, a.format);
 }

@@ -226,6 +226,57 @@ void cluster_fault_point(const cluster *cl, const char *where)
     }
 }
 
+void *cluster_allgather(const cluster *cl, const void *mine, size_t n, size_t size, size_t *total)
+{
+    int records = (int)n, sum = 0;
+    int *counts = calloc(cluster_ranks(cl), sizeof *counts);
+    int *offs = calloc(cluster_ranks(cl), sizeof *offs);
+    MPI_Allgather(&records, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int k = 0; k < cl->size; k++) {
+        offs[k] = sum;
+        sum += counts[k];
+    }
+    void *all = calloc((size_t)sum + 1, size);
+    MPI_Datatype record; /* counts in records, not bytes: no int overflow */
+    MPI_Type_contiguous((int)size, MPI_BYTE, &record);
+    MPI_Type_commit(&record);
+    MPI_Allgatherv(mine, records, record, all, counts, offs, record, MPI_COMM_WORLD);
+    MPI_Type_free(&record);
+    free(counts);
+    free(offs);
+    *total = (size_t)sum;
+    return all;
+}
+
+int cluster_print_summary(const cluster *cl, const char *what, const ct_import_summary *mine,
+                          int read_by_all, const char *format)
+{
+    uint64_t counts[5] = {mine->rows_read, mine->stored, mine->duplicates, mine->rejected,
+                          mine->purged_events};
+    cluster_sum_u64(counts + 1, 4);
+    int64_t read = (int64_t)mine->rows_read;
+    if (read_by_all)
+        cluster_max_i64(&read, 1);
+    else
+        cluster_sum_u64(counts, 1);
+    if (mine->rejected && cl->rank != 0)
+        fprintf(stderr, "celltrace: shard %d: rejected rows are listed in %s\n", cl->rank,
+                mine->rejects_path);
+    MPI_Barrier(MPI_COMM_WORLD); /* the shards' lines before the summary */
+    if (cl->rank == 0) {
+        ct_import_summary all = *mine;
+        all.rows_read = read_by_all ? (uint64_t)read : counts[0];
+        all.stored = counts[1];
+        all.duplicates = counts[2];
+        all.rejected = counts[3];
+        all.purged_events = counts[4];
+        if (!mine->rejected && all.rejected) /* only other shards' reports, named above */
+            snprintf(all.rejects_path, sizeof all.rejects_path, "the shards' reports above");
+        cli_print_import_summary(what, &all, format);
+    }
+    return counts[3] ? EXIT_REJECTS : EXIT_OK;
+}
+
 /* ---- init ---------------------------------------------------------------------------- */
 
 static int cluster_init(cluster *cl, int argc, char **argv)
@@ -419,25 +470,9 @@ static int gather_held(cluster *cl, ct_db *db, held_cases *out)
         free(mine.all);
         return -1;
     }
-    int n = (int)mine.n, total = 0;
-    int *counts = calloc(cluster_ranks(cl), sizeof *counts);
-    int *offs = calloc(cluster_ranks(cl), sizeof *offs);
-    MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
-    for (int k = 0; k < cl->size; k++) {
-        offs[k] = total;
-        total += counts[k];
-    }
-    out->all = calloc((size_t)total + 1, sizeof *out->all);
-    MPI_Datatype record;
-    MPI_Type_contiguous((int)sizeof(held_case), MPI_BYTE, &record);
-    MPI_Type_commit(&record);
-    MPI_Allgatherv(mine.all, n, record, out->all, counts, offs, record, MPI_COMM_WORLD);
-    MPI_Type_free(&record);
-    out->n = (size_t)total;
+    out->all = cluster_allgather(cl, mine.all, mine.n, sizeof *mine.all, &out->n);
     qsort(out->all, out->n, sizeof *out->all, cmp_held);
     free(mine.all);
-    free(counts);
-    free(offs);
     return 0;
 }
 
@@ -506,26 +541,7 @@ static int cluster_cases(cluster *cl, int argc, char **argv)
     st = cluster_status(cl, st);
     if (st != EXIT_OK)
         return st;
-    uint64_t mine_rejected = sum.rejected;
-    uint64_t counts[3] = {sum.stored, sum.duplicates, sum.rejected};
-    cluster_sum_u64(counts, 3);
-    int64_t read = (int64_t)sum.rows_read; /* every rank read every row */
-    cluster_max_i64(&read, 1);
-    if (mine_rejected && cl->rank != 0)
-        fprintf(stderr, "celltrace: shard %d: rejected rows are listed in %s\n", cl->rank,
-                sum.rejects_path);
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (cl->rank == 0) {
-        ct_import_summary all = sum;
-        all.rows_read = (uint64_t)read;
-        all.stored = counts[0];
-        all.duplicates = counts[1];
-        all.rejected = counts[2];
-        if (!mine_rejected && all.rejected) /* only other shards' reports, named above */
-            snprintf(all.rejects_path, sizeof all.rejects_path, "the shards' reports above");
-        cli_print_import_summary("cases", &all, "text");
-    }
-    return counts[2] ? EXIT_REJECTS : EXIT_OK;
+    return cluster_print_summary(cl, "cases", &sum, 1, "text");
 }
 
 /* ---- stats ---------------------------------------------------------------------------- */
@@ -575,22 +591,9 @@ static int cluster_stats(cluster *cl, int argc, char **argv)
     uint64_t sums[7] = {s.subscribers, s.events, s.cell_events, s.point_events,
                         s.cases, s.store_bytes, s.total_bytes};
     cluster_sum_u64(sums, 7);
-    /* the days of all shards: gathered to rank 0 and merged */
-    int mine = (int)n_days, *counts = NULL, *offs = NULL, total = 0;
-    if (cl->rank == 0) {
-        counts = calloc(cluster_ranks(cl), sizeof *counts);
-        offs = calloc(cluster_ranks(cl), sizeof *offs);
-    }
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    int64_t *all = NULL;
-    if (cl->rank == 0) {
-        for (int k = 0; k < cl->size; k++) {
-            offs[k] = total;
-            total += counts[k];
-        }
-        all = calloc((size_t)total + 1, sizeof *all);
-    }
-    MPI_Gatherv(days, mine, MPI_INT64_T, all, counts, offs, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    /* the days of all shards, merged */
+    size_t total = 0;
+    int64_t *all = cluster_allgather(cl, days, n_days, sizeof *days, &total);
     if (cl->rank == 0) {
         ct_stats t = s; /* operators, cells: the same catalogue in every shard */
         t.subscribers = sums[0];
@@ -602,9 +605,9 @@ static int cluster_stats(cluster *cl, int argc, char **argv)
         t.total_bytes = sums[6];
         t.days = 0;
         t.first_day = t.last_day = 0;
-        for (int i = 0; i < total; i++) { /* n is small: days of retention times shards */
+        for (size_t i = 0; i < total; i++) { /* n is small: days of retention times shards */
             int seen = 0;
-            for (int j = 0; j < i && !seen; j++)
+            for (size_t j = 0; j < i && !seen; j++)
                 seen = all[j] == all[i];
             if (seen)
                 continue;
@@ -617,8 +620,6 @@ static int cluster_stats(cluster *cl, int argc, char **argv)
         cli_print_stats(&t, &w, json);
     }
     free(all);
-    free(counts);
-    free(offs);
     free(days);
     return EXIT_OK;
 }

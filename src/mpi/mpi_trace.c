@@ -188,79 +188,21 @@ static ct_code trace_case(trace_service *sv, const trace_req *q, ct_contacts **o
     return rc;
 }
 
-/* ---- the case ids of every shard, sorted ----------------------------------------------- */
+/* ---- the case ids of every shard, sorted ------------------------------------------- */
 
-typedef struct id_buf {
-    char *text; /* ids, each ended by '\0' */
-    size_t len, cap;
-} id_buf;
+static ct_code run_cases(void *ud, ct_case **out, size_t *n, ct_err *err);
 
-static int add_id(void *ud, const char *id)
-{
-    id_buf *b = ud;
-    size_t n = strlen(id) + 1;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        char *grown = realloc(b->text, cap);
-        if (!grown)
-            return 1;
-        b->text = grown;
-        b->cap = cap;
-    }
-    memcpy(b->text + b->len, id, n);
-    b->len += n;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Gathers every shard's ids; rank 0 hands them to fn in order. */
+/* Gathers every shard's cases; rank 0 hands their ids to fn in order. */
 static ct_code case_ids(trace_service *sv, ct_case_id_fn fn, void *fn_ud, ct_err *err)
 {
-    cluster *cl = sv->cl;
-    id_buf b = {NULL, 0, 0};
-    ct_code rc = all_ok(ct_case_ids(sv->db, add_id, &b, err), err);
-    if (rc) {
-        free(b.text);
-        return rc;
-    }
-    int n = (int)b.len, *counts = NULL, *offs = NULL, total = 0;
-    if (cl->rank == 0) {
-        counts = calloc(cluster_ranks(cl), sizeof *counts);
-        offs = calloc(cluster_ranks(cl), sizeof *offs);
-    }
-    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    char *all = NULL;
-    if (cl->rank == 0) {
-        for (int k = 0; k < cl->size; k++) {
-            offs[k] = total;
-            total += counts[k];
-        }
-        all = malloc((size_t)total + 1);
-    }
-    MPI_Gatherv(b.text, n, MPI_CHAR, all, counts, offs, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (cl->rank == 0) {
-        size_t n_ids = 0;
-        for (int i = 0; i < total; i++)
-            n_ids += all[i] == '\0';
-        char **ids = calloc(n_ids + 1, sizeof *ids);
-        size_t k = 0;
-        for (int i = 0; i < total; i += (int)strlen(all + i) + 1)
-            ids[k++] = all + i;
-        qsort(ids, n_ids, sizeof *ids, cmp_str);
-        for (size_t i = 0; i < n_ids; i++)
-            if (fn(fn_ud, ids[i]))
-                break;
-        free(ids);
-    }
+    ct_case *all = NULL;
+    size_t n = 0;
+    ct_code rc = run_cases(sv, &all, &n, err);
+    for (size_t i = 0; !rc && sv->cl->rank == 0 && i < n; i++)
+        if (fn(fn_ud, all[i].case_id))
+            break;
     free(all);
-    free(counts);
-    free(offs);
-    free(b.text);
-    return CT_OK;
+    return rc;
 }
 
 /* ---- rank 0 asks, the others serve ----------------------------------------------------- */
@@ -389,7 +331,6 @@ static int cmp_case(const void *a, const void *b)
 static ct_code run_cases(void *ud, ct_case **out, size_t *n, ct_err *err)
 {
     trace_service *sv = ud;
-    cluster *cl = sv->cl;
     ct_case *mine = NULL;
     size_t n_mine = 0;
     ct_code rc = all_ok(ct_cases_unnumbered(sv->db, &mine, &n_mine, err), err);
@@ -399,26 +340,10 @@ static ct_code run_cases(void *ud, ct_case **out, size_t *n, ct_err *err)
         free(mine);
         return rc;
     }
-    int records = (int)n_mine, total = 0;
-    int *counts = calloc(cluster_ranks(cl), sizeof *counts);
-    int *offs = calloc(cluster_ranks(cl), sizeof *offs);
-    MPI_Allgather(&records, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
-    for (int k = 0; k < cl->size; k++) {
-        offs[k] = total;
-        total += counts[k];
-    }
-    ct_case *all = calloc((size_t)total + 1, sizeof *all);
-    MPI_Datatype record; /* one ct_case: counts in cases, not bytes */
-    MPI_Type_contiguous((int)sizeof *all, MPI_BYTE, &record);
-    MPI_Type_commit(&record);
-    MPI_Allgatherv(mine, records, record, all, counts, offs, record, MPI_COMM_WORLD);
-    MPI_Type_free(&record);
-    *n = (size_t)total;
+    ct_case *all = cluster_allgather(sv->cl, mine, n_mine, sizeof *mine, n);
     qsort(all, *n, sizeof *all, cmp_case);
     *out = all;
     free(mine);
-    free(counts);
-    free(offs);
     return CT_OK;
 }
 

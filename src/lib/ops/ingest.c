@@ -570,31 +570,27 @@ static void resync_after_failure(ct_db *db)
     ct__store_collect_garbage(&db->store);
 }
 
-/* Steps 1-4 of the commit (see the top of this file). */
-static ct_code commit_batch(ct_ingest *in, ct_err *err)
+/* Steps 1-3 of the commit (see the top of this file): the new manifest
+ * made live, or, for a cluster's prepare (`pending`), written as the
+ * pending manifest of cluster generation `generation`. */
+static ct_code commit_batch(ct_ingest *in, int pending, uint64_t generation, ct_err *err)
 {
     ct_db *db = in->db;
     ct_code rc = ct__subdict_flush(db->subs, err);
     for (uint32_t i = 0; i < in->n_days && !rc; i++)
         rc = seal_day(in, &in->days[i], err);
-    if (!rc && in->days_written)
+    if (!rc && pending)
+        rc = ct__store_stage(&db->store, generation, err);
+    else if (!rc && in->days_written)
         rc = ct__store_commit(&db->store, err);
     if (rc)
         resync_after_failure(db);
     return rc;
 }
 
-ct_code ct_ingest_prepare(ct_ingest *in, uint64_t generation, ct_import_summary *sum,
-                          ct_err *err)
+/* The reject report closed, the summary handed out, the batch freed. */
+static ct_code end_batch(ct_ingest *in, ct_code rc, ct_import_summary *sum, ct_err *err)
 {
-    ct_db *db = in->db;
-    ct_code rc = ct__subdict_flush(db->subs, err);
-    for (uint32_t i = 0; i < in->n_days && !rc; i++)
-        rc = seal_day(in, &in->days[i], err);
-    if (!rc)
-        rc = ct__store_stage(&db->store, generation, err);
-    if (rc)
-        resync_after_failure(db);
     ct_code rrc = ct__rejects_close(in->rej, in->sum.rejects_path, sizeof in->sum.rejects_path,
                                     rc ? NULL : err);
     if (!rc)
@@ -603,6 +599,12 @@ ct_code ct_ingest_prepare(ct_ingest *in, uint64_t generation, ct_import_summary 
         *sum = in->sum;
     free_batch(in);
     return rc;
+}
+
+ct_code ct_ingest_prepare(ct_ingest *in, uint64_t generation, ct_import_summary *sum,
+                          ct_err *err)
+{
+    return end_batch(in, commit_batch(in, 1, generation, err), sum, err);
 }
 
 /* Retention runs after every ingest (SPEC 6), unless turned off. */
@@ -624,15 +626,8 @@ static ct_code apply_retention(ct_ingest *in, ct_err *err)
 
 ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
 {
-    ct_code rc = commit_batch(in, err);
+    ct_code rc = commit_batch(in, 0, 0, err);
     if (!rc)
         rc = apply_retention(in, err);
-    ct_code rrc = ct__rejects_close(in->rej, in->sum.rejects_path, sizeof in->sum.rejects_path,
-                                    rc ? NULL : err);
-    if (!rc)
-        rc = rrc;
-    if (sum)
-        *sum = in->sum;
-    free_batch(in);
-    return rc;
+    return end_batch(in, rc, sum, err);
 }
