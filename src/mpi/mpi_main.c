@@ -281,21 +281,62 @@ int cluster_print_summary(const cluster *cl, const char *what, const ct_import_s
 
 static int cluster_init(cluster *cl, int argc, char **argv)
 {
-    if (argc > 1) {
-        if (cl->rank == 0 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-            printf("Usage: mpirun -n N celltrace-mpi [--data DIR] init\n\n"
-                   "Creates a cluster of N shards in DIR: DIR/CLUSTER and DIR/shard-000 ...,\n"
-                   "each a celltrace data directory with the same keys (file provider, in each\n"
-                   "shard's keys/; move them off the data disks as docs/KEYS.md says).\n");
+    static const struct option opts[] = {{"key-dir", required_argument, NULL, 'k'},
+                                         {"key-provider", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *key_root = NULL;
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            if (cl->rank == 0)
+                printf("Usage: mpirun -n N celltrace-mpi [--data DIR] init [--key-dir KEYS]\n\n"
+                       "Creates a cluster of N shards in DIR: DIR/CLUSTER and DIR/shard-000 ...,\n"
+                       "each a celltrace data directory with the same keys, kept by the file\n"
+                       "provider: in each shard's keys/, or with --key-dir (an absolute path, off\n"
+                       "the data disks: docs/KEYS.md) in KEYS/shard-000 ... The passphrase and\n"
+                       "credentials providers are not offered for a cluster yet.\n");
             return EXIT_OK;
         }
-        if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
+        if (c == 'k' && optarg[0] == '/') {
+            key_root = optarg;
+        } else if (c == 'p' && !strcmp(optarg, "file")) {
+            continue;
+        } else {
             if (cl->rank == 0)
-                cli_usage_error("init", "celltrace-mpi init takes no options yet");
+                cli_usage_error("init", c == 'k' ? "--key-dir must be an absolute path"
+                                        : c == 'p' ? "a cluster's keys are kept by the file provider (yet)"
+                                                   : "unknown option");
             return EXIT_USAGE;
         }
-        return EXIT_OK;
     }
+    if (optind != argc) {
+        if (cl->rank == 0)
+            cli_usage_error("init", "init takes no arguments");
+        return EXIT_USAGE;
+    }
+    /* each shard's own key folder: the keyring is the same, but the audit
+     * key and head beside it are each shard's */
+    char key_dir[CLUSTER_PATH_MAX];
+    if (key_root && strlen(key_root) + 16 >= sizeof key_dir) {
+        if (cl->rank == 0)
+            cli_usage_error("init", "--key-dir: the path is too long");
+        return EXIT_USAGE;
+    }
+    if (key_root)
+        snprintf(key_dir, sizeof key_dir, "%s/shard-%03d", key_root, cl->rank);
+    int made = EXIT_OK; /* on every node: each holds its ranks' key folders */
+    if (key_root && mkdir(key_root, 0700) != 0 && errno != EEXIST) {
+        cli_error("%s: %s", key_root, strerror(errno));
+        made = EXIT_FAIL;
+    }
+    if (cluster_status(cl, made) != EXIT_OK)
+        return EXIT_FAIL;
+    ct_keys_setup setup;
+    memset(&setup, 0, sizeof setup);
+    setup.provider = CT_KEYS_FILE;
+    setup.key_dir = key_root ? key_dir : NULL;
     int ok = 1;
     char path[CLUSTER_PATH_MAX];
     ct_err err;
@@ -307,7 +348,7 @@ static int cluster_init(cluster *cl, int argc, char **argv)
         } else if (mkdir(cl->root, 0700) != 0 && errno != EEXIST) {
             cli_error("%s: %s", cl->root, strerror(errno));
             ok = 0;
-        } else if (ct_init(cl->shard, &err) != CT_OK) {
+        } else if (ct_init_with(cl->shard, &setup, &err) != CT_OK) {
             cli_error("shard 0: %s", err.msg);
             ok = 0;
         }
@@ -339,9 +380,6 @@ static int cluster_init(cluster *cl, int argc, char **argv)
         st = EXIT_FAIL;
     }
     if (cl->rank != 0 && st == EXIT_OK) {
-        ct_keys_setup setup;
-        memset(&setup, 0, sizeof setup);
-        setup.provider = CT_KEYS_FILE;
         setup.keyring_text = buf;
         if (ct_init_with(cl->shard, &setup, &err) != CT_OK) {
             cli_error("shard %d: %s", cl->rank, err.msg);

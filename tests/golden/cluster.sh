@@ -135,7 +135,12 @@ expect_grep "no case with case_id NOPE" "$WORK/err"
 # The conformance case on 2 ranks: rejected rows reported, K1 exact.
 C="$SRC/conformance/basic"
 D="$WORK/conf"
-expect_exit 0 mpi 2 --data "$D" init
+# (its keys off the data directory: one key folder per shard, one keyring)
+expect_exit 0 mpi 2 --data "$D" init --key-dir "$WORK/conf-keys"
+cmp -s "$WORK/conf-keys/shard-000/keyring" "$WORK/conf-keys/shard-001/keyring" || fail "shards' keyrings differ"
+[ "$(stat -c %a "$WORK/conf-keys/shard-001/keyring")" = 600 ] || fail "a shard's keyring is not 0600"
+[ -e "$D/shard-001/keys/keyring" ] && fail "a shard keeps its keys inside its data directory"
+expect_exit 2 mpi 2 --data "$WORK/conf-pass" init --key-provider passphrase
 expect_exit 0 mpi 2 --data "$D" cells import --operator 250-01 "$C/cells_250-01.csv"
 expect_exit 0 mpi 2 --data "$D" cells import --operator 250-02 "$C/cells_250-02.csv"
 expect_exit 3 mpi 2 --data "$D" ingest --operator 250-01 "$C/events_250-01.csv"
