@@ -7,7 +7,8 @@
  * every shard; the others gather, route or reduce what the shards hold:
  * cases import keeps each case in the shard of its number, ingest routes
  * each row there (mpi_ingest.c), trace asks every shard for its part and
- * prints as celltrace does (mpi_trace.c), stats sums.
+ * prints as celltrace does, run has every shard run for its own
+ * subscribers on the same traced cases (mpi_trace.c), stats sums.
  *
  * Before any command, each rank settles its shard against DIR/CLUSTER: a
  * pending manifest of a committed generation becomes live, one of a

@@ -13,6 +13,9 @@
  *   4. every rank reads its contacts' numbers from its own vault, audits
  *      the read in its own log, and sends them to rank 0, which sorts the
  *      union as one machine sorts.
+ * `run` (cluster_run) gives each shard's ct_run_shard the cluster's case
+ * list, the vote on which cases to trace, and steps 1-3 for each of them;
+ * each shard keeps its own contacts (no number read) and commits alone.
  */
 #include <getopt.h>
 #include <stdlib.h>
