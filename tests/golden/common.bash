@@ -64,7 +64,10 @@ city_numbers() {
 serve_start() {
     local data=$1 port=
     shift
-    "$CT" --data "$data" serve --listen 127.0.0.1:0 "$@" 2>"$WORK/serve.err" &
+    # emptied here, not by the redirection below: that runs in the child,
+    # and until it does the loop could read a stopped server's port
+    : >"$WORK/serve.err"
+    "$CT" --data "$data" serve --listen 127.0.0.1:0 "$@" 2>>"$WORK/serve.err" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         port=$(sed -n 's/^celltrace: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/serve.err")
