@@ -216,22 +216,60 @@ static int pending_generation(const char *name, uint64_t *gen)
     return 1;
 }
 
+/* A cluster's pending manifests of a store folder, by generation. */
+typedef struct pending_file {
+    uint64_t gen;
+    char name[48];
+} pending_file;
+
+static void pending_name(uint64_t gen, char name[48])
+{
+    snprintf(name, 48, "MANIFEST.c%llu", (unsigned long long)gen);
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    uint64_t x = ((const pending_file *)a)->gen, y = ((const pending_file *)b)->gen;
+    return x < y ? -1 : x > y;
+}
+
+/* The pending manifests in dir, oldest first (*out: free with ct__free);
+ * -1 when the folder cannot be read. */
+static int list_pending(const char *dir, pending_file **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t cap = 0;
+    struct dirent *e;
+    uint64_t gen;
+    while ((e = readdir(d)) != NULL)
+        if (pending_generation(e->d_name, &gen)) {
+            CT_GROW(*out, *n + 1, cap);
+            (*out)[*n].gen = gen;
+            pending_name(gen, (*out)[(*n)++].name);
+        }
+    closedir(d);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_pending);
+    return 0;
+}
+
 /* The days of every pending manifest in dir, merged into one list (a
  * pending manifest that cannot be read keeps nothing: the collector then
  * keeps every segment, see below). */
 static int load_pending(const char *dir, ct_store *all)
 {
     memset(all, 0, sizeof *all);
-    DIR *d = opendir(dir);
-    if (!d)
+    pending_file *files;
+    size_t n;
+    if (list_pending(dir, &files, &n) != 0)
         return 0;
     int unreadable = 0;
-    struct dirent *e;
-    uint64_t gen;
-    while ((e = readdir(d)) != NULL) {
-        if (!pending_generation(e->d_name, &gen))
-            continue;
-        char *path = ct__path_join(dir, e->d_name), *text = NULL;
+    for (size_t k = 0; k < n; k++) {
+        char *path = ct__path_join(dir, files[k].name), *text = NULL;
         size_t len = 0;
         ct_store one;
         memset(&one, 0, sizeof one);
@@ -246,22 +284,17 @@ static int load_pending(const char *dir, ct_store *all)
         ct__free(text);
         ct__free(path);
     }
-    closedir(d);
+    ct__free(files);
     return unreadable;
 }
 
 int ct__store_has_pending(const ct_store *st)
 {
-    DIR *d = opendir(st->dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    uint64_t gen;
-    int found = 0;
-    while (!found && (e = readdir(d)) != NULL)
-        found = pending_generation(e->d_name, &gen);
-    closedir(d);
-    return found;
+    pending_file *files;
+    size_t n;
+    list_pending(st->dir, &files, &n);
+    ct__free(files);
+    return n > 0;
 }
 
 static int named(const ct_store *st, const char *name)
@@ -305,7 +338,7 @@ ct_code ct__store_stage(ct_store *st, uint64_t cluster_generation, ct_err *err)
     size_t len;
     char *text = manifest_text(st, &len);
     char name[48];
-    snprintf(name, sizeof name, "MANIFEST.c%llu", (unsigned long long)cluster_generation);
+    pending_name(cluster_generation, name);
     char *path = ct__path_join(st->dir, name);
     ct_code rc = ct__fs_write_file(path, text, len, 0600, err);
     ct__free(text);
@@ -313,48 +346,33 @@ ct_code ct__store_stage(ct_store *st, uint64_t cluster_generation, ct_err *err)
     return rc;
 }
 
-typedef struct pending_file {
-    uint64_t gen;
-    char name[48];
-} pending_file;
-
-static int cmp_pending(const void *a, const void *b)
+/* Removes the pending manifests a killed writer left half written. */
+static void remove_half_written(const char *dir)
 {
-    uint64_t x = ((const pending_file *)a)->gen, y = ((const pending_file *)b)->gen;
-    return x < y ? -1 : x > y;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "MANIFEST.c", 10) == 0 && strstr(e->d_name, ".tmp-")) {
+            char *tmp = ct__path_join(dir, e->d_name);
+            unlink(tmp);
+            ct__free(tmp);
+        }
+    closedir(d);
 }
 
 ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
 {
     char *dir = ct__path_join(data_dir, "store");
-    DIR *d = opendir(dir);
-    if (!d) {
+    pending_file *files;
+    size_t n;
+    if (list_pending(dir, &files, &n) != 0) {
         ct_code rc = ct__fail(err, CT_EIO, "%s: cannot read the folder", dir);
         ct__free(dir);
         return rc;
     }
-    pending_file *files = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    uint64_t gen;
-    while ((e = readdir(d)) != NULL) {
-        /* a pending manifest that a killed writer left half written */
-        if (strncmp(e->d_name, "MANIFEST.c", 10) == 0 && strstr(e->d_name, ".tmp-")) {
-            char *tmp = ct__path_join(dir, e->d_name);
-            unlink(tmp);
-            ct__free(tmp);
-            continue;
-        }
-        if (pending_generation(e->d_name, &gen)) {
-            CT_GROW(files, n + 1, cap);
-            files[n].gen = gen;
-            snprintf(files[n++].name, sizeof files[0].name, "%s", "MANIFEST.c");
-            snprintf(files[n - 1].name + 10, sizeof files[0].name - 10, "%llu", (unsigned long long)gen);
-        }
-    }
-    closedir(d);
-    if (n)
-        qsort(files, n, sizeof *files, cmp_pending);
+    remove_half_written(dir);
     ct_code rc = CT_OK;
     char *live = ct__path_join(dir, "MANIFEST");
     for (size_t i = 0; i < n && !rc; i++) {
