@@ -679,26 +679,42 @@ static int store_case(void *ud, size_t index, const ct_contacts *cs, uint64_t el
     return rc != CT_OK;
 }
 
-/* The cases of r->cases traced on every CPU (each worker with its own
- * read-only handle, as `trace --all`) and stored as they come. */
-static ct_code trace_and_store(run_state *r, ct_err *err)
+/* Workers for n cases: the CPUs this process may run on (a container's
+ * or taskset's limit), at most 64, and no more than cases: each opens a
+ * handle. */
+static int workers_for(size_t n)
 {
-    const char **ids = ct__calloc(r->n, sizeof *ids);
-    for (size_t i = 0; i < r->n; i++)
-        ids[i] = r->cases[i].case_id;
-    /* the CPUs this process may run on (a container's or taskset's
-     * limit), and no more workers than cases: each opens a handle */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
         cpus = CPU_COUNT(&allowed);
     if (cpus > 64)
         cpus = 64;
-    if ((size_t)cpus > r->n)
-        cpus = (long)r->n;
-    ct_trace_many_opts opts = {&r->p, &r->risk, cpus < 1 ? 1 : (int)cpus, r->db->who, r->db->why};
+    if ((size_t)cpus > n)
+        cpus = (long)n;
+    return cpus < 1 ? 1 : (int)cpus;
+}
+
+/* The cases of r->cases traced and stored as they come: on every CPU
+ * (each worker with its own read-only handle, as `trace --all`), or on a
+ * cluster, where every shard traces together or none does (`prior`: this
+ * shard's state before tracing; ct_run_cluster). */
+static ct_code trace_and_store(run_state *r, ct_code prior, ct_err *err)
+{
+    if (prior && !r->cluster)
+        return prior;
+    const char **ids = ct__calloc(r->n + 1, sizeof *ids);
+    for (size_t i = 0; i < r->n; i++)
+        ids[i] = r->cases[i].case_id;
     r->err = err;
-    ct_code rc = ct_trace_many(r->db->dir, r->db->keys, ids, r->n, &opts, store_case, r, NULL, err);
+    ct_code rc;
+    if (r->cluster) {
+        rc = r->cluster->trace(r->cluster->ud, prior, ids, r->n, &r->p, &r->risk, store_case, r,
+                               err);
+    } else {
+        ct_trace_many_opts opts = {&r->p, &r->risk, workers_for(r->n), r->db->who, r->db->why};
+        rc = ct_trace_many(r->db->dir, r->db->keys, ids, r->n, &opts, store_case, r, NULL, err);
+    }
     ct__free(ids);
     return rc ? rc : r->failed;
 }
@@ -721,18 +737,7 @@ static ct_code trace_store_all(run_state *r, ct_err *err)
     if (!rc)
         rc = ct__ndb_exec(r->sql, "BEGIN IMMEDIATE", err);
     int begun = rc == CT_OK;
-    if (r->cluster) { /* every shard traces together, or none does (ct_run_cluster) */
-        const char **ids = ct__calloc(r->n + 1, sizeof *ids);
-        for (size_t i = 0; i < r->n; i++)
-            ids[i] = r->cases[i].case_id;
-        r->err = err;
-        rc = r->cluster->trace(r->cluster->ud, rc, ids, r->n, &r->p, &r->risk, store_case, r, err);
-        ct__free(ids);
-        if (!rc)
-            rc = r->failed;
-    } else if (!rc) {
-        rc = trace_and_store(r, err);
-    }
+    rc = trace_and_store(r, rc, err);
     if (!begun) {
         finalize_store(r);
         return rc;
