@@ -37,13 +37,20 @@ static void check_loaded(const ct_store *st)
         const ct_store_day *d = &st->days[i];
         FZ_CHECK(i == 0 || st->days[i - 1].day < d->day, "days are strictly increasing");
         FZ_CHECK(d->day >= 0 && d->day <= CT_DAY_NUMBER_MAX, "days lie in 1970..9999");
-        size_t n = strnlen(d->file, sizeof d->file);
-        FZ_CHECK(n > 0 && n < sizeof d->file, "file names are 1-63 characters");
-        for (size_t k = 0; k < n; k++) {
-            char c = d->file[k];
-            FZ_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.',
-                     "file names are plain");
+        FZ_CHECK(d->n_runs >= 1 && d->n_runs <= CT_DAY_RUNS_MAX, "a day has 1-8 runs");
+        uint64_t events = 0;
+        for (uint32_t r = 0; r < d->n_runs; r++) {
+            const char *file = d->run[r].file;
+            size_t n = strnlen(file, sizeof d->run[r].file);
+            FZ_CHECK(n > 0 && n < sizeof d->run[r].file, "file names are 1-63 characters");
+            for (size_t k = 0; k < n; k++) {
+                char c = file[k];
+                FZ_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.',
+                         "file names are plain");
+            }
+            events += d->run[r].events;
         }
+        FZ_CHECK(events == d->events && events <= UINT32_MAX, "a day's events are its runs'");
         FZ_CHECK(ct__store_find(st, d->day) == (int64_t)i, "every day is found");
     }
 }

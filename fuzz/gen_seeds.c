@@ -171,16 +171,31 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/manifest/empty-store", argv[1]);
     fz_write(dir, bytes, len);
     free(bytes);
-    ct_store_day d = {.day = 18344, .file = "d18344-g1.seg", .bytes = 4096, .crc = 0x1234abcd, .events = 40};
+    ct_store_day d;
+    ct_store_run run = {.file = "d18344-g1.seg", .bytes = 4096, .crc = 0x1234abcd, .events = 40};
+    ct__store_day_single(&d, 18344, &run);
     ct__store_set(&st, &d);
-    d = (ct_store_day){.day = 18345, .file = "d18345-g2.seg", .bytes = size, .crc = crc, .events = day.n};
+    run = (ct_store_run){.file = "d18345-g2.seg", .bytes = size, .crc = crc, .events = day.n};
+    ct__store_day_single(&d, 18345, &run);
     ct__store_set(&st, &d);
-    d = (ct_store_day){.day = 18346, .file = "d18346-g2.seg", .bytes = 65536, .crc = 0xdeadbeef, .events = 1000};
+    run = (ct_store_run){.file = "d18346-g2.seg", .bytes = 65536, .crc = 0xdeadbeef, .events = 1000};
+    ct__store_day_single(&d, 18346, &run);
     ct__store_set(&st, &d);
     if (ct__store_commit(&st, &err) != CT_OK)
         abort();
     bytes = slurp(mpath, &len);
     snprintf(dir, sizeof dir, "%s/manifest/three-days", argv[1]);
+    fz_write(dir, bytes, len);
+    free(bytes);
+    /* a day of three runs: a version 2 manifest */
+    run = (ct_store_run){.file = "d18346-g3.seg", .bytes = 8192, .crc = 0x0badf00d, .events = 70};
+    ct__store_day_add_run(&st.days[ct__store_find(&st, 18346)], &run);
+    run = (ct_store_run){.file = "d18346-g4.seg", .bytes = 4096, .crc = 0x600dcafe, .events = 9};
+    ct__store_day_add_run(&st.days[ct__store_find(&st, 18346)], &run);
+    if (ct__store_commit(&st, &err) != CT_OK)
+        abort();
+    bytes = slurp(mpath, &len);
+    snprintf(dir, sizeof dir, "%s/manifest/day-runs", argv[1]);
     fz_write(dir, bytes, len);
     free(bytes);
     free(mpath);

@@ -228,6 +228,7 @@ typedef struct ct_import_summary {
     uint64_t duplicates; /* rows identical to one already stored */
     uint64_t rejected;   /* rows rejected: see the reject report */
     uint64_t purged_events; /* ingest: events deleted by retention afterwards */
+    uint64_t days_of_runs;  /* ingest: stored days now of several runs (ct_compact) */
     char rejects_path[512]; /* where rejected rows were reported ("" if none) */
 } ct_import_summary;
 
@@ -803,6 +804,30 @@ ct_code ct_purge(ct_db *db, int retention_days, ct_purge_summary *sum, ct_err *e
  * can be linked again. Cells and operators (not personal) stay; the audit
  * log stays and records the purge. */
 ct_code ct_purge_all(ct_db *db, ct_err *err);
+
+/* ---- merging a day's runs ----------------------------------------------------- */
+
+/* An ingest stores a delivery for a day already stored as a new run of
+ * that day (docs/FORMAT.md) instead of rewriting the day; readers see a
+ * day's runs as one, at the price of merging them in memory. Compaction
+ * makes each day of several runs one file again. */
+typedef struct ct_compact_summary {
+    uint64_t days;       /* days merged into one file */
+    uint64_t runs;       /* run files they were */
+    uint64_t events;     /* events in the merged days */
+    uint64_t days_left;  /* days still of several runs (a new delivery came) */
+    int waited;          /* another compaction of the directory was running */
+} ct_compact_summary;
+
+/* Merges the runs of every day of `dir` that has several. The work is
+ * done without the writer lock, from the immutable run files, into
+ * store/merging/; the lock is held only to swap the merged file for its
+ * runs in the manifest, so deliveries go on meanwhile (a run they add
+ * stays, beside the merged file). A crash at any point leaves either the
+ * runs or the merged file live, never a mix. One compaction at a time
+ * (<dir>/compact.lock): a second waits for the first, then merges what
+ * is left. Refused for a cluster shard with a pending commit. */
+ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err);
 
 /* ---- statistics ------------------------------------------------------------ */
 

@@ -114,7 +114,8 @@ static void spilled_batch_seals_the_same(void **state)
     assert_int_equal(ct_open(mem, 0, &db, &err), CT_OK);
     for (uint32_t i = 0; i < db->store.n_days; i++) {
         char name[300];
-        snprintf(name, sizeof name, "store/%s", db->store.days[i].file);
+        assert_int_equal(db->store.days[i].n_runs, 1);
+        snprintf(name, sizeof name, "store/%s", db->store.days[i].run[0].file);
         char *p1 = path_in(mem, name), *p2 = path_in(spill, name);
         if (!same_file(p1, p2))
             fail_msg("day segment %s differs between a spilled and an in-memory batch", name);

@@ -7,6 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
 #include <cmocka.h>
 
 #include "alloc.h"
@@ -32,8 +35,10 @@ static void commit_and_reload(void **state)
     assert_int_equal(ct__store_load(dir, &st, &err), CT_OK);
     assert_int_equal(st.n_days, 0);
     for (int64_t day = 18350; day > 18340; day -= 3) {
-        ct_store_day d = {.day = day, .bytes = (uint64_t)day * 10, .crc = 0xdeadbeef, .events = 7};
-        snprintf(d.file, sizeof d.file, "d%lld-g1.seg", (long long)day);
+        ct_store_run run = {.bytes = (uint64_t)day * 10, .crc = 0xdeadbeef, .events = 7};
+        snprintf(run.file, sizeof run.file, "d%lld-g1.seg", (long long)day);
+        ct_store_day d;
+        ct__store_day_single(&d, day, &run);
         ct__store_set(&st, &d);
         tu_write(dir, "store/placeholder", "x"); /* removed: not named */
     }
@@ -46,8 +51,9 @@ static void commit_and_reload(void **state)
     int64_t want[] = {18341, 18344, 18350};
     for (int i = 0; i < 3; i++) {
         assert_true(back.days[i].day == want[i]);
+        assert_int_equal(back.days[i].n_runs, 1);
         assert_int_equal(back.days[i].bytes, (uint64_t)want[i] * 10);
-        assert_int_equal(back.days[i].crc, 0xdeadbeef);
+        assert_int_equal(back.days[i].run[0].crc, 0xdeadbeef);
     }
     assert_true(ct__store_find(&back, 18344) == 1);
     assert_true(ct__store_find(&back, 18345) == -1);
@@ -67,7 +73,9 @@ static void damaged_manifest_is_an_error(void **state)
     ct_store st;
     ct_err err;
     assert_int_equal(ct__store_load(dir, &st, &err), CT_OK);
-    ct_store_day d = {.day = 5, .file = "d5-g1.seg", .bytes = 1, .crc = 2, .events = 3};
+    ct_store_run run = {.file = "d5-g1.seg", .bytes = 1, .crc = 2, .events = 3};
+    ct_store_day d;
+    ct__store_day_single(&d, 5, &run);
     ct__store_set(&st, &d);
     assert_int_equal(ct__store_commit(&st, &err), CT_OK);
     ct__store_free(&st);
@@ -92,11 +100,69 @@ static void damaged_manifest_is_an_error(void **state)
     free(dir);
 }
 
+/* A day of several runs: kept in order with its totals, written as
+ * version 2; version 1 (older writers) never lists a day twice. */
+static void days_of_runs(void **state)
+{
+    (void)state;
+    char *dir = make_data_dir();
+    ct_store st;
+    ct_err err;
+    assert_int_equal(ct__store_load(dir, &st, &err), CT_OK);
+    ct_store_run a = {.file = "d9-g1.seg", .bytes = 100, .crc = 1, .events = 10};
+    ct_store_run b = {.file = "d9-g2.seg", .bytes = 50, .crc = 2, .events = 4};
+    ct_store_run c = {.file = "d8-g2.seg", .bytes = 7, .crc = 3, .events = 1};
+    ct_store_day d;
+    ct__store_day_single(&d, 9, &a);
+    ct__store_day_add_run(&d, &b);
+    ct__store_set(&st, &d);
+    ct__store_day_single(&d, 8, &c);
+    ct__store_set(&st, &d);
+    assert_int_equal(ct__store_commit(&st, &err), CT_OK);
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/store/MANIFEST", dir);
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &text, &len, &err), CT_OK);
+    assert_memory_equal(text, "celltrace-manifest 2\n", 21);
+    ct_store back;
+    assert_int_equal(ct__store_load(dir, &back, &err), CT_OK);
+    assert_int_equal(back.n_days, 2);
+    const ct_store_day *nine = &back.days[ct__store_find(&back, 9)];
+    assert_int_equal(nine->n_runs, 2);
+    assert_string_equal(nine->run[0].file, "d9-g1.seg");
+    assert_string_equal(nine->run[1].file, "d9-g2.seg");
+    assert_int_equal(nine->events, 14);
+    assert_int_equal(nine->bytes, 150);
+    assert_int_equal(ct__store_day_generation(nine), 2);
+    assert_true(ct__store_names(&back, "d9-g2.seg") && !ct__store_names(&back, "d9-g3.seg"));
+    ct__store_free(&back);
+    /* the same text as version 1 (its crc recomputed) is refused */
+    text[19] = '1';
+    char *end = strstr(text, "end ");
+    snprintf(end, 14, "end %08x\n", (unsigned)crc32(0L, (const Bytef *)text, (uInt)(end - text)));
+    assert_int_equal(ct__fs_write_file(path, text, (size_t)(end - text) + 13, 0600, &err), CT_OK);
+    assert_int_equal(ct__store_load(dir, &back, &err), CT_ECORRUPT);
+    assert_non_null(strstr(err.msg, "listed too often"));
+    ct__store_free(&back);
+    /* one run again: written as version 1, readable by older versions */
+    ct__store_day_single(&d, 9, &a);
+    ct__store_set(&st, &d);
+    assert_int_equal(ct__store_commit(&st, &err), CT_OK);
+    ct__free(text);
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &text, &len, &err), CT_OK);
+    assert_memory_equal(text, "celltrace-manifest 1\n", 21);
+    ct__free(text);
+    ct__store_free(&st);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commit_and_reload),
         cmocka_unit_test(damaged_manifest_is_an_error),
+        cmocka_unit_test(days_of_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

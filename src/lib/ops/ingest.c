@@ -10,9 +10,11 @@
  *
  * Commit order (docs/ARCHITECTURE.md, crash safety):
  *   1. new subscribers are appended to subscribers.dat and fsync'd;
- *   2. each touched day is sealed: its live segment (if any) is decoded,
- *      merged with the new events, sorted, deduplicated and written as a
- *      new segment file (fsync'd, renamed, folder fsync'd);
+ *   2. each touched day is sealed: its new events are sorted and
+ *      deduplicated, those its stored runs hold are dropped, and the rest
+ *      is written as a new run of the day, or, past CT_DAY_RUNS_LIVE runs,
+ *      merged with them into one new file (fsync'd, renamed, folder
+ *      fsync'd; store.h);
  *   3. one atomic manifest replacement makes every new segment live;
  *   4. superseded segments and the staging folder are removed.
  * A crash before 3 leaves the old manifest and only unreferenced files,
@@ -28,6 +30,7 @@
 #include "alloc.h"
 #include "celltrace_cluster.h"
 #include "csv.h"
+#include "dayruns.h"
 #include "db.h"
 #include "error.h"
 #include "fsio.h"
@@ -482,71 +485,173 @@ static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n,
     return rc;
 }
 
+/* The name of a run this commit writes for day: one file per day and
+ * generation, so a name is never used twice. */
+static void new_run(const ct_store *st, int64_t day, uint32_t events, ct_store_run *run)
+{
+    memset(run, 0, sizeof *run);
+    run->events = events;
+    snprintf(run->file, sizeof run->file, "d%lld-g%llu.seg", (long long)day,
+             (unsigned long long)st->generation + 1);
+}
+
+/* A subscriber's events in a stored run, up to second `until`, in the
+ * run's order, into *known (points into *pts); -1 if the stream is
+ * damaged. */
+static int stored_events(const ct_segment *seg, uint32_t sub, uint32_t until, ct_event **known,
+                         size_t *cap, ct_point **pts, size_t *cap_pts, uint32_t *n)
+{
+    *n = 0;
+    ct_sub_cursor c;
+    if (!ct__seg_sub_open(seg, sub, &c))
+        return 0;
+    ct_event e;
+    ct_point pt;
+    int got;
+    while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1 && e.tod <= until) {
+        CT_GROW(*known, *n + 1, *cap);
+        CT_GROW(*pts, *n + 1, *cap_pts);
+        e.sub = sub;
+        if (e.kind) {
+            (*pts)[*n] = pt;
+            e.place = *n;
+        }
+        (*known)[(*n)++] = e;
+    }
+    return got < 0 ? -1 : 0;
+}
+
+/* Drops from ev[0..*n) (SPEC 4.1 order) the events that a stored run of
+ * the day holds, comparing each subscriber's new events with that
+ * subscriber's stored ones only, and only in runs whose span of seconds
+ * meets the new events': a delivery costs its own subscribers' reading,
+ * not a decode of the day. */
+static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct_catalog *cat,
+                           ct_event *ev, uint32_t *n, const ct_point *pts, ct_err *err)
+{
+    uint32_t from = CT_DAY_S, to = 0;
+    for (uint32_t i = 0; i < *n; i++) {
+        if (ev[i].tod < from)
+            from = ev[i].tod;
+        if (ev[i].tod + 1 > to)
+            to = ev[i].tod + 1;
+    }
+    ct_event *known = NULL;
+    ct_point *known_pts = NULL;
+    size_t cap = 0, cap_pts = 0;
+    ct_code rc = CT_OK;
+    for (uint32_t r = 0; r < day->n_runs && *n && !rc; r++) {
+        char *path = ct__store_path(st, day->run[r].file);
+        ct_segment seg;
+        rc = ct__seg_open(path, 0, &seg, err);
+        ct__free(path);
+        if (rc)
+            break;
+        int recorded = seg.tod_to > 0;
+        if (recorded && (seg.tod_from >= to || from >= seg.tod_to)) {
+            ct__seg_close(&seg);
+            continue;
+        }
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < *n && !rc;) { /* one subscriber's new events: [i, j) */
+            uint32_t j = i + 1;
+            while (j < *n && ev[j].sub == ev[i].sub)
+                j++;
+            uint32_t n_known;
+            if (stored_events(&seg, ev[i].sub, ev[j - 1].tod, &known, &cap, &known_pts, &cap_pts,
+                              &n_known) < 0)
+                rc = ct__fail(err, CT_ECORRUPT, "%s: a subscriber's events are damaged",
+                              day->run[r].file);
+            uint32_t left = n_known ? ct__seal_drop_known(ev + i, j - i, pts, known, n_known,
+                                                          known_pts, cat)
+                                    : j - i;
+            memmove(ev + kept, ev + i, left * sizeof *ev);
+            kept += left;
+            i = j;
+        }
+        if (!rc)
+            *n = kept;
+        ct__seg_close(&seg);
+    }
+    ct__free(known);
+    ct__free(known_pts);
+    return rc;
+}
+
+/* Seals one day's new events. A day not stored yet becomes one file. For
+ * a stored day, the events its runs already hold are dropped (the dedupe
+ * of SPEC 3.2, exact without sorting the day again), and what is left
+ * becomes a new run: a delivery costs what it brings, not its day. When
+ * the day would pass CT_DAY_RUNS_LIVE runs, all of them and the new
+ * events are merged into one file instead, as a day was always sealed;
+ * ct_compact does the same later, out of the delivery's way. */
 static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
 {
     ct_store *st = &in->db->store;
-    ct_segment old;
+    const ct_catalog *cat = in->db->cat;
     int64_t live = ct__store_find(st, d->day);
-    ct_code rc = CT_OK;
-    int old_open = 0;
-    if (live >= 0) {
-        char *p = ct__store_path(st, st->days[live].file);
-        rc = ct__seg_open(p, 1, &old, err);
-        ct__free(p);
-        if (rc)
-            return rc;
-        old_open = 1;
-    }
+    ct_store_day *old = live >= 0 ? &st->days[live] : NULL;
+    int merging = old && old->n_runs >= CT_DAY_RUNS_LIVE;
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
-    uint64_t n, np;
-    uint32_t n_old = 0, np_old = 0;
-    if (live >= 0)
-        rc = ct__seg_decode(&old, &old_ev, &n_old, &old_pts, &np_old, err);
+    uint64_t n = 0, np = 0;
+    uint32_t n_old = 0, np_old = 0, run_first[CT_DAY_RUNS_MAX + 1];
+    ct_code rc = CT_OK;
+    /* merging copies the runs forward: check every byte of them first */
+    if (merging)
+        rc = ct__day_decode(st, old, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
     if (!rc)
         rc = gather_day(in, d, &ev, &n, &pts, &np, n_old, np_old, err);
-    if (!rc && n + n_old >= UINT32_MAX - 1)
+    if (!rc && n + (old ? old->events : 0) >= UINT32_MAX - 1)
         rc = ct__fail(err, CT_ELIMIT, "day %lld has too many events", (long long)d->day);
     if (rc)
         goto out;
-    for (uint32_t i = 0; i < n_old; i++) { /* the stored events join the new ones */
-        ev[n + i] = old_ev[i];
-        if (old_ev[i].kind)
-            ev[n + i].place += (uint32_t)np;
+    uint32_t fresh = ct__seal_sort_unique(ev, (uint32_t)n, pts, cat);
+    if (merging) {
+        for (uint32_t r = 0; r < old->n_runs; r++)
+            fresh = ct__seal_drop_known(ev, fresh, pts, old_ev + run_first[r],
+                                        run_first[r + 1] - run_first[r], old_pts, cat);
+    } else if (old) {
+        rc = drop_stored(st, old, cat, ev, &fresh, pts, err);
+        if (rc)
+            goto out;
     }
-    ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
-    /* the stored day is in ev now: let its copy and its map go before the
-     * sort and the encoding, the two largest allocations of a seal */
+    in->sum.stored += fresh;
+    in->sum.duplicates += n - fresh;
+    if (fresh == 0)
+        goto out; /* nothing new: the day stays as it is, and so does its version */
+    ct_store_run run;
+    ct_store_day sd;
+    uint32_t count = fresh;
+    if (merging) { /* the stored runs join the new events */
+        for (uint32_t i = 0; i < n_old; i++) {
+            ev[fresh + i] = old_ev[i];
+            if (old_ev[i].kind)
+                ev[fresh + i].place += (uint32_t)np;
+        }
+        ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
+        count = ct__seal_sort_unique(ev, fresh + n_old, pts, cat);
+    }
+    /* let the stored day's copy go before the encoding, the largest
+     * allocation of a seal */
     ct__free(old_ev);
     ct__free(old_pts);
     old_ev = NULL;
     old_pts = NULL;
-    if (old_open) {
-        ct__seg_close(&old);
-        old_open = 0;
-    }
-    uint32_t total = (uint32_t)(n + n_old);
-    uint32_t unique = ct__seal_sort_unique(ev, total, pts, in->db->cat);
-    in->sum.stored += unique - n_old;
-    in->sum.duplicates += total - unique;
-    if (live >= 0 && unique == n_old)
-        goto out; /* nothing new: the live segment stays, and so does its version */
-    ct_store_day sd;
-    memset(&sd, 0, sizeof sd);
-    sd.day = d->day;
-    sd.events = unique;
-    snprintf(sd.file, sizeof sd.file, "d%lld-g%llu.seg", (long long)d->day,
-             (unsigned long long)st->generation + 1);
-    char *path = ct__store_path(st, sd.file);
-    rc = ct__seg_write(path, d->day, ev, unique, pts, &sd.bytes, &sd.crc, err);
+    new_run(st, d->day, count, &run);
+    char *path = ct__store_path(st, run.file);
+    rc = ct__seg_write(path, d->day, ev, count, pts, &run.bytes, &run.crc, err);
     ct__free(path);
-    if (!rc) {
+    if (rc)
+        goto out;
+    if (old && !merging) {
+        ct__store_day_add_run(old, &run);
+    } else {
+        ct__store_day_single(&sd, d->day, &run);
         ct__store_set(st, &sd);
-        in->days_written++;
     }
+    in->days_written++;
 out:
-    if (old_open)
-        ct__seg_close(&old);
     ct__free(ev);
     ct__free(pts);
     ct__free(old_ev);
@@ -629,5 +734,7 @@ ct_code ct_ingest_commit(ct_ingest *in, ct_import_summary *sum, ct_err *err)
     ct_code rc = commit_batch(in, 0, 0, err);
     if (!rc)
         rc = apply_retention(in, err);
+    for (uint32_t i = 0; !rc && i < in->db->store.n_days; i++)
+        in->sum.days_of_runs += in->db->store.days[i].n_runs > 1;
     return end_batch(in, rc, sum, err);
 }

@@ -22,10 +22,12 @@
 #include "alloc.h"
 #include "celltrace_cluster.h"
 #include "cases.h"
+#include "dayruns.h"
 #include "db.h"
 #include "error.h"
 #include "fsio.h"
 #include "keys.h"
+#include "seal.h"
 #include "segment.h"
 #include "sqlvfs.h"
 
@@ -148,23 +150,69 @@ static void check_segment_refs(checker *k, const char *path, const ct_segment *s
     ct__free(pts);
 }
 
+/* A day of several runs: no event in two of them (ingest drops what a
+ * day holds before it writes a run; an event stored twice would count
+ * twice in stats and purge). */
+static void check_runs_apart(checker *k, const ct_store_day *d)
+{
+    ct_event *ev;
+    ct_point *pts;
+    uint32_t n, np, run_first[CT_DAY_RUNS_MAX + 1];
+    ct_err err;
+    char what[64];
+    snprintf(what, sizeof what, "the runs of day %lld", (long long)d->day);
+    if (ct__day_decode(&k->db->store, d, 0, &ev, &n, &pts, &np, run_first, &err) != CT_OK)
+        return; /* each run's own damage is reported by check_segments */
+    uint32_t unique = ct__seal_sort_unique(ev, n, pts, k->db->cat);
+    if (unique != n)
+        problem(k, what, "hold %u events more than once", n - unique);
+    ct__free(ev);
+    ct__free(pts);
+}
+
+/* Is file still named by the manifest on disk? A reader takes no lock:
+ * a writer (an ingest, a compaction) may have replaced it meanwhile. */
+static int still_live(const checker *k, const char *file)
+{
+    ct_store now;
+    if (ct__store_load(k->db->dir, &now, NULL) != CT_OK) {
+        ct__store_free(&now);
+        return 1; /* a damaged manifest is reported where it is read */
+    }
+    int named = ct__store_names(&now, file);
+    ct__store_free(&now);
+    return named;
+}
+
 static void check_segments(checker *k)
 {
     const ct_store *st = &k->db->store;
     for (uint32_t i = 0; i < st->n_days; i++) {
         const ct_store_day *d = &st->days[i];
-        char *path = ct__store_path(st, d->file);
-        ct_segment seg;
-        ct_err err;
-        if (ct__seg_open(path, 1, &seg, &err) != CT_OK) {
-            problem(k, path, "%s", err.msg);
-        } else {
-            if (seg.day != d->day || seg.n_events != d->events || seg.map.len != d->bytes)
-                problem(k, path, "does not match its manifest entry (day, events or size)");
-            check_segment_refs(k, path, &seg);
-            ct__seg_close(&seg);
+        int runs_ok = 1;
+        for (uint32_t r = 0; r < d->n_runs; r++) {
+            const ct_store_run *run = &d->run[r];
+            char *path = ct__store_path(st, run->file);
+            ct_segment seg;
+            ct_err err;
+            ct_code rc = ct__seg_open(path, 1, &seg, &err);
+            if (rc == CT_ENOTFOUND && !still_live(k, run->file)) {
+                runs_ok = 0; /* replaced since the manifest was read: not damage */
+            } else if (rc) {
+                problem(k, path, "%s", err.msg);
+                runs_ok = 0;
+            } else {
+                if (seg.day != d->day || seg.n_events != run->events || seg.map.len != run->bytes) {
+                    problem(k, path, "does not match its manifest entry (day, events or size)");
+                    runs_ok = 0;
+                }
+                check_segment_refs(k, path, &seg);
+                ct__seg_close(&seg);
+            }
+            ct__free(path);
         }
-        ct__free(path);
+        if (d->n_runs > 1 && runs_ok)
+            check_runs_apart(k, d);
     }
 }
 
@@ -206,10 +254,8 @@ static void vault_finding(void *ud, int serious, const char *msg)
 
 static int named_live(const ct_store *st, const char *name)
 {
-    for (uint32_t i = 0; i < st->n_days; i++)
-        if (strcmp(st->days[i].file, name) == 0)
-            return 1;
-    return strcmp(name, "MANIFEST") == 0;
+    return ct__store_names(st, name) || strcmp(name, "MANIFEST") == 0 ||
+           strcmp(name, "merging") == 0; /* compaction's work folder (ct_compact) */
 }
 
 /* Files no manifest names: what a crashed writer left. */
@@ -245,6 +291,24 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
 
 /* ---- purge ------------------------------------------------------------------ */
 
+/* The latest second of day of any event in a segment, in *last. */
+static ct_code latest_tod(const ct_segment *seg, uint32_t *last)
+{
+    for (uint32_t i = 0; i < seg->n_subs; i++) { /* the latest of each subscriber's last event */
+        ct_sub_cursor c;
+        ct_event e;
+        ct_point pt;
+        int got;
+        ct__seg_sub_open(seg, seg->subdir[i].sub, &c);
+        while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1)
+            if (e.tod > *last)
+                *last = e.tod;
+        if (got < 0)
+            return CT_ECORRUPT;
+    }
+    return CT_OK;
+}
+
 /* The newest event time in the store (-1 when empty). */
 ct_code ct_newest_event(ct_db *db, int64_t *newest, ct_err *err)
 {
@@ -252,29 +316,25 @@ ct_code ct_newest_event(ct_db *db, int64_t *newest, ct_err *err)
     if (!db->store.n_days)
         return CT_OK;
     const ct_store_day *d = &db->store.days[db->store.n_days - 1];
-    char *path = ct__store_path(&db->store, d->file);
-    ct_segment seg;
-    ct_code rc = ct__seg_open(path, 0, &seg, err);
-    ct__free(path);
-    if (rc)
-        return rc;
     uint32_t last = 0;
-    for (uint32_t i = 0; i < seg.n_subs; i++) { /* the latest of each subscriber's last event */
-        ct_sub_cursor c;
-        ct_event e;
-        ct_point pt;
-        int got;
-        ct__seg_sub_open(&seg, seg.subdir[i].sub, &c);
-        while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1)
-            if (e.tod > last)
-                last = e.tod;
-        if (got < 0) {
-            ct__seg_close(&seg);
-            return ct__fail(err, CT_ECORRUPT, "the segment of day %lld is damaged", (long long)d->day);
+    for (uint32_t r = 0; r < d->n_runs; r++) { /* each run alone: no merged view needed */
+        char *path = ct__store_path(&db->store, d->run[r].file);
+        ct_segment seg;
+        ct_code rc = ct__seg_open(path, 0, &seg, err);
+        ct__free(path);
+        if (rc)
+            return rc;
+        if (seg.tod_to > 0) { /* recorded in the header: no decode */
+            if (seg.tod_to - 1 > last)
+                last = seg.tod_to - 1;
+        } else {
+            rc = latest_tod(&seg, &last);
         }
+        ct__seg_close(&seg);
+        if (rc)
+            return ct__fail(err, rc, "the segment of day %lld is damaged", (long long)d->day);
     }
     *newest = d->day * CT_DAY_S + last;
-    ct__seg_close(&seg);
     return CT_OK;
 }
 

@@ -16,12 +16,6 @@
 #include "error.h"
 #include "segment.h"
 
-static uint64_t file_generation(const char *file)
-{
-    const char *g = strstr(file, "-g");
-    return g ? strtoull(g + 2, NULL, 10) : 0;
-}
-
 ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, ct_err *err)
 {
     (void)err;
@@ -31,7 +25,7 @@ ct_code ct_data_version(ct_db *db, int64_t from, int64_t to, uint64_t *version, 
         const ct_store_day *d = &db->store.days[i];
         if (d->day < first || d->day > last)
             continue;
-        uint64_t g = file_generation(d->file);
+        uint64_t g = ct__store_day_generation(d);
         if (g > *version)
             *version = g;
     }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "dayruns.h"
 #include "error.h"
 #include "fsio.h"
 #include "keys.h"
@@ -228,13 +229,17 @@ ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **o
  * Each file is mapped once per process: RSS counts a page once per
  * mapping, so per-handle maps multiplied the trace's resident size by the
  * number of threads, and each handle repeated the opening checks. Entries
- * are keyed by the device and inode of the descriptor that was mapped,
- * and a lookup compares them with what is at the path now, so a handle
+ * are keyed by the device and inode of each run file of the day (one for
+ * a day of one file), taken from what is at the paths now, so a handle
  * never gets the map of a file the path no longer names. An inode number
- * cannot be reused while its file is mapped; an entry goes with its last
- * reference. */
+ * cannot be reused while its file is mapped, nor while a merged view of
+ * several runs is kept (their files are named by the manifest the view
+ * was built from, and run files are never rewritten: a new one has a new
+ * generation in its name). An entry goes with its last reference. */
 typedef struct shared_segment {
     ct_segment seg;
+    uint64_t ids[2 * CT_DAY_RUNS_MAX]; /* dev, ino of each run */
+    uint32_t n_ids;
     unsigned refs;
     struct shared_segment *next;
 } shared_segment;
@@ -242,21 +247,40 @@ typedef struct shared_segment {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static shared_segment *shared_segments;
 
-static shared_segment *shared_find(uint64_t dev, uint64_t ino)
+static shared_segment *shared_find(const uint64_t *ids, uint32_t n_ids)
 {
     for (shared_segment *s = shared_segments; s; s = s->next)
-        if (s->seg.map.dev == dev && s->seg.map.ino == ino)
+        if (s->n_ids == n_ids && memcmp(s->ids, ids, n_ids * sizeof *ids) == 0)
             return s;
     return NULL;
 }
 
-/* The segment at path, mapped and checked (quick checks) once per process. */
-static ct_segment *segment_acquire(const char *path, ct_code *rc, ct_err *err)
+/* The device and inode of each of day d's run files; 0 if one is gone. */
+static int day_ids(const ct_store *st, const ct_store_day *d, uint64_t *ids)
 {
-    struct stat st;
+    for (uint32_t r = 0; r < d->n_runs; r++) {
+        char *path = ct__store_path(st, d->run[r].file);
+        struct stat sb;
+        int ok = stat(path, &sb) == 0;
+        ct__free(path);
+        if (!ok)
+            return 0;
+        ids[2 * r] = (uint64_t)sb.st_dev;
+        ids[2 * r + 1] = (uint64_t)sb.st_ino;
+    }
+    return 1;
+}
+
+/* Day d's segment, mapped and checked (quick checks) once per process;
+ * for a day of several runs, their merged view (dayruns.h). */
+static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc, ct_err *err)
+{
+    uint64_t ids[2 * CT_DAY_RUNS_MAX];
+    uint32_t n_ids = 2 * d->n_runs;
     shared_segment *s = NULL;
+    int known = day_ids(&db->store, d, ids);
     pthread_mutex_lock(&shared_lock);
-    if (stat(path, &st) == 0 && (s = shared_find((uint64_t)st.st_dev, (uint64_t)st.st_ino)))
+    if (known && (s = shared_find(ids, n_ids)))
         s->refs++;
     pthread_mutex_unlock(&shared_lock);
     if (s) {
@@ -264,13 +288,26 @@ static ct_segment *segment_acquire(const char *path, ct_code *rc, ct_err *err)
         return &s->seg;
     }
     shared_segment *mine = ct__calloc(1, sizeof *mine);
-    *rc = ct__seg_open(path, 0, &mine->seg, err);
+    if (d->n_runs == 1) {
+        char *path = ct__store_path(&db->store, d->run[0].file);
+        *rc = ct__seg_open(path, 0, &mine->seg, err);
+        ct__free(path);
+        ids[0] = mine->seg.map.dev; /* what was mapped, whatever the stat saw */
+        ids[1] = mine->seg.map.ino;
+    } else if (!known) {
+        *rc = ct__fail(err, CT_ENOTFOUND, "a run of day %lld is gone (replaced by a writer)",
+                       (long long)d->day);
+    } else {
+        *rc = ct__day_merge_in_memory(&db->store, d, db->cat, &mine->seg, err);
+    }
     if (*rc) {
         ct__free(mine);
         return NULL;
     }
+    memcpy(mine->ids, ids, n_ids * sizeof *ids);
+    mine->n_ids = n_ids;
     pthread_mutex_lock(&shared_lock);
-    s = shared_find(mine->seg.map.dev, mine->seg.map.ino);
+    s = shared_find(mine->ids, n_ids);
     if (s) { /* another handle mapped it meanwhile */
         s->refs++;
     } else {
@@ -313,7 +350,7 @@ static void segment_release(ct_segment *seg)
  * retired references are dropped by ct__db_segments_release at a
  * top-level call. */
 struct ct_seg_slot {
-    char file[64];
+    char key[CT_DAY_RUNS_MAX * 64]; /* the day's run files, joined by '+' */
     int state; /* 0 not opened, 1 open, -1 failed (rc says why) */
     ct_code rc;
     ct_segment *seg;
@@ -339,15 +376,38 @@ ct_code ct__db_reload(ct_db *db, ct_err *err)
     return rc ? rc : ct__catalog_load(db->cat, err);
 }
 
+/* A slot's key: the names of a day's runs. */
+static void day_key(const ct_store_day *d, char *key, size_t cap)
+{
+    size_t n = 0;
+    key[0] = '\0';
+    for (uint32_t r = 0; r < d->n_runs && n < cap; r++)
+        n += (size_t)snprintf(key + n, cap - n, "%s%s", r ? "+" : "", d->run[r].file);
+}
+
+/* Is key day_key(d)? Without formatting: this runs for every lookup. */
+static int key_names(const char *key, const ct_store_day *d)
+{
+    for (uint32_t r = 0; r < d->n_runs; r++) {
+        if (r && *key++ != '+')
+            return 0;
+        size_t len = strlen(d->run[r].file);
+        if (strncmp(key, d->run[r].file, len) != 0)
+            return 0;
+        key += len;
+    }
+    return *key == '\0';
+}
+
 /* Rebuilds the slots for the current day list, keeping what is open. */
 static void sync_slots(ct_db *db)
 {
     uint32_t n = db->store.n_days;
     ct_seg_slot *fresh = ct__calloc(n + 1, sizeof *fresh);
     for (uint32_t i = 0; i < n; i++) {
-        snprintf(fresh[i].file, sizeof fresh[i].file, "%s", db->store.days[i].file);
+        day_key(&db->store.days[i], fresh[i].key, sizeof fresh[i].key);
         for (uint32_t j = 0; j < db->n_slots; j++)
-            if (db->slots[j].state == 1 && strcmp(db->slots[j].file, fresh[i].file) == 0) {
+            if (db->slots[j].state == 1 && strcmp(db->slots[j].key, fresh[i].key) == 0) {
                 fresh[i].state = 1;
                 fresh[i].seg = db->slots[j].seg;
                 db->slots[j].state = 0; /* moved */
@@ -362,20 +422,50 @@ static void sync_slots(ct_db *db)
     db->n_slots = n;
 }
 
+/* A reader's day file vanished: if the manifest on disk holds the same
+ * days with the same events, a compaction only reorganised them (no data
+ * changed), so the reader takes the new files in place and goes on. Any
+ * other change is a new state of the data: the caller's retry (run_trace)
+ * starts over, so one answer never mixes two states. The day array is
+ * updated in place: callers may hold pointers into it. */
+static int follow_compaction(ct_db *db)
+{
+    if (db->writable) /* a writer holds the lock: nothing changes under it */
+        return 0;
+    ct_store now;
+    if (ct__store_load(db->dir, &now, NULL) != CT_OK) {
+        ct__store_free(&now);
+        return 0;
+    }
+    int same = now.n_days == db->store.n_days;
+    for (uint32_t i = 0; same && i < now.n_days; i++)
+        same = now.days[i].day == db->store.days[i].day && now.days[i].events == db->store.days[i].events;
+    if (same) {
+        memcpy(db->store.days, now.days, now.n_days * sizeof *now.days);
+        db->store.generation = now.generation;
+    }
+    ct__store_free(&now);
+    return same;
+}
+
 const ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *err)
 {
     *rc = CT_OK;
     int64_t i = ct__store_find(&db->store, day);
     if (i < 0)
         return NULL;
-    if (db->n_slots != db->store.n_days || strcmp(db->slots[i].file, db->store.days[i].file) != 0)
+    if (db->n_slots != db->store.n_days || !key_names(db->slots[i].key, &db->store.days[i]))
         sync_slots(db);
     ct_seg_slot *s = &db->slots[i];
     if (s->state == 0) {
-        char *path = ct__store_path(&db->store, s->file);
-        s->seg = segment_acquire(path, rc, err);
+        s->seg = segment_acquire(db, &db->store.days[i], rc, err);
+        if (*rc == CT_ENOTFOUND && follow_compaction(db)) {
+            ct__err_clear(err);
+            sync_slots(db);
+            s = &db->slots[i];
+            s->seg = segment_acquire(db, &db->store.days[i], rc, err);
+        }
         s->rc = *rc;
-        ct__free(path);
         s->state = *rc ? -1 : 1;
         return s->seg;
     }

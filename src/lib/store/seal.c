@@ -46,17 +46,19 @@ static int cmp_double(double a, double b)
     return a < b ? -1 : a > b;
 }
 
-/* Full order of two events with the same (sub, tod, kind). */
-static int cmp_tie(const tie_ctx *k, const ct_event *a, const ct_event *b)
+/* Full order of two events with the same (sub, tod, kind), each with
+ * its own point array. */
+static int cmp_tie_apart(const ct_catalog *cat, const ct_event *a, const ct_point *a_points,
+                         const ct_event *b, const ct_point *b_points)
 {
     if (!a->kind) {
         /* without a catalogue (unit tests) the loc id stands for the rank */
-        const ct_cell *ca = k->cat ? ct__catalog_cell(k->cat, a->place) : NULL;
-        const ct_cell *cb = k->cat ? ct__catalog_cell(k->cat, b->place) : NULL;
+        const ct_cell *ca = cat ? ct__catalog_cell(cat, a->place) : NULL;
+        const ct_cell *cb = cat ? ct__catalog_cell(cat, b->place) : NULL;
         uint32_t ra = ca ? ca->rank : a->place, rb = cb ? cb->rank : b->place;
         return ra < rb ? -1 : ra > rb;
     }
-    const ct_point *pa = &k->points[a->place], *pb = &k->points[b->place];
+    const ct_point *pa = &a_points[a->place], *pb = &b_points[b->place];
     int c = cmp_double(pa->lat, pb->lat);
     if (!c)
         c = cmp_double(pa->lon, pb->lon);
@@ -65,6 +67,11 @@ static int cmp_tie(const tie_ctx *k, const ct_event *a, const ct_event *b)
     if (!c)
         c = pa->op < pb->op ? -1 : pa->op > pb->op;
     return c;
+}
+
+static int cmp_tie(const tie_ctx *k, const ct_event *a, const ct_event *b)
+{
+    return cmp_tie_apart(k->cat, a, k->points, b, k->points);
 }
 
 /* Insertion sort of a short run of equal primary keys. */
@@ -83,7 +90,7 @@ static void sort_run(const tie_ctx *k, ct_event *ev, uint32_t n)
 
 /* A run can be long only for hostile input (many events of one phone in
  * one second); qsort keeps that O(n log n). */
-static const tie_ctx *qsort_ctx;
+static _Thread_local const tie_ctx *qsort_ctx; /* merged views are built on any thread */
 static int cmp_tie_qsort(const void *a, const void *b)
 {
     return cmp_tie(qsort_ctx, a, b);
@@ -110,6 +117,29 @@ uint32_t ct__seal_sort_unique(ct_event *ev, uint32_t n, const ct_point *points,
             if (m == i || cmp_tie(&k, &ev[m], &ev[out - 1]) != 0)
                 ev[out++] = ev[m];
         i = j;
+    }
+    return out;
+}
+
+uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, const ct_event *known,
+                             uint32_t n_known, const ct_point *known_points, const ct_catalog *cat)
+{
+    uint32_t out = 0, j = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int c = 1;
+        while (j < n_known) {
+            uint64_t a = primary_key(&ev[i]), b = primary_key(&known[j]);
+            c = a < b ? -1 : a > b;
+            if (!c)
+                c = cmp_tie_apart(cat, &ev[i], points, &known[j], known_points);
+            if (c <= 0)
+                break;
+            j++;
+        }
+        if (c == 0)
+            j++; /* a stored event: not kept */
+        else
+            ev[out++] = ev[i];
     }
     return out;
 }

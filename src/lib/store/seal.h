@@ -18,4 +18,10 @@
 uint32_t ct__seal_sort_unique(ct_event *ev, uint32_t n, const ct_point *points,
                               const ct_catalog *cat);
 
+/* Removes from ev (SPEC 4.1 order, no duplicates) every event that
+ * `known` holds (in the same order, no duplicates; a stored run), keeping
+ * the order; returns the new count. Points are each array's own. */
+uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, const ct_event *known,
+                             uint32_t n_known, const ct_point *known_points, const ct_catalog *cat);
+
 #endif

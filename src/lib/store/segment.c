@@ -20,9 +20,12 @@
 #include "segment.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include "alloc.h"
@@ -54,7 +57,7 @@ typedef struct seg_header {
     uint32_t n_cell_blocks, n_tile_blocks;
     uint64_t file_size;
     section_info sections[CT_SEG_SECTIONS];
-    uint64_t reserved;
+    uint32_t tod_from, tod_to; /* [first, last + 1) second of its events; 0, 0 before 2026-12 */
 } seg_header;
 
 _Static_assert(sizeof(seg_header) == CT_SEG_HEADER, "segment header is 288 bytes");
@@ -289,6 +292,12 @@ static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const 
         }
     }
     dir[n_subs] = (ct_subdir_entry){CT_GAP_OPEN, (uint32_t)s.n, 0};
+    for (uint32_t i = 0; i < n; i++) { /* the span of the day the events cover */
+        if (i == 0 || ev[i].tod < b->h.tod_from)
+            b->h.tod_from = ev[i].tod;
+        if (ev[i].tod + 1 > b->h.tod_to)
+            b->h.tod_to = ev[i].tod + 1;
+    }
     b->h.n_events = n;
     b->h.n_subs = n_subs;
     b->h.n_points = n_points;
@@ -382,6 +391,23 @@ static void build_tiles(built *b, place_item *ti, const ct_point *pts)
     set_section(b, SEC_LEVELS, levels, CT_GRID_LEVELS * sizeof *levels);
 }
 
+/* Places the sections (each 8-aligned after the header) and fills in
+ * their checksums, the file size and the header's own checksum. */
+static void lay_out(built *b)
+{
+    static const uint8_t nothing[1];
+    uint64_t off = CT_SEG_HEADER;
+    for (int s = 0; s < CT_SEG_SECTIONS; s++) {
+        off += -off & 7;
+        b->h.sections[s].off = off;
+        b->h.sections[s].crc = crc_of(b->sec[s] ? b->sec[s] : nothing, b->h.sections[s].len);
+        off += b->h.sections[s].len;
+    }
+    b->h.file_size = off;
+    b->h.header_crc = 0;
+    b->h.header_crc = crc_of(&b->h, sizeof b->h);
+}
+
 static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t *crc, ct_err *err)
 {
     ct_wfile f;
@@ -389,24 +415,16 @@ static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t 
     if (rc)
         return rc;
     static const uint8_t zeros[CT_SEG_HEADER];
-    rc = ct__fs_write(&f, zeros, sizeof zeros, err);
+    lay_out(b);
+    rc = ct__fs_write(&f, &b->h, sizeof b->h, err);
     uint64_t off = CT_SEG_HEADER;
     for (int s = 0; s < CT_SEG_SECTIONS && !rc; s++) {
-        size_t pad = (size_t)(-off & 7); /* every section starts 8-aligned */
-        if (pad)
-            rc = ct__fs_write(&f, zeros, pad, err);
-        off += pad;
-        b->h.sections[s].off = off;
-        b->h.sections[s].crc = crc_of(b->sec[s] ? b->sec[s] : zeros, b->h.sections[s].len);
+        if (b->h.sections[s].off > off)
+            rc = ct__fs_write(&f, zeros, b->h.sections[s].off - off, err);
         if (!rc && b->h.sections[s].len)
             rc = ct__fs_write(&f, b->sec[s], b->h.sections[s].len, err);
-        off += b->h.sections[s].len;
+        off = b->h.sections[s].off + b->h.sections[s].len;
     }
-    b->h.file_size = off;
-    b->h.header_crc = 0;
-    b->h.header_crc = crc_of(&b->h, sizeof b->h);
-    if (!rc)
-        rc = ct__fs_pwrite(&f, &b->h, sizeof b->h, 0, err);
     if (rc) {
         ct__fs_discard(&f);
         return rc;
@@ -416,29 +434,74 @@ static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t 
     return ct__fs_commit(&f, err);
 }
 
+/* The sections of a day's segment, encoded; ct__free each b->sec. */
+static ct_code build(built *b, int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
+                     ct_err *err)
+{
+    memset(b, 0, sizeof *b);
+    memcpy(b->h.magic, MAGIC, sizeof MAGIC);
+    b->h.version = 2;
+    b->h.day = day;
+    place_item *ci = ct__calloc((size_t)n + 1, sizeof *ci), *ti = ct__calloc((size_t)n + 1, sizeof *ti);
+    build_by_subscriber(b, ev, n, points, ci, ti);
+    build_cells(b, ci);
+    build_tiles(b, ti, points);
+    ct__free(ci);
+    ct__free(ti);
+    for (int s = 0; s < CT_SEG_SECTIONS; s++)
+        if (b->h.sections[s].len > UINT32_MAX - 1)
+            return ct__fail(err, CT_ELIMIT, "day %lld: a section of its segment passes 4 GiB", (long long)day);
+    return CT_OK;
+}
+
+static void free_built(built *b)
+{
+    for (int s = 0; s < CT_SEG_SECTIONS; s++)
+        ct__free(b->sec[s]);
+}
+
 ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err)
 {
     built b;
-    memset(&b, 0, sizeof b);
-    memcpy(b.h.magic, MAGIC, sizeof MAGIC);
-    b.h.version = 2;
-    b.h.day = day;
-    place_item *ci = ct__calloc((size_t)n + 1, sizeof *ci), *ti = ct__calloc((size_t)n + 1, sizeof *ti);
-    build_by_subscriber(&b, ev, n, points, ci, ti);
-    build_cells(&b, ci);
-    build_tiles(&b, ti, points);
-    ct__free(ci);
-    ct__free(ti);
-    ct_code rc = CT_OK;
-    for (int s = 0; s < CT_SEG_SECTIONS; s++)
-        if (b.h.sections[s].len > UINT32_MAX - 1)
-            rc = ct__fail(err, CT_ELIMIT, "day %lld: a section of its segment passes 4 GiB", (long long)day);
+    ct_code rc = build(&b, day, ev, n, points, err);
     if (!rc)
         rc = write_built(path, &b, size, crc, err);
-    for (int s = 0; s < CT_SEG_SECTIONS; s++)
-        ct__free(b.sec[s]);
+    free_built(&b);
     return rc;
+}
+
+static ct_code open_mapped(const char *name, int verify_all, ct_segment *seg, ct_err *err);
+
+ct_code ct__seg_in_memory(int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
+                          ct_segment *seg, ct_err *err)
+{
+    memset(seg, 0, sizeof *seg);
+    built b;
+    ct_code rc = build(&b, day, ev, n, points, err);
+    if (rc) {
+        free_built(&b);
+        return rc;
+    }
+    lay_out(&b);
+    /* an anonymous map, so that ct__seg_close unmaps it as it unmaps a file */
+    void *mem = mmap(NULL, b.h.file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        free_built(&b);
+        return ct__fail_errno(err, CT_ENOMEM, errno, "day %lld: no memory for its merged runs",
+                              (long long)day);
+    }
+    memcpy(mem, &b.h, sizeof b.h); /* the padding stays zero, as in a file */
+    for (int s = 0; s < CT_SEG_SECTIONS; s++)
+        if (b.h.sections[s].len)
+            memcpy((uint8_t *)mem + b.h.sections[s].off, b.sec[s], b.h.sections[s].len);
+    free_built(&b);
+    mprotect(mem, b.h.file_size, PROT_READ);
+    seg->map.data = mem;
+    seg->map.len = b.h.file_size;
+    char name[64];
+    snprintf(name, sizeof name, "the merged runs of day %lld", (long long)day);
+    return open_mapped(name, 0, seg, err);
 }
 
 /* ---- opening ------------------------------------------------------------------ */
@@ -524,12 +587,10 @@ static void point_sections(ct_segment *seg, const seg_header *h)
 #undef AT
 }
 
-ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *err)
+/* The checks of ct__seg_open on a segment already in seg->map. */
+static ct_code open_mapped(const char *path, int verify_all, ct_segment *seg, ct_err *err)
 {
-    memset(seg, 0, sizeof *seg);
-    ct_code rc = ct__fs_map(path, &seg->map, err);
-    if (rc)
-        return rc;
+    ct_code rc;
     seg_header h;
     if (seg->map.len < sizeof h) {
         rc = ct__fail(err, CT_ECORRUPT, "%s: too short for a segment", path);
@@ -539,7 +600,8 @@ ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *
     uint32_t stored_crc = h.header_crc;
     h.header_crc = 0;
     if (memcmp(h.magic, MAGIC, sizeof MAGIC) || h.version != 2 || crc_of(&h, sizeof h) != stored_crc ||
-        h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX) {
+        h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX ||
+        h.tod_to > CT_DAY_S || h.tod_from > h.tod_to) {
         rc = ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
         goto out;
     }
@@ -554,12 +616,21 @@ ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *
     seg->n_tiles = h.n_tiles;
     seg->n_cell_blocks = h.n_cell_blocks;
     seg->n_tile_blocks = h.n_tile_blocks;
+    seg->tod_from = h.tod_from;
+    seg->tod_to = h.tod_to;
     point_sections(seg, &h);
     rc = check_directories(path, seg, err);
 out:
     if (rc)
         ct__seg_close(seg);
     return rc;
+}
+
+ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *err)
+{
+    memset(seg, 0, sizeof *seg);
+    ct_code rc = ct__fs_map(path, &seg->map, err);
+    return rc ? rc : open_mapped(path, verify_all, seg, err);
 }
 
 void ct__seg_close(ct_segment *seg)

@@ -11,7 +11,8 @@
  *
  * Layout (little-endian; docs/FORMAT.md has the full byte tables):
  *   header, 288 bytes: magic "CTSEG02\n", version, header crc32, day,
- *     counts, file size, and a table of 9 sections {offset, length, crc32}
+ *     counts, file size, a table of 9 sections {offset, length, crc32},
+ *     and the span of seconds its events cover
  *   S0 subscriber directory (n_subs + 1) x {u32 sub, u32 offset in S1,
  *                            u32 0}: sentinel {0xFFFFFFFF, |S1|, 0}
  *   S1 subscriber streams   each subscriber's events, varint-coded
@@ -89,6 +90,9 @@ typedef struct ct_segment {
     int64_t day;
     uint32_t n_events, n_subs, n_points, n_cells, n_cell_events, n_tiles;
     uint32_t n_cell_blocks, n_tile_blocks;
+    /* [tod_from, tod_to): the seconds of the day its events span; 0, 0
+     * when not recorded (segments written before 2026-12-02) */
+    uint32_t tod_from, tod_to;
     const ct_subdir_entry *subdir;
     const uint8_t *subs;       /* S1 */
     uint32_t subs_len;
@@ -109,6 +113,11 @@ typedef struct ct_segment {
  * *size and *crc describe the file. */
 ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
+
+/* Builds the segment of those events in memory (an anonymous map, which
+ * ct__seg_close releases): the view of a day stored as several runs. */
+ct_code ct__seg_in_memory(int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
+                          ct_segment *seg, ct_err *err);
 
 /* Maps and checks a segment: header, sizes and directories always; with
  * verify_all also every section's checksum. */

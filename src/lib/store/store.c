@@ -68,6 +68,32 @@ void ct__store_set(ct_store *st, const ct_store_day *d)
     st->n_days++;
 }
 
+void ct__store_day_single(ct_store_day *d, int64_t day, const ct_store_run *run)
+{
+    memset(d, 0, sizeof *d);
+    d->day = day;
+    ct__store_day_add_run(d, run);
+}
+
+void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run)
+{
+    d->run[d->n_runs++] = *run;
+    d->bytes += run->bytes;
+    d->events += run->events;
+}
+
+uint64_t ct__store_day_generation(const ct_store_day *d)
+{
+    uint64_t newest = 0;
+    for (uint32_t r = 0; r < d->n_runs; r++) {
+        const char *g = strstr(d->run[r].file, "-g");
+        uint64_t gen = g ? strtoull(g + 2, NULL, 10) : 0;
+        if (gen > newest)
+            newest = gen;
+    }
+    return newest;
+}
+
 void ct__store_drop(ct_store *st, int64_t day)
 {
     int64_t i = ct__store_find(st, day);
@@ -105,26 +131,38 @@ static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *
         return ct__fail(err, CT_ECORRUPT, "%s fails its checksum", path);
     *end_line = '\0';
     char *save = NULL;
-    int line_no = 0;
+    int line_no = 0, version = 0;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
-        ct_store_day d;
-        memset(&d, 0, sizeof d);
+        ct_store_run run;
+        memset(&run, 0, sizeof run);
         long long day;
         unsigned long long bytes, gen;
-        unsigned dcrc, events;
+        unsigned rcrc, events;
         if (line_no == 1) {
-            if (strcmp(line, "celltrace-manifest 1") != 0)
+            if (strcmp(line, "celltrace-manifest 1") == 0 || strcmp(line, "celltrace-manifest 2") == 0)
+                version = line[19] - '0';
+            else
                 return ct__fail(err, CT_ECORRUPT, "%s: unknown manifest version", path);
         } else if (sscanf(line, "generation %llu", &gen) == 1) {
             st->generation = gen;
-        } else if (sscanf(line, "day %lld %63s %llu %x %u", &day, d.file, &bytes, &dcrc, &events) == 5 &&
-                   valid_file_name(d.file) && day >= 0 && day <= CT_DAY_NUMBER_MAX) {
-            d.day = day;
-            d.bytes = bytes;
-            d.crc = dcrc;
-            d.events = events;
-            ct__store_set(st, &d);
+        } else if (sscanf(line, "day %lld %63s %llu %x %u", &day, run.file, &bytes, &rcrc, &events) == 5 &&
+                   valid_file_name(run.file) && day >= 0 && day <= CT_DAY_NUMBER_MAX) {
+            run.bytes = bytes;
+            run.crc = rcrc;
+            run.events = events;
+            int64_t i = ct__store_find(st, day);
+            if (i < 0) {
+                ct_store_day d;
+                ct__store_day_single(&d, day, &run);
+                ct__store_set(st, &d);
+            } else if (version < 2 || st->days[i].n_runs == CT_DAY_RUNS_MAX ||
+                       st->days[i].events + run.events > UINT32_MAX) {
+                return ct__fail(err, CT_ECORRUPT, "%s: line %d: day %lld is listed too often", path,
+                                line_no, day);
+            } else {
+                ct__store_day_add_run(&st->days[i], &run);
+            }
         } else {
             return ct__fail(err, CT_ECORRUPT, "%s: line %d is not understood", path, line_no);
         }
@@ -173,12 +211,18 @@ static char *manifest_text(const ct_store *st, size_t *len)
 {
     size_t cap = 256, n = 0;
     char *buf = ct__malloc(cap);
-    append_line(&buf, &n, &cap, "celltrace-manifest 1\ngeneration %llu\n",
+    int version = 1; /* a store without runs stays readable by older versions */
+    for (uint32_t i = 0; i < st->n_days; i++)
+        if (st->days[i].n_runs > 1)
+            version = 2;
+    append_line(&buf, &n, &cap, "celltrace-manifest %d\ngeneration %llu\n", version,
                 (unsigned long long)st->generation);
     for (uint32_t i = 0; i < st->n_days; i++) {
         const ct_store_day *d = &st->days[i];
-        append_line(&buf, &n, &cap, "day %lld %s %llu %08x %u\n", (long long)d->day, d->file,
-                    (unsigned long long)d->bytes, d->crc, d->events);
+        for (uint32_t r = 0; r < d->n_runs; r++)
+            append_line(&buf, &n, &cap, "day %lld %s %llu %08x %u\n", (long long)d->day,
+                        d->run[r].file, (unsigned long long)d->run[r].bytes, d->run[r].crc,
+                        d->run[r].events);
     }
     append_line(&buf, &n, &cap, "end %08x\n", (unsigned)crc32(0L, (const Bytef *)buf, (uInt)n));
     *len = n;
@@ -302,9 +346,15 @@ static int named(const ct_store *st, const char *name)
     uint64_t gen;
     if (strcmp(name, "MANIFEST") == 0 || pending_generation(name, &gen))
         return 1;
+    return ct__store_names(st, name);
+}
+
+int ct__store_names(const ct_store *st, const char *name)
+{
     for (uint32_t i = 0; i < st->n_days; i++)
-        if (strcmp(st->days[i].file, name) == 0)
-            return 1;
+        for (uint32_t r = 0; r < st->days[i].n_runs; r++)
+            if (strcmp(st->days[i].run[r].file, name) == 0)
+                return 1;
     return 0;
 }
 

@@ -10,11 +10,19 @@
  * leftovers of a crashed writer and are removed by the next writer, except
  * a cluster's pending manifests (MANIFEST.c<generation>) and their files.
  *
+ * A day is one segment file or, after deliveries, several: its runs
+ * (docs/FORMAT.md). Each run is a complete segment of events that no
+ * other run of the day holds; the day's events are their union, and a
+ * reader sees it as one segment (db.c merges the runs in memory). An
+ * ingest writes a delivery as a new run instead of rewriting the day,
+ * and merges a day's runs into one file when it would pass
+ * CT_DAY_RUNS_LIVE.
+ *
  * MANIFEST (text, one record a line):
- *   celltrace-manifest 1
+ *   celltrace-manifest 1            (2 when a day has several runs)
  *   generation <n>
  *   day <day number> <file name> <bytes> <header crc32 hex> <events>
- *   ...
+ *   ...                             (a day's runs: one line each, oldest first)
  *   end <crc32 hex of every byte before this line>
  */
 #ifndef CT_STORE_H
@@ -27,12 +35,25 @@
 /* Days are numbered from 1970-01-01; the last is 9999-12-31 (textparse.h). */
 #define CT_DAY_NUMBER_MAX 2932896
 
-typedef struct ct_store_day {
-    int64_t day;
+/* Runs a manifest may list for one day; an ingest keeps at most
+ * CT_DAY_RUNS_LIVE and merges them when a delivery would add one more. */
+#define CT_DAY_RUNS_MAX 8
+#define CT_DAY_RUNS_LIVE 4
+
+/* One segment file of a day. */
+typedef struct ct_store_run {
     char file[64];
     uint64_t bytes;
     uint32_t crc;
     uint32_t events;
+} ct_store_run;
+
+typedef struct ct_store_day {
+    int64_t day;
+    uint32_t n_runs;                   /* 1.. CT_DAY_RUNS_MAX, oldest first */
+    ct_store_run run[CT_DAY_RUNS_MAX];
+    uint64_t bytes;                    /* of all runs */
+    uint64_t events;                   /* of all runs (no event is in two) */
 } ct_store_day;
 
 typedef struct ct_store {
@@ -63,12 +84,25 @@ int64_t ct__store_find(const ct_store *st, int64_t day);
 /* Sets (adds or replaces) a day's entry in memory. */
 void ct__store_set(ct_store *st, const ct_store_day *d);
 
+/* A day of one run: the entry ct__store_set takes for a merged day. */
+void ct__store_day_single(ct_store_day *d, int64_t day, const ct_store_run *run);
+
+/* Appends a run to a day's entry (the caller keeps n_runs under
+ * CT_DAY_RUNS_MAX) and updates its totals. */
+void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run);
+
+/* The newest generation among a day's runs (from their file names). */
+uint64_t ct__store_day_generation(const ct_store_day *d);
+
 /* Removes a day's entry in memory (retention). */
 void ct__store_drop(ct_store *st, int64_t day);
 
 /* Writes the manifest atomically; on success removes segment files no
  * longer named. */
 ct_code ct__store_commit(ct_store *st, ct_err *err);
+
+/* Does a day of the manifest in memory name this segment file? */
+int ct__store_names(const ct_store *st, const char *name);
 
 /* Removes files in store/ that the manifest does not name. */
 void ct__store_collect_garbage(const ct_store *st);
