@@ -84,7 +84,7 @@ log "load: ${OPS[*]}"
 for op in "${OPS[@]}"; do "$CT" --quiet cells import --operator "$op" "$CITY/$op/cells.csv" >/dev/null; done
 for op in "${OPS[@]}"; do
     rc=0
-    "$CT" --quiet ingest --operator "$op" "$CITY/$op/events/"*.csv >/dev/null 2>&1 || rc=$?
+    "$CT" --quiet ingest --compact now --operator "$op" "$CITY/$op/events/"*.csv >/dev/null 2>&1 || rc=$?
     [ $rc = 0 ] || [ $rc = 3 ] || { log "ingest $op failed"; exit 1; }
 done
 head -n "$((TRACED + 1))" "$CITY/cases.csv" > "$A/cases.csv"

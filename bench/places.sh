@@ -92,7 +92,7 @@ log "celltrace: load"
 for op in "${OPS[@]}"; do "$CT" --quiet cells import --operator "$op" "$CITY/$op/cells.csv" >/dev/null; done
 for op in "${OPS[@]}"; do
     rc=0
-    "$CT" --quiet ingest --operator "$op" "$CITY/$op/events/"*.csv >/dev/null 2>&1 || rc=$?
+    "$CT" --quiet ingest --compact now --operator "$op" "$CITY/$op/events/"*.csv >/dev/null 2>&1 || rc=$?
     [ $rc = 0 ] || [ $rc = 3 ] || { log "celltrace ingest $op failed"; exit 1; }
 done
 "$CT" --quiet cases import "$CITY/cases.csv" >/dev/null

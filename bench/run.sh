@@ -123,7 +123,7 @@ for rep in $(seq 1 "$REPEAT"); do
     for op in "${OPS[@]}"; do
         rc=0
         /usr/bin/time -f 'celltrace ingest %M' -a -o "$M/rss.txt" \
-            "$CT" --quiet ingest --operator "$op" "$CITY/$op/events/"*.csv > "$M/ct_ingest_$op.txt" 2>&1 || rc=$?
+            "$CT" --quiet ingest --compact now --operator "$op" "$CITY/$op/events/"*.csv > "$M/ct_ingest_$op.txt" 2>&1 || rc=$?
         [ $rc = 0 ] || [ $rc = 3 ] || { cat "$M/ct_ingest_$op.txt" >&2; exit 1; }
     done
     "$CT" --quiet cases import "$CITY/cases.csv" >/dev/null

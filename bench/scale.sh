@@ -74,7 +74,7 @@ for size in $SIZES; do
         "$CT" --quiet cells import --operator "$op" "$d/cells.csv" >/dev/null
         rc=0
         /usr/bin/time -f '%M' -a -o "$W/m/ingest_rss" \
-            "$CT" --quiet ingest --operator "$op" "$d/events/"*.csv >/dev/null 2>&1 || rc=$?
+            "$CT" --quiet ingest --compact now --operator "$op" "$d/events/"*.csv >/dev/null 2>&1 || rc=$?
         [ $rc = 0 ] || [ $rc = 3 ] || { echo "scale.sh: ingest of $op failed" >&2; exit 1; }
     done
     "$CT" --quiet cases import "$city/cases.csv" >/dev/null

@@ -54,7 +54,7 @@ city() { # seed subscribers [options]: writes $WORK/features-<seed>.csv
     "$B" --quiet cells import --operator "$(basename "$op")" "$op/cells.csv" >/dev/null
   done
   for op in "$dir"/sim/*/; do
-    "$B" --quiet ingest --operator "$(basename "$op")" --rejects "$dir/rejects.csv" "$op"/events/* >/dev/null \
+    "$B" --quiet ingest --compact now --operator "$(basename "$op")" --rejects "$dir/rejects.csv" "$op"/events/* >/dev/null \
       || [ $? -eq 3 ] # the simulator writes bad rows on purpose
   done
   "$B" --quiet cases import "$dir/sim/cases.csv" >/dev/null

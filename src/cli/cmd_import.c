@@ -5,10 +5,14 @@
  * Each prints one summary line (rows read, stored, duplicates, rejected)
  * and exits 3 when rows were rejected, naming the reject report.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -161,16 +165,49 @@ static void ingest_help(void)
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"
            "                   keeps everything\n"
+           "  --compact background|now|off  a delivery for a day already stored is\n"
+           "                   written as a new run of the day; afterwards, merge the\n"
+           "                   runs into one file per day in a detached process\n"
+           "                   (default), before returning, or not (`celltrace compact`)\n"
            "  --format text|json  the summary's format\n"
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
+}
+
+/* ct_compact in a detached process (new session, no terminal, standard
+ * streams on /dev/null, so that no caller waits for it): the delivery is
+ * stored and answered; reading is fast again once its day is merged. A
+ * failure only leaves the runs, which read exactly the same. */
+static void compact_in_background(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid > 0)
+            waitpid(pid, NULL, 0); /* the first child ends at once */
+        return;
+    }
+    if (setsid() < 0 || fork() != 0)
+        _exit(0);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO)
+            close(null);
+    }
+    ct_compact_summary sum;
+    ct_err err;
+    _exit(ct_compact(dir, &sum, &err) == CT_OK ? 0 : 1);
 }
 
 int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {IMPORT_OPTIONS,
                                          {"retention-days", required_argument, NULL, 'R'},
+                                         {"compact", required_argument, NULL, 'C'},
                                          {NULL, 0, NULL, 0}};
     import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}};
+    const char *compact = "background";
     char *end = NULL;
     long days;
     int c, took;
@@ -189,6 +226,12 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
             if (!*optarg || *end || days < 1 || days > 3660)
                 return cli_usage_error("ingest", "--retention-days must be 1 to 3660, or never");
             a.io.retention_days = (int)days;
+            break;
+        case 'C':
+            if (strcmp(optarg, "background") != 0 && strcmp(optarg, "now") != 0 &&
+                strcmp(optarg, "off") != 0)
+                return cli_usage_error("ingest", "--compact must be background, now or off");
+            compact = optarg;
             break;
         case 'h': ingest_help(); return EXIT_OK;
         default: return cli_usage_error("ingest", "unknown option");
@@ -232,6 +275,14 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         cli_error("%s", err.msg);
         cli_error("nothing of this ingest was stored");
         return EXIT_FAIL;
+    }
+    if (sum.days_of_runs && !strcmp(compact, "now")) {
+        ct_compact_summary merged;
+        if (ct_compact(ctx->data_dir, &merged, &err) != CT_OK) /* the delivery is stored */
+            cli_error("the events were stored, but merging their days failed: %s", err.msg);
+    } else if (sum.days_of_runs && !strcmp(compact, "background")) {
+        fflush(NULL); /* nothing buffered is written twice */
+        compact_in_background(ctx->data_dir);
     }
     cli_print_import_summary("ingest", &sum, format);
     return cli_import_exit(&sum);

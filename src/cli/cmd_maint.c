@@ -3,6 +3,7 @@
  * directory sound, and deleting what must no longer be kept.
  */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,5 +124,59 @@ int cmd_purge(cli_ctx *ctx, int argc, char **argv)
     else
         printf("purge: %llu days (%llu events) deleted\n", (unsigned long long)sum.days_deleted,
                (unsigned long long)sum.events_deleted);
+    return EXIT_OK;
+}
+
+/* ---- compact ------------------------------------------------------------------ */
+
+static void compact_help(void)
+{
+    printf("Usage: celltrace [--data DIR] compact [--format text|json]\n\n"
+           "Merges the runs of every day stored as several (each delivery for a day\n"
+           "already stored is written as a new run of it; docs/FORMAT.md) into one\n"
+           "file per day. Answers do not change; reading gets faster, because a day\n"
+           "of several runs is merged in memory by every process that reads it.\n"
+           "`ingest` starts this in the background after a delivery that left runs;\n"
+           "run it yourself after `ingest --compact off`, or to wait for the merge.\n"
+           "Deliveries may go on meanwhile: the writer lock is held only to swap\n"
+           "the merged file in. A second compaction waits for the first.\n\n"
+           "Options:\n"
+           "  --format text|json  the summary's format\n"
+           "Exit status: 0, 1 failure (the runs stay as they were), 2 usage.\n");
+}
+
+int cmd_compact(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *format = "text";
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'h': compact_help(); return EXIT_OK;
+        default: return cli_usage_error("compact", "unknown option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("compact", "compact takes no arguments");
+    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
+        return cli_usage_error("compact", "--format must be text or json");
+    ct_compact_summary sum;
+    ct_err err;
+    if (ct_compact(ctx->data_dir, &sum, &err) != CT_OK) {
+        cli_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (!strcmp(format, "json"))
+        printf("{\"days\":%llu,\"runs\":%llu,\"events\":%llu,\"days_left\":%llu}\n",
+               (unsigned long long)sum.days, (unsigned long long)sum.runs,
+               (unsigned long long)sum.events, (unsigned long long)sum.days_left);
+    else
+        printf("compact: %llu days merged from %llu runs (%llu events); %llu days of several "
+               "runs left\n",
+               (unsigned long long)sum.days, (unsigned long long)sum.runs,
+               (unsigned long long)sum.events, (unsigned long long)sum.days_left);
     return EXIT_OK;
 }

@@ -328,6 +328,13 @@ int cluster_ingest(cluster *cl, int argc, char **argv)
             cli_error("nothing of this ingest was stored");
         return st;
     }
+    /* days this delivery added a run to are merged again, each shard its
+     * own, before the job ends (one machine does it in the background):
+     * the data is the same either way, so a failure only warns */
+    ct_compact_summary merged;
+    if (ct_compact(cl->shard, &merged, &err) != CT_OK)
+        cli_error("shard %d: the events were stored, but merging their days failed: %s", cl->rank,
+                  err.msg);
     /* retention, with the newest event of every shard */
     if (a.retention_days != CT_RETENTION_NEVER) {
         int days = a.retention_days ? a.retention_days : CT_RETENTION_DAYS_DEFAULT;

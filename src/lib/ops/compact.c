@@ -1,0 +1,234 @@
+/*
+ * compact.c — merging each day's runs into one file again (ct_compact).
+ *
+ * A delivery for a stored day is written as a new run of that day
+ * (ingest.c), so a delivery costs what it brings rather than a rewrite of
+ * its day. Readers see a day of several runs through a merged view built
+ * in memory (dayruns.c), which is exact but costs a seal of the day per
+ * reading process; compaction removes that cost. `celltrace ingest`
+ * starts it in the background after a delivery that left runs.
+ *
+ * Order of work, and why it is safe without holding the writer lock for
+ * the heavy part:
+ *   1. the manifest and then the catalogue are read (a run is committed
+ *      after its cells, so the catalogue ranks every cell the runs name);
+ *   2. each day of several runs is decoded (every byte checked: damage is
+ *      never copied forward), sorted and sealed into store/merging/;
+ *   3. the writer lock is taken and the manifest read again; a day whose
+ *      merged runs are all still live gets the merged file in their place
+ *      (runs delivered meanwhile stay beside it: runs never share an
+ *      event, so any of them may be merged apart from the others); a day
+ *      that changed otherwise (merged by an ingest, purged) keeps what it
+ *      has, and its merged file is dropped;
+ *   4. the merged files are renamed into store/ and one manifest
+ *      replacement makes them live; the runs they replace are removed.
+ * A crash before 4's manifest leaves the runs live and unnamed files that
+ * the next writer removes; after it, the merged files are live.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "catalog.h"
+#include "dayruns.h"
+#include "error.h"
+#include "fsio.h"
+#include "seal.h"
+#include "segment.h"
+#include "store.h"
+
+#define ROUNDS_MAX 16 /* deliveries keep coming: a compaction ends anyway */
+
+typedef struct merged_day {
+    int64_t day;
+    ct_store_day was;   /* the runs merged */
+    ct_store_run run;   /* the merged file */
+} merged_day;
+
+/* An flock'd file of dir, blocking or not; -1 (and errno) if not taken. */
+static int lock_file(const char *dir, const char *name, int wait)
+{
+    char *p = ct__path_join(dir, name);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ct__free(p);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The merged file's name: the newest generation of its runs, so that a
+ * day's data version (ct_data_version) stays what it was, and "-m" apart
+ * from the names an ingest gives. */
+static void merged_name(const ct_store_day *d, char *name, size_t cap)
+{
+    snprintf(name, cap, "d%lld-g%llu-m.seg", (long long)d->day,
+             (unsigned long long)ct__store_day_generation(d));
+}
+
+/* Step 2 for one day. */
+static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *work,
+                         const ct_store_day *d, merged_day *out, ct_err *err)
+{
+    ct_event *ev;
+    ct_point *pts;
+    uint32_t n, np, run_first[CT_DAY_RUNS_MAX + 1];
+    ct_code rc = ct__day_decode(st, d, 1, &ev, &n, &pts, &np, run_first, err);
+    if (rc)
+        return rc;
+    uint32_t unique = ct__seal_sort_unique(ev, n, pts, cat);
+    memset(out, 0, sizeof *out);
+    out->day = d->day;
+    out->was = *d;
+    out->run.events = unique;
+    merged_name(d, out->run.file, sizeof out->run.file);
+    char *path = ct__path_join(work, out->run.file);
+    rc = ct__seg_write(path, d->day, ev, unique, pts, &out->run.bytes, &out->run.crc, err);
+    ct__free(path);
+    ct__free(ev);
+    ct__free(pts);
+    return rc;
+}
+
+/* Are all of was's runs still runs of now? */
+static int runs_live(const ct_store_day *was, const ct_store_day *now)
+{
+    for (uint32_t r = 0; r < was->n_runs; r++) {
+        int found = 0;
+        for (uint32_t k = 0; k < now->n_runs && !found; k++)
+            found = strcmp(was->run[r].file, now->run[k].file) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* now without was's runs, the merged run first (the oldest place). */
+static void swap_in(ct_store_day *now, const merged_day *m)
+{
+    ct_store_day next;
+    ct__store_day_single(&next, now->day, &m->run);
+    for (uint32_t k = 0; k < now->n_runs; k++) {
+        int merged = 0;
+        for (uint32_t r = 0; r < m->was.n_runs && !merged; r++)
+            merged = strcmp(m->was.run[r].file, now->run[k].file) == 0;
+        if (!merged)
+            ct__store_day_add_run(&next, &now->run[k]);
+    }
+    *now = next;
+}
+
+/* Steps 3 and 4 for the days merged this round. */
+static ct_code swap_manifest(const char *dir, const char *work, merged_day *m, uint32_t n_m,
+                             ct_compact_summary *sum, ct_err *err)
+{
+    int lock = lock_file(dir, "lock", 1);
+    if (lock < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", dir);
+    ct_store st;
+    ct_code rc = ct__store_load(dir, &st, err);
+    if (!rc && ct__store_has_pending(&st))
+        rc = ct__fail(err, CT_EINVAL, "%s is a cluster's shard with a commit not yet settled: run any "
+                      "celltrace-mpi command on the cluster first", dir);
+    uint32_t swapped = 0;
+    for (uint32_t i = 0; i < n_m && !rc; i++) {
+        int64_t at = ct__store_find(&st, m[i].day);
+        char *from = ct__path_join(work, m[i].run.file), *to = ct__store_path(&st, m[i].run.file);
+        if (at >= 0 && runs_live(&m[i].was, &st.days[at]) && !ct__store_names(&st, m[i].run.file)) {
+            if (rename(from, to) != 0) {
+                rc = ct__fail_errno(err, CT_EIO, errno, "cannot move %s into the store", from);
+            } else {
+                swap_in(&st.days[at], &m[i]);
+                sum->days++;
+                sum->runs += m[i].was.n_runs;
+                sum->events += m[i].run.events;
+                swapped++;
+            }
+        }
+        ct__free(from);
+        ct__free(to);
+    }
+    if (!rc && swapped)
+        rc = ct__fs_sync_dir(st.dir, err);
+    if (!rc && swapped)
+        rc = ct__store_commit(&st, err); /* also removes the replaced runs */
+    ct__store_free(&st);
+    close(lock);
+    return rc;
+}
+
+/* One round: the days of several runs now, merged and swapped in. */
+static ct_code compact_round(const char *dir, const char *work, uint32_t *n_merged,
+                             ct_compact_summary *sum, ct_err *err)
+{
+    *n_merged = 0;
+    ct_store st;
+    ct_catalog *cat = NULL;
+    merged_day *m = NULL;
+    uint32_t n_m = 0;
+    ct_code rc = ct__store_load(dir, &st, err);
+    if (!rc)
+        rc = ct__catalog_open(dir, 0, 0, &cat, err);
+    for (uint32_t i = 0; i < st.n_days && !rc; i++) {
+        if (st.days[i].n_runs < 2)
+            continue;
+        if (!m)
+            m = ct__calloc(st.n_days, sizeof *m);
+        rc = merge_day(&st, cat, work, &st.days[i], &m[n_m], err);
+        if (rc == CT_ENOTFOUND) { /* an ingest merged it meanwhile: the next round sees */
+            ct__err_clear(err);
+            rc = CT_OK;
+        } else if (!rc) {
+            n_m++;
+        }
+    }
+    if (!rc && n_m)
+        rc = swap_manifest(dir, work, m, n_m, sum, err);
+    ct__fs_empty_dir(work, 0); /* what was not swapped in */
+    *n_merged = n_m;
+    ct__catalog_close(cat);
+    ct__store_free(&st);
+    ct__free(m);
+    return rc;
+}
+
+ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    int busy = lock_file(dir, "compact.lock", 0);
+    if (busy < 0 && errno == EWOULDBLOCK) { /* wait: it may have looked before our delivery */
+        sum->waited = 1;
+        busy = lock_file(dir, "compact.lock", 1);
+    }
+    if (busy < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s for compaction", dir);
+    char *store = ct__path_join(dir, "store"), *work = ct__path_join(store, "merging");
+    ct_code rc = ct__fs_mkdir(work, 0700, err);
+    if (!rc)
+        ct__fs_empty_dir(work, 0); /* a killed compaction's */
+    uint32_t merged = 1;
+    for (int round = 0; round < ROUNDS_MAX && merged && !rc; round++)
+        rc = compact_round(dir, work, &merged, sum, err);
+    ct_store st;
+    if (!rc && ct__store_load(dir, &st, err) == CT_OK) {
+        for (uint32_t i = 0; i < st.n_days; i++)
+            sum->days_left += st.days[i].n_runs > 1;
+        ct__store_free(&st);
+    }
+    ct__free(work);
+    ct__free(store);
+    close(busy);
+    return rc;
+}
