@@ -578,28 +578,42 @@ static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct
     return rc;
 }
 
+/* The runs an ingest merges when a day is full: all but the oldest, the
+ * day's base (the file compaction wrote), unless the base is the smaller
+ * part; so a merge costs the recent deliveries, not the day. */
+static void young_runs(const ct_store_day *day, ct_store_day *young)
+{
+    uint64_t rest = day->events - day->run[0].events;
+    uint32_t first = day->run[0].events >= rest ? 1 : 0;
+    memset(young, 0, sizeof *young);
+    young->day = day->day;
+    for (uint32_t r = first; r < day->n_runs; r++)
+        ct__store_day_add_run(young, &day->run[r]);
+}
+
 /* Seals one day's new events. A day not stored yet becomes one file. For
  * a stored day, the events its runs already hold are dropped (the dedupe
  * of SPEC 3.2, exact without sorting the day again), and what is left
  * becomes a new run: a delivery costs what it brings, not its day. When
- * the day would pass CT_DAY_RUNS_LIVE runs, all of them and the new
- * events are merged into one file instead, as a day was always sealed;
- * ct_compact does the same later, out of the delivery's way. */
+ * the day already has CT_DAY_RUNS_LIVE runs, the new events are merged
+ * with its young runs into one (young_runs); ct_compact merges whole days
+ * later, out of the delivery's way. */
 static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
 {
     ct_store *st = &in->db->store;
     const ct_catalog *cat = in->db->cat;
     int64_t live = ct__store_find(st, d->day);
-    ct_store_day *old = live >= 0 ? &st->days[live] : NULL;
+    ct_store_day *old = live >= 0 ? &st->days[live] : NULL, young;
     int merging = old && old->n_runs >= CT_DAY_RUNS_LIVE;
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
     uint64_t n = 0, np = 0;
     uint32_t n_old = 0, np_old = 0, run_first[CT_DAY_RUNS_MAX + 1];
     ct_code rc = CT_OK;
-    /* merging copies the runs forward: check every byte of them first */
-    if (merging)
-        rc = ct__day_decode(st, old, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
+    if (merging) { /* copied forward: every byte of them checked first */
+        young_runs(old, &young);
+        rc = ct__day_decode(st, &young, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
+    }
     if (!rc)
         rc = gather_day(in, d, &ev, &n, &pts, &np, n_old, np_old, err);
     if (!rc && n + (old ? old->events : 0) >= UINT32_MAX - 1)
@@ -607,15 +621,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     if (rc)
         goto out;
     uint32_t fresh = ct__seal_sort_unique(ev, (uint32_t)n, pts, cat);
-    if (merging) {
-        for (uint32_t r = 0; r < old->n_runs; r++)
-            fresh = ct__seal_drop_known(ev, fresh, pts, old_ev + run_first[r],
-                                        run_first[r + 1] - run_first[r], old_pts, cat);
-    } else if (old) {
-        rc = drop_stored(st, old, cat, ev, &fresh, pts, err);
-        if (rc)
-            goto out;
-    }
+    if (old && (rc = drop_stored(st, old, cat, ev, &fresh, pts, err)) != CT_OK)
+        goto out;
     in->sum.stored += fresh;
     in->sum.duplicates += n - fresh;
     if (fresh == 0)
@@ -623,7 +630,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct_store_run run;
     ct_store_day sd;
     uint32_t count = fresh;
-    if (merging) { /* the stored runs join the new events */
+    if (merging) { /* the young runs join the new events */
         for (uint32_t i = 0; i < n_old; i++) {
             ev[fresh + i] = old_ev[i];
             if (old_ev[i].kind)
@@ -632,7 +639,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
         count = ct__seal_sort_unique(ev, fresh + n_old, pts, cat);
     }
-    /* let the stored day's copy go before the encoding, the largest
+    /* let the stored runs' copy go before the encoding, the largest
      * allocation of a seal */
     ct__free(old_ev);
     ct__free(old_pts);
@@ -644,8 +651,15 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct__free(path);
     if (rc)
         goto out;
-    if (old && !merging) {
+    if (!old) {
+        ct__store_day_single(&sd, d->day, &run);
+        ct__store_set(st, &sd);
+    } else if (!merging) {
         ct__store_day_add_run(old, &run);
+    } else if (young.n_runs < old->n_runs) { /* the base, then the merged run */
+        ct__store_day_single(&sd, d->day, &old->run[0]);
+        ct__store_day_add_run(&sd, &run);
+        ct__store_set(st, &sd);
     } else {
         ct__store_day_single(&sd, d->day, &run);
         ct__store_set(st, &sd);
