@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +108,12 @@ static void number_cache_answers_as_vault(void **state)
     free(dir);
 }
 
+static void count_serious(void *ud, int serious, const char *problem)
+{
+    (void)problem;
+    *(int *)ud += serious;
+}
+
 static void torn_tail_and_forgery(void **state)
 {
     (void)state;
@@ -157,6 +164,51 @@ static void torn_tail_and_forgery(void **state)
     assert_int_equal(ct__subdict_number(d, 0, digits, &err), CT_ECRYPTO);
     assert_int_equal(ct__subdict_number(d, 2, digits, &err), CT_OK);
     assert_string_equal(digits, "79990000003");
+    ct__subdict_close(d);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A bad record before good ones is damage, not a torn append: opening
+ * cuts only the bad tail and keeps the subscribers after the damage (it
+ * used to cut the file at the first bad record, losing them all); the
+ * damaged record's read is refused and `check` reports it. */
+static void damage_in_the_middle_is_kept(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("subs3");
+    ct_err err;
+    ct_subdict *d;
+    uint32_t id;
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_intern(d, 79990000001ULL, "79990000001", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_intern(d, 79990000002ULL, "79990000002", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_intern(d, 79990000003ULL, "79990000003", &id, &err), CT_OK);
+    assert_int_equal(ct__subdict_flush(d, &err), CT_OK);
+    ct__subdict_close(d);
+    char path[4200], *data;
+    size_t len;
+    snprintf(path, sizeof path, "%s/subscribers.dat", dir);
+    assert_int_equal(ct__fs_read_file(path, 1 << 20, &data, &len, &err), CT_OK);
+    data[CT_SUB_RECORD + 50] ^= 0x40; /* record 1: its crc fails now */
+    size_t torn = len + CT_SUB_RECORD + CT_SUB_RECORD / 2; /* and a torn append of zeros */
+    data = ct__realloc(data, torn);
+    memset(data + len, 0, torn - len);
+    assert_int_equal(ct__fs_write_file(path, data, torn, 0600, &err), CT_OK);
+    ct__free(data);
+    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
+    assert_int_equal(ct__subdict_count(d), 3);
+    char digits[16];
+    assert_int_equal(ct__subdict_number(d, 0, digits, &err), CT_OK);
+    assert_int_not_equal(ct__subdict_number(d, 1, digits, &err), CT_OK);
+    assert_int_equal(ct__subdict_number(d, 2, digits, &err), CT_OK);
+    assert_string_equal(digits, "79990000003");
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 3 * CT_SUB_RECORD); /* the torn tail, only, is cut */
+    int serious = 0;
+    assert_true(ct__subdict_verify(d, count_serious, &serious) >= 1);
+    assert_true(serious >= 1);
     ct__subdict_close(d);
     tu_rmtree(dir);
     free(dir);
@@ -267,6 +319,7 @@ int main(void)
         cmocka_unit_test(intern_find_and_decrypt),
         cmocka_unit_test(rekey_keeps_ids_and_numbers),
         cmocka_unit_test(torn_tail_and_forgery),
+        cmocka_unit_test(damage_in_the_middle_is_kept),
         cmocka_unit_test(reader_sees_later_appends),
         cmocka_unit_test(number_cache_answers_as_vault),
     };
