@@ -111,11 +111,11 @@ one=$(median one)
     echo "The demo city: 20 000 people, 14 days, seed 1, $(ls "$CITY"/*/events/* | wc -l) files. Median of $REPS; ratio to \`one\`."
     echo "Every store gave byte-identical \`trace --all --score\` ($contacts scored contacts) and the same event count."
     echo
-    echo "| mode | seconds | ratio |"
-    echo "|---|---:|---:|"
+    echo "| mode | seconds | ratio | every repetition |"
+    echo "|---|---:|---:|---|"
     for mode in $MODES; do
         m=$(median "$mode")
-        echo "| $mode | $m | $(awk -v a="$m" -v b="$one" 'BEGIN { printf "%.2f", a / b }') |"
+        echo "| $mode | $m | $(awk -v a="$m" -v b="$one" 'BEGIN { printf "%.2f", a / b }') | $(grep "^$mode " "$WORK/times.txt" | awk '{print $2}' | tr '\n' ' ')|"
     done
 } >"$OUT"
 cat "$OUT"
