@@ -91,6 +91,13 @@ const out = {
   trace_over_floor: { celltrace: overFloor.length ? round(median(overFloor)) : null, duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
 };
+// measured by bench/deliveries.sh, not by run.sh: kept as it was
+try {
+  const before = JSON.parse(fs.readFileSync(args.json, 'utf8'));
+  if (before.deliveries_ratio) out.deliveries_ratio = before.deliveries_ratio;
+} catch (e) {
+  /* no earlier file */
+}
 fs.writeFileSync(args.json, JSON.stringify(out, null, 2) + '\n');
 
 // ---- the table -------------------------------------------------------------------
