@@ -114,18 +114,31 @@ static void count_serious(void *ud, int serious, const char *problem)
     *(int *)ud += serious;
 }
 
-static void torn_tail_and_forgery(void **state)
+/* A new folder whose dictionary holds 7999000000k for k = 1..count. */
+static char *dict_of(const char *name, int count)
 {
-    (void)state;
-    char *dir = tu_tmpdir("subs2");
+    char *dir = tu_tmpdir(name);
     ct_err err;
     ct_subdict *d;
     uint32_t id;
     assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
-    assert_int_equal(ct__subdict_intern(d, 79990000001ULL, "79990000001", &id, &err), CT_OK);
-    assert_int_equal(ct__subdict_intern(d, 79990000002ULL, "79990000002", &id, &err), CT_OK);
+    for (int k = 1; k <= count; k++) {
+        char digits[16];
+        snprintf(digits, sizeof digits, "7999000000%d", k);
+        assert_int_equal(ct__subdict_intern(d, 79990000000ULL + (uint64_t)k, digits, &id, &err), CT_OK);
+    }
     assert_int_equal(ct__subdict_flush(d, &err), CT_OK);
     ct__subdict_close(d);
+    return dir;
+}
+
+static void torn_tail_and_forgery(void **state)
+{
+    (void)state;
+    char *dir = dict_of("subs2", 2);
+    ct_err err;
+    ct_subdict *d;
+    uint32_t id;
     char path[4200];
     snprintf(path, sizeof path, "%s/subscribers.dat", dir);
     /* a crash mid-append: half a record at the end */
@@ -176,16 +189,9 @@ static void torn_tail_and_forgery(void **state)
 static void damage_in_the_middle_is_kept(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("subs3");
+    char *dir = dict_of("subs3", 3);
     ct_err err;
     ct_subdict *d;
-    uint32_t id;
-    assert_int_equal(ct__subdict_open(dir, 1, &KEYS, NULL, &d, &err), CT_OK);
-    assert_int_equal(ct__subdict_intern(d, 79990000001ULL, "79990000001", &id, &err), CT_OK);
-    assert_int_equal(ct__subdict_intern(d, 79990000002ULL, "79990000002", &id, &err), CT_OK);
-    assert_int_equal(ct__subdict_intern(d, 79990000003ULL, "79990000003", &id, &err), CT_OK);
-    assert_int_equal(ct__subdict_flush(d, &err), CT_OK);
-    ct__subdict_close(d);
     char path[4200], *data;
     size_t len;
     snprintf(path, sizeof path, "%s/subscribers.dat", dir);

@@ -38,7 +38,6 @@
 #include "dayruns.h"
 #include "error.h"
 #include "fsio.h"
-#include "seal.h"
 #include "segment.h"
 #include "store.h"
 
@@ -84,11 +83,10 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
 {
     ct_event *ev;
     ct_point *pts;
-    uint32_t n, np, run_first[CT_DAY_RUNS_MAX + 1];
-    ct_code rc = ct__day_decode(st, d, 1, &ev, &n, &pts, &np, run_first, err);
+    uint32_t unique;
+    ct_code rc = ct__day_merged(st, d, 1, cat, &ev, &unique, &pts, err);
     if (rc)
         return rc;
-    uint32_t unique = ct__seal_sort_unique(ev, n, pts, cat);
     memset(out, 0, sizeof *out);
     out->day = d->day;
     out->was = *d;

@@ -70,19 +70,29 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
     return CT_OK;
 }
 
+ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all,
+                       const ct_catalog *cat, ct_event **ev, uint32_t *n, ct_point **pts,
+                       ct_err *err)
+{
+    uint32_t np, run_first[CT_DAY_RUNS_MAX + 1];
+    ct_code rc = ct__day_decode(st, d, verify_all, ev, n, pts, &np, run_first, err);
+    /* the runs hold no event twice (ingest.c drops known ones); the sort
+     * removes nothing then, and would if a damaged store did */
+    if (!rc)
+        *n = ct__seal_sort_unique(*ev, *n, *pts, cat);
+    return rc;
+}
+
 ct_code ct__day_merge_in_memory(const ct_store *st, const ct_store_day *d, const ct_catalog *cat,
                                 ct_segment *seg, ct_err *err)
 {
     ct_event *ev;
     ct_point *pts;
-    uint32_t n, np, run_first[CT_DAY_RUNS_MAX + 1];
-    ct_code rc = ct__day_decode(st, d, 0, &ev, &n, &pts, &np, run_first, err);
+    uint32_t n;
+    ct_code rc = ct__day_merged(st, d, 0, cat, &ev, &n, &pts, err);
     if (rc)
         return rc;
-    /* the runs hold no event twice (ingest.c drops known ones); the sort
-     * removes nothing then, and would if a damaged store did */
-    uint32_t unique = ct__seal_sort_unique(ev, n, pts, cat);
-    rc = ct__seg_in_memory(d->day, ev, unique, pts, seg, err);
+    rc = ct__seg_in_memory(d->day, ev, n, pts, seg, err);
     ct__free(ev);
     ct__free(pts);
     return rc;

@@ -22,6 +22,12 @@
 ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all, ct_event **ev,
                        uint32_t *n, ct_point **pts, uint32_t *np, uint32_t *run_first, ct_err *err);
 
+/* Every event of day d in SPEC 4.1 order, without duplicates: what one
+ * seal of the day would write (*ev and *pts new; verify_all as above). */
+ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all,
+                       const ct_catalog *cat, ct_event **ev, uint32_t *n, ct_point **pts,
+                       ct_err *err);
+
 /* The segment a single seal of all of day d's events would have written,
  * built in memory (ct__seg_in_memory): byte for byte the same view. */
 ct_code ct__day_merge_in_memory(const ct_store *st, const ct_store_day *d, const ct_catalog *cat,
