@@ -172,6 +172,7 @@ int main(int argc, char **argv)
     fz_write(dir, bytes, len);
     free(bytes);
     ct_store_day d;
+    st.generation = 2; /* the files' newest is 3, the manifest's after the commits below */
     ct_store_run run = {.file = "d18344-g1.seg", .bytes = 4096, .crc = 0x1234abcd, .events = 40};
     ct__store_day_single(&d, 18344, &run);
     ct__store_set(&st, &d);

@@ -118,6 +118,7 @@ static void days_of_runs(void **state)
     ct__store_set(&st, &d);
     ct__store_day_single(&d, 8, &c);
     ct__store_set(&st, &d);
+    st.generation = 1; /* the commit makes it 2: the files' newest */
     assert_int_equal(ct__store_commit(&st, &err), CT_OK);
     char path[4200], *text;
     size_t len;
@@ -144,6 +145,20 @@ static void days_of_runs(void **state)
     assert_int_equal(ct__store_load(dir, &back, &err), CT_ECORRUPT);
     assert_non_null(strstr(err.msg, "listed too often"));
     ct__store_free(&back);
+    /* a file named twice, or newer than the manifest, is refused too */
+    static const char *const bad[] = {
+        "celltrace-manifest 2\ngeneration 3\nday 9 d9-g1.seg 1 1 1\nday 9 d9-g1.seg 1 1 1\n",
+        "celltrace-manifest 2\ngeneration 3\nday 8 d9-g1.seg 1 1 1\nday 9 d9-g1.seg 1 1 1\n",
+        "celltrace-manifest 1\ngeneration 3\nday 9 d9-g4.seg 1 1 1\n"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char signed_text[256];
+        int w = snprintf(signed_text, sizeof signed_text, "%s", bad[k]);
+        snprintf(signed_text + w, sizeof signed_text - (size_t)w, "end %08x\n",
+                 (unsigned)crc32(0L, (const Bytef *)signed_text, (uInt)w));
+        assert_int_equal(ct__fs_write_file(path, signed_text, strlen(signed_text), 0600, &err), CT_OK);
+        assert_int_equal(ct__store_load(dir, &back, &err), CT_ECORRUPT);
+        ct__store_free(&back);
+    }
     /* one run again: written as version 1, readable by older versions */
     ct__store_day_single(&d, 9, &a);
     ct__store_set(&st, &d);

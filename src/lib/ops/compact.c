@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -47,6 +48,7 @@ typedef struct merged_day {
     int64_t day;
     ct_store_day was;   /* the runs merged */
     ct_store_run run;   /* the merged file */
+    int swapped;        /* put in the manifest in place of its runs */
 } merged_day;
 
 /* An flock'd file of dir, blocking or not; -1 (and errno) if not taken. */
@@ -100,13 +102,16 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
     return rc;
 }
 
-/* Are all of was's runs still runs of now? */
+/* Are all of was's runs still runs of now, the same files (name, size and
+ * header checksum, which covers every section's)? A folder deleted and
+ * made again under the same path may reuse names, never contents. */
 static int runs_live(const ct_store_day *was, const ct_store_day *now)
 {
     for (uint32_t r = 0; r < was->n_runs; r++) {
         int found = 0;
         for (uint32_t k = 0; k < now->n_runs && !found; k++)
-            found = strcmp(was->run[r].file, now->run[k].file) == 0;
+            found = strcmp(was->run[r].file, now->run[k].file) == 0 &&
+                    was->run[r].bytes == now->run[k].bytes && was->run[r].crc == now->run[k].crc;
         if (!found)
             return 0;
     }
@@ -129,12 +134,17 @@ static void swap_in(ct_store_day *now, const merged_day *m)
 }
 
 /* Steps 3 and 4 for the days merged this round. */
-static ct_code swap_manifest(const char *dir, const char *work, merged_day *m, uint32_t n_m,
-                             ct_compact_summary *sum, ct_err *err)
+static ct_code swap_manifest(const char *dir, const char *work, const struct stat *home,
+                             merged_day *m, uint32_t n_m, ct_compact_summary *sum, ct_err *err)
 {
     int lock = lock_file(dir, "lock", 1);
     if (lock < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", dir);
+    struct stat now;
+    if (stat(dir, &now) != 0 || now.st_dev != home->st_dev || now.st_ino != home->st_ino) {
+        close(lock); /* the folder was replaced since we began: not ours to change */
+        return ct__fail(err, CT_ENOTFOUND, "%s was replaced while it was being compacted", dir);
+    }
     ct_store st;
     ct_code rc = ct__store_load(dir, &st, err);
     if (!rc && ct__store_has_pending(&st))
@@ -149,9 +159,7 @@ static ct_code swap_manifest(const char *dir, const char *work, merged_day *m, u
                 rc = ct__fail_errno(err, CT_EIO, errno, "cannot move %s into the store", from);
             } else {
                 swap_in(&st.days[at], &m[i]);
-                sum->days++;
-                sum->runs += m[i].was.n_runs;
-                sum->events += m[i].run.events;
+                m[i].swapped = 1;
                 swapped++;
             }
         }
@@ -162,14 +170,20 @@ static ct_code swap_manifest(const char *dir, const char *work, merged_day *m, u
         rc = ct__fs_sync_dir(st.dir, err);
     if (!rc && swapped)
         rc = ct__store_commit(&st, err); /* also removes the replaced runs */
+    for (uint32_t i = 0; i < n_m && !rc; i++)
+        if (m[i].swapped) { /* counted once live */
+            sum->days++;
+            sum->runs += m[i].was.n_runs;
+            sum->events += m[i].run.events;
+        }
     ct__store_free(&st);
     close(lock);
     return rc;
 }
 
 /* One round: the days of several runs now, merged and swapped in. */
-static ct_code compact_round(const char *dir, const char *work, uint32_t *n_merged,
-                             ct_compact_summary *sum, ct_err *err)
+static ct_code compact_round(const char *dir, const char *work, const struct stat *home,
+                             uint32_t *n_merged, ct_compact_summary *sum, ct_err *err)
 {
     *n_merged = 0;
     ct_store st;
@@ -193,7 +207,7 @@ static ct_code compact_round(const char *dir, const char *work, uint32_t *n_merg
         }
     }
     if (!rc && n_m)
-        rc = swap_manifest(dir, work, m, n_m, sum, err);
+        rc = swap_manifest(dir, work, home, m, n_m, sum, err);
     ct__fs_empty_dir(work, 0); /* what was not swapped in */
     *n_merged = n_m;
     ct__catalog_close(cat);
@@ -213,18 +227,20 @@ ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
     if (busy < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s for compaction", dir);
     char *store = ct__path_join(dir, "store"), *work = ct__path_join(store, "merging");
-    ct_code rc = ct__fs_mkdir(work, 0700, err);
+    struct stat home; /* the folder we compact: see swap_manifest */
+    ct_code rc = stat(dir, &home) == 0 ? ct__fs_mkdir(work, 0700, err)
+                                       : ct__fail_errno(err, CT_ENOTFOUND, errno, "%s", dir);
     if (!rc)
         ct__fs_empty_dir(work, 0); /* a killed compaction's */
     uint32_t merged = 1;
     for (int round = 0; round < ROUNDS_MAX && merged && !rc; round++)
-        rc = compact_round(dir, work, &merged, sum, err);
+        rc = compact_round(dir, work, &home, &merged, sum, err);
     ct_store st;
-    if (!rc && ct__store_load(dir, &st, err) == CT_OK) {
+    memset(&st, 0, sizeof st);
+    if (!rc && (rc = ct__store_load(dir, &st, err)) == CT_OK)
         for (uint32_t i = 0; i < st.n_days; i++)
             sum->days_left += st.days[i].n_runs > 1;
-        ct__store_free(&st);
-    }
+    ct__store_free(&st);
     ct__free(work);
     ct__free(store);
     close(busy);

@@ -141,6 +141,15 @@ static void check_segment_refs(checker *k, const char *path, const ct_segment *s
         problem(k, path, "%s", err.msg);
         return;
     }
+    uint32_t from = n ? CT_DAY_S : 0, to = 0; /* the span the header records */
+    for (uint32_t i = 0; i < n; i++) {
+        if (ev[i].tod < from)
+            from = ev[i].tod;
+        if (ev[i].tod + 1 > to)
+            to = ev[i].tod + 1;
+    }
+    if (seg->tod_to && (seg->tod_from != from || seg->tod_to != to)) /* 0, 0: not recorded */
+        problem(k, path, "its header's span of seconds does not match its events");
     for (uint32_t i = 0; i < np; i++)
         if (strcmp(ct__catalog_operator_name(k->db->cat, pts[i].op), "?") == 0) {
             problem(k, path, "point %u names operator %u", i, pts[i].op);
@@ -282,6 +291,7 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
     check_mode(&k, "catalog.db", 0600, 0);
     check_segments(&k);
     check_leftovers(&k, "store", &db->store);
+    check_leftovers(&k, "store/merging", NULL); /* a killed compaction's */
     check_leftovers(&k, "staging", NULL);
     check_sqlite(&k);
     ct__subdict_verify(db->subs, vault_finding, &k);

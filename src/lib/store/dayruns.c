@@ -22,30 +22,41 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
                        uint32_t *n_out, ct_point **pts_out, uint32_t *np_out, uint32_t *run_first,
                        ct_err *err)
 {
-    ct_event *ev = ct__calloc((size_t)d->events + 1, sizeof *ev);
-    ct_point *pts = NULL;
-    size_t n = 0, np = 0, cap_pts = 0;
+    /* every run opened and checked first: the arrays are sized from the
+     * files' own counts (bounded by their sizes), not from the manifest */
+    ct_segment seg[CT_DAY_RUNS_MAX];
+    uint32_t opened = 0;
+    uint64_t total = 0, total_pts = 0;
     ct_code rc = CT_OK;
-    for (uint32_t r = 0; r < d->n_runs && !rc; r++) {
-        run_first[r] = (uint32_t)n;
-        char *path = ct__store_path(st, d->run[r].file);
-        ct_segment seg;
-        rc = ct__seg_open(path, verify_all, &seg, err);
+    for (; opened < d->n_runs && !rc; opened++) {
+        char *path = ct__store_path(st, d->run[opened].file);
+        rc = ct__seg_open(path, verify_all, &seg[opened], err);
         ct__free(path);
         if (rc)
             break;
+        if (seg[opened].day != d->day || seg[opened].n_events != d->run[opened].events)
+            rc = ct__fail(err, CT_ECORRUPT, "%s does not match its manifest entry (day or events)",
+                          d->run[opened].file);
+        total += seg[opened].n_events;
+        total_pts += seg[opened].n_points;
+    }
+    if (!rc && total >= UINT32_MAX)
+        rc = ct__fail(err, CT_ECORRUPT, "day %lld: its runs hold too many events", (long long)d->day);
+    ct_event *ev = NULL;
+    ct_point *pts = NULL;
+    size_t n = 0, np = 0;
+    if (!rc) {
+        ev = ct__calloc((size_t)total + 1, sizeof *ev);
+        pts = ct__calloc((size_t)total_pts + 1, sizeof *pts);
+    }
+    for (uint32_t r = 0; r < d->n_runs && !rc; r++) {
+        run_first[r] = (uint32_t)n;
         ct_event *one = NULL;
         ct_point *one_pts = NULL;
         uint32_t n_one = 0, np_one = 0;
-        if (seg.day != d->day || seg.n_events != d->run[r].events)
-            rc = ct__fail(err, CT_ECORRUPT, "%s does not match its manifest entry (day or events)",
-                          d->run[r].file);
-        else
-            rc = ct__seg_decode(&seg, &one, &n_one, &one_pts, &np_one, err);
-        ct__seg_close(&seg);
+        rc = ct__seg_decode(&seg[r], &one, &n_one, &one_pts, &np_one, err);
         if (rc)
             break;
-        CT_GROW(pts, np + np_one + 1, cap_pts);
         for (uint32_t i = 0; i < n_one; i++) {
             ev[n + i] = one[i];
             if (one[i].kind)
@@ -57,6 +68,8 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
         ct__free(one);
         ct__free(one_pts);
     }
+    for (uint32_t r = 0; r < opened && r < d->n_runs; r++)
+        ct__seg_close(&seg[r]);
     if (rc) {
         ct__free(ev);
         ct__free(pts);
@@ -65,7 +78,7 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
     run_first[d->n_runs] = (uint32_t)n;
     *ev_out = ev;
     *n_out = (uint32_t)n;
-    *pts_out = pts ? pts : ct__calloc(1, sizeof *pts);
+    *pts_out = pts;
     *np_out = (uint32_t)np;
     return CT_OK;
 }

@@ -198,12 +198,16 @@ ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **o
     }
     if (!rc && writable)
         rc = take_lock(db, err);
+    /* the manifest first: the cells and subscribers its days name were
+     * committed before them, so the catalogue and the dictionary read
+     * after it know them all (a merged view orders same-second cell events
+     * by the catalogue's ranks) */
+    if (!rc)
+        rc = ct__store_load(dir, &db->store, err);
     if (!rc)
         rc = ct__catalog_open(dir, writable, 0, &db->cat, err);
     if (!rc)
         rc = open_subscribers(db, err);
-    if (!rc)
-        rc = ct__store_load(dir, &db->store, err);
     /* A cluster's shard in the middle of a commit: a writer here would
      * write over, or purge under, what the cluster is about to make live
      * (docs/CLUSTER.md). Any celltrace-mpi command settles it first. */
@@ -213,6 +217,7 @@ ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **o
                       "celltrace-mpi command on the cluster first", dir);
     if (!rc && writable) {
         ct__store_collect_garbage(&db->store);
+        ct__store_clean_merging(dir);
         clean_staging(db);
     }
     if (rc) {
@@ -231,15 +236,18 @@ ct_code ct_open_keyed(const char *dir, int writable, ct_keyring *keys, ct_db **o
  * number of threads, and each handle repeated the opening checks. Entries
  * are keyed by the device and inode of each run file of the day (one for
  * a day of one file), taken from what is at the paths now, so a handle
- * never gets the map of a file the path no longer names. An inode number
- * cannot be reused while its file is mapped, nor while a merged view of
- * several runs is kept (their files are named by the manifest the view
- * was built from, and run files are never rewritten: a new one has a new
- * generation in its name). An entry goes with its last reference. */
+ * never gets the map of a file the path no longer names; an inode number
+ * cannot be reused while its file is mapped. A merged view of several
+ * runs keeps none of them mapped, so its key also holds the run files'
+ * names (a name is never given twice: it holds the generation of the
+ * commit that wrote it); inodes freed by a compaction and reused for
+ * another day's runs cannot match it. An entry goes with its last
+ * reference. */
 typedef struct shared_segment {
     ct_segment seg;
     uint64_t ids[2 * CT_DAY_RUNS_MAX]; /* dev, ino of each run */
     uint32_t n_ids;
+    char names[CT_DAY_RUNS_MAX * 64]; /* a merged view's runs (day_key); "" for one file */
     unsigned refs;
     struct shared_segment *next;
 } shared_segment;
@@ -247,13 +255,16 @@ typedef struct shared_segment {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static shared_segment *shared_segments;
 
-static shared_segment *shared_find(const uint64_t *ids, uint32_t n_ids)
+static shared_segment *shared_find(const uint64_t *ids, uint32_t n_ids, const char *names)
 {
     for (shared_segment *s = shared_segments; s; s = s->next)
-        if (s->n_ids == n_ids && memcmp(s->ids, ids, n_ids * sizeof *ids) == 0)
+        if (s->n_ids == n_ids && memcmp(s->ids, ids, n_ids * sizeof *ids) == 0 &&
+            strcmp(s->names, names) == 0)
             return s;
     return NULL;
 }
+
+static void day_key(const ct_store_day *d, char *key, size_t cap);
 
 /* The device and inode of each of day d's run files; 0 if one is gone. */
 static int day_ids(const ct_store *st, const ct_store_day *d, uint64_t *ids)
@@ -278,9 +289,12 @@ static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc
     uint64_t ids[2 * CT_DAY_RUNS_MAX];
     uint32_t n_ids = 2 * d->n_runs;
     shared_segment *s = NULL;
+    char names[CT_DAY_RUNS_MAX * 64] = "";
+    if (d->n_runs > 1)
+        day_key(d, names, sizeof names);
     int known = day_ids(&db->store, d, ids);
     pthread_mutex_lock(&shared_lock);
-    if (known && (s = shared_find(ids, n_ids)))
+    if (known && (s = shared_find(ids, n_ids, names)))
         s->refs++;
     pthread_mutex_unlock(&shared_lock);
     if (s) {
@@ -306,8 +320,9 @@ static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc
     }
     memcpy(mine->ids, ids, n_ids * sizeof *ids);
     mine->n_ids = n_ids;
+    snprintf(mine->names, sizeof mine->names, "%s", names);
     pthread_mutex_lock(&shared_lock);
-    s = shared_find(mine->ids, n_ids);
+    s = shared_find(mine->ids, n_ids, mine->names);
     if (s) { /* another handle mapped it meanwhile */
         s->refs++;
     } else {

@@ -532,6 +532,10 @@ static ct_code check_sections(const char *path, const seg_header *h, const ct_ma
         return ct__fail(err, CT_ECORRUPT, "%s: bytes after the last section", path);
     if (h->n_cell_events + (uint64_t)h->n_points != h->n_events)
         return ct__fail(err, CT_ECORRUPT, "%s: event counts disagree", path);
+    /* every event is at least one byte of S1: a count the file cannot hold
+     * is refused before anyone sizes an array by it */
+    if (h->n_events > h->sections[SEC_SUBS].len || h->n_subs > h->n_events)
+        return ct__fail(err, CT_ECORRUPT, "%s: more events than its bytes can hold", path);
     return CT_OK;
 }
 

@@ -9,11 +9,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -152,6 +154,9 @@ static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *
             run.crc = rcrc;
             run.events = events;
             int64_t i = ct__store_find(st, day);
+            if (ct__store_names(st, run.file))
+                return ct__fail(err, CT_ECORRUPT, "%s: line %d names %s twice", path, line_no,
+                                run.file);
             if (i < 0) {
                 ct_store_day d;
                 ct__store_day_single(&d, day, &run);
@@ -167,6 +172,11 @@ static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *
             return ct__fail(err, CT_ECORRUPT, "%s: line %d is not understood", path, line_no);
         }
     }
+    /* files are named by the commit that wrote them: none after this one */
+    for (uint32_t i = 0; i < st->n_days; i++)
+        if (ct__store_day_generation(&st->days[i]) > st->generation)
+            return ct__fail(err, CT_ECORRUPT, "%s: day %lld names a file newer than the manifest",
+                            path, (long long)st->days[i].day);
     return CT_OK;
 }
 
@@ -358,6 +368,20 @@ int ct__store_names(const ct_store *st, const char *name)
     return 0;
 }
 
+void ct__store_clean_merging(const char *data_dir)
+{
+    char *lock_path = ct__path_join(data_dir, "compact.lock");
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0) {
+        char *work = ct__path_join(data_dir, "store/merging");
+        ct__fs_empty_dir(work, 0);
+        ct__free(work);
+    }
+    if (lock >= 0)
+        close(lock);
+    ct__free(lock_path);
+}
+
 void ct__store_collect_garbage(const ct_store *st)
 {
     ct_store pending;
@@ -440,7 +464,16 @@ ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
         rc = ct__fs_sync_dir(dir, err);
     ct_store st;
     if (!rc && n && ct__store_load(data_dir, &st, err) == CT_OK) {
-        ct__store_collect_garbage(&st); /* the files of dropped or replaced days */
+        /* the files of dropped or replaced days, unless a writer works
+         * (a compaction between its rename and its commit): the next
+         * writer collects them */
+        char *lock_path = ct__path_join(data_dir, "lock");
+        int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+            ct__store_collect_garbage(&st);
+        if (lock >= 0)
+            close(lock);
+        ct__free(lock_path);
         ct__store_free(&st);
     } else if (!rc && n) {
         rc = err ? err->code : CT_ECORRUPT;

@@ -104,6 +104,11 @@ ct_code ct__store_commit(ct_store *st, ct_err *err);
 /* Does a day of the manifest in memory name this segment file? */
 int ct__store_names(const ct_store *st, const char *name);
 
+/* Empties store/merging/ (what a killed compaction left: copies of live
+ * events, which purge and retention must not miss), unless a compaction
+ * is running (it holds <data>/compact.lock and cleans up after itself). */
+void ct__store_clean_merging(const char *data_dir);
+
 /* Removes files in store/ that the manifest does not name. */
 void ct__store_collect_garbage(const ct_store *st);
 
