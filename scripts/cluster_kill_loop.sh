@@ -18,6 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 ROOT_FLAG=()
 [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-run-as-root)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_odls_base_sigkill_timeout=0
+export CT_COMPACT=now # no process outlives a command: folders are compared and reused
 mpi() { mpirun --oversubscribe --bind-to none "${ROOT_FLAG[@]}" -n 3 "$MPI" "$@"; }
 # A killed job's mpirun: once in a while Open MPI 4.1's mpirun misses a
 # rank killed while the job starts and waits forever (docs/CLUSTER.md,

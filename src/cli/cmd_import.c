@@ -168,7 +168,8 @@ static void ingest_help(void)
            "  --compact background|now|off  a delivery for a day already stored is\n"
            "                   written as a new run of the day; afterwards, merge the\n"
            "                   runs into one file per day in a detached process\n"
-           "                   (default), before returning, or not (`celltrace compact`)\n"
+           "                   (default, or $CT_COMPACT), before returning, or not\n"
+           "                   (`celltrace compact`)\n"
            "  --format text|json  the summary's format\n"
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
 }
@@ -200,6 +201,19 @@ static void compact_in_background(const char *dir)
     _exit(ct_compact(dir, &sum, &err) == CT_OK ? 0 : 1);
 }
 
+static int compact_mode_valid(const char *mode)
+{
+    return !strcmp(mode, "background") || !strcmp(mode, "now") || !strcmp(mode, "off");
+}
+
+/* --compact's default: $CT_COMPACT when it names a mode (scripts and
+ * tests that want no process outliving the command), else background. */
+static const char *compact_default(void)
+{
+    const char *env = getenv("CT_COMPACT");
+    return env && compact_mode_valid(env) ? env : "background";
+}
+
 int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {IMPORT_OPTIONS,
@@ -207,7 +221,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
                                          {"compact", required_argument, NULL, 'C'},
                                          {NULL, 0, NULL, 0}};
     import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}};
-    const char *compact = "background";
+    const char *compact = compact_default();
     char *end = NULL;
     long days;
     int c, took;
@@ -228,8 +242,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
             a.io.retention_days = (int)days;
             break;
         case 'C':
-            if (strcmp(optarg, "background") != 0 && strcmp(optarg, "now") != 0 &&
-                strcmp(optarg, "off") != 0)
+            if (!compact_mode_valid(optarg))
                 return cli_usage_error("ingest", "--compact must be background, now or off");
             compact = optarg;
             break;

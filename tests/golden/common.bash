@@ -8,6 +8,9 @@ SHARED=$3
 # CT_TEST_LIGHT=1 (scripts/valgrind.sh): sweeps and loops run a sample of
 # their cases, each test says how; what is run is checked as strictly.
 LIGHT=${CT_TEST_LIGHT:-0}
+# No process outlives a command of a test: an ingest merges its days'
+# runs before it returns (deliveries.sh tests the background mode itself).
+export CT_COMPACT=now
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ct-golden.XXXXXX")
 FAILED=0
 SERVER_PID=

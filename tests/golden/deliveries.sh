@@ -29,7 +29,7 @@ load() { # load DIR MODE: the city, delivered as MODE says
                   ingest --data "$d" ingest --compact off --operator "$op" "$f"
               done ;;
         background) for f in "$CITY/$op"/events/*; do
-                  ingest --data "$d" ingest --operator "$op" "$f"
+                  ingest --data "$d" ingest --compact background --operator "$op" "$f"
               done ;;
         esac
     done
@@ -132,7 +132,8 @@ wait $readers || fail "a reader during compaction: $(cat "$WORK/readers.out")"
 answers "$WORK/runs" "$WORK/compact.out"
 expect_same "$WORK/together.out" "$WORK/compact.out"
 
-# The default: merged in a detached process; `compact` waits for it.
+# The default outside tests: merged in a detached process; `compact`
+# waits for it.
 load "$WORK/bg" background
 expect_exit 0 "$CT" --data "$WORK/bg" compact
 [ "$(runs_of "$WORK/bg")" = 0 ] || fail "background compaction left a day of several runs"

@@ -57,8 +57,8 @@ units() {
     as_ct celltrace --quiet cells import --operator 250-01 /var/tmp/basic/cells_250-01.csv
     as_ct celltrace --quiet cells import --operator 250-02 /var/tmp/basic/cells_250-02.csv
     # exit 3: rows rejected (the fixture has bad rows on purpose)
-    as_ct celltrace --quiet ingest --operator 250-01 /var/tmp/basic/events_250-01.csv || [ $? = 3 ]
-    as_ct celltrace --quiet ingest --operator 250-02 /var/tmp/basic/events_250-02.csv || [ $? = 3 ]
+    as_ct celltrace --quiet ingest --compact now --operator 250-01 /var/tmp/basic/events_250-01.csv || [ $? = 3 ]
+    as_ct celltrace --quiet ingest --compact now --operator 250-02 /var/tmp/basic/events_250-02.csv || [ $? = 3 ]
     as_ct celltrace --quiet cases import /var/tmp/basic/cases.csv
     head=$(cat /etc/celltrace/keys/audit.head 2>/dev/null || true)
     sandboxed celltrace-run || fail "celltrace-run's commands failed in its sandbox"
