@@ -154,9 +154,15 @@ static ct_code parse_manifest(ct_store *st, char *text, size_t len, const char *
             run.crc = rcrc;
             run.events = events;
             int64_t i = ct__store_find(st, day);
-            if (ct__store_names(st, run.file))
-                return ct__fail(err, CT_ECORRUPT, "%s: line %d names %s twice", path, line_no,
-                                run.file);
+            /* a file is its day's ("d<day>-g..."): no two days share one */
+            char prefix[32];
+            int w = snprintf(prefix, sizeof prefix, "d%lld-g", day);
+            int twice = 0;
+            for (uint32_t r = 0; i >= 0 && r < st->days[i].n_runs; r++)
+                twice |= strcmp(st->days[i].run[r].file, run.file) == 0;
+            if (strncmp(run.file, prefix, (size_t)w) != 0 || twice)
+                return ct__fail(err, CT_ECORRUPT, "%s: line %d: %s is not a new file of day %lld",
+                                path, line_no, run.file, day);
             if (i < 0) {
                 ct_store_day d;
                 ct__store_day_single(&d, day, &run);
