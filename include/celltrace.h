@@ -829,6 +829,11 @@ typedef struct ct_compact_summary {
  * is left. Refused for a cluster shard with a pending commit. */
 ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err);
 
+/* Where a compaction that nobody waits for (`ingest` starts one in the
+ * background) leaves its error, in the data directory; a compaction that
+ * succeeds removes it, and `check` reports it. */
+#define CT_COMPACT_FAILED "compact.failed"
+
 /* ---- statistics ------------------------------------------------------------ */
 
 typedef struct ct_stats {

@@ -198,7 +198,17 @@ static void compact_in_background(const char *dir)
     }
     ct_compact_summary sum;
     ct_err err;
-    _exit(ct_compact(dir, &sum, &err) == CT_OK ? 0 : 1);
+    if (ct_compact(dir, &sum, &err) == CT_OK)
+        _exit(0);
+    /* nobody waits for this process: the error stays where check sees it */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, CT_COMPACT_FAILED);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        dprintf(fd, "%s\n", err.msg);
+        close(fd);
+    }
+    _exit(1);
 }
 
 static int compact_mode_valid(const char *mode)

@@ -112,6 +112,27 @@ for i in 1 2 3 4 5 6; do
     expect_same "$WORK/together.out" "$WORK/kill.out"
 done
 
+# A background compaction that fails leaves its error where check sees
+# it; a compaction that succeeds removes it. The fault is set for the
+# ingest and inherited by its compaction: a repeated delivery stores
+# nothing and renames nothing, the compaction's first rename fails.
+D="$WORK/failing"
+cp -a "$WORK/runs.base" "$D"
+first=$(echo $ops | cut -d' ' -f1)
+CT_FAULT=rename:EIO:1:forever ingest --data "$D" ingest --compact background --operator "$first" \
+    "$(ls "$CITY/$first"/events/* | head -1)"
+for i in $(seq 100); do [ -s "$D/compact.failed" ] && break; sleep 0.1; done
+[ -s "$D/compact.failed" ] || fail "a failed background compaction left no error"
+expect_exit 0 "$CT" --data "$D" check
+grep -q "compact.failed: the last background compaction failed" "$WORK/out" ||
+    fail "check does not report the failed compaction: $(cat "$WORK/out")"
+[ "$(runs_of "$D")" -gt 0 ] || fail "the failed compaction changed the days"
+answers "$D" "$WORK/failing.out"
+expect_same "$WORK/together.out" "$WORK/failing.out"
+expect_exit 0 "$CT" --data "$D" compact
+[ -e "$D/compact.failed" ] && fail "a compaction that succeeded left the old error"
+[ "$(runs_of "$D")" = 0 ] || fail "compact left a day of several runs"
+
 # Compacted: one file per day, the same answers, also for readers that
 # were reading while the runs were swapped for the merged files.
 "$CT" --data "$WORK/together" trace --all --score --format csv >"$WORK/all.ref" || fail "trace --all"

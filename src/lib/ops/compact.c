@@ -241,6 +241,11 @@ ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
         for (uint32_t i = 0; i < st.n_days; i++)
             sum->days_left += st.days[i].n_runs > 1;
     ct__store_free(&st);
+    if (!rc) { /* a background compaction's failure is mended */
+        char *failed = ct__path_join(dir, CT_COMPACT_FAILED);
+        unlink(failed);
+        ct__free(failed);
+    }
     ct__free(work);
     ct__free(store);
     close(busy);

@@ -283,6 +283,21 @@ static void check_leftovers(checker *k, const char *folder, const ct_store *st)
     ct__free(dir);
 }
 
+/* A background compaction that failed: its runs read exactly, but every
+ * reader pays their merge until a compaction succeeds. */
+static void check_compaction(checker *k)
+{
+    char *path = ct__path_join(k->db->dir, CT_COMPACT_FAILED), *text = NULL;
+    size_t len = 0;
+    if (ct__fs_read_file(path, 4096, &text, &len, NULL) == CT_OK) {
+        while (len && (text[len - 1] == '\n' || text[len - 1] == '\0'))
+            text[--len] = '\0';
+        note(k, path, "the last background compaction failed (%s): run `celltrace compact`", text);
+    }
+    ct__free(text);
+    ct__free(path);
+}
+
 ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_err *err)
 {
     checker k = {db, fn, ud, 0};
@@ -293,6 +308,7 @@ ct_code ct_check(ct_db *db, ct_problem_fn fn, void *ud, uint64_t *problems, ct_e
     check_leftovers(&k, "store", &db->store);
     check_leftovers(&k, "store/merging", NULL); /* a killed compaction's */
     check_leftovers(&k, "staging", NULL);
+    check_compaction(&k);
     check_sqlite(&k);
     ct__subdict_verify(db->subs, vault_finding, &k);
     *problems = k.problems;
