@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,6 +166,24 @@ char *ct__path_join(const char *dir, const char *name)
     p[a] = '/';
     memcpy(p + a + 1, name, b + 1);
     return p;
+}
+
+int ct__fs_lock(const char *dir, const char *name, int wait)
+{
+    char *path = ct__path_join(dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ct__free(path);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 ct_code ct__fs_mkdir(const char *path, int mode, ct_err *err)

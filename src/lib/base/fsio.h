@@ -67,6 +67,11 @@ ct_code ct__fs_fsync_fd(int fd, const char *name, ct_err *err);
 /* mkdir with mode; an existing folder is fine. */
 ct_code ct__fs_mkdir(const char *path, int mode, ct_err *err);
 
+/* Opens dir/name (created 0600 if absent) and takes an exclusive flock
+ * on it, waiting for it or not: the descriptor (closing it lets go), or
+ * -1 with errno (EWOULDBLOCK: another holds it). */
+int ct__fs_lock(const char *dir, const char *name, int wait);
+
 /* A read-only memory map of a whole file. */
 typedef struct ct_map {
     const uint8_t *data;

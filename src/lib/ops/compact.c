@@ -27,10 +27,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,34 +49,6 @@ typedef struct merged_day {
     int swapped;        /* put in the manifest in place of its runs */
 } merged_day;
 
-/* An flock'd file of dir, blocking or not; -1 (and errno) if not taken. */
-static int lock_file(const char *dir, const char *name, int wait)
-{
-    char *p = ct__path_join(dir, name);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    ct__free(p);
-    if (fd < 0)
-        return -1;
-    while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
-        if (errno == EINTR)
-            continue;
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* The merged file's name: the newest generation of its runs, so that a
- * day's data version (ct_data_version) stays what it was, and "-m" apart
- * from the names an ingest gives. */
-static void merged_name(const ct_store_day *d, char *name, size_t cap)
-{
-    snprintf(name, cap, "d%lld-g%llu-m.seg", (long long)d->day,
-             (unsigned long long)ct__store_day_generation(d));
-}
-
 /* Step 2 for one day. */
 static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *work,
                          const ct_store_day *d, merged_day *out, ct_err *err)
@@ -93,7 +63,9 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
     out->day = d->day;
     out->was = *d;
     out->run.events = unique;
-    merged_name(d, out->run.file, sizeof out->run.file);
+    /* named after its newest run, so that the day's data version
+     * (ct_data_version) stays what it was */
+    ct__store_run_name(d->day, ct__store_day_generation(d), 1, out->run.file);
     char *path = ct__path_join(work, out->run.file);
     rc = ct__seg_write(path, d->day, ev, unique, pts, &out->run.bytes, &out->run.crc, err);
     ct__free(path);
@@ -137,7 +109,7 @@ static void swap_in(ct_store_day *now, const merged_day *m)
 static ct_code swap_manifest(const char *dir, const char *work, const struct stat *home,
                              merged_day *m, uint32_t n_m, ct_compact_summary *sum, ct_err *err)
 {
-    int lock = lock_file(dir, "lock", 1);
+    int lock = ct__fs_lock(dir, "lock", 1);
     if (lock < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", dir);
     struct stat now;
@@ -219,10 +191,10 @@ static ct_code compact_round(const char *dir, const char *work, const struct sta
 ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
 {
     memset(sum, 0, sizeof *sum);
-    int busy = lock_file(dir, "compact.lock", 0);
+    int busy = ct__fs_lock(dir, "compact.lock", 0);
     if (busy < 0 && errno == EWOULDBLOCK) { /* wait: it may have looked before our delivery */
         sum->waited = 1;
-        busy = lock_file(dir, "compact.lock", 1);
+        busy = ct__fs_lock(dir, "compact.lock", 1);
     }
     if (busy < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s for compaction", dir);

@@ -491,8 +491,7 @@ static void new_run(const ct_store *st, int64_t day, uint32_t events, ct_store_r
 {
     memset(run, 0, sizeof *run);
     run->events = events;
-    snprintf(run->file, sizeof run->file, "d%lld-g%llu.seg", (long long)day,
-             (unsigned long long)st->generation + 1);
+    ct__store_run_name(day, st->generation + 1, 0, run->file);
 }
 
 /* A subscriber's events in a stored run, up to second `until`, in the
@@ -529,13 +528,8 @@ static int stored_events(const ct_segment *seg, uint32_t sub, uint32_t until, ct
 static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct_catalog *cat,
                            ct_event *ev, uint32_t *n, const ct_point *pts, ct_err *err)
 {
-    uint32_t from = CT_DAY_S, to = 0;
-    for (uint32_t i = 0; i < *n; i++) {
-        if (ev[i].tod < from)
-            from = ev[i].tod;
-        if (ev[i].tod + 1 > to)
-            to = ev[i].tod + 1;
-    }
+    uint32_t from, to;
+    ct__events_span(ev, *n, &from, &to);
     ct_event *known = NULL;
     ct_point *known_pts = NULL;
     size_t cap = 0, cap_pts = 0;
@@ -621,7 +615,19 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     if (rc)
         goto out;
     uint32_t fresh = ct__seal_sort_unique(ev, (uint32_t)n, pts, cat);
-    if (old && (rc = drop_stored(st, old, cat, ev, &fresh, pts, err)) != CT_OK)
+    if (merging) { /* the young runs are decoded already: compared whole */
+        for (uint32_t r = 0; r < young.n_runs; r++)
+            fresh = ct__seal_drop_known(ev, fresh, pts, old_ev + run_first[r],
+                                        run_first[r + 1] - run_first[r], old_pts, cat);
+        ct_store_day base;
+        if (young.n_runs < old->n_runs) {
+            ct__store_day_single(&base, d->day, &old->run[0]);
+            rc = drop_stored(st, &base, cat, ev, &fresh, pts, err);
+        }
+    } else if (old) {
+        rc = drop_stored(st, old, cat, ev, &fresh, pts, err);
+    }
+    if (rc)
         goto out;
     in->sum.stored += fresh;
     in->sum.duplicates += n - fresh;

@@ -27,7 +27,6 @@
 #include "error.h"
 #include "fsio.h"
 #include "keys.h"
-#include "seal.h"
 #include "segment.h"
 #include "sqlvfs.h"
 
@@ -141,13 +140,8 @@ static void check_segment_refs(checker *k, const char *path, const ct_segment *s
         problem(k, path, "%s", err.msg);
         return;
     }
-    uint32_t from = n ? CT_DAY_S : 0, to = 0; /* the span the header records */
-    for (uint32_t i = 0; i < n; i++) {
-        if (ev[i].tod < from)
-            from = ev[i].tod;
-        if (ev[i].tod + 1 > to)
-            to = ev[i].tod + 1;
-    }
+    uint32_t from, to; /* the span the header records */
+    ct__events_span(ev, n, &from, &to);
     if (seg->tod_to && (seg->tod_from != from || seg->tod_to != to)) /* 0, 0: not recorded */
         problem(k, path, "its header's span of seconds does not match its events");
     for (uint32_t i = 0; i < np; i++)
@@ -166,15 +160,16 @@ static void check_runs_apart(checker *k, const ct_store_day *d)
 {
     ct_event *ev;
     ct_point *pts;
-    uint32_t n, np, run_first[CT_DAY_RUNS_MAX + 1];
+    uint32_t unique;
     ct_err err;
     char what[64];
     snprintf(what, sizeof what, "the runs of day %lld", (long long)d->day);
-    if (ct__day_decode(&k->db->store, d, 0, &ev, &n, &pts, &np, run_first, &err) != CT_OK)
+    /* decoded, the runs hold d->events (each run's count is checked) */
+    if (ct__day_merged(&k->db->store, d, 0, k->db->cat, &ev, &unique, &pts, &err) != CT_OK)
         return; /* each run's own damage is reported by check_segments */
-    uint32_t unique = ct__seal_sort_unique(ev, n, pts, k->db->cat);
-    if (unique != n)
-        problem(k, what, "hold %u events more than once", n - unique);
+    if (unique != d->events)
+        problem(k, what, "hold %llu events more than once",
+                (unsigned long long)(d->events - unique));
     ct__free(ev);
     ct__free(pts);
 }

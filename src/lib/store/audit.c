@@ -28,7 +28,7 @@
  * before the chain existed (no "chain") may only precede the first chained
  * record; they are counted as unchained.
  */
-#define _GNU_SOURCE /* O_CLOEXEC, flock */
+#define _GNU_SOURCE /* O_CLOEXEC */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -438,10 +437,10 @@ ct_code ct__audit_as(ct_db *db, const char *actor, const char *reason, const cha
     const char *key_dir = db->keys->key_dir;
     char *lock_path = ct__path_join(db->dir, LOCK_FILE);
     char *path = ct__path_join(db->dir, AUDIT_FILE);
-    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), fd = -1;
+    int lock_fd = ct__fs_lock(db->dir, LOCK_FILE, 1), fd = -1;
     ct_code rc = CT_OK;
     uint8_t key[CT_KEY_BYTES], prev[CHAIN_BYTES], chain[CHAIN_BYTES];
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
+    if (lock_fd < 0) {
         rc = ct__fail_errno(err, CT_EIO, errno, "cannot lock the audit log %s", lock_path);
         goto out;
     }

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,31 +107,23 @@ ct_code ct_init_with(const char *dir, const ct_keys_setup *setup, ct_err *err)
 
 static ct_code take_lock(ct_db *db, ct_err *err)
 {
-    char *p = ct__path_join(db->dir, "lock");
-    db->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    ct__free(p);
-    if (db->lock_fd < 0)
-        return ct__fail_errno(err, CT_EIO, errno, "cannot open the lock of %s", db->dir);
-    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK)
-            return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
+    db->lock_fd = ct__fs_lock(db->dir, "lock", 0);
+    if (db->lock_fd < 0 && errno == EWOULDBLOCK) {
         ct__notice("waiting for another writer of %s", db->dir);
-        if (flock(db->lock_fd, LOCK_EX) != 0)
-            return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
+        db->lock_fd = ct__fs_lock(db->dir, "lock", 1);
     }
+    if (db->lock_fd < 0)
+        return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s", db->dir);
     return CT_OK;
 }
 
 int ct__writer_busy(const char *dir)
 {
-    char *p = ct__path_join(dir, "lock");
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600), busy = 0;
-    ct__free(p);
-    if (fd >= 0) {
-        busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-        close(fd); /* and the lock with it */
-    }
-    return busy;
+    int fd = ct__fs_lock(dir, "lock", 0);
+    if (fd < 0)
+        return errno == EWOULDBLOCK;
+    close(fd); /* and the lock with it */
+    return 0;
 }
 
 /* Nothing in staging/ outlives its ingest: what is there was left by a

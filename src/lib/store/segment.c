@@ -265,6 +265,18 @@ static void put_sub_event(buf *b, const ct_event *e, const ct_point *pts, uint32
 }
 
 /* S0, S1 and the gaps; collects the place items for S2-S7. */
+void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *to)
+{
+    *from = n ? CT_DAY_S : 0;
+    *to = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ev[i].tod < *from)
+            *from = ev[i].tod;
+        if (ev[i].tod + 1 > *to)
+            *to = ev[i].tod + 1;
+    }
+}
+
 static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const ct_point *pts,
                                 place_item *ci, place_item *ti)
 {
@@ -292,12 +304,7 @@ static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const 
         }
     }
     dir[n_subs] = (ct_subdir_entry){CT_GAP_OPEN, (uint32_t)s.n, 0};
-    for (uint32_t i = 0; i < n; i++) { /* the span of the day the events cover */
-        if (i == 0 || ev[i].tod < b->h.tod_from)
-            b->h.tod_from = ev[i].tod;
-        if (ev[i].tod + 1 > b->h.tod_to)
-            b->h.tod_to = ev[i].tod + 1;
-    }
+    ct__events_span(ev, n, &b->h.tod_from, &b->h.tod_to);
     b->h.n_events = n;
     b->h.n_subs = n_subs;
     b->h.n_points = n_points;

@@ -114,6 +114,10 @@ typedef struct ct_segment {
 ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
+/* The seconds of the day that events span, [*from, *to); 0, 0 for none:
+ * what a segment's header records (tod_from, tod_to). */
+void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *to);
+
 /* Builds the segment of those events in memory (an anonymous map, which
  * ct__seg_close releases): the view of a day stored as several runs. */
 ct_code ct__seg_in_memory(int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,

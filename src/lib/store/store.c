@@ -9,13 +9,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -82,6 +80,12 @@ void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run)
     d->run[d->n_runs++] = *run;
     d->bytes += run->bytes;
     d->events += run->events;
+}
+
+void ct__store_run_name(int64_t day, uint64_t generation, int merged, char name[64])
+{
+    snprintf(name, 64, "d%lld-g%llu%s.seg", (long long)day, (unsigned long long)generation,
+             merged ? "-m" : "");
 }
 
 uint64_t ct__store_day_generation(const ct_store_day *d)
@@ -376,16 +380,13 @@ int ct__store_names(const ct_store *st, const char *name)
 
 void ct__store_clean_merging(const char *data_dir)
 {
-    char *lock_path = ct__path_join(data_dir, "compact.lock");
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0) {
+    int lock = ct__fs_lock(data_dir, "compact.lock", 0);
+    if (lock >= 0) {
         char *work = ct__path_join(data_dir, "store/merging");
         ct__fs_empty_dir(work, 0);
         ct__free(work);
-    }
-    if (lock >= 0)
         close(lock);
-    ct__free(lock_path);
+    }
 }
 
 void ct__store_collect_garbage(const ct_store *st)
@@ -473,13 +474,11 @@ ct_code ct_store_settle(const char *data_dir, uint64_t committed, ct_err *err)
         /* the files of dropped or replaced days, unless a writer works
          * (a compaction between its rename and its commit): the next
          * writer collects them */
-        char *lock_path = ct__path_join(data_dir, "lock");
-        int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        int lock = ct__fs_lock(data_dir, "lock", 0);
+        if (lock >= 0) {
             ct__store_collect_garbage(&st);
-        if (lock >= 0)
             close(lock);
-        ct__free(lock_path);
+        }
         ct__store_free(&st);
     } else if (!rc && n) {
         rc = err ? err->code : CT_ECORRUPT;

@@ -91,6 +91,11 @@ void ct__store_day_single(ct_store_day *d, int64_t day, const ct_store_run *run)
  * CT_DAY_RUNS_MAX) and updates its totals. */
 void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run);
 
+/* The name of a day's file written by the commit of `generation`:
+ * d<day>-g<generation>.seg, or d<day>-g<generation>-m.seg for a
+ * compaction's merge (named after the newest run it merges). */
+void ct__store_run_name(int64_t day, uint64_t generation, int merged, char name[64]);
+
 /* The newest generation among a day's runs (from their file names). */
 uint64_t ct__store_day_generation(const ct_store_day *d);
 
