@@ -91,10 +91,11 @@ const out = {
   trace_over_floor: { celltrace: overFloor.length ? round(median(overFloor)) : null, duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
 };
-// measured by bench/deliveries.sh, not by run.sh: kept as it was
+// measured by bench/deliveries.sh and bench/scale.sh, not by run.sh: kept as they were
 try {
   const before = JSON.parse(fs.readFileSync(args.json, 'utf8'));
   if (before.deliveries_ratio) out.deliveries_ratio = before.deliveries_ratio;
+  if (before.ingest_peak_mb_1m) out.ingest_peak_mb_1m = before.ingest_peak_mb_1m;
 } catch (e) {
   /* no earlier file */
 }

@@ -14,8 +14,11 @@
 # event, one process per case (whole-process time, p50 and max), the
 # candidates and ns per candidate of `trace --work`, contacts per case,
 # peak memory of a trace, and every case in one `trace --jobs NPROC`
-# process. Writes bench/results/scaling-<date>.md with each figure's growth
-# from one size to the next. The peers are in run.sh's results.
+# process; a trace's memory at its end, split into pages mapped from the
+# store and its own (`trace --work`). Writes bench/results/scaling-<date>.md
+# with each figure's growth from one size to the next, and, with 1m among
+# the sizes, ingest_peak_mb_1m in bench/results/latest.json. The peers are
+# in run.sh's results.
 set -euo pipefail
 
 SIZES="10k 100k" CASES=20 KEEP=0
@@ -87,6 +90,8 @@ for size in $SIZES; do
         /usr/bin/time -f '%M' -a -o "$W/m/trace_rss" \
             "$CT" --quiet trace "$c" --format csv --work > "$W/m/out/$c.csv" 2> "$W/m/out/$c.work"
         echo "$(secs_since "$t0") $(work_fields "$W/m/out/$c.work")"
+        sed -n 's/^work: memory: peak [0-9.]* MB; at the end of the trace \([0-9.]*\) MB mapped from files, \([0-9.]*\) MB own$/\1 \2/p' \
+            "$W/m/out/$c.work" >> "$W/m/trace_mem"
     done > "$W/m/traces"
     log "$size: batch, --jobs $NPROC"
     t0=$(now_us)
@@ -97,4 +102,5 @@ for size in $SIZES; do
 done
 
 node "$HERE/scale_report.mjs" --work "$WORK" --sizes "$SIZES" --cases "$CASES" --cores "$NPROC" \
-    --date "$(date -u +%Y-%m-%d)" --out "$HERE/results/scaling-$(date -u +%Y-%m-%d).md"
+    --date "$(date -u +%Y-%m-%d)" --out "$HERE/results/scaling-$(date -u +%Y-%m-%d).md" \
+    --json "$HERE/results/latest.json"

@@ -36,7 +36,9 @@ static void trace_help(void)
            "  --work                    also print, on stderr, the work done for each case:\n"
            "                            its intervals, candidate events examined, overlaps,\n"
            "                            milliseconds and nanoseconds per candidate; with\n"
-           "                            several cases also the total and cases per second\n"
+           "                            several cases also the total and cases per second;\n"
+           "                            with one, also the memory: the peak, and at the end\n"
+           "                            the pages mapped from the store against its own\n"
            "  --floor                   with --work and one plain trace: also the trace's floor\n"
            "                            (bench/README.md): the candidates it matched, kept in\n"
            "                            memory, streamed again and their overlaps added to an\n"
@@ -200,6 +202,32 @@ static void work_line(const ct_contacts *cs, double ns)
             cs->case_id, (unsigned long long)cs->case_intervals,
             (unsigned long long)cs->candidates, (unsigned long long)cs->overlaps, cs->n, ns / 1e6,
             cs->candidates ? ns / (double)cs->candidates : 0.0);
+}
+
+/* The --work line on memory, from Linux's /proc/self/status (nothing
+ * where it is absent): the peak, and what the process holds at the end of
+ * the trace, split into pages mapped from files (the store's segments,
+ * shared with the page cache and every other reader) and its own. */
+static void memory_line(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return;
+    char line[256];
+    long hwm = -1, file = -1, anon = -1;
+    while (fgets(line, sizeof line, f)) {
+        long kb;
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            hwm = kb;
+        else if (sscanf(line, "RssFile: %ld kB", &kb) == 1)
+            file = kb;
+        else if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+            anon = kb;
+    }
+    fclose(f);
+    if (hwm >= 0 && file >= 0 && anon >= 0)
+        fprintf(stderr, "work: memory: peak %.1f MB; at the end of the trace %.1f MB mapped from files, "
+                        "%.1f MB own\n", hwm / 1024.0, file / 1024.0, anon / 1024.0);
 }
 
 /* One case, plain or scored. */
@@ -494,6 +522,8 @@ static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
     ct_code rc = db ? trace_one(db, case_id, &a->p, risk, &cs, &err)
                     : trace_on_cluster(ctx, case_id, &a->p, risk, &cs, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc && a->work)
+        memory_line(); /* before the store is closed: its maps are still there */
     ct_floor fl;
     if (!rc && a->floor)
         rc = ct_trace_floor(db, case_id, &a->p, &fl, &err);

@@ -264,6 +264,109 @@ static void sort_order_and_duplicates(void **state)
     assert_true(ev[5].kind == 1 && pts[ev[5].place].op == 2);
 }
 
+/* A compaction merges a day's runs part by part (ct__seal_merge_unique)
+ * instead of sorting the day: the result must be the sort's, duplicates
+ * across parts removed, whatever the parts hold. */
+static void merging_parts_is_sorting_them(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        enum { N = 3000 };
+        uint64_t rng = seed;
+        ct_event *ev = ct__calloc(N, sizeof *ev), *all = ct__calloc(2 * N, sizeof *all);
+        ct_event *scratch = ct__calloc(2 * N, sizeof *scratch);
+        ct_point *pts = ct__calloc(N, sizeof *pts);
+        uint32_t np, n = make_events(&rng, ev, pts, N, &np);
+        /* 1 to 5 parts, each some of the events (an event may be in
+         * several parts: stored twice), each sorted alone */
+        uint32_t parts = 1 + (uint32_t)(tu_rand(&rng) % 5), part_end[8], total = 0;
+        for (uint32_t p = 0; p < parts; p++) {
+            uint32_t first = total;
+            for (uint32_t i = 0; i < n; i++)
+                if (tu_rand(&rng) % parts == p || tu_rand(&rng) % 20 == 0)
+                    all[total++] = ev[i];
+            total = first + ct__seal_sort_unique(all + first, total - first, pts, NULL);
+            part_end[p] = total;
+        }
+        ct_event *want = ct__calloc(total + 1, sizeof *want);
+        memcpy(want, all, (size_t)total * sizeof *want);
+        uint32_t n_want = ct__seal_sort_unique(want, total, pts, NULL);
+        uint32_t n_got = ct__seal_merge_unique(all, part_end, parts, pts, NULL, scratch);
+        assert_int_equal(n_got, n_want);
+        assert_memory_equal(all, want, (size_t)n_want * sizeof *want);
+        ct__free(want);
+        ct__free(ev);
+        ct__free(all);
+        ct__free(scratch);
+        ct__free(pts);
+    }
+}
+
+/* The cell section is filed by loc id with one counter a cell: high ids,
+ * a cell busier than a block, and the consuming writer give the bytes of
+ * the plain one; an id past CT_SEG_LOCS_MAX is refused, not allocated. */
+static void cells_by_loc_id(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("segloc");
+    uint64_t seed = 5;
+    enum { N = 4000 };
+    ct_event *ev = ct__calloc(N, sizeof *ev);
+    for (uint32_t i = 0; i < N; i++) {
+        ev[i].sub = (uint32_t)(tu_rand(&seed) % 300);
+        ev[i].tod = (uint32_t)(tu_rand(&seed) % 50) * 1700; /* ties at a cell */
+        ev[i].place = i % 3 ? (uint32_t)(tu_rand(&seed) % 4) : CT_SEG_LOCS_MAX - 1 - (uint32_t)(tu_rand(&seed) % 3);
+    }
+    uint32_t n = ct__seal_sort_unique(ev, N, NULL, NULL);
+    char plain[4200], taken[4200];
+    snprintf(plain, sizeof plain, "%s/plain.seg", dir);
+    snprintf(taken, sizeof taken, "%s/taken.seg", dir);
+    uint64_t size, size2;
+    uint32_t crc, crc2;
+    ct_err err;
+    assert_int_equal(ct__seg_write(plain, 3, ev, n, NULL, &size, &crc, &err), CT_OK);
+    ct_event *copy = ct__calloc(n, sizeof *copy);
+    memcpy(copy, ev, (size_t)n * sizeof *ev);
+    assert_int_equal(ct__seg_write_consuming(taken, 3, copy, n, NULL, &size2, &crc2, &err), CT_OK);
+    char *a = NULL, *b = NULL;
+    size_t la, lb;
+    assert_int_equal(ct__fs_read_file(plain, 1 << 24, &a, &la, &err), CT_OK);
+    assert_int_equal(ct__fs_read_file(taken, 1 << 24, &b, &lb, &err), CT_OK);
+    assert_true(la == lb && size == size2 && crc == crc2);
+    assert_memory_equal(a, b, la);
+    /* each busy cell from second 0: every one of its events, in (tod, sub) order */
+    ct_segment seg;
+    assert_int_equal(ct__seg_open(plain, 1, &seg, &err), CT_OK);
+    uint32_t locs[] = {0, 3, CT_SEG_LOCS_MAX - 3, CT_SEG_LOCS_MAX - 1};
+    for (size_t k = 0; k < sizeof locs / sizeof *locs; k++) {
+        ct_place_cursor c;
+        ct_place_entry e;
+        uint32_t want = 0, got = 0, prev_tod = 0, prev_sub = 0;
+        for (uint32_t i = 0; i < n; i++)
+            want += ev[i].place == locs[k];
+        assert_true(want > CT_SEG_BLOCK);
+        assert_true(ct__seg_cell_seek(&seg, locs[k], 0, &c));
+        while (ct__seg_place_next(&c, &e) == 1) {
+            assert_true(got == 0 || prev_tod < e.tod || (prev_tod == e.tod && prev_sub < e.sub));
+            prev_tod = e.tod;
+            prev_sub = e.sub;
+            got++;
+        }
+        assert_int_equal(got, want);
+    }
+    ct__seg_close(&seg);
+    ev[0].place = CT_SEG_LOCS_MAX;
+    copy = ct__calloc(n, sizeof *copy);
+    memcpy(copy, ev, (size_t)n * sizeof *ev);
+    assert_int_equal(ct__seg_write(plain, 3, ev, n, NULL, &size, &crc, &err), CT_ECORRUPT);
+    assert_int_equal(ct__seg_write_consuming(taken, 3, copy, n, NULL, &size, &crc, &err), CT_ECORRUPT);
+    ct__free(a);
+    ct__free(b);
+    ct__free(ev);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void damaged_files_are_refused(void **state)
 {
     (void)state;
@@ -356,6 +459,8 @@ int main(void)
         cmocka_unit_test(radix_sort_is_stable_at_every_size),
         cmocka_unit_test(cell_batch_matches_cursor),
         cmocka_unit_test(sort_order_and_duplicates),
+        cmocka_unit_test(merging_parts_is_sorting_them),
+        cmocka_unit_test(cells_by_loc_id),
         cmocka_unit_test(damaged_files_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

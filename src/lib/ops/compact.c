@@ -67,9 +67,8 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
      * (ct_data_version) stays what it was */
     ct__store_run_name(d->day, ct__store_day_generation(d), 1, out->run.file);
     char *path = ct__path_join(work, out->run.file);
-    rc = ct__seg_write(path, d->day, ev, unique, pts, &out->run.bytes, &out->run.crc, err);
+    rc = ct__seg_write_consuming(path, d->day, ev, unique, pts, &out->run.bytes, &out->run.crc, err);
     ct__free(path);
-    ct__free(ev);
     ct__free(pts);
     return rc;
 }

@@ -653,7 +653,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     old_pts = NULL;
     new_run(st, d->day, count, &run);
     char *path = ct__store_path(st, run.file);
-    rc = ct__seg_write(path, d->day, ev, count, pts, &run.bytes, &run.crc, err);
+    rc = ct__seg_write_consuming(path, d->day, ev, count, pts, &run.bytes, &run.crc, err);
+    ev = NULL; /* freed by the write */
     ct__free(path);
     if (rc)
         goto out;

@@ -143,3 +143,32 @@ uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, c
     }
     return out;
 }
+
+/* Full SPEC 4.1 order of two events of one array. */
+static int cmp_event(const tie_ctx *k, const ct_event *a, const ct_event *b)
+{
+    uint64_t ka = primary_key(a), kb = primary_key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : cmp_tie(k, a, b);
+}
+
+uint32_t ct__seal_merge_unique(ct_event *ev, const uint32_t *part_end, uint32_t parts,
+                               const ct_point *points, const ct_catalog *cat, ct_event *scratch)
+{
+    tie_ctx k = {points, cat};
+    /* merged part by part into what came before: parts are few (runs) */
+    for (uint32_t p = 1; p < parts; p++) {
+        uint32_t i = 0, mid = part_end[p - 1], j = mid, end = part_end[p], out = 0;
+        while (i < mid && j < end)
+            scratch[out++] = cmp_event(&k, &ev[j], &ev[i]) < 0 ? ev[j++] : ev[i++];
+        while (i < mid)
+            scratch[out++] = ev[i++];
+        while (j < end)
+            scratch[out++] = ev[j++];
+        memcpy(ev, scratch, (size_t)out * sizeof *ev);
+    }
+    uint32_t n = parts ? part_end[parts - 1] : 0, out = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (out == 0 || cmp_event(&k, &ev[i], &ev[out - 1]) != 0)
+            ev[out++] = ev[i];
+    return out;
+}

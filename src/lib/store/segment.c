@@ -201,9 +201,10 @@ typedef struct place_item {
     uint32_t tod, sub, gap, point;
 } place_item;
 
-/* Place items by (key, tod), with the stable radix sort of radix.h: by
+/* Tile items by (key, tod), with the stable radix sort of radix.h: by
  * tod, then by key. Items arrive in by-subscriber order, so equal (key,
- * tod) keep subscriber order, which is the order S4 and S7 promise. */
+ * tod) keep subscriber order, which is the order S7 promises (S4's cells
+ * are ordered by build_cells). */
 static uint32_t item_tod(const place_item *p)
 {
     return p->tod;
@@ -264,7 +265,15 @@ static void put_sub_event(buf *b, const ct_event *e, const ct_point *pts, uint32
     }
 }
 
-/* S0, S1 and the gaps; collects the place items for S2-S7. */
+/* Seconds from event i to its subscriber's next event of the day, or
+ * CT_GAP_OPEN for the subscriber's last. */
+static uint32_t event_gap(const ct_event *ev, uint32_t n, uint32_t i)
+{
+    return (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
+}
+
+/* S0, S1 and the gaps; collects the tile items for S5-S7 and counts the
+ * cell events (build_cells orders those itself). */
 void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *to)
 {
     *from = n ? CT_DAY_S : 0;
@@ -278,7 +287,7 @@ void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *t
 }
 
 static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const ct_point *pts,
-                                place_item *ci, place_item *ti)
+                                place_item *ti)
 {
     ct_subdir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
     buf s = {NULL, 0, 0};
@@ -292,15 +301,14 @@ static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const 
             prev_loc = CT_GAP_OPEN;
             prev[0] = prev[1] = prev[2] = 0;
         }
-        uint32_t gap = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
         put_sub_event(&s, &ev[i], pts, &prev_tod, &prev_loc, prev);
         if (ev[i].kind) {
             const ct_point *p = &pts[ev[i].place];
             ti[n_points++] = (place_item){ct__grid_key(ct__grid_level(p->acc), p->lat, p->lon),
-                                          ev[i].tod, ev[i].sub, gap, ev[i].place};
+                                          ev[i].tod, ev[i].sub, event_gap(ev, n, i), ev[i].place};
         } else {
             assert(ev[i].place != CT_GAP_OPEN);
-            ci[n_cell++] = (place_item){ev[i].place, ev[i].tod, ev[i].sub, gap, 0};
+            n_cell++;
         }
     }
     dir[n_subs] = (ct_subdir_entry){CT_GAP_OPEN, (uint32_t)s.n, 0};
@@ -327,27 +335,100 @@ static void start_block(blocked *bl, uint32_t tod)
     bl->blocks[bl->n_blocks++] = (ct_block_entry){tod, (uint32_t)bl->stream.n};
 }
 
-static void build_cells(built *b, place_item *ci)
+/* A cell event in the cell section: its cell is the group it sits in. */
+typedef struct cell_item {
+    uint32_t tod, sub, gap;
+} cell_item;
+
+/* Sorts one cell's items by second, stably (so equal seconds keep
+ * subscriber order): two counting passes of 9 bits (a second of the day
+ * has 17), with small counters, since a city has tens of thousands of
+ * cells and a 65536-counter pass per cell would cost more than its items. */
+static void sort_cell_by_tod(cell_item *a, cell_item *tmp, uint32_t n)
 {
-    uint32_t n = b->h.n_cell_events, n_cells = 0, in_block = 0, prev_tod = 0;
-    sort_places(ci, n);
-    ct_celldir_entry *dir = ct__calloc((size_t)n + 1, sizeof *dir);
-    blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
-    for (uint32_t i = 0; i < n; i++) {
-        int new_place = i == 0 || ci[i].key != ci[i - 1].key;
-        if (new_place)
-            dir[n_cells++] = (ct_celldir_entry){(uint32_t)ci[i].key, (uint32_t)bl.n_blocks};
-        if (new_place || in_block == CT_SEG_BLOCK) {
-            start_block(&bl, ci[i].tod);
-            in_block = 0;
-            prev_tod = ci[i].tod;
+    if (n < 2)
+        return;
+    uint32_t count[512];
+    cell_item *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 18; shift += 9) {
+        memset(count, 0, sizeof count);
+        for (uint32_t i = 0; i < n; i++)
+            count[src[i].tod >> shift & 511]++;
+        uint32_t sum = 0;
+        for (unsigned d = 0; d < 512; d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
         }
-        put_varint(&bl.stream, ci[i].tod - prev_tod);
-        put_varint(&bl.stream, ci[i].sub);
-        put_varint(&bl.stream, ci[i].gap == CT_GAP_OPEN ? 0 : (uint64_t)ci[i].gap + 1);
-        prev_tod = ci[i].tod;
-        in_block++;
+        for (uint32_t i = 0; i < n; i++)
+            dst[count[src[i].tod >> shift & 511]++] = src[i];
+        cell_item *swap = src;
+        src = dst;
+        dst = swap;
     }
+    /* two passes: the sorted items are back in a */
+}
+
+/* S2-S4: every cell event by (loc, tod), equal ones in subscriber order.
+ * Events arrive by subscriber; one counting pass files them by cell
+ * (stable, so each cell's items stay in subscriber order), then each
+ * cell's items are sorted by second. 12 bytes an event and a scratch the
+ * size of the busiest cell, where a global sort of (loc, tod) keys needed
+ * two arrays of 24 bytes an event: sealing a day of a million people is
+ * bounded by this (issue 15, part 5). */
+static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *release, ct_err *err)
+{
+    uint32_t n_cell = b->h.n_cell_events, n_locs = 0, busiest = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!ev[i].kind && ev[i].place + 1 > n_locs)
+            n_locs = ev[i].place + 1;
+    if (n_locs > CT_SEG_LOCS_MAX) { /* loc ids are the catalogue's dense row ids */
+        ct__free(release);
+        return ct__fail(err, CT_ECORRUPT, "day %lld: cell loc id %u is beyond %u", (long long)b->h.day,
+                        n_locs - 1, CT_SEG_LOCS_MAX - 1);
+    }
+    uint32_t *first = ct__calloc((size_t)n_locs + 1, sizeof *first); /* a cell's first item */
+    for (uint32_t i = 0; i < n; i++)
+        if (!ev[i].kind)
+            first[ev[i].place + 1]++;
+    for (uint32_t l = 0; l < n_locs; l++) {
+        if (first[l + 1] > busiest)
+            busiest = first[l + 1];
+        first[l + 1] += first[l];
+    }
+    cell_item *items = ct__calloc((size_t)n_cell + 1, sizeof *items);
+    for (uint32_t i = 0; i < n; i++)
+        if (!ev[i].kind)
+            items[first[ev[i].place]++] = (cell_item){ev[i].tod, ev[i].sub, event_gap(ev, n, i)};
+    /* first[l] is now cell l's end, which is cell l + 1's start */
+    ct__free(release); /* the events are read for the last time: a day's encoding does not hold them */
+    cell_item *tmp = ct__calloc((size_t)busiest + 1, sizeof *tmp);
+    ct_celldir_entry *dir = ct__calloc((size_t)n_locs + 1, sizeof *dir);
+    blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
+    uint32_t n_cells = 0;
+    for (uint32_t l = 0, start = 0; l < n_locs; start = first[l++]) {
+        uint32_t end = first[l];
+        if (end == start)
+            continue;
+        sort_cell_by_tod(items + start, tmp, end - start);
+        dir[n_cells++] = (ct_celldir_entry){l, (uint32_t)bl.n_blocks};
+        uint32_t in_block = CT_SEG_BLOCK, prev_tod = 0;
+        for (uint32_t i = start; i < end; i++) {
+            if (in_block == CT_SEG_BLOCK) {
+                start_block(&bl, items[i].tod);
+                in_block = 0;
+                prev_tod = items[i].tod;
+            }
+            put_varint(&bl.stream, items[i].tod - prev_tod);
+            put_varint(&bl.stream, items[i].sub);
+            put_varint(&bl.stream, items[i].gap == CT_GAP_OPEN ? 0 : (uint64_t)items[i].gap + 1);
+            prev_tod = items[i].tod;
+            in_block++;
+        }
+    }
+    ct__free(tmp);
+    ct__free(items);
+    ct__free(first);
     dir[n_cells] = (ct_celldir_entry){CT_GAP_OPEN, (uint32_t)bl.n_blocks};
     start_block(&bl, 0); /* sentinel: the stream's end */
     bl.n_blocks--;
@@ -356,6 +437,7 @@ static void build_cells(built *b, place_item *ci)
     set_section(b, SEC_CELLDIR, dir, ((uint64_t)n_cells + 1) * sizeof *dir);
     set_section(b, SEC_CELLBLK, bl.blocks, ((uint64_t)bl.n_blocks + 1) * sizeof *bl.blocks);
     set_section(b, SEC_CELLS, bl.stream.p, bl.stream.n);
+    return CT_OK;
 }
 
 static void build_tiles(built *b, place_item *ti, const ct_point *pts)
@@ -441,20 +523,23 @@ static ct_code write_built(const char *path, built *b, uint64_t *size, uint32_t 
     return ct__fs_commit(&f, err);
 }
 
-/* The sections of a day's segment, encoded; ct__free each b->sec. */
+/* The sections of a day's segment, encoded; ct__free each b->sec. With
+ * `release` (ev itself), ev is freed as soon as it has been read. */
 static ct_code build(built *b, int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
-                     ct_err *err)
+                     ct_event *release, ct_err *err)
 {
     memset(b, 0, sizeof *b);
     memcpy(b->h.magic, MAGIC, sizeof MAGIC);
     b->h.version = 2;
     b->h.day = day;
-    place_item *ci = ct__calloc((size_t)n + 1, sizeof *ci), *ti = ct__calloc((size_t)n + 1, sizeof *ti);
-    build_by_subscriber(b, ev, n, points, ci, ti);
-    build_cells(b, ci);
-    build_tiles(b, ti, points);
-    ct__free(ci);
+    place_item *ti = ct__calloc((size_t)n + 1, sizeof *ti);
+    build_by_subscriber(b, ev, n, points, ti);
+    ct_code rc = build_cells(b, ev, n, release, err);
+    if (!rc)
+        build_tiles(b, ti, points);
     ct__free(ti);
+    if (rc)
+        return rc;
     for (int s = 0; s < CT_SEG_SECTIONS; s++)
         if (b->h.sections[s].len > UINT32_MAX - 1)
             return ct__fail(err, CT_ELIMIT, "day %lld: a section of its segment passes 4 GiB", (long long)day);
@@ -467,25 +552,38 @@ static void free_built(built *b)
         ct__free(b->sec[s]);
 }
 
-ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
-                      const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err)
+static ct_code write_segment(const char *path, int64_t day, const ct_event *ev, uint32_t n,
+                             const ct_point *points, ct_event *release, uint64_t *size, uint32_t *crc,
+                             ct_err *err)
 {
     built b;
-    ct_code rc = build(&b, day, ev, n, points, err);
+    ct_code rc = build(&b, day, ev, n, points, release, err);
     if (!rc)
         rc = write_built(path, &b, size, crc, err);
     free_built(&b);
     return rc;
 }
 
+ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
+                      const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err)
+{
+    return write_segment(path, day, ev, n, points, NULL, size, crc, err);
+}
+
+ct_code ct__seg_write_consuming(const char *path, int64_t day, ct_event *ev, uint32_t n,
+                                const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err)
+{
+    return write_segment(path, day, ev, n, points, ev, size, crc, err);
+}
+
 static ct_code open_mapped(const char *name, int verify_all, ct_segment *seg, ct_err *err);
 
-ct_code ct__seg_in_memory(int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
+ct_code ct__seg_in_memory(int64_t day, ct_event *ev, uint32_t n, const ct_point *points,
                           ct_segment *seg, ct_err *err)
 {
     memset(seg, 0, sizeof *seg);
     built b;
-    ct_code rc = build(&b, day, ev, n, points, err);
+    ct_code rc = build(&b, day, ev, n, points, ev, err);
     if (rc) {
         free_built(&b);
         return rc;
@@ -906,42 +1004,65 @@ int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, i
 
 /* ---- decoding a whole day for sealing ------------------------------------------------ */
 
+int ct__seg_decode_sub(const ct_segment *seg, uint32_t s, ct_event *ev, uint32_t room, ct_point *pts,
+                       uint32_t room_pts, uint32_t place_base, uint32_t *got, uint32_t *got_pts)
+{
+    ct_sub_cursor c;
+    ct_event e;
+    ct_point pt;
+    uint32_t n = 0, np = 0;
+    int more;
+    if (s >= seg->n_subs || seg->subdir[s].sub > CT_SUB_MAX || !ct__seg_sub_open(seg, seg->subdir[s].sub, &c))
+        return -1;
+    while ((more = ct__seg_sub_next(&c, &e, &pt)) == 1) {
+        if (n >= room || (e.kind && np >= room_pts))
+            return -1;
+        e.sub = seg->subdir[s].sub;
+        if (e.kind) {
+            pts[np] = pt;
+            e.place = place_base + np++;
+        }
+        ev[n++] = e;
+    }
+    *got = n;
+    *got_pts = np;
+    return more < 0 ? -1 : 0;
+}
+
+ct_code ct__seg_decode_into(const ct_segment *seg, ct_event *ev, ct_point *pts, uint32_t place_base,
+                            ct_err *err)
+{
+    uint32_t n = 0, np = 0;
+    for (uint32_t s = 0; s < seg->n_subs; s++) {
+        uint32_t got, got_pts;
+        if (ct__seg_decode_sub(seg, s, ev + n, seg->n_events - n, pts + np, seg->n_points - np,
+                               place_base + np, &got, &got_pts))
+            goto bad;
+        n += got;
+        np += got_pts;
+    }
+    if (n != seg->n_events || np != seg->n_points)
+        goto bad;
+    return CT_OK;
+bad:
+    return ct__fail(err, CT_ECORRUPT, "segment of day %lld: its subscriber section is damaged",
+                    (long long)seg->day);
+}
+
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev_out, uint32_t *n_out,
                        ct_point **pts_out, uint32_t *np_out, ct_err *err)
 {
     ct_event *ev = ct__calloc((size_t)seg->n_events + 1, sizeof *ev);
     ct_point *pts = ct__calloc((size_t)seg->n_points + 1, sizeof *pts);
-    uint32_t n = 0, np = 0;
-    for (uint32_t s = 0; s < seg->n_subs; s++) {
-        ct_sub_cursor c;
-        ct_event e;
-        ct_point pt;
-        int got;
-        if (seg->subdir[s].sub > CT_SUB_MAX || !ct__seg_sub_open(seg, seg->subdir[s].sub, &c))
-            goto bad;
-        while ((got = ct__seg_sub_next(&c, &e, &pt)) == 1) {
-            if (n >= seg->n_events || (e.kind && np >= seg->n_points))
-                goto bad;
-            e.sub = seg->subdir[s].sub;
-            if (e.kind) {
-                pts[np] = pt;
-                e.place = np++;
-            }
-            ev[n++] = e;
-        }
-        if (got < 0)
-            goto bad;
+    ct_code rc = ct__seg_decode_into(seg, ev, pts, 0, err);
+    if (rc) {
+        ct__free(ev);
+        ct__free(pts);
+        return rc;
     }
-    if (n != seg->n_events || np != seg->n_points)
-        goto bad;
     *ev_out = ev;
-    *n_out = n;
+    *n_out = seg->n_events;
     *pts_out = pts;
-    *np_out = np;
+    *np_out = seg->n_points;
     return CT_OK;
-bad:
-    ct__free(ev);
-    ct__free(pts);
-    return ct__fail(err, CT_ECORRUPT, "segment of day %lld: its subscriber section is damaged",
-                    (long long)seg->day);
 }

@@ -46,6 +46,10 @@
 #define CT_SEG_HEADER 288
 #define CT_SEG_SECTIONS 9
 #define CT_SEG_BLOCK 64
+/* The writer files cell events by loc id with one counter a cell (so a
+ * day's seal costs 12 bytes a cell event, not a global sort); loc ids are
+ * the catalogue's dense row ids, and one beyond this is refused. */
+#define CT_SEG_LOCS_MAX (1u << 26)
 
 /* The UTC day number of an instant, rounding down before 1970 too. */
 static inline int64_t ct__day_of(int64_t ts)
@@ -114,13 +118,20 @@ typedef struct ct_segment {
 ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
+/* The same, freeing ev (always) as soon as it has been read, before most
+ * of the encoding: sealing a day then holds its events or its encoding,
+ * not both (a compaction's peak at a million people, issue 15 part 5). */
+ct_code ct__seg_write_consuming(const char *path, int64_t day, ct_event *ev, uint32_t n,
+                                const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
+
 /* The seconds of the day that events span, [*from, *to); 0, 0 for none:
  * what a segment's header records (tod_from, tod_to). */
 void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *to);
 
 /* Builds the segment of those events in memory (an anonymous map, which
- * ct__seg_close releases): the view of a day stored as several runs. */
-ct_code ct__seg_in_memory(int64_t day, const ct_event *ev, uint32_t n, const ct_point *points,
+ * ct__seg_close releases): the view of a day stored as several runs.
+ * Frees ev, as ct__seg_write_consuming does. */
+ct_code ct__seg_in_memory(int64_t day, ct_event *ev, uint32_t n, const ct_point *points,
                           ct_segment *seg, ct_err *err);
 
 /* Maps and checks a segment: header, sizes and directories always; with
@@ -189,5 +200,18 @@ int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, i
  * arrays (*ev, *points). */
 ct_code ct__seg_decode(const ct_segment *seg, ct_event **ev, uint32_t *n, ct_point **points,
                        uint32_t *n_points, ct_err *err);
+
+/* The same into the caller's arrays, which have room for seg->n_events
+ * events and seg->n_points points; a point event's place is place_base
+ * plus its point's index in pts (several runs decoded into one array). */
+ct_code ct__seg_decode_into(const ct_segment *seg, ct_event *ev, ct_point *pts, uint32_t place_base,
+                            ct_err *err);
+
+/* The events of seg's s-th subscriber (S0 order) into ev (room for at
+ * most `room`) and its points into pts (at most room_pts; a point event's
+ * place is place_base plus its index in pts): 0 with the counts in *got
+ * and *got_pts, or -1 if the stream is damaged or holds more. */
+int ct__seg_decode_sub(const ct_segment *seg, uint32_t s, ct_event *ev, uint32_t room, ct_point *pts,
+                       uint32_t room_pts, uint32_t place_base, uint32_t *got, uint32_t *got_pts);
 
 #endif
