@@ -2,7 +2,8 @@
  * test_ingest.c — ingest and purge through the library, below the golden
  * tests' whole commands:
  * - a batch that spills to staging/ (a 1 MiB memory limit) seals the very
- *   same day segments as one held in memory;
+ *   same day segments as one held in memory, and its buffers never hold
+ *   more than the limit;
  * - an aborted batch leaves the store, the dictionary and staging/ as
  *   they were;
  * - duplicates within a batch and bad rows are counted, bad rows kept out;
@@ -22,6 +23,7 @@
 #include "celltrace.h"
 #include "db.h"
 #include "fsio.h"
+#include "ingest.h"
 #include "keys.h"
 #include "testutil.h"
 
@@ -106,6 +108,22 @@ static void spilled_batch_seals_the_same(void **state)
     ct_err err;
     assert_int_equal(ingest(mem, feed, 0, &a, &err), CT_OK);
     assert_int_equal(ingest(spill, feed, 1, &b, &err), CT_OK); /* 1 MiB: spills many times */
+    /* the limit bounds what the buffers hold, not only what they count:
+     * a spilled day's buffer used to stay as large as it had grown, every
+     * day's at once (4.4 GB for 14 days at a million people) */
+    ct_db *held_db;
+    ct_ingest *held = NULL;
+    ct_import_opts io = {NULL, NULL, NULL, CT_RETENTION_NEVER, 1, 0, 0, NULL, NULL};
+    assert_int_equal(ct_open(spill, 1, &held_db, &err), CT_OK);
+    assert_int_equal(ct_ingest_begin(held_db, "250-01", &io, &held, &err), CT_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(ct_ingest_file(held, feed, &err), CT_OK);
+        size_t bytes = ct__ingest_buffered_bytes(held);
+        if (bytes > (1u << 20))
+            fail_msg("the day buffers hold %zu bytes with a limit of 1 MiB", bytes);
+    }
+    ct_ingest_abort(held);
+    ct_close(held_db);
     assert_int_equal(a.stored, 3 * 600 * 96);
     assert_int_equal(b.stored, a.stored);
     char *m1 = path_in(mem, "store/MANIFEST"), *m2 = path_in(spill, "store/MANIFEST");

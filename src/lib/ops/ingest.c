@@ -34,6 +34,7 @@
 #include "db.h"
 #include "error.h"
 #include "fsio.h"
+#include "ingest.h"
 #include "rejects.h"
 #include "seal.h"
 #include "segment.h"
@@ -197,7 +198,15 @@ static ct_code spill_day(ct_ingest *in, day_buf *d, ct_err *err)
         return rc;
     d->spilled_ev += d->n_ev;
     d->spilled_pts += d->n_pts;
+    /* the buffers go too: kept, each day's would stay as large as it ever
+     * grew, and a batch of 14 days held 4.4 GB at a million people with
+     * a limit of 512 MB */
+    ct__free(d->ev);
+    ct__free(d->pts);
+    d->ev = NULL;
+    d->pts = NULL;
     d->n_ev = d->n_pts = 0;
+    d->cap_ev = d->cap_pts = 0;
     return CT_OK;
 }
 
@@ -222,6 +231,14 @@ static ct_code spill_all(ct_ingest *in, ct_err *err)
     return CT_OK;
 }
 
+size_t ct__ingest_buffered_bytes(const ct_ingest *in)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < in->n_days; i++)
+        bytes += in->days[i].cap_ev * sizeof(ct_event) + in->days[i].cap_pts * sizeof(ct_point);
+    return bytes;
+}
+
 static ct_code add_event(ct_ingest *in, day_buf *d, uint32_t sub, uint32_t tod, uint32_t loc,
                          const ct_point *pt, ct_err *err)
 {
@@ -230,17 +247,20 @@ static ct_code add_event(ct_ingest *in, day_buf *d, uint32_t sub, uint32_t tod, 
         uint64_t index = d->spilled_pts + d->n_pts;
         if (index >= UINT32_MAX)
             return ct__fail(err, CT_ELIMIT, "too many point events in one day");
+        size_t had = d->cap_pts;
         CT_GROW(d->pts, d->n_pts + 1, d->cap_pts);
+        in->mem += (d->cap_pts - had) * sizeof *pt;
         d->pts[d->n_pts++] = *pt;
         e.place = (uint32_t)index;
         e.kind = 1;
-        in->mem += sizeof *pt;
     }
     if (d->spilled_ev + d->n_ev >= UINT32_MAX - 1)
         return ct__fail(err, CT_ELIMIT, "too many events in one day");
+    size_t had = d->cap_ev;
     CT_GROW(d->ev, d->n_ev + 1, d->cap_ev);
+    in->mem += (d->cap_ev - had) * sizeof e;
     d->ev[d->n_ev++] = e;
-    in->mem += sizeof e;
+    /* counted by capacity, which is what the buffers hold */
     return in->mem > in->mem_limit ? spill_all(in, err) : CT_OK;
 }
 
