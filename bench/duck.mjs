@@ -67,8 +67,17 @@ function cityRelations(city) {
 
 const fill = (text, vars) => text.replace(/\{([A-Z_]+)\}/g, (_, k) => vars[k]);
 
+// run.sh's one memory limit (BENCH_DUCK_MEMORY_MB): DuckDB's buffer manager
+// keeps to it and spills what does not fit to a folder beside the file.
+const memoryMb = process.env.BENCH_DUCK_MEMORY_MB;
+
 async function open(db) {
-  const inst = await DuckDBInstance.create(db, { threads });
+  const config = { threads };
+  if (memoryMb) {
+    config.memory_limit = `${memoryMb}MB`;
+    config.temp_directory = `${db}.tmp`;
+  }
+  const inst = await DuckDBInstance.create(db, config);
   return inst.connect();
 }
 

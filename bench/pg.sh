@@ -17,10 +17,10 @@ pg_start() {
     cat >> "$PGTMP/data/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$PGTMP'
-shared_buffers = 4GB
-effective_cache_size = 12GB
-work_mem = 256MB
-maintenance_work_mem = 2GB
+shared_buffers = ${PG_SHARED_MB:-4096}MB
+effective_cache_size = ${PG_CACHE_MB:-12288}MB
+work_mem = ${PG_WORK_MB:-256}MB
+maintenance_work_mem = ${PG_MAINT_MB:-2048}MB
 max_parallel_workers_per_gather = 2
 max_parallel_maintenance_workers = 2
 wal_level = minimal
@@ -31,7 +31,10 @@ synchronous_commit = off
 random_page_cost = 1.1
 jit = off
 EOF
-    "${PG_AS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/log" -w -t 120 start >/dev/null
+    # the server (and every backend it forks) in the caller's memory cgroup
+    # when run.sh made one (PG_CG, memcg.sh)
+    (if [ -n "${PG_CG:-}" ]; then echo "$BASHPID" > "$PG_CG/cgroup.procs"; fi
+     exec "${PG_AS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/log" -w -t 120 start >/dev/null)
     PSQL=(psql -X -q -h "$PGTMP" -U postgres -d postgres -v ON_ERROR_STOP=1)
 }
 pg_stop() {

@@ -20,6 +20,7 @@ const per = () => Object.fromEntries(ENGINES.map((e) => [e, []]));
 
 const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per(), runs = per();
 const rssIngest = per(), rssTrace = per(), rssRun = [], contacts = [], msPerContact = [];
+const memcgPeak = per(), oomKills = per(); // run.sh's one memory limit, enforced by a cgroup
 const nsPerCandidate = [], candidates = [], inlib = [], floorMs = [], overFloor = [];
 const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
 let events = null;
@@ -43,6 +44,11 @@ for (const rep of reps) {
     rssTrace[e].push(Math.max(...rss.trace[e]));
   }
   if (rss.run.celltrace.length) rssRun.push(Math.max(...rss.run.celltrace));
+  if (exists(rep, 'memcg.txt'))
+    for (const [e, kb, kills] of lines(rep, 'memcg.txt')) {
+      if (/^\d+$/.test(kb)) memcgPeak[e].push(Number(kb) / 1024);
+      oomKills[e].push(Number(kills) || 0);
+    }
   const cmp = JSON.parse(read(rep, 'compare.json'));
   contacts.push(cmp.contacts);
   const ctTotal = lines(rep, 'ct_trace_ms.txt').reduce((a, l) => a + Number(l[1]), 0);
@@ -90,6 +96,9 @@ const out = {
   floor_ms: { celltrace: floorMs.length ? round(median(floorMs)) : null, duckdb: null, postgres: null },
   trace_over_floor: { celltrace: overFloor.length ? round(median(overFloor)) : null, duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
+  // run.sh's one memory limit for every engine (MB; 0: none) and whether a cgroup enforced it
+  mem_limit_mb: Number(args['mem-limit'] || 0),
+  mem_limit_enforced: args.memcg === 'v1' || args.memcg === 'v2',
 };
 // measured by bench/deliveries.sh and bench/scale.sh, not by run.sh: kept as they were
 try {
@@ -138,7 +147,19 @@ md += '| peak memory by phase (MB) | celltrace | DuckDB | PostgreSQL |\n|---|---
 md += `| ingest | ${ENGINES.map((e) => fmt(round(median(rssIngest[e])))).join(' | ')} |\n`;
 md += `| trace (single and batch) | ${ENGINES.map((e) => fmt(round(median(rssTrace[e])))).join(' | ')} |\n`;
 if (rssRun.length) md += `| \`run\` | ${fmt(round(median(rssRun)))} | — | — |\n`;
+const limit = Number(args['mem-limit'] || 0), enforced = args.memcg === 'v1' || args.memcg === 'v2';
+if (limit && enforced && ENGINES.every((e) => memcgPeak[e].length))
+  md += `| whole run, charged to its cgroup: RSS and page cache (limit ${limit}) | ${ENGINES.map((e) => fmt(round(median(memcgPeak[e])))).join(' | ')} |\n`;
 md += '\n';
+if (limit) {
+  md += `Memory limit: every engine got ${limit} MB. Its own settings came from it (celltrace's ingest buffer ${limit / 4} MB; `;
+  md += `DuckDB's memory_limit ${limit} MB, spilling to a temp folder beyond; PostgreSQL's shared_buffers ${limit / 4} MB, `;
+  md += `work_mem ${limit / 32} MB, maintenance_work_mem ${limit / 4} MB). `;
+  md += enforced
+    ? `Each engine ran in a memory cgroup (${args.memcg}) with that limit, swap off; processes the limit killed: ${ENGINES.map((e) => `${e} ${oomKills[e].reduce((a, b) => a + b, 0)}`).join(', ')}. `
+      + `A cgroup's charge counts the page cache its reads and writes brought in, which the kernel reclaims first near the limit: it is what the engine was allowed to keep, not what it needed.\n\n`
+    : `No memory cgroup could be made on this machine: the limit was configured, not enforced.\n\n`;
+}
 md += `- Near the machine's limit: a celltrace trace examines a median of ${Math.round(median(candidates))} candidate events (presence intervals `;
 md += `on co-located cells and tiles in its window) at ${out.ns_per_candidate.celltrace} ns each (median over cases, \`trace --work\`: `;
 md += `the trace itself, not process start or printing). Memory bandwidth on this machine: ${out.mem_bandwidth_gbs} GB/s. `;

@@ -2,9 +2,12 @@
 # run.sh — celltrace against DuckDB and PostgreSQL/PostGIS on one simulated
 # city (issue 5; bench/README.md says what is measured and how).
 #
-#   bench/run.sh --size 10k|100k|1m [--cases N] [--repeat R] [--keep] [--check-only]
+#   bench/run.sh --size 10k|100k|1m [--cases N] [--repeat R] [--mem-limit MB] [--keep] [--check-only]
 #
 #   --cases N      cases in the city, all traced (default 100: p50/p99 need >= 100)
+#   --mem-limit MB the memory every engine gets (default 4096): each engine's
+#                  caches are set from it, and each runs in a memory cgroup
+#                  with that limit where one can be made (memcg.sh); 0: none
 #   --repeat R     whole runs (load, traces, batch) per engine; medians (default 3)
 #   --keep         keep bench/work/<size> (city, stores) and the PostgreSQL cluster
 #   --check-only   equality only: load, trace, compare; no batch, no results files
@@ -21,13 +24,14 @@
 # happens. Nothing here talks to anything but local files and that socket.
 set -euo pipefail
 
-SIZE= CASES=100 REPEAT=3 KEEP=0 CHECK_ONLY=0
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SIZE= CASES=100 REPEAT=3 KEEP=0 CHECK_ONLY=0 MEM_LIMIT=4096
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --size) SIZE=${2:-}; shift 2 ;;
         --cases) CASES=${2:-}; shift 2 ;;
         --repeat) REPEAT=${2:-}; shift 2 ;;
+        --mem-limit) MEM_LIMIT=${2:-}; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --check-only) CHECK_ONLY=1; shift ;;
         -h|--help) usage ;;
@@ -40,7 +44,8 @@ case "$SIZE" in
     1m) SUBS=1000000 ;;
     *) echo "run.sh: --size must be 10k, 100k or 1m" >&2; usage ;;
 esac
-[[ "$CASES" =~ ^[1-9][0-9]*$ && "$REPEAT" =~ ^[1-9][0-9]*$ ]] || usage
+[[ "$CASES" =~ ^[1-9][0-9]*$ && "$REPEAT" =~ ^[1-9][0-9]*$ && "$MEM_LIMIT" =~ ^[0-9]+$ ]] || usage
+[ "$MEM_LIMIT" = 0 ] || [ "$MEM_LIMIT" -ge 256 ] || { echo "run.sh: --mem-limit is at least 256 (MB)" >&2; exit 2; }
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -49,6 +54,7 @@ CT=$ROOT/build/celltrace
 PGBIN=/usr/lib/postgresql/15/bin
 DAYS=14 SEED=1
 . "$HERE/common.sh"
+. "$HERE/memcg.sh"
 
 # ---- clean-up: whatever happens, the PostgreSQL cluster stops -------------
 PGTMP= PG_AS=() SAMPLER_PID=
@@ -93,6 +99,22 @@ cp "$CT" "$WORK/celltrace"
 CT=$WORK/celltrace
 cc -O2 -o "$WORK/membw" "$HERE/membw.c"
 
+# ---- one memory limit for all (memcg.sh; bench/README.md, "Memory") ----------
+# Each engine's own settings come from the limit: celltrace's ingest buffer
+# (CT_INGEST_MEM_MB) a quarter; DuckDB's memory_limit all of it (it spills
+# to its temp folder beyond); PostgreSQL's shared_buffers and
+# maintenance_work_mem a quarter, work_mem 1/32 (two sessions, several
+# hash and sort nodes each), effective_cache_size a half.
+if [ "$MEM_LIMIT" != 0 ]; then
+    memcg_init
+    export CT_INGEST_MEM_MB=$((MEM_LIMIT / 4)) BENCH_DUCK_MEMORY_MB=$MEM_LIMIT
+    export PG_SHARED_MB=$((MEM_LIMIT / 4)) PG_WORK_MB=$((MEM_LIMIT / 32))
+    export PG_MAINT_MB=$((MEM_LIMIT / 4)) PG_CACHE_MB=$((MEM_LIMIT / 2))
+    log "memory limit: $MEM_LIMIT MB per engine, cgroup: $MEMCG_KIND"
+fi
+# memcg_enter PATH: the calling (sub)shell and what it starts join the cgroup
+memcg_enter() { [ -z "$1" ] || echo "$BASHPID" > "$1/cgroup.procs"; }
+
 CITY=$WORK/city
 ensure_city "$CITY" "$SUBS" "$DAYS" "$SEED" "$CASES"
 OPS=()
@@ -107,9 +129,13 @@ IDENTICAL=true
 for rep in $(seq 1 "$REPEAT"); do
     M=$MEAS/rep$rep
     mkdir -p "$M"/{ct,duck,pg,ct_batch,pg_batch}
-    : > "$M/ingest.txt"; : > "$M/rss.txt"; : > "$M/bytes.txt"; : > "$M/batch.txt"; : > "$M/run.txt"
+    : > "$M/ingest.txt"; : > "$M/rss.txt"; : > "$M/memcg.txt"; : > "$M/bytes.txt"; : > "$M/batch.txt"; : > "$M/run.txt"
 
     # ---- celltrace --------------------------------------------------------------
+    CG=
+    [ "$MEM_LIMIT" = 0 ] || { memcg_new "celltrace" "$MEM_LIMIT"; CG=$MEMCG; }
+    (
+    memcg_enter "$CG"
     echo "rep $rep celltrace $(cut -d' ' -f1 /proc/loadavg)" >> "$MEAS/loadavg.txt"
     # what ran: the checkout's commit (+dirty), and the binary itself, which
     # BENCH_NO_MAKE=1 may have built from another one
@@ -169,8 +195,15 @@ for rep in $(seq 1 "$REPEAT"); do
             "$CT" --quiet run > "$M/ct_run.txt"
         echo "celltrace $(secs_since "$t0") ${#CASE_IDS[@]}" >> "$M/run.txt"
     fi
+    ) # a failure inside exits the run too (set -e)
+    echo "celltrace $(memcg_peak_kb "$CG") $(memcg_oom_kills "$CG")" >> "$M/memcg.txt"
+    memcg_free "$CG"
 
     # ---- DuckDB -------------------------------------------------------------------
+    CG=
+    [ "$MEM_LIMIT" = 0 ] || { memcg_new "duckdb" "$MEM_LIMIT"; CG=$MEMCG; }
+    (
+    memcg_enter "$CG"
     rm -f "$WORK/duck.db" "$WORK/duck.db.wal"
     echo "rep $rep duckdb $(cut -d' ' -f1 /proc/loadavg)" >> "$MEAS/loadavg.txt"
     log "rep $rep: duckdb load"
@@ -188,10 +221,15 @@ for rep in $(seq 1 "$REPEAT"); do
             node "$HERE/duck.mjs" batch "$WORK/duck.db" "$M/duck_batch.csv" > /dev/null
         echo "duckdb $(secs_since "$t0") ${#CASE_IDS[@]}" >> "$M/batch.txt"
     fi
+    )
+    echo "duckdb $(memcg_peak_kb "$CG") $(memcg_oom_kills "$CG")" >> "$M/memcg.txt"
+    memcg_free "$CG"
 
     # ---- PostgreSQL + PostGIS -------------------------------------------------------
     log "rep $rep: postgres load"
     echo "rep $rep postgres $(cut -d' ' -f1 /proc/loadavg)" >> "$MEAS/loadavg.txt"
+    PG_CG=
+    [ "$MEM_LIMIT" = 0 ] || { memcg_new "postgres" "$MEM_LIMIT"; PG_CG=$MEMCG; }
     pg_start
     "${PSQL[@]}" -c "CREATE EXTENSION postgis; CREATE EXTENSION btree_gist;" -f "$HERE/sql/pg_functions.sql"
     pg_sampler_start "$M/pg_rss_ingest" "$M/.sampling"
@@ -220,7 +258,9 @@ for rep in $(seq 1 "$REPEAT"); do
     fi
     pg_sampler_stop "$M/.sampling"
     echo "postgres trace $(cat "$M/pg_rss_trace")" >> "$M/rss.txt"
+    echo "postgres $(memcg_peak_kb "$PG_CG") $(memcg_oom_kills "$PG_CG")" >> "$M/memcg.txt"
     pg_stop
+    memcg_free "$PG_CG"
 
     # ---- the same answers? ------------------------------------------------------------
     rc=0
@@ -252,6 +292,7 @@ MEMBW=$("$WORK/membw" 1024 5)
 DATE=$(date -u +%Y-%m-%d)
 node "$HERE/report.mjs" --size "$SIZE" --date "$DATE" --cores "$(nproc)" --identical "$IDENTICAL" \
     --membw "$MEMBW" --subscribers "$SUBS" --days "$DAYS" --event-bytes "$EVENT_FILES" \
-    --measure "$MEAS" --md "$HERE/results/$SIZE-$DATE.md" --json "$HERE/results/latest.json"
+    --measure "$MEAS" --md "$HERE/results/$SIZE-$DATE.md" --json "$HERE/results/latest.json" \
+    --mem-limit "$MEM_LIMIT" --memcg "$MEMCG_KIND"
 log "results: bench/results/$SIZE-$DATE.md, bench/results/latest.json"
 [ "$IDENTICAL" = true ]
