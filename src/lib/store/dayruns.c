@@ -19,16 +19,16 @@
 #include "error.h"
 #include "seal.h"
 
-/* Every run of d opened (and with verify_all, checked whole) into seg:
- * the arrays that take their events are sized from the files' own counts
- * (bounded by their sizes), not from the manifest. On failure none is
- * left open. */
+/* Every run of d opened (and with verify_all, checked whole) into seg,
+ * and the arrays that take their events and points (*ev, *pts, new),
+ * sized from the files' own counts (bounded by their sizes), not from the
+ * manifest. On failure none is left open and nothing is allocated. */
 static ct_code open_runs(const ct_store *st, const ct_store_day *d, int verify_all, ct_segment *seg,
-                         uint64_t *total, uint64_t *total_pts, ct_err *err)
+                         ct_event **ev, ct_point **pts, ct_err *err)
 {
     uint32_t opened = 0;
+    uint64_t total = 0, total_pts = 0;
     ct_code rc = CT_OK;
-    *total = *total_pts = 0;
     for (; opened < d->n_runs && !rc; opened++) {
         char *path = ct__store_path(st, d->run[opened].file);
         rc = ct__seg_open(path, verify_all, &seg[opened], err);
@@ -38,15 +38,19 @@ static ct_code open_runs(const ct_store *st, const ct_store_day *d, int verify_a
         if (seg[opened].day != d->day || seg[opened].n_events != d->run[opened].events)
             rc = ct__fail(err, CT_ECORRUPT, "%s does not match its manifest entry (day or events)",
                           d->run[opened].file);
-        *total += seg[opened].n_events;
-        *total_pts += seg[opened].n_points;
+        total += seg[opened].n_events;
+        total_pts += seg[opened].n_points;
     }
-    if (!rc && *total >= UINT32_MAX)
+    if (!rc && total >= UINT32_MAX)
         rc = ct__fail(err, CT_ECORRUPT, "day %lld: its runs hold too many events", (long long)d->day);
-    if (rc)
+    if (rc) {
         for (uint32_t r = 0; r < opened; r++)
             ct__seg_close(&seg[r]);
-    return rc;
+        return rc;
+    }
+    *ev = ct__calloc((size_t)total + 1, sizeof **ev);
+    *pts = ct__calloc((size_t)total_pts + 1, sizeof **pts);
+    return CT_OK;
 }
 
 ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all, ct_event **ev_out,
@@ -54,12 +58,11 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
                        ct_err *err)
 {
     ct_segment seg[CT_DAY_RUNS_MAX];
-    uint64_t total, total_pts;
-    ct_code rc = open_runs(st, d, verify_all, seg, &total, &total_pts, err);
+    ct_event *ev;
+    ct_point *pts;
+    ct_code rc = open_runs(st, d, verify_all, seg, &ev, &pts, err);
     if (rc)
         return rc;
-    ct_event *ev = ct__calloc((size_t)total + 1, sizeof *ev);
-    ct_point *pts = ct__calloc((size_t)total_pts + 1, sizeof *pts);
     size_t n = 0, np = 0;
     /* each run is unmapped as soon as it is decoded: the decode holds
      * the day's events and one run's pages, not every run's */
@@ -94,12 +97,11 @@ ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all
                        ct_err *err)
 {
     ct_segment seg[CT_DAY_RUNS_MAX];
-    uint64_t total, total_pts;
-    ct_code rc = open_runs(st, d, verify_all, seg, &total, &total_pts, err);
+    ct_event *ev, *scratch = NULL;
+    ct_point *pts;
+    ct_code rc = open_runs(st, d, verify_all, seg, &ev, &pts, err);
     if (rc)
         return rc;
-    ct_event *ev = ct__calloc((size_t)total + 1, sizeof *ev), *scratch = NULL;
-    ct_point *pts = ct__calloc((size_t)total_pts + 1, sizeof *pts);
     uint32_t next[CT_DAY_RUNS_MAX] = {0}, left[CT_DAY_RUNS_MAX], left_pts[CT_DAY_RUNS_MAX];
     uint32_t n = 0, np = 0, part_end[CT_DAY_RUNS_MAX];
     size_t scratch_cap = 0;
