@@ -17,7 +17,9 @@
 #include "catalog.h"
 #include "radix.h"
 #include "seal.h"
+#include "dayruns.h"
 #include "segment.h"
+#include "store.h"
 #include "testutil.h"
 
 /* A day of random events over a few subscribers, cells and points. */
@@ -294,6 +296,14 @@ static void merging_parts_is_sorting_them(void **state)
         uint32_t n_got = ct__seal_merge_unique(all, part_end, parts, pts, NULL, scratch);
         assert_int_equal(n_got, n_want);
         assert_memory_equal(all, want, (size_t)n_want * sizeof *want);
+        /* a part out of order (a damaged run) is refused, not merged */
+        if (n_got > 2) {
+            ct_event swap = all[0];
+            all[0] = all[1];
+            all[1] = swap;
+            uint32_t one[1] = {n_got};
+            assert_int_equal(ct__seal_merge_unique(all, one, 1, pts, NULL, scratch), UINT32_MAX);
+        }
         ct__free(want);
         ct__free(ev);
         ct__free(all);
@@ -308,6 +318,7 @@ static void merging_parts_is_sorting_them(void **state)
 static void cells_by_loc_id(void **state)
 {
     (void)state;
+    enum { HIGH_LOC = (1u << 20) - 1 }; /* a catalogue of a million cells */
     char *dir = tu_tmpdir("segloc");
     uint64_t seed = 5;
     enum { N = 4000 };
@@ -315,7 +326,7 @@ static void cells_by_loc_id(void **state)
     for (uint32_t i = 0; i < N; i++) {
         ev[i].sub = (uint32_t)(tu_rand(&seed) % 300);
         ev[i].tod = (uint32_t)(tu_rand(&seed) % 50) * 1700; /* ties at a cell */
-        ev[i].place = i % 3 ? (uint32_t)(tu_rand(&seed) % 4) : CT_SEG_LOCS_MAX - 1 - (uint32_t)(tu_rand(&seed) % 3);
+        ev[i].place = i % 3 ? (uint32_t)(tu_rand(&seed) % 4) : HIGH_LOC - (uint32_t)(tu_rand(&seed) % 3);
     }
     uint32_t n = ct__seal_sort_unique(ev, N, NULL, NULL);
     char plain[4200], taken[4200];
@@ -337,7 +348,7 @@ static void cells_by_loc_id(void **state)
     /* each busy cell from second 0: every one of its events, in (tod, sub) order */
     ct_segment seg;
     assert_int_equal(ct__seg_open(plain, 1, &seg, &err), CT_OK);
-    uint32_t locs[] = {0, 3, CT_SEG_LOCS_MAX - 3, CT_SEG_LOCS_MAX - 1};
+    uint32_t locs[] = {0, 3, HIGH_LOC - 2, HIGH_LOC};
     for (size_t k = 0; k < sizeof locs / sizeof *locs; k++) {
         ct_place_cursor c;
         ct_place_entry e;
@@ -348,6 +359,13 @@ static void cells_by_loc_id(void **state)
         assert_true(ct__seg_cell_seek(&seg, locs[k], 0, &c));
         while (ct__seg_place_next(&c, &e) == 1) {
             assert_true(got == 0 || prev_tod < e.tod || (prev_tod == e.tod && prev_sub < e.sub));
+            /* the entry is an event of that cell, with its subscriber's gap */
+            int found = 0;
+            for (uint32_t i = 0; i < n && !found; i++)
+                if (ev[i].place == locs[k] && ev[i].sub == e.sub && ev[i].tod == e.tod)
+                    found = e.gap == ((i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod
+                                                                               : CT_GAP_OPEN);
+            assert_true(found);
             prev_tod = e.tod;
             prev_sub = e.sub;
             got++;
@@ -358,11 +376,73 @@ static void cells_by_loc_id(void **state)
     ev[0].place = CT_SEG_LOCS_MAX;
     copy = ct__calloc(n, sizeof *copy);
     memcpy(copy, ev, (size_t)n * sizeof *ev);
-    assert_int_equal(ct__seg_write(plain, 3, ev, n, NULL, &size, &crc, &err), CT_ECORRUPT);
-    assert_int_equal(ct__seg_write_consuming(taken, 3, copy, n, NULL, &size, &crc, &err), CT_ECORRUPT);
+    assert_int_equal(ct__seg_write(plain, 3, ev, n, NULL, &size, &crc, &err), CT_ELIMIT);
+    assert_int_equal(ct__seg_write_consuming(taken, 3, copy, n, NULL, &size, &crc, &err), CT_ELIMIT);
+    ev[0].place = UINT32_MAX - 1; /* no wrap past the limit's check */
+    assert_int_equal(ct__seg_write(plain, 3, ev, n, NULL, &size, &crc, &err), CT_ELIMIT);
     ct__free(a);
     ct__free(b);
     ct__free(ev);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A day's runs read as one (ct__day_merged): subscribers interleave
+ * across runs, some events are in two runs; the day must be the sort of
+ * them all. A run that does not match its manifest entry is refused. */
+static void day_of_runs_is_merged(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("segruns");
+    ct_store st = {.dir = dir};
+    uint64_t seed = 21;
+    enum { N = 6000, RUNS = 3 };
+    ct_event *ev = ct__calloc(N, sizeof *ev), *part = ct__calloc(N, sizeof *part);
+    ct_event *want = ct__calloc(RUNS * N, sizeof *want);
+    ct_point *pts = ct__calloc(N, sizeof *pts);
+    uint32_t np, n = make_events(&seed, ev, pts, N, &np), n_want = 0;
+    ct_store_day d;
+    ct_err err;
+    for (uint32_t r = 0; r < RUNS; r++) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++) /* run r: subscribers r, r + 3, ... and some others' events */
+            if (ev[i].sub % RUNS == r || tu_rand(&seed) % 10 == 0)
+                part[k++] = ev[i];
+        k = ct__seal_sort_unique(part, k, pts, NULL);
+        memcpy(want + n_want, part, (size_t)k * sizeof *part);
+        n_want += k;
+        ct_store_run run = {.events = k};
+        snprintf(run.file, sizeof run.file, "d4-g%u.seg", r + 1);
+        char *path = ct__store_path(&st, run.file);
+        assert_int_equal(ct__seg_write(path, 4, part, k, pts, &run.bytes, &run.crc, &err), CT_OK);
+        ct__free(path);
+        if (r == 0)
+            ct__store_day_single(&d, 4, &run);
+        else
+            ct__store_day_add_run(&d, &run);
+    }
+    n_want = ct__seal_sort_unique(want, n_want, pts, NULL);
+    assert_true(n_want < d.events); /* some events were in two runs */
+    ct_event *got;
+    ct_point *got_pts;
+    uint32_t n_got;
+    assert_int_equal(ct__day_merged(&st, &d, 1, NULL, &got, &n_got, &got_pts, &err), CT_OK);
+    assert_int_equal(n_got, n_want);
+    for (uint32_t i = 0; i < n_got; i++) {
+        assert_true(got[i].sub == want[i].sub && got[i].tod == want[i].tod && got[i].kind == want[i].kind);
+        if (got[i].kind)
+            assert_memory_equal(&got_pts[got[i].place], &pts[want[i].place], sizeof *pts);
+        else
+            assert_int_equal(got[i].place, want[i].place);
+    }
+    ct__free(got);
+    ct__free(got_pts);
+    d.run[1].events++; /* the manifest says more than the file holds */
+    assert_int_equal(ct__day_merged(&st, &d, 0, NULL, &got, &n_got, &got_pts, &err), CT_ECORRUPT);
+    ct__free(ev);
+    ct__free(part);
+    ct__free(want);
+    ct__free(pts);
     tu_rmtree(dir);
     free(dir);
 }
@@ -461,6 +541,7 @@ int main(void)
         cmocka_unit_test(sort_order_and_duplicates),
         cmocka_unit_test(merging_parts_is_sorting_them),
         cmocka_unit_test(cells_by_loc_id),
+        cmocka_unit_test(day_of_runs_is_merged),
         cmocka_unit_test(damaged_files_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

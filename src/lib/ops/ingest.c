@@ -502,6 +502,8 @@ static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n,
     ct__free(d->pts);
     d->ev = NULL;
     d->pts = NULL;
+    d->n_ev = d->n_pts = 0;
+    d->cap_ev = d->cap_pts = 0;
     return rc;
 }
 

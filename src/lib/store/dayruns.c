@@ -64,8 +64,8 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
     if (rc)
         return rc;
     size_t n = 0, np = 0;
-    /* each run is unmapped as soon as it is decoded: the decode holds
-     * the day's events and one run's pages, not every run's */
+    /* each run is unmapped as soon as it is decoded: the pages of the
+     * runs decoded already are let go while the day's events grow */
     for (uint32_t r = 0; r < d->n_runs; r++) {
         run_first[r] = (uint32_t)n;
         if (!rc)
@@ -132,14 +132,20 @@ ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all
         }
         if (rc)
             break;
-        if (parts > 1) {
-            if (n - first > scratch_cap) {
-                ct__free(scratch);
-                scratch_cap = (size_t)(n - first) * 2;
-                scratch = ct__calloc(scratch_cap, sizeof *scratch);
-            }
-            n = first + ct__seal_merge_unique(ev + first, part_end, parts, pts, cat, scratch);
+        if (parts > 1 && n - first > scratch_cap) {
+            ct__free(scratch);
+            scratch_cap = (size_t)(n - first) * 2;
+            scratch = ct__calloc(scratch_cap, sizeof *scratch);
         }
+        /* one part too: its order is checked (a reader's view is made
+         * without the full checksum check) */
+        uint32_t kept = ct__seal_merge_unique(ev + first, part_end, parts, pts, cat, scratch);
+        if (kept == UINT32_MAX) {
+            rc = ct__fail(err, CT_ECORRUPT, "day %lld: subscriber %u's events in a run are out of order",
+                          (long long)d->day, sub);
+            break;
+        }
+        n = first + kept;
     }
     for (uint32_t r = 0; r < d->n_runs; r++) {
         if (!rc && (left[r] || left_pts[r]))

@@ -155,6 +155,10 @@ uint32_t ct__seal_merge_unique(ct_event *ev, const uint32_t *part_end, uint32_t 
                                const ct_point *points, const ct_catalog *cat, ct_event *scratch)
 {
     tie_ctx k = {points, cat};
+    for (uint32_t p = 0; p < parts; p++) /* each part strictly in order */
+        for (uint32_t i = (p ? part_end[p - 1] : 0) + 1; i < part_end[p]; i++)
+            if (cmp_event(&k, &ev[i - 1], &ev[i]) >= 0)
+                return UINT32_MAX;
     /* merged part by part into what came before: parts are few (runs) */
     for (uint32_t p = 1; p < parts; p++) {
         uint32_t i = 0, mid = part_end[p - 1], j = mid, end = part_end[p], out = 0;

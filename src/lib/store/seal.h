@@ -27,8 +27,10 @@ uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, c
 /* ev[0, part_end[parts - 1]) is `parts` consecutive parts, each in SPEC
  * 4.1 order without duplicates, part p ending at part_end[p] (a day's
  * runs decoded one after another). Merges them into one order, removes
- * the events two parts share, and returns the count. scratch holds as
- * many events as ev. Cost: linear in the events times the parts, no sort. */
+ * the events two parts share, and returns the count; UINT32_MAX, with ev
+ * untouched, if a part is not strictly in that order (a damaged run).
+ * scratch holds as many events as ev (unused for one part). Cost: linear
+ * in the events times the parts, no sort. */
 uint32_t ct__seal_merge_unique(ct_event *ev, const uint32_t *part_end, uint32_t parts,
                                const ct_point *points, const ct_catalog *cat, ct_event *scratch);
 

@@ -272,8 +272,6 @@ static uint32_t event_gap(const ct_event *ev, uint32_t n, uint32_t i)
     return (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
 }
 
-/* S0, S1 and the gaps; collects the tile items for S5-S7 and counts the
- * cell events (build_cells orders those itself). */
 void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *to)
 {
     *from = n ? CT_DAY_S : 0;
@@ -286,6 +284,8 @@ void ct__events_span(const ct_event *ev, uint32_t n, uint32_t *from, uint32_t *t
     }
 }
 
+/* S0, S1 and the gaps; collects the tile items for S5-S7 and counts the
+ * cell events (build_cells orders those itself). */
 static void build_by_subscriber(built *b, const ct_event *ev, uint32_t n, const ct_point *pts,
                                 place_item *ti)
 {
@@ -372,20 +372,23 @@ static void sort_cell_by_tod(cell_item *a, cell_item *tmp, uint32_t n)
 /* S2-S4: every cell event by (loc, tod), equal ones in subscriber order.
  * Events arrive by subscriber; one counting pass files them by cell
  * (stable, so each cell's items stay in subscriber order), then each
- * cell's items are sorted by second. 12 bytes an event and a scratch the
- * size of the busiest cell, where a global sort of (loc, tod) keys needed
- * two arrays of 24 bytes an event: sealing a day of a million people is
- * bounded by this (issue 15, part 5). */
+ * cell's items are sorted by second. 12 bytes an event, 4 a loc id (the
+ * counters) and a scratch the size of the busiest cell, where a global
+ * sort of (loc, tod) keys needed two arrays of 24 bytes an event: sealing
+ * a day of a million people is bounded by this (issue 15, part 5). */
 static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *release, ct_err *err)
 {
     uint32_t n_cell = b->h.n_cell_events, n_locs = 0, busiest = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (!ev[i].kind && ev[i].place + 1 > n_locs)
+    for (uint32_t i = 0; i < n; i++) {
+        if (ev[i].kind)
+            continue;
+        if (ev[i].place >= CT_SEG_LOCS_MAX) { /* loc ids are the catalogue's dense row ids */
+            ct__free(release);
+            return ct__fail(err, CT_ELIMIT, "day %lld: cell loc id %u is past the writer's limit of %u",
+                            (long long)b->h.day, ev[i].place, CT_SEG_LOCS_MAX - 1);
+        }
+        if (ev[i].place >= n_locs)
             n_locs = ev[i].place + 1;
-    if (n_locs > CT_SEG_LOCS_MAX) { /* loc ids are the catalogue's dense row ids */
-        ct__free(release);
-        return ct__fail(err, CT_ECORRUPT, "day %lld: cell loc id %u is beyond %u", (long long)b->h.day,
-                        n_locs - 1, CT_SEG_LOCS_MAX - 1);
     }
     uint32_t *first = ct__calloc((size_t)n_locs + 1, sizeof *first); /* a cell's first item */
     for (uint32_t i = 0; i < n; i++)
@@ -403,7 +406,7 @@ static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *r
     /* first[l] is now cell l's end, which is cell l + 1's start */
     ct__free(release); /* the events are read for the last time: a day's encoding does not hold them */
     cell_item *tmp = ct__calloc((size_t)busiest + 1, sizeof *tmp);
-    ct_celldir_entry *dir = ct__calloc((size_t)n_locs + 1, sizeof *dir);
+    ct_celldir_entry *dir = ct__calloc((size_t)(n_cell < n_locs ? n_cell : n_locs) + 1, sizeof *dir);
     blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
     uint32_t n_cells = 0;
     for (uint32_t l = 0, start = 0; l < n_locs; start = first[l++]) {

@@ -48,7 +48,8 @@
 #define CT_SEG_BLOCK 64
 /* The writer files cell events by loc id with one counter a cell (so a
  * day's seal costs 12 bytes a cell event, not a global sort); loc ids are
- * the catalogue's dense row ids, and one beyond this is refused. */
+ * the catalogue's dense row ids, and one at or past this is refused
+ * (CT_ELIMIT). */
 #define CT_SEG_LOCS_MAX (1u << 26)
 
 /* The UTC day number of an instant, rounding down before 1970 too. */
@@ -118,9 +119,9 @@ typedef struct ct_segment {
 ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_t n,
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
-/* The same, freeing ev (always) as soon as it has been read, before most
- * of the encoding: sealing a day then holds its events or its encoding,
- * not both (a compaction's peak at a million people, issue 15 part 5). */
+/* The same, freeing ev (always) as soon as it has been read: before the
+ * cell section, the largest part of the encoding, is sorted and encoded
+ * (a compaction's peak at a million people, issue 15 part 5). */
 ct_code ct__seg_write_consuming(const char *path, int64_t day, ct_event *ev, uint32_t n,
                                 const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
