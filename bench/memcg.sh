@@ -36,14 +36,23 @@ memcg_new() {
     [ "$MEMCG_KIND" = none ] && return 0
     local p=$MEMCG_ROOT/celltrace-bench-$name
     [ -d "$p" ] && rmdir "$p" 2>/dev/null
-    mkdir "$p" || { MEMCG_KIND=none; return 0; }
+    mkdir "$p" 2>/dev/null || { MEMCG_KIND=none; return 0; }
+    local ok=1
     if [ "$MEMCG_KIND" = v1 ]; then
-        echo $((mb << 20)) > "$p/memory.limit_in_bytes"
-        [ -f "$p/memory.memsw.limit_in_bytes" ] && echo $((mb << 20)) > "$p/memory.memsw.limit_in_bytes" 2>/dev/null
-        echo 0 > "$p/memory.swappiness" 2>/dev/null || true
+        echo $((mb << 20)) 2>/dev/null > "$p/memory.limit_in_bytes" || ok=0
+        [ -f "$p/memory.memsw.limit_in_bytes" ] && { echo $((mb << 20)) > "$p/memory.memsw.limit_in_bytes"; } 2>/dev/null
+        { echo 0 > "$p/memory.swappiness"; } 2>/dev/null
     else
-        echo $((mb << 20)) > "$p/memory.max"
-        [ -f "$p/memory.swap.max" ] && echo 0 > "$p/memory.swap.max"
+        echo $((mb << 20)) 2>/dev/null > "$p/memory.max" || ok=0
+        [ -f "$p/memory.swap.max" ] && { echo 0 > "$p/memory.swap.max"; } 2>/dev/null
+    fi
+    # a controller we may configure but not join (a container's delegation)
+    # enforces nothing: then no cgroup at all, and the report says so
+    [ "$ok" = 1 ] && (echo "$BASHPID" > "$p/cgroup.procs") 2>/dev/null || ok=0
+    if [ "$ok" = 0 ]; then
+        rmdir "$p" 2>/dev/null
+        MEMCG_KIND=none
+        return 0
     fi
     MEMCG=$p
 }
