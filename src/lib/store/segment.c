@@ -383,9 +383,10 @@ static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *r
         if (ev[i].kind)
             continue;
         if (ev[i].place >= CT_SEG_LOCS_MAX) { /* loc ids are the catalogue's dense row ids */
+            uint32_t loc = ev[i].place; /* ev may be release, freed next */
             ct__free(release);
             return ct__fail(err, CT_ELIMIT, "day %lld: cell loc id %u is past the writer's limit of %u",
-                            (long long)b->h.day, ev[i].place, CT_SEG_LOCS_MAX - 1);
+                            (long long)b->h.day, loc, CT_SEG_LOCS_MAX - 1);
         }
         if (ev[i].place >= n_locs)
             n_locs = ev[i].place + 1;
