@@ -16,6 +16,12 @@
  * Below CT_RADIX_SMALL elements it sorts by insertion instead (stable too,
  * so the order is the same): a pass costs clearing and summing 65536
  * counters whatever n is, which dwarfs sorting a few dozen elements.
+ *
+ * CT_RADIX_SORT_DEFINE_DIGITS(name, type, key, digit_bits) is the same
+ * sort with digits of digit_bits bits (`bits` then a multiple of it, and
+ * count 2^digit_bits counters), for many small arrays sorted one after
+ * another (segment.c's cells, by a 17-bit second: two 9-bit passes), where
+ * clearing 65536 counters per array would cost more than the array.
  */
 #ifndef CT_RADIX_H
 #define CT_RADIX_H
@@ -28,9 +34,12 @@
 #define CT_RADIX_SMALL 64u
 #define CT_RADIX_NEEDS_SCRATCH(n) ((n) >= CT_RADIX_SMALL)
 
-#define CT_RADIX_SORT_DEFINE(name, type, key)                                                      \
+#define CT_RADIX_SORT_DEFINE(name, type, key) CT_RADIX_SORT_DEFINE_DIGITS(name, type, key, 16)
+
+#define CT_RADIX_SORT_DEFINE_DIGITS(name, type, key, digit_bits)                                   \
     static void name(type *a, type *tmp, size_t n, unsigned bits, uint32_t *count)                \
     {                                                                                              \
+        const uint32_t buckets = 1u << (digit_bits), mask = buckets - 1;                           \
         if (n < 2)                                                                                 \
             return;                                                                                \
         if (n < CT_RADIX_SMALL) {                                                                  \
@@ -44,20 +53,20 @@
             return;                                                                                \
         }                                                                                          \
         type *src = a, *dst = tmp;                                                                 \
-        for (unsigned shift = 0; shift < bits; shift += 16) {                                      \
-            memset(count, 0, CT_RADIX_BUCKETS * sizeof *count);                                    \
+        for (unsigned shift = 0; shift < bits; shift += (digit_bits)) {                            \
+            memset(count, 0, buckets * sizeof *count);                                             \
             for (size_t i = 0; i < n; i++)                                                         \
-                count[((uint64_t)key(&src[i]) >> shift) & 0xFFFF]++;                               \
-            if (count[((uint64_t)key(&src[0]) >> shift) & 0xFFFF] == n)                            \
+                count[((uint64_t)key(&src[i]) >> shift) & mask]++;                                 \
+            if (count[((uint64_t)key(&src[0]) >> shift) & mask] == n)                              \
                 continue; /* every element has this digit: nothing to move */                      \
             uint32_t sum = 0;                                                                      \
-            for (unsigned d = 0; d < CT_RADIX_BUCKETS; d++) {                                      \
+            for (unsigned d = 0; d < buckets; d++) {                                               \
                 uint32_t c = count[d];                                                             \
                 count[d] = sum;                                                                    \
                 sum += c;                                                                          \
             }                                                                                      \
             for (size_t i = 0; i < n; i++)                                                         \
-                dst[count[((uint64_t)key(&src[i]) >> shift) & 0xFFFF]++] = src[i];                 \
+                dst[count[((uint64_t)key(&src[i]) >> shift) & mask]++] = src[i];                   \
             type *swap = src;                                                                      \
             src = dst;                                                                             \
             dst = swap;                                                                            \

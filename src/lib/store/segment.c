@@ -340,34 +340,16 @@ typedef struct cell_item {
     uint32_t tod, sub, gap;
 } cell_item;
 
-/* Sorts one cell's items by second, stably (so equal seconds keep
- * subscriber order): two counting passes of 9 bits (a second of the day
- * has 17), with small counters, since a city has tens of thousands of
- * cells and a 65536-counter pass per cell would cost more than its items. */
-static void sort_cell_by_tod(cell_item *a, cell_item *tmp, uint32_t n)
+/* One cell's items by second, stably (so equal seconds keep subscriber
+ * order), with radix.h's sort in 9-bit digits: a city has tens of
+ * thousands of cells, and a 65536-counter pass per cell would cost more
+ * than its items. */
+static uint32_t cell_item_tod(const cell_item *c)
 {
-    if (n < 2)
-        return;
-    uint32_t count[512];
-    cell_item *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 18; shift += 9) {
-        memset(count, 0, sizeof count);
-        for (uint32_t i = 0; i < n; i++)
-            count[src[i].tod >> shift & 511]++;
-        uint32_t sum = 0;
-        for (unsigned d = 0; d < 512; d++) {
-            uint32_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            dst[count[src[i].tod >> shift & 511]++] = src[i];
-        cell_item *swap = src;
-        src = dst;
-        dst = swap;
-    }
-    /* two passes: the sorted items are back in a */
+    return c->tod;
 }
+
+CT_RADIX_SORT_DEFINE_DIGITS(sort_cell_by_tod, cell_item, cell_item_tod, 9)
 
 /* S2-S4: every cell event by (loc, tod), equal ones in subscriber order.
  * Events arrive by subscriber; one counting pass files them by cell
@@ -407,6 +389,7 @@ static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *r
     /* first[l] is now cell l's end, which is cell l + 1's start */
     ct__free(release); /* the events are read for the last time: a day's encoding does not hold them */
     cell_item *tmp = ct__calloc((size_t)busiest + 1, sizeof *tmp);
+    uint32_t cell_count[1u << 9];
     ct_celldir_entry *dir = ct__calloc((size_t)(n_cell < n_locs ? n_cell : n_locs) + 1, sizeof *dir);
     blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
     uint32_t n_cells = 0;
@@ -414,7 +397,7 @@ static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *r
         uint32_t end = first[l];
         if (end == start)
             continue;
-        sort_cell_by_tod(items + start, tmp, end - start);
+        sort_cell_by_tod(items + start, tmp, end - start, 18, cell_count); /* a second has 17 bits */
         dir[n_cells++] = (ct_celldir_entry){l, (uint32_t)bl.n_blocks};
         uint32_t in_block = CT_SEG_BLOCK, prev_tod = 0;
         for (uint32_t i = start; i < end; i++) {
