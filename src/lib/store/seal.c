@@ -159,20 +159,23 @@ uint32_t ct__seal_merge_unique(ct_event *ev, const uint32_t *part_end, uint32_t 
         for (uint32_t i = (p ? part_end[p - 1] : 0) + 1; i < part_end[p]; i++)
             if (cmp_event(&k, &ev[i - 1], &ev[i]) >= 0)
                 return UINT32_MAX;
-    /* merged part by part into what came before: parts are few (runs) */
+    /* merged part by part into what came before (parts are few: runs); an
+     * event both sides hold is kept once. Each side is without duplicates,
+     * so the result is too. */
+    uint32_t n = parts ? part_end[0] : 0;
     for (uint32_t p = 1; p < parts; p++) {
-        uint32_t i = 0, mid = part_end[p - 1], j = mid, end = part_end[p], out = 0;
-        while (i < mid && j < end)
-            scratch[out++] = cmp_event(&k, &ev[j], &ev[i]) < 0 ? ev[j++] : ev[i++];
-        while (i < mid)
+        uint32_t i = 0, j = part_end[p - 1], end = part_end[p], out = 0;
+        while (i < n && j < end) {
+            int c = cmp_event(&k, &ev[j], &ev[i]);
+            scratch[out++] = c < 0 ? ev[j++] : ev[i++];
+            j += c == 0;
+        }
+        while (i < n)
             scratch[out++] = ev[i++];
         while (j < end)
             scratch[out++] = ev[j++];
         memcpy(ev, scratch, (size_t)out * sizeof *ev);
+        n = out;
     }
-    uint32_t n = parts ? part_end[parts - 1] : 0, out = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (out == 0 || cmp_event(&k, &ev[i], &ev[out - 1]) != 0)
-            ev[out++] = ev[i];
-    return out;
+    return n;
 }
