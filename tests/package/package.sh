@@ -45,6 +45,11 @@ for f in ./usr/bin/celltrace ./usr/share/man/man1/celltrace.1.gz ./etc/celltrace
 done
 if grep -E '^\./(var|home|tmp)/' "$work/contents.txt"; then fail "the package ships data paths"; fi
 dpkg-deb -f "$deb" Depends | grep -q adduser || fail "no dependency on adduser"
+# opened with dlopen by notify and serve (src/lib/base/netlibs.c), so
+# dpkg-shlibdeps cannot see them: debian/control names them
+for dep in libcurl4 libmicrohttpd12; do
+    dpkg-deb -f "$deb" Depends | grep -qw "$dep" || fail "no dependency on $dep"
+done
 
 echo "package.sh: a fresh Debian 12 root (mmdebstrap), install and use it there"
 mmdebstrap --variant=apt --include=systemd,man-db,curl,procps,iproute2 --quiet \

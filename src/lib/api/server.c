@@ -29,7 +29,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,6 +45,7 @@
 #include "error.h"
 #include "fsio.h"
 #include "jobs.h"
+#include "netlibs.h"
 #include "routes.h"
 #include "web_assets.h"
 
@@ -377,21 +377,21 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *bod
                                  const char *type, const char *retry_after, const char *allow)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
+        ct__mhd.create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
                                                         : MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    ct__mhd.add_response_header(r, "Content-Type", type);
+    ct__mhd.add_response_header(r, "Cache-Control", "no-store");
+    ct__mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (retry_after)
-        MHD_add_response_header(r, "Retry-After", retry_after);
+        ct__mhd.add_response_header(r, "Retry-After", retry_after);
     if (allow)
-        MHD_add_response_header(r, "Allow", allow);
+        ct__mhd.add_response_header(r, "Allow", allow);
     if (status == 401)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"celltrace\"");
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
+        ct__mhd.add_response_header(r, "WWW-Authenticate", "Bearer realm=\"celltrace\"");
+    enum MHD_Result ok = ct__mhd.queue_response(c, (unsigned)status, r);
+    ct__mhd.destroy_response(r);
     return ok;
 }
 
@@ -419,19 +419,19 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const char *name, in
         return send_text(c, *status, built ? NULL : strdup(missing),
                          built ? 0 : sizeof missing - 1, "text/html; charset=utf-8", NULL, NULL);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(a->size, (void *)a->data,
+    struct MHD_Response *r = ct__mhd.create_response_from_buffer(a->size, (void *)a->data,
                                                              MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", a->type);
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Content-Security-Policy", PAGE_POLICY);
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    ct__mhd.add_response_header(r, "Content-Type", a->type);
+    ct__mhd.add_response_header(r, "Cache-Control", "no-cache");
+    ct__mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
+    ct__mhd.add_response_header(r, "Content-Security-Policy", PAGE_POLICY);
+    ct__mhd.add_response_header(r, "Referrer-Policy", "no-referrer");
+    ct__mhd.add_response_header(r, "X-Frame-Options", "DENY");
     *status = 200;
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ok = ct__mhd.queue_response(c, 200, r);
+    ct__mhd.destroy_response(r);
     return ok;
 }
 
@@ -533,7 +533,7 @@ static enum MHD_Result answer_json(api_server *s, struct MHD_Connection *c, size
 
 static const char *bearer(struct MHD_Connection *c)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *h = ct__mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0)
         return NULL;
     return h + 7;
@@ -686,7 +686,7 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
                                          q->len ? ": " : "", q->len ? je.text : ""),
                                NULL, NULL);
     }
-    const char *reason = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Reason");
+    const char *reason = ct__mhd.lookup_connection_value(c, MHD_HEADER_KIND, "X-Reason");
     char decoded[512];
     call.reason = reason && *reason ? percent_decode(reason, decoded, sizeof decoded) : "api";
     call.status = 200;
@@ -697,7 +697,7 @@ static enum MHD_Result answer_request(api_server *s, struct MHD_Connection *c, c
 
 const char *api_query(const api_call *call, const char *name)
 {
-    return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, name);
+    return ct__mhd.lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* ---- the daemon ----------------------------------------------------------------------- */
@@ -748,9 +748,11 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
     size_t cert_len = 0, key_len = 0;
     struct sockaddr_in addr;
     ct_code rc = parse_listen(o->listen, &addr, err);
+    if (!rc)
+        rc = ct__mhd_load(err);
     if (!rc && !!o->tls_cert != !!o->tls_key)
         rc = ct__fail(err, CT_EINVAL, "--tls-cert and --tls-key go together");
-    if (!rc && o->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    if (!rc && o->tls_cert && ct__mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         rc = ct__fail(err, CT_EINVAL, "this libmicrohttpd was built without TLS");
     if (!rc && o->tls_cert)
         rc = ct__fs_read_file(o->tls_cert, 1 << 20, &cert, &cert_len, err);
@@ -778,7 +780,7 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
             {o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
             {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
             {MHD_OPTION_END, 0, NULL}};
-        s->mhd = MHD_start_daemon(
+        s->mhd = ct__mhd.start_daemon(
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
             MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
             (size_t)s->o.header_max + 4096, MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s,
@@ -790,7 +792,7 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
             rc = ct__fail(err, CT_EIO, "cannot listen on %s (in use, or not allowed)", o->listen);
     }
     if (!rc && o->ready) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info = ct__mhd.get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         o->ready(o->ud, info ? info->port : ntohs(addr.sin_port));
     }
     while (!rc && !*o->stop)
@@ -798,10 +800,10 @@ ct_code ct_serve(const char *dir, ct_keyring *keys, const ct_serve_opts *o, ct_e
     if (s->mhd) {
         /* no new connections; the answers being made are finished (up to
          * 10 s); idle connections and clients still sending are closed */
-        MHD_quiesce_daemon(s->mhd);
+        ct__mhd.quiesce_daemon(s->mhd);
         for (int i = 0; i < 200 && __atomic_load_n(&s->answering, __ATOMIC_ACQUIRE) > 0; i++)
             usleep(50 * 1000);
-        MHD_stop_daemon(s->mhd);
+        ct__mhd.stop_daemon(s->mhd);
     }
     /* a run started here finishes (it is one transaction either way) */
     while (__atomic_load_n(&s->jobs, __ATOMIC_ACQUIRE) > 0)

@@ -25,7 +25,6 @@
  */
 #include "dispatch.h"
 
-#include <curl/curl.h>
 #include <sodium.h>
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include "db.h"
 #include "dlr.h"
 #include "keys.h"
+#include "netlibs.h"
 #include "error.h"
 #include "notifydb.h"
 #include "outbox.h"
@@ -90,10 +90,10 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 /* Appends "&name=escaped(value)" to url. */
 static void add_param(CURL *c, char *url, size_t cap, const char *name, const char *value)
 {
-    char *esc = curl_easy_escape(c, value, 0);
+    char *esc = ct__curl.easy_escape(c, value, 0);
     size_t n = strlen(url);
     snprintf(url + n, cap - n, "%s%s=%s", strchr(url, '?') ? "&" : "?", name, esc ? esc : "");
-    curl_free(esc);
+    ct__curl.free(esc);
 }
 
 /* The request; returns 0 when the gateway accepted it, else fills why. */
@@ -113,12 +113,12 @@ static int http_send(sender *s, const ct_ob_msg *m, const char *msisdn, char *wh
     add_param(s->curl, url, sizeof url, "coding", m->ucs2 ? "2" : "0");
     add_param(s->curl, url, sizeof url, "dlr-mask", "31");
     add_param(s->curl, url, sizeof url, "dlr-url", dlr);
-    curl_easy_setopt(s->curl, CURLOPT_URL, url);
-    CURLcode cc = curl_easy_perform(s->curl);
+    ct__curl.easy_setopt(s->curl, CURLOPT_URL, url);
+    CURLcode cc = ct__curl.easy_perform(s->curl);
     long code = 0;
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+    ct__curl.easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
     if (cc != CURLE_OK)
-        snprintf(why, cap, "gateway: %s", curl_easy_strerror(cc));
+        snprintf(why, cap, "gateway: %s", ct__curl.easy_strerror(cc));
     else if (code < 200 || code > 299)
         snprintf(why, cap, "gateway: HTTP %ld", code);
     return cc == CURLE_OK && code >= 200 && code <= 299 ? 0 : -1;
@@ -249,14 +249,14 @@ static ct_code sender_open(sender *s, ct_db *db, ct_err *err)
     if (rc)
         return rc;
     ct__conf_dlr_base(&s->conf, s->dlr_base, sizeof s->dlr_base);
-    s->curl = curl_easy_init();
+    s->curl = ct__curl.easy_init();
     if (!s->curl)
         return ct__fail(err, CT_ENOMEM, "cannot start libcurl");
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, (long)s->conf.timeout_s);
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, (long)s->conf.timeout_s);
-    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    ct__curl.easy_setopt(s->curl, CURLOPT_TIMEOUT, (long)s->conf.timeout_s);
+    ct__curl.easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, (long)s->conf.timeout_s);
+    ct__curl.easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+    ct__curl.easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, discard);
+    ct__curl.easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     return CT_OK;
 }
 
@@ -270,7 +270,10 @@ ct_code ct_notify(ct_db *db, const ct_notify_opts *opts, ct_notify_summary *sum,
     ct_dlr *listener = NULL;
     char host[64];
     unsigned port;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+    ct_code loaded = ct__curl_load(err);
+    if (loaded)
+        return loaded;
+    if (ct__curl.global_init(CURL_GLOBAL_DEFAULT) != 0)
         return ct__fail(err, CT_EIO, "cannot start libcurl");
     ct_code rc = sender_open(&s, db, err);
     if (!rc)
@@ -293,10 +296,10 @@ ct_code ct_notify(ct_db *db, const ct_notify_opts *opts, ct_notify_summary *sum,
         !ct__ob_count(s.sql, "sent", 0, &w, NULL))
         sum->waiting = q + w;
     if (s.curl)
-        curl_easy_cleanup(s.curl);
+        ct__curl.easy_cleanup(s.curl);
     sqlite3_close(s.sql);
     if (s.key)
         sodium_free(s.key);
-    curl_global_cleanup();
+    ct__curl.global_cleanup();
     return rc;
 }

@@ -23,7 +23,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "keys.h"
+#include "netlibs.h"
 #include "notifydb.h"
 #include "outbox.h"
 
@@ -82,9 +82,9 @@ static unsigned http_code(ct_dlr_verdict v)
 static ct_dlr_verdict judge(ct_dlr *d, struct MHD_Connection *c, const char *method,
                             const char *url, int64_t *id, int64_t *status, int *final)
 {
-    const char *sid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
-    const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
-    const char *ss = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "s");
+    const char *sid = ct__mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
+    const char *tok = ct__mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+    const char *ss = ct__mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "s");
     *id = 0;
     *status = 0;
     if (strcmp(method, "GET") != 0 || strcmp(url, "/dlr") != 0)
@@ -174,9 +174,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     count(d, v, final);
     const char *body = ct__dlr_verdict_name(v);
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(c, http_code(v), r);
-    MHD_destroy_response(r);
+        ct__mhd.create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = ct__mhd.queue_response(c, http_code(v), r);
+    ct__mhd.destroy_response(r);
     return ret;
 }
 
@@ -190,6 +190,9 @@ ct_code ct__dlr_start(const char *dir, const char *host, unsigned port, ct_keyri
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
         return ct__fail(err, CT_EINVAL, "the delivery-report listener must be on loopback, not %s",
                         host);
+    ct_code loaded = ct__mhd_load(err);
+    if (loaded)
+        return loaded;
     ct_dlr *d = ct__calloc(1, sizeof *d);
     d->verbose = verbose;
     pthread_mutex_init(&d->mu, NULL);
@@ -205,7 +208,7 @@ ct_code ct__dlr_start(const char *dir, const char *host, unsigned port, ct_keyri
     rc = ct__ndb_open(dir, &d->sql, err);
     if (rc)
         goto out;
-    d->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port,
+    d->mhd = ct__mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port,
                               NULL, NULL, handle, d, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
@@ -233,7 +236,7 @@ void ct__dlr_stop(ct_dlr *d)
     if (!d)
         return;
     if (d->mhd)
-        MHD_stop_daemon(d->mhd);
+        ct__mhd.stop_daemon(d->mhd);
     sqlite3_close(d->sql);
     pthread_mutex_destroy(&d->mu);
     if (d->keys)
