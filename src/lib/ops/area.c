@@ -30,6 +30,7 @@
 #include "area.h"
 #include "db.h"
 #include "error.h"
+#include "fixedsum.h"
 #include "scan.h"
 #include "textparse.h"
 #include "u32map.h"
@@ -39,7 +40,8 @@ typedef struct presence_sum {
     uint32_t sub;
     uint32_t pad;
     int64_t total, first, last;
-    double min_radius, expected;
+    double min_radius;
+    ct_fixed_sum expected; /* seconds expected inside, in any order (fixedsum.h) */
 } presence_sum;
 
 static void add_presence(void *ud, uint32_t sub, int64_t start, int64_t end, double radius,
@@ -54,7 +56,7 @@ static void add_presence(void *ud, uint32_t sub, int64_t start, int64_t end, dou
         p->min_radius = radius;
     }
     p->total += end - start;
-    p->expected += (double)(end - start) * inside_p;
+    ct__fixed_add(&p->expected, (double)(end - start) * inside_p);
     if (start < p->first)
         p->first = start;
     if (end > p->last)
@@ -136,7 +138,7 @@ static ct_code collect(ct_db *db, const ct_u32map *sums, const ct_area *q, int n
         ct_presence *r = &out->items[out->n++];
         *r = (ct_presence){.subscriber = p->sub, .present_s = p->total, .first_seen = p->first,
                            .last_seen = p->last, .min_radius_m = p->min_radius,
-                           .expected_inside_s = p->expected};
+                           .expected_inside_s = ct__fixed_value(&p->expected)};
         ct_code rc = numbers ? ct__subdict_number(db->subs, p->sub, r->msisdn, err) : CT_OK;
         if (rc)
             return rc;

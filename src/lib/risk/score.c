@@ -40,6 +40,7 @@
 
 #include "alloc.h"
 #include "catalog.h"
+#include "fixedsum.h"
 #include "geo.h"
 #include "segment.h"
 
@@ -55,6 +56,7 @@ struct ct__scorer {
     uint32_t open_cap, open_n, open_visit;
     unsigned open_shift; /* 32 - log2(open_cap) */
     uint32_t *open_used; /* the open table's used slots */
+    ct_fixed_sum *open_near; /* by slot: the open episode's near seconds, in any order */
     /* the closed visits' episodes, in visit order; by subscriber after
      * ct__scorer_finish */
     ct__episode *eps;
@@ -168,6 +170,7 @@ void ct__scorer_free(ct__scorer *s)
         return;
     ct__free(s->open);
     ct__free(s->open_used);
+    ct__free(s->open_near);
     ct__free(s->eps);
     ct__free(s->visits);
     ct__free(s->moves);
@@ -188,6 +191,7 @@ static uint32_t slot_of(const ct__scorer *s, uint32_t sub)
 static void open_grow(ct__scorer *s)
 {
     ct__episode *old = s->open;
+    ct_fixed_sum *old_near = s->open_near;
     uint32_t old_cap = s->open_cap;
     s->open_cap = old_cap ? old_cap * 2 : 1024;
     s->open_shift = old_cap ? s->open_shift - 1 : 32 - 10;
@@ -195,6 +199,7 @@ static void open_grow(ct__scorer *s)
     memset(s->open, 0xFF, (size_t)s->open_cap * sizeof *s->open); /* every sub UINT32_MAX */
     ct__free(s->open_used);
     s->open_used = ct__malloc((size_t)(s->open_cap / 2 + 1) * sizeof *s->open_used);
+    s->open_near = ct__calloc(s->open_cap, sizeof *s->open_near);
     uint32_t n = 0;
     for (uint32_t i = 0; i < old_cap; i++)
         if (old[i].sub != UINT32_MAX) {
@@ -202,9 +207,11 @@ static void open_grow(ct__scorer *s)
             while (s->open[k].sub != UINT32_MAX)
                 k = (k + 1) & (s->open_cap - 1);
             s->open[k] = old[i];
+            s->open_near[k] = old_near[i];
             s->open_used[n++] = k;
         }
     ct__free(old);
+    ct__free(old_near);
 }
 
 void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv)
@@ -246,7 +253,7 @@ void ct__scorer_add(ct__scorer *s, uint32_t sub, uint32_t iv, int64_t start, int
         s->open_used[s->open_n++] = k;
     }
     e->seconds += b - a;
-    e->near_s += (double)(b - a) * near_p;
+    ct__fixed_add(&s->open_near[k], (double)(b - a) * near_p);
     e->night_s += (uint32_t)night_seconds(start + s->sp.utc_offset_s, end + s->sp.utc_offset_s);
     e->kinds |= kind;
     if (a < e->first_off)
@@ -266,6 +273,8 @@ void ct__scorer_close_visit(ct__scorer *s, uint32_t visit)
     CT_GROW(s->eps, s->n_eps + s->open_n, s->cap_eps);
     for (uint32_t i = 0; i < s->open_n; i++) {
         ct__episode *e = &s->open[s->open_used[i]];
+        e->near_s = ct__fixed_value(&s->open_near[s->open_used[i]]);
+        s->open_near[s->open_used[i]] = (ct_fixed_sum){0, 0};
         near_add(v->near_limbs, e->near_s);
         v->subscribers++;
         s->eps[s->n_eps++] = *e;
@@ -315,8 +324,10 @@ static void sort_episodes(ct__scorer *s)
         ct__scorer_close_visit(s, s->open_visit);
     ct__free(s->open);
     ct__free(s->open_used);
+    ct__free(s->open_near);
     s->open = NULL;
     s->open_used = NULL;
+    s->open_near = NULL;
     ct__episode *tmp = ct__malloc((s->n_eps + 1) * sizeof *tmp);
     ct__episode *sorted = radix_by_sub(s->eps ? s->eps : tmp, tmp, s->n_eps);
     if (sorted == tmp) {
