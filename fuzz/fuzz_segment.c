@@ -1,7 +1,7 @@
 /*
  * fuzz_segment.c — the day segment reader (src/lib/store/segment.c, format
- * version 2: varint streams with block indexes) on damaged and forged
- * files.
+ * version 3: varint streams, cell postings and tile block indexes; version
+ * 2 files still open and decode) on damaged and forged files.
  *
  * Input: one control byte, then a payload.
  *   bit 0 = 0: the payload is an edit script applied to a valid segment
@@ -24,13 +24,15 @@
  *  - what verify_all = 1 accepts, verify_all = 0 accepts;
  *  - an accepted segment is safe to use the way trace and seal use it:
  *    every section lies in the file and every directory and block range
- *    in its section; walking every subscriber (ct__seg_sub_open/next),
- *    every cell from several start seconds (ct__seg_cell_seek +
- *    ct__seg_place_next) and every tile (ct__seg_tile_lower/seek +
+ *    in its section; walking every subscriber (ct__seg_sub_open/next, and
+ *    ct__seg_sub_places as the trace reads a candidate), every posting
+ *    list of every cell (ct__seg_cell_index, ct__seg_postings/next) and
+ *    every tile from several start seconds (ct__seg_tile_lower/seek +
  *    ct__seg_place_next) ends, with 0 or -1 (damage), in a bounded number
  *    of steps, every cursor staying inside its block and section, and
  *    every entry it returns being valid (times in the day and from the
- *    start second on, gaps, ids, points on the globe);
+ *    start second on, gaps, ids below the subscriber count and ascending,
+ *    points on the globe);
  *  - ct__seg_decode either fails with CT_ECORRUPT or returns every event,
  *    valid (times, subscriber <= CT_SUB_MAX, place != 0xFFFFFFFF, points
  *    on the globe with accuracy in (0, 100000]); it succeeds exactly when
@@ -40,7 +42,8 @@
  *    new file opens with verify_all = 1 and decodes to the same events,
  *    as seal_day does;
  *  - the unedited file reads back exactly the fixed day, through every
- *    cursor and from every start second tried.
+ *    cursor and from every start second tried, and every posting list is
+ *    exactly the subscribers of its cell and hour.
  *
  * The segment is memory-mapped, so ASan cannot see a read that leaves a
  * section but stays in the file. The walks therefore run on a copy of
@@ -60,7 +63,7 @@
 
 #define EXTRA_MAX 65536
 
-/* Header layout (docs/FORMAT.md "Day segment, version 2"). */
+/* Header layout (docs/FORMAT.md "Day segment, version 3"). */
 enum { H_CRC = 12, H_TABLE = 64, H_ENTRY = 24 };
 _Static_assert(H_TABLE + CT_SEG_SECTIONS * H_ENTRY + 8 == CT_SEG_HEADER, "header layout");
 
@@ -220,8 +223,12 @@ static void heap_copy(const ct_segment *s, heap_seg *h)
     h->s.subdir = dup_section(s, h, 0, s->subdir, ((uint64_t)s->n_subs + 1) * sizeof *s->subdir);
     h->s.subs = dup_section(s, h, 1, s->subs, s->subs_len);
     h->s.celldir = dup_section(s, h, 2, s->celldir, ((uint64_t)s->n_cells + 1) * sizeof *s->celldir);
-    h->s.cell_blocks =
-        dup_section(s, h, 3, s->cell_blocks, ((uint64_t)s->n_cell_blocks + 1) * sizeof *s->cell_blocks);
+    if (s->version == 2)
+        h->s.cell_blocks =
+            dup_section(s, h, 3, s->cell_blocks, ((uint64_t)s->n_cell_blocks + 1) * sizeof *s->cell_blocks);
+    else
+        h->s.cell_lists =
+            dup_section(s, h, 3, s->cell_lists, ((uint64_t)s->n_cell_blocks + 1) * sizeof *s->cell_lists);
     h->s.cells = dup_section(s, h, 4, s->cells, s->cells_len);
     h->s.tiledir = dup_section(s, h, 5, s->tiledir, ((uint64_t)s->n_tiles + 1) * sizeof *s->tiledir);
     h->s.tile_blocks =
@@ -246,6 +253,7 @@ typedef struct xentry {
 
 static xentry xcells[FZ_DAY_MAX], xtiles[FZ_DAY_MAX];
 static uint32_t n_xcells, n_xtiles;
+static uint32_t xindex[FZ_DAY_MAX]; /* each event's subscriber's S0 index */
 
 static int cmp_xentry(const void *a, const void *b)
 {
@@ -259,6 +267,11 @@ static int cmp_xentry(const void *a, const void *b)
 
 static void expect_places(void)
 {
+    for (uint32_t i = 0, k = 0; i < day.n; i++) {
+        if (i > 0 && day.ev[i].sub != day.ev[i - 1].sub)
+            k++;
+        xindex[i] = k;
+    }
     for (uint32_t i = 0; i < day.n; i++) {
         const ct_event *e = &day.ev[i];
         uint32_t gap = i + 1 < day.n && day.ev[i + 1].sub == e->sub ? day.ev[i + 1].tod - e->tod : CT_GAP_OPEN;
@@ -403,46 +416,91 @@ static uint32_t cell_index(const ct_segment *s, uint32_t loc)
     return lo < s->n_cells && s->celldir[lo].loc == loc ? lo : s->n_cells;
 }
 
-static void walk_cell(const ct_segment *s, uint32_t loc, uint32_t from, int pristine)
+/* Cell loc's posting list of `hour`, as the trace reads it: ascending
+ * indexes below the subscriber count, in a bounded walk that stays in S4;
+ * on the unedited file exactly the fixed day's subscribers of that cell
+ * and hour. */
+static int cmp_u32(const void *a, const void *b)
 {
-    ct_place_cursor c;
-    uint32_t i = cell_index(s, loc);
-    int found = i < s->n_cells;
-    FZ_CHECK(ct__seg_cell_seek(s, loc, from, &c) == found, "cell seeks find exactly the listed cells");
-    if (!found)
-        return;
-    walk_place(&c, s->cell_blocks + s->celldir[i].first_block, s->cell_blocks + s->celldir[i + 1].first_block,
-               s->cells, s->cells_len, from, pristine ? xcells : NULL, n_xcells, loc);
-    /* trace's batch decoder reads the same entries, and fails where the
-     * cursor fails, whatever the batch size and the window's end */
-    uint32_t until = from + (loc * 2654435761u) % CT_DAY_S;
-    int size = (int)(loc % 5) * 16 + 1;
-    ct_place_cursor slow, fast;
-    ct_place_entry e;
-    ct_cell_entry batch[65];
-    int got_slow = 1, got_fast;
-    ct__seg_cell_seek(s, loc, from, &slow);
-    ct__seg_cell_seek(s, loc, from, &fast);
-    do {
-        got_fast = ct__seg_cell_batch(&fast, until, batch, size);
-        FZ_CHECK(got_fast >= -1 && got_fast <= size, "a batch holds at most its size");
-        for (int k = 0; k < got_fast; k++) {
-            got_slow = ct__seg_place_next(&slow, &e);
-            FZ_CHECK(got_slow == 1 && e.tod < until && e.tod == batch[k].tod && e.sub == batch[k].sub &&
-                         e.gap == batch[k].gap,
-                     "the batch decoder reads the cursor's entries");
-        }
-    } while (got_fast == size);
-    if (got_fast >= 0) { /* done: the cursor has nothing more before until */
-        got_slow = ct__seg_place_next(&slow, &e);
-        FZ_CHECK(got_slow == 0 || (got_slow == 1 && e.tod >= until),
-                 "the batch decoder stops where the cursor reaches until or its end");
-    } else { /* the failing call drops what it decoded before the damage */
-        int k = 0;
-        while ((got_slow = ct__seg_place_next(&slow, &e)) == 1 && k++ < size)
-            ;
-        FZ_CHECK(got_slow == -1, "the batch decoder fails where the cursor fails");
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The fixed day's subscribers (S0 indexes, ascending, once each) with an
+ * event at loc in `hour`, into want; how many. */
+static uint32_t expected_postings(uint32_t loc, uint32_t hour, uint32_t *want)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < n_xcells; k++)
+        if (xcells[k].key == loc && xcells[k].tod / CT_SEG_POSTING_S == hour)
+            want[n++] = xindex[xcells[k].idx];
+    qsort(want, n, sizeof *want, cmp_u32);
+    uint32_t u = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (u == 0 || want[k] != want[u - 1])
+            want[u++] = want[k];
+    return u;
+}
+
+static void walk_postings(const ct_segment *s, uint32_t cell, uint32_t hour, int pristine)
+{
+    static uint32_t want[FZ_DAY_MAX];
+    uint32_t n_want = pristine ? expected_postings(s->celldir[cell].loc, hour, want) : 0, k = 0;
+    ct_postings p;
+    ct__seg_postings(s, cell, hour, &p);
+    uint32_t list = cell * CT_SEG_POSTING_LISTS + hour;
+    FZ_CHECK(p.p == s->cells + s->cell_lists[list] && p.end == s->cells + s->cell_lists[list + 1] &&
+                 p.end <= s->cells + s->cells_len,
+             "a posting list is its range of S4");
+    uint64_t steps = 0, bound = (uint64_t)(p.end - p.p);
+    uint32_t idx, prev = 0;
+    int got;
+    while ((got = ct__seg_postings_next(&p, &idx)) == 1) {
+        FZ_CHECK(++steps <= bound, "a posting walk ends (a posting takes a byte at least)");
+        FZ_CHECK(idx < s->n_subs && (steps == 1 || idx > prev), "postings ascend below the subscriber count");
+        prev = idx;
+        if (pristine)
+            FZ_CHECK(k < n_want && want[k++] == idx, "the unedited file lists a cell's subscribers hour by hour");
     }
+    FZ_CHECK(got == 0 || got == -1, "a posting walk ends with 0 or -1");
+    if (pristine)
+        FZ_CHECK(got == 0 && k == n_want, "the unedited file misses no posting and has no damaged list");
+}
+
+/* Cell loc: found exactly when listed, and every hour's posting list. */
+static void walk_cell(const ct_segment *s, uint32_t loc, int pristine)
+{
+    uint32_t i = cell_index(s, loc);
+    FZ_CHECK(ct__seg_cell_index(s, loc) == i, "cell lookups find exactly the listed cells");
+    if (i == s->n_cells || s->version != 3)
+        return;
+    for (uint32_t h = 0; h < CT_SEG_POSTING_LISTS; h++)
+        walk_postings(s, i, h, pristine);
+}
+
+/* Subscriber i's places, as the trace reads a candidate's day, up to
+ * `until`: in the day, in order, no more than its stream can hold; on the
+ * unedited file the fixed day's seconds and cells. */
+static void walk_places(const ct_segment *s, uint32_t i, uint32_t until, int pristine, uint32_t first_event)
+{
+    static ct_sub_place *places;
+    static size_t cap;
+    size_t n;
+    int got = ct__seg_sub_places(s, i, until, &places, &cap, &n);
+    FZ_CHECK(got == 0 || got == -1, "a subscriber's places end with 0 or -1");
+    FZ_CHECK(n <= (size_t)(s->subdir[i + 1].off - s->subdir[i].off), "places take a byte each at least");
+    for (size_t k = 0; k < n; k++) {
+        FZ_CHECK(places[k].tod < CT_DAY_S && (k == 0 || places[k].tod >= places[k - 1].tod),
+                 "places lie in the day, in order");
+        FZ_CHECK(k + 1 == n || places[k].tod < until, "places stop at the first at or after until");
+        if (pristine) {
+            const ct_event *x = &day.ev[first_event + k];
+            FZ_CHECK(x->tod == places[k].tod && places[k].loc == (x->kind ? CT_GAP_OPEN : x->place),
+                     "the unedited file reads back a subscriber's places");
+        }
+    }
+    if (pristine)
+        FZ_CHECK(got == 0, "the unedited file has no damaged places");
 }
 
 static void walk_tile(const ct_segment *s, uint32_t tile, uint32_t from, int pristine)
@@ -472,10 +530,15 @@ static void check_ranges(const ct_segment *s)
         FZ_CHECK(s->celldir[i].first_block < s->celldir[i + 1].first_block &&
                      s->celldir[i + 1].first_block <= s->n_cell_blocks,
                  "cell ranges lie in S3");
-    for (uint32_t b = 0; b < s->n_cell_blocks; b++)
+    for (uint32_t b = 0; s->version == 2 && b < s->n_cell_blocks; b++)
         FZ_CHECK(s->cell_blocks[b].off < s->cell_blocks[b + 1].off && s->cell_blocks[b + 1].off <= s->cells_len &&
                      s->cell_blocks[b].first_tod < CT_DAY_S,
                  "cell blocks lie in S4");
+    for (uint32_t b = 0; s->version == 3 && b < s->n_cell_blocks; b++)
+        FZ_CHECK(s->cell_lists[b] <= s->cell_lists[b + 1] && s->cell_lists[b + 1] <= s->cells_len,
+                 "posting lists lie in S4");
+    FZ_CHECK(s->version != 3 || s->n_cell_blocks == s->n_cells * CT_SEG_POSTING_LISTS,
+             "24 posting lists a cell");
     for (uint32_t i = 0; i < s->n_tiles; i++)
         FZ_CHECK(s->tiledir[i].first_block < s->tiledir[i + 1].first_block &&
                      s->tiledir[i + 1].first_block <= s->n_tile_blocks,
@@ -560,11 +623,13 @@ static void exercise(const ct_segment *mapped, const uint8_t *probe, size_t prob
 
     /* every cell and tile, from several start seconds and from each of
      * their blocks' first seconds (a block may start inside a second) */
-    for (uint32_t i = 0; i < s->n_cells; i++) {
+    for (uint32_t i = 0; i < s->n_cells; i++)
+        walk_cell(s, s->celldir[i].loc, pristine);
+    for (uint32_t i = 0, first = 0; i < s->n_subs; i++) { /* first: i's first event in the fixed day */
         for (size_t k = 0; k < sizeof FROMS / sizeof FROMS[0]; k++)
-            walk_cell(s, s->celldir[i].loc, FROMS[k], pristine);
-        for (uint32_t b = s->celldir[i].first_block; b < s->celldir[i + 1].first_block && b < 8; b++)
-            walk_cell(s, s->celldir[i].loc, s->cell_blocks[b].first_tod, pristine);
+            walk_places(s, i, FROMS[k], pristine, first);
+        while (pristine && first < day.n && xindex[first] == i)
+            first++;
     }
     for (uint32_t i = 0; i < s->n_tiles; i++) {
         FZ_CHECK(ct__seg_tile_lower(s, s->tiledir[i].key) == i, "tile lookup finds listed tiles");
@@ -599,8 +664,11 @@ static void exercise(const ct_segment *mapped, const uint8_t *probe, size_t prob
         if (ct__seg_sub_open(s, a, &c))
             FZ_CHECK(c.p >= s->subs && c.p <= c.end && c.end <= s->subs + s->subs_len,
                      "a found subscriber's stream lies in S1");
-        walk_cell(s, a, from, 0);
-        walk_cell(s, a, from % CT_DAY_S, 0);
+        walk_cell(s, a, 0);
+        if (s->version == 3 && s->n_cells)
+            walk_postings(s, a % s->n_cells, from % CT_SEG_POSTING_LISTS, 0);
+        if (s->n_subs)
+            walk_places(s, a % s->n_subs, from, 0, 0);
         uint64_t key = rd64(probe + i);
         check_tile_lower(s, key);
         uint32_t tile = ct__seg_tile_lower(s, key);

@@ -47,6 +47,76 @@ static uint32_t make_events(uint64_t *seed, ct_event *ev, ct_point *pts, uint32_
     return n;
 }
 
+/* Every listed cell's posting lists are exactly, hour by hour, the
+ * subscribers (S0 indexes, ascending, once each) with an event there that
+ * hour; a cell without events has none; and each subscriber's places
+ * (ct__seg_sub_places) are its events' seconds and cells, to the first at
+ * or after `until`. ev: the segment's events in S0 order. */
+static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, const uint32_t *locs,
+                        size_t n_locs)
+{
+    uint32_t *index = ct__calloc((size_t)n + 1, sizeof *index); /* each event's S0 index */
+    for (uint32_t i = 0, s = 0; i < n; i++) {
+        if (i > 0 && ev[i].sub != ev[i - 1].sub)
+            s++;
+        index[i] = s;
+    }
+    for (size_t k = 0; k < n_locs; k++) {
+        uint32_t loc = locs[k], cell = ct__seg_cell_index(seg, loc), at_loc = 0;
+        for (uint32_t i = 0; i < n; i++)
+            at_loc += !ev[i].kind && ev[i].place == loc;
+        if (!at_loc) {
+            assert_int_equal(cell, seg->n_cells);
+            continue;
+        }
+        assert_true(cell < seg->n_cells);
+        assert_int_equal(seg->celldir[cell].loc, loc);
+        for (uint32_t h = 0; h < CT_SEG_POSTING_LISTS; h++) {
+            ct_postings p;
+            uint32_t got_index, want_from = 0;
+            ct__seg_postings(seg, cell, h, &p);
+            for (;;) {
+                /* the next subscriber (in S0 order) with an event here this hour */
+                uint32_t want = UINT32_MAX;
+                for (uint32_t i = want_from; i < n && want == UINT32_MAX; i++)
+                    if (!ev[i].kind && ev[i].place == loc && ev[i].tod / CT_SEG_POSTING_S == h)
+                        want = index[i];
+                int got = ct__seg_postings_next(&p, &got_index);
+                if (want == UINT32_MAX) {
+                    assert_int_equal(got, 0);
+                    break;
+                }
+                assert_int_equal(got, 1);
+                assert_int_equal(got_index, want);
+                while (want_from < n && index[want_from] <= want)
+                    want_from++;
+            }
+        }
+    }
+    ct_sub_place *places = NULL;
+    size_t cap = 0, got_n;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && ev[j].sub == ev[i].sub)
+            j++;
+        const uint32_t untils[] = {CT_DAY_S, ev[i].tod, ev[(i + j) / 2].tod + 1};
+        for (size_t u = 0; u < 3; u++) {
+            assert_int_equal(ct__seg_sub_places(seg, index[i], untils[u], &places, &cap, &got_n), 0);
+            size_t want_n = 0;
+            while (i + want_n < j && (want_n == 0 || ev[i + want_n - 1].tod < untils[u]))
+                want_n++;
+            assert_int_equal(got_n, want_n);
+            for (size_t q = 0; q < got_n; q++) {
+                assert_int_equal(places[q].tod, ev[i + q].tod);
+                assert_int_equal(places[q].loc, ev[i + q].kind ? CT_LOC_NONE : ev[i + q].place);
+            }
+        }
+        i = j;
+    }
+    ct__free(places);
+    ct__free(index);
+}
+
 static void roundtrip(void **state)
 {
     (void)state;
@@ -87,40 +157,16 @@ static void roundtrip(void **state)
         assert_true(j == n || ev[j].sub != ev[i].sub);
         i = j;
     }
-    /* every cell's entries, from any second, are the cell events at or
-     * after it, in (tod, sub) order, with the gap to the next event */
+    /* every cell's postings, hour by hour, and every subscriber's places */
+    uint32_t locs[41];
+    for (uint32_t loc = 0; loc < 41; loc++)
+        locs[loc] = loc; /* 40 has no events */
+    check_cells(&seg, ev, n, locs, 41);
     uint32_t cell_events = 0;
-    for (uint32_t loc = 0; loc < 40; loc++) {
-        for (uint32_t from = 0; from < CT_DAY_S; from += 9000) {
-            ct_place_cursor c;
-            ct_place_entry e;
-            uint32_t want = 0, got = 0, prev_tod = 0, prev_sub = 0;
-            for (uint32_t i = 0; i < n; i++)
-                want += !ev[i].kind && ev[i].place == loc && ev[i].tod >= from;
-            if (!ct__seg_cell_seek(&seg, loc, from, &c)) {
-                assert_int_equal(want, 0);
-                continue;
-            }
-            while (ct__seg_place_next(&c, &e) == 1) {
-                assert_true(e.tod >= from);
-                assert_true(got == 0 || prev_tod < e.tod || (prev_tod == e.tod && prev_sub <= e.sub));
-                int found = 0;
-                for (uint32_t i = 0; i < n && !found; i++)
-                    if (!ev[i].kind && ev[i].place == loc && ev[i].sub == e.sub && ev[i].tod == e.tod) {
-                        uint32_t gap = (i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod : CT_GAP_OPEN;
-                        found = gap == e.gap;
-                    }
-                assert_true(found);
-                prev_tod = e.tod;
-                prev_sub = e.sub;
-                got++;
-            }
-            assert_int_equal(got, want);
-            if (from == 0)
-                cell_events += got;
-        }
-    }
+    for (uint32_t i = 0; i < n; i++)
+        cell_events += !ev[i].kind;
     assert_int_equal(cell_events, seg.n_cell_events);
+    assert_int_equal(seg.version, 3);
     /* every point is in exactly one tile, with exact coordinates */
     uint32_t tile_events = 0;
     for (uint32_t t = 0; t < seg.n_tiles; t++) {
@@ -161,11 +207,9 @@ static void roundtrip(void **state)
     free(dir);
 }
 
-/* The trace's batch decoder gives exactly the cursor's entries in
- * [from, until), whatever the batch size, with subscriber ids and gaps
- * wide enough to take every varint length; subscriber lookups work on
- * sparse ids. */
-static void cell_batch_matches_cursor(void **state)
+/* Postings and places with subscriber ids and gaps wide enough to take
+ * every varint length; subscriber lookups work on sparse ids. */
+static void postings_with_sparse_ids(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("segbatch");
@@ -205,37 +249,9 @@ static void cell_batch_matches_cursor(void **state)
     }
     ct_sub_cursor none;
     assert_false(ct__seg_sub_open(&seg, ev[n - 1].sub + 1, &none));
-    const int sizes[] = {1, 3, 64};
-    ct_place_entry *want = ct__calloc(N + 1, sizeof *want);
-    for (uint32_t loc = 0; loc < 6; loc++)
-        for (int k = 0; k < 40; k++) {
-            uint32_t from = (uint32_t)(tu_rand(&seed) % CT_DAY_S);
-            uint32_t until = k % 5 == 0 ? CT_DAY_S : from + (uint32_t)(tu_rand(&seed) % 20000);
-            ct_place_cursor c;
-            uint32_t n_want = 0;
-            assert_true(ct__seg_cell_seek(&seg, loc, from, &c));
-            while (ct__seg_place_next(&c, &want[n_want]) == 1)
-                if (want[n_want].tod < until)
-                    n_want++;
-            for (unsigned z = 0; z < 3; z++) {
-                ct_cell_entry got[64];
-                uint32_t n_got = 0;
-                int m;
-                assert_true(ct__seg_cell_seek(&seg, loc, from, &c));
-                do {
-                    m = ct__seg_cell_batch(&c, until, got, sizes[z]);
-                    assert_true(m >= 0);
-                    for (int i = 0; i < m; i++, n_got++) {
-                        assert_true(n_got < n_want);
-                        assert_int_equal(got[i].sub, want[n_got].sub);
-                        assert_int_equal(got[i].tod, want[n_got].tod);
-                        assert_int_equal(got[i].gap, want[n_got].gap);
-                    }
-                } while (m == sizes[z]);
-                assert_int_equal(n_got, n_want);
-            }
-        }
-    ct__free(want);
+    /* postings of busy cells with ids of every varint length */
+    uint32_t locs[] = {0, 1, 2, 3, 4, 5, 6};
+    check_cells(&seg, ev, n, locs, 7);
     ct__seg_close(&seg);
     ct__free(ev);
     tu_rmtree(dir);
@@ -345,33 +361,11 @@ static void cells_by_loc_id(void **state)
     assert_int_equal(ct__fs_read_file(taken, 1 << 24, &b, &lb, &err), CT_OK);
     assert_true(la == lb && size == size2 && crc == crc2);
     assert_memory_equal(a, b, la);
-    /* each busy cell from second 0: every one of its events, in (tod, sub) order */
+    /* each busy cell's postings, by its loc id, and cells without events */
     ct_segment seg;
     assert_int_equal(ct__seg_open(plain, 1, &seg, &err), CT_OK);
-    uint32_t locs[] = {0, 3, HIGH_LOC - 2, HIGH_LOC};
-    for (size_t k = 0; k < sizeof locs / sizeof *locs; k++) {
-        ct_place_cursor c;
-        ct_place_entry e;
-        uint32_t want = 0, got = 0, prev_tod = 0, prev_sub = 0;
-        for (uint32_t i = 0; i < n; i++)
-            want += ev[i].place == locs[k];
-        assert_true(want > CT_SEG_BLOCK);
-        assert_true(ct__seg_cell_seek(&seg, locs[k], 0, &c));
-        while (ct__seg_place_next(&c, &e) == 1) {
-            assert_true(got == 0 || prev_tod < e.tod || (prev_tod == e.tod && prev_sub < e.sub));
-            /* the entry is an event of that cell, with its subscriber's gap */
-            int found = 0;
-            for (uint32_t i = 0; i < n && !found; i++)
-                if (ev[i].place == locs[k] && ev[i].sub == e.sub && ev[i].tod == e.tod)
-                    found = e.gap == ((i + 1 < n && ev[i + 1].sub == ev[i].sub) ? ev[i + 1].tod - ev[i].tod
-                                                                               : CT_GAP_OPEN);
-            assert_true(found);
-            prev_tod = e.tod;
-            prev_sub = e.sub;
-            got++;
-        }
-        assert_int_equal(got, want);
-    }
+    uint32_t locs[] = {0, 3, 4, HIGH_LOC - 3, HIGH_LOC - 2, HIGH_LOC, HIGH_LOC + 1};
+    check_cells(&seg, ev, n, locs, sizeof locs / sizeof *locs);
     ct__seg_close(&seg);
     ev[0].place = CT_SEG_LOCS_MAX;
     copy = ct__calloc(n, sizeof *copy);
@@ -537,7 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrip),
         cmocka_unit_test(radix_sort_is_stable_at_every_size),
-        cmocka_unit_test(cell_batch_matches_cursor),
+        cmocka_unit_test(postings_with_sparse_ids),
         cmocka_unit_test(sort_order_and_duplicates),
         cmocka_unit_test(merging_parts_is_sorting_them),
         cmocka_unit_test(cells_by_loc_id),

@@ -11,21 +11,25 @@
  *    (I.start - max_presence_s, I.end), so their presence can overlap I.
  *    Cells: the catalogue's grid gives the cells co-located with I's disk
  *    (once per distinct cell of the case). The (cell, interval) links are
- *    then grouped by cell, and each cell's entries are decoded once over
- *    the union of its intervals' windows (binary searched by time in each
- *    day's cell section), each entry matched against the intervals it can
- *    reach. Scanning per interval would decode an entry again for every
- *    interval whose read-back window holds it: a case that moves between
- *    neighbouring cells has many short intervals, each reading back
- *    max_presence_s. Points come from the tile section, per interval, at
- *    every grid level, checked with the exact distance test.
+ *    grouped by cell, and a cell's intervals whose windows overlap or
+ *    touch form a run, read once over the union of their windows. Then
+ *    day by day: each run's cell names, in its posting lists (segment.h),
+ *    the subscribers with an event there in the hours of the run's window;
+ *    each of them is decoded once from its own stream (S0 order, so the
+ *    day's streams are read front to back) and every event of it at a
+ *    run's cell, inside that run's window, is matched against the run's
+ *    intervals (match_entry). Points come from the tile section, per
+ *    interval, at every grid level, checked with the exact distance test.
  * 3. Each (case interval, candidate) pair is counted once: a candidate
- *    lives in exactly one day, one cell or one tile; a cell's runs have
- *    disjoint windows; and within a run an entry meets each interval it
- *    reaches once (match_entry). Its overlap
- *    |P_i ∩ P_j ∩ W| is added to the candidate's subscriber in a hash
- *    map, with the earliest start, the latest end and the smallest r_a+r_b
- *    (queued in small batches whose table slots are prefetched).
+ *    lives in exactly one day and one cell or tile; a cell's runs have
+ *    disjoint windows, so an event is in at most one of them; a subscriber
+ *    is decoded once a day; and an event meets each interval it reaches
+ *    once (match_entry). Its overlap |P_i ∩ P_j ∩ W| is added to the
+ *    candidate's subscriber in a hash map, with the earliest start, the
+ *    latest end and the smallest r_a+r_b (queued in small batches whose
+ *    table slots are prefetched). Nothing summed depends on the order the
+ *    overlaps come in: seconds are integers, and the scorer's expected
+ *    seconds are summed in fixed point (fixedsum.h).
  * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
  *    their numbers come from the vault, and the read is audited.
  */
@@ -252,7 +256,9 @@ static void keep_detail(tracer *t, const overlap *o, int64_t ts, place_ref where
 {
     CT_GROW(t->details, t->n_details + 1, t->cap_details);
     ct__overlap_detail *d = &t->details[t->n_details++];
-    *d = (ct__overlap_detail){.iv = o->iv, .loc = where.loc, .kind = o->kind, .start = o->start,
+    *d = (ct__overlap_detail){.iv = o->iv, .loc = where.loc, .kind = o->kind,
+                              .visit = t->ivs[o->iv].visit, .seq = (uint32_t)t->n_details - 1,
+                              .start = o->start,
                               .end = o->end, .event_ts = ts, .radius_sum = o->radius,
                               .near_p = o->near_p};
     if (where.pt) {
@@ -463,8 +469,8 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
 }
 
 /* An entry of cell `l->loc`: its overlaps with the run's intervals. *at is
- * the first interval that has not ended before the entry's start; entries
- * come in time order, so it only moves forward. */
+ * at most the first interval that has not ended before the entry's start
+ * (a subscriber's entries come in time order, so it only moves forward). */
 static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int64_t day,
                         const ct_cell_entry *e)
 {
@@ -487,36 +493,62 @@ static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int
     }
 }
 
-/* One cell's entries that started in [from, to), matched against the
- * run's n intervals (all co-located with the cell, in time order). */
-static void scan_cell_run(tracer *t, const cell_link *l, size_t n, int64_t from, int64_t to)
+/* ---- candidates at cells ------------------------------------------------------------- */
+
+/* A cell run: links of one cell whose intervals' windows (start -
+ * max_presence_s, end) overlap or touch, scanned as one window [from, to). */
+typedef struct cell_run {
+    const cell_link *l;
+    size_t n;
+    int64_t from, to;
+} cell_run;
+
+static uint32_t u32_value(const uint32_t *v)
 {
-    enum { BATCH = 64 };
-    ct_cell_entry e[BATCH];
-    size_t at = 0;
-    for (int64_t day = ct__day_of(from); day <= ct__day_of(to - 1); day++) {
-        const ct_segment *seg = day_segment(t, day);
-        if (!seg)
-            continue;
-        uint32_t lo, hi;
-        day_part(day, from, to, &lo, &hi);
-        ct_place_cursor c;
-        int got;
-        if (!ct__seg_cell_seek(seg, l->loc, lo, &c))
-            continue;
-        do {
-            got = ct__seg_cell_batch(&c, hi, e, BATCH);
-            for (int i = 0; i < got; i++)
-                match_entry(t, l, n, &at, seg->day, &e[i]);
-        } while (got == BATCH);
-        if (got < 0)
-            damaged(t, seg);
-    }
+    return *v;
 }
 
+/* 8-bit digits: a pass scatters into 256 places, which stay in cache */
+CT_RADIX_SORT_DEFINE_DIGITS(sort_u32, uint32_t, u32_value, 8)
+
+/* The runs of one cell that reach into the day being scanned:
+ * active[first..first + count), in time order; `day` says which day the
+ * entry is for (a table by loc id, kept from day to day). */
+typedef struct cell_runs_today {
+    uint32_t day, first, count;
+} cell_runs_today;
+
+/* A run that reaches into the day, with its part of it [lo, hi). */
+typedef struct active_run {
+    uint32_t run, lo, hi;
+} active_run;
+
+/* What a scan of cells keeps from day to day (reused, so its memory is
+ * touched once): the runs, those of the day and their cells, the
+ * subscribers the day's postings name (marked once each), and one
+ * subscriber's decoded day. */
+typedef struct cell_scan {
+    cell_run *runs;
+    size_t n_runs, cap_runs;
+    active_run *active;
+    size_t n_active, cap_active;
+    cell_runs_today *cells; /* by loc id */
+    size_t n_cells;
+    uint32_t day_stamp;
+    uint32_t *subs, *tmp;
+    size_t n_subs, cap_subs, cap_tmp;
+    uint32_t *mark;
+    uint32_t *until; /* by S0 index: the latest end of the windows that named it */
+    size_t cap_mark;
+    uint32_t stamp;
+    ct_sub_place *ev;
+    size_t n_ev, cap_ev;
+} cell_scan;
+
 /* The links of one cell: intervals whose windows (start - max_presence_s,
- * end) overlap or touch form one run, scanned once. */
-static void scan_cell(tracer *t, const cell_link *l, size_t n)
+ * end) overlap or touch form one run. A cell's runs are therefore
+ * disjoint, and they are added cell by cell in time order. */
+static void add_cell_runs(tracer *t, cell_scan *cs, const cell_link *l, size_t n)
 {
     for (size_t i = 0; i < n;) {
         int64_t from = reach_from(t, t->ivs[l[i].iv].start);
@@ -524,21 +556,187 @@ static void scan_cell(tracer *t, const cell_link *l, size_t n)
         size_t j = i + 1;
         while (j < n && reach_from(t, t->ivs[l[j].iv].start) <= to)
             to = t->ivs[l[j++].iv].end; /* intervals are disjoint and in order */
-        scan_cell_run(t, l + i, j - i, from < 0 ? 0 : from, to);
+        CT_GROW(cs->runs, cs->n_runs + 1, cs->cap_runs);
+        cs->runs[cs->n_runs++] = (cell_run){l + i, j - i, from < 0 ? 0 : from, to};
         i = j;
     }
 }
 
-/* Links grouped by cell (in cell order), each cell's scanned once. */
+/* Marks, and lists once, the subscribers with an event at active run a's
+ * cell in the hours its part of the day covers (S0 indexes). */
+static void collect_postings(tracer *t, cell_scan *cs, const ct_segment *seg, const active_run *a)
+{
+    uint32_t cell = ct__seg_cell_index(seg, cs->runs[a->run].l->loc);
+    if (cell == seg->n_cells)
+        return;
+    for (uint32_t h = a->lo / CT_SEG_POSTING_S; h <= (a->hi - 1) / CT_SEG_POSTING_S; h++) {
+        ct_postings p;
+        uint32_t idx;
+        int got;
+        ct__seg_postings(seg, cell, h, &p);
+        while ((got = ct__seg_postings_next(&p, &idx)) == 1) {
+            if (cs->mark[idx] == cs->stamp) {
+                if (a->hi > cs->until[idx])
+                    cs->until[idx] = a->hi;
+                continue;
+            }
+            cs->mark[idx] = cs->stamp;
+            cs->until[idx] = a->hi;
+            CT_GROW(cs->subs, cs->n_subs + 1, cs->cap_subs);
+            cs->subs[cs->n_subs++] = idx;
+        }
+        if (got < 0) {
+            damaged(t, seg);
+            return;
+        }
+    }
+}
+
+/* The first of a run's n intervals that ends after ts (n if none). */
+static size_t first_not_ended(const tracer *t, const cell_link *l, size_t n, int64_t ts)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->ivs[l[mid].iv].end <= ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* One subscriber's decoded day (cs->ev): each cell event inside the part
+ * of the day of a run of its cell (at most one: a cell's runs are
+ * disjoint) is matched against that run's intervals. The last event
+ * decoded may be only the end of the one before it. */
+static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int complete)
+{
+    size_t n = cs->n_ev, last = complete ? n : n - 1;
+    for (size_t i = 0; i < last; i++) {
+        const ct_sub_place *ev = &cs->ev[i];
+        if (ev->loc >= cs->n_cells || cs->cells[ev->loc].day != cs->day_stamp)
+            continue; /* a point, or a cell with no run today */
+        const cell_runs_today *c = &cs->cells[ev->loc];
+        for (uint32_t k = c->first; k < c->first + c->count; k++) {
+            const active_run *a = &cs->active[k];
+            if (ev->tod < a->lo)
+                break; /* in time order */
+            if (ev->tod >= a->hi)
+                continue;
+            const cell_run *run = &cs->runs[a->run];
+            size_t at = first_not_ended(t, run->l, run->n, day * CT_DAY_S + ev->tod);
+            ct_cell_entry e = {sub, ev->tod, i + 1 < n ? cs->ev[i + 1].tod - ev->tod : CT_GAP_OPEN};
+            match_entry(t, run->l, run->n, &at, day, &e);
+            break;
+        }
+    }
+}
+
+/* One day of the runs: the subscribers their postings name, in S0 order
+ * (so their streams are read front to back), each decoded once, its
+ * events at the runs' cells matched. */
+static void scan_day(tracer *t, cell_scan *cs, int64_t day)
+{
+    const ct_segment *seg = NULL;
+    cs->n_active = 0;
+    for (uint32_t r = 0; r < cs->n_runs; r++) {
+        const cell_run *run = &cs->runs[r];
+        if (ct__day_of(run->from) > day || ct__day_of(run->to - 1) < day)
+            continue;
+        if (!seg && !(seg = day_segment(t, day)))
+            return;
+        uint32_t lo, hi;
+        day_part(day, run->from, run->to, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        CT_GROW(cs->active, cs->n_active + 1, cs->cap_active);
+        cs->active[cs->n_active++] = (active_run){r, lo, hi};
+    }
+    if (!cs->n_active)
+        return;
+    if (seg->n_subs > cs->cap_mark) {
+        ct__free(cs->mark);
+        ct__free(cs->until);
+        cs->cap_mark = seg->n_subs;
+        cs->mark = ct__calloc(cs->cap_mark, sizeof *cs->mark);
+        cs->until = ct__calloc(cs->cap_mark, sizeof *cs->until);
+        cs->stamp = 0;
+    }
+    if (++cs->stamp == 0) { /* wrapped: every mark is stale again */
+        memset(cs->mark, 0, cs->cap_mark * sizeof *cs->mark);
+        cs->stamp = 1;
+    }
+    if (++cs->day_stamp == 0) {
+        memset(cs->cells, 0, cs->n_cells * sizeof *cs->cells);
+        cs->day_stamp = 1;
+    }
+    cs->n_subs = 0;
+    for (uint32_t k = 0; k < cs->n_active; k++) { /* runs come by cell, each cell's in time order */
+        uint32_t loc = cs->runs[cs->active[k].run].l->loc;
+        if (loc >= cs->n_cells) {
+            size_t n = (size_t)loc + 1;
+            cs->cells = ct__reallocarray(cs->cells, n, sizeof *cs->cells);
+            memset(cs->cells + cs->n_cells, 0, (n - cs->n_cells) * sizeof *cs->cells);
+            cs->n_cells = n;
+        }
+        cell_runs_today *c = &cs->cells[loc];
+        if (c->day != cs->day_stamp)
+            *c = (cell_runs_today){cs->day_stamp, k, 0};
+        c->count++;
+        collect_postings(t, cs, seg, &cs->active[k]);
+    }
+    if (CT_RADIX_NEEDS_SCRATCH(cs->n_subs)) {
+        uint32_t count[256];
+        CT_GROW(cs->tmp, cs->n_subs, cs->cap_tmp);
+        sort_u32(cs->subs, cs->tmp, cs->n_subs, 32, count);
+    } else {
+        sort_u32(cs->subs, NULL, cs->n_subs, 32, NULL);
+    }
+    for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
+        uint32_t until = cs->until[cs->subs[i]]; /* its events after that are in no window */
+        if (ct__seg_sub_places(seg, cs->subs[i], until, &cs->ev, &cs->cap_ev, &cs->n_ev)) {
+            damaged(t, seg);
+            return;
+        }
+        int complete = cs->n_ev == 0 || cs->ev[cs->n_ev - 1].tod < until;
+        match_day(t, cs, seg->subdir[cs->subs[i]].sub, day, complete);
+    }
+}
+
+/* Links grouped by cell (in cell order): each cell's runs, then day by
+ * day the subscribers their postings name, each decoded from its own
+ * stream once a day. A subscriber's matches come in time order rather
+ * than cell by cell; nothing it adds up depends on that order (exposure
+ * seconds are integers, near seconds are summed in fixed point). */
 static void scan_cell_groups(tracer *t, const cell_link *links, size_t n)
 {
+    cell_scan cs;
+    memset(&cs, 0, sizeof cs);
+    int64_t first = INT64_MAX, last = INT64_MIN;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && links[j].loc == links[i].loc)
             j++;
-        scan_cell(t, links + i, j - i);
+        add_cell_runs(t, &cs, links + i, j - i);
         i = j;
     }
+    for (size_t r = 0; r < cs.n_runs; r++) {
+        if (ct__day_of(cs.runs[r].from) < first)
+            first = ct__day_of(cs.runs[r].from);
+        if (ct__day_of(cs.runs[r].to - 1) > last)
+            last = ct__day_of(cs.runs[r].to - 1);
+    }
+    for (int64_t day = first; cs.n_runs && day <= last && !t->failed; day++)
+        scan_day(t, &cs, day);
+    ct__free(cs.runs);
+    ct__free(cs.active);
+    ct__free(cs.cells);
+    ct__free(cs.subs);
+    ct__free(cs.tmp);
+    ct__free(cs.mark);
+    ct__free(cs.until);
+    ct__free(cs.ev);
 }
 
 static void scan_all_cells(tracer *t)
@@ -971,8 +1169,32 @@ static void busiest_places(const tracer *t, uint32_t visit, ct_episode_info *ep)
     }
 }
 
+/* Details in one order whatever the scan's: by visit; its cell
+ * candidates by cell, then second, then case interval; then its points in
+ * the order the tiles gave them. (busiest_places keeps the first of
+ * equals, so the order is part of the answer.) */
+static int cmp_detail(const void *a, const void *b)
+{
+    const ct__overlap_detail *x = a, *y = b;
+    if (x->visit != y->visit)
+        return x->visit < y->visit ? -1 : 1;
+    int px = x->loc == CT_LOC_NONE, py = y->loc == CT_LOC_NONE;
+    if (px != py)
+        return px - py;
+    if (!px) {
+        if (x->loc != y->loc)
+            return x->loc < y->loc ? -1 : 1;
+        if (x->event_ts != y->event_ts)
+            return x->event_ts < y->event_ts ? -1 : 1;
+        if (x->iv != y->iv)
+            return x->iv < y->iv ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static ct_code build_explanation(tracer *t, ct_explanation **out, ct_err *err)
 {
+    qsort(t->details, t->n_details, sizeof *t->details, cmp_detail);
     size_t n_ev;
     ct__evidence *evs = ct__scorer_finish(t->scorer, &n_ev);
     const ct__evidence *ev = NULL;

@@ -65,6 +65,7 @@ typedef struct ct__visit {
  * contact's cell, or its point when loc is CT_LOC_NONE). */
 typedef struct ct__overlap_detail {
     uint32_t iv, loc, op, kind;
+    uint32_t visit, seq; /* its case interval's visit; the order it was found in */
     int64_t start, end, event_ts;
     double lat, lon, radius;  /* the contact's point */
     double radius_sum, near_p;

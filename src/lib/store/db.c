@@ -299,6 +299,12 @@ static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc
         ct__free(path);
         ids[0] = mine->seg.map.dev; /* what was mapped, whatever the stat saw */
         ids[1] = mine->seg.map.ino;
+        if (!*rc && mine->seg.version == 2) {
+            /* written before 2026-12-02: its cells are read through a
+             * version 3 copy made here (`celltrace upgrade` rewrites it) */
+            ct__seg_close(&mine->seg);
+            *rc = ct__day_merge_in_memory(&db->store, d, db->cat, &mine->seg, err);
+        }
     } else if (!known) {
         *rc = ct__fail(err, CT_ENOTFOUND, "a run of day %lld is gone (replaced by a writer)",
                        (long long)d->day);

@@ -38,7 +38,8 @@
 #error "segments are little-endian; this build assumes a little-endian host"
 #endif
 
-static const char MAGIC[8] = {'C', 'T', 'S', 'E', 'G', '0', '2', '\n'};
+static const char MAGIC[8] = {'C', 'T', 'S', 'E', 'G', '0', '3', '\n'};
+static const char MAGIC_V2[8] = {'C', 'T', 'S', 'E', 'G', '0', '2', '\n'};
 
 enum { SEC_SUBDIR, SEC_SUBS, SEC_CELLDIR, SEC_CELLBLK, SEC_CELLS, SEC_TILEDIR, SEC_TILEBLK, SEC_TILES,
        SEC_LEVELS };
@@ -335,29 +336,21 @@ static void start_block(blocked *bl, uint32_t tod)
     bl->blocks[bl->n_blocks++] = (ct_block_entry){tod, (uint32_t)bl->stream.n};
 }
 
-/* A cell event in the cell section: its cell is the group it sits in. */
+/* A cell event while the postings are built: its subscriber's place in
+ * S0 and the hour of its second. */
 typedef struct cell_item {
-    uint32_t tod, sub, gap;
+    uint32_t sub_index, hour;
 } cell_item;
 
-/* One cell's items by second, stably (so equal seconds keep subscriber
- * order), with radix.h's sort in 9-bit digits: a city has tens of
- * thousands of cells, and a 65536-counter pass per cell would cost more
- * than its items. */
-static uint32_t cell_item_tod(const cell_item *c)
-{
-    return c->tod;
-}
-
-CT_RADIX_SORT_DEFINE_DIGITS(sort_cell_by_tod, cell_item, cell_item_tod, 9)
-
-/* S2-S4: every cell event by (loc, tod), equal ones in subscriber order.
- * Events arrive by subscriber; one counting pass files them by cell
- * (stable, so each cell's items stay in subscriber order), then each
- * cell's items are sorted by second. 12 bytes an event, 4 a loc id (the
- * counters) and a scratch the size of the busiest cell, where a global
- * sort of (loc, tod) keys needed two arrays of 24 bytes an event: sealing
- * a day of a million people is bounded by this (issue 15, part 5). */
+/* S2-S4, the cell postings: for each cell with events and each hour of
+ * the day, the subscribers (as S0 indexes) with an event at that cell
+ * starting in that hour. Events arrive by subscriber; one counting pass
+ * files them by cell (stable, so each cell's items stay in subscriber
+ * order), then each cell's items are filed by hour the same way, so every
+ * list comes out ascending and duplicates sit next to each other. 8 bytes
+ * a cell event, 4 a loc id (the counters) and a scratch the size of the
+ * busiest cell: sealing a day of a million people stays bounded (issue
+ * 15, part 5). */
 static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *release, ct_err *err)
 {
     uint32_t n_cell = b->h.n_cell_events, n_locs = 0, busiest = 0;
@@ -383,47 +376,58 @@ static ct_code build_cells(built *b, const ct_event *ev, uint32_t n, ct_event *r
         first[l + 1] += first[l];
     }
     cell_item *items = ct__calloc((size_t)n_cell + 1, sizeof *items);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0, sub_index = 0; i < n; i++) {
+        if (i > 0 && ev[i].sub != ev[i - 1].sub)
+            sub_index++;
         if (!ev[i].kind)
-            items[first[ev[i].place]++] = (cell_item){ev[i].tod, ev[i].sub, event_gap(ev, n, i)};
+            items[first[ev[i].place]++] = (cell_item){sub_index, ev[i].tod / CT_SEG_POSTING_S};
+    }
     /* first[l] is now cell l's end, which is cell l + 1's start */
     ct__free(release); /* the events are read for the last time: a day's encoding does not hold them */
-    cell_item *tmp = ct__calloc((size_t)busiest + 1, sizeof *tmp);
-    uint32_t cell_count[1u << 9];
+    cell_item *by_hour = ct__calloc((size_t)busiest + 1, sizeof *by_hour);
     ct_celldir_entry *dir = ct__calloc((size_t)(n_cell < n_locs ? n_cell : n_locs) + 1, sizeof *dir);
-    blocked bl = {{NULL, 0, 0}, NULL, 0, 0};
+    uint32_t *lists = NULL;
+    size_t n_lists = 0, cap_lists = 0;
+    buf stream = {NULL, 0, 0};
     uint32_t n_cells = 0;
     for (uint32_t l = 0, start = 0; l < n_locs; start = first[l++]) {
         uint32_t end = first[l];
         if (end == start)
             continue;
-        sort_cell_by_tod(items + start, tmp, end - start, 18, cell_count); /* a second has 17 bits */
-        dir[n_cells++] = (ct_celldir_entry){l, (uint32_t)bl.n_blocks};
-        uint32_t in_block = CT_SEG_BLOCK, prev_tod = 0;
-        for (uint32_t i = start; i < end; i++) {
-            if (in_block == CT_SEG_BLOCK) {
-                start_block(&bl, items[i].tod);
-                in_block = 0;
-                prev_tod = items[i].tod;
+        uint32_t at[CT_SEG_POSTING_LISTS + 1] = {0};
+        for (uint32_t i = start; i < end; i++)
+            at[items[i].hour + 1]++;
+        for (uint32_t h = 0; h < CT_SEG_POSTING_LISTS; h++)
+            at[h + 1] += at[h];
+        uint32_t hour_end[CT_SEG_POSTING_LISTS];
+        ct__copy(hour_end, at, sizeof hour_end);
+        for (uint32_t i = start; i < end; i++)
+            by_hour[hour_end[items[i].hour]++] = items[i];
+        dir[n_cells++] = (ct_celldir_entry){l, (uint32_t)n_lists};
+        CT_GROW(lists, n_lists + CT_SEG_POSTING_LISTS, cap_lists);
+        for (uint32_t h = 0; h < CT_SEG_POSTING_LISTS; h++) {
+            lists[n_lists++] = (uint32_t)stream.n;
+            uint32_t prev = 0;
+            for (uint32_t i = at[h]; i < at[h + 1]; i++) {
+                uint32_t sub_index = by_hour[i].sub_index;
+                if (i > at[h] && sub_index == prev)
+                    continue; /* the same subscriber again in this hour */
+                put_varint(&stream, i > at[h] ? sub_index - prev : sub_index);
+                prev = sub_index;
             }
-            put_varint(&bl.stream, items[i].tod - prev_tod);
-            put_varint(&bl.stream, items[i].sub);
-            put_varint(&bl.stream, items[i].gap == CT_GAP_OPEN ? 0 : (uint64_t)items[i].gap + 1);
-            prev_tod = items[i].tod;
-            in_block++;
         }
     }
-    ct__free(tmp);
+    ct__free(by_hour);
     ct__free(items);
     ct__free(first);
-    dir[n_cells] = (ct_celldir_entry){CT_GAP_OPEN, (uint32_t)bl.n_blocks};
-    start_block(&bl, 0); /* sentinel: the stream's end */
-    bl.n_blocks--;
+    dir[n_cells] = (ct_celldir_entry){CT_GAP_OPEN, (uint32_t)n_lists};
+    CT_GROW(lists, n_lists + 1, cap_lists);
+    lists[n_lists] = (uint32_t)stream.n;
     b->h.n_cells = n_cells;
-    b->h.n_cell_blocks = (uint32_t)bl.n_blocks;
+    b->h.n_cell_blocks = (uint32_t)n_lists;
     set_section(b, SEC_CELLDIR, dir, ((uint64_t)n_cells + 1) * sizeof *dir);
-    set_section(b, SEC_CELLBLK, bl.blocks, ((uint64_t)bl.n_blocks + 1) * sizeof *bl.blocks);
-    set_section(b, SEC_CELLS, bl.stream.p, bl.stream.n);
+    set_section(b, SEC_CELLBLK, lists, ((uint64_t)n_lists + 1) * sizeof *lists);
+    set_section(b, SEC_CELLS, stream.p, stream.n);
     return CT_OK;
 }
 
@@ -517,7 +521,7 @@ static ct_code build(built *b, int64_t day, const ct_event *ev, uint32_t n, cons
 {
     memset(b, 0, sizeof *b);
     memcpy(b->h.magic, MAGIC, sizeof MAGIC);
-    b->h.version = 2;
+    b->h.version = CT_SEG_VERSION;
     b->h.day = day;
     place_item *ti = ct__calloc((size_t)n + 1, sizeof *ti);
     build_by_subscriber(b, ev, n, points, ti);
@@ -602,9 +606,14 @@ ct_code ct__seg_in_memory(int64_t day, ct_event *ev, uint32_t n, const ct_point 
 static ct_code check_sections(const char *path, const seg_header *h, const ct_map *m,
                               int verify_all, ct_err *err)
 {
+    /* S3: version 2's cell blocks are {first tod, offset}, version 3's
+     * posting lists an offset each, 24 to a cell */
+    uint64_t cell_index_entry = h->version == 2 ? 8 : 4;
+    if (h->version == 3 && h->n_cell_blocks != (uint64_t)h->n_cells * CT_SEG_POSTING_LISTS)
+        return ct__fail(err, CT_ECORRUPT, "%s: its posting lists are not 24 a cell", path);
     const uint64_t expect[CT_SEG_SECTIONS] = {
         ((uint64_t)h->n_subs + 1) * 12, UINT64_MAX, ((uint64_t)h->n_cells + 1) * 8,
-        ((uint64_t)h->n_cell_blocks + 1) * 8, UINT64_MAX, ((uint64_t)h->n_tiles + 1) * 16,
+        ((uint64_t)h->n_cell_blocks + 1) * cell_index_entry, UINT64_MAX, ((uint64_t)h->n_tiles + 1) * 16,
         ((uint64_t)h->n_tile_blocks + 1) * 8, UINT64_MAX, CT_GRID_LEVELS * 8};
     uint64_t at = CT_SEG_HEADER;
     for (int s = 0; s < CT_SEG_SECTIONS; s++) {
@@ -649,9 +658,21 @@ static ct_code check_directories(const char *path, const ct_segment *s, ct_err *
     for (uint32_t i = 0; i < s->n_cells; i++)
         if (s->celldir[i].first_block >= s->celldir[i + 1].first_block || s->celldir[i].loc >= s->celldir[i + 1].loc)
             return ct__fail(err, CT_ECORRUPT, "%s: cell directory is not ordered", path);
-    if ((s->n_cells ? s->celldir[0].first_block : 0) != 0 || s->celldir[s->n_cells].first_block != s->n_cell_blocks ||
-        !blocks_ordered(s->cell_blocks, s->n_cell_blocks, s->cells_len))
-        return ct__fail(err, CT_ECORRUPT, "%s: cell blocks are inconsistent", path);
+    if (s->version == 2) {
+        if ((s->n_cells ? s->celldir[0].first_block : 0) != 0 || s->celldir[s->n_cells].first_block != s->n_cell_blocks ||
+            !blocks_ordered(s->cell_blocks, s->n_cell_blocks, s->cells_len))
+            return ct__fail(err, CT_ECORRUPT, "%s: cell blocks are inconsistent", path);
+    } else {
+        /* cell i owns lists [24 i, 24 i + 24); a list ends where the next starts */
+        for (uint32_t i = 0; i <= s->n_cells; i++)
+            if (s->celldir[i].first_block != i * CT_SEG_POSTING_LISTS)
+                return ct__fail(err, CT_ECORRUPT, "%s: cell directory does not match its lists", path);
+        for (uint32_t i = 0; i < s->n_cell_blocks; i++)
+            if (s->cell_lists[i] > s->cell_lists[i + 1])
+                return ct__fail(err, CT_ECORRUPT, "%s: posting lists are not in order", path);
+        if (s->cell_lists[0] != 0 || s->cell_lists[s->n_cell_blocks] != s->cells_len)
+            return ct__fail(err, CT_ECORRUPT, "%s: posting lists do not cover their section", path);
+    }
     for (uint32_t i = 0; i < s->n_tiles; i++)
         if (s->tiledir[i].first_block >= s->tiledir[i + 1].first_block || s->tiledir[i].key >= s->tiledir[i + 1].key)
             return ct__fail(err, CT_ECORRUPT, "%s: tile directory is not ordered", path);
@@ -672,7 +693,10 @@ static void point_sections(ct_segment *seg, const seg_header *h)
     seg->subs = AT(SEC_SUBS);
     seg->subs_len = (uint32_t)h->sections[SEC_SUBS].len;
     seg->celldir = AT(SEC_CELLDIR);
-    seg->cell_blocks = AT(SEC_CELLBLK);
+    if (h->version == 2)
+        seg->cell_blocks = AT(SEC_CELLBLK);
+    else
+        seg->cell_lists = AT(SEC_CELLBLK);
     seg->cells = AT(SEC_CELLS);
     seg->cells_len = (uint32_t)h->sections[SEC_CELLS].len;
     seg->tiledir = AT(SEC_TILEDIR);
@@ -695,7 +719,9 @@ static ct_code open_mapped(const char *path, int verify_all, ct_segment *seg, ct
     memcpy(&h, seg->map.data, sizeof h);
     uint32_t stored_crc = h.header_crc;
     h.header_crc = 0;
-    if (memcmp(h.magic, MAGIC, sizeof MAGIC) || h.version != 2 || crc_of(&h, sizeof h) != stored_crc ||
+    int v3 = !memcmp(h.magic, MAGIC, sizeof MAGIC) && h.version == 3;
+    int v2 = !memcmp(h.magic, MAGIC_V2, sizeof MAGIC_V2) && h.version == 2;
+    if (!(v2 || v3) || crc_of(&h, sizeof h) != stored_crc ||
         h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX ||
         h.tod_to > CT_DAY_S || h.tod_from > h.tod_to) {
         rc = ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
@@ -703,6 +729,7 @@ static ct_code open_mapped(const char *path, int verify_all, ct_segment *seg, ct
     }
     if ((rc = check_sections(path, &h, &seg->map, verify_all, err)) != CT_OK)
         goto out;
+    seg->version = h.version;
     seg->day = h.day;
     seg->n_events = h.n_events;
     seg->n_subs = h.n_subs;
@@ -847,26 +874,6 @@ static void seek_blocks(ct_place_cursor *c, const ct_block_entry *first, const c
     block_enter(c);
 }
 
-int ct__seg_cell_seek(const ct_segment *seg, uint32_t loc, uint32_t from, ct_place_cursor *c)
-{
-    uint32_t lo = 0, hi = seg->n_cells;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (seg->celldir[mid].loc < loc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo >= seg->n_cells || seg->celldir[lo].loc != loc)
-        return 0;
-    c->stream = seg->cells;
-    c->stream_len = seg->cells_len;
-    c->points = 0;
-    seek_blocks(c, seg->cell_blocks + seg->celldir[lo].first_block,
-                seg->cell_blocks + seg->celldir[lo + 1].first_block, from);
-    return 1;
-}
-
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key)
 {
     uint32_t lo = 0, hi = seg->n_tiles;
@@ -923,12 +930,83 @@ int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
     }
 }
 
-/* A varint of at most 5 bytes with no bounds check: the caller knows 5
- * bytes are there. Anything else (a longer, or a too large value) is left
- * to the checked decoder: -1. */
-static inline int fast_u32(const uint8_t **pp, uint32_t *v)
+/* ---- who was at a cell --------------------------------------------------------------- */
+
+uint32_t ct__seg_cell_index(const ct_segment *seg, uint32_t loc)
+{
+    uint32_t lo = 0, hi = seg->n_cells;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (seg->celldir[mid].loc < loc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < seg->n_cells && seg->celldir[lo].loc == loc ? lo : seg->n_cells;
+}
+
+void ct__seg_postings(const ct_segment *seg, uint32_t cell, uint32_t hour, ct_postings *c)
+{
+    uint32_t list = cell * CT_SEG_POSTING_LISTS + hour;
+    c->p = seg->cells + seg->cell_lists[list];
+    c->end = seg->cells + seg->cell_lists[list + 1];
+    c->next = 0;
+    c->n_subs = seg->n_subs;
+}
+
+int ct__seg_postings_next(ct_postings *c, uint32_t *sub_index)
+{
+    if (c->p >= c->end)
+        return 0;
+    uint32_t delta;
+    if (get_u32(&c->p, c->end, &delta))
+        return -1;
+    /* after the first, each index is above the one before: a delta of 0,
+     * or an index past S0, is damage */
+    uint64_t index = c->next ? (uint64_t)c->next - 1 + delta : delta;
+    if ((c->next && delta == 0) || index >= c->n_subs)
+        return -1;
+    *sub_index = (uint32_t)index;
+    c->next = *sub_index + 1;
+    return 1;
+}
+
+int ct__seg_sub_at(const ct_segment *seg, uint32_t sub_index, ct_sub_cursor *c)
+{
+    if (sub_index >= seg->n_subs)
+        return 0;
+    memset(c, 0, sizeof *c);
+    c->p = seg->subs + seg->subdir[sub_index].off;
+    c->end = seg->subs + seg->subdir[sub_index + 1].off;
+    c->loc = CT_GAP_OPEN;
+    return 1;
+}
+
+/* Skips a point's operator and coordinates in a subscriber stream. */
+static int skip_point(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t x;
+    if (get_varint(p, end, &x)) /* operator */
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (get_varint(p, end, &x))
+            return -1;
+        if (x & 1) { /* a raw double follows */
+            if (x != 1 || end - *p < 8)
+                return -1;
+            *p += 8;
+        }
+    }
+    return 0;
+}
+
+/* A varint of at most 32 bits: unrolled without a bounds check per byte
+ * where 5 bytes are there, else the checked decoder. */
+static inline int get_u32_fast(const uint8_t **pp, const uint8_t *end, uint32_t *v)
 {
     const uint8_t *p = *pp;
+    if (end - p < 5)
+        return get_u32(pp, end, v);
     uint32_t x = 0;
     for (unsigned i = 0; i < 4; i++) {
         x |= (uint32_t)(p[i] & 0x7F) << (7 * i);
@@ -939,54 +1017,58 @@ static inline int fast_u32(const uint8_t **pp, uint32_t *v)
         }
     }
     if (p[4] > 0x0F)
-        return -1;
+        return get_u32(pp, end, v); /* longer, or too large: the checked decoder says */
     *v = x | (uint32_t)p[4] << 28;
     *pp = p + 5;
     return 0;
 }
 
-/* One cell entry by fast_u32, where the block has room for three
- * 5-byte varints; -1 sends the caller to place_decode. */
-static inline int cell_decode_fast(ct_place_cursor *c, ct_cell_entry *e)
+int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t until, ct_sub_place **out,
+                       size_t *cap, size_t *n)
 {
-    const uint8_t *p = c->p;
-    uint32_t delta, gap;
-    if (c->end - p < 15 || fast_u32(&p, &delta) || fast_u32(&p, &e->sub) || fast_u32(&p, &gap) ||
-        delta >= CT_DAY_S || c->tod + delta >= CT_DAY_S || (gap && gap - 1 >= CT_DAY_S))
-        return -1;
-    c->p = p;
-    c->tod += delta;
-    e->tod = c->tod;
-    e->gap = gap ? gap - 1 : CT_GAP_OPEN;
-    return 0;
-}
-
-int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, int max)
-{
-    int n = 0;
-    while (n < max) {
-        while (c->p >= c->end) {
-            if (++c->block >= c->last_block)
-                return n;
-            block_enter(c);
+    *n = 0;
+    if (sub_index >= seg->n_subs)
+        return 0;
+    const uint8_t *p = seg->subs + seg->subdir[sub_index].off;
+    const uint8_t *end = seg->subs + seg->subdir[sub_index + 1].off;
+    CT_GROW(*out, (size_t)(end - p), *cap); /* an event takes a byte at least */
+    ct_sub_place *o = *out;
+    size_t k = 0;
+    uint32_t tod = 0, loc = CT_GAP_OPEN;
+    while (p < end) {
+        uint32_t head;
+        if (get_u32_fast(&p, end, &head) || (head >> 2) > CT_DAY_S || tod + (head >> 2) >= CT_DAY_S)
+            goto bad;
+        tod += head >> 2;
+        uint32_t place;
+        switch (head & 3) {
+        case 0:
+            if (loc == CT_GAP_OPEN)
+                goto bad;
+            place = loc;
+            break;
+        case 1:
+            if (get_u32_fast(&p, end, &loc) || loc == CT_GAP_OPEN)
+                goto bad;
+            place = loc;
+            break;
+        case 2:
+            if (skip_point(&p, end))
+                goto bad;
+            place = CT_GAP_OPEN;
+            break;
+        default:
+            goto bad;
         }
-        ct_cell_entry *e = &out[n];
-        if (cell_decode_fast(c, e)) {
-            ct_place_entry slow;
-            if (place_decode(c, &slow))
-                return -1;
-            *e = (ct_cell_entry){slow.sub, slow.tod, slow.gap};
-        }
-        if (e->tod < c->from)
-            continue;
-        if (e->tod >= until) {
-            c->block = c->last_block; /* done: later calls return 0 */
-            c->p = c->end;
-            return n;
-        }
-        n++;
+        o[k++] = (ct_sub_place){tod, place};
+        if (tod >= until)
+            break;
     }
-    return n;
+    *n = k;
+    return 0;
+bad:
+    *n = k;
+    return -1;
 }
 
 /* ---- decoding a whole day for sealing ------------------------------------------------ */

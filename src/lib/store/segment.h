@@ -10,24 +10,36 @@
  * day). Presence is then [t, t + min(gap, max_presence_s)).
  *
  * Layout (little-endian; docs/FORMAT.md has the full byte tables):
- *   header, 288 bytes: magic "CTSEG02\n", version, header crc32, day,
+ *   header, 288 bytes: magic "CTSEG03\n", version 3, header crc32, day,
  *     counts, file size, a table of 9 sections {offset, length, crc32},
  *     and the span of seconds its events cover
  *   S0 subscriber directory (n_subs + 1) x {u32 sub, u32 offset in S1,
  *                            u32 0}: sentinel {0xFFFFFFFF, |S1|, 0}
- *   S1 subscriber streams   each subscriber's events, varint-coded
- *   S2 cell directory       (n_cells + 1) x {u32 loc, u32 first block}
- *   S3 cell blocks          (n_cell_blocks + 1) x {u32 first tod, u32 offset in S4}
- *   S4 cell stream          entries of up to CT_SEG_BLOCK per block
+ *   S1 subscriber streams   each subscriber's events, varint-coded: the
+ *                            one copy of every event
+ *   S2 cell directory       (n_cells + 1) x {u32 loc, u32 first list}
+ *   S3 posting lists        (24 n_cells + 1) x u32 offset in S4
+ *   S4 postings             per cell and hour of the day, the S0 indexes
+ *                            of the subscribers with an event there that
+ *                            hour, ascending, as varint deltas
  *   S5 tile directory       (n_tiles + 1) x {u64 key, u32 first block, u32 0}
  *   S6 tile blocks          (n_tile_blocks + 1) x {u32 first tod, u32 offset in S7}
  *   S7 tile stream          point entries, with their coordinates
  *   S8 level radii          CT_GRID_LEVELS x f64 (largest accuracy per level)
- * Cell entries are ordered by (loc, tod, sub), tile entries by (key, tod,
- * sub); the block index makes a place's events from a given second one
+ * A cell's events are found through its postings: the subscribers there
+ * in the hours that matter, whose own streams (S1) then give the events
+ * (issue 15, part 3: a cell section with every event again cost 5 of the
+ * 10 bytes an event of version 2). Tile entries are ordered by (key, tod,
+ * sub); the block index makes a tile's events from a given second one
  * binary search and a short decode away. Coordinates are stored exactly:
  * as integers of 1e-7 degree (accuracy: 1 cm) when the double is exactly
  * such a value, as the raw double otherwise.
+ *
+ * Version 2 segments (S2-S4 held every cell event by (loc, tod, sub) in
+ * blocks) still open, and decode, as S0, S1 and S5-S8 are the same; their
+ * cell section is only checked. Readers that look up cells (db.c) see a
+ * version 2 day through a version 3 copy built in memory, and `celltrace
+ * upgrade` rewrites them.
  *
  * Readers never trust the streams: every decode is bounds-checked and a
  * malformed entry ends the cursor with an error (-1), never a bad read.
@@ -45,7 +57,11 @@
 #define CT_GAP_OPEN 0xFFFFFFFFu
 #define CT_SEG_HEADER 288
 #define CT_SEG_SECTIONS 9
+#define CT_SEG_VERSION 3 /* what the writer writes; 2 is still read */
 #define CT_SEG_BLOCK 64
+/* A posting list covers an hour of the day: 24 lists a cell. */
+#define CT_SEG_POSTING_S 3600u
+#define CT_SEG_POSTING_LISTS 24u
 /* The writer files cell events by loc id with one counter a cell (so a
  * day's seal costs 12 bytes a cell event, not a global sort); loc ids are
  * the catalogue's dense row ids, and one at or past this is refused
@@ -92,6 +108,7 @@ typedef struct ct_tiledir_entry {
 
 typedef struct ct_segment {
     ct_map map;
+    uint32_t version; /* 3; 2 for a segment written before 2026-12-02 */
     int64_t day;
     uint32_t n_events, n_subs, n_points, n_cells, n_cell_events, n_tiles;
     uint32_t n_cell_blocks, n_tile_blocks;
@@ -102,7 +119,8 @@ typedef struct ct_segment {
     const uint8_t *subs;       /* S1 */
     uint32_t subs_len;
     const ct_celldir_entry *celldir;
-    const ct_block_entry *cell_blocks;
+    const ct_block_entry *cell_blocks; /* S3 of version 2 */
+    const uint32_t *cell_lists;        /* S3 of version 3 */
     const uint8_t *cells;      /* S4 */
     uint32_t cells_len;
     const ct_tiledir_entry *tiledir;
@@ -172,10 +190,6 @@ typedef struct ct_place_cursor {
     int64_t prev[3];
 } ct_place_cursor;
 
-/* Positions *c at cell loc's first entry with tod >= from; 0 if the cell
- * has no events this day. */
-int ct__seg_cell_seek(const ct_segment *seg, uint32_t loc, uint32_t from, ct_place_cursor *c);
-
 /* Index of the first tile whose key >= key (n_tiles if none). */
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key);
 
@@ -185,16 +199,48 @@ void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_p
 /* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged. */
 int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e);
 
-/* A cell entry: the same as ct_place_entry without coordinates. */
+/* ---- who was at a cell (version 3) ---------------------------------------------- */
+
+/* The index of cell loc in S2, or seg->n_cells if it has no events this
+ * day. */
+uint32_t ct__seg_cell_index(const ct_segment *seg, uint32_t loc);
+
+typedef struct ct_postings {
+    const uint8_t *p, *end;
+    uint32_t next;   /* the last index returned, plus one; 0 before the first */
+    uint32_t n_subs;
+} ct_postings;
+
+/* Positions *c at the posting list of cell `cell` (an S2 index) and
+ * `hour` (0..23): the subscribers with an event at that cell whose second
+ * falls in that hour, as S0 indexes. */
+void ct__seg_postings(const ct_segment *seg, uint32_t cell, uint32_t hour, ct_postings *c);
+
+/* The next S0 index, ascending: 1, 0 at the end, -1 if damaged (an index
+ * not above the last, or past S0). */
+int ct__seg_postings_next(ct_postings *c, uint32_t *sub_index);
+
+/* Positions *c at the first event of S0's sub_index-th subscriber (no
+ * search); 0 if there is no such index. */
+int ct__seg_sub_at(const ct_segment *seg, uint32_t sub_index, ct_sub_cursor *c);
+
+/* An event of a subscriber's day as the trace reads its candidates: its
+ * second and loc id (0xFFFFFFFF for a point). */
+typedef struct ct_sub_place {
+    uint32_t tod, loc;
+} ct_sub_place;
+
+/* S0's sub_index-th subscriber's events in time order into *out (grown
+ * as needed, *cap its room), up to and including the first at or after
+ * `until`; *n of them. 0, or -1 if its stream is damaged. Points are
+ * skipped over, not decoded: their coordinates come from the tiles. */
+int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t until, ct_sub_place **out,
+                       size_t *cap, size_t *n);
+
+/* A candidate's cell event, as the trace matches it. */
 typedef struct ct_cell_entry {
     uint32_t sub, tod, gap;
 } ct_cell_entry;
-
-/* The next entries of a cell cursor, up to max, stopping before the first
- * with tod >= until: how many, -1 if damaged. Fewer than max means the
- * cell is done. The trace's inner loop: most entries are decoded without
- * a bounds check per byte. */
-int ct__seg_cell_batch(ct_place_cursor *c, uint32_t until, ct_cell_entry *out, int max);
 
 /* Decodes all events back into sealing form (for merging late data),
  * refusing anything a valid writer would not have written. Returns new
