@@ -54,6 +54,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cmd_compact(cli_ctx *ctx, int argc, char **argv);
+int cmd_upgrade(cli_ctx *ctx, int argc, char **argv);
 int cmd_simulate(cli_ctx *ctx, int argc, char **argv);
 int cmd_demo(cli_ctx *ctx, int argc, char **argv);
 int cmd_risk(cli_ctx *ctx, int argc, char **argv);

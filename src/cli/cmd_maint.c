@@ -145,7 +145,25 @@ static void compact_help(void)
            "Exit status: 0, 1 failure (the runs stay as they were), 2 usage.\n");
 }
 
-int cmd_compact(cli_ctx *ctx, int argc, char **argv)
+static void upgrade_help(void)
+{
+    printf("Usage: celltrace [--data DIR] upgrade [--format text|json]\n\n"
+           "Rewrites every day stored in an older format (day segments of version 2,\n"
+           "written before 2026-12-02; docs/FORMAT.md) in the current one, about half\n"
+           "the size, and merges days of several runs as `compact` does. Answers do\n"
+           "not change. Until then the older days are read as they are, through a\n"
+           "current copy that each process that reads them makes in memory.\n"
+           "Each day is swapped in on its own, as a compaction swaps a day: stopped\n"
+           "or crashed at any point, every day is its old file or its new one, and a\n"
+           "second run goes on from there. Deliveries may go on meanwhile.\n\n"
+           "Options:\n"
+           "  --format text|json  the summary's format\n"
+           "Exit status: 0, 1 failure (days not yet swapped stay as they were), 2 usage.\n");
+}
+
+/* compact and upgrade: the same merge (ct_upgrade also rewrites days of
+ * an older segment version). */
+static int run_compaction(cli_ctx *ctx, int argc, char **argv, const char *name, int upgrade)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
@@ -155,28 +173,54 @@ int cmd_compact(cli_ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
-        case 'h': compact_help(); return EXIT_OK;
-        default: return cli_usage_error("compact", "unknown option");
+        case 'h':
+            if (upgrade)
+                upgrade_help();
+            else
+                compact_help();
+            return EXIT_OK;
+        default: return cli_usage_error(name, "unknown option");
         }
     }
     if (optind != argc)
-        return cli_usage_error("compact", "compact takes no arguments");
+        return cli_usage_error(name, upgrade ? "upgrade takes no arguments" : "compact takes no arguments");
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
-        return cli_usage_error("compact", "--format must be text or json");
+        return cli_usage_error(name, "--format must be text or json");
     ct_compact_summary sum;
     ct_err err;
-    if (ct_compact(ctx->data_dir, &sum, &err) != CT_OK) {
+    if ((upgrade ? ct_upgrade : ct_compact)(ctx->data_dir, &sum, &err) != CT_OK) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (!strcmp(format, "json"))
+    if (!strcmp(format, "json") && upgrade)
+        printf("{\"days\":%llu,\"runs\":%llu,\"events\":%llu,\"days_left\":%llu,\"days_old\":%llu}\n",
+               (unsigned long long)sum.days, (unsigned long long)sum.runs,
+               (unsigned long long)sum.events, (unsigned long long)sum.days_left,
+               (unsigned long long)sum.days_old);
+    else if (!strcmp(format, "json"))
         printf("{\"days\":%llu,\"runs\":%llu,\"events\":%llu,\"days_left\":%llu}\n",
                (unsigned long long)sum.days, (unsigned long long)sum.runs,
                (unsigned long long)sum.events, (unsigned long long)sum.days_left);
+    else if (upgrade)
+        printf("upgrade: %llu days rewritten from %llu files (%llu events); %llu days left in an "
+               "older format, %llu of several runs\n",
+               (unsigned long long)sum.days, (unsigned long long)sum.runs,
+               (unsigned long long)sum.events, (unsigned long long)sum.days_old,
+               (unsigned long long)sum.days_left);
     else
         printf("compact: %llu days merged from %llu runs (%llu events); %llu days of several "
                "runs left\n",
                (unsigned long long)sum.days, (unsigned long long)sum.runs,
                (unsigned long long)sum.events, (unsigned long long)sum.days_left);
     return EXIT_OK;
+}
+
+int cmd_compact(cli_ctx *ctx, int argc, char **argv)
+{
+    return run_compaction(ctx, argc, argv, "compact", 0);
+}
+
+int cmd_upgrade(cli_ctx *ctx, int argc, char **argv)
+{
+    return run_compaction(ctx, argc, argv, "upgrade", 1);
 }

@@ -44,6 +44,7 @@ static const command COMMANDS[] = {
     {"audit", cmd_audit, "audit verify: the audit log's hash chain, first bad record"},
     {"purge", cmd_purge, "delete data past retention, or --all personal data"},
     {"compact", cmd_compact, "merge each day's delivery runs into one file"},
+    {"upgrade", cmd_upgrade, "rewrite days stored in an older format in the current one"},
     {"keys", cmd_keys, "keys status | rotate | rewrap: where the keys are, new keys"},
     {"simulate", cmd_simulate, "generate a simulated city with ground truth"},
     {"run", cmd_run, "trace what changed, store contacts, queue their SMS"},

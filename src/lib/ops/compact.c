@@ -1,5 +1,7 @@
 /*
- * compact.c — merging each day's runs into one file again (ct_compact).
+ * compact.c — merging each day's runs into one file again (ct_compact),
+ * and rewriting days stored in an older segment version (ct_upgrade: the
+ * same merge, of one file).
  *
  * A delivery for a stored day is written as a new run of that day
  * (ingest.c), so a delivery costs what it brings rather than a rewrite of
@@ -66,6 +68,8 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
     /* named after its newest run, so that the day's data version
      * (ct_data_version) stays what it was */
     ct__store_run_name(d->day, ct__store_day_generation(d), 1, out->run.file);
+    if (d->n_runs == 1 && strcmp(d->run[0].file, out->run.file) == 0) /* an upgrade of a merged day */
+        ct__store_run_name(d->day, ct__store_day_generation(d), CT_RUN_UPGRADED, out->run.file);
     char *path = ct__path_join(work, out->run.file);
     rc = ct__seg_write_consuming(path, d->day, ev, unique, pts, &out->run.bytes, &out->run.crc, err);
     ct__free(path);
@@ -152,8 +156,31 @@ static ct_code swap_manifest(const char *dir, const char *work, const struct sta
     return rc;
 }
 
-/* One round: the days of several runs now, merged and swapped in. */
-static ct_code compact_round(const char *dir, const char *work, const struct stat *home,
+/* Is day d one file of an older segment version (upgrade rewrites it)? */
+static int day_is_old(const ct_store *st, const ct_store_day *d)
+{
+    if (d->n_runs != 1)
+        return 0;
+    char *path = ct__store_path(st, d->run[0].file);
+    ct_segment seg;
+    ct_err ignored;
+    int old = ct__seg_open(path, 0, &seg, &ignored) == CT_OK && seg.version < CT_SEG_VERSION;
+    if (old)
+        ct__seg_close(&seg);
+    ct__free(path);
+    return old; /* a file that does not open is check's to report, and stays */
+}
+
+/* Should this round rewrite day d: several runs, or (upgrading) one file
+ * of an older version? */
+static int wants_merge(const ct_store *st, const ct_store_day *d, int upgrade)
+{
+    return d->n_runs > 1 || (upgrade && day_is_old(st, d));
+}
+
+/* One round: the days of several runs now (and with upgrade, the days of
+ * an older version), merged and swapped in. */
+static ct_code compact_round(const char *dir, const char *work, const struct stat *home, int upgrade,
                              uint32_t *n_merged, ct_compact_summary *sum, ct_err *err)
 {
     *n_merged = 0;
@@ -165,7 +192,7 @@ static ct_code compact_round(const char *dir, const char *work, const struct sta
     if (!rc)
         rc = ct__catalog_open(dir, 0, 0, &cat, err);
     for (uint32_t i = 0; i < st.n_days && !rc; i++) {
-        if (st.days[i].n_runs < 2)
+        if (!wants_merge(&st, &st.days[i], upgrade))
             continue;
         if (!m)
             m = ct__calloc(st.n_days, sizeof *m);
@@ -187,7 +214,7 @@ static ct_code compact_round(const char *dir, const char *work, const struct sta
     return rc;
 }
 
-ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
+static ct_code compact(const char *dir, int upgrade, ct_compact_summary *sum, ct_err *err)
 {
     memset(sum, 0, sizeof *sum);
     int busy = ct__fs_lock(dir, "compact.lock", 0);
@@ -205,12 +232,14 @@ ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
         ct__fs_empty_dir(work, 0); /* a killed compaction's */
     uint32_t merged = 1;
     for (int round = 0; round < ROUNDS_MAX && merged && !rc; round++)
-        rc = compact_round(dir, work, &home, &merged, sum, err);
+        rc = compact_round(dir, work, &home, upgrade, &merged, sum, err);
     ct_store st;
     memset(&st, 0, sizeof st);
     if (!rc && (rc = ct__store_load(dir, &st, err)) == CT_OK)
-        for (uint32_t i = 0; i < st.n_days; i++)
+        for (uint32_t i = 0; i < st.n_days; i++) {
             sum->days_left += st.days[i].n_runs > 1;
+            sum->days_old += upgrade && day_is_old(&st, &st.days[i]);
+        }
     ct__store_free(&st);
     if (!rc) { /* a background compaction's failure is mended */
         char *failed = ct__path_join(dir, CT_COMPACT_FAILED);
@@ -221,4 +250,14 @@ ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
     ct__free(store);
     close(busy);
     return rc;
+}
+
+ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
+{
+    return compact(dir, 0, sum, err);
+}
+
+ct_code ct_upgrade(const char *dir, ct_compact_summary *sum, ct_err *err)
+{
+    return compact(dir, 1, sum, err);
 }

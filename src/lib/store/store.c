@@ -85,7 +85,7 @@ void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run)
 void ct__store_run_name(int64_t day, uint64_t generation, int merged, char name[64])
 {
     snprintf(name, 64, "d%lld-g%llu%s.seg", (long long)day, (unsigned long long)generation,
-             merged ? "-m" : "");
+             merged == CT_RUN_UPGRADED ? "-u" : merged ? "-m" : "");
 }
 
 uint64_t ct__store_day_generation(const ct_store_day *d)

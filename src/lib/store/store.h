@@ -93,7 +93,10 @@ void ct__store_day_add_run(ct_store_day *d, const ct_store_run *run);
 
 /* The name of a day's file written by the commit of `generation`:
  * d<day>-g<generation>.seg, or d<day>-g<generation>-m.seg for a
- * compaction's merge (named after the newest run it merges). */
+ * compaction's merge (named after the newest run it merges), or
+ * d<day>-g<generation>-u.seg (merged = CT_RUN_UPGRADED) for the rewrite
+ * of a merged file of an older format, which keeps its generation too. */
+#define CT_RUN_UPGRADED 2
 void ct__store_run_name(int64_t day, uint64_t generation, int merged, char name[64]);
 
 /* The newest generation among a day's runs (from their file names). */
