@@ -2,7 +2,7 @@
 # 1 with a message, and the data directory is private.
 . "$(dirname "$0")/common.bash"
 D="$WORK/data"
-for cmd in init cells ingest cases trace area hotspots geography stats check audit purge keys simulate demo run notify serve users appeals oversight config outbox export report evaluate risk; do
+for cmd in init cells ingest cases trace area hotspots geography stats check audit purge compact upgrade keys simulate demo run notify serve users appeals oversight config outbox export report evaluate risk; do
     expect_exit 0 "$CT" "$cmd" --help
     expect_grep "Usage\|SYNOPSIS" "$WORK/out"
 done

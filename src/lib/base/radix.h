@@ -19,9 +19,10 @@
  *
  * CT_RADIX_SORT_DEFINE_DIGITS(name, type, key, digit_bits) is the same
  * sort with digits of digit_bits bits (`bits` then a multiple of it, and
- * count 2^digit_bits counters), for many small arrays sorted one after
- * another (segment.c's cells, by a 17-bit second: two 9-bit passes), where
- * clearing 65536 counters per array would cost more than the array.
+ * count 2^digit_bits counters): for arrays sorted one after another, where
+ * clearing 65536 counters each time would cost more than the array, and
+ * for large ones whose 65536-way scatter would miss the cache on nearly
+ * every write (trace.c's subscribers of a day, in 8-bit digits).
  */
 #ifndef CT_RADIX_H
 #define CT_RADIX_H
