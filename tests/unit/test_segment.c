@@ -101,7 +101,8 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
             j++;
         const uint32_t untils[] = {CT_DAY_S, ev[i].tod, ev[(i + j) / 2].tod + 1};
         for (size_t u = 0; u < 3; u++) {
-            assert_int_equal(ct__seg_sub_places(seg, index[i], untils[u], &places, &cap, &got_n), 0);
+            got_n = 0;
+            assert_int_equal(ct__seg_sub_places(seg, index[i], NULL, 0, untils[u], &places, &cap, &got_n), 0);
             size_t want_n = 0;
             while (i + want_n < j && (want_n == 0 || ev[i + want_n - 1].tod < untils[u]))
                 want_n++;

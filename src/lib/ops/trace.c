@@ -523,6 +523,19 @@ typedef struct active_run {
     uint32_t run, lo, hi;
 } active_run;
 
+/* Where each subscriber's stream was left, kept between the visits of a
+ * scored trace (scan_by_visit scans the cells once per visit, and a day
+ * holds several visits, in time order): a visit's read of a subscriber's
+ * day goes on from the start of the previous visit's window instead of
+ * the start of the day. A few days are kept, the oldest dropped first. */
+typedef struct day_cache {
+    int64_t day;           /* INT64_MIN: empty */
+    ct_sub_resume *resume; /* by S0 index */
+    size_t cap_resume;
+} day_cache;
+
+enum { DAY_CACHES = 3 };
+
 /* What a scan of cells keeps from day to day (reused, so its memory is
  * touched once): the runs, those of the day and their cells, the
  * subscribers the day's postings name (marked once each), and one
@@ -543,6 +556,8 @@ typedef struct cell_scan {
     uint32_t stamp;
     ct_sub_place *ev;
     size_t n_ev, cap_ev;
+    int keep_days;                 /* a scored trace: keep where streams were left */
+    day_cache days[DAY_CACHES];
 } cell_scan;
 
 /* The links of one cell: intervals whose windows (start - max_presence_s,
@@ -606,15 +621,17 @@ static size_t first_not_ended(const tracer *t, const cell_link *l, size_t n, int
     return lo;
 }
 
-/* One subscriber's decoded day (cs->ev): each cell event inside the part
- * of the day of a run of its cell (at most one: a cell's runs are
- * disjoint) is matched against that run's intervals. The last event
- * decoded may be only the end of the one before it. */
-static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int complete)
+/* One subscriber's events of the day from the earliest window on (evs):
+ * each cell event inside the part of the day of a run of its cell (at
+ * most one: a cell's runs are disjoint) is matched against that run's
+ * intervals. Without `complete`, the last event decoded is only the end
+ * of the one before it. */
+static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, const ct_sub_place *evs,
+                      size_t n, int complete)
 {
-    size_t n = cs->n_ev, last = complete ? n : n - 1;
+    size_t last = complete ? n : n - 1;
     for (size_t i = 0; i < last; i++) {
-        const ct_sub_place *ev = &cs->ev[i];
+        const ct_sub_place *ev = &evs[i];
         if (ev->loc >= cs->n_cells || cs->cells[ev->loc].day != cs->day_stamp)
             continue; /* a point, or a cell with no run today */
         const cell_runs_today *c = &cs->cells[ev->loc];
@@ -626,11 +643,32 @@ static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int c
                 continue;
             const cell_run *run = &cs->runs[a->run];
             size_t at = first_not_ended(t, run->l, run->n, day * CT_DAY_S + ev->tod);
-            ct_cell_entry e = {sub, ev->tod, i + 1 < n ? cs->ev[i + 1].tod - ev->tod : CT_GAP_OPEN};
+            ct_cell_entry e = {sub, ev->tod, i + 1 < n ? evs[i + 1].tod - ev->tod : CT_GAP_OPEN};
             match_entry(t, run->l, run->n, &at, day, &e);
             break;
         }
     }
+}
+
+/* The kept places of `day`: found, or made in place of the oldest. */
+static day_cache *cached_day(cell_scan *cs, int64_t day, const ct_segment *seg)
+{
+    day_cache *oldest = &cs->days[0];
+    for (int i = 0; i < DAY_CACHES; i++) {
+        if (cs->days[i].day == day)
+            return &cs->days[i];
+        if (cs->days[i].day < oldest->day)
+            oldest = &cs->days[i];
+    }
+    day_cache *dc = oldest;
+    dc->day = day;
+    if (seg->n_subs > dc->cap_resume) {
+        ct__free(dc->resume);
+        dc->cap_resume = seg->n_subs;
+        dc->resume = ct__malloc(dc->cap_resume * sizeof *dc->resume);
+    }
+    memset(dc->resume, 0xFF, seg->n_subs * sizeof *dc->resume); /* off: CT_SUB_RESUME_NONE */
+    return dc;
 }
 
 /* One day of the runs: the subscribers their postings name, in S0 order
@@ -693,14 +731,21 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     } else {
         sort_u32(cs->subs, NULL, cs->n_subs, 32, NULL);
     }
+    uint32_t from = CT_DAY_S; /* the earliest window's start: no event before it matters */
+    for (uint32_t k = 0; k < cs->n_active; k++)
+        from = cs->active[k].lo < from ? cs->active[k].lo : from;
+    day_cache *dc = cs->keep_days ? cached_day(cs, day, seg) : NULL;
     for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
-        uint32_t until = cs->until[cs->subs[i]]; /* its events after that are in no window */
-        if (ct__seg_sub_places(seg, cs->subs[i], until, &cs->ev, &cs->cap_ev, &cs->n_ev)) {
+        uint32_t idx = cs->subs[i];
+        uint32_t until = cs->until[idx]; /* its events after that are in no window */
+        cs->n_ev = 0;
+        if (ct__seg_sub_places(seg, idx, dc ? &dc->resume[idx] : NULL, from, until, &cs->ev, &cs->cap_ev,
+                               &cs->n_ev)) {
             damaged(t, seg);
             return;
         }
         int complete = cs->n_ev == 0 || cs->ev[cs->n_ev - 1].tod < until;
-        match_day(t, cs, seg->subdir[cs->subs[i]].sub, day, complete);
+        match_day(t, cs, seg->subdir[idx].sub, day, cs->ev, cs->n_ev, complete);
     }
 }
 
@@ -709,41 +754,57 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
  * stream once a day. A subscriber's matches come in time order rather
  * than cell by cell; nothing it adds up depends on that order (exposure
  * seconds are integers, near seconds are summed in fixed point). */
-static void scan_cell_groups(tracer *t, const cell_link *links, size_t n)
+static void scan_cell_groups(tracer *t, cell_scan *cs, const cell_link *links, size_t n)
 {
-    cell_scan cs;
-    memset(&cs, 0, sizeof cs);
     int64_t first = INT64_MAX, last = INT64_MIN;
+    cs->n_runs = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && links[j].loc == links[i].loc)
             j++;
-        add_cell_runs(t, &cs, links + i, j - i);
+        add_cell_runs(t, cs, links + i, j - i);
         i = j;
     }
-    for (size_t r = 0; r < cs.n_runs; r++) {
-        if (ct__day_of(cs.runs[r].from) < first)
-            first = ct__day_of(cs.runs[r].from);
-        if (ct__day_of(cs.runs[r].to - 1) > last)
-            last = ct__day_of(cs.runs[r].to - 1);
+    for (size_t r = 0; r < cs->n_runs; r++) {
+        if (ct__day_of(cs->runs[r].from) < first)
+            first = ct__day_of(cs->runs[r].from);
+        if (ct__day_of(cs->runs[r].to - 1) > last)
+            last = ct__day_of(cs->runs[r].to - 1);
     }
-    for (int64_t day = first; cs.n_runs && day <= last && !t->failed; day++)
-        scan_day(t, &cs, day);
-    ct__free(cs.runs);
-    ct__free(cs.active);
-    ct__free(cs.cells);
-    ct__free(cs.subs);
-    ct__free(cs.tmp);
-    ct__free(cs.mark);
-    ct__free(cs.until);
-    ct__free(cs.ev);
+    for (int64_t day = first; cs->n_runs && day <= last && !t->failed; day++)
+        scan_day(t, cs, day);
+}
+
+static void cell_scan_init(cell_scan *cs, int keep_days)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->keep_days = keep_days;
+    for (int i = 0; i < DAY_CACHES; i++)
+        cs->days[i].day = INT64_MIN;
+}
+
+static void cell_scan_free(cell_scan *cs)
+{
+    ct__free(cs->runs);
+    ct__free(cs->active);
+    ct__free(cs->cells);
+    ct__free(cs->subs);
+    ct__free(cs->tmp);
+    ct__free(cs->mark);
+    ct__free(cs->until);
+    ct__free(cs->ev);
+    for (int i = 0; i < DAY_CACHES; i++)
+        ct__free(cs->days[i].resume);
 }
 
 static void scan_all_cells(tracer *t)
 {
     size_t n;
     cell_link *links = link_cells(t, &n);
-    scan_cell_groups(t, links, n);
+    cell_scan cs;
+    cell_scan_init(&cs, 0);
+    scan_cell_groups(t, &cs, links, n);
+    cell_scan_free(&cs);
     ct__free(links);
 }
 
@@ -822,13 +883,16 @@ static void scan_by_visit(tracer *t)
     ct__copy(fill, start, (n_visits + 1) * sizeof *fill);
     for (size_t i = 0; i < n; i++)
         by_visit[fill[t->ivs[links[i].iv].visit]++] = links[i];
+    cell_scan cs;
+    cell_scan_init(&cs, 1);
     for (uint32_t v = 0; v < n_visits; v++) {
-        scan_cell_groups(t, by_visit + start[v], start[v + 1] - start[v]);
+        scan_cell_groups(t, &cs, by_visit + start[v], start[v + 1] - start[v]);
         for (uint32_t i = visits[v].first_iv; i < visits[v].first_iv + visits[v].n_iv; i++)
             scan_interval_points(t, i);
         flush_overlaps(t);
         ct__scorer_close_visit(t->scorer, v);
     }
+    cell_scan_free(&cs);
     ct__free(fill);
     ct__free(start);
     ct__free(by_visit);

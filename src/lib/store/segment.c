@@ -1023,20 +1023,25 @@ static inline int get_u32_fast(const uint8_t **pp, const uint8_t *end, uint32_t 
     return 0;
 }
 
-int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t until, ct_sub_place **out,
-                       size_t *cap, size_t *n)
+int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume *at, uint32_t from,
+                       uint32_t until, ct_sub_place **out, size_t *cap, size_t *n)
 {
-    *n = 0;
     if (sub_index >= seg->n_subs)
         return 0;
-    const uint8_t *p = seg->subs + seg->subdir[sub_index].off;
-    const uint8_t *end = seg->subs + seg->subdir[sub_index + 1].off;
-    CT_GROW(*out, (size_t)(end - p), *cap); /* an event takes a byte at least */
-    ct_sub_place *o = *out;
-    size_t k = 0;
+    const uint8_t *start = seg->subs + seg->subdir[sub_index].off;
+    const uint8_t *end = seg->subs + seg->subdir[sub_index + 1].off, *p = start;
     uint32_t tod = 0, loc = CT_GAP_OPEN;
+    if (at && at->off != CT_SUB_RESUME_NONE && at->from <= from && at->off <= (size_t)(end - start)) {
+        p = start + at->off; /* where an earlier call, for a window no later, left it */
+        tod = at->tod;
+        loc = at->loc;
+    }
+    CT_GROW(*out, *n + (size_t)(end - p), *cap); /* an event takes a byte at least */
+    ct_sub_place *o = *out;
+    size_t k = *n, first = *n;
     while (p < end) {
-        uint32_t head;
+        const uint8_t *before = p;
+        uint32_t tod_before = tod, loc_before = loc, head;
         if (get_u32_fast(&p, end, &head) || (head >> 2) > CT_DAY_S || tod + (head >> 2) >= CT_DAY_S)
             goto bad;
         tod += head >> 2;
@@ -1060,6 +1065,10 @@ int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t until
         default:
             goto bad;
         }
+        if (tod < from)
+            continue;
+        if (k == first && at)
+            *at = (ct_sub_resume){(uint32_t)(before - start), tod_before, loc_before, from};
         o[k++] = (ct_sub_place){tod, place};
         if (tod >= until)
             break;
