@@ -45,6 +45,22 @@ expect_same() {
     cmp -s "$1" "$2" || { diff -u "$1" "$2" >&2; fail "$2 differs from $1"; }
 }
 
+# faulted_run OP N CMD...: runs CMD with its N-th OP (write, fsync, rename...)
+# failing (CT_FAULT=OP:EIO:N, src/lib/base/fsio.c), output in $WORK/out and
+# $WORK/err. Exit 1 must come with a message; any exit but 0 and 1 fails
+# the test. Returns 1 when CMD failed, 0 when it succeeded anyway.
+faulted_run() {
+    local op=$1 n=$2 rc=0
+    shift 2
+    CT_FAULT=$op:EIO:$n "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    case $rc in
+    0) return 0 ;;
+    1) grep -q "celltrace:" "$WORK/err" || fail "$* failed without a message under $op:$n"
+       return 1 ;;
+    *) fail "$* under $op:$n exited $rc" ;;
+    esac
+}
+
 # expect_grep PATTERN FILE
 expect_grep() {
     grep -q -- "$1" "$2" || { cat "$2" >&2; fail "'$1' not found in $2"; }

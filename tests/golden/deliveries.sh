@@ -82,14 +82,7 @@ for op in write fsync rename; do
         D="$WORK/fault"
         rm -rf "$D"
         cp -a "$WORK/runs.base" "$D"
-        CT_FAULT=$op:EIO:$n "$CT" --data "$D" compact >"$WORK/out" 2>"$WORK/err"
-        rc=$?
-        if [ $rc = 1 ]; then
-            failed=$((failed + 1))
-            grep -q "celltrace:" "$WORK/err" || fail "compact failed without a message ($op $n)"
-        elif [ $rc != 0 ]; then
-            fail "compact under $op:$n exited $rc"
-        fi
+        faulted_run $op $n "$CT" --data "$D" compact || failed=$((failed + 1))
         answers "$D" "$WORK/fault.out"
         expect_same "$WORK/together.out" "$WORK/fault.out"
         expect_exit 0 "$CT" --data "$D" check

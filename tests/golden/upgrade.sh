@@ -53,14 +53,7 @@ for op in write fsync rename; do
     for n in 1 2 3 5 8; do
         F="$WORK/fault"
         fresh_copy "$F"
-        CT_FAULT=$op:EIO:$n "$CT" --data "$F" upgrade >"$WORK/out" 2>"$WORK/err"
-        rc=$?
-        if [ $rc = 1 ]; then
-            failed=$((failed + 1))
-            grep -q "celltrace:" "$WORK/err" || fail "upgrade failed without a message ($op $n)"
-        elif [ $rc != 0 ]; then
-            fail "upgrade under $op:$n exited $rc"
-        fi
+        faulted_run $op $n "$CT" --data "$F" upgrade || failed=$((failed + 1))
         clean_check "$F" "upgrade under $op:$n"
         answers "$F" fault
         expect_exit 0 "$CT" --data "$F" upgrade
