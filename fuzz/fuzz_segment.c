@@ -353,7 +353,7 @@ static void walk_sub(const ct_segment *s, uint32_t i, int pristine, uint32_t *xi
     FZ_CHECK(!pristine || got == 0, "the unedited file has no damaged stream");
 }
 
-/* A place cursor from ct__seg_cell_seek or ct__seg_tile_seek, read to its
+/* A place cursor from ct__seg_tile_seek, read to its
  * end as trace does (without trace's early stop at its window's end).
  * first/last: the place's blocks; x: the expected entries (sorted by
  * place, time, subscriber) when the file is the unedited one, else NULL. */

@@ -329,9 +329,9 @@ static void merging_parts_is_sorting_them(void **state)
     }
 }
 
-/* The cell section is filed by loc id with one counter a cell: high ids,
- * a cell busier than a block, and the consuming writer give the bytes of
- * the plain one; an id past CT_SEG_LOCS_MAX is refused, not allocated. */
+/* The cell postings are filed by loc id with one counter a cell: high
+ * ids, busy cells, and the consuming writer give the bytes of the plain
+ * one; an id past CT_SEG_LOCS_MAX is refused, not allocated. */
 static void cells_by_loc_id(void **state)
 {
     (void)state;

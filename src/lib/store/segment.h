@@ -138,8 +138,8 @@ ct_code ct__seg_write(const char *path, int64_t day, const ct_event *ev, uint32_
                       const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
 /* The same, freeing ev (always) as soon as it has been read: before the
- * cell section, the largest part of the encoding, is sorted and encoded
- * (a compaction's peak at a million people, issue 15 part 5). */
+ * cell postings are filed and encoded (a compaction's peak at a million
+ * people, issue 15 part 5). */
 ct_code ct__seg_write_consuming(const char *path, int64_t day, ct_event *ev, uint32_t n,
                                 const ct_point *points, uint64_t *size, uint32_t *crc, ct_err *err);
 
