@@ -152,7 +152,7 @@ typedef struct tracer {
 static const ct_segment *day_segment(tracer *t, int64_t day)
 {
     ct_code rc;
-    const ct_segment *seg = day < 0 ? NULL : ct__db_segment(t->db, day, &rc, t->err);
+    const ct_segment *seg = day < 0 ? NULL : ct__db_segment_cells(t->db, day, &rc, t->err);
     if (!seg) {
         if (day >= 0 && rc && !t->failed)
             t->failed = rc;
@@ -530,6 +530,7 @@ typedef struct active_run {
  * the start of the day. A few days are kept, the oldest dropped first. */
 typedef struct day_cache {
     int64_t day;           /* INT64_MIN: empty */
+    const ct_segment *seg; /* the day's segment they are places in */
     ct_sub_resume *resume; /* by S0 index */
     size_t cap_resume;
 } day_cache;
@@ -655,19 +656,23 @@ static day_cache *cached_day(cell_scan *cs, int64_t day, const ct_segment *seg)
 {
     day_cache *oldest = &cs->days[0];
     for (int i = 0; i < DAY_CACHES; i++) {
-        if (cs->days[i].day == day)
+        if (cs->days[i].day == day && cs->days[i].seg == seg)
             return &cs->days[i];
-        if (cs->days[i].day < oldest->day)
+        if (cs->days[i].day == day) /* the day's file changed under the trace (a compaction) */
+            oldest = &cs->days[i];
+        else if (cs->days[i].day < oldest->day && oldest->day != day)
             oldest = &cs->days[i];
     }
     day_cache *dc = oldest;
     dc->day = day;
+    dc->seg = seg;
     if (seg->n_subs > dc->cap_resume) {
         ct__free(dc->resume);
         dc->cap_resume = seg->n_subs;
         dc->resume = ct__malloc(dc->cap_resume * sizeof *dc->resume);
     }
-    memset(dc->resume, 0xFF, seg->n_subs * sizeof *dc->resume); /* off: CT_SUB_RESUME_NONE */
+    if (seg->n_subs)
+        memset(dc->resume, 0xFF, seg->n_subs * sizeof *dc->resume); /* off: CT_SUB_RESUME_NONE */
     return dc;
 }
 
@@ -712,8 +717,9 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     cs->n_subs = 0;
     for (uint32_t k = 0; k < cs->n_active; k++) { /* runs come by cell, each cell's in time order */
         uint32_t loc = cs->runs[cs->active[k].run].l->loc;
-        if (loc >= cs->n_cells) {
-            size_t n = (size_t)loc + 1;
+        if (loc >= cs->n_cells) { /* loc ids are the catalogue's: its size, once */
+            size_t cells = ct__catalog_cell_count(t->db->cat);
+            size_t n = loc >= cells ? (size_t)loc + 1 : cells;
             cs->cells = ct__reallocarray(cs->cells, n, sizeof *cs->cells);
             memset(cs->cells + cs->n_cells, 0, (n - cs->n_cells) * sizeof *cs->cells);
             cs->n_cells = n;

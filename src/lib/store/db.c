@@ -238,7 +238,8 @@ typedef struct shared_segment {
     ct_segment seg;
     uint64_t ids[2 * CT_DAY_RUNS_MAX]; /* dev, ino of each run */
     uint32_t n_ids;
-    char names[CT_DAY_RUNS_MAX * 64]; /* a merged view's runs (day_key); "" for one file */
+    char names[CT_DAY_RUNS_MAX * 64 + 8]; /* a merged view's runs (day_key), "view:" and the
+                                           * file for one file's; "" for the file itself */
     unsigned refs;
     struct shared_segment *next;
 } shared_segment;
@@ -274,15 +275,22 @@ static int day_ids(const ct_store *st, const ct_store_day *d, uint64_t *ids)
 }
 
 /* Day d's segment, mapped and checked (quick checks) once per process;
- * for a day of several runs, their merged view (dayruns.h). */
-static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc, ct_err *err)
+ * for a day of several runs, or with `view`, the merged view of its runs
+ * built in memory (dayruns.h), which is of the current version: `view`
+ * asks for that of a day of one file of an older version. */
+static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, int view, ct_code *rc,
+                                   ct_err *err)
 {
-    uint64_t ids[2 * CT_DAY_RUNS_MAX];
+    uint64_t ids[2 * CT_DAY_RUNS_MAX] = {0};
     uint32_t n_ids = 2 * d->n_runs;
     shared_segment *s = NULL;
-    char names[CT_DAY_RUNS_MAX * 64] = "";
-    if (d->n_runs > 1)
+    char names[CT_DAY_RUNS_MAX * 64 + 8] = "";
+    if (d->n_runs > 1) {
         day_key(d, names, sizeof names);
+    } else if (view) { /* keyed apart from the file itself */
+        memcpy(names, "view:", 5);
+        day_key(d, names + 5, sizeof names - 5);
+    }
     int known = day_ids(&db->store, d, ids);
     pthread_mutex_lock(&shared_lock);
     if (known && (s = shared_find(ids, n_ids, names)))
@@ -293,18 +301,12 @@ static ct_segment *segment_acquire(ct_db *db, const ct_store_day *d, ct_code *rc
         return &s->seg;
     }
     shared_segment *mine = ct__calloc(1, sizeof *mine);
-    if (d->n_runs == 1) {
+    if (d->n_runs == 1 && !view) {
         char *path = ct__store_path(&db->store, d->run[0].file);
         *rc = ct__seg_open(path, 0, &mine->seg, err);
         ct__free(path);
         ids[0] = mine->seg.map.dev; /* what was mapped, whatever the stat saw */
         ids[1] = mine->seg.map.ino;
-        if (!*rc && mine->seg.version == 2) {
-            /* written before 2026-12-02: its cells are read through a
-             * version 3 copy made here (`celltrace upgrade` rewrites it) */
-            ct__seg_close(&mine->seg);
-            *rc = ct__day_merge_in_memory(&db->store, d, db->cat, &mine->seg, err);
-        }
     } else if (!known) {
         *rc = ct__fail(err, CT_ENOTFOUND, "a run of day %lld is gone (replaced by a writer)",
                        (long long)d->day);
@@ -366,6 +368,7 @@ struct ct_seg_slot {
     int state; /* 0 not opened, 1 open, -1 failed (rc says why) */
     ct_code rc;
     ct_segment *seg;
+    ct_segment *view; /* seg of an older version: its current-version view, once asked */
 };
 
 static void retire(ct_db *db, ct_segment *seg)
@@ -422,13 +425,17 @@ static void sync_slots(ct_db *db)
             if (db->slots[j].state == 1 && strcmp(db->slots[j].key, fresh[i].key) == 0) {
                 fresh[i].state = 1;
                 fresh[i].seg = db->slots[j].seg;
+                fresh[i].view = db->slots[j].view;
                 db->slots[j].state = 0; /* moved */
                 break;
             }
     }
     for (uint32_t j = 0; j < db->n_slots; j++)
-        if (db->slots[j].state == 1)
+        if (db->slots[j].state == 1) {
             retire(db, db->slots[j].seg);
+            if (db->slots[j].view)
+                retire(db, db->slots[j].view);
+        }
     ct__free(db->slots);
     db->slots = fresh;
     db->n_slots = n;
@@ -470,12 +477,12 @@ const ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *er
         sync_slots(db);
     ct_seg_slot *s = &db->slots[i];
     if (s->state == 0) {
-        s->seg = segment_acquire(db, &db->store.days[i], rc, err);
+        s->seg = segment_acquire(db, &db->store.days[i], 0, rc, err);
         if (*rc == CT_ENOTFOUND && follow_compaction(db)) {
             ct__err_clear(err);
             sync_slots(db);
             s = &db->slots[i];
-            s->seg = segment_acquire(db, &db->store.days[i], rc, err);
+            s->seg = segment_acquire(db, &db->store.days[i], 0, rc, err);
         }
         s->rc = *rc;
         s->state = *rc ? -1 : 1;
@@ -488,11 +495,25 @@ const ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *er
     return s->seg;
 }
 
+const ct_segment *ct__db_segment_cells(ct_db *db, int64_t day, ct_code *rc, ct_err *err)
+{
+    const ct_segment *seg = ct__db_segment(db, day, rc, err);
+    if (!seg || seg->version == CT_SEG_VERSION)
+        return seg;
+    ct_seg_slot *s = &db->slots[ct__store_find(&db->store, day)]; /* found: seg is its */
+    if (!s->view) /* written before 2026-12-02 (`celltrace upgrade` rewrites it) */
+        s->view = segment_acquire(db, &db->store.days[ct__store_find(&db->store, day)], 1, rc, err);
+    return s->view;
+}
+
 static void close_segments(ct_db *db)
 {
     for (uint32_t i = 0; i < db->n_slots; i++)
-        if (db->slots[i].state == 1)
+        if (db->slots[i].state == 1) {
             retire(db, db->slots[i].seg);
+            if (db->slots[i].view)
+                retire(db, db->slots[i].view);
+        }
     ct__free(db->slots);
     db->slots = NULL;
     db->n_slots = 0;

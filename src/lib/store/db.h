@@ -50,6 +50,12 @@ struct ct_db {
 struct ct_segment;
 const struct ct_segment *ct__db_segment(ct_db *db, int64_t day, ct_code *rc, ct_err *err);
 
+/* The same for a reader of the cell postings: a day stored as one file of
+ * an older segment version comes as a current-version view of it, built
+ * in memory the first time (once per process and file); any other day as
+ * ct__db_segment gives it. */
+const struct ct_segment *ct__db_segment_cells(ct_db *db, int64_t day, ct_code *rc, ct_err *err);
+
 /* Unmaps segments retired since the last call; only where no pointer
  * from ct__db_segment is held (the start of a top-level operation). */
 void ct__db_segments_release(ct_db *db);

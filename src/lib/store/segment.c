@@ -3,12 +3,14 @@
  * docs/FORMAT.md).
  *
  * Why this coding: a day of a big city is billions of events, so bytes
- * per event decide what a machine can hold. Times are deltas (a phone's
- * next event, or the next event at a place, is seconds to minutes away),
- * a phone usually stays in its cell from one event to the next (a flag
- * instead of the cell id), and numbers are LEB128 varints. Random access
- * survives where trace needs it: per subscriber through S0, per place and
- * time through the block indexes S3/S6 (CT_SEG_BLOCK entries a block).
+ * per event decide what a machine can hold. Each event is stored once, in
+ * its subscriber's stream: times are deltas (a phone's next event is
+ * seconds to minutes away), a phone usually stays in its cell from one
+ * event to the next (a flag instead of the cell id), and numbers are
+ * LEB128 varints. Random access survives where trace needs it: per
+ * subscriber through S0; per cell and hour through the posting lists
+ * (S2-S4), which name the subscribers to read; per tile and time through
+ * the block index S6 (CT_SEG_BLOCK entries a block).
  *
  * Writing builds each section in memory, computes its crc32, and streams
  * it to a temporary file that fsio commits atomically; the header (with
@@ -934,6 +936,8 @@ int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
 
 uint32_t ct__seg_cell_index(const ct_segment *seg, uint32_t loc)
 {
+    if (seg->version != CT_SEG_VERSION)
+        return seg->n_cells; /* version 2 has no postings: db.c gives a view */
     uint32_t lo = 0, hi = seg->n_cells;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
