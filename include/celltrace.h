@@ -816,8 +816,7 @@ typedef struct ct_compact_summary {
     uint64_t runs;       /* run files they were */
     uint64_t events;     /* events in the merged days */
     uint64_t days_left;  /* days still of several runs (a new delivery came) */
-    uint64_t days_old;   /* ct_upgrade: days still in an older segment version
-                          * (files that do not open; `check` names them) */
+    uint64_t days_old;   /* ct_upgrade: days left in an older segment version */
     int waited;          /* another compaction of the directory was running */
 } ct_compact_summary;
 
@@ -833,8 +832,10 @@ ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err);
 
 /* The same, also rewriting every day stored as one file of an older
  * segment version (docs/FORMAT.md: version 2, written before 2026-12-02)
- * in the current one, each swapped in as a compaction swaps a day: a
- * crash leaves the old file or the new one live. Readers take older days
+ * in the current one, each swapped in as soon as it is written, as a
+ * compaction swaps a day: a crash leaves each day's old file or its new
+ * one live, and the days done stay done. A file that does not open is
+ * left as it is (`check` reports it). Readers take older days
  * as they are, but make a current copy of each in memory per process.
  * sum->days counts the days rewritten or merged. */
 ct_code ct_upgrade(const char *dir, ct_compact_summary *sum, ct_err *err);

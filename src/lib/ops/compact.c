@@ -200,11 +200,17 @@ static ct_code compact_round(const char *dir, const char *work, const struct sta
         if (rc == CT_ENOTFOUND) { /* an ingest merged it meanwhile: the next round sees */
             ct__err_clear(err);
             rc = CT_OK;
+        } else if (!rc && upgrade) {
+            /* a whole store: each day swapped in as soon as it is written,
+             * so an upgrade stopped half way keeps the days it did and
+             * needs room for one day more, not for a second store */
+            rc = swap_manifest(dir, work, home, &m[n_m++], 1, sum, err);
+            ct__fs_empty_dir(work, 0);
         } else if (!rc) {
             n_m++;
         }
     }
-    if (!rc && n_m)
+    if (!rc && n_m && !upgrade)
         rc = swap_manifest(dir, work, home, m, n_m, sum, err);
     ct__fs_empty_dir(work, 0); /* what was not swapped in */
     *n_merged = n_m;
