@@ -114,6 +114,33 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
         }
         i = j;
     }
+    /* a read that goes on from where an earlier one left it gives what a
+     * fresh read gives, for later windows and (from the start) for an
+     * earlier one */
+    ct_sub_place *fresh = NULL;
+    size_t cap_fresh = 0, n_fresh;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && ev[j].sub == ev[i].sub)
+            j++;
+        ct_sub_resume at = {CT_SUB_RESUME_NONE, 0, 0, 0};
+        const uint32_t froms[] = {0, ev[i].tod, ev[(i + j) / 2].tod, ev[(i + j) / 2].tod + 1,
+                                  ev[j - 1].tod, 1, CT_DAY_S - 1};
+        for (size_t f = 0; f < sizeof froms / sizeof froms[0]; f++) {
+            uint32_t until = froms[f] + 7200;
+            got_n = n_fresh = 0;
+            assert_int_equal(ct__seg_sub_places(seg, index[i], &at, froms[f], until, &places, &cap, &got_n), 0);
+            assert_int_equal(ct__seg_sub_places(seg, index[i], NULL, froms[f], until, &fresh, &cap_fresh, &n_fresh), 0);
+            assert_int_equal(got_n, n_fresh);
+            for (size_t q = 0; q < got_n; q++) {
+                assert_true(places[q].tod >= froms[f]);
+                assert_int_equal(places[q].tod, fresh[q].tod);
+                assert_int_equal(places[q].loc, fresh[q].loc);
+            }
+        }
+        i = j;
+    }
+    ct__free(fresh);
     ct__free(places);
     ct__free(index);
 }
