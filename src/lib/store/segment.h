@@ -63,7 +63,7 @@
 #define CT_SEG_POSTING_S 3600u
 #define CT_SEG_POSTING_LISTS 24u
 /* The writer files cell events by loc id with one counter a cell (so a
- * day's seal costs 12 bytes a cell event, not a global sort); loc ids are
+ * day's seal costs 8 bytes a cell event, not a global sort); loc ids are
  * the catalogue's dense row ids, and one at or past this is refused
  * (CT_ELIMIT). */
 #define CT_SEG_LOCS_MAX (1u << 26)
