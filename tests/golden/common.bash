@@ -61,6 +61,19 @@ faulted_run() {
     esac
 }
 
+# killed_after SECONDS CMD...: starts CMD (output dropped) and kills it
+# with SIGKILL after SECONDS, whether it has finished or not.
+killed_after() {
+    local secs=$1 pid
+    shift
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    sleep "$secs"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    return 0
+}
+
 # expect_grep PATTERN FILE
 expect_grep() {
     grep -q -- "$1" "$2" || { cat "$2" >&2; fail "'$1' not found in $2"; }

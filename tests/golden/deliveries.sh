@@ -96,11 +96,7 @@ for i in 1 2 3 4 5 6; do
     D="$WORK/kill"
     rm -rf "$D"
     cp -a "$WORK/runs.base" "$D"
-    "$CT" --data "$D" compact >/dev/null 2>&1 &
-    pid=$!
-    sleep "0.0$((i * 15))"
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    killed_after "0.0$((i * 15))" "$CT" --data "$D" compact
     answers "$D" "$WORK/kill.out"
     expect_same "$WORK/together.out" "$WORK/kill.out"
 done

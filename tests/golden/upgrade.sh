@@ -66,11 +66,7 @@ done
 for i in 1 2 3 4 5 6; do
     K="$WORK/kill"
     fresh_copy "$K"
-    "$CT" --data "$K" upgrade >/dev/null 2>&1 &
-    pid=$!
-    sleep "0.0$((i * 7))"
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    killed_after "0.0$((i * 7))" "$CT" --data "$K" upgrade
     clean_check "$K" "a killed upgrade"
     answers "$K" kill
 done

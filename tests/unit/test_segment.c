@@ -93,8 +93,8 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
             }
         }
     }
-    ct_sub_place *places = NULL;
-    size_t cap = 0, got_n;
+    ct_sub_place *places = NULL, *fresh = NULL;
+    size_t cap = 0, got_n, cap_fresh = 0, n_fresh;
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i;
         while (j < n && ev[j].sub == ev[i].sub)
@@ -112,17 +112,9 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
                 assert_int_equal(places[q].loc, ev[i + q].kind ? CT_LOC_NONE : ev[i + q].place);
             }
         }
-        i = j;
-    }
-    /* a read that goes on from where an earlier one left it gives what a
-     * fresh read gives, for later windows and (from the start) for an
-     * earlier one */
-    ct_sub_place *fresh = NULL;
-    size_t cap_fresh = 0, n_fresh;
-    for (uint32_t i = 0; i < n;) {
-        uint32_t j = i;
-        while (j < n && ev[j].sub == ev[i].sub)
-            j++;
+        /* a read that goes on from where an earlier one left it gives what a
+         * fresh read gives, for later windows and (from the start) for an
+         * earlier one */
         ct_sub_resume at = {CT_SUB_RESUME_NONE, 0, 0, 0};
         const uint32_t froms[] = {0, ev[i].tod, ev[(i + j) / 2].tod, ev[(i + j) / 2].tod + 1,
                                   ev[j - 1].tod, 1, CT_DAY_S - 1};
