@@ -384,14 +384,13 @@ static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct
             FZ_CHECK(e.tod >= prev_tod, "times do not go back within a block");
         block = c->block;
         prev_tod = e.tod;
-        if (c->points)
-            FZ_CHECK(point_ok(&e.pt), "tile entries lie on the globe with a sane accuracy");
+        FZ_CHECK(point_ok(&e.pt), "tile entries lie on the globe with a sane accuracy");
         if (x) {
             FZ_CHECK(xi < nx && x[xi].key == key, "the unedited file has no extra place entries");
             const xentry *w = &x[xi++];
             FZ_CHECK(e.tod == w->tod && e.sub == w->sub && e.gap == w->gap,
                      "the unedited file reads back the fixed day at its places");
-            FZ_CHECK(!c->points || same_place(&e.pt, &day.pts[day.ev[w->idx].place]),
+            FZ_CHECK(same_place(&e.pt, &day.pts[day.ev[w->idx].place]),
                      "the unedited file reads back the fixed day's points");
         }
     }

@@ -813,37 +813,70 @@ int ct__seg_sub_open(const ct_segment *seg, uint32_t sub, ct_sub_cursor *c)
     return 1;
 }
 
-int ct__seg_sub_next(ct_sub_cursor *c, ct_event *e, ct_point *pt)
+/* A varint of at most 32 bits: unrolled without a bounds check per byte
+ * where 5 bytes are there, else the checked decoder. */
+static inline int get_u32_fast(const uint8_t **pp, const uint8_t *end, uint32_t *v)
 {
-    if (c->p >= c->end)
-        return 0;
-    uint64_t head;
-    if (get_varint(&c->p, c->end, &head) || (head >> 2) > CT_DAY_S || c->tod + (head >> 2) >= CT_DAY_S)
+    const uint8_t *p = *pp;
+    if (end - p < 5)
+        return get_u32(pp, end, v);
+    uint32_t x = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        x |= (uint32_t)(p[i] & 0x7F) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *pp = p + i + 1;
+            *v = x;
+            return 0;
+        }
+    }
+    if (p[4] > 0x0F)
+        return get_u32(pp, end, v); /* longer, or too large: the checked decoder says */
+    *v = x | (uint32_t)p[4] << 28;
+    *pp = p + 5;
+    return 0;
+}
+
+/* The head of a subscriber stream's next event (FORMAT.md, S1): advances
+ * *tod, and *loc when it names another cell. 0 for a cell event (at
+ * *loc), 1 for a point (its operator and coordinates follow, unread), -1
+ * if damaged. The one reading of the stream's grammar, for the cursor and
+ * for the trace's reads of candidates. */
+static inline int stream_event(const uint8_t **p, const uint8_t *end, uint32_t *tod, uint32_t *loc)
+{
+    uint32_t head;
+    if (get_u32_fast(p, end, &head) || (head >> 2) > CT_DAY_S || *tod + (head >> 2) >= CT_DAY_S)
         return -1;
-    c->tod += (uint32_t)(head >> 2);
-    e->tod = c->tod;
-    e->sub = 0;
+    *tod += head >> 2;
     switch (head & 3) {
     case 0: /* the same cell as before */
-        if (c->loc == CT_GAP_OPEN)
-            return -1;
-        break;
+        return *loc == CT_GAP_OPEN ? -1 : 0;
     case 1:
-        if (get_u32(&c->p, c->end, &c->loc) || c->loc == CT_GAP_OPEN)
-            return -1;
-        break;
+        return get_u32_fast(p, end, loc) || *loc == CT_GAP_OPEN ? -1 : 0;
     case 2:
-        memset(pt, 0, sizeof *pt);
-        if (get_u32(&c->p, c->end, &pt->op) || get_point(&c->p, c->end, c->prev, pt))
-            return -1;
-        e->kind = 1;
-        e->place = 0;
         return 1;
     default:
         return -1;
     }
-    e->kind = 0;
-    e->place = c->loc;
+}
+
+int ct__seg_sub_next(ct_sub_cursor *c, ct_event *e, ct_point *pt)
+{
+    if (c->p >= c->end)
+        return 0;
+    int kind = stream_event(&c->p, c->end, &c->tod, &c->loc);
+    if (kind < 0)
+        return -1;
+    e->tod = c->tod;
+    e->sub = 0;
+    e->kind = (uint32_t)kind;
+    if (kind == 0) {
+        e->place = c->loc;
+        return 1;
+    }
+    memset(pt, 0, sizeof *pt);
+    if (get_u32(&c->p, c->end, &pt->op) || get_point(&c->p, c->end, c->prev, pt))
+        return -1;
+    e->place = 0;
     return 1;
 }
 
@@ -893,7 +926,6 @@ void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_p
 {
     c->stream = seg->tiles;
     c->stream_len = seg->tiles_len;
-    c->points = 1;
     seek_blocks(c, seg->tile_blocks + seg->tiledir[tile].first_block,
                 seg->tile_blocks + seg->tiledir[tile + 1].first_block, from);
 }
@@ -909,12 +941,8 @@ static int place_decode(ct_place_cursor *c, ct_place_entry *e)
     e->gap = gap ? gap - 1 : CT_GAP_OPEN;
     if (gap && gap - 1 >= CT_DAY_S)
         return -1;
-    if (c->points) {
-        memset(&e->pt, 0, sizeof e->pt);
-        if (get_point(&c->p, c->end, c->prev, &e->pt))
-            return -1;
-    }
-    return 0;
+    memset(&e->pt, 0, sizeof e->pt);
+    return get_point(&c->p, c->end, c->prev, &e->pt);
 }
 
 int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
@@ -1004,29 +1032,6 @@ static int skip_point(const uint8_t **p, const uint8_t *end)
     return 0;
 }
 
-/* A varint of at most 32 bits: unrolled without a bounds check per byte
- * where 5 bytes are there, else the checked decoder. */
-static inline int get_u32_fast(const uint8_t **pp, const uint8_t *end, uint32_t *v)
-{
-    const uint8_t *p = *pp;
-    if (end - p < 5)
-        return get_u32(pp, end, v);
-    uint32_t x = 0;
-    for (unsigned i = 0; i < 4; i++) {
-        x |= (uint32_t)(p[i] & 0x7F) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *pp = p + i + 1;
-            *v = x;
-            return 0;
-        }
-    }
-    if (p[4] > 0x0F)
-        return get_u32(pp, end, v); /* longer, or too large: the checked decoder says */
-    *v = x | (uint32_t)p[4] << 28;
-    *pp = p + 5;
-    return 0;
-}
-
 int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume *at, uint32_t from,
                        uint32_t until, ct_sub_place **out, size_t *cap, size_t *n)
 {
@@ -1045,30 +1050,11 @@ int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume 
     size_t k = *n, first = *n;
     while (p < end) {
         const uint8_t *before = p;
-        uint32_t tod_before = tod, loc_before = loc, head;
-        if (get_u32_fast(&p, end, &head) || (head >> 2) > CT_DAY_S || tod + (head >> 2) >= CT_DAY_S)
+        uint32_t tod_before = tod, loc_before = loc;
+        int kind = stream_event(&p, end, &tod, &loc);
+        if (kind < 0 || (kind == 1 && skip_point(&p, end)))
             goto bad;
-        tod += head >> 2;
-        uint32_t place;
-        switch (head & 3) {
-        case 0:
-            if (loc == CT_GAP_OPEN)
-                goto bad;
-            place = loc;
-            break;
-        case 1:
-            if (get_u32_fast(&p, end, &loc) || loc == CT_GAP_OPEN)
-                goto bad;
-            place = loc;
-            break;
-        case 2:
-            if (skip_point(&p, end))
-                goto bad;
-            place = CT_GAP_OPEN;
-            break;
-        default:
-            goto bad;
-        }
+        uint32_t place = kind ? CT_GAP_OPEN : loc;
         if (tod < from)
             continue;
         if (k == first && at)

@@ -177,7 +177,7 @@ int ct__seg_sub_next(ct_sub_cursor *c, ct_event *e, ct_point *pt);
 
 typedef struct ct_place_entry {
     uint32_t sub, tod, gap;
-    ct_point pt; /* tile entries only */
+    ct_point pt;
 } ct_place_entry;
 
 typedef struct ct_place_cursor {
@@ -186,7 +186,6 @@ typedef struct ct_place_cursor {
     const uint8_t *stream;
     uint32_t stream_len;
     uint32_t tod, from;
-    int points;
     int64_t prev[3];
 } ct_place_cursor;
 
