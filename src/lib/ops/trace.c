@@ -622,15 +622,15 @@ static size_t first_not_ended(const tracer *t, const cell_link *l, size_t n, int
     return lo;
 }
 
-/* One subscriber's events of the day from the earliest window on (evs):
- * each cell event inside the part of the day of a run of its cell (at
- * most one: a cell's runs are disjoint) is matched against that run's
- * intervals. Without `complete`, the last event decoded is only the end
- * of the one before it. */
-static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, const ct_sub_place *evs,
-                      size_t n, int complete)
+/* One subscriber's events of the day from the earliest window on
+ * (cs->ev): each cell event inside the part of the day of a run of its
+ * cell (at most one: a cell's runs are disjoint) is matched against that
+ * run's intervals. Without `complete`, the last event decoded is only the
+ * end of the one before it. */
+static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int complete)
 {
-    size_t last = complete ? n : n - 1;
+    const ct_sub_place *evs = cs->ev;
+    size_t n = cs->n_ev, last = complete ? n : n - 1;
     for (size_t i = 0; i < last; i++) {
         const ct_sub_place *ev = &evs[i];
         if (ev->loc >= cs->n_cells || cs->cells[ev->loc].day != cs->day_stamp)
@@ -751,7 +751,7 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
             return;
         }
         int complete = cs->n_ev == 0 || cs->ev[cs->n_ev - 1].tod < until;
-        match_day(t, cs, seg->subdir[idx].sub, day, cs->ev, cs->n_ev, complete);
+        match_day(t, cs, seg->subdir[idx].sub, day, complete);
     }
 }
 

@@ -500,9 +500,10 @@ const ct_segment *ct__db_segment_cells(ct_db *db, int64_t day, ct_code *rc, ct_e
     const ct_segment *seg = ct__db_segment(db, day, rc, err);
     if (!seg || seg->version == CT_SEG_VERSION)
         return seg;
-    ct_seg_slot *s = &db->slots[ct__store_find(&db->store, day)]; /* found: seg is its */
+    int64_t i = ct__store_find(&db->store, day); /* found: seg is its slot's */
+    ct_seg_slot *s = &db->slots[i];
     if (!s->view) /* written before 2026-12-02 (`celltrace upgrade` rewrites it) */
-        s->view = segment_acquire(db, &db->store.days[ct__store_find(&db->store, day)], 1, rc, err);
+        s->view = segment_acquire(db, &db->store.days[i], 1, rc, err);
     return s->view;
 }
 
