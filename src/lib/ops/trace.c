@@ -106,11 +106,14 @@ typedef struct colocated {
     const case_interval *query; /* the disk being asked about */
 } colocated;
 
-/* Cell loc is co-located with case interval iv; rsum = r_case + r_cell. */
+/* Cell loc is co-located with case interval iv; rsum = r_case + r_cell;
+ * end is the interval's (copied: the scan's searches read it at every
+ * candidate, and a run's links are then one array to search). */
 typedef struct cell_link {
     uint32_t loc, iv;
     double rsum;
     double near_p;
+    int64_t end;
 } cell_link;
 
 /* The cells co-located with one cell of the case: near.locs[first..+n). */
@@ -425,7 +428,7 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
     size_t n_own = 0;
     for (size_t i = 0; i < t->n_ivs; i++)
         if (t->ivs[i].loc != CT_LOC_NONE)
-            own[n_own++] = (cell_link){t->ivs[i].loc, (uint32_t)i, 0, 0};
+            own[n_own++] = (cell_link){t->ivs[i].loc, (uint32_t)i, 0, 0, t->ivs[i].end};
     qsort(own, n_own, sizeof *own, cmp_link);
     near_range *ranges = ct__malloc((n_own + 1) * sizeof *ranges);
     size_t n_ranges = 0;
@@ -458,7 +461,7 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
         for (uint32_t k = first; k < first + count; k++) {
             /* an area query reports the phone's own radius, a trace r_a + r_b */
             double radius = t->area ? t->near.radii[k] : ci->radius + t->near.radii[k];
-            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, radius, t->near.near_p[k]};
+            links[n++] = (cell_link){t->near.locs[k], (uint32_t)i, radius, t->near.near_p[k], ci->end};
         }
         if (ci->loc == CT_LOC_NONE)
             t->near.n = first; /* a point's cells are not asked again */
@@ -478,7 +481,7 @@ static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int
         return;
     t->out->candidates++;
     int64_t ts = day * CT_DAY_S + e->tod;
-    while (*at < n && t->ivs[l[*at].iv].end <= ts)
+    while (*at < n && l[*at].end <= ts)
         (*at)++;
     if (*at == n || t->ivs[l[*at].iv].start >= ts + t->p.max_presence_s)
         return; /* between two of the case's visits: its presence cannot reach */
@@ -552,6 +555,7 @@ typedef struct cell_scan {
     uint32_t *subs, *tmp;
     size_t n_subs, cap_subs, cap_tmp;
     uint32_t *mark;
+    uint32_t *from;  /* by S0 index: the earliest start of the windows that named it */
     uint32_t *until; /* by S0 index: the latest end of the windows that named it */
     size_t cap_mark;
     uint32_t stamp;
@@ -592,11 +596,14 @@ static void collect_postings(tracer *t, cell_scan *cs, const ct_segment *seg, co
         ct__seg_postings(seg, cell, h, &p);
         while ((got = ct__seg_postings_next(&p, &idx)) == 1) {
             if (cs->mark[idx] == cs->stamp) {
+                if (a->lo < cs->from[idx])
+                    cs->from[idx] = a->lo;
                 if (a->hi > cs->until[idx])
                     cs->until[idx] = a->hi;
                 continue;
             }
             cs->mark[idx] = cs->stamp;
+            cs->from[idx] = a->lo;
             cs->until[idx] = a->hi;
             CT_GROW(cs->subs, cs->n_subs + 1, cs->cap_subs);
             cs->subs[cs->n_subs++] = idx;
@@ -609,12 +616,12 @@ static void collect_postings(tracer *t, cell_scan *cs, const ct_segment *seg, co
 }
 
 /* The first of a run's n intervals that ends after ts (n if none). */
-static size_t first_not_ended(const tracer *t, const cell_link *l, size_t n, int64_t ts)
+static size_t first_not_ended(const cell_link *l, size_t n, int64_t ts)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->ivs[l[mid].iv].end <= ts)
+        if (l[mid].end <= ts)
             lo = mid + 1;
         else
             hi = mid;
@@ -622,8 +629,8 @@ static size_t first_not_ended(const tracer *t, const cell_link *l, size_t n, int
     return lo;
 }
 
-/* One subscriber's events of the day from the earliest window on
- * (cs->ev): each cell event inside the part of the day of a run of its
+/* One subscriber's events of the day from the earliest window that
+ * named it on (cs->ev): each cell event inside the part of the day of a run of its
  * cell (at most one: a cell's runs are disjoint) is matched against that
  * run's intervals. Without `complete`, the last event decoded is only the
  * end of the one before it. */
@@ -643,7 +650,7 @@ static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int c
             if (ev->tod >= a->hi)
                 continue;
             const cell_run *run = &cs->runs[a->run];
-            size_t at = first_not_ended(t, run->l, run->n, day * CT_DAY_S + ev->tod);
+            size_t at = first_not_ended(run->l, run->n, day * CT_DAY_S + ev->tod);
             ct_cell_entry e = {sub, ev->tod, i + 1 < n ? evs[i + 1].tod - ev->tod : CT_GAP_OPEN};
             match_entry(t, run->l, run->n, &at, day, &e);
             break;
@@ -700,9 +707,11 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
         return;
     if (seg->n_subs > cs->cap_mark) {
         ct__free(cs->mark);
+        ct__free(cs->from);
         ct__free(cs->until);
         cs->cap_mark = seg->n_subs;
         cs->mark = ct__calloc(cs->cap_mark, sizeof *cs->mark);
+        cs->from = ct__calloc(cs->cap_mark, sizeof *cs->from);
         cs->until = ct__calloc(cs->cap_mark, sizeof *cs->until);
         cs->stamp = 0;
     }
@@ -737,13 +746,11 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     } else {
         sort_u32(cs->subs, NULL, cs->n_subs, 32, NULL);
     }
-    uint32_t from = CT_DAY_S; /* the earliest window's start: no event before it matters */
-    for (uint32_t k = 0; k < cs->n_active; k++)
-        from = cs->active[k].lo < from ? cs->active[k].lo : from;
     day_cache *dc = cs->keep_days ? cached_day(cs, day, seg) : NULL;
     for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
         uint32_t idx = cs->subs[i];
-        uint32_t until = cs->until[idx]; /* its events after that are in no window */
+        /* its events before `from` or after `until` are in no window that named it */
+        uint32_t from = cs->from[idx], until = cs->until[idx];
         cs->n_ev = 0;
         if (ct__seg_sub_places(seg, idx, dc ? &dc->resume[idx] : NULL, from, until, &cs->ev, &cs->cap_ev,
                                &cs->n_ev)) {
@@ -797,6 +804,7 @@ static void cell_scan_free(cell_scan *cs)
     ct__free(cs->subs);
     ct__free(cs->tmp);
     ct__free(cs->mark);
+    ct__free(cs->from);
     ct__free(cs->until);
     ct__free(cs->ev);
     for (int i = 0; i < DAY_CACHES; i++)
