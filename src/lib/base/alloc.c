@@ -4,6 +4,11 @@
  * Why abort: every command's writes are atomic (temp file, fsync, rename of
  * the manifest), so dying mid-command loses nothing; unwinding every caller
  * for ENOMEM would add error paths that are never tested. See alloc.h.
+ *
+ * Large blocks (4 MiB and more) are advised to the kernel as huge-page
+ * memory: the trace's and scorer's tables are filled once and probed at
+ * random, and a fault per 4 KiB page is what they cost most on a VM
+ * (docs/ARCHITECTURE.md, "Memory policy").
  */
 #include "alloc.h"
 
@@ -11,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void out_of_memory(size_t size)
 {
@@ -18,12 +24,32 @@ static void out_of_memory(size_t size)
     abort();
 }
 
+enum { HUGE_PAGE = 2u << 20 };
+
+/* Asks for transparent huge pages over the 2 MiB-aligned part of
+ * [p, p + size) when the block is large; a hint: where THP is off, or the
+ * kernel refuses, nothing changes. Returns p. */
+static void *advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    if (size >= CT_ALLOC_HUGE_FROM) {
+        uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+        uintptr_t b = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
+        if (b > a)
+            (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+    }
+#else
+    (void)size;
+#endif
+    return p;
+}
+
 void *ct__malloc(size_t size)
 {
     void *p = malloc(size ? size : 1);
     if (!p)
         out_of_memory(size);
-    return p;
+    return advise_huge(p, size);
 }
 
 void *ct__calloc(size_t n, size_t size)
@@ -31,7 +57,7 @@ void *ct__calloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
         out_of_memory(n * size);
-    return p;
+    return advise_huge(p, n * size);
 }
 
 void *ct__realloc(void *p, size_t size)
@@ -39,7 +65,7 @@ void *ct__realloc(void *p, size_t size)
     void *q = realloc(p, size ? size : 1);
     if (!q)
         out_of_memory(size);
-    return q;
+    return advise_huge(q, size);
 }
 
 void *ct__reallocarray(void *p, size_t n, size_t size)

@@ -6,11 +6,15 @@
  * so running out of memory prints one line and aborts the process rather
  * than threading CT_ENOMEM through every call. Sizes are checked for
  * overflow here, so callers never multiply counts by sizes themselves.
+ * Blocks of CT_ALLOC_HUGE_FROM bytes and more are advised as huge-page
+ * memory (alloc.c).
  */
 #ifndef CT_ALLOC_H
 #define CT_ALLOC_H
 
 #include <stddef.h>
+
+#define CT_ALLOC_HUGE_FROM ((size_t)4 << 20)
 
 void *ct__malloc(size_t size);                    /* returns new, never NULL */
 void *ct__calloc(size_t n, size_t size);          /* zeroed, overflow-checked */

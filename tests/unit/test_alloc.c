@@ -1,0 +1,115 @@
+/*
+ * test_alloc.c — the allocation wrapper (src/lib/base/alloc.c):
+ * - blocks keep what was put in them: calloc zeroes, realloc keeps the
+ *   old bytes when it grows;
+ * - blocks of CT_ALLOC_HUGE_FROM bytes and more are advised as huge-page
+ *   memory over their 2 MiB-aligned part (the kernel's VmFlags for that
+ *   memory say "hg"); smaller ones are not.
+ * Where the kernel has no transparent huge pages the advice cannot be
+ * seen: the other checks still run, and the binary exits 77 (skipped).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+enum { MIB = 1 << 20 };
+
+static int have_thp(void)
+{
+    return access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
+}
+
+/* The VmFlags of the mapping that holds addr: 1 if it has "hg", 0 if
+ * not, -1 if no mapping holds it. */
+static int huge_advised(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    int inside = 0, found = -1;
+    uintptr_t a = (uintptr_t)addr;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            found = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* The first 2 MiB-aligned address inside p. */
+static const void *aligned_inside(const void *p)
+{
+    return (const void *)(((uintptr_t)p + 2 * MIB - 1) & ~(uintptr_t)(2 * MIB - 1));
+}
+
+static void small_blocks_are_not_advised(void **state)
+{
+    (void)state;
+    unsigned char *p = ct__malloc(MIB);
+    memset(p, 1, MIB);
+    assert_int_equal(huge_advised(p + MIB / 2), 0);
+    ct__free(p);
+}
+
+static void large_blocks_are_advised(void **state)
+{
+    (void)state;
+    size_t size = 8 * (size_t)MIB;
+    unsigned char *m = ct__malloc(size);
+    unsigned char *c = ct__calloc(size / 8, 8);
+    for (size_t i = 0; i < size; i += 4096)
+        assert_int_equal(c[i], 0);
+    memset(m, 7, size);
+    if (have_thp()) {
+        assert_int_equal(huge_advised(aligned_inside(m)), 1);
+        assert_int_equal(huge_advised(aligned_inside(c)), 1);
+    }
+    ct__free(m);
+    ct__free(c);
+}
+
+static void growing_keeps_bytes_and_is_advised(void **state)
+{
+    (void)state;
+    size_t small = MIB / 2, big = 16 * (size_t)MIB;
+    unsigned char *p = ct__malloc(small);
+    for (size_t i = 0; i < small; i++)
+        p[i] = (unsigned char)(i * 31);
+    p = ct__reallocarray(p, big / 4, 4);
+    for (size_t i = 0; i < small; i++)
+        assert_int_equal(p[i], (unsigned char)(i * 31));
+    memset(p + small, 3, big - small);
+    if (have_thp())
+        assert_int_equal(huge_advised(aligned_inside(p + small)), 1);
+    ct__free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(small_blocks_are_not_advised),
+        cmocka_unit_test(large_blocks_are_advised),
+        cmocka_unit_test(growing_keeps_bytes_and_is_advised),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (!failed && !have_thp()) {
+        fprintf(stderr, "test_alloc: no transparent huge pages here: the advice was not checked\n");
+        return 77;
+    }
+    return failed;
+}
