@@ -477,15 +477,23 @@ static ct_code read_exact(const char *path, void *buf, size_t len, ct_err *err)
     return got == len ? CT_OK : ct__fail(err, CT_EIO, "staging file %s is short", path);
 }
 
-/* Gathers a day's new events (spilled + in memory) into one array pair. */
+/* Gathers a day's new events (spilled + in memory) into one array pair,
+ * with room for extra_ev and extra_pts more. The day's buffers are taken
+ * over: when nothing was spilled they are the arrays, grown in place
+ * rather than copied into fresh pages (a delivery is one day in memory). */
 static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n, ct_point **pts,
                           uint64_t *np, uint64_t extra_ev, uint64_t extra_pts, ct_err *err)
 {
     *n = d->spilled_ev + d->n_ev;
     *np = d->spilled_pts + d->n_pts;
+    ct_code rc = CT_OK;
+    if (!d->spilled_ev && !d->spilled_pts) {
+        *ev = ct__reallocarray(d->ev, *n + extra_ev + 1, sizeof **ev);
+        *pts = ct__reallocarray(d->pts, *np + extra_pts + 1, sizeof **pts);
+        goto taken;
+    }
     *ev = ct__reallocarray(NULL, *n + extra_ev + 1, sizeof **ev);
     *pts = ct__reallocarray(NULL, *np + extra_pts + 1, sizeof **pts);
-    ct_code rc = CT_OK;
     if (d->spilled_ev) {
         char *pe = spill_path(in, d->day, "ev"), *pp = spill_path(in, d->day, "pt");
         rc = read_exact(pe, *ev, d->spilled_ev * sizeof **ev, err);
@@ -500,6 +508,7 @@ static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n,
     ct__copy(*pts + d->spilled_pts, d->pts, (size_t)d->n_pts * sizeof **pts);
     ct__free(d->ev);
     ct__free(d->pts);
+taken:
     d->ev = NULL;
     d->pts = NULL;
     d->n_ev = d->n_pts = 0;
