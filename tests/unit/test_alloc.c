@@ -3,8 +3,9 @@
  * - blocks keep what was put in them: calloc zeroes, realloc keeps the
  *   old bytes when it grows;
  * - blocks of CT_ALLOC_HUGE_FROM bytes and more are advised as huge-page
- *   memory over their 2 MiB-aligned part (the kernel's VmFlags for that
- *   memory say "hg"); smaller ones are not.
+ *   memory (the kernel's VmFlags for that memory say "hg"), the whole
+ *   block, so that its mapping stays in one piece that mremap can grow;
+ *   smaller ones are not.
  * Where the kernel has no transparent huge pages the advice cannot be
  * seen: the other checks still run, and the binary exits 77 (skipped).
  */
@@ -28,8 +29,9 @@ static int have_thp(void)
 }
 
 /* The VmFlags of the mapping that holds addr: 1 if it has "hg", 0 if
- * not, -1 if no mapping holds it. */
-static int huge_advised(const void *addr)
+ * not, -1 if no mapping holds it; *end (if not NULL) is where that
+ * mapping ends. */
+static int mapping_of(const void *addr, uintptr_t *end)
 {
     FILE *f = fopen("/proc/self/smaps", "r");
     assert_non_null(f);
@@ -40,6 +42,8 @@ static int huge_advised(const void *addr)
         unsigned long lo, hi;
         if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
             inside = a >= lo && a < hi;
+            if (inside && end)
+                *end = hi;
             continue;
         }
         if (inside && strncmp(line, "VmFlags:", 8) == 0) {
@@ -49,6 +53,19 @@ static int huge_advised(const void *addr)
     }
     fclose(f);
     return found;
+}
+
+static int huge_advised(const void *addr)
+{
+    return mapping_of(addr, NULL);
+}
+
+/* The whole block lies in the one mapping that holds its first byte. */
+static void one_mapping(const void *p, size_t size)
+{
+    uintptr_t end = 0;
+    assert_int_not_equal(mapping_of(p, &end), -1);
+    assert_true(end >= (uintptr_t)p + size);
 }
 
 /* The first 2 MiB-aligned address inside p. */
@@ -78,6 +95,11 @@ static void large_blocks_are_advised(void **state)
     if (have_thp()) {
         assert_int_equal(huge_advised(aligned_inside(m)), 1);
         assert_int_equal(huge_advised(aligned_inside(c)), 1);
+        /* from its first byte on, and not cut in pieces: a mapping cut in
+         * three cannot grow by mremap (realloc then copies it) */
+        assert_int_equal(huge_advised(m), 1);
+        one_mapping(m, size);
+        one_mapping(c, size);
     }
     ct__free(m);
     ct__free(c);
@@ -94,8 +116,15 @@ static void growing_keeps_bytes_and_is_advised(void **state)
     for (size_t i = 0; i < small; i++)
         assert_int_equal(p[i], (unsigned char)(i * 31));
     memset(p + small, 3, big - small);
-    if (have_thp())
+    if (have_thp()) {
         assert_int_equal(huge_advised(aligned_inside(p + small)), 1);
+        one_mapping(p, big);
+        /* and again, now that it is advised */
+        p = ct__realloc(p, 2 * big);
+        assert_int_equal(p[small], 3);
+        assert_int_equal(p[big - 1], 3);
+        one_mapping(p, 2 * big);
+    }
     ct__free(p);
 }
 

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static void out_of_memory(size_t size)
 {
@@ -24,19 +26,21 @@ static void out_of_memory(size_t size)
     abort();
 }
 
-enum { HUGE_PAGE = 2u << 20 };
-
-/* Asks for transparent huge pages over the 2 MiB-aligned part of
- * [p, p + size) when the block is large; a hint: where THP is off, or the
- * kernel refuses, nothing changes. Returns p. */
+/* Asks for transparent huge pages over every page of a large block,
+ * from the page that holds its first byte through the one that holds
+ * its last usable byte; a hint: where THP is off, or the kernel refuses,
+ * nothing changes. The whole mapping of a block that malloc mapped on
+ * its own gets the flag, not only its 2 MiB-aligned middle: a mapping
+ * cut in three cannot be grown by mremap, and realloc would copy it into
+ * fresh pages at every doubling. Returns p. */
 static void *advise_huge(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
     if (size >= CT_ALLOC_HUGE_FROM) {
-        uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-        uintptr_t b = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
-        if (b > a)
-            (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t a = (uintptr_t)p & ~(page - 1);
+        uintptr_t b = ((uintptr_t)p + malloc_usable_size(p) + page - 1) & ~(page - 1);
+        (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
     }
 #else
     (void)size;
