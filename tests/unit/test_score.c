@@ -40,6 +40,7 @@
 #include "reference.c"
 #include "ref_score.c"
 #include "risk.h"
+#include "score.h"
 
 #define MAX_OPS 2
 #define MAX_CELLS 12
@@ -474,8 +475,89 @@ static void test_score_random(void **state)
     assert_true(tot.skipped * 4 < tot.traces + 4);
 }
 
+/* The trace sums a subscriber's consecutive overlaps with a visit into
+ * one part before the scorer's table sees them (ct__episode_part). The
+ * evidence must have the same bits as when every overlap is a part of
+ * its own, for any grouping: overlaps of random lengths, near
+ * probabilities with all 53 bits, across local midnights, in three
+ * visits of five intervals. */
+static void parts_add_up_exactly(void **state)
+{
+    (void)state;
+    enum { N_IVS = 5, N_SUBS = 40, N_OVERLAPS = 3000 };
+    /* three visits: {0, 1} and {2, 3}, each two intervals at one place
+     * back to back, and {4}; two days apart */
+    ct__case_interval ivs[N_IVS];
+    for (int i = 0; i < N_IVS; i++) {
+        int64_t start = T0 + (i / 2) * 2 * 86400 + (i % 2) * 3 * 3600;
+        ivs[i] = (ct__case_interval){.start = start, .end = start + 3 * 3600,
+                                     .lat = 55.75 + (i / 2) * 0.1, .lon = 37.62, .radius = 300,
+                                     .loc = (uint32_t)i, .op = 0};
+    }
+    ct__score_params sp = {.visit_gap_s = 1800, .comove_window_s = 60, .min_exposure_s = 900,
+                           .distance_m = 2.0, .utc_offset_s = 3 * 3600};
+    ct__scorer *one = ct__scorer_new(&sp, ivs, N_IVS, T0 - 86400);
+    ct__scorer *summed = ct__scorer_new(&sp, ivs, N_IVS, T0 - 86400);
+    uint32_t n_visits;
+    ct__scorer_visits(one, &n_visits);
+    assert_int_equal(n_visits, 3);
+    rng r = {UINT64_C(20261202)};
+    uint32_t iv_of_visit[3][2] = {{0, 1}, {2, 3}, {4, 4}};
+    for (uint32_t v = 0; v < 3; v++) {
+        ct__episode_part part;
+        uint32_t part_sub = UINT32_MAX, part_iv = 0, sub = 0;
+        for (int k = 0; k < N_OVERLAPS; k++) {
+            if (k == 0 || between(&r, 0, 3) == 0) /* runs of a few overlaps per subscriber */
+                sub = (uint32_t)between(&r, 0, N_SUBS - 1);
+            uint32_t iv = iv_of_visit[v][between(&r, 0, 1)];
+            int64_t start = between(&r, ivs[iv].start, ivs[iv].end - 1);
+            int64_t end = start + between(&r, 1, ivs[iv].end - start);
+            double radius = (double)between(&r, 10, 3000) / 7.0;
+            double near_p = (double)(next_u64(&r) >> 11) / 9007199254740992.0; /* 53 bits */
+            uint32_t kind = 1u << between(&r, 0, 2);
+            ct__episode_part alone;
+            ct__episode_part_start(&alone, start, end, radius);
+            ct__scorer_part_note(one, &alone, start, end, near_p, kind);
+            ct__scorer_add_part(one, sub, iv, &alone);
+            if (sub != part_sub) {
+                if (part_sub != UINT32_MAX)
+                    ct__scorer_add_part(summed, part_sub, part_iv, &part);
+                part_sub = sub;
+                part_iv = iv;
+                ct__episode_part_start(&part, start, end, radius);
+            } else {
+                ct__episode_part_grow(&part, start, end, radius);
+            }
+            ct__scorer_part_note(summed, &part, start, end, near_p, kind);
+        }
+        ct__scorer_add_part(summed, part_sub, part_iv, &part);
+        ct__scorer_close_visit(one, v);
+        ct__scorer_close_visit(summed, v);
+    }
+    size_t n_one, n_summed;
+    ct__evidence *a = ct__scorer_finish(one, &n_one);
+    ct__evidence *b = ct__scorer_finish(summed, &n_summed);
+    assert_int_equal(n_one, N_SUBS);
+    assert_int_equal(n_summed, n_one);
+    int64_t night = 0;
+    for (size_t i = 0; i < n_one; i++) {
+        assert_int_equal(a[i].sub, b[i].sub);
+        assert_int_equal(a[i].exposure_s, b[i].exposure_s);
+        assert_int_equal(a[i].night_s, b[i].night_s);
+        assert_memory_equal(&a[i].near_s, &b[i].near_s, sizeof a[i].near_s);
+        assert_memory_equal(&a[i], &b[i], sizeof a[i]);
+        night += a[i].night_s;
+    }
+    assert_true(night > 0); /* 00:00-06:00 local (UTC+3) is in the first intervals */
+    free(a);
+    free(b);
+    ct__scorer_free(one);
+    ct__scorer_free(summed);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_score_random)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_score_random),
+                                       cmocka_unit_test(parts_add_up_exactly)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

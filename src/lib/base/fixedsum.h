@@ -33,6 +33,14 @@ static inline void ct__fixed_add(ct_fixed_sum *f, double x)
     f->whole += f->frac < frac; /* carried */
 }
 
+/* Adds another sum g: the same bits as adding g's terms one by one. */
+static inline void ct__fixed_add_sum(ct_fixed_sum *f, const ct_fixed_sum *g)
+{
+    f->whole += g->whole;
+    f->frac += g->frac;
+    f->whole += f->frac < g->frac; /* carried */
+}
+
 static inline double ct__fixed_value(const ct_fixed_sum *f)
 {
     return (double)f->whole + (double)f->frac / CT_FIXED_ONE;

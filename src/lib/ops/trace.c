@@ -26,10 +26,11 @@
  *    is decoded once a day; and an event meets each interval it reaches
  *    once (match_entry). Its overlap |P_i ∩ P_j ∩ W| is added to the
  *    candidate's subscriber in a hash map, with the earliest start, the
- *    latest end and the smallest r_a+r_b (queued in small batches whose
- *    table slots are prefetched). Nothing summed depends on the order the
- *    overlaps come in: seconds are integers, and the scorer's expected
- *    seconds are summed in fixed point (fixedsum.h).
+ *    latest end and the smallest r_a+r_b (a subscriber's consecutive
+ *    overlaps summed first, the sums queued in small batches whose table
+ *    slots are prefetched). Nothing summed depends on the order or the
+ *    grouping of the overlaps: seconds are integers, and the scorer's
+ *    expected seconds are summed in fixed point (fixedsum.h).
  * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
  *    their numbers come from the vault, and the read is audited.
  */
@@ -69,9 +70,7 @@ typedef struct exposure {
     double min_radius;
 } exposure;
 
-/* Overlaps are queued and their table slots prefetched, so the cache
- * misses of a batch are waited for together instead of one by one. */
-enum { OVERLAP_BATCH = 32 };
+/* One overlap of a candidate's presence with a case interval. */
 typedef struct overlap {
     int64_t start, end;
     double radius;
@@ -80,6 +79,19 @@ typedef struct overlap {
     uint32_t iv;   /* scoring: the case interval */
     uint32_t kind; /* scoring: CT__KIND_* */
 } overlap;
+
+/* Consecutive overlaps of one subscriber (with scoring, of one visit of
+ * the case) summed before they reach the table: a subscriber's overlaps
+ * of a day come one after another, so the table is probed once for them
+ * all, not once each. The sums are queued and their table slots
+ * prefetched, so the cache misses of a batch are waited for together
+ * instead of one by one. */
+enum { OVERLAP_BATCH = 32 };
+typedef struct overlap_sum {
+    uint32_t sub; /* UINT32_MAX: no sum */
+    uint32_t iv;  /* its first overlap's interval (scoring: the visit is iv's) */
+    ct__episode_part part;
+} overlap_sum;
 
 /* A (case interval, candidate presence) pair as the trace matched it, kept
  * for the floor (ct_trace_floor): the kernel is then timed on these alone. */
@@ -132,8 +144,9 @@ typedef struct tracer {
     size_t n_ivs, ivs_cap;
     case_interval pending; /* the case's interval being extended */
     int has_pending;
-    overlap queue[OVERLAP_BATCH];
+    overlap_sum queue[OVERLAP_BATCH];
     unsigned queued;
+    overlap_sum summing; /* the sum being made */
     ct_contacts *out;
     struct floor_pair *pairs; /* trace --floor: every pair matched, kept */
     size_t n_pairs, cap_pairs;
@@ -206,46 +219,75 @@ static int64_t presence_end(tracer *t, uint32_t sub, int64_t day, int64_t ts, ui
 
 /* ---- exposures ----------------------------------------------------------------- */
 
-static void add_exposure(tracer *t, uint32_t sub, int64_t start, int64_t end, double radius)
+static void add_exposure(tracer *t, uint32_t sub, const ct__episode_part *p)
 {
     int added;
     exposure *e = ct__u32map_put(&t->exp, sub, &added);
     if (added) {
-        e->first = start;
-        e->last = end;
-        e->min_radius = radius;
+        e->first = p->first;
+        e->last = p->last;
+        e->min_radius = p->min_radius;
     }
-    e->total += (uint32_t)(end - start);
-    if (start < e->first)
-        e->first = start;
-    if (end > e->last)
-        e->last = end;
-    if (radius < e->min_radius)
-        e->min_radius = radius;
+    e->total += p->seconds;
+    if (p->first < e->first)
+        e->first = p->first;
+    if (p->last > e->last)
+        e->last = p->last;
+    if (p->min_radius < e->min_radius)
+        e->min_radius = p->min_radius;
 }
 
-static void flush_overlaps(tracer *t)
+static void drain_sums(tracer *t)
 {
     for (unsigned i = 0; i < t->queued; i++) {
-        const overlap *o = &t->queue[i];
+        const overlap_sum *q = &t->queue[i];
         if (t->scorer)
-            ct__scorer_add(t->scorer, o->sub, o->iv, o->start, o->end, o->radius, o->near_p, o->kind);
+            ct__scorer_add_part(t->scorer, q->sub, q->iv, &q->part);
         else
-            add_exposure(t, o->sub, o->start, o->end, o->radius);
+            add_exposure(t, q->sub, &q->part);
     }
     t->queued = 0;
 }
 
-static void queue_overlap(tracer *t, const overlap *o)
+/* Queues the sum being made, if any. */
+static void close_sum(tracer *t)
 {
-    t->out->overlaps++;
+    overlap_sum *s = &t->summing;
+    if (s->sub == UINT32_MAX)
+        return;
     if (t->queued == OVERLAP_BATCH)
-        flush_overlaps(t);
-    t->queue[t->queued++] = *o;
+        drain_sums(t);
+    t->queue[t->queued++] = *s;
     if (t->scorer)
-        ct__scorer_prefetch(t->scorer, o->sub, o->iv);
+        ct__scorer_prefetch(t->scorer, s->sub);
     else if (t->exp.cap)
-        __builtin_prefetch(ct__u32map_at(&t->exp, ct__u32map_home(&t->exp, o->sub)), 1);
+        __builtin_prefetch(ct__u32map_at(&t->exp, ct__u32map_home(&t->exp, s->sub)), 1);
+    s->sub = UINT32_MAX;
+}
+
+/* Every overlap counted so far, into the table (or the scorer). */
+static void flush_overlaps(tracer *t)
+{
+    close_sum(t);
+    drain_sums(t);
+}
+
+/* Adds overlap o to the sum being made when it is of the same subscriber
+ * (scoring: and the same visit); else queues that sum and starts o's. */
+static void sum_overlap(tracer *t, const overlap *o)
+{
+    overlap_sum *s = &t->summing;
+    t->out->overlaps++;
+    if (s->sub != o->sub || (t->scorer && t->ivs[s->iv].visit != t->ivs[o->iv].visit)) {
+        close_sum(t);
+        s->sub = o->sub;
+        s->iv = o->iv;
+        ct__episode_part_start(&s->part, o->start, o->end, o->radius);
+    } else {
+        ct__episode_part_grow(&s->part, o->start, o->end, o->radius);
+    }
+    if (t->scorer)
+        ct__scorer_part_note(t->scorer, &s->part, o->start, o->end, o->near_p, o->kind);
 }
 
 /* Where a candidate event was: a cell (loc), or a point. */
@@ -295,7 +337,7 @@ static void overlap_interval(tracer *t, uint32_t iv, uint32_t sub, int64_t ts, i
         return;
     }
     overlap o = {a, b, radius_sum, near_p, sub, iv, kind};
-    queue_overlap(t, &o);
+    sum_overlap(t, &o);
     if (!t->scorer)
         return;
     if (ct__scorer_is_move(t->scorer, ci, ts, t->risk_params.comove_window_s))
@@ -1367,6 +1409,14 @@ typedef struct trace_job {
     ct_floor *floor;            /* ct_trace_floor: time the kernel instead of collecting */
 } trace_job;
 
+/* An empty tracer: no table, no sum being made. */
+static void tracer_clear(tracer *t)
+{
+    memset(t, 0, sizeof *t);
+    ct__u32map_init(&t->exp, sizeof(exposure));
+    t->summing.sub = UINT32_MAX;
+}
+
 static void tracer_free(tracer *t)
 {
     ct__u32map_free(&t->exp);
@@ -1387,15 +1437,14 @@ static void tracer_free(tracer *t)
 static void time_kernel(const tracer *t, ct_floor *f)
 {
     tracer k;
-    ct_contacts counters; /* queue_overlap counts the overlaps here */
-    memset(&k, 0, sizeof k);
+    ct_contacts counters; /* sum_overlap counts the overlaps here */
+    tracer_clear(&k);
     memset(&counters, 0, sizeof counters);
     k.p = t->p;
     k.ivs = t->ivs;
     k.n_ivs = t->n_ivs;
     k.out = &counters;
     k.explain_sub = UINT32_MAX;
-    ct__u32map_init(&k.exp, sizeof(exposure));
     ct__u32map_grow(&k.exp); /* as the trace starts */
     uint64_t t0 = ct__now_ns();
     for (size_t i = 0; i < t->n_pairs; i++) {
@@ -1435,8 +1484,7 @@ static ct_code set_score_params(tracer *t, ct_err *err)
 static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
 {
     tracer t;
-    memset(&t, 0, sizeof t);
-    ct__u32map_init(&t.exp, sizeof(exposure));
+    tracer_clear(&t);
     t.db = db;
     t.err = err;
     t.p = job->p;
@@ -1517,7 +1565,7 @@ static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
 static void tracer_for_window(tracer *t, ct_db *db, ct_contacts *counters, uint32_t sub,
                               int64_t from, int64_t to, int64_t max_presence_s, ct_err *err)
 {
-    memset(t, 0, sizeof *t);
+    tracer_clear(t);
     memset(counters, 0, sizeof *counters);
     t->db = db;
     t->err = err;
@@ -1768,7 +1816,7 @@ ct_code ct_trace_part_begin(ct_db *db, const char *case_id, const ct_params *p,
         return rc;
     ct_trace_part *part = ct__calloc(1, sizeof *part);
     tracer *t = &part->t;
-    ct__u32map_init(&t->exp, sizeof(exposure));
+    tracer_clear(t);
     t->db = db;
     t->err = err;
     t->p = *p;

@@ -214,9 +214,8 @@ static void open_grow(ct__scorer *s)
     ct__free(old_near);
 }
 
-void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv)
+void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub)
 {
-    (void)iv;
     if (s->open)
         __builtin_prefetch(&s->open[slot_of(s, sub)], 1);
 }
@@ -234,8 +233,15 @@ static int64_t night_seconds(int64_t from, int64_t to)
     return total;
 }
 
-void ct__scorer_add(ct__scorer *s, uint32_t sub, uint32_t iv, int64_t start, int64_t end,
-                    double radius_sum, double near_p, uint32_t kind)
+void ct__scorer_part_note(const ct__scorer *s, ct__episode_part *p, int64_t start, int64_t end,
+                          double near_p, uint32_t kind)
+{
+    ct__fixed_add(&p->near, (double)(uint32_t)(end - start) * near_p);
+    p->night_s += (uint32_t)night_seconds(start + s->sp.utc_offset_s, end + s->sp.utc_offset_s);
+    p->kinds |= kind;
+}
+
+void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__episode_part *p)
 {
     uint32_t visit = s->ivs[iv].visit;
     assert(s->open_n == 0 || visit == s->open_visit); /* the trace scans visit by visit */
@@ -246,22 +252,22 @@ void ct__scorer_add(ct__scorer *s, uint32_t sub, uint32_t iv, int64_t start, int
     while (s->open[k].sub != UINT32_MAX && s->open[k].sub != sub)
         k = (k + 1) & mask;
     ct__episode *e = &s->open[k];
-    uint32_t a = (uint32_t)(start - s->base), b = (uint32_t)(end - s->base);
+    uint32_t a = (uint32_t)(p->first - s->base), b = (uint32_t)(p->last - s->base);
     if (e->sub == UINT32_MAX) {
         *e = (ct__episode){.sub = sub, .visit = visit, .first_off = a, .last_off = b,
-                           .min_radius = radius_sum};
+                           .min_radius = p->min_radius};
         s->open_used[s->open_n++] = k;
     }
-    e->seconds += b - a;
-    ct__fixed_add(&s->open_near[k], (double)(b - a) * near_p);
-    e->night_s += (uint32_t)night_seconds(start + s->sp.utc_offset_s, end + s->sp.utc_offset_s);
-    e->kinds |= kind;
+    e->seconds += p->seconds;
+    ct__fixed_add_sum(&s->open_near[k], &p->near);
+    e->night_s += p->night_s;
+    e->kinds |= p->kinds;
     if (a < e->first_off)
         e->first_off = a;
     if (b > e->last_off)
         e->last_off = b;
-    if (radius_sum < e->min_radius)
-        e->min_radius = radius_sum;
+    if (p->min_radius < e->min_radius)
+        e->min_radius = p->min_radius;
 }
 
 void ct__scorer_close_visit(ct__scorer *s, uint32_t visit)

@@ -4,8 +4,10 @@
  *
  * The trace hands every overlap it counts to a scorer: which case
  * interval, which subscriber, how long, how precise (the probability of
- * being within D from proximity.h) and of what kind. The scorer files it
- * under its episode, the (subscriber, case visit) pair, and notes
+ * being within D from proximity.h) and of what kind; a subscriber's
+ * consecutive overlaps with one visit come summed (ct__episode_part).
+ * The scorer files them under their episode, the (subscriber, case
+ * visit) pair, and notes
  * co-movement hits. At the end it turns each subscriber's episodes into
  * one ct__evidence: SPEC 4's exposure, first and last contact and
  * smallest radius (identical to the plain trace's), the expected seconds
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "celltrace.h"
+#include "fixedsum.h"
 
 /* A case interval: the case's presence at one place, cut to the
  * infectious window; consecutive events at the same place whose
@@ -109,13 +112,53 @@ ct__scorer *ct__scorer_new(const ct__score_params *sp, ct__case_interval *ivs, u
                            int64_t base);
 void ct__scorer_free(ct__scorer *s);
 
-/* One overlap [start, end) of subscriber sub with case interval iv: its
- * radius sum, probability of being within D, and kind. */
-void ct__scorer_add(ct__scorer *s, uint32_t sub, uint32_t iv, int64_t start, int64_t end,
-                    double radius_sum, double near_p, uint32_t kind);
+/* Overlaps of one subscriber with one visit, summed before they reach
+ * the scorer's table. A subscriber's overlaps of a day come one after
+ * another from the trace, so it sums them here and the table is probed
+ * once for all of them. Every field is summed exactly (integers, a
+ * fixed-point sum, smallest, largest, or), so adding a part gives the
+ * same bits as adding its overlaps one by one. A plain trace uses the
+ * first four fields only. */
+typedef struct ct__episode_part {
+    int64_t first, last;  /* earliest start, latest end */
+    double min_radius;    /* smallest r_a + r_b */
+    uint32_t seconds;     /* overlap seconds */
+    uint32_t night_s;     /* of them in local night hours */
+    uint32_t kinds;       /* CT__KIND_* bits */
+    ct_fixed_sum near;    /* expected seconds within D */
+} ct__episode_part;
 
-/* Prefetches the slot an overlap of (sub, iv) will update. */
-void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv);
+/* Starts part with the overlap [start, end) and its radius sum (SPEC
+ * 4's fields only); ct__episode_part_grow adds one more. */
+static inline void ct__episode_part_start(ct__episode_part *p, int64_t start, int64_t end,
+                                          double radius_sum)
+{
+    *p = (ct__episode_part){.first = start, .last = end, .min_radius = radius_sum,
+                            .seconds = (uint32_t)(end - start)};
+}
+
+static inline void ct__episode_part_grow(ct__episode_part *p, int64_t start, int64_t end,
+                                         double radius_sum)
+{
+    p->seconds += (uint32_t)(end - start);
+    if (start < p->first)
+        p->first = start;
+    if (end > p->last)
+        p->last = end;
+    if (radius_sum < p->min_radius)
+        p->min_radius = radius_sum;
+}
+
+/* The scoring fields of the overlap [start, end) just added to part: its
+ * probability of being within D and kind. */
+void ct__scorer_part_note(const ct__scorer *s, ct__episode_part *p, int64_t start, int64_t end,
+                          double near_p, uint32_t kind);
+
+/* Adds part, overlaps of subscriber sub with case interval iv's visit. */
+void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__episode_part *p);
+
+/* Prefetches the slot sub's next part will update. */
+void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub);
 
 /* An event of sub at ts, overlapping case interval iv: notes a shared
  * move when iv is a transition and ts is within the window of its start. */
