@@ -791,11 +791,16 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     day_cache *dc = cs->keep_days ? cached_day(cs, day, seg) : NULL;
     for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
         uint32_t idx = cs->subs[i];
-        /* its events before `from` or after `until` are in no window that named it */
+        /* its events before `from` or after `until` are in no window that
+         * named it; a later visit's windows start after this visit's
+         * intervals end, less the longest presence: its read goes on from
+         * there (`leave`) */
         uint32_t from = cs->from[idx], until = cs->until[idx];
+        uint32_t reach = (uint32_t)(t->p.max_presence_s - 1);
+        uint32_t leave = until > reach ? until - reach : 0;
         cs->n_ev = 0;
-        if (ct__seg_sub_places(seg, idx, dc ? &dc->resume[idx] : NULL, from, until, &cs->ev, &cs->cap_ev,
-                               &cs->n_ev)) {
+        if (ct__seg_sub_places(seg, idx, dc ? &dc->resume[idx] : NULL, from, until, leave, &cs->ev,
+                               &cs->cap_ev, &cs->n_ev)) {
             damaged(t, seg);
             return;
         }

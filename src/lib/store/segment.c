@@ -1033,7 +1033,7 @@ static int skip_point(const uint8_t **p, const uint8_t *end)
 }
 
 int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume *at, uint32_t from,
-                       uint32_t until, ct_sub_place **out, size_t *cap, size_t *n)
+                       uint32_t until, uint32_t leave, ct_sub_place **out, size_t *cap, size_t *n)
 {
     if (sub_index >= seg->n_subs)
         return 0;
@@ -1047,7 +1047,10 @@ int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume 
     }
     CT_GROW(*out, *n + (size_t)(end - p), *cap); /* an event takes a byte at least */
     ct_sub_place *o = *out;
-    size_t k = *n, first = *n;
+    size_t k = *n;
+    if (leave < from)
+        leave = from;
+    int left = at == NULL;
     while (p < end) {
         const uint8_t *before = p;
         uint32_t tod_before = tod, loc_before = loc;
@@ -1057,8 +1060,10 @@ int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume 
         uint32_t place = kind ? CT_GAP_OPEN : loc;
         if (tod < from)
             continue;
-        if (k == first && at)
-            *at = (ct_sub_resume){(uint32_t)(before - start), tod_before, loc_before, from};
+        if (!left && tod >= leave) {
+            *at = (ct_sub_resume){(uint32_t)(before - start), tod_before, loc_before, leave};
+            left = 1;
+        }
         o[k++] = (ct_sub_place){tod, place};
         if (tod >= until)
             break;
