@@ -486,7 +486,7 @@ static void walk_places(const ct_segment *s, uint32_t i, uint32_t until, int pri
     static size_t cap;
     size_t n;
     n = 0;
-    int got = ct__seg_sub_places(s, i, NULL, 0, until, 0, &places, &cap, &n);
+    int got = ct__seg_sub_places(s, i, 0, until, &places, &cap, &n);
     FZ_CHECK(got == 0 || got == -1, "a subscriber's places end with 0 or -1");
     FZ_CHECK(n <= (size_t)(s->subdir[i + 1].off - s->subdir[i].off), "places take a byte each at least");
     for (size_t k = 0; k < n; k++) {

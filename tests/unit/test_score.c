@@ -476,15 +476,25 @@ static void test_score_random(void **state)
 }
 
 /* The trace sums a subscriber's consecutive overlaps with a visit into
- * one part before the scorer's table sees them (ct__episode_part). The
- * evidence must have the same bits as when every overlap is a part of
- * its own, for any grouping: overlaps of random lengths, near
+ * one part before the scorer's table sees them (ct__episode_part), and
+ * a scan holds several visits open at once, closing them as the days
+ * pass. The evidence must have the same bits as when every overlap is a
+ * part of its own and visits are filled and closed one by one, for any
+ * grouping and interleaving: overlaps of random lengths, near
  * probabilities with all 53 bits, across local midnights, in three
  * visits of five intervals. */
+typedef struct test_overlap {
+    uint32_t sub, iv, kind;
+    int64_t start, end;
+    double radius, near_p;
+} test_overlap;
+
 static void parts_add_up_exactly(void **state)
 {
     (void)state;
-    enum { N_IVS = 5, N_SUBS = 40, N_OVERLAPS = 3000 };
+    enum { N_IVS = 5, N_SUBS = 3000, PER_VISIT = 8000 };
+    /* overlaps per visit: the open table grows after visit 0 is closed */
+    const int n_ov[3] = {1000, 2000, PER_VISIT};
     /* three visits: {0, 1} and {2, 3}, each two intervals at one place
      * back to back, and {4}; two days apart */
     ct__case_interval ivs[N_IVS];
@@ -501,54 +511,87 @@ static void parts_add_up_exactly(void **state)
     uint32_t n_visits;
     ct__scorer_visits(one, &n_visits);
     assert_int_equal(n_visits, 3);
+    static test_overlap ov[3][PER_VISIT];
     rng r = {UINT64_C(20261202)};
-    uint32_t iv_of_visit[3][2] = {{0, 1}, {2, 3}, {4, 4}};
+    const uint32_t iv_of_visit[3][2] = {{0, 1}, {2, 3}, {4, 4}};
     for (uint32_t v = 0; v < 3; v++) {
-        ct__episode_part part;
-        uint32_t part_sub = UINT32_MAX, part_iv = 0, sub = 0;
-        for (int k = 0; k < N_OVERLAPS; k++) {
+        uint32_t sub = 0;
+        for (int k = 0; k < n_ov[v]; k++) {
             if (k == 0 || between(&r, 0, 3) == 0) /* runs of a few overlaps per subscriber */
                 sub = (uint32_t)between(&r, 0, N_SUBS - 1);
-            uint32_t iv = iv_of_visit[v][between(&r, 0, 1)];
-            int64_t start = between(&r, ivs[iv].start, ivs[iv].end - 1);
-            int64_t end = start + between(&r, 1, ivs[iv].end - start);
-            double radius = (double)between(&r, 10, 3000) / 7.0;
-            double near_p = (double)(next_u64(&r) >> 11) / 9007199254740992.0; /* 53 bits */
-            uint32_t kind = 1u << between(&r, 0, 2);
+            test_overlap *o = &ov[v][k];
+            o->sub = sub;
+            o->iv = iv_of_visit[v][between(&r, 0, 1)];
+            o->start = between(&r, ivs[o->iv].start, ivs[o->iv].end - 1);
+            o->end = o->start + between(&r, 1, ivs[o->iv].end - o->start);
+            o->radius = (double)between(&r, 10, 3000) / 7.0;
+            o->near_p = (double)(next_u64(&r) >> 11) / 9007199254740992.0; /* 53 bits */
+            o->kind = 1u << between(&r, 0, 2);
+        }
+    }
+    /* one: every overlap alone, visit after visit, each closed when done */
+    for (uint32_t v = 0; v < 3; v++) {
+        for (int k = 0; k < n_ov[v]; k++) {
+            const test_overlap *o = &ov[v][k];
             ct__episode_part alone;
-            ct__episode_part_start(&alone, start, end, radius);
-            ct__scorer_part_note(one, &alone, start, end, near_p, kind);
-            ct__scorer_add_part(one, sub, iv, &alone);
-            if (sub != part_sub) {
-                if (part_sub != UINT32_MAX)
-                    ct__scorer_add_part(summed, part_sub, part_iv, &part);
-                part_sub = sub;
-                part_iv = iv;
-                ct__episode_part_start(&part, start, end, radius);
-            } else {
-                ct__episode_part_grow(&part, start, end, radius);
+            ct__episode_part_start(&alone, o->start, o->end, o->radius);
+            ct__scorer_part_note(one, &alone, o->start, o->end, o->near_p, o->kind);
+            ct__scorer_add_part(one, o->sub, o->iv, &alone);
+        }
+        ct__scorer_close_visits(one, v + 1);
+    }
+    /* summed: visits interleaved in stretches of up to 9 overlaps,
+     * consecutive ones of a subscriber and visit summed; first visit 0
+     * with the first half of visit 1, then visit 0 is closed while 1
+     * stays open, then the rest of 1 with visit 2 */
+    int taken[3] = {0, 0, 0};
+    ct__episode_part part;
+    uint32_t part_sub = UINT32_MAX, part_iv = 0;
+    const int upto[2][3] = {{n_ov[0], n_ov[1] / 2, 0}, {n_ov[0], n_ov[1], n_ov[2]}};
+    for (int phase = 0; phase < 2; phase++) {
+        while (taken[0] + taken[1] + taken[2] < upto[phase][0] + upto[phase][1] + upto[phase][2]) {
+            uint32_t v = (uint32_t)between(&r, 0, 2);
+            for (int stretch = (int)between(&r, 1, 9); stretch > 0 && taken[v] < upto[phase][v]; stretch--) {
+                const test_overlap *o = &ov[v][taken[v]++];
+                if (o->sub != part_sub || ivs[o->iv].visit != ivs[part_iv].visit) {
+                    if (part_sub != UINT32_MAX)
+                        ct__scorer_add_part(summed, part_sub, part_iv, &part);
+                    part_sub = o->sub;
+                    part_iv = o->iv;
+                    ct__episode_part_start(&part, o->start, o->end, o->radius);
+                } else {
+                    ct__episode_part_grow(&part, o->start, o->end, o->radius);
+                }
+                ct__scorer_part_note(summed, &part, o->start, o->end, o->near_p, o->kind);
             }
-            ct__scorer_part_note(summed, &part, start, end, near_p, kind);
         }
         ct__scorer_add_part(summed, part_sub, part_iv, &part);
-        ct__scorer_close_visit(one, v);
-        ct__scorer_close_visit(summed, v);
+        part_sub = UINT32_MAX;
+        ct__scorer_close_visits(summed, phase == 0 ? 1 : 3);
     }
     size_t n_one, n_summed;
     ct__evidence *a = ct__scorer_finish(one, &n_one);
     ct__evidence *b = ct__scorer_finish(summed, &n_summed);
-    assert_int_equal(n_one, N_SUBS);
+    assert_true(n_one > N_SUBS / 2);
     assert_int_equal(n_summed, n_one);
     int64_t night = 0;
     for (size_t i = 0; i < n_one; i++) {
         assert_int_equal(a[i].sub, b[i].sub);
         assert_int_equal(a[i].exposure_s, b[i].exposure_s);
         assert_int_equal(a[i].night_s, b[i].night_s);
+        assert_int_equal(a[i].episodes, b[i].episodes);
         assert_memory_equal(&a[i].near_s, &b[i].near_s, sizeof a[i].near_s);
+        assert_memory_equal(&a[i].share_sum, &b[i].share_sum, sizeof a[i].share_sum);
         assert_memory_equal(&a[i], &b[i], sizeof a[i]);
         night += a[i].night_s;
     }
     assert_true(night > 0); /* 00:00-06:00 local (UTC+3) is in the first intervals */
+    uint32_t nv;
+    const ct__visit *va = ct__scorer_visits(one, &nv), *vb = ct__scorer_visits(summed, &nv);
+    for (uint32_t v = 0; v < nv; v++) {
+        assert_int_equal(va[v].subscribers, vb[v].subscribers);
+        assert_memory_equal(&va[v].near_total, &vb[v].near_total, sizeof va[v].near_total);
+    }
     free(a);
     free(b);
     ct__scorer_free(one);

@@ -259,7 +259,7 @@ static void close_sum(tracer *t)
         drain_sums(t);
     t->queue[t->queued++] = *s;
     if (t->scorer)
-        ct__scorer_prefetch(t->scorer, s->sub);
+        ct__scorer_prefetch(t->scorer, s->sub, s->iv);
     else if (t->exp.cap)
         __builtin_prefetch(ct__u32map_at(&t->exp, ct__u32map_home(&t->exp, s->sub)), 1);
     s->sub = UINT32_MAX;
@@ -568,20 +568,6 @@ typedef struct active_run {
     uint32_t run, lo, hi;
 } active_run;
 
-/* Where each subscriber's stream was left, kept between the visits of a
- * scored trace (scan_by_visit scans the cells once per visit, and a day
- * holds several visits, in time order): a visit's read of a subscriber's
- * day goes on from the start of the previous visit's window instead of
- * the start of the day. A few days are kept, the oldest dropped first. */
-typedef struct day_cache {
-    int64_t day;           /* INT64_MIN: empty */
-    const ct_segment *seg; /* the day's segment they are places in */
-    ct_sub_resume *resume; /* by S0 index */
-    size_t cap_resume;
-} day_cache;
-
-enum { DAY_CACHES = 3 };
-
 /* What a scan of cells keeps from day to day (reused, so its memory is
  * touched once): the runs, those of the day and their cells, the
  * subscribers the day's postings name (marked once each), and one
@@ -603,8 +589,6 @@ typedef struct cell_scan {
     uint32_t stamp;
     ct_sub_place *ev;
     size_t n_ev, cap_ev;
-    int keep_days;                 /* a scored trace: keep where streams were left */
-    day_cache days[DAY_CACHES];
 } cell_scan;
 
 /* The links of one cell: intervals whose windows (start - max_presence_s,
@@ -700,31 +684,6 @@ static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int c
     }
 }
 
-/* The kept places of `day`: found, or made in place of the oldest. */
-static day_cache *cached_day(cell_scan *cs, int64_t day, const ct_segment *seg)
-{
-    day_cache *oldest = &cs->days[0];
-    for (int i = 0; i < DAY_CACHES; i++) {
-        if (cs->days[i].day == day && cs->days[i].seg == seg)
-            return &cs->days[i];
-        if (cs->days[i].day == day) /* the day's file changed under the trace (a compaction) */
-            oldest = &cs->days[i];
-        else if (cs->days[i].day < oldest->day && oldest->day != day)
-            oldest = &cs->days[i];
-    }
-    day_cache *dc = oldest;
-    dc->day = day;
-    dc->seg = seg;
-    if (seg->n_subs > dc->cap_resume) {
-        ct__free(dc->resume);
-        dc->cap_resume = seg->n_subs;
-        dc->resume = ct__malloc(dc->cap_resume * sizeof *dc->resume);
-    }
-    if (seg->n_subs)
-        memset(dc->resume, 0xFF, seg->n_subs * sizeof *dc->resume); /* off: CT_SUB_RESUME_NONE */
-    return dc;
-}
-
 /* One day of the runs: the subscribers their postings name, in S0 order
  * (so their streams are read front to back), each decoded once, its
  * events at the runs' cells matched. */
@@ -788,19 +747,12 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     } else {
         sort_u32(cs->subs, NULL, cs->n_subs, 32, NULL);
     }
-    day_cache *dc = cs->keep_days ? cached_day(cs, day, seg) : NULL;
     for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
         uint32_t idx = cs->subs[i];
-        /* its events before `from` or after `until` are in no window that
-         * named it; a later visit's windows start after this visit's
-         * intervals end, less the longest presence: its read goes on from
-         * there (`leave`) */
+        /* its events before `from` or after `until` are in no window that named it */
         uint32_t from = cs->from[idx], until = cs->until[idx];
-        uint32_t reach = (uint32_t)(t->p.max_presence_s - 1);
-        uint32_t leave = until > reach ? until - reach : 0;
         cs->n_ev = 0;
-        if (ct__seg_sub_places(seg, idx, dc ? &dc->resume[idx] : NULL, from, until, leave, &cs->ev,
-                               &cs->cap_ev, &cs->n_ev)) {
+        if (ct__seg_sub_places(seg, idx, from, until, &cs->ev, &cs->cap_ev, &cs->n_ev)) {
             damaged(t, seg);
             return;
         }
@@ -809,14 +761,13 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     }
 }
 
-/* Links grouped by cell (in cell order): each cell's runs, then day by
- * day the subscribers their postings name, each decoded from its own
- * stream once a day. A subscriber's matches come in time order rather
- * than cell by cell; nothing it adds up depends on that order (exposure
- * seconds are integers, near seconds are summed in fixed point). */
-static void scan_cell_groups(tracer *t, cell_scan *cs, const cell_link *links, size_t n)
+/* Links grouped by cell (in cell order): each cell's runs (cs->runs),
+ * and the days they reach, [*first, *last] (none if first > last). */
+static void build_runs(tracer *t, cell_scan *cs, const cell_link *links, size_t n, int64_t *first,
+                       int64_t *last)
 {
-    int64_t first = INT64_MAX, last = INT64_MIN;
+    *first = INT64_MAX;
+    *last = INT64_MIN;
     cs->n_runs = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -826,21 +777,16 @@ static void scan_cell_groups(tracer *t, cell_scan *cs, const cell_link *links, s
         i = j;
     }
     for (size_t r = 0; r < cs->n_runs; r++) {
-        if (ct__day_of(cs->runs[r].from) < first)
-            first = ct__day_of(cs->runs[r].from);
-        if (ct__day_of(cs->runs[r].to - 1) > last)
-            last = ct__day_of(cs->runs[r].to - 1);
+        if (ct__day_of(cs->runs[r].from) < *first)
+            *first = ct__day_of(cs->runs[r].from);
+        if (ct__day_of(cs->runs[r].to - 1) > *last)
+            *last = ct__day_of(cs->runs[r].to - 1);
     }
-    for (int64_t day = first; cs->n_runs && day <= last && !t->failed; day++)
-        scan_day(t, cs, day);
 }
 
-static void cell_scan_init(cell_scan *cs, int keep_days)
+static void cell_scan_init(cell_scan *cs)
 {
     memset(cs, 0, sizeof *cs);
-    cs->keep_days = keep_days;
-    for (int i = 0; i < DAY_CACHES; i++)
-        cs->days[i].day = INT64_MIN;
 }
 
 static void cell_scan_free(cell_scan *cs)
@@ -854,17 +800,23 @@ static void cell_scan_free(cell_scan *cs)
     ct__free(cs->from);
     ct__free(cs->until);
     ct__free(cs->ev);
-    for (int i = 0; i < DAY_CACHES; i++)
-        ct__free(cs->days[i].resume);
 }
 
+/* Each cell's runs, then day by day the subscribers their postings name,
+ * each decoded from its own stream once a day. A subscriber's matches
+ * come in time order rather than cell by cell; nothing it adds up
+ * depends on that order (exposure seconds are integers, near seconds are
+ * summed in fixed point). */
 static void scan_all_cells(tracer *t)
 {
     size_t n;
+    int64_t first, last;
     cell_link *links = link_cells(t, &n);
     cell_scan cs;
-    cell_scan_init(&cs, 0);
-    scan_cell_groups(t, &cs, links, n);
+    cell_scan_init(&cs);
+    build_runs(t, &cs, links, n, &first, &last);
+    for (int64_t day = first; day <= last && !t->failed; day++)
+        scan_day(t, &cs, day);
     cell_scan_free(&cs);
     ct__free(links);
 }
@@ -922,41 +874,42 @@ static void scan_interval_points(tracer *t, uint32_t iv)
     }
 }
 
-/* Scoring: the same scan, one visit of the case at a time (its cells in
- * cell order, then its point intervals), so that the scorer has one
- * visit's episodes in hand at a time (score.c). A cell event whose
- * presence reaches two visits is decoded for each and matched only to
- * that visit's intervals: every (interval, event) pair still counts once. */
-static void scan_by_visit(tracer *t)
+/* Scoring: the visits from *next on that ended by `limit` (the scan has
+ * matched every event before it) get their point intervals scanned and
+ * are closed, in order. */
+static void close_ended_visits(tracer *t, uint32_t *next, int64_t limit)
+{
+    uint32_t n_visits, first = *next;
+    const ct__visit *visits = ct__scorer_visits(t->scorer, &n_visits);
+    for (; *next < n_visits && visits[*next].end <= limit && !t->failed; (*next)++)
+        for (uint32_t i = visits[*next].first_iv; i < visits[*next].first_iv + visits[*next].n_iv; i++)
+            scan_interval_points(t, i);
+    if (*next > first) {
+        flush_overlaps(t);
+        ct__scorer_close_visits(t->scorer, *next);
+    }
+}
+
+/* Scoring: the same scan of cells, day by day, with the scorer's sums
+ * keyed by (subscriber, visit); after each day, the visits that have
+ * ended by its end are closed (score.c), so that the scorer holds the
+ * episodes of about a day's visits at a time. Each subscriber's day is
+ * decoded once for every visit it reaches. */
+static void scan_scored(tracer *t)
 {
     size_t n;
+    int64_t first, last;
+    uint32_t next = 0;
     cell_link *links = link_cells(t, &n);
-    uint32_t n_visits;
-    const ct__visit *visits = ct__scorer_visits(t->scorer, &n_visits);
-    /* a stable counting sort by visit keeps each visit's links by cell */
-    size_t *start = ct__calloc(n_visits + 1, sizeof *start);
-    cell_link *by_visit = ct__malloc((n + 1) * sizeof *by_visit);
-    for (size_t i = 0; i < n; i++)
-        start[t->ivs[links[i].iv].visit + 1]++;
-    for (uint32_t v = 0; v < n_visits; v++)
-        start[v + 1] += start[v];
-    size_t *fill = ct__malloc((n_visits + 1) * sizeof *fill);
-    ct__copy(fill, start, (n_visits + 1) * sizeof *fill);
-    for (size_t i = 0; i < n; i++)
-        by_visit[fill[t->ivs[links[i].iv].visit]++] = links[i];
     cell_scan cs;
-    cell_scan_init(&cs, 1);
-    for (uint32_t v = 0; v < n_visits; v++) {
-        scan_cell_groups(t, &cs, by_visit + start[v], start[v + 1] - start[v]);
-        for (uint32_t i = visits[v].first_iv; i < visits[v].first_iv + visits[v].n_iv; i++)
-            scan_interval_points(t, i);
-        flush_overlaps(t);
-        ct__scorer_close_visit(t->scorer, v);
+    cell_scan_init(&cs);
+    build_runs(t, &cs, links, n, &first, &last);
+    for (int64_t day = first; day <= last && !t->failed; day++) {
+        scan_day(t, &cs, day);
+        close_ended_visits(t, &next, (day + 1) * CT_DAY_S);
     }
+    close_ended_visits(t, &next, INT64_MAX);
     cell_scan_free(&cs);
-    ct__free(fill);
-    ct__free(start);
-    ct__free(by_visit);
     ct__free(links);
 }
 
@@ -1061,7 +1014,7 @@ static void scan_case_intervals(tracer *t)
 {
     if (t->risk) {
         t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
-        scan_by_visit(t);
+        scan_scored(t);
         return;
     }
     scan_all_cells(t);

@@ -18,18 +18,16 @@
  * points at them. The trace sees every subscriber who shared a visit,
  * contacts or not, so the total is exact.
  *
- * Layout: one small open-addressing table of ct__episode per visit, keyed
- * by subscriber, probed once per overlap (prefetched in batches by the
- * trace). A cell's events are matched in time order, so consecutive
- * overlaps fall in the same visit and its table stays in cache, where one
- * table over all visits would be probed at random; a stage in front of
- * them (a small table of recent episodes, in cache) takes most overlaps,
- * since a subscriber's events at one cell during one visit come one
- * after another. At the end every episode is listed in visit order, the
- * list's 8-byte keys (subscriber, position) are radix-sorted stably by
- * subscriber (the episodes themselves are not moved), and each
- * subscriber's episodes are walked once, in visit order. Shared moves are rare (an event within a minute
- * of one of the case's moves) and kept as a plain list.
+ * Layout: the open visits' episodes in one open-addressing table keyed
+ * by (subscriber, visit), probed once per part (a subscriber's
+ * consecutive overlaps with a visit, summed by the trace) and prefetched
+ * in batches by the trace. The trace scans day by day and closes the
+ * visits that have ended after each day, so the table holds about a
+ * day's visits. A closed visit's episodes go to one list, in visit
+ * order; at the end the list is radix-sorted stably by subscriber and
+ * each subscriber's episodes are walked once, in visit order. Shared
+ * moves are rare (an event within a minute of one of the case's moves)
+ * and kept as a plain list.
  */
 #include "score.h"
 
@@ -51,9 +49,10 @@ struct ct__scorer {
     ct__visit *visits;
     uint32_t n_visits, n_places;
     int64_t base;
-    /* the open visit's episodes: open addressing on sub, UINT32_MAX empty */
+    /* the open visits' episodes: open addressing on (sub, visit), sub
+     * UINT32_MAX empty; the visits before closed_upto are closed */
     ct__episode *open;
-    uint32_t open_cap, open_n, open_visit;
+    uint32_t open_cap, open_n, closed_upto;
     unsigned open_shift; /* 32 - log2(open_cap) */
     uint32_t *open_used; /* the open table's used slots */
     ct_fixed_sum *open_near; /* by slot: the open episode's near seconds, in any order */
@@ -160,7 +159,6 @@ ct__scorer *ct__scorer_new(const ct__score_params *sp, ct__case_interval *ivs, u
     s->n_ivs = n_ivs;
     s->base = base;
     assign_visits(s);
-    s->open_visit = UINT32_MAX;
     return s;
 }
 
@@ -180,12 +178,21 @@ void ct__scorer_free(ct__scorer *s)
     ct__free(s);
 }
 
-/* ---- the open visit's table ------------------------------------------------------ */
+/* ---- the open visits' table ------------------------------------------------------ */
 
-/* Fibonacci hashing: the top bits of sub * 2^32/phi. */
-static uint32_t slot_of(const ct__scorer *s, uint32_t sub)
+/* Fibonacci hashing of the pair: the top bits of (sub ^ visit * 2^32/phi) * 2^32/phi. */
+static uint32_t slot_of(const ct__scorer *s, uint32_t sub, uint32_t visit)
 {
-    return (uint32_t)(sub * 2654435769u) >> s->open_shift;
+    return (uint32_t)((sub ^ visit * 2654435769u) * 2654435769u) >> s->open_shift;
+}
+
+/* The slot of (sub, visit): its episode's, or the empty one where it goes. */
+static uint32_t probe(const ct__scorer *s, uint32_t sub, uint32_t visit)
+{
+    uint32_t mask = s->open_cap - 1, k = slot_of(s, sub, visit);
+    while (s->open[k].sub != UINT32_MAX && (s->open[k].sub != sub || s->open[k].visit != visit))
+        k = (k + 1) & mask;
+    return k;
 }
 
 static void open_grow(ct__scorer *s)
@@ -203,9 +210,7 @@ static void open_grow(ct__scorer *s)
     uint32_t n = 0;
     for (uint32_t i = 0; i < old_cap; i++)
         if (old[i].sub != UINT32_MAX) {
-            uint32_t k = slot_of(s, old[i].sub);
-            while (s->open[k].sub != UINT32_MAX)
-                k = (k + 1) & (s->open_cap - 1);
+            uint32_t k = probe(s, old[i].sub, old[i].visit);
             s->open[k] = old[i];
             s->open_near[k] = old_near[i];
             s->open_used[n++] = k;
@@ -214,10 +219,10 @@ static void open_grow(ct__scorer *s)
     ct__free(old_near);
 }
 
-void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub)
+void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv)
 {
     if (s->open)
-        __builtin_prefetch(&s->open[slot_of(s, sub)], 1);
+        __builtin_prefetch(&s->open[slot_of(s, sub, s->ivs[iv].visit)], 1);
 }
 
 /* Seconds of [from, to) (local time) in night hours 00:00-06:00. */
@@ -244,13 +249,10 @@ void ct__scorer_part_note(const ct__scorer *s, ct__episode_part *p, int64_t star
 void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__episode_part *p)
 {
     uint32_t visit = s->ivs[iv].visit;
-    assert(s->open_n == 0 || visit == s->open_visit); /* the trace scans visit by visit */
-    s->open_visit = visit;
+    assert(visit >= s->closed_upto); /* a closed visit takes nothing more */
     if ((s->open_n + 1) * 2 > s->open_cap)
         open_grow(s);
-    uint32_t mask = s->open_cap - 1, k = slot_of(s, sub);
-    while (s->open[k].sub != UINT32_MAX && s->open[k].sub != sub)
-        k = (k + 1) & mask;
+    uint32_t k = probe(s, sub, visit);
     ct__episode *e = &s->open[k];
     uint32_t a = (uint32_t)(p->first - s->base), b = (uint32_t)(p->last - s->base);
     if (e->sub == UINT32_MAX) {
@@ -270,23 +272,62 @@ void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__epi
         e->min_radius = p->min_radius;
 }
 
-void ct__scorer_close_visit(ct__scorer *s, uint32_t visit)
+void ct__scorer_close_visits(ct__scorer *s, uint32_t upto)
 {
-    if (s->open_n == 0)
+    if (upto > s->n_visits)
+        upto = s->n_visits;
+    if (upto <= s->closed_upto)
         return;
-    assert(visit == s->open_visit);
-    ct__visit *v = &s->visits[visit];
-    CT_GROW(s->eps, s->n_eps + s->open_n, s->cap_eps);
+    /* the closing episodes go to eps grouped by visit, in visit order (a
+     * counting sort); within a visit every subscriber has one */
+    uint32_t lo = s->closed_upto, span = upto - lo;
+    size_t *at = ct__calloc((size_t)span + 1, sizeof *at), closing = 0;
     for (uint32_t i = 0; i < s->open_n; i++) {
-        ct__episode *e = &s->open[s->open_used[i]];
-        e->near_s = ct__fixed_value(&s->open_near[s->open_used[i]]);
-        s->open_near[s->open_used[i]] = (ct_fixed_sum){0, 0};
+        uint32_t v = s->open[s->open_used[i]].visit;
+        if (v < upto) {
+            at[v - lo + 1]++;
+            closing++;
+        }
+    }
+    for (uint32_t v = 0; v < span; v++)
+        at[v + 1] += at[v];
+    CT_GROW(s->eps, s->n_eps + closing, s->cap_eps);
+    uint32_t kept = 0;
+    ct__episode *keep = ct__malloc(((size_t)(s->open_n - closing) + 1) * sizeof *keep);
+    ct_fixed_sum *keep_near = ct__malloc(((size_t)(s->open_n - closing) + 1) * sizeof *keep_near);
+    for (uint32_t i = 0; i < s->open_n; i++) {
+        uint32_t k = s->open_used[i];
+        ct__episode *e = &s->open[k];
+        if (e->visit >= upto) {
+            keep[kept] = *e;
+            keep_near[kept++] = s->open_near[k];
+            continue;
+        }
+        ct__visit *v = &s->visits[e->visit];
+        e->near_s = ct__fixed_value(&s->open_near[k]);
         near_add(v->near_limbs, e->near_s);
         v->subscribers++;
-        s->eps[s->n_eps++] = *e;
-        e->sub = UINT32_MAX;
+        s->eps[s->n_eps + at[e->visit - lo]++] = *e;
     }
-    s->open_n = 0;
+    s->n_eps += closing;
+    ct__free(at);
+    /* the table again with only the visits still open: every used slot
+     * emptied, then the kept episodes put back (linear probing has no
+     * other way to delete) */
+    for (uint32_t i = 0; i < s->open_n; i++) {
+        s->open[s->open_used[i]].sub = UINT32_MAX;
+        s->open_near[s->open_used[i]] = (ct_fixed_sum){0, 0};
+    }
+    for (uint32_t i = 0; i < kept; i++) {
+        uint32_t k = probe(s, keep[i].sub, keep[i].visit);
+        s->open[k] = keep[i];
+        s->open_near[k] = keep_near[i];
+        s->open_used[i] = k;
+    }
+    s->open_n = kept;
+    ct__free(keep);
+    ct__free(keep_near);
+    s->closed_upto = upto;
 }
 
 void ct__scorer_move(ct__scorer *s, uint32_t sub, uint32_t iv)
@@ -326,8 +367,7 @@ static ct__episode *radix_by_sub(ct__episode *eps, ct__episode *tmp, size_t n)
  * subscriber: each subscriber's episodes together, in visit order. */
 static void sort_episodes(ct__scorer *s)
 {
-    if (s->open_n)
-        ct__scorer_close_visit(s, s->open_visit);
+    ct__scorer_close_visits(s, s->n_visits);
     ct__free(s->open);
     ct__free(s->open_used);
     ct__free(s->open_near);

@@ -157,8 +157,8 @@ void ct__scorer_part_note(const ct__scorer *s, ct__episode_part *p, int64_t star
 /* Adds part, overlaps of subscriber sub with case interval iv's visit. */
 void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__episode_part *p);
 
-/* Prefetches the slot sub's next part will update. */
-void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub);
+/* Prefetches the slot a part of sub with interval iv's visit will update. */
+void ct__scorer_prefetch(const ct__scorer *s, uint32_t sub, uint32_t iv);
 
 /* An event of sub at ts, overlapping case interval iv: notes a shared
  * move when iv is a transition and ts is within the window of its start. */
@@ -171,9 +171,11 @@ static inline int ct__scorer_is_move(const ct__scorer *s, const ct__case_interva
 }
 void ct__scorer_move(ct__scorer *s, uint32_t sub, uint32_t iv);
 
-/* The trace is done with visit `visit`: every later overlap belongs to a
- * later visit (the trace scans one visit at a time). */
-void ct__scorer_close_visit(ct__scorer *s, uint32_t visit);
+/* The trace is done with every visit before `upto`: every later overlap
+ * belongs to a later visit. Their episodes leave the open table (which
+ * holds the visits still open, of about a day of the scan) for the
+ * closed ones, in visit order. */
+void ct__scorer_close_visits(ct__scorer *s, uint32_t upto);
 
 /* The crowd of a pass: the numbers that sum over every subscriber and no
  * single subscriber decides: per visit the near seconds (as exact

@@ -1032,39 +1032,24 @@ static int skip_point(const uint8_t **p, const uint8_t *end)
     return 0;
 }
 
-int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume *at, uint32_t from,
-                       uint32_t until, uint32_t leave, ct_sub_place **out, size_t *cap, size_t *n)
+int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t from, uint32_t until,
+                       ct_sub_place **out, size_t *cap, size_t *n)
 {
     if (sub_index >= seg->n_subs)
         return 0;
-    const uint8_t *start = seg->subs + seg->subdir[sub_index].off;
-    const uint8_t *end = seg->subs + seg->subdir[sub_index + 1].off, *p = start;
+    const uint8_t *p = seg->subs + seg->subdir[sub_index].off;
+    const uint8_t *end = seg->subs + seg->subdir[sub_index + 1].off;
     uint32_t tod = 0, loc = CT_GAP_OPEN;
-    if (at && at->off != CT_SUB_RESUME_NONE && at->from <= from && at->off <= (size_t)(end - start)) {
-        p = start + at->off; /* where an earlier call, for a window no later, left it */
-        tod = at->tod;
-        loc = at->loc;
-    }
     CT_GROW(*out, *n + (size_t)(end - p), *cap); /* an event takes a byte at least */
     ct_sub_place *o = *out;
     size_t k = *n;
-    if (leave < from)
-        leave = from;
-    int left = at == NULL;
     while (p < end) {
-        const uint8_t *before = p;
-        uint32_t tod_before = tod, loc_before = loc;
         int kind = stream_event(&p, end, &tod, &loc);
         if (kind < 0 || (kind == 1 && skip_point(&p, end)))
             goto bad;
-        uint32_t place = kind ? CT_GAP_OPEN : loc;
         if (tod < from)
             continue;
-        if (!left && tod >= leave) {
-            *at = (ct_sub_resume){(uint32_t)(before - start), tod_before, loc_before, leave};
-            left = 1;
-        }
-        o[k++] = (ct_sub_place){tod, place};
+        o[k++] = (ct_sub_place){tod, kind ? CT_GAP_OPEN : loc};
         if (tod >= until)
             break;
     }

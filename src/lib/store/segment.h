@@ -229,28 +229,13 @@ typedef struct ct_sub_place {
     uint32_t tod, loc;
 } ct_sub_place;
 
-/* Where a read of a subscriber's stream can go on from: the state before
- * its first event at or after second `from` (ct__seg_sub_places). */
-typedef struct ct_sub_resume {
-    uint32_t off;  /* bytes into the stream; CT_SUB_RESUME_NONE: from its start */
-    uint32_t tod, loc;
-    uint32_t from;
-} ct_sub_resume;
-
-#define CT_SUB_RESUME_NONE 0xFFFFFFFFu
-
 /* S0's sub_index-th subscriber's events at or after second `from`, in
  * time order, appended to the *n already in *out (grown as needed, *cap
  * its room), up to and including the first at or after `until`; *n
- * counts them all after. With `at`, the read starts where *at says when
- * *at was left for a `from` no later than this one, and *at is left at
- * this read's first event at or after `leave` (or `from`, if later), for
- * a later read whose window starts no earlier than that; a read that
- * ends before it leaves *at as it was. 0, or -1 if the stream is
- * damaged. Points are skipped over, not decoded: their coordinates come
- * from the tiles. */
-int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, ct_sub_resume *at, uint32_t from,
-                       uint32_t until, uint32_t leave, ct_sub_place **out, size_t *cap, size_t *n);
+ * counts them all after. 0, or -1 if the stream is damaged. Points are
+ * skipped over, not decoded: their coordinates come from the tiles. */
+int ct__seg_sub_places(const ct_segment *seg, uint32_t sub_index, uint32_t from, uint32_t until,
+                       ct_sub_place **out, size_t *cap, size_t *n);
 
 /* A candidate's cell event, as the trace matches it. */
 typedef struct ct_cell_entry {
