@@ -69,6 +69,14 @@ static int cmp_tie_apart(const ct_catalog *cat, const ct_event *a, const ct_poin
     return c;
 }
 
+/* Full SPEC 4.1 order of two events, each with its own point array. */
+static int cmp_event_apart(const ct_catalog *cat, const ct_event *a, const ct_point *a_points,
+                           const ct_event *b, const ct_point *b_points)
+{
+    uint64_t ka = primary_key(a), kb = primary_key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : cmp_tie_apart(cat, a, a_points, b, b_points);
+}
+
 static int cmp_tie(const tie_ctx *k, const ct_event *a, const ct_event *b)
 {
     return cmp_tie_apart(k->cat, a, k->points, b, k->points);
@@ -128,10 +136,7 @@ uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, c
     for (uint32_t i = 0; i < n; i++) {
         int c = 1;
         while (j < n_known) {
-            uint64_t a = primary_key(&ev[i]), b = primary_key(&known[j]);
-            c = a < b ? -1 : a > b;
-            if (!c)
-                c = cmp_tie_apart(cat, &ev[i], points, &known[j], known_points);
+            c = cmp_event_apart(cat, &ev[i], points, &known[j], known_points);
             if (c <= 0)
                 break;
             j++;
@@ -147,8 +152,7 @@ uint32_t ct__seal_drop_known(ct_event *ev, uint32_t n, const ct_point *points, c
 /* Full SPEC 4.1 order of two events of one array. */
 static int cmp_event(const tie_ctx *k, const ct_event *a, const ct_event *b)
 {
-    uint64_t ka = primary_key(a), kb = primary_key(b);
-    return ka < kb ? -1 : ka > kb ? 1 : cmp_tie(k, a, b);
+    return cmp_event_apart(k->cat, a, k->points, b, k->points);
 }
 
 uint32_t ct__seal_merge_unique(ct_event *ev, const uint32_t *part_end, uint32_t parts,
