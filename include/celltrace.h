@@ -845,6 +845,11 @@ ct_code ct_upgrade(const char *dir, ct_compact_summary *sum, ct_err *err);
  * succeeds removes it, and `check` reports it. */
 #define CT_COMPACT_FAILED "compact.failed"
 
+/* Leaves err's message in CT_COMPACT_FAILED under dir (mode 0600), for a
+ * compaction nobody waits for; best effort: it is called where nothing
+ * can report a failure of its own. */
+void ct_compact_note_failure(const char *dir, const ct_err *err);
+
 /* ---- statistics ------------------------------------------------------------ */
 
 typedef struct ct_stats {

@@ -201,13 +201,7 @@ static void compact_in_background(const char *dir)
     if (ct_compact(dir, &sum, &err) == CT_OK)
         _exit(0);
     /* nobody waits for this process: the error stays where check sees it */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, CT_COMPACT_FAILED);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        dprintf(fd, "%s\n", err.msg);
-        close(fd);
-    }
+    ct_compact_note_failure(dir, &err);
     _exit(1);
 }
 

@@ -29,6 +29,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -256,6 +257,17 @@ static ct_code compact(const char *dir, int upgrade, ct_compact_summary *sum, ct
     ct__free(store);
     close(busy);
     return rc;
+}
+
+void ct_compact_note_failure(const char *dir, const ct_err *err)
+{
+    char *path = ct__path_join(dir, CT_COMPACT_FAILED);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        dprintf(fd, "%s\n", err->msg);
+        close(fd);
+    }
+    ct__free(path);
 }
 
 ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
