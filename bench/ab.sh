@@ -17,7 +17,8 @@
 # `ingest --compact now` per operator), timed; then bytes per event
 # (`stats`); then every case traced by each build in turn, R times, one
 # process each: whole-process and in-library milliseconds (`trace
-# --work`); then every case in one `trace --all --score --jobs NPROC`
+# --work`), and in-library milliseconds of the same with --score (what
+# `run` and `--level` trace); then every case in one `trace --all --score --jobs NPROC`
 # process by each. Both builds' --all --score answers must be byte-
 # identical, and their candidates, overlaps and contacts per case equal.
 # Reported: medians, and new / old. The cities are kept in
@@ -95,7 +96,7 @@ for size in $SIZES; do
     W=$WORK/$size
     mkdir -p "$W"
     ensure_city "$W/city" "$subs" 14 1 "$CASES"
-    declare -A ingest_s bpe p50_whole p50_lib nspc
+    declare -A ingest_s bpe p50_whole p50_lib nspc p50_scored
     for b in old new; do
         log "$size: ingest by $b"
         ingest_s[$b]=$(ingest $b "$W/city" "$W/$b")
@@ -104,13 +105,15 @@ for size in $SIZES; do
     done
     mapfile -t ids < <(tail -n +2 "$W/city/cases.csv" | cut -d, -f1)
     log "$size: ${#ids[@]} cases, $REPS times each by each build"
-    : > "$W/old.t"; : > "$W/new.t"
+    : > "$W/old.t"; : > "$W/new.t"; : > "$W/old.s"; : > "$W/new.s"
     for c in "${ids[@]}"; do
         for r in $(seq "$REPS"); do
             for b in old new; do
                 t0=$(now_us)
                 "$WORK/$b.bin" --quiet --data "$W/$b" trace "$c" --format csv --work >/dev/null 2>"$W/$b.work"
                 echo "$c $(secs_since "$t0") $(work_fields "$W/$b.work") $(sed -n 's/^work: [^:]*: [0-9]* case intervals, [0-9]* candidates, \([0-9]*\) overlaps.*/\1/p' "$W/$b.work")" >> "$W/$b.t"
+                "$WORK/$b.bin" --quiet --data "$W/$b" trace "$c" --score --format csv --work >/dev/null 2>"$W/$b.work"
+                echo "$c $(work_fields "$W/$b.work")" >> "$W/$b.s"
             done
         done
     done
@@ -136,10 +139,12 @@ for size in $SIZES; do
         p50_whole[$b]=$(awk '{ print $2 * 1000 }' "$W/$b.t" | median)
         p50_lib[$b]=$(awk '{ print $6 }' "$W/$b.t" | median)
         nspc[$b]=$(awk '{ print $5 }' "$W/$b.t" | median)
+        p50_scored[$b]=$(awk '{ print $5 }' "$W/$b.s" | median)
     done
     row "trace p50, whole process (ms)" "${p50_whole[old]}" "${p50_whole[new]}"
     row "trace p50, in the library (ms)" "${p50_lib[old]}" "${p50_lib[new]}"
     row "ns per candidate (median)" "${nspc[old]}" "${nspc[new]}"
+    row "scored trace p50, in the library (ms)" "${p50_scored[old]}" "${p50_scored[new]}"
     row "trace --all --score --jobs $NPROC (cases/s)" "${batch[old]}" "${batch[new]}"
     log "$size: done"
 done
