@@ -575,14 +575,23 @@ static void parts_add_up_exactly(void **state)
     assert_true(n_one > N_SUBS / 2);
     assert_int_equal(n_summed, n_one);
     int64_t night = 0;
-    for (size_t i = 0; i < n_one; i++) {
+    for (size_t i = 0; i < n_one; i++) { /* every field, doubles bit for bit */
         assert_int_equal(a[i].sub, b[i].sub);
         assert_int_equal(a[i].exposure_s, b[i].exposure_s);
+        assert_int_equal(a[i].first, b[i].first);
+        assert_int_equal(a[i].last, b[i].last);
         assert_int_equal(a[i].night_s, b[i].night_s);
+        assert_int_equal(a[i].comove_n, b[i].comove_n);
         assert_int_equal(a[i].episodes, b[i].episodes);
-        assert_memory_equal(&a[i].near_s, &b[i].near_s, sizeof a[i].near_s);
-        assert_memory_equal(&a[i].share_sum, &b[i].share_sum, sizeof a[i].share_sum);
-        assert_memory_equal(&a[i], &b[i], sizeof a[i]);
+        assert_int_equal(a[i].days, b[i].days);
+        assert_int_equal(a[i].places, b[i].places);
+        assert_int_equal(a[i].kinds, b[i].kinds);
+        const double *da[] = {&a[i].min_radius, &a[i].near_s, &a[i].share_sum, &a[i].share_max,
+                              &a[i].comove};
+        const double *db[] = {&b[i].min_radius, &b[i].near_s, &b[i].share_sum, &b[i].share_max,
+                              &b[i].comove};
+        for (size_t f = 0; f < sizeof da / sizeof da[0]; f++)
+            assert_memory_equal(da[f], db[f], sizeof *da[f]);
         night += a[i].night_s;
     }
     assert_true(night > 0); /* 00:00-06:00 local (UTC+3) is in the first intervals */

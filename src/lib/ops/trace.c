@@ -894,7 +894,7 @@ static void close_ended_visits(tracer *t, uint32_t *next, int64_t limit)
  * keyed by (subscriber, visit); after each day, the visits that have
  * ended by its end are closed (score.c), so that the scorer holds the
  * episodes of about a day's visits at a time. Each subscriber's day is
- * decoded once for every visit it reaches. */
+ * decoded once, for all the visits it reaches. */
 static void scan_scored(tracer *t)
 {
     size_t n;

@@ -31,8 +31,8 @@
  */
 #include "score.h"
 
-#include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,7 +249,10 @@ void ct__scorer_part_note(const ct__scorer *s, ct__episode_part *p, int64_t star
 void ct__scorer_add_part(ct__scorer *s, uint32_t sub, uint32_t iv, const ct__episode_part *p)
 {
     uint32_t visit = s->ivs[iv].visit;
-    assert(visit >= s->closed_upto); /* a closed visit takes nothing more */
+    if (visit < s->closed_upto) { /* a closed visit takes nothing more: a trace bug */
+        fprintf(stderr, "celltrace: internal error: an overlap for visit %u, closed\n", visit);
+        abort();
+    }
     if ((s->open_n + 1) * 2 > s->open_cap)
         open_grow(s);
     uint32_t k = probe(s, sub, visit);
