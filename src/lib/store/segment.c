@@ -850,8 +850,8 @@ static inline int stream_event(const uint8_t **p, const uint8_t *end, uint32_t *
     switch (head & 3) {
     case 0: /* the same cell as before */
         return *loc == CT_GAP_OPEN ? -1 : 0;
-    case 1:
-        return get_u32_fast(p, end, loc) || *loc == CT_GAP_OPEN ? -1 : 0;
+    case 1: /* a new cell: no writer writes a loc id at or past CT_SEG_LOCS_MAX */
+        return get_u32_fast(p, end, loc) || *loc >= CT_SEG_LOCS_MAX ? -1 : 0;
     case 2:
         return 1;
     default:
