@@ -513,22 +513,33 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
     return sort_links_by_cell(links, n);
 }
 
-/* An entry of cell `l->loc`: its overlaps with the run's intervals. *at is
- * at most the first interval that has not ended before the entry's start
- * (a subscriber's entries come in time order, so it only moves forward). */
-static void match_entry(tracer *t, const cell_link *l, size_t n, size_t *at, int64_t day,
-                        const ct_cell_entry *e)
+/* The first of a run's n intervals that ends after ts (n if none). */
+static size_t first_not_ended(const cell_link *l, size_t n, int64_t ts)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid].end <= ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* An entry of cell `l->loc`: its overlaps with the run's n intervals,
+ * from the first that has not ended before the entry's start. */
+static void match_entry(tracer *t, const cell_link *l, size_t n, int64_t day, const ct_cell_entry *e)
 {
     if (e->sub == t->case_sub)
         return;
     t->out->candidates++;
     int64_t ts = day * CT_DAY_S + e->tod;
-    while (*at < n && l[*at].end <= ts)
-        (*at)++;
-    if (*at == n || t->ivs[l[*at].iv].start >= ts + t->p.max_presence_s)
+    size_t at = first_not_ended(l, n, ts);
+    if (at == n || t->ivs[l[at].iv].start >= ts + t->p.max_presence_s)
         return; /* between two of the case's visits: its presence cannot reach */
     int64_t end = presence_end(t, e->sub, day, ts, e->gap);
-    for (size_t k = *at; k < n; k++) {
+    for (size_t k = at; k < n; k++) {
         const case_interval *ci = &t->ivs[l[k].iv];
         if (ci->start >= end)
             break;
@@ -641,20 +652,6 @@ static void collect_postings(tracer *t, cell_scan *cs, const ct_segment *seg, co
     }
 }
 
-/* The first of a run's n intervals that ends after ts (n if none). */
-static size_t first_not_ended(const cell_link *l, size_t n, int64_t ts)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l[mid].end <= ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* One subscriber's events of the day from the earliest window that
  * named it on (cs->ev): each cell event inside the part of the day of a run of its
  * cell (at most one: a cell's runs are disjoint) is matched against that
@@ -676,9 +673,8 @@ static void match_day(tracer *t, cell_scan *cs, uint32_t sub, int64_t day, int c
             if (ev->tod >= a->hi)
                 continue;
             const cell_run *run = &cs->runs[a->run];
-            size_t at = first_not_ended(run->l, run->n, day * CT_DAY_S + ev->tod);
             ct_cell_entry e = {sub, ev->tod, i + 1 < n ? evs[i + 1].tod - ev->tod : CT_GAP_OPEN};
-            match_entry(t, run->l, run->n, &at, day, &e);
+            match_entry(t, run->l, run->n, day, &e);
             break;
         }
     }
@@ -802,25 +798,6 @@ static void cell_scan_free(cell_scan *cs)
     ct__free(cs->ev);
 }
 
-/* Each cell's runs, then day by day the subscribers their postings name,
- * each decoded from its own stream once a day. A subscriber's matches
- * come in time order rather than cell by cell; nothing it adds up
- * depends on that order (exposure seconds are integers, near seconds are
- * summed in fixed point). */
-static void scan_all_cells(tracer *t)
-{
-    size_t n;
-    int64_t first, last;
-    cell_link *links = link_cells(t, &n);
-    cell_scan cs;
-    cell_scan_init(&cs);
-    build_runs(t, &cs, links, n, &first, &last);
-    for (int64_t day = first; day <= last && !t->failed; day++)
-        scan_day(t, &cs, day);
-    cell_scan_free(&cs);
-    ct__free(links);
-}
-
 static void scan_tile(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t tile, uint32_t lo,
                       uint32_t hi)
 {
@@ -890,25 +867,30 @@ static void close_ended_visits(tracer *t, uint32_t *next, int64_t limit)
     }
 }
 
-/* Scoring: the same scan of cells, day by day, with the scorer's sums
- * keyed by (subscriber, visit); after each day, the visits that have
- * ended by its end are closed (score.c), so that the scorer holds the
- * episodes of about a day's visits at a time. Each subscriber's day is
- * decoded once, for all the visits it reaches. */
-static void scan_scored(tracer *t)
+/* Each cell's runs, then day by day the subscribers their postings name,
+ * each decoded from its own stream once a day, for all the case's
+ * intervals it reaches. A subscriber's matches come in time order rather
+ * than cell by cell; nothing it adds up depends on that order (exposure
+ * seconds are integers, near seconds are summed in fixed point). With
+ * scoring, the sums are keyed by (subscriber, visit), and after each day
+ * the visits that have ended by its end are closed (score.c), so that
+ * the scorer holds the episodes of about a day's visits at a time. */
+static void scan_all_cells(tracer *t)
 {
     size_t n;
     int64_t first, last;
-    uint32_t next = 0;
+    uint32_t next = 0; /* scoring: the first visit not closed */
     cell_link *links = link_cells(t, &n);
     cell_scan cs;
     cell_scan_init(&cs);
     build_runs(t, &cs, links, n, &first, &last);
     for (int64_t day = first; day <= last && !t->failed; day++) {
         scan_day(t, &cs, day);
-        close_ended_visits(t, &next, (day + 1) * CT_DAY_S);
+        if (t->scorer)
+            close_ended_visits(t, &next, (day + 1) * CT_DAY_S);
     }
-    close_ended_visits(t, &next, INT64_MAX);
+    if (t->scorer)
+        close_ended_visits(t, &next, INT64_MAX);
     cell_scan_free(&cs);
     ct__free(links);
 }
@@ -1014,7 +996,7 @@ static void scan_case_intervals(tracer *t)
 {
     if (t->risk) {
         t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
-        scan_scored(t);
+        scan_all_cells(t); /* the points of each visit as it closes */
         return;
     }
     scan_all_cells(t);
