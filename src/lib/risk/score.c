@@ -195,6 +195,16 @@ static uint32_t probe(const ct__scorer *s, uint32_t sub, uint32_t visit)
     return k;
 }
 
+/* Files episode e, with its near seconds, at its slot in a table that
+ * does not hold it yet, as the i-th used slot. */
+static void open_insert(ct__scorer *s, const ct__episode *e, ct_fixed_sum near, uint32_t i)
+{
+    uint32_t k = probe(s, e->sub, e->visit);
+    s->open[k] = *e;
+    s->open_near[k] = near;
+    s->open_used[i] = k;
+}
+
 static void open_grow(ct__scorer *s)
 {
     ct__episode *old = s->open;
@@ -209,12 +219,8 @@ static void open_grow(ct__scorer *s)
     s->open_near = ct__calloc(s->open_cap, sizeof *s->open_near);
     uint32_t n = 0;
     for (uint32_t i = 0; i < old_cap; i++)
-        if (old[i].sub != UINT32_MAX) {
-            uint32_t k = probe(s, old[i].sub, old[i].visit);
-            s->open[k] = old[i];
-            s->open_near[k] = old_near[i];
-            s->open_used[n++] = k;
-        }
+        if (old[i].sub != UINT32_MAX)
+            open_insert(s, &old[i], old_near[i], n++);
     ct__free(old);
     ct__free(old_near);
 }
@@ -321,12 +327,8 @@ void ct__scorer_close_visits(ct__scorer *s, uint32_t upto)
         s->open[s->open_used[i]].sub = UINT32_MAX;
         s->open_near[s->open_used[i]] = (ct_fixed_sum){0, 0};
     }
-    for (uint32_t i = 0; i < kept; i++) {
-        uint32_t k = probe(s, keep[i].sub, keep[i].visit);
-        s->open[k] = keep[i];
-        s->open_near[k] = keep_near[i];
-        s->open_used[i] = k;
-    }
+    for (uint32_t i = 0; i < kept; i++)
+        open_insert(s, &keep[i], keep_near[i], i);
     s->open_n = kept;
     ct__free(keep);
     ct__free(keep_near);
