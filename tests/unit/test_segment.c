@@ -93,8 +93,8 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
             }
         }
     }
-    ct_sub_place *places = NULL, *fresh = NULL;
-    size_t cap = 0, got_n, cap_fresh = 0, n_fresh;
+    ct_sub_place *places = NULL;
+    size_t cap = 0, got_n;
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i;
         while (j < n && ev[j].sub == ev[i].sub)
@@ -112,29 +112,26 @@ static void check_cells(const ct_segment *seg, const ct_event *ev, uint32_t n, c
                 assert_int_equal(places[q].loc, ev[i + q].kind ? CT_LOC_NONE : ev[i + q].place);
             }
         }
-        /* a read from a later second gives the same events from there on */
+        /* a read from a later second: the same events from there on */
         const uint32_t froms[] = {1, ev[i].tod, ev[(i + j) / 2].tod, ev[(i + j) / 2].tod + 1,
                                   ev[j - 1].tod, CT_DAY_S - 1};
         for (size_t f = 0; f < sizeof froms / sizeof froms[0]; f++) {
-            uint32_t until = froms[f] + 7200;
-            got_n = n_fresh = 0;
+            uint32_t until = froms[f] + 7200, skip = i;
+            got_n = 0;
             assert_int_equal(ct__seg_sub_places(seg, index[i], froms[f], until, &places, &cap, &got_n), 0);
-            assert_int_equal(ct__seg_sub_places(seg, index[i], 0, CT_DAY_S, &fresh, &cap_fresh, &n_fresh), 0);
-            size_t skip = 0;
-            while (skip < n_fresh && fresh[skip].tod < froms[f])
+            while (skip < j && ev[skip].tod < froms[f])
                 skip++;
-            size_t want = 0;
-            while (skip + want < n_fresh && (want == 0 || fresh[skip + want - 1].tod < until))
-                want++;
-            assert_int_equal(got_n, want);
+            size_t want_n = 0;
+            while (skip + want_n < j && (want_n == 0 || ev[skip + want_n - 1].tod < until))
+                want_n++;
+            assert_int_equal(got_n, want_n);
             for (size_t q = 0; q < got_n; q++) {
-                assert_int_equal(places[q].tod, fresh[skip + q].tod);
-                assert_int_equal(places[q].loc, fresh[skip + q].loc);
+                assert_int_equal(places[q].tod, ev[skip + q].tod);
+                assert_int_equal(places[q].loc, ev[skip + q].kind ? CT_LOC_NONE : ev[skip + q].place);
             }
         }
         i = j;
     }
-    ct__free(fresh);
     ct__free(places);
     ct__free(index);
 }
