@@ -59,6 +59,12 @@ const char *ct_code_name(ct_code code);
 typedef void (*ct_notice_fn)(void *ud, const char *line);
 void ct_set_notice(ct_notice_fn fn, void *ud);
 
+/* Memory: tunes this process's malloc for celltrace's work (a heap that
+ * grows in large steps and asks for huge pages, docs/ARCHITECTURE.md,
+ * "Memory policy"). Process-wide: call it once at the start of main,
+ * before any thread exists. Optional; answers do not depend on it. */
+void ct_tune_process_memory(void);
+
 /* ---- the data directory -------------------------------------------------- */
 
 typedef struct ct_db ct_db;

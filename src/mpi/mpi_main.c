@@ -671,6 +671,7 @@ int main(int argc, char **argv)
      * on a node with fewer cores than ranks the spinning rank would slow
      * the one it waits for. The user's setting wins. */
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    ct_tune_process_memory(); /* before MPI starts its threads */
     MPI_Init(&argc, &argv);
     static cluster cl;
     MPI_Comm_rank(MPI_COMM_WORLD, &cl.rank);

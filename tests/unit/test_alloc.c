@@ -5,7 +5,10 @@
  * - blocks of CT_ALLOC_HUGE_FROM bytes and more are advised as huge-page
  *   memory (the kernel's VmFlags for that memory say "hg"), the whole
  *   block, so that its mapping stays in one piece that mremap can grow;
- *   smaller ones are not.
+ *   smaller ones are not;
+ * - once a program tunes its memory (ct_tune_process_memory), blocks below
+ *   that size come from a heap advised as huge-page memory too. That is
+ *   process-wide and for good, so it is the last test.
  * Where the kernel has no transparent huge pages the advice cannot be
  * seen: the other checks still run, and the binary exits 77 (skipped).
  */
@@ -20,6 +23,15 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "celltrace.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define OWN_MALLOC 1 /* a sanitizer's allocator: no brk heap, no mallopt */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define OWN_MALLOC 1
+#endif
+#endif
 
 enum { MIB = 1 << 20 };
 
@@ -128,12 +140,38 @@ static void growing_keeps_bytes_and_is_advised(void **state)
     ct__free(p);
 }
 
+/* After tuning, mid-size blocks (what glibc would map one by one and
+ * unmap at free, a fault per page each time) lie in advised heap. */
+static void tuned_heap_is_advised(void **state)
+{
+    (void)state;
+#ifdef OWN_MALLOC
+    skip();
+#else
+    ct_tune_process_memory();
+    enum { BLOCKS = 12 };
+    unsigned char *p[BLOCKS];
+    for (int i = 0; i < BLOCKS; i++) {
+        p[i] = ct__malloc(MIB + (size_t)i * 4096);
+        memset(p[i], i, MIB);
+    }
+    if (have_thp())
+        for (int i = 0; i < BLOCKS; i++)
+            assert_int_equal(huge_advised(p[i] + MIB / 2), 1);
+    for (int i = 0; i < BLOCKS; i++) {
+        assert_int_equal(p[i][MIB - 1], i);
+        ct__free(p[i]);
+    }
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(small_blocks_are_not_advised),
         cmocka_unit_test(large_blocks_are_advised),
         cmocka_unit_test(growing_keeps_bytes_and_is_advised),
+        cmocka_unit_test(tuned_heap_is_advised), /* last: it tunes the process */
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && !have_thp()) {
