@@ -56,6 +56,10 @@ static void *advise_huge(void *p, size_t size)
  * process has not asked for it (ct_tune_process_memory). */
 static _Atomic uintptr_t heap_advised_to;
 
+/* What the heap grows by at start, free but kept (below the trim
+ * threshold): virtual memory only, until used. */
+#define HEAP_RESERVE ((size_t)24 << 20)
+
 /* malloc grew the heap with brk since the last look: advise what is new.
  * sbrk(0) only reads the current break. Threads may race here; both
  * would advise the same pages, which is harmless. */
@@ -90,9 +94,13 @@ void ct_tune_process_memory(void)
     uintptr_t top = (uintptr_t)sbrk(0), huge = (uintptr_t)2 << 20;
     if (top == (uintptr_t)-1)
         return;
-    /* from the 2 MiB boundary below the break: the heap's first pages are
-     * below it, or the gap before the heap (which madvise skips) */
+    /* Grow the heap now and advise it before malloc writes in it: a
+     * 2 MiB range that already holds one small page (a chunk's header)
+     * gets no huge page when it faults later. From the 2 MiB boundary
+     * below the break: the heap's first pages are below it, or the gap
+     * before the heap (which madvise skips). */
     atomic_store_explicit(&heap_advised_to, top & ~(huge - 1), memory_order_relaxed);
+    free(malloc(HEAP_RESERVE));
     advise_heap_growth();
 }
 
