@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "alloc.h"
@@ -479,8 +480,21 @@ static void damaged_files_are_refused(void **state)
     char *orig = NULL;
     size_t len;
     assert_int_equal(ct__fs_read_file(path, 1 << 24, &orig, &len, &err), CT_OK);
+    /* the span from the header alone is the open's */
+    ct_segment good;
+    uint32_t from, to, span_from, span_to;
+    assert_int_equal(ct__seg_open(path, 1, &good, &err), CT_OK);
+    span_from = good.tod_from;
+    span_to = good.tod_to;
+    ct__seg_close(&good);
+    assert_true(span_to > 0);
+    assert_int_equal(ct__seg_read_span(path, &from, &to, &err), CT_OK);
+    assert_int_equal(from, span_from);
+    assert_int_equal(to, span_to);
     /* flip one byte at many places: header damage fails the open, body
-     * damage fails the full check */
+     * damage fails the full check; the span read refuses the damaged
+     * header (the magic's first byte at least) and never gives another
+     * span */
     for (size_t off = 0; off < len; off += (off < 4096 ? 1 : 1 + len / 97)) {
         char *copy = ct__malloc(len);
         memcpy(copy, orig, len);
@@ -488,6 +502,15 @@ static void damaged_files_are_refused(void **state)
         assert_int_equal(ct__fs_write_file(path, copy, len, 0600, &err), CT_OK);
         ct_segment seg;
         assert_int_equal(ct__seg_open(path, 1, &seg, &err), CT_ECORRUPT);
+        ct_code rc = ct__seg_read_span(path, &from, &to, &err);
+        if (off == 0)
+            assert_int_equal(rc, CT_ECORRUPT);
+        if (rc == CT_OK) {
+            assert_int_equal(from, span_from);
+            assert_int_equal(to, span_to);
+        } else {
+            assert_int_equal(rc, CT_ECORRUPT);
+        }
         ct__free(copy);
     }
     /* truncated at any length */
@@ -495,7 +518,10 @@ static void damaged_files_are_refused(void **state)
         assert_int_equal(ct__fs_write_file(path, orig, cut, 0600, &err), CT_OK);
         ct_segment seg;
         assert_int_not_equal(ct__seg_open(path, 0, &seg, &err), CT_OK);
+        assert_int_equal(ct__seg_read_span(path, &from, &to, &err), CT_ECORRUPT);
     }
+    unlink(path);
+    assert_int_equal(ct__seg_read_span(path, &from, &to, &err), CT_ENOTFOUND);
     ct__free(orig);
     tu_rmtree(dir);
     free(dir);

@@ -340,20 +340,24 @@ ct_code ct_newest_event(ct_db *db, int64_t *newest, ct_err *err)
     uint32_t last = 0;
     for (uint32_t r = 0; r < d->n_runs; r++) { /* each run alone: no merged view needed */
         char *path = ct__store_path(&db->store, d->run[r].file);
-        ct_segment seg;
-        ct_code rc = ct__seg_open(path, 0, &seg, err);
+        uint32_t from, to;
+        ct_code rc = ct__seg_read_span(path, &from, &to, err);
+        if (!rc && to > 0) { /* recorded in the header: nothing else read */
+            if (to - 1 > last)
+                last = to - 1;
+        } else if (!rc) { /* a file from before spans: its events say */
+            ct_segment seg;
+            rc = ct__seg_open(path, 0, &seg, err);
+            if (!rc) {
+                rc = latest_tod(&seg, &last);
+                ct__seg_close(&seg);
+                if (rc)
+                    rc = ct__fail(err, rc, "the segment of day %lld is damaged", (long long)d->day);
+            }
+        }
         ct__free(path);
         if (rc)
             return rc;
-        if (seg.tod_to > 0) { /* recorded in the header: no decode */
-            if (seg.tod_to - 1 > last)
-                last = seg.tod_to - 1;
-        } else {
-            rc = latest_tod(&seg, &last);
-        }
-        ct__seg_close(&seg);
-        if (rc)
-            return ct__fail(err, rc, "the segment of day %lld is damaged", (long long)d->day);
     }
     *newest = d->day * CT_DAY_S + last;
     return CT_OK;

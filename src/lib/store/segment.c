@@ -23,11 +23,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "alloc.h"
@@ -709,26 +712,55 @@ static void point_sections(ct_segment *seg, const seg_header *h)
 #undef AT
 }
 
+/* A segment's header, the first bytes of a file of file_len bytes, into
+ * *h: its magic, version, crc, size and day checked, nothing after it. */
+static ct_code read_header(const char *path, const void *data, size_t file_len, seg_header *h,
+                           ct_err *err)
+{
+    if (file_len < sizeof *h)
+        return ct__fail(err, CT_ECORRUPT, "%s: too short for a segment", path);
+    memcpy(h, data, sizeof *h);
+    uint32_t stored_crc = h->header_crc;
+    h->header_crc = 0;
+    int v3 = !memcmp(h->magic, MAGIC, sizeof MAGIC) && h->version == 3;
+    int v2 = !memcmp(h->magic, MAGIC_V2, sizeof MAGIC_V2) && h->version == 2;
+    int ok = (v2 || v3) && crc_of(h, sizeof *h) == stored_crc && h->file_size == file_len &&
+             h->day >= 0 && h->day <= CT_DAY_NUMBER_MAX && h->tod_to <= CT_DAY_S &&
+             h->tod_from <= h->tod_to;
+    h->header_crc = stored_crc;
+    return ok ? CT_OK : ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
+}
+
+ct_code ct__seg_read_span(const char *path, uint32_t *tod_from, uint32_t *tod_to, ct_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ct__fail_errno(err, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno,
+                              "cannot open %s", path);
+    seg_header raw, h;
+    struct stat st;
+    ssize_t got = 0;
+    ct_code rc = CT_OK;
+    if (fstat(fd, &st) != 0 || (got = pread(fd, &raw, sizeof raw, 0)) < 0)
+        rc = ct__fail_errno(err, CT_EIO, errno, "cannot read %s", path);
+    close(fd);
+    if (!rc) /* a file shorter than a header is too short whatever its size says */
+        rc = read_header(path, &raw, (size_t)got < sizeof raw ? (size_t)got : (size_t)st.st_size,
+                         &h, err);
+    if (!rc) {
+        *tod_from = h.tod_from;
+        *tod_to = h.tod_to;
+    }
+    return rc;
+}
+
 /* The checks of ct__seg_open on a segment already in seg->map. */
 static ct_code open_mapped(const char *path, int verify_all, ct_segment *seg, ct_err *err)
 {
     ct_code rc;
     seg_header h;
-    if (seg->map.len < sizeof h) {
-        rc = ct__fail(err, CT_ECORRUPT, "%s: too short for a segment", path);
+    if ((rc = read_header(path, seg->map.data, seg->map.len, &h, err)) != CT_OK)
         goto out;
-    }
-    memcpy(&h, seg->map.data, sizeof h);
-    uint32_t stored_crc = h.header_crc;
-    h.header_crc = 0;
-    int v3 = !memcmp(h.magic, MAGIC, sizeof MAGIC) && h.version == 3;
-    int v2 = !memcmp(h.magic, MAGIC_V2, sizeof MAGIC_V2) && h.version == 2;
-    if (!(v2 || v3) || crc_of(&h, sizeof h) != stored_crc ||
-        h.file_size != seg->map.len || h.day < 0 || h.day > CT_DAY_NUMBER_MAX ||
-        h.tod_to > CT_DAY_S || h.tod_from > h.tod_to) {
-        rc = ct__fail(err, CT_ECORRUPT, "%s: not a valid segment (header)", path);
-        goto out;
-    }
     if ((rc = check_sections(path, &h, &seg->map, verify_all, err)) != CT_OK)
         goto out;
     seg->version = h.version;

@@ -158,6 +158,15 @@ ct_code ct__seg_in_memory(int64_t day, ct_event *ev, uint32_t n, const ct_point 
 ct_code ct__seg_open(const char *path, int verify_all, ct_segment *seg, ct_err *err);
 void ct__seg_close(ct_segment *seg);
 
+/* The span of seconds [*tod_from, *tod_to) of the day that a segment's
+ * header records (*tod_to 0: not recorded, a file from before spans),
+ * from the header alone: its magic, version, crc, size and day are
+ * checked and nothing else is read. For questions the header answers
+ * (the newest second stored, whether a run can hold a delivery's
+ * seconds) without the directory checks of ct__seg_open, which read
+ * 12 bytes per subscriber of the day. */
+ct_code ct__seg_read_span(const char *path, uint32_t *tod_from, uint32_t *tod_to, ct_err *err);
+
 /* ---- a subscriber's events ---------------------------------------------- */
 
 typedef struct ct_sub_cursor {
