@@ -59,11 +59,16 @@ const char *ct_code_name(ct_code code);
 typedef void (*ct_notice_fn)(void *ud, const char *line);
 void ct_set_notice(ct_notice_fn fn, void *ud);
 
-/* Memory: tunes this process's malloc for celltrace's work (a heap that
- * grows in large steps and asks for huge pages, docs/ARCHITECTURE.md,
- * "Memory policy"). Process-wide: call it once at the start of main,
- * before any thread exists. Optional; answers do not depend on it. */
-void ct_tune_process_memory(void);
+/* Memory: tunes this process's malloc for celltrace's work (heaps that
+ * grow in large steps and keep freed blocks, the main one advised as
+ * huge pages; docs/ARCHITECTURE.md, "Memory policy"). Process-wide: call
+ * it once at the start of main, before any thread exists. Nothing is
+ * changed where the user set malloc up (MALLOC_*_ variables,
+ * GLIBC_TUNABLES' glibc.malloc.*) or set CT_MALLOC_TUNE=0. Returns 1
+ * when the main heap is tuned, 0 when it is not (also under a
+ * sanitizer's or valgrind's allocator). Optional; answers do not depend
+ * on it. */
+int ct_tune_process_memory(void);
 
 /* ---- the data directory -------------------------------------------------- */
 

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     cli_ctx ctx = {NULL, 0, 0, NULL, argv[0], -1, NULL, NULL};
-    ct_tune_process_memory();
+    (void)ct_tune_process_memory();
     ct_set_notice(cli_print_notice, NULL);
     char *end;
     int c;

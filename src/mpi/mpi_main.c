@@ -671,7 +671,9 @@ int main(int argc, char **argv)
      * on a node with fewer cores than ranks the spinning rank would slow
      * the one it waits for. The user's setting wins. */
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-    ct_tune_process_memory(); /* before MPI starts its threads */
+    /* No ct_tune_process_memory here: MPI_Init may install its transports'
+     * memory hooks (OpenMPI's patcher, UCX's, which can intercept sbrk),
+     * and the ranks' work is long traces, not short commands. */
     MPI_Init(&argc, &argv);
     static cluster cl;
     MPI_Comm_rank(MPI_COMM_WORLD, &cl.rank);

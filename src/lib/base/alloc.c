@@ -60,48 +60,85 @@ static _Atomic uintptr_t heap_advised_to;
  * threshold): virtual memory only, until used. */
 #define HEAP_RESERVE ((size_t)24 << 20)
 
-/* malloc grew the heap with brk since the last look: advise what is new.
- * sbrk(0) only reads the current break. Threads may race here; both
- * would advise the same pages, which is harmless. */
+/* malloc may have grown the heap with brk since the last look: advise
+ * what is new. sbrk(0) only reads the current break (glibc keeps it in a
+ * variable). A heap that glibc trimmed (more than the trim threshold free
+ * at its top) lowers the mark, so that what grows back is advised again.
+ * Threads may race here; both would advise the same pages, which is
+ * harmless: this is a hint, and a growth missed between two looks only
+ * loses the hint. */
 static void advise_heap_growth(void)
 {
     uintptr_t done = atomic_load_explicit(&heap_advised_to, memory_order_relaxed);
     if (!done)
         return;
     uintptr_t top = (uintptr_t)sbrk(0);
-    if (top <= done)
+    if (top == (uintptr_t)-1 || top == done)
         return;
 #ifdef MADV_HUGEPAGE
-    (void)madvise((void *)done, top - done, MADV_HUGEPAGE);
+    if (top > done)
+        (void)madvise((void *)done, top - done, MADV_HUGEPAGE);
 #endif
     atomic_store_explicit(&heap_advised_to, top, memory_order_relaxed);
 }
 
-/* A fault per fresh 4 KiB page is what a short command pays most on a VM
- * (a delivery's ingest: about 1 500 of them, 15 us each here). glibc's
- * defaults map every block of 128 KiB and more on its own, unmap it at
- * free (the next such block faults again) and grow the heap 128 KiB at a
- * time, too little for a huge page. Here blocks up to 32 MiB come from
- * the heap and are reused after free, the heap grows 8 MiB at a time and
- * keeps up to 64 MiB free, and its pages are advised as huge pages (what
- * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 does, which a program cannot set
- * for itself). Threads' own arenas are left as they are. */
-void ct_tune_process_memory(void)
+/* Has the user set malloc up already, or asked us not to? Their settings
+ * win: glibc read them at start, and mallopt would override them. */
+static int malloc_set_by_user(void)
 {
-    (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    static const char *const own[] = {"MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_",
+                                      "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_"};
+    const char *off = getenv("CT_MALLOC_TUNE"), *tunables = getenv("GLIBC_TUNABLES");
+    if (off && strcmp(off, "0") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (getenv(own[i]))
+            return 1;
+    return tunables && strstr(tunables, "glibc.malloc.") != NULL;
+}
+
+/* A fault per fresh 4 KiB page is what a short command pays most on a VM
+ * (a delivery's ingest: about 2 000 of them, 15 us each here). glibc
+ * maps each block of 128 KiB and more on its own and unmaps it at free,
+ * so the next one faults again (after the first such free it raises that
+ * threshold to the block's size, up to 32 MiB), and grows the heap
+ * 128 KiB at a time, too little for a huge page. Here, process-wide, so
+ * in threads' arenas too: blocks up to 32 MiB come from a heap and are
+ * reused after free, a heap grows 8 MiB at a time and keeps up to 64 MiB
+ * free. And the main heap's pages are advised as huge pages (what
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 does, which a program cannot set
+ * for itself); threads' arenas are not advised. Returns 1 when the main
+ * heap is tuned; 0 where malloc is not glibc's own over a brk heap (a
+ * sanitizer's or valgrind's allocator, another C library), or the user
+ * set malloc up (malloc_set_by_user). */
+int ct_tune_process_memory(void)
+{
+#if defined(__GLIBC__) && defined(M_TOP_PAD) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    if (malloc_set_by_user() || mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0)
+        return 0;
     (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
     (void)mallopt(M_TOP_PAD, 8 << 20);
-    uintptr_t top = (uintptr_t)sbrk(0), huge = (uintptr_t)2 << 20;
+    uintptr_t top = (uintptr_t)sbrk(0);
     if (top == (uintptr_t)-1)
-        return;
-    /* Grow the heap now and advise it before malloc writes in it: a
-     * 2 MiB range that already holds one small page (a chunk's header)
-     * gets no huge page when it faults later. From the 2 MiB boundary
-     * below the break: the heap's first pages are below it, or the gap
-     * before the heap (which madvise skips). */
-    atomic_store_explicit(&heap_advised_to, top & ~(huge - 1), memory_order_relaxed);
-    free(malloc(HEAP_RESERVE));
+        return 0;
+    /* Grow the heap now and advise it before malloc hands it out: a 2 MiB
+     * range that already holds one small page gets no huge page when it
+     * faults later. (malloc writes the new top's header inside the
+     * reserve before the advice: that one range keeps small pages.) The
+     * reserve must have come from the brk heap, or malloc is not glibc's. */
+    unsigned char *reserve = malloc(HEAP_RESERVE);
+    uintptr_t r = (uintptr_t)reserve, grown = (uintptr_t)sbrk(0);
+    int from_heap = reserve && grown != (uintptr_t)-1 && r + HEAP_RESERVE <= grown && r < grown &&
+                    r + HEAP_RESERVE > top;
+    free(reserve);
+    if (!from_heap)
+        return 0;
+    atomic_store_explicit(&heap_advised_to, top, memory_order_relaxed);
     advise_heap_growth();
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 void *ct__malloc(size_t size)
