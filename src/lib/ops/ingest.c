@@ -568,6 +568,7 @@ static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct
     for (uint32_t r = 0; r < day->n_runs && *n && !rc; r++) {
         char *path = ct__store_path(st, day->run[r].file);
         ct_segment seg;
+        memset(&seg, 0, sizeof seg);
         uint32_t run_from, run_to;
         /* a run whose header says its seconds miss the new ones' is not
          * opened: its directories are not even checked */
