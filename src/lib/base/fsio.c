@@ -359,6 +359,22 @@ ct_code ct__fs_append_sync(int fd, const void *data, size_t len, const char *nam
 
 /* ---- reading ------------------------------------------------------------------ */
 
+ssize_t ct__fs_read_full(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
 ct_code ct__fs_read_file(const char *path, size_t cap, char **data, size_t *len, ct_err *err)
 {
     ct_code rc = CT_OK;
@@ -376,17 +392,12 @@ ct_code ct__fs_read_file(const char *path, size_t cap, char **data, size_t *len,
         rc = ct__fail(err, CT_ELIMIT, "%s is larger than %zu bytes", path, cap);
         goto out;
     }
-    size_t size = (size_t)st.st_size, got = 0;
+    size_t size = (size_t)st.st_size;
     buf = ct__malloc(size + 1);
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = ct__fail_errno(err, CT_EIO, n < 0 ? errno : EIO, "cannot read %s", path);
-            goto out;
-        }
-        got += (size_t)n;
+    ssize_t got = ct__fs_read_full(fd, buf, size);
+    if (got < 0 || (size_t)got < size) {
+        rc = ct__fail_errno(err, CT_EIO, got < 0 ? errno : EIO, "cannot read %s", path);
+        goto out;
     }
     buf[size] = '\0';
     *data = buf;

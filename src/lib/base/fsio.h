@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "celltrace.h"
 
@@ -47,6 +48,11 @@ void ct__fs_discard(ct_wfile *f);
 /* Writes a whole small file atomically (steps 1-4) with `mode`. */
 ct_code ct__fs_write_file(const char *path, const void *data, size_t len, int mode,
                           ct_err *err);
+
+/* Reads from fd, at its offset, until buf holds len bytes or the file
+ * ends, retrying interrupted reads (a read may return less than asked).
+ * Returns the bytes read, or -1 with errno set. */
+ssize_t ct__fs_read_full(int fd, void *buf, size_t len);
 
 /* Reads a whole file of at most `cap` bytes. Returns new (*data, NUL
  * terminated for convenience). CT_ENOTFOUND if it does not exist. */

@@ -464,17 +464,10 @@ static ct_code read_exact(const char *path, void *buf, size_t len, ct_err *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot open staging file %s", path);
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, (char *)buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    ssize_t got = ct__fs_read_full(fd, buf, len);
     close(fd);
-    return got == len ? CT_OK : ct__fail(err, CT_EIO, "staging file %s is short", path);
+    return got >= 0 && (size_t)got == len ? CT_OK
+                                          : ct__fail(err, CT_EIO, "staging file %s is short", path);
 }
 
 /* Gathers a day's new events (spilled + in memory) into one array pair,

@@ -36,6 +36,7 @@
 #include "alloc.h"
 #include "radix.h"
 #include "error.h"
+#include "fsio.h"
 #include "store.h"
 #include "subscribers.h"
 
@@ -739,23 +740,14 @@ ct_code ct__seg_read_span(const char *path, uint32_t *tod_from, uint32_t *tod_to
                               "cannot open %s", path);
     seg_header raw, h;
     struct stat st;
-    size_t got = 0;
+    ssize_t got = 0;
     ct_code rc = CT_OK;
-    if (fstat(fd, &st) != 0)
+    if (fstat(fd, &st) != 0 || (got = ct__fs_read_full(fd, &raw, sizeof raw)) < 0)
         rc = ct__fail_errno(err, CT_EIO, errno, "cannot read %s", path);
-    while (!rc && got < sizeof raw) { /* a read may return less than asked */
-        ssize_t n = pread(fd, (char *)&raw + got, sizeof raw - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = ct__fail_errno(err, CT_EIO, errno, "cannot read %s", path);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
     close(fd);
     if (!rc) /* a file shorter than a header is too short whatever its size says */
-        rc = read_header(path, &raw, got < sizeof raw ? got : (size_t)st.st_size, &h, err);
+        rc = read_header(path, &raw, (size_t)got < sizeof raw ? (size_t)got : (size_t)st.st_size,
+                         &h, err);
     if (!rc) {
         *tod_from = h.tod_from;
         *tod_to = h.tod_to;
