@@ -994,12 +994,11 @@ static void collect_case_intervals(tracer *t)
 /* Matches every candidate against the case's intervals (t->ivs). */
 static void scan_case_intervals(tracer *t)
 {
-    if (t->risk) {
+    if (t->risk)
         t->scorer = ct__scorer_new(&t->risk_params, t->ivs, (uint32_t)t->n_ivs, t->w_start);
-        scan_all_cells(t); /* the points of each visit as it closes */
-        return;
-    }
     scan_all_cells(t);
+    if (t->scorer)
+        return; /* its points were scanned as each visit closed */
     for (size_t i = 0; i < t->n_ivs; i++)
         scan_interval_points(t, (uint32_t)i);
     flush_overlaps(t);
