@@ -106,6 +106,97 @@ static void test_gsm7(void **state)
     assert_int_equal(ucs2, 1);
 }
 
+/* GSM 03.38 as the standard's table lists it, in code points (written
+ * here again, not taken from templates.c): the default alphabet, then the
+ * extension table, whose characters cost two septets. */
+static const uint32_t GSM_DEFAULT_CPS[] = {
+    0x40, 0xA3, 0x24, 0xA5, 0xE8, 0xE9, 0xF9, 0xEC, 0xF2, 0xC7, 0x0A, 0xD8, 0xF8, 0x0D, 0xC5, 0xE5,
+    0x394, 0x5F, 0x3A6, 0x393, 0x39B, 0x3A9, 0x3A0, 0x3A8, 0x3A3, 0x398, 0x39E, 0xC6, 0xE6, 0xDF,
+    0xC9, 0x20, 0x21, 0x22, 0x23, 0xA4, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E,
+    0x2F, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0xA1, 0xC4, 0xD6, 0xD1, 0xDC, 0xA7, 0xBF, 0xE4, 0xF6,
+    0xF1, 0xFC, 0xE0};
+static const uint32_t GSM_EXTENSION_CPS[] = {0x0C, 0x5E, 0x7B, 0x7D, 0x5C, 0x5B, 0x7E, 0x5D, 0x7C,
+                                             0x20AC};
+
+static unsigned expected_septets(uint32_t cp)
+{
+    if ((cp >= '0' && cp <= '9') || (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z'))
+        return 1;
+    for (size_t i = 0; i < sizeof GSM_DEFAULT_CPS / sizeof *GSM_DEFAULT_CPS; i++)
+        if (GSM_DEFAULT_CPS[i] == cp)
+            return 1;
+    for (size_t i = 0; i < sizeof GSM_EXTENSION_CPS / sizeof *GSM_EXTENSION_CPS; i++)
+        if (GSM_EXTENSION_CPS[i] == cp)
+            return 2;
+    return 0;
+}
+
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Every code point: GSM-7 exactly when the standard has it, at its cost
+ * in septets (81 copies fit one part at one septet each, not at two), and
+ * UCS-2 otherwise, where a code point beyond the BMP takes two units (35
+ * fit one part of 70, 36 do not). */
+static void test_gsm7_every_code_point(void **state)
+{
+    (void)state;
+    char text[81 * 4 + 1];
+    unsigned members = 0;
+    for (uint32_t cp = 1; cp <= 0x10FFFF; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue; /* surrogates are not code points of UTF-8 */
+        char one[4];
+        size_t len = utf8_encode(cp, one);
+        unsigned septets = expected_septets(cp);
+        memcpy(text, one, len);
+        text[len] = '\0';
+        int ucs2;
+        assert_int_equal(ct__sms_parts(text, &ucs2), 1);
+        if (ucs2 != !septets)
+            fail_msg("U+%04X: ucs2 %d, the standard says %s", cp, ucs2,
+                     septets ? "GSM-7" : "not GSM-7");
+        if (septets) {
+            members++;
+            for (size_t k = 1; k < 81; k++)
+                memcpy(text + k * len, one, len);
+            text[81 * len] = '\0';
+            if (ct__sms_parts(text, &ucs2) != (int)septets)
+                fail_msg("U+%04X: 81 of them take %d parts, the standard says %u septets each", cp,
+                         ct__sms_parts(text, &ucs2), septets);
+        } else if (cp > 0xFFFF) {
+            for (size_t k = 1; k < 36; k++)
+                memcpy(text + k * len, one, len);
+            text[36 * len] = '\0';
+            assert_int_equal(ct__sms_parts(text, &ucs2), 2);
+            text[35 * len] = '\0';
+            assert_int_equal(ct__sms_parts(text, &ucs2), 1);
+        }
+    }
+    assert_int_equal(members, 127 + 10); /* 128 places, one the escape; 10 extensions */
+}
+
 static void test_rules(void **state)
 {
     (void)state;
@@ -517,6 +608,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
+        cmocka_unit_test(test_gsm7_every_code_point),
         cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
         cmocka_unit_test(test_offset_memo),
         cmocka_unit_test(test_config),      cmocka_unit_test(test_old_schema),
