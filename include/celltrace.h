@@ -419,6 +419,14 @@ typedef struct ct_trace_many_opts {
     const struct ct_risk_opts *risk; /* NULL: plain traces; else scored (ct_trace_scored) */
     int jobs;                       /* threads, 1 or more */
     const char *who, *why;          /* the audit's actor (ct_set_actor) */
+    /* NULL, or called on the worker's thread with its own handle right
+     * after case `index` is traced and before fn gets it, with fn's ud:
+     * work on a case's contacts that reads the store (a run's home
+     * regions) then runs on every worker instead of on the calling
+     * thread. It runs on several workers at once, so it must be
+     * thread-safe. Non-zero fails the case as a failed trace does. */
+    ct_code (*after_trace)(void *ud, ct_db *db, size_t index, const ct_contacts *cs,
+                           ct_err *err);
 } ct_trace_many_opts;
 
 /* Traces ids[0..n) of data directory `dir` on opts->jobs threads, each

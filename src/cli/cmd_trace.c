@@ -371,7 +371,7 @@ static int trace_batch(cli_ctx *ctx, char **ids, size_t n, const ct_params *p,
     if (!keys)
         return EXIT_FAIL;
     printer pr = {ro, 0, n, 0, work, 0};
-    ct_trace_many_opts mo = {p, risk, jobs, NULL, ctx->reason};
+    ct_trace_many_opts mo = {p, risk, jobs, NULL, ctx->reason, NULL};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ct_err err;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "celltrace.h"
 #include "db.h"
+#include "error.h"
 #include "segment.h"
 #include "testutil.h"
 
@@ -284,7 +286,7 @@ static void trace_many_in_order(void **state)
     ct_close(db);
 
     const char *all[] = {"K3", "K1", "K2", "K1", "K3", "K2", "K2", "K1", "K3"};
-    ct_trace_many_opts o = {NULL, NULL, 4, NULL, "test"};
+    ct_trace_many_opts o = {NULL, NULL, 4, NULL, "test", NULL};
     many_seen s;
     memset(&s, 0, sizeof s);
     size_t done = 99;
@@ -316,6 +318,101 @@ static void trace_many_in_order(void **state)
     }
     o.jobs = 0;
     assert_int_equal(ct_trace_many(data, NULL, all, 9, &o, many_fn, &s, &done, &err), CT_EINVAL);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* after_trace: each case once, before the caller's function gets it, on
+ * a worker (not the calling thread) with a handle that reads the store;
+ * its failure fails that case as a failed trace does. */
+typedef struct after_seen {
+    pthread_mutex_t lock;
+    pthread_t caller;
+    size_t calls, on_caller, unread, fail_at;
+    size_t contacts[16];
+    int seen[16], handed_before[16];
+    size_t handed_n; /* under lock: how many the caller's function has had */
+    many_seen handed;
+} after_seen;
+
+static ct_code after_fn(void *ud, ct_db *db, size_t index, const ct_contacts *cs, ct_err *err)
+{
+    after_seen *a = ud;
+    ct_stats st; /* no cmocka assertion here: this is not the test's thread */
+    int read = ct_stats_get(db, &st, err) == CT_OK && st.events == 6;
+    pthread_mutex_lock(&a->lock);
+    a->unread += !read;
+    a->calls++;
+    a->on_caller += pthread_equal(pthread_self(), a->caller) != 0;
+    a->seen[index]++;
+    a->contacts[index] = cs->n;
+    a->handed_before[index] = a->handed_n > index;
+    pthread_mutex_unlock(&a->lock);
+    if (index == a->fail_at)
+        return ct__fail(err, CT_EIO, "after_trace failed on case %zu", index);
+    return CT_OK;
+}
+
+static int after_many_fn(void *ud, size_t index, const ct_contacts *cs, uint64_t ns)
+{
+    after_seen *a = ud;
+    pthread_mutex_lock(&a->lock);
+    int times = a->seen[index];
+    pthread_mutex_unlock(&a->lock);
+    assert_int_equal(times, 1);
+    int stop = many_fn(&a->handed, index, cs, ns);
+    pthread_mutex_lock(&a->lock);
+    a->handed_n = a->handed.n;
+    pthread_mutex_unlock(&a->lock);
+    return stop;
+}
+
+static void trace_many_after_trace(void **state)
+{
+    (void)state;
+    char *dir;
+    ct_db *db = setup(&dir);
+    ct_err err;
+    ingest_text(db, dir, "msisdn,ts,cell_id\n"
+                         "79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-24T08:00:00Z,A\n"
+                         "79990000003,2020-03-24T08:10:00Z,A\n79990000001,2020-03-24T09:30:00Z,B\n"
+                         "79990000002,2020-03-24T09:30:00Z,B\n79990000003,2020-03-24T09:30:00Z,B\n");
+    assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-25", NULL, NULL, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K2", "79990000002", "2020-03-25", NULL, NULL, &err), CT_OK);
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    ct_close(db);
+    const char *ids[] = {"K2", "K1", "K1", "K2", "K1", "K2"};
+    for (int jobs = 1; jobs <= 4; jobs *= 4) {
+        ct_trace_many_opts o = {NULL, NULL, jobs, NULL, "test", after_fn};
+        after_seen a;
+        memset(&a, 0, sizeof a);
+        pthread_mutex_init(&a.lock, NULL);
+        a.caller = pthread_self();
+        a.fail_at = SIZE_MAX;
+        size_t done = 0;
+        assert_int_equal(ct_trace_many(data, NULL, ids, 6, &o, after_many_fn, &a, &done, &err), CT_OK);
+        assert_int_equal(done, 6);
+        assert_int_equal(a.calls, 6);
+        assert_int_equal(a.on_caller, 0);
+        assert_int_equal(a.unread, 0);
+        for (size_t i = 0; i < 6; i++) {
+            assert_int_equal(a.seen[i], 1);
+            assert_false(a.handed_before[i]);
+            assert_int_equal(a.contacts[i], a.handed.contacts[i]);
+            assert_int_equal(a.contacts[i], 2);
+        }
+        /* the fourth case's after_trace fails: three cases come, then its error */
+        memset(&a.handed, 0, sizeof a.handed);
+        memset(a.seen, 0, sizeof a.seen);
+        a.handed_n = 0;
+        a.fail_at = 3;
+        assert_int_equal(ct_trace_many(data, NULL, ids, 6, &o, after_many_fn, &a, &done, &err), CT_EIO);
+        assert_int_equal(done, 3);
+        assert_int_equal(a.handed.n, 3);
+        assert_non_null(strstr(err.msg, "after_trace failed on case 3"));
+        pthread_mutex_destroy(&a.lock);
+    }
     tu_rmtree(dir);
     free(dir);
 }
@@ -460,6 +557,7 @@ int main(void)
         cmocka_unit_test(cell_entries_examined_once),
         cmocka_unit_test(cell_entries_examined_once_many_cells),
         cmocka_unit_test(trace_many_in_order),
+        cmocka_unit_test(trace_many_after_trace),
         cmocka_unit_test(area_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

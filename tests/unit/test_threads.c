@@ -5,9 +5,13 @@
  * Its real strength is under ThreadSanitizer (`make check-tsan`): the
  * opening of a handle (catalogue load, cell ranks and grid), the shared
  * segment maps, the audit log and the one-time set-up all run here from
- * several threads together, and any race fails the run.
+ * several threads together, and any race fails the run. A run
+ * (ct_run) works out its contacts' home regions on the tracing workers,
+ * through one memo: stored homes must equal those of a run on one CPU.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +21,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "celltrace.h"
+#include "celltrace_notify.h"
 #include "testutil.h"
 
 enum { CELLS = 5000, PEOPLE = 120, EVENTS = 6000, THREADS = 4, ROUNDS = 8 };
@@ -34,11 +41,11 @@ static void build_city(const char *dir)
     uint64_t seed = 42;
     size_t cap = 64 + (size_t)CELLS * 80, n = 0;
     char *cells = malloc(cap);
-    n += (size_t)snprintf(cells + n, cap - n, "cell_id,lat,lon,radius_m\n");
+    n += (size_t)snprintf(cells + n, cap - n, "cell_id,lat,lon,radius_m,region\n");
     for (int i = 0; i < CELLS; i++)
-        n += (size_t)snprintf(cells + n, cap - n, "c%03d,%.6f,%.6f,%d\n", i,
+        n += (size_t)snprintf(cells + n, cap - n, "c%03d,%.6f,%.6f,%d,RU-R%d\n", i,
                               55.74 + tu_uniform(&seed, 0, 0.03), 37.60 + tu_uniform(&seed, 0, 0.05),
-                              150 + (int)(tu_rand(&seed) % 400));
+                              150 + (int)(tu_rand(&seed) % 400), i % 7);
     tu_write(dir, "cells.csv", cells);
     free(cells);
     cap = 64 + (size_t)EVENTS * 64;
@@ -142,10 +149,98 @@ static void handles_on_threads_agree(void **state)
     pthread_barrier_destroy(&start_together);
 }
 
+/* Every stored contact as "case,subscriber,home_region,level" lines. */
+static char *stored_contacts(void)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/catalog.db", data_dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT case_id, subscriber, home_region, level"
+                                            " FROM nt_contacts ORDER BY case_id, subscriber",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (cap - n < 256)
+            out = realloc(out, cap *= 2);
+        n += (size_t)snprintf(out + n, cap - n, "%s,%lld,%s,%s\n", sqlite3_column_text(st, 0),
+                              (long long)sqlite3_column_int64(st, 1), sqlite3_column_text(st, 2),
+                              sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+static void forget_runs(void)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/catalog.db", data_dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM nt_runs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void run_once(size_t want_cases)
+{
+    ct_err err;
+    ct_db *db;
+    ct_run_summary sum;
+    assert_int_equal(ct_open(data_dir, 1, &db, &err), CT_OK);
+    if (ct_run(db, NULL, &sum, &err) != CT_OK)
+        fail_msg("ct_run: %s", err.msg);
+    assert_int_equal(sum.cases_traced, want_cases);
+    ct_close(db);
+}
+
+/* A run of several cases, once on one CPU (this thread's affinity, which
+ * the run sizes its workers from) and again on all: the same home region
+ * for every contact. Under TSan, the workers' shared memo of homes. */
+static void run_homes_on_workers(void **state)
+{
+    (void)state;
+    ct_err err;
+    ct_db *db;
+    assert_int_equal(ct_open(data_dir, 1, &db, &err), CT_OK);
+    for (int k = 2; k <= 8; k++) {
+        char id[8], msisdn[16];
+        snprintf(id, sizeof id, "K%d", k);
+        snprintf(msisdn, sizeof msisdn, "7999%07d", k - 1);
+        assert_int_equal(ct_case_add(db, id, msisdn, "2020-03-25T00:00:00Z", NULL, NULL, &err), CT_OK);
+    }
+    ct_close(db);
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    run_once(8);
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    char *alone = stored_contacts();
+    forget_runs();
+    run_once(8);
+    char *together = stored_contacts();
+    assert_true(strlen(alone) > 100);
+    assert_non_null(strstr(alone, ",RU-R"));
+    assert_string_equal(together, alone);
+    free(alone);
+    free(together);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handles_on_threads_agree),
+        cmocka_unit_test(run_homes_on_workers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,6 +45,7 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "runs.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +205,8 @@ typedef struct run_state {
     run_case *cases;
     size_t n, cap;
     ct_run_summary *sum;
-    ct_u32map homes; /* home_memo by subscriber (u32map.h) */
+    ct_u32map homes; /* home_memo by subscriber (u32map.h), under homes_lock */
+    pthread_mutex_t homes_lock;
     /* the run's statements, prepared once: a run stores millions of
      * contacts and asks about each subscriber, and preparing a statement
      * costs more than running it */
@@ -220,27 +222,38 @@ typedef struct run_state {
     const ct_run_cluster *cluster; /* a cluster's shard (ct_run_shard), or NULL */
 } run_state;
 
-/* The home of contact k: its night region when it has one (memoised),
- * else the region where it met the case, else the case's region. */
-static ct_code home_of(run_state *r, const ct_contact *k, const char *case_region, char *out,
-                       ct_err *err)
+/* The home of contact k, read through db (a worker's handle, or the
+ * run's): its night region when it has one (memoised for the run, under
+ * homes_lock: workers ask at once), else the region where it met the
+ * case, else the case's region. Two workers may both work out a new
+ * subscriber's home; they find the same, and the first one kept stands. */
+static ct_code home_of(run_state *r, ct_db *db, const ct_contact *k, const char *case_region,
+                       char *out, ct_err *err)
 {
-    home_memo *m = ct__u32map_find(&r->homes, k->subscriber);
-    if (!m) {
-        char region[CT_REGION_MAX + 1];
-        ct_code rc = ct__home_region(r->db, k->subscriber, r->conf.timezone, r->p.max_presence_s, 0, 0,
+    char region[CT_REGION_MAX + 1];
+    pthread_mutex_lock(&r->homes_lock);
+    const home_memo *m = ct__u32map_find(&r->homes, k->subscriber);
+    int known = m != NULL;
+    if (known)
+        memcpy(region, m->region, sizeof region);
+    pthread_mutex_unlock(&r->homes_lock);
+    if (!known) {
+        ct_code rc = ct__home_region(db, k->subscriber, r->conf.timezone, r->p.max_presence_s, 0, 0,
                                      NULL, region, err);
         if (rc)
             return rc;
         int added;
-        m = ct__u32map_put(&r->homes, k->subscriber, &added);
-        memcpy(m->region, region, sizeof region);
+        pthread_mutex_lock(&r->homes_lock);
+        home_memo *put = ct__u32map_put(&r->homes, k->subscriber, &added);
+        if (added)
+            memcpy(put->region, region, sizeof region);
+        pthread_mutex_unlock(&r->homes_lock);
     }
-    if (strcmp(m->region, CT_REGION_UNKNOWN) != 0) {
-        snprintf(out, CT_REGION_MAX + 1, "%s", m->region);
+    if (strcmp(region, CT_REGION_UNKNOWN) != 0) {
+        snprintf(out, CT_REGION_MAX + 1, "%s", region);
         return CT_OK;
     }
-    return ct__home_region(r->db, k->subscriber, r->conf.timezone, r->p.max_presence_s, k->first_contact,
+    return ct__home_region(db, k->subscriber, r->conf.timezone, r->p.max_presence_s, k->first_contact,
                            k->last_contact, case_region, out, err);
 }
 
@@ -265,15 +278,29 @@ static ct_code last_run(run_state *r, const char *case_id, uint64_t *version, ch
     return rc;
 }
 
-static ct_code homes_of(run_state *r, run_case *c, ct_err *err)
+/* The homes of case c's contacts cs, into c->homes (NULL again on failure). */
+static ct_code homes_of(run_state *r, ct_db *db, run_case *c, const ct_contacts *cs, ct_err *err)
 {
-    c->homes = ct__calloc(c->contacts->n + 1, sizeof *c->homes);
-    for (size_t i = 0; i < c->contacts->n; i++) {
-        ct_code rc = home_of(r, &c->contacts->items[i], c->region, c->homes[i], err);
-        if (rc)
+    c->homes = ct__calloc(cs->n + 1, sizeof *c->homes);
+    for (size_t i = 0; i < cs->n; i++) {
+        ct_code rc = home_of(r, db, &cs->items[i], c->region, c->homes[i], err);
+        if (rc) {
+            ct__free(c->homes);
+            c->homes = NULL;
             return rc;
+        }
     }
     return CT_OK;
+}
+
+/* ct_trace_many's after_trace: the homes of case `index`, on the worker
+ * that traced it (a third of a run's time at 100k, where the calling
+ * thread, which stores, was the one everything waited for). */
+static ct_code homes_on_worker(void *ud, ct_db *db, size_t index, const ct_contacts *cs,
+                               ct_err *err)
+{
+    run_state *r = ud;
+    return homes_of(r, db, &r->cases[index], cs, err);
 }
 
 /* Adds the case to r->cases when its data or the parameters changed
@@ -652,7 +679,9 @@ static int store_case(void *ud, size_t index, const ct_contacts *cs, uint64_t el
     run_state *r = ud;
     run_case *c = &r->cases[index];
     c->contacts = cs;
-    ct_code rc = homes_of(r, c, r->err);
+    ct_code rc = CT_OK;
+    if (!c->homes) /* a cluster's shard: no worker of ours traced it */
+        rc = homes_of(r, r->db, c, cs, r->err);
     if (!rc)
         rc = store_contacts(r, c, r->err);
     if (!rc) {
@@ -712,7 +741,8 @@ static ct_code trace_and_store(run_state *r, ct_code prior, ct_err *err)
         rc = r->cluster->trace(r->cluster->ud, prior, ids, r->n, &r->p, &r->risk, store_case, r,
                                err);
     } else {
-        ct_trace_many_opts opts = {&r->p, &r->risk, workers_for(r->n), r->db->who, r->db->why};
+        ct_trace_many_opts opts = {&r->p, &r->risk, workers_for(r->n), r->db->who, r->db->why,
+                                   homes_on_worker};
         rc = ct_trace_many(r->db->dir, r->db->keys, ids, r->n, &opts, store_case, r, NULL, err);
     }
     ct__free(ids);
@@ -881,6 +911,7 @@ static ct_code run_with(ct_db *db, const ct_params *p, const ct_run_cluster *clu
     memset(&r, 0, sizeof r);
     r.cluster = cluster;
     ct__u32map_init(&r.homes, sizeof(home_memo));
+    pthread_mutex_init(&r.homes_lock, NULL);
     ct__u32map_init(&r.seen, sizeof(uint32_t));
     memset(sum, 0, sizeof *sum);
     r.db = db;
@@ -914,10 +945,13 @@ static ct_code run_with(ct_db *db, const ct_params *p, const ct_run_cluster *clu
         memset(sum, 0, sizeof *sum);
         sum->cases_total = total;
     }
-    ct__free(r.cases); /* each case's homes went with it (store_case) */
+    for (size_t i = 0; i < r.n; i++) /* a case worked out but not stored (a failure) */
+        ct__free(r.cases[i].homes);
+    ct__free(r.cases); /* each stored case's homes went with it (store_case) */
     ct__free(r.subs);
     ct__u32map_free(&r.seen);
     ct__u32map_free(&r.homes);
+    pthread_mutex_destroy(&r.homes_lock);
     sqlite3_close(r.sql);
     return rc;
 }

@@ -8,7 +8,9 @@
  * kept for the batch (ct__number_cache), so a subscriber who is a contact
  * of many cases is decrypted once. The calling thread hands the
  * slots to the caller's function in the order asked, so the output is
- * what one thread tracing them one after another would give. Workers stay
+ * what one thread tracing them one after another would give. Work per
+ * case that needs the store and not the caller's state (opts->after_trace:
+ * a run's home regions) runs on the worker that traced it. Workers stay
  * at most 2 x jobs cases ahead of it: memory holds that many cases, not
  * all of them. Out of memory follows the library's one policy (alloc.c).
  *
@@ -37,6 +39,7 @@ typedef struct many {
     const char *const *ids;
     size_t n;
     const ct_trace_many_opts *opts;
+    void *ud; /* the caller's, for fn and opts->after_trace */
     pthread_mutex_t lock;
     pthread_cond_t changed;
     slot *slots;
@@ -88,6 +91,10 @@ static void *worker(void *arg)
         rc = m->opts->risk ? ct_trace_scored(db, m->ids[i], m->opts->params, m->opts->risk, &cs, &err)
                            : ct_trace(db, m->ids[i], m->opts->params, &cs, &err);
         uint64_t ns = ct__now_ns() - t0;
+        if (!rc && m->opts->after_trace && (rc = m->opts->after_trace(m->ud, db, i, cs, &err))) {
+            ct_contacts_free(cs);
+            cs = NULL;
+        }
         if (rc)
             failed_case = i;
         pthread_mutex_lock(&m->lock);
@@ -134,6 +141,7 @@ ct_code ct_trace_many(const char *dir, ct_keyring *keys, const char *const *ids,
     m.ids = ids;
     m.n = n;
     m.opts = opts;
+    m.ud = ud;
     m.ahead = (size_t)opts->jobs * 2;
     m.slots = ct__calloc(n, sizeof *m.slots);
     pthread_t *threads = ct__calloc((size_t)opts->jobs, sizeof *threads);
