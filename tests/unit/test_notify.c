@@ -395,6 +395,7 @@ static void test_old_schema(void **state)
         " NOT NULL, min_radius_m REAL NOT NULL, home_region TEXT NOT NULL, quarantine_end"
         " INTEGER NOT NULL, found_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
         " PRIMARY KEY(case_id, subscriber));"
+        "CREATE INDEX nt_contacts_sub ON nt_contacts(subscriber);"
         "INSERT INTO nt_contacts VALUES('K1', 7, 1000, 1, 2, 300, 'RU-MOW', 3, 4, 4);", NULL),
         CT_OK);
     assert_false(column_of(old, "level", type, def));
@@ -416,6 +417,18 @@ static void test_old_schema(void **state)
         assert_string_equal((const char *)sqlite3_column_text(st, 1), "none");
         assert_true(sqlite3_column_double(st, 2) == 0.0);
         assert_true(sqlite3_column_double(st, 3) == 0.0);
+        sqlite3_finalize(st);
+        /* the index over every contact's subscriber gives way to one over
+         * those at a level that gets a message */
+        assert_int_equal(ct__ndb_prepare(db, "SELECT group_concat(name) FROM (SELECT name FROM"
+                                         " sqlite_master WHERE tbl_name = 'nt_contacts' AND"
+                                         " name LIKE 'nt_contacts_%' ORDER BY name)", &st, NULL),
+                         CT_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                            "nt_contacts_at_risk,nt_contacts_day_added,nt_contacts_day_changed,"
+                            "nt_contacts_day_removed,nt_contacts_level,nt_contacts_rank,"
+                            "nt_contacts_region");
         sqlite3_finalize(st);
         sqlite3_close(db);
     }

@@ -429,12 +429,15 @@ static ct_code prepare_store(run_state *r, ct_err *err)
         " home_region = excluded.home_region, quarantine_end = excluded.quarantine_end,"
         " p_contact = excluded.p_contact, expected_near_s = excluded.expected_near_s,"
         " level = excluded.level";
-    /* latest_of's question */
+    /* latest_of's question; `level<>'none'` says what level=?2 always
+     * is, in the words of the partial index nt_contacts_at_risk
+     * (notifydb.c), which SQLite uses only then */
     static const char *const latest =
         "SELECT case_id, home_region, last_contact, quarantine_end,"
         " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
         "  AND (?3 = 0 OR kind IN ('new', 'extension')) AND " NOT_LIFTED("o") ")"
-        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2 AND " NOT_LIFTED("c")
+        " FROM nt_contacts c WHERE subscriber=?1 AND level=?2 AND level<>'none' AND "
+        NOT_LIFTED("c")
         " ORDER BY quarantine_end DESC, case_id LIMIT 1";
     ct_code rc = ct__ndb_exec(r->sql, "CREATE TEMP TABLE IF NOT EXISTS nt_stage(subscriber INTEGER,"
                                       " exposure_s INTEGER, first_contact INTEGER, last_contact INTEGER,"
