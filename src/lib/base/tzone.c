@@ -121,7 +121,13 @@ int64_t ct__tz_night_seconds(const char *zone, int64_t from, int64_t to)
 {
     if (to <= from)
         return 0;
-    long off = ct__tz_offset(zone, from);
+    return ct__tz_night_seconds_at(ct__tz_offset(zone, from), from, to);
+}
+
+int64_t ct__tz_night_seconds_at(long off, int64_t from, int64_t to)
+{
+    if (to <= from)
+        return 0;
     int64_t lf = from + off, lt = to + off, total = 0;
     for (int64_t d = floor_div(lf, 86400); d <= floor_div(lt - 1, 86400); d++) {
         int64_t ns = d * 86400, ne = ns + 6 * 3600;

@@ -24,4 +24,8 @@ int ct__tz_minute(const char *zone, int64_t t);
 /* How many seconds of [from, to) fall in local night hours 00:00-06:00. */
 int64_t ct__tz_night_seconds(const char *zone, int64_t from, int64_t to);
 
+/* The same with the zone's offset at `from` (ct__tz_offset) given: for a
+ * caller that walks many intervals through the same days. */
+int64_t ct__tz_night_seconds_at(long offset, int64_t from, int64_t to);
+
 #endif

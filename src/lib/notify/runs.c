@@ -80,6 +80,14 @@ typedef struct region_acc {
     int has_prev;
     ct_place_event prev;
     const char *prev_region; /* the catalogue's, or "" (a point has none) */
+    /* what the last event's account found again (a phone's events run in
+     * the same region and day): the slot of region pointer slot_of, and
+     * the zone's offset on UTC day off_day when it holds all that day */
+    const char *slot_of;
+    size_t slot;
+    int has_off;
+    int64_t off_day;
+    long off;
     size_t n;
     char names[MAX_REGIONS][CT_REGION_MAX + 1];
     int64_t night[MAX_REGIONS], exposure[MAX_REGIONS];
@@ -96,14 +104,35 @@ static size_t region_slot(region_acc *a, const char *name)
     return a->n++;
 }
 
+/* The zone's offset at t, remembered for t's UTC day when the offset is
+ * the same at its first and last second (the rule of ct__tz_offset's own
+ * memo, which this saves a lookup of per event). */
+static long offset_at(region_acc *a, int64_t t)
+{
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    if (a->has_off && a->off_day == day)
+        return a->off;
+    long off = ct__tz_offset(a->zone, t);
+    if (ct__tz_offset(a->zone, day * 86400) == off && ct__tz_offset(a->zone, day * 86400 + 86399) == off) {
+        a->has_off = 1;
+        a->off_day = day;
+        a->off = off;
+    }
+    return off;
+}
+
 static void account(region_acc *a, int64_t from, int64_t to)
 {
     if (!a->prev_region || !a->prev_region[0] || to <= from)
         return;
-    size_t i = region_slot(a, a->prev_region);
+    if (a->prev_region != a->slot_of) {
+        a->slot = region_slot(a, a->prev_region);
+        a->slot_of = a->prev_region;
+    }
+    size_t i = a->slot;
     if (i == MAX_REGIONS)
         return;
-    a->night[i] += ct__tz_night_seconds(a->zone, from, to);
+    a->night[i] += ct__tz_night_seconds_at(offset_at(a, from), from, to);
     int64_t s = from > a->first ? from : a->first, e = to < a->last ? to : a->last;
     if (e > s)
         a->exposure[i] += e - s;
