@@ -19,8 +19,12 @@
 # process each: whole-process and in-library milliseconds (`trace
 # --work`), and in-library milliseconds of the same with --score (what
 # `run` and `--level` trace); then every case in one `trace --all --score --jobs NPROC`
-# process by each. Both builds' --all --score answers must be byte-
-# identical, and their candidates, overlaps and contacts per case equal.
+# process by each; then one `run` by each on a copy of its store (every
+# case scored, its contacts stored with their home regions, the SMS
+# queued, in one transaction). Both builds' --all --score answers must be
+# byte-identical, their candidates, overlaps and contacts per case equal,
+# and their runs must store the same contacts, messages and report
+# counters (sqlite3; times and the day of the run left out).
 # Reported: medians, and new / old. The cities are kept in
 # bench/work/ab/<size>/city; the stores are removed at the end.
 set -euo pipefail
@@ -48,7 +52,7 @@ OUT=${OUT:-$HERE/results/ab-$(date -u +%F).md}
 . "$HERE/common.sh"
 cleanup() {
     local rc=$?
-    rm -rf "$WORK"/*/old "$WORK"/*/new
+    rm -rf "$WORK"/*/old "$WORK"/*/new "$WORK"/*/old.run "$WORK"/*/new.run
     exit $rc
 }
 trap cleanup EXIT
@@ -79,13 +83,24 @@ ingest() { # ingest BUILD CITY DIR: prints seconds
     secs_since "$t0"
 }
 
+run_tables() { # run_tables DIR: what a run stored, without its times
+    sqlite3 "$1/catalog.db" \
+        "SELECT case_id, subscriber, exposure_s, first_contact, last_contact, min_radius_m,
+                home_region, quarantine_end, p_contact, expected_near_s, level
+           FROM nt_contacts ORDER BY case_id, subscriber;
+         SELECT key, subscriber, kind, case_id, region, last_contact, quarantine_end, text, ucs2
+           FROM nt_outbox ORDER BY key;
+         SELECT region, cases, contacts, notified, delivered, failed, quarantine, test, none,
+                invitations FROM nt_day ORDER BY region, day;"
+}
+
 {
     echo "# This build against another, $(date -u +%F)"
     echo
     echo "\`bench/ab.sh --sizes \"$SIZES\" --cases $CASES --reps $REPS\` on $NPROC cores."
     echo "new: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') ($CT); old: $OLD."
     echo "Medians; each case traced $REPS times by each build, one process each, in turn."
-    echo "Both builds' \`trace --all --score\` answers were byte-identical, and every case's candidates, overlaps and contacts equal."
+    echo "Both builds' \`trace --all --score\` answers were byte-identical, every case's candidates, overlaps and contacts equal, and their runs stored the same contacts, messages and report counters."
     echo
     echo "| size | figure | old | new | new / old |"
     echo "|---|---|---:|---:|---:|"
@@ -130,6 +145,19 @@ for size in $SIZES; do
         batch[$b]=$(awk -v n="${#ids[@]}" -v s="$(secs_since "$t0")" 'BEGIN { printf "%.2f", n / s }')
     done
     cmp -s "$W/old.all" "$W/new.all" || { echo "ab.sh: $size: the answers differ" >&2; exit 1; }
+    declare -A run_s
+    for b in old new; do
+        log "$size: run by $b"
+        rm -rf "$W/$b.run"
+        cp -a "$W/$b" "$W/$b.run"
+        t0=$(now_us)
+        "$WORK/$b.bin" --quiet --data "$W/$b.run" run >/dev/null
+        run_s[$b]=$(secs_since "$t0")
+        run_tables "$W/$b.run" > "$W/$b.tables"
+        rm -rf "$W/$b.run"
+    done
+    [ -s "$W/new.tables" ] && cmp -s "$W/old.tables" "$W/new.tables" ||
+        { echo "ab.sh: $size: the runs stored different contacts, messages or counters" >&2; exit 1; }
     row() { # row FIGURE OLD NEW
         echo "| $size | $1 | $2 | $3 | $(ratio "$3" "$2") |" >> "$OUT.tmp"
     }
@@ -146,6 +174,7 @@ for size in $SIZES; do
     row "ns per candidate (median)" "${nspc[old]}" "${nspc[new]}"
     row "scored trace p50, in the library (ms)" "${p50_scored[old]}" "${p50_scored[new]}"
     row "trace --all --score --jobs $NPROC (cases/s)" "${batch[old]}" "${batch[new]}"
+    row "run of all cases: scored, stored, SMS queued (s)" "${run_s[old]}" "${run_s[new]}"
     log "$size: done"
 done
 mv "$OUT.tmp" "$OUT"
