@@ -16,11 +16,13 @@
 
 #include "celltrace_notify.h"
 #include "config.h"
+#include "db.h"
 #include "dispatch.h"
 #include "keys.h"
 #include "notifydb.h"
 #include "outbox.h"
 #include "runs.h"
+#include "subscribers.h"
 #include "templates.h"
 #include "testutil.h"
 #include "tzone.h"
@@ -279,6 +281,47 @@ static void test_offset_memo(void **state)
     assert_int_equal(ct__tz_minute("America/Los_Angeles", 0), 16 * 60);
 }
 
+/* A home region on the day Berlin's offset changed (2020-03-29T01:00Z,
+ * +01:00 to +02:00), max presence 3000 s. RU-ZZZ at 00:10Z: local
+ * 01:10-02:00, 3000 s of night. RU-AAA at 03:20Z: local 05:20-06:10 at
+ * +02:00, 2400 s; an offset kept from the day's first event (+01:00)
+ * would give 04:20-05:10, 3000 s, a tie that RU-AAA wins by name. */
+static void test_home_on_offset_change(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("home-dst"), data[1100], path[1200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    ct_err err;
+    ct_db *db;
+    ct_import_summary s;
+    ct_ingest *in;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\n"
+                               "Z,55.70,37.50,300,RU-ZZZ\nA,55.80,37.60,300,RU-AAA\n");
+    snprintf(path, sizeof path, "%s/cells.csv", dir);
+    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
+    tu_write(dir, "events.csv", "msisdn,ts,cell_id\n79990000001,2020-03-29T00:10:00Z,Z\n"
+                                "79990000001,2020-03-29T03:20:00Z,A\n");
+    snprintf(path, sizeof path, "%s/events.csv", dir);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    ct_close(db);
+    assert_int_equal(ct_open(data, 0, &db, &err), CT_OK);
+    uint32_t sub;
+    assert_int_equal(ct__subdict_find(db->subs, "79990000001", &sub, &err), CT_OK);
+    char home[CT_REGION_MAX + 1];
+    assert_int_equal(ct__home_region(db, sub, "Europe/Berlin", 3000, 0, 0, NULL, home, &err), CT_OK);
+    assert_string_equal(home, "RU-ZZZ");
+    /* a zone without the change: 01:10-02:00 and 04:20-05:10 at +01:00 */
+    assert_int_equal(ct__home_region(db, sub, "Etc/GMT-1", 3000, 0, 0, NULL, home, &err), CT_OK);
+    assert_string_equal(home, "RU-AAA");
+    ct_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static int count_keys(void *ud, const char *k, const char *v, int is_default, const char *help)
 {
     (void)k;
@@ -418,17 +461,32 @@ static void test_old_schema(void **state)
         assert_true(sqlite3_column_double(st, 2) == 0.0);
         assert_true(sqlite3_column_double(st, 3) == 0.0);
         sqlite3_finalize(st);
-        /* the index over every contact's subscriber gives way to one over
-         * those at a level that gets a message */
+        /* the index over every contact's subscriber gives way to one, of
+         * the same name, over those at a level that gets a message */
         assert_int_equal(ct__ndb_prepare(db, "SELECT group_concat(name) FROM (SELECT name FROM"
                                          " sqlite_master WHERE tbl_name = 'nt_contacts' AND"
                                          " name LIKE 'nt_contacts_%' ORDER BY name)", &st, NULL),
                          CT_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_string_equal((const char *)sqlite3_column_text(st, 0),
-                            "nt_contacts_at_risk,nt_contacts_day_added,nt_contacts_day_changed,"
+                            "nt_contacts_day_added,nt_contacts_day_changed,"
                             "nt_contacts_day_removed,nt_contacts_level,nt_contacts_rank,"
-                            "nt_contacts_region");
+                            "nt_contacts_region,nt_contacts_sub");
+        sqlite3_finalize(st);
+        assert_int_equal(ct__ndb_prepare(db, "SELECT sql FROM sqlite_master"
+                                         " WHERE name = 'nt_contacts_sub'", &st, NULL), CT_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), " WHERE level <> 'none'"));
+        sqlite3_finalize(st);
+        /* an older binary's open: its schema's whole index is not made again */
+        assert_int_equal(ct__ndb_exec(db, "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON"
+                                      " nt_contacts(subscriber)", NULL), CT_OK);
+        /* what latest_of asks (runs.c) is answered from it */
+        assert_int_equal(ct__ndb_prepare(db, "EXPLAIN QUERY PLAN SELECT case_id FROM nt_contacts"
+                                         " WHERE subscriber = ?1 AND level = ?2 AND level<>'none'",
+                                         &st, NULL), CT_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "nt_contacts_sub"));
         sqlite3_finalize(st);
         sqlite3_close(db);
     }
@@ -623,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_texts_fit),   cmocka_unit_test(test_gsm7),
         cmocka_unit_test(test_gsm7_every_code_point),
         cmocka_unit_test(test_rules),       cmocka_unit_test(test_night),
+        cmocka_unit_test(test_home_on_offset_change),
         cmocka_unit_test(test_offset_memo),
         cmocka_unit_test(test_config),      cmocka_unit_test(test_old_schema),
         cmocka_unit_test(test_dlr_transitions), cmocka_unit_test(run_state_changes),

@@ -70,21 +70,23 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS nt_appeals_contact ON nt_appeals(case_id, subscriber);"
     "CREATE INDEX IF NOT EXISTS nt_appeals_region ON nt_appeals(region, state);";
 
+/* A subscriber's contacts are looked up only at a level that gets a
+ * message (runs.c, whose question says `level <> 'none'` so that SQLite
+ * may use this): the index holds those rows alone, 0.6 % of them at 100k.
+ * It used to hold every contact, which cost a run about 6 % of its
+ * inserts; partial_sub_index converts an older directory's. */
+#define SUB_INDEX                                                                          \
+    "CREATE INDEX IF NOT EXISTS nt_contacts_sub ON nt_contacts(subscriber)"                 \
+    " WHERE level <> 'none';"
+
 /* Indexes on columns that came later (ADDED): made once those exist. A
  * case's contacts best first, and counted by level, without reading the
- * whole net (the API's pages: 43 447 contacts in a case at 100k). A
- * subscriber's contacts are looked up only at a level that gets a
- * message (runs.c, which says `level <> 'none'` so that SQLite may use
- * it): the index holds those alone, 0.6 % of the rows at 100k, where one
- * over every contact (nt_contacts_sub, dropped from older directories)
- * cost a run a tenth of its inserts. */
+ * whole net (the API's pages: 43 447 contacts in a case at 100k). */
 static const char LATER_INDEXES[] =
     "CREATE INDEX IF NOT EXISTS nt_contacts_rank ON nt_contacts(case_id, p_contact DESC,"
     " exposure_s DESC, subscriber);"
     "CREATE INDEX IF NOT EXISTS nt_contacts_level ON nt_contacts(case_id, level, home_region);"
-    "CREATE INDEX IF NOT EXISTS nt_contacts_at_risk ON nt_contacts(subscriber)"
-    " WHERE level <> 'none';"
-    "DROP INDEX IF EXISTS nt_contacts_sub;";
+    SUB_INDEX;
 
 /* Columns that came after the first schema, as ADD COLUMN clauses. */
 typedef struct added_column {
@@ -187,6 +189,45 @@ static ct_code add_columns(sqlite3 *db, ct_err *err)
     return rc;
 }
 
+/* *whole = 1 when nt_contacts_sub is an older directory's index of every
+ * contact (no WHERE). */
+static ct_code sub_index_is_whole(sqlite3 *db, int *whole, ct_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    ct_code rc = ct__ndb_prepare(db, "SELECT sql FROM sqlite_master WHERE type = 'index'"
+                                     " AND name = 'nt_contacts_sub'", &st, err);
+    *whole = 0;
+    if (rc)
+        return rc;
+    if (ct__sql_step(st, &rc, err) == SQLITE_ROW) {
+        const char *sql = (const char *)sqlite3_column_text(st, 0);
+        *whole = sql && !strstr(sql, " WHERE ");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Replaces an older directory's whole nt_contacts_sub with the partial
+ * one (SUB_INDEX), in one transaction, after looking again under the
+ * write lock. The name stays: an older binary still running against the
+ * directory finds it and does not build the whole index again at each
+ * open (its own question by subscriber then reads the table: slower, the
+ * same answer). */
+static ct_code partial_sub_index(sqlite3 *db, ct_err *err)
+{
+    int whole;
+    ct_code rc = sub_index_is_whole(db, &whole, err);
+    if (rc || !whole)
+        return rc;
+    rc = ct__ndb_exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    rc = sub_index_is_whole(db, &whole, err);
+    if (!rc && whole)
+        rc = ct__ndb_exec(db, "DROP INDEX nt_contacts_sub;" SUB_INDEX, err);
+    return ct__ndb_end(db, rc, err);
+}
+
 ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
 {
     char *path = ct__path_join(dir, "catalog.db");
@@ -211,6 +252,8 @@ ct_code ct__ndb_open(const char *dir, sqlite3 **out, ct_err *err)
         rc = ct__ndb_exec(db, SCHEMA, err);
     if (!rc)
         rc = add_columns(db, err);
+    if (!rc)
+        rc = partial_sub_index(db, err);
     if (!rc)
         rc = ct__ndb_exec(db, LATER_INDEXES, err);
     if (!rc)
