@@ -423,8 +423,12 @@ typedef struct ct_trace_many_opts {
      * after case `index` is traced and before fn gets it, with fn's ud:
      * work on a case's contacts that reads the store (a run's home
      * regions) then runs on every worker instead of on the calling
-     * thread. It runs on several workers at once, so it must be
-     * thread-safe. Non-zero fails the case as a failed trace does. */
+     * thread. It runs on several workers at once: what it shares with
+     * the caller it must guard itself. db and cs are lent for the call.
+     * It may have run for cases fn never gets (a later case failed, or
+     * fn asked to stop): what it keeps per case, the caller frees after
+     * ct_trace_many returns. Non-zero fails the case as a failed trace
+     * does. */
     ct_code (*after_trace)(void *ud, ct_db *db, size_t index, const ct_contacts *cs,
                            ct_err *err);
 } ct_trace_many_opts;

@@ -82,10 +82,11 @@ typedef struct region_acc {
     const char *prev_region; /* the catalogue's, or "" (a point has none) */
     /* what the last event's account found again (a phone's events run in
      * the same region and day): the slot of region pointer slot_of, and
-     * the zone's offset on UTC day off_day when it holds all that day */
+     * UTC day off_day's offset when it holds all that day (OFF_WHOLE_DAY;
+     * OFF_CHANGES: it changes that day, asked at each event) */
     const char *slot_of;
     size_t slot;
-    int has_off;
+    enum { OFF_UNKNOWN, OFF_WHOLE_DAY, OFF_CHANGES } off_state;
     int64_t off_day;
     long off;
     size_t n;
@@ -110,14 +111,14 @@ static size_t region_slot(region_acc *a, const char *name)
 static long offset_at(region_acc *a, int64_t t)
 {
     int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    if (a->has_off && a->off_day == day)
-        return a->off;
+    if (a->off_state != OFF_UNKNOWN && a->off_day == day)
+        return a->off_state == OFF_WHOLE_DAY ? a->off : ct__tz_offset(a->zone, t);
     long off = ct__tz_offset(a->zone, t);
-    if (ct__tz_offset(a->zone, day * 86400) == off && ct__tz_offset(a->zone, day * 86400 + 86399) == off) {
-        a->has_off = 1;
-        a->off_day = day;
-        a->off = off;
-    }
+    int whole = ct__tz_offset(a->zone, day * 86400) == off &&
+                ct__tz_offset(a->zone, day * 86400 + 86399) == off;
+    a->off_state = whole ? OFF_WHOLE_DAY : OFF_CHANGES;
+    a->off_day = day;
+    a->off = off;
     return off;
 }
 
@@ -207,7 +208,9 @@ typedef struct run_case {
     char region[CT_REGION_MAX + 1];
     uint64_t version;
     const ct_contacts *contacts; /* while the case is being stored */
-    char (*homes)[CT_REGION_MAX + 1]; /* per contact, the same */
+    /* per contact: from the worker that traced the case (homes_on_worker)
+     * until store_case stores it, or run_with ends */
+    char (*homes)[CT_REGION_MAX + 1];
 } run_case;
 
 /* A subscriber's night-time home, the same for every case of a run: one
@@ -459,8 +462,8 @@ static ct_code prepare_store(run_state *r, ct_err *err)
         " p_contact = excluded.p_contact, expected_near_s = excluded.expected_near_s,"
         " level = excluded.level";
     /* latest_of's question; `level<>'none'` says what level=?2 always
-     * is, in the words of the partial index nt_contacts_at_risk
-     * (notifydb.c), which SQLite uses only then */
+     * is, in the words of the partial index nt_contacts_sub (notifydb.c),
+     * which SQLite uses only then */
     static const char *const latest =
         "SELECT case_id, home_region, last_contact, quarantine_end,"
         " (SELECT coalesce(max(quarantine_end), 0) FROM nt_outbox o WHERE subscriber=?1"
@@ -702,9 +705,10 @@ static ct_code queue_all(run_state *r, ct_err *err)
 }
 
 /* ct_trace_many hands each traced case here, in the order of r->cases,
- * while its workers trace the next ones: the case's homes, its contacts
- * stored in the run's transaction, its subscribers noted for queue_all.
- * The contacts are not kept: memory holds the cases in flight only. */
+ * while its workers trace the next ones: its contacts stored with the
+ * homes its worker found (a cluster's shard finds them here), in the
+ * run's transaction, its subscribers noted for queue_all. The contacts
+ * are not kept: memory holds the cases in flight only. */
 static int store_case(void *ud, size_t index, const ct_contacts *cs, uint64_t elapsed_ns)
 {
     (void)elapsed_ns;

@@ -90,7 +90,7 @@ typedef struct gsm_char {
 } gsm_char;
 
 static uint8_t ascii_septets[128];
-static gsm_char beyond_ascii[64];
+static gsm_char beyond_ascii[64]; /* 40 used; test_notify counts every member */
 static size_t n_beyond_ascii;
 static pthread_once_t alphabet_once = PTHREAD_ONCE_INIT;
 

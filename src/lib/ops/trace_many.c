@@ -9,8 +9,9 @@
  * of many cases is decrypted once. The calling thread hands the
  * slots to the caller's function in the order asked, so the output is
  * what one thread tracing them one after another would give. Work per
- * case that needs the store and not the caller's state (opts->after_trace:
- * a run's home regions) runs on the worker that traced it. Workers stay
+ * case that reads the store (opts->after_trace: a run's home regions)
+ * runs on the worker that traced it; what it shares with the caller it
+ * guards itself. Workers stay
  * at most 2 x jobs cases ahead of it: memory holds that many cases, not
  * all of them. Out of memory follows the library's one policy (alloc.c).
  *
