@@ -52,7 +52,7 @@ OUT=${OUT:-$HERE/results/ab-$(date -u +%F).md}
 . "$HERE/common.sh"
 cleanup() {
     local rc=$?
-    rm -rf "$WORK"/*/old "$WORK"/*/new "$WORK"/*/old.run "$WORK"/*/new.run
+    rm -rf "$WORK"/*/old "$WORK"/*/new "$WORK"/*/old.run "$WORK"/*/new.run "$WORK"/*/*.tables
     exit $rc
 }
 trap cleanup EXIT
@@ -99,7 +99,7 @@ run_tables() { # run_tables DIR: what a run stored, without its times
     echo
     echo "\`bench/ab.sh --sizes \"$SIZES\" --cases $CASES --reps $REPS\` on $NPROC cores."
     echo "new: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') ($CT); old: $OLD."
-    echo "Medians; each case traced $REPS times by each build, one process each, in turn."
+    echo "Medians; each case traced $REPS times by each build, one process each, in turn; one \`run\` by each."
     echo "Both builds' \`trace --all --score\` answers were byte-identical, every case's candidates, overlaps and contacts equal, and their runs stored the same contacts, messages and report counters."
     echo
     echo "| size | figure | old | new | new / old |"
@@ -151,13 +151,16 @@ for size in $SIZES; do
         rm -rf "$W/$b.run"
         cp -a "$W/$b" "$W/$b.run"
         t0=$(now_us)
-        "$WORK/$b.bin" --quiet --data "$W/$b.run" run >/dev/null
+        "$WORK/$b.bin" --quiet --data "$W/$b.run" run >/dev/null ||
+            { echo "ab.sh: $size: run by $b failed" >&2; exit 1; }
         run_s[$b]=$(secs_since "$t0")
-        run_tables "$W/$b.run" > "$W/$b.tables"
+        run_tables "$W/$b.run" > "$W/$b.tables" ||
+            { echo "ab.sh: $size: reading the tables of $b's run failed" >&2; exit 1; }
         rm -rf "$W/$b.run"
     done
     [ -s "$W/new.tables" ] && cmp -s "$W/old.tables" "$W/new.tables" ||
         { echo "ab.sh: $size: the runs stored different contacts, messages or counters" >&2; exit 1; }
+    rm -f "$W/old.tables" "$W/new.tables" # subscriber ids and message texts
     row() { # row FIGURE OLD NEW
         echo "| $size | $1 | $2 | $3 | $(ratio "$3" "$2") |" >> "$OUT.tmp"
     }
