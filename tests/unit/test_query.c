@@ -258,16 +258,23 @@ static int many_fn(void *ud, size_t index, const ct_contacts *cs, uint64_t ns)
     return s->n == s->stop_at;
 }
 
+/* Three phones together at A, then at B: each a contact of the others. */
+static ct_db *three_together(char **dir)
+{
+    ct_db *db = setup(dir);
+    ingest_text(db, *dir, "msisdn,ts,cell_id\n"
+                          "79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-24T08:00:00Z,A\n"
+                          "79990000003,2020-03-24T08:10:00Z,A\n79990000001,2020-03-24T09:30:00Z,B\n"
+                          "79990000002,2020-03-24T09:30:00Z,B\n79990000003,2020-03-24T09:30:00Z,B\n");
+    return db;
+}
+
 static void trace_many_in_order(void **state)
 {
     (void)state;
     char *dir;
-    ct_db *db = setup(&dir);
+    ct_db *db = three_together(&dir);
     ct_err err;
-    ingest_text(db, dir, "msisdn,ts,cell_id\n"
-                         "79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-24T08:00:00Z,A\n"
-                         "79990000003,2020-03-24T08:10:00Z,A\n79990000001,2020-03-24T09:30:00Z,B\n"
-                         "79990000002,2020-03-24T09:30:00Z,B\n79990000003,2020-03-24T09:30:00Z,B\n");
     assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-25", NULL, NULL, &err), CT_OK);
     assert_int_equal(ct_case_add(db, "K2", "79990000002", "2020-03-25", NULL, NULL, &err), CT_OK);
     assert_int_equal(ct_case_add(db, "K3", "79990000003", "2020-03-25", NULL, NULL, &err), CT_OK);
@@ -371,12 +378,8 @@ static void trace_many_after_trace(void **state)
 {
     (void)state;
     char *dir;
-    ct_db *db = setup(&dir);
+    ct_db *db = three_together(&dir);
     ct_err err;
-    ingest_text(db, dir, "msisdn,ts,cell_id\n"
-                         "79990000001,2020-03-24T08:00:00Z,A\n79990000002,2020-03-24T08:00:00Z,A\n"
-                         "79990000003,2020-03-24T08:10:00Z,A\n79990000001,2020-03-24T09:30:00Z,B\n"
-                         "79990000002,2020-03-24T09:30:00Z,B\n79990000003,2020-03-24T09:30:00Z,B\n");
     assert_int_equal(ct_case_add(db, "K1", "79990000001", "2020-03-25", NULL, NULL, &err), CT_OK);
     assert_int_equal(ct_case_add(db, "K2", "79990000002", "2020-03-25", NULL, NULL, &err), CT_OK);
     char data[4200];
