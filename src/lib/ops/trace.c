@@ -513,18 +513,21 @@ static cell_link *link_cells(tracer *t, size_t *n_links)
     return sort_links_by_cell(links, n);
 }
 
-/* The first of a run's n intervals that ends after ts (n if none). */
+/* The first of a run's n intervals that ends after ts (n if none). The
+ * search has no branch on the data: it runs once per candidate event,
+ * and which half holds the answer is a coin toss the processor cannot
+ * learn, so a branch on it is mispredicted half the time. */
 static size_t first_not_ended(const cell_link *l, size_t n, int64_t ts)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l[mid].end <= ts)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (n == 0)
+        return 0;
+    const cell_link *base = l;
+    while (n > 1) { /* the answer is in [base, base + n] */
+        size_t half = n / 2;
+        base = base[half].end <= ts ? base + half : base;
+        n -= half;
     }
-    return lo;
+    return (size_t)(base - l) + (base->end <= ts);
 }
 
 /* An entry of cell `l->loc`: its overlaps with the run's n intervals,
