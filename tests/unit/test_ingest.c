@@ -9,7 +9,9 @@
  * - duplicates within a batch and bad rows are counted, bad rows kept out;
  * - retention options out of range are refused before anything is stored;
  * - purge --all empties the store, the dictionary and the case registry,
- *   renews every key, and is audited.
+ *   renews every key, and is audited;
+ * - a delivery to a day that is full of runs merges only the newest runs
+ *   about its own size, never the day's larger, older ones.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -258,12 +260,76 @@ static void purge_all_empties_and_renews(void **state)
     free(dir);
 }
 
+/* A delivery of n subscribers (from first on), each with one event on
+ * 2020-03-24, as feed file `name`; returns its path (new). */
+static char *write_delivery(const char *dir, const char *name, int first, int n)
+{
+    char *path = path_in(dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("msisdn,ts,cell_id\n", f);
+    for (int sub = first; sub < first + n; sub++)
+        fprintf(f, "7999%07d,%lld,C%d\n", sub, 1585008000LL + sub % 86000, sub % 4);
+    fclose(f);
+    return path;
+}
+
+/* Runs of 800, 400, 200 and 100 events fill the day (4 runs, the most a
+ * delivery leaves); a delivery of 5 then merges with the 100 only. The
+ * rule before merged every run but the oldest (705 events rewritten
+ * here), or the whole day when the oldest was the smaller part: a late
+ * delivery of a few rows rewrote most of its day. */
+static void small_delivery_merges_small_runs(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("ingest-tiers");
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
+                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    char *data = new_data(dir, "data");
+    static const int sizes[] = {800, 400, 200, 100, 5};
+    char names[5][64];
+    int first = 0;
+    ct_import_summary s;
+    ct_err err;
+    ct_db *db;
+    for (int i = 0; i < 5; i++) {
+        char feed_name[32];
+        snprintf(feed_name, sizeof feed_name, "d%d.csv", i);
+        char *feed = write_delivery(dir, feed_name, first, sizes[i]);
+        first += sizes[i];
+        assert_int_equal(ingest(data, feed, 0, &s, &err), CT_OK);
+        assert_int_equal(s.stored, sizes[i]);
+        ct__free(feed);
+        assert_int_equal(ct_open(data, 0, &db, &err), CT_OK);
+        assert_int_equal(db->store.n_days, 1);
+        const ct_store_day *day = &db->store.days[0];
+        if (i < 4) {
+            assert_int_equal(day->n_runs, i + 1);
+            snprintf(names[i], sizeof names[i], "%s", day->run[i].file);
+        } else {
+            assert_int_equal(day->n_runs, 4);
+            for (int r = 0; r < 3; r++) { /* the larger runs are left as they were */
+                assert_string_equal(day->run[r].file, names[r]);
+                assert_int_equal(day->run[r].events, sizes[r]);
+            }
+            assert_int_equal(day->run[3].events, 105);
+            assert_string_not_equal(day->run[3].file, names[3]);
+            assert_int_equal(day->events, 1505);
+        }
+        ct_close(db);
+    }
+    ct__free(data);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spilled_batch_seals_the_same),
         cmocka_unit_test(abort_and_bad_rows),
         cmocka_unit_test(purge_all_empties_and_renews),
+        cmocka_unit_test(small_delivery_merges_small_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,8 @@
  *   2. each touched day is sealed: its new events are sorted and
  *      deduplicated, those its stored runs hold are dropped, and the rest
  *      is written as a new run of the day, or, past CT_DAY_RUNS_LIVE runs,
- *      merged with them into one new file (fsync'd, renamed, folder
- *      fsync'd; store.h);
+ *      merged with the day's newest runs into one new file (size-tiered:
+ *      young_runs; fsync'd, renamed, folder fsync'd; store.h);
  *   3. one atomic manifest replacement makes every new segment live;
  *   4. superseded segments and the staging folder are removed.
  * A crash before 3 leaves the old manifest and only unreferenced files,
@@ -600,17 +600,27 @@ static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct
     return rc;
 }
 
-/* The runs an ingest merges when a day is full: all but the oldest, the
- * day's base (the file compaction wrote), unless the base is the smaller
- * part; so a merge costs the recent deliveries, not the day. */
-static void young_runs(const ct_store_day *day, ct_store_day *young)
+/* The runs an ingest merges when a day is full, size-tiered as in an
+ * LSM tree: the newest run, and each older one in turn while it is no
+ * larger than what is merged so far (the delivery's `incoming` events
+ * counted in). The runs left, `settled` (oldest first), are each larger
+ * than everything after them, so a merge rewrites runs about the size of
+ * the delivery, and an event is rewritten about log2(deliveries a day)
+ * times before compaction, where the earlier rule (every run but the
+ * oldest, or all of them when the oldest was the smaller part) rewrote
+ * most of the day at every few deliveries. */
+static void young_runs(const ct_store_day *day, uint64_t incoming, ct_store_day *settled,
+                       ct_store_day *young)
 {
-    uint64_t rest = day->events - day->run[0].events;
-    uint32_t first = day->run[0].events >= rest ? 1 : 0;
+    uint32_t first = day->n_runs - 1;
+    uint64_t merged = incoming + day->run[first].events;
+    while (first > 0 && day->run[first - 1].events <= merged)
+        merged += day->run[--first].events;
+    memset(settled, 0, sizeof *settled);
     memset(young, 0, sizeof *young);
-    young->day = day->day;
-    for (uint32_t r = first; r < day->n_runs; r++)
-        ct__store_day_add_run(young, &day->run[r]);
+    settled->day = young->day = day->day;
+    for (uint32_t r = 0; r < day->n_runs; r++)
+        ct__store_day_add_run(r < first ? settled : young, &day->run[r]);
 }
 
 /* Seals one day's new events. A day not stored yet becomes one file. For
@@ -625,7 +635,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct_store *st = &in->db->store;
     const ct_catalog *cat = in->db->cat;
     int64_t live = ct__store_find(st, d->day);
-    ct_store_day *old = live >= 0 ? &st->days[live] : NULL, young;
+    ct_store_day *old = live >= 0 ? &st->days[live] : NULL, young, settled;
     int merging = old && old->n_runs >= CT_DAY_RUNS_LIVE;
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
@@ -633,7 +643,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     uint32_t n_old = 0, np_old = 0, run_first[CT_DAY_RUNS_MAX + 1];
     ct_code rc = CT_OK;
     if (merging) { /* copied forward: every byte of them checked first */
-        young_runs(old, &young);
+        young_runs(old, (uint64_t)d->n_ev + d->spilled_ev, &settled, &young);
         rc = ct__day_decode(st, &young, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
     }
     if (!rc)
@@ -647,11 +657,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         for (uint32_t r = 0; r < young.n_runs; r++)
             fresh = ct__seal_drop_known(ev, fresh, pts, old_ev + run_first[r],
                                         run_first[r + 1] - run_first[r], old_pts, cat);
-        ct_store_day base;
-        if (young.n_runs < old->n_runs) {
-            ct__store_day_single(&base, d->day, &old->run[0]);
-            rc = drop_stored(st, &base, cat, ev, &fresh, pts, err);
-        }
+        if (settled.n_runs)
+            rc = drop_stored(st, &settled, cat, ev, &fresh, pts, err);
     } else if (old) {
         rc = drop_stored(st, old, cat, ev, &fresh, pts, err);
     }
@@ -691,8 +698,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         ct__store_set(st, &sd);
     } else if (!merging) {
         ct__store_day_add_run(old, &run);
-    } else if (young.n_runs < old->n_runs) { /* the base, then the merged run */
-        ct__store_day_single(&sd, d->day, &old->run[0]);
+    } else if (settled.n_runs) { /* the settled runs, then the merged one */
+        sd = settled;
         ct__store_day_add_run(&sd, &run);
         ct__store_set(st, &sd);
     } else {
