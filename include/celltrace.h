@@ -841,6 +841,7 @@ typedef struct ct_compact_summary {
     uint64_t days_left;  /* days still of several runs (a new delivery came) */
     uint64_t days_old;   /* ct_upgrade: days left in an older segment version */
     int waited;          /* another compaction of the directory was running */
+    int coalesced;       /* ct_compact_coalescing: left to the one waiting */
 } ct_compact_summary;
 
 /* Merges the runs of every day of `dir` that has several. The work is
@@ -852,6 +853,15 @@ typedef struct ct_compact_summary {
  * (<dir>/compact.lock): a second waits for the first, then merges what
  * is left. Refused for a cluster shard with a pending commit. */
 ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err);
+
+/* The same, for a compaction nobody waits for (`ingest` starts one in the
+ * background after each delivery): when a compaction is running and
+ * another is already waiting to start, this one returns at once, CT_OK
+ * with sum->coalesced set. The waiting one reads the store only after it
+ * starts, so it merges every delivery committed before this call. Without
+ * that, deliveries faster than a merge queued one compaction each, and
+ * each merged its day again. */
+ct_code ct_compact_coalescing(const char *dir, ct_compact_summary *sum, ct_err *err);
 
 /* The same, also rewriting every day stored as one file of an older
  * segment version (docs/FORMAT.md: version 2, written before 2026-12-02)

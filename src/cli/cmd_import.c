@@ -198,7 +198,7 @@ static void compact_in_background(const char *dir)
     }
     ct_compact_summary sum;
     ct_err err;
-    if (ct_compact(dir, &sum, &err) == CT_OK)
+    if (ct_compact_coalescing(dir, &sum, &err) == CT_OK)
         _exit(0);
     /* nobody waits for this process: the error stays where check sees it */
     ct_compact_note_failure(dir, &err);

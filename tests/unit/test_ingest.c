@@ -11,15 +11,21 @@
  * - purge --all empties the store, the dictionary and the case registry,
  *   renews every key, and is audited;
  * - a delivery to a day that is full of runs merges only the newest runs
- *   about its own size, never the day's larger, older ones.
+ *   about its own size, never the day's larger, older ones;
+ * - background compactions coalesce: while one runs and one waits, a
+ *   third returns at once, and the waiting one merges its delivery.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "celltrace.h"
@@ -323,6 +329,77 @@ static void small_delivery_merges_small_runs(void **state)
     free(dir);
 }
 
+/* Three background compactions while one of the directory runs (the test
+ * holds compact.lock): the first waits, holding compact.wait; the second,
+ * called after a third delivery, returns at once, coalesced; when the lock
+ * is free the first merges all three deliveries. Before, each waited in
+ * turn and each merged its day again. */
+static void background_compactions_coalesce(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("ingest-coalesce");
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
+                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    char *data = new_data(dir, "data");
+    ct_import_summary s;
+    ct_err err;
+    int first = 0;
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%d.csv", i);
+        char *feed = write_delivery(dir, name, first, 300);
+        first += 300;
+        assert_int_equal(ingest(data, feed, 0, &s, &err), CT_OK);
+        ct__free(feed);
+    }
+    int running = ct__fs_lock(data, "compact.lock", 0);
+    assert_true(running >= 0);
+    pid_t waiter = fork();
+    assert_true(waiter >= 0);
+    if (waiter == 0) {
+        close(running); /* the child's copy would keep the lock held */
+        ct_compact_summary cs;
+        ct_err e;
+        _exit(ct_compact_coalescing(data, &cs, &e) == CT_OK && cs.waited && !cs.coalesced &&
+                      cs.days == 1 && cs.runs == 3
+                  ? 0
+                  : 1);
+    }
+    int tries = 0;
+    for (; tries < 1000; tries++) { /* until the child holds compact.wait */
+        int w = ct__fs_lock(data, "compact.wait", 0);
+        if (w < 0 && errno == EWOULDBLOCK)
+            break;
+        if (w >= 0)
+            close(w);
+        usleep(10000);
+    }
+    assert_true(tries < 1000);
+    char *feed = write_delivery(dir, "d2.csv", first, 300);
+    assert_int_equal(ingest(data, feed, 0, &s, &err), CT_OK);
+    ct__free(feed);
+    ct_compact_summary cs;
+    alarm(30); /* one that waited would wait here for ever: the test holds the lock */
+    assert_int_equal(ct_compact_coalescing(data, &cs, &err), CT_OK);
+    alarm(0);
+    assert_true(cs.coalesced);
+    assert_int_equal(cs.days, 0);
+    close(running);
+    int status;
+    assert_int_equal(waitpid(waiter, &status, 0), waiter);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    ct_db *db;
+    assert_int_equal(ct_open(data, 0, &db, &err), CT_OK);
+    assert_int_equal(db->store.n_days, 1);
+    assert_int_equal(db->store.days[0].n_runs, 1);
+    assert_int_equal(db->store.days[0].events, 900);
+    ct_close(db);
+    ct__free(data);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +407,7 @@ int main(void)
         cmocka_unit_test(abort_and_bad_rows),
         cmocka_unit_test(purge_all_empties_and_renews),
         cmocka_unit_test(small_delivery_merges_small_runs),
+        cmocka_unit_test(background_compactions_coalesce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

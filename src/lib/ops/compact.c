@@ -221,14 +221,41 @@ static ct_code compact_round(const char *dir, const char *work, const struct sta
     return rc;
 }
 
-static ct_code compact(const char *dir, int upgrade, ct_compact_summary *sum, ct_err *err)
+/* compact.lock, held by the compaction running. While one runs, a second
+ * waits for it: the running one may have read the store before the
+ * caller's delivery. With `coalesce`, only one waits at a time: it holds
+ * compact.wait until it has the lock, and reads the store after, so a
+ * caller that finds compact.wait held leaves its delivery to it.
+ * Returns the lock's descriptor, -1 with errno, or -2: left to the waiter. */
+static int compaction_lock(const char *dir, int coalesce, ct_compact_summary *sum)
+{
+    int busy = ct__fs_lock(dir, "compact.lock", 0);
+    if (busy >= 0 || errno != EWOULDBLOCK)
+        return busy;
+    sum->waited = 1;
+    if (!coalesce)
+        return ct__fs_lock(dir, "compact.lock", 1);
+    int waiter = ct__fs_lock(dir, "compact.wait", 0);
+    if (waiter < 0) {
+        if (errno != EWOULDBLOCK)
+            return -1;
+        sum->coalesced = 1;
+        return -2;
+    }
+    busy = ct__fs_lock(dir, "compact.lock", 1);
+    int e = errno;
+    close(waiter); /* before the store is read: a later delivery starts a new waiter */
+    errno = e;
+    return busy;
+}
+
+static ct_code compact(const char *dir, int upgrade, int coalesce, ct_compact_summary *sum,
+                       ct_err *err)
 {
     memset(sum, 0, sizeof *sum);
-    int busy = ct__fs_lock(dir, "compact.lock", 0);
-    if (busy < 0 && errno == EWOULDBLOCK) { /* wait: it may have looked before our delivery */
-        sum->waited = 1;
-        busy = ct__fs_lock(dir, "compact.lock", 1);
-    }
+    int busy = compaction_lock(dir, coalesce, sum);
+    if (busy == -2)
+        return CT_OK;
     if (busy < 0)
         return ct__fail_errno(err, CT_EIO, errno, "cannot lock %s for compaction", dir);
     char *store = ct__path_join(dir, "store"), *work = ct__path_join(store, "merging");
@@ -272,10 +299,15 @@ void ct_compact_note_failure(const char *dir, const ct_err *err)
 
 ct_code ct_compact(const char *dir, ct_compact_summary *sum, ct_err *err)
 {
-    return compact(dir, 0, sum, err);
+    return compact(dir, 0, 0, sum, err);
+}
+
+ct_code ct_compact_coalescing(const char *dir, ct_compact_summary *sum, ct_err *err)
+{
+    return compact(dir, 0, 1, sum, err);
 }
 
 ct_code ct_upgrade(const char *dir, ct_compact_summary *sum, ct_err *err)
 {
-    return compact(dir, 1, sum, err);
+    return compact(dir, 1, 0, sum, err);
 }
