@@ -108,7 +108,9 @@ one=$(median one)
 {
     echo "# Deliveries one at a time, $(date -u +%F)"
     echo
-    echo "\`bench/deliveries.sh --reps $REPS${OLD:+ --old ...}\` on $(nproc) cores, commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo +dirty)."
+    built="commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo +dirty)"
+    [ "$CT" = "$ROOT/build/celltrace" ] || built="the binary $CT (not this checkout's build)"
+    echo "\`bench/deliveries.sh --reps $REPS${OLD:+ --old ...}\` on $(nproc) cores, $built."
     echo "The demo city: 20 000 people, 14 days, seed 1, $(ls "$CITY"/*/events/* | wc -l) files. Median of $REPS; ratio to \`one\`."
     echo "Every store gave byte-identical \`trace --all --score\` ($contacts scored contacts) and the same event count."
     echo
