@@ -40,6 +40,13 @@ static char *path_in(const char *dir, const char *name)
     return ct__path_join(dir, name);
 }
 
+/* The catalogue the tests' feeds use: cells C0 to C3. */
+static void write_four_cells(const char *dir)
+{
+    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
+                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+}
+
 /* A data directory with one cell catalogue; returns its path (new). */
 static char *new_data(const char *dir, const char *name)
 {
@@ -107,8 +114,7 @@ static void spilled_batch_seals_the_same(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("ingest");
-    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
-                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    write_four_cells(dir);
     write_feed(dir);
     char *feed = path_in(dir, "feed.csv");
     char *mem = new_data(dir, "mem"), *spill = new_data(dir, "spill");
@@ -289,8 +295,7 @@ static void small_delivery_merges_small_runs(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("ingest-tiers");
-    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
-                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    write_four_cells(dir);
     char *data = new_data(dir, "data");
     static const int sizes[] = {800, 400, 200, 100, 5};
     char names[5][64];
@@ -338,8 +343,7 @@ static void background_compactions_coalesce(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("ingest-coalesce");
-    tu_write(dir, "cells.csv", "cell_id,lat,lon,radius_m,region\nC0,55.75,37.62,300,R\n"
-                               "C1,55.76,37.62,300,R\nC2,55.75,37.64,500,R\nC3,55.80,37.70,800,R\n");
+    write_four_cells(dir);
     char *data = new_data(dir, "data");
     ct_import_summary s;
     ct_err err;
