@@ -12,8 +12,9 @@
 #   each       the 210 files, one `ingest` each in name order per operator
 #              (the default: each delivery's day merged in the background),
 #              then `compact`, which waits for the last merge;
-#   each-off   the same with `ingest --compact off` (runs kept; an ingest
-#              merges a day that would pass 4 runs), then `compact`;
+#   each-off   the same with `ingest --compact off` (runs kept; a delivery
+#              to a day of 4 runs merges with its newest ones), then
+#              `compact`;
 #   empty      210 ingests of a file with only the header: what 210
 #              processes cost by themselves (start, libraries, opening the
 #              store, the reject report), the floor under `each`;
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --old) OLD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "deliveries.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -109,7 +110,7 @@ one=$(median one)
     echo "# Deliveries one at a time, $(date -u +%F)"
     echo
     built="commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo +dirty)"
-    [ "$CT" = "$ROOT/build/celltrace" ] || built="the binary $CT (not this checkout's build)"
+    [ "$CT" -ef "$ROOT/build/celltrace" ] || built="the binary $CT (not this checkout's build)"
     echo "\`bench/deliveries.sh --reps $REPS${OLD:+ --old ...}\` on $(nproc) cores, $built."
     echo "The demo city: 20 000 people, 14 days, seed 1, $(ls "$CITY"/*/events/* | wc -l) files. Median of $REPS; ratio to \`one\`."
     echo "Every store gave byte-identical \`trace --all --score\` ($contacts scored contacts) and the same event count."

@@ -174,7 +174,7 @@ static void ingest_help(void)
            "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
 }
 
-/* ct_compact in a detached process (new session, no terminal, standard
+/* ct_compact_coalescing in a detached process (new session, no terminal, standard
  * streams on /dev/null, so that no caller waits for it): the delivery is
  * stored and answered; reading is fast again once its day is merged. A
  * failure only leaves the runs, which read exactly the same. */

@@ -470,23 +470,23 @@ static ct_code read_exact(const char *path, void *buf, size_t len, ct_err *err)
                                           : ct__fail(err, CT_EIO, "staging file %s is short", path);
 }
 
-/* Gathers a day's new events (spilled + in memory) into one array pair,
- * with room for extra_ev and extra_pts more. The day's buffers are taken
+/* Gathers a day's new events (spilled + in memory) into one array pair.
+ * The day's buffers are taken
  * over: when nothing was spilled they are the arrays, grown in place
  * rather than copied into fresh pages (a delivery is one day in memory). */
 static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n, ct_point **pts,
-                          uint64_t *np, uint64_t extra_ev, uint64_t extra_pts, ct_err *err)
+                          uint64_t *np, ct_err *err)
 {
     *n = d->spilled_ev + d->n_ev;
     *np = d->spilled_pts + d->n_pts;
     ct_code rc = CT_OK;
     if (!d->spilled_ev && !d->spilled_pts) {
-        *ev = ct__reallocarray(d->ev, *n + extra_ev + 1, sizeof **ev);
-        *pts = ct__reallocarray(d->pts, *np + extra_pts + 1, sizeof **pts);
+        *ev = ct__reallocarray(d->ev, *n + 1, sizeof **ev);
+        *pts = ct__reallocarray(d->pts, *np + 1, sizeof **pts);
         goto taken;
     }
-    *ev = ct__reallocarray(NULL, *n + extra_ev + 1, sizeof **ev);
-    *pts = ct__reallocarray(NULL, *np + extra_pts + 1, sizeof **pts);
+    *ev = ct__reallocarray(NULL, *n + 1, sizeof **ev);
+    *pts = ct__reallocarray(NULL, *np + 1, sizeof **pts);
     if (d->spilled_ev) {
         char *pe = spill_path(in, d->day, "ev"), *pp = spill_path(in, d->day, "pt");
         rc = read_exact(pe, *ev, d->spilled_ev * sizeof **ev, err);
@@ -602,13 +602,14 @@ static ct_code drop_stored(const ct_store *st, const ct_store_day *day, const ct
 
 /* The runs an ingest merges when a day is full, size-tiered as in an
  * LSM tree: the newest run, and each older one in turn while it is no
- * larger than what is merged so far (the delivery's `incoming` events
- * counted in). The runs left, `settled` (oldest first), are each larger
- * than everything after them, so a merge rewrites runs about the size of
- * the delivery, and an event is rewritten about log2(deliveries a day)
- * times before compaction, where the earlier rule (every run but the
+ * larger than what is merged so far (the delivery's `incoming` new
+ * events counted in). So a merge stops at the first run larger than the
+ * young part, and a large old run is rewritten only once the runs after
+ * it add up to as much: an event is rewritten about log2(deliveries a
+ * day) times before compaction. The earlier rule (every run but the
  * oldest, or all of them when the oldest was the smaller part) rewrote
- * most of the day at every few deliveries. */
+ * most of the day every few deliveries. The newest run is always merged,
+ * whatever its size: that keeps the day at CT_DAY_RUNS_LIVE runs. */
 static void young_runs(const ct_store_day *day, uint64_t incoming, ct_store_day *settled,
                        ct_store_day *young)
 {
@@ -628,50 +629,42 @@ static void young_runs(const ct_store_day *day, uint64_t incoming, ct_store_day 
  * of SPEC 3.2, exact without sorting the day again), and what is left
  * becomes a new run: a delivery costs what it brings, not its day. When
  * the day already has CT_DAY_RUNS_LIVE runs, the new events are merged
- * with its young runs into one (young_runs); ct_compact merges whole days
- * later, out of the delivery's way. */
+ * with its young runs into one (young_runs, sized by the events that are
+ * new, so a delivery sent again merges nothing); ct_compact merges whole
+ * days later, out of the delivery's way. */
 static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
 {
     ct_store *st = &in->db->store;
     const ct_catalog *cat = in->db->cat;
     int64_t live = ct__store_find(st, d->day);
     ct_store_day *old = live >= 0 ? &st->days[live] : NULL, young, settled;
-    int merging = old && old->n_runs >= CT_DAY_RUNS_LIVE;
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
     uint64_t n = 0, np = 0;
     uint32_t n_old = 0, np_old = 0, run_first[CT_DAY_RUNS_MAX + 1];
-    ct_code rc = CT_OK;
-    if (merging) { /* copied forward: every byte of them checked first */
-        young_runs(old, (uint64_t)d->n_ev + d->spilled_ev, &settled, &young);
-        rc = ct__day_decode(st, &young, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
-    }
-    if (!rc)
-        rc = gather_day(in, d, &ev, &n, &pts, &np, n_old, np_old, err);
+    ct_code rc = gather_day(in, d, &ev, &n, &pts, &np, err);
     if (!rc && n + (old ? old->events : 0) >= UINT32_MAX - 1)
         rc = ct__fail(err, CT_ELIMIT, "day %lld has too many events", (long long)d->day);
     if (rc)
         goto out;
     uint32_t fresh = ct__seal_sort_unique(ev, (uint32_t)n, pts, cat);
-    if (merging) { /* the young runs are decoded already: compared whole */
-        for (uint32_t r = 0; r < young.n_runs; r++)
-            fresh = ct__seal_drop_known(ev, fresh, pts, old_ev + run_first[r],
-                                        run_first[r + 1] - run_first[r], old_pts, cat);
-        if (settled.n_runs)
-            rc = drop_stored(st, &settled, cat, ev, &fresh, pts, err);
-    } else if (old) {
+    if (old)
         rc = drop_stored(st, old, cat, ev, &fresh, pts, err);
-    }
     if (rc)
         goto out;
     in->sum.stored += fresh;
     in->sum.duplicates += n - fresh;
     if (fresh == 0)
         goto out; /* nothing new: the day stays as it is, and so does its version */
-    ct_store_run run;
-    ct_store_day sd;
+    int merging = old && old->n_runs >= CT_DAY_RUNS_LIVE;
     uint32_t count = fresh;
-    if (merging) { /* the young runs join the new events */
+    if (merging) { /* the young runs join the new events, every byte of them checked first */
+        young_runs(old, fresh, &settled, &young);
+        rc = ct__day_decode(st, &young, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
+        if (rc)
+            goto out;
+        ev = ct__reallocarray(ev, (size_t)fresh + n_old + 1, sizeof *ev);
+        pts = ct__reallocarray(pts, (size_t)np + np_old + 1, sizeof *pts);
         for (uint32_t i = 0; i < n_old; i++) {
             ev[fresh + i] = old_ev[i];
             if (old_ev[i].kind)
@@ -686,6 +679,8 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct__free(old_pts);
     old_ev = NULL;
     old_pts = NULL;
+    ct_store_run run;
+    ct_store_day sd;
     new_run(st, d->day, count, &run);
     char *path = ct__store_path(st, run.file);
     rc = ct__seg_write_consuming(path, d->day, ev, count, pts, &run.bytes, &run.crc, err);
@@ -698,12 +693,9 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
         ct__store_set(st, &sd);
     } else if (!merging) {
         ct__store_day_add_run(old, &run);
-    } else if (settled.n_runs) { /* the settled runs, then the merged one */
+    } else { /* the settled runs, then the merged one */
         sd = settled;
         ct__store_day_add_run(&sd, &run);
-        ct__store_set(st, &sd);
-    } else {
-        ct__store_day_single(&sd, d->day, &run);
         ct__store_set(st, &sd);
     }
     in->days_written++;

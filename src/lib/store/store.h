@@ -14,9 +14,10 @@
  * (docs/FORMAT.md). Each run is a complete segment of events that no
  * other run of the day holds; the day's events are their union, and a
  * reader sees it as one segment (db.c merges the runs in memory). An
- * ingest writes a delivery as a new run instead of rewriting the day,
- * and merges a day's runs into one file when it would pass
- * CT_DAY_RUNS_LIVE.
+ * ingest writes a delivery as a new run instead of rewriting the day;
+ * when the day would pass CT_DAY_RUNS_LIVE runs, it merges the delivery
+ * with the day's newest runs (size-tiered, ingest.c), and compaction
+ * merges a day's runs into one file.
  *
  * MANIFEST (text, one record a line):
  *   celltrace-manifest 1            (2 when a day has several runs)
@@ -36,7 +37,8 @@
 #define CT_DAY_NUMBER_MAX 2932896
 
 /* Runs a manifest may list for one day; an ingest keeps at most
- * CT_DAY_RUNS_LIVE and merges them when a delivery would add one more. */
+ * CT_DAY_RUNS_LIVE, merging a delivery with the newest of them when it
+ * would add one more. */
 #define CT_DAY_RUNS_MAX 8
 #define CT_DAY_RUNS_LIVE 4
 
