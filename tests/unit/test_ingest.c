@@ -338,7 +338,7 @@ static void small_delivery_merges_small_runs(void **state)
     free(dir);
 }
 
-/* Three background compactions while one of the directory runs (the test
+/* Two background compactions while one of the directory runs (the test
  * holds compact.lock): the first waits, holding compact.wait; the second,
  * called after a third delivery, returns at once, coalesced; when the lock
  * is free the first merges all three deliveries. Before, each waited in

@@ -471,9 +471,9 @@ static ct_code read_exact(const char *path, void *buf, size_t len, ct_err *err)
 }
 
 /* Gathers a day's new events (spilled + in memory) into one array pair.
- * The day's buffers are taken
- * over: when nothing was spilled they are the arrays, grown in place
- * rather than copied into fresh pages (a delivery is one day in memory). */
+ * The day's buffers are taken over: when nothing was spilled they are the
+ * arrays, grown in place rather than copied into fresh pages (a delivery
+ * is one day in memory). */
 static ct_code gather_day(ct_ingest *in, day_buf *d, ct_event **ev, uint64_t *n, ct_point **pts,
                           uint64_t *np, ct_err *err)
 {
