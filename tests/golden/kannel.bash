@@ -16,21 +16,23 @@ kannel_available() {
     [ -x "$FAKESMSC" ]
 }
 
-# free_port: a port on 127.0.0.1 that nothing listens on (random, probed),
-# below the kernel's ephemeral range: a port from that range can be taken,
-# between the probe and Kannel's bind, as the local end of any outgoing
-# connection (apt's downloads in the package test, running beside, made
-# bearerbox fail with "Address already in use").
+# free_port VAR: sets VAR to a port on 127.0.0.1 that nothing listens on
+# (random, probed), below the kernel's ephemeral range: a port from that
+# range can be taken, between the probe and Kannel's bind, as the local end
+# of any outgoing connection (apt's downloads in the package test, running
+# beside, made bearerbox fail with "Address already in use"). It sets VAR
+# rather than printing, so that the ports it gave are remembered (a
+# $(free_port) ran in a subshell and forgot them: two calls could give one).
 free_port() {
     local p i lo=32768 hi
     read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
     [ "$lo" -gt 12000 ] || lo=32768
     for i in $(seq 1 50); do
         p=$((10000 + RANDOM % (lo - 10000)))
+        case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
             USED_PORTS="${USED_PORTS:-} $p"
-            echo "$p"
+            printf -v "$1" '%s' "$p"
             return 0
         fi
     done
@@ -42,6 +44,18 @@ wait_port() {
     local i
     for i in $(seq 1 $(($2 * 10))); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_port_of PID PORT SECONDS: like wait_port, but gives up as soon as
+# the process that should listen has exited.
+wait_port_of() {
+    local i
+    for i in $(seq 1 $(($3 * 10))); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+        kill -0 "$1" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -112,25 +126,45 @@ CONF
 
 # kannel_prepare: ports and config (kannel_start does it when not done).
 kannel_prepare() {
-    ADMIN_PORT=$(free_port) && BOX_PORT=$(free_port) && SMSC_PORT=$(free_port) &&
-        SENDSMS_PORT=$(free_port) && DLR_PORT=$(free_port) || fail "no free ports"
+    free_port ADMIN_PORT && free_port BOX_PORT && free_port SMSC_PORT &&
+        free_port SENDSMS_PORT && free_port DLR_PORT || fail "no free ports"
     kannel_write_config
     KANNEL_SENDSMS="http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms"
 }
 
+# kannel_failed WHAT FILE: fails the test with the end of a box's output,
+# so that a CI log says why (the kept work folder is gone with the machine).
+kannel_failed() {
+    echo "--- last lines of $2:" >&2
+    tail -n 15 "$2" >&2 2>/dev/null
+    fail "$1 did not start (see $2)"
+}
+
 # kannel_start: the three processes; fails the test when they do not come up.
+# bearerbox opens its SMSC port and its smsbox port in two threads of their
+# own, in no fixed order, and smsbox gives up at once (PANIC "Couldn't
+# connect to the bearerbox") when the smsbox port is not open yet: wait for
+# both. An smsbox that still exits before it listens is started again.
 kannel_start() {
-    local K=$WORK/kannel
+    local K=$WORK/kannel try pid
     [ -n "${SENDSMS_PORT:-}" ] || kannel_prepare
     FAKESMSC_LOG=$K/fakesmsc.log
     bearerbox -v 4 "$K/kannel.conf" >"$K/bearerbox.out" 2>&1 &
     KANNEL_PIDS+=($!)
-    wait_port "$SMSC_PORT" 10 || fail "bearerbox did not start (see $K/bearerbox.out)"
+    wait_port "$SMSC_PORT" 10 && wait_port "$BOX_PORT" 10 ||
+        kannel_failed bearerbox "$K/bearerbox.out"
     "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -m 0 "1 2 text x" >>"$FAKESMSC_LOG" 2>&1 &
     KANNEL_PIDS+=($!)
-    smsbox -v 4 "$K/kannel.conf" >"$K/smsbox.out" 2>&1 &
-    KANNEL_PIDS+=($!)
-    wait_port "$SENDSMS_PORT" 10 || fail "smsbox did not start (see $K/smsbox.out)"
+    for try in 1 2 3; do
+        smsbox -v 4 "$K/kannel.conf" >>"$K/smsbox.out" 2>&1 &
+        pid=$!
+        KANNEL_PIDS+=($pid)
+        wait_port_of "$pid" "$SENDSMS_PORT" 10 && break
+        kill -0 "$pid" 2>/dev/null && kannel_failed smsbox "$K/smsbox.out"
+        echo "smsbox exited before it listened (try $try of 3)" >&2
+        [ "$try" = 3 ] && kannel_failed smsbox "$K/smsbox.out"
+        sleep 0.5
+    done
     KANNEL_SENDSMS="http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms"
 }
 

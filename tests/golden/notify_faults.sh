@@ -110,7 +110,7 @@ echo "SIGKILL mid-batch: $distinct numbers, $total SMS ($((total - N)) re-sent),
 # (the killed dispatcher's); they go to the port they were addressed to and
 # D1's listener would count them as forged. Part 3 listens on a port of its
 # own, so it counts only the reports sent here.
-DLR_PORT=$(free_port) || fail "no free port"
+free_port DLR_PORT || fail "no free port"
 "$CT" --data "$D1" config set sms.dlr_listen "127.0.0.1:$DLR_PORT" >/dev/null || fail "config"
 "$CT" --data "$D1" outbox list --format csv >"$WORK/ob.before" || fail "outbox list"
 "$CT" --data "$D1" notify --daemon --max-time 6 >"$WORK/n3.out" 2>"$WORK/n3.err" &
