@@ -130,6 +130,20 @@ int cli_ingest_memory_mb(void);
 /* Closes the keys and wipes every passphrase buffer (at exit). */
 void cli_keys_wipe(cli_ctx *ctx);
 
+/* ingest --spool (ingest_spool.c): an operator's drop folder, each file
+ * in it one delivery, taken in name order and removed once committed. */
+typedef struct cli_spool_args {
+    const char *op, *dir, *format; /* format: "text" or "json" */
+    const char *compact;           /* background, now or off: after the ready files */
+    ct_import_opts io;             /* rejects_path must be NULL: one report a file */
+    double settle_s;               /* a file is taken once unchanged this long */
+    int once;                      /* take the files there, then return */
+} cli_spool_args;
+int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args);
+
+/* ct_compact_coalescing in a detached process (cmd_import.c). */
+void cli_compact_in_background(const char *dir);
+
 /* An import's summary line (text or json), and the exit status it means. */
 void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format);
 int cli_import_exit(const ct_import_summary *s);

@@ -157,10 +157,18 @@ static uint64_t file_size(const char *path)
 
 static void ingest_help(void)
 {
-    printf("Usage: celltrace [--data DIR] ingest --operator OP [--rejects FILE] FILE...\n\n"
+    printf("Usage: celltrace [--data DIR] ingest --operator OP [--rejects FILE] FILE...\n"
+           "       celltrace [--data DIR] ingest --operator OP --spool DIR [--once]\n\n"
            "Stores location events (CSV: msisdn, ts, then cell_id or lat, lon,\n"
            "accuracy_m). Files may be .gz or .zst; - reads stdin. Events identical to\n"
            "stored ones are counted as duplicates. All files land together, atomically.\n\n"
+           "With --spool, one process takes the operator's deliveries from a drop\n"
+           "folder: each file there is one delivery, committed on its own, in name\n"
+           "order, then removed (it holds numbers in clear). Deliver by writing\n"
+           "NAME.part (or .NAME, NAME.tmp) and renaming it to NAME. A file that\n"
+           "cannot be read moves to DIR/failed/ with NAME.error; each delivery's\n"
+           "rejected rows get their own report. One summary line per delivery.\n"
+           "It runs until SIGINT or SIGTERM (the delivery under way finishes).\n\n"
            "Options:\n" IMPORT_OPTIONS_HELP
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"
@@ -170,15 +178,20 @@ static void ingest_help(void)
            "                   runs into one file per day in a detached process\n"
            "                   (default, or $CT_COMPACT), before returning, or not\n"
            "                   (`celltrace compact`)\n"
+           "  --spool DIR      take deliveries from the drop folder DIR (above)\n"
+           "  --once           with --spool: take the files there now, then exit\n"
+           "  --settle S       with --spool: leave a file until it is unchanged for S\n"
+           "                   seconds (default 2; 0 takes it at once)\n"
            "  --format text|json  the summary's format\n"
-           "Exit status: 0, 1 failure (nothing applied), 2 usage, 3 some rows rejected.\n");
+           "Exit status: 0, 1 failure (nothing applied; with --spool: a file set aside,\n"
+           "or the store failed), 2 usage, 3 some rows rejected.\n");
 }
 
 /* ct_compact_coalescing in a detached process (new session, no terminal, standard
  * streams on /dev/null, so that no caller waits for it): the delivery is
  * stored and answered; reading is fast again once its day is merged. A
  * failure only leaves the runs, which read exactly the same. */
-static void compact_in_background(const char *dir)
+void cli_compact_in_background(const char *dir)
 {
     pid_t pid = fork();
     if (pid != 0) {
@@ -223,9 +236,14 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {IMPORT_OPTIONS,
                                          {"retention-days", required_argument, NULL, 'R'},
                                          {"compact", required_argument, NULL, 'C'},
+                                         {"spool", required_argument, NULL, 'S'},
+                                         {"once", no_argument, NULL, '1'},
+                                         {"settle", required_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     import_args a = {NULL, "text", {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}};
     const char *compact = compact_default();
+    cli_spool_args spool = {NULL, NULL, NULL, NULL, {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}, 2.0,
+                            0};
     char *end = NULL;
     long days;
     int c, took;
@@ -250,6 +268,13 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error("ingest", "--compact must be background, now or off");
             compact = optarg;
             break;
+        case 'S': spool.dir = optarg; break;
+        case '1': spool.once = 1; break;
+        case 's':
+            spool.settle_s = strtod(optarg, &end);
+            if (!*optarg || *end || !(spool.settle_s >= 0 && spool.settle_s <= 86400))
+                return cli_usage_error("ingest", "--settle must be 0 to 86400 seconds");
+            break;
         case 'h': ingest_help(); return EXIT_OK;
         default: return cli_usage_error("ingest", "unknown option");
         }
@@ -258,6 +283,20 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     ct_import_opts io = a.io;
     if (!op)
         return cli_usage_error("ingest", "--operator is required");
+    if (spool.dir) {
+        if (optind < argc)
+            return cli_usage_error("ingest", "--spool takes no FILE: the files are the folder's");
+        if (io.rejects_path)
+            return cli_usage_error("ingest", "--spool writes one reject report a delivery: "
+                                             "no --rejects");
+        spool.op = op;
+        spool.format = format;
+        spool.compact = compact;
+        spool.io = io;
+        return cli_ingest_spool(ctx, &spool);
+    }
+    if (spool.once || spool.settle_s != 2.0)
+        return cli_usage_error("ingest", "--once and --settle go with --spool");
     if (optind >= argc)
         return cli_usage_error("ingest", "expected at least one FILE");
     ct_db *db = cli_open(ctx, 1);
@@ -299,7 +338,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
             cli_error("the events were stored, but merging their days failed: %s", err.msg);
     } else if (sum.days_of_runs && !strcmp(compact, "background")) {
         fflush(NULL); /* nothing buffered is written twice */
-        compact_in_background(ctx->data_dir);
+        cli_compact_in_background(ctx->data_dir);
     }
     cli_print_import_summary("ingest", &sum, format);
     return cli_import_exit(&sum);

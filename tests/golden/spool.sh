@@ -1,0 +1,201 @@
+# Golden test: `ingest --spool DIR`, an operator's drop folder (issue 15,
+# part 4). Each file is one delivery, committed on its own in name order,
+# then removed; answers equal one ingest of all files.
+#   1. --once over a city's files: same traces and stats as one ingest,
+#      one summary line per file, the folder emptied; files being written
+#      (.NAME, NAME.part, NAME.tmp) and folders are left alone; a file
+#      that cannot be read goes to failed/ with its reason, and the rest
+#      is still stored;
+#   2. a file delivered again (as after a crash between its commit and
+#      its removal) stores nothing: every row is a duplicate;
+#   3. a running spool: a file renamed in is taken; a file written in
+#      place waits until it has settled; the writer lock is free while the
+#      spool waits; SIGTERM ends it;
+#   4. SIGKILL at random moments, then started again: check stays clean and
+#      the answers equal one ingest;
+#   5. usage: no FILE with --spool, no --rejects, --once needs --spool, an
+#      operator without cells or a missing folder fails before any file.
+# Bounded: every wait has a limit; the spool is killed at exit.
+. "$(dirname "$0")/common.bash"
+CITY="$WORK/city"
+expect_exit 0 "$CT" simulate --out "$CITY" --subscribers 1200 --days 3 --seed 23 --cases 4
+ops=$(cd "$CITY" && ls -d */ | tr -d /)
+first_op=$(echo $ops | cut -d' ' -f1)
+BG=""
+trap 'serve_stop_at_exit; [ -n "$BG" ] && kill -9 $BG 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+
+new_data() { # new_data DIR: init and every operator's cells
+    expect_exit 0 "$CT" --data "$1" init
+    for op in $ops; do
+        expect_exit 0 "$CT" --data "$1" cells import --operator "$op" "$CITY/$op/cells.csv"
+    done
+}
+
+answers() { # answers DIR OUT: every case traced, plain and scored, and stats
+    local d=$1 out=$2 c
+    expect_exit 0 "$CT" --data "$d" cases import "$CITY/cases.csv"
+    : >"$out"
+    for c in $(cut -d, -f1 "$CITY/cases.csv" | tail -n +2); do
+        "$CT" --data "$d" trace "$c" --format csv >>"$out" || fail "trace $c in $d"
+        "$CT" --data "$d" trace "$c" --score --format csv >>"$out" || fail "trace --score $c in $d"
+    done
+    expect_exit 0 "$CT" --data "$d" stats --format json
+    sed 's/"store_bytes.*//' "$WORK/out" >>"$out"
+}
+
+# ---- 1. --once over the city ------------------------------------------------------
+new_data "$WORK/together"
+for op in $ops; do # exit 3: the simulator injects bad rows
+    "$CT" --quiet --data "$WORK/together" ingest --compact now --operator "$op" "$CITY/$op"/events/* \
+        >/dev/null 2>"$WORK/ingest.err"
+    rc=$?
+    [ $rc = 0 ] || [ $rc = 3 ] || { cat "$WORK/ingest.err" >&2; fail "ingest exit $rc"; }
+done
+answers "$WORK/together" "$WORK/together.out"
+[ "$(wc -l <"$WORK/together.out")" -gt 40 ] || fail "too few contacts to compare"
+
+new_data "$WORK/spooled"
+files=0
+for op in $ops; do
+    mkdir -p "$WORK/spool/$op"
+    cp "$CITY/$op"/events/* "$WORK/spool/$op/"
+    files=$((files + $(ls "$CITY/$op"/events | wc -l)))
+done
+# what a spool leaves alone, and one file that cannot be read
+S1="$WORK/spool/$first_op"
+cp "$CITY/$first_op/cells.csv" "$S1/.hidden.csv"
+cp "$CITY/$first_op/cells.csv" "$S1/next.csv.part"
+cp "$CITY/$first_op/cells.csv" "$S1/next.csv.tmp"
+mkdir "$S1/archive"
+printf 'not gzip at all' >"$S1/broken.csv.gz"
+for op in $ops; do
+    "$CT" --quiet --data "$WORK/spooled" ingest --compact off --operator "$op" \
+        --spool "$WORK/spool/$op" --once --settle 0 --format json >>"$WORK/spool.json" 2>>"$WORK/spool.err"
+    rc=$?
+    if [ "$op" = "$first_op" ]; then
+        [ $rc = 1 ] || fail "a spool with a file set aside exited $rc, not 1"
+    else
+        [ $rc = 0 ] || [ $rc = 3 ] || { cat "$WORK/spool.err" >&2; fail "spool of $op exited $rc"; }
+    fi
+done
+[ "$(grep -c '"file":' "$WORK/spool.json")" = "$files" ] ||
+    fail "$(grep -c '"file":' "$WORK/spool.json") delivery lines for $files files"
+[ "$(grep -c '"deliveries":' "$WORK/spool.json")" = "$(echo $ops | wc -w)" ] || fail "no closing line per spool"
+for op in $ops; do
+    left=$(ls -A "$WORK/spool/$op" | grep -v '^failed$\|^archive$\|^\.hidden\.csv$\|^next\.csv\.part$\|^next\.csv\.tmp$' || true)
+    [ -z "$left" ] || fail "$op's spool still holds $left"
+done
+for f in .hidden.csv next.csv.part next.csv.tmp archive; do
+    [ -e "$S1/$f" ] || fail "the spool took $f"
+done
+[ -f "$S1/failed/broken.csv.gz" ] || fail "the broken file was not set aside"
+[ -s "$S1/failed/broken.csv.gz.error" ] || fail "no reason was written beside the broken file"
+grep -q "broken.csv.gz" "$WORK/spool.err" || fail "the broken file's failure was not reported"
+# one commit a file: the days hold several runs (--compact off)
+[ "$(awk '$1 == "day" {print $2}' "$WORK/spooled/store/MANIFEST" | sort | uniq -d | wc -l)" -gt 0 ] ||
+    fail "the spool's files were not delivered one at a time"
+answers "$WORK/spooled" "$WORK/spooled.out"
+expect_same "$WORK/together.out" "$WORK/spooled.out"
+expect_exit 0 "$CT" --data "$WORK/spooled" check
+grep -q "PROBLEM" "$WORK/out" && fail "check finds problems after the spool: $(cat "$WORK/out")"
+echo "spool --once: $files deliveries, answers equal one ingest, broken file set aside"
+
+# ---- 2. a file delivered again ------------------------------------------------------
+again=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
+cp "$CITY/$first_op/events/$again" "$S1/$again"
+rm -rf "$S1/failed"
+"$CT" --quiet --data "$WORK/spooled" ingest --compact off --operator "$first_op" --spool "$S1" \
+    --once --settle 0 --format json >"$WORK/again.json" 2>/dev/null
+grep -q "\"file\":\"$again\".*\"stored\":0" "$WORK/again.json" ||
+    fail "a file delivered again stored events: $(cat "$WORK/again.json")"
+grep -q '"duplicates":[1-9]' "$WORK/again.json" || fail "a file delivered again counted no duplicates"
+[ ! -e "$S1/$again" ] || fail "a file delivered again was not removed"
+echo "delivered again: nothing stored, every row a duplicate"
+
+# ---- 3. a running spool -------------------------------------------------------------
+new_data "$WORK/live"
+L="$WORK/live-spool"
+mkdir -p "$L"
+"$CT" --quiet --data "$WORK/live" ingest --compact off --operator "$first_op" --spool "$L" --settle 2 \
+    >"$WORK/live.out" 2>"$WORK/live.err" &
+BG=$!
+gone() { # gone FILE SECONDS: until FILE is removed
+    local i
+    for i in $(seq 1 $(($2 * 10))); do [ -e "$1" ] || return 0; sleep 0.1; done
+    return 1
+}
+f1=$(ls "$CITY/$first_op"/events | head -1)
+cp "$CITY/$first_op/events/$f1" "$L/$f1.part"
+sleep 2.5 # older than --settle, but named .part: still left alone
+[ -e "$L/$f1.part" ] || fail "the spool took a .part file"
+touch -d '-10 seconds' "$L/$f1.part"
+mv "$L/$f1.part" "$L/$f1"
+gone "$L/$f1" 20 || fail "the running spool did not take a renamed file"
+grep -q "^ingest: $f1: " "$WORK/live.out" || fail "no summary line for $f1"
+f2=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
+cp "$CITY/$first_op/events/$f2" "$L/$f2" # written in place: must settle first
+sleep 0.7
+[ -e "$L/$f2" ] || fail "a file written just now was taken before it settled"
+gone "$L/$f2" 20 || fail "the running spool did not take a settled file"
+# the writer lock is free while the spool waits for files
+timeout 20 "$CT" --data "$WORK/live" cases import "$CITY/cases.csv" >"$WORK/cases.out" 2>"$WORK/cases.err" ||
+    fail "cases import beside an idle spool: $(cat "$WORK/cases.err")"
+grep -q "waiting for another writer" "$WORK/cases.err" && fail "an idle spool held the writer lock"
+kill -TERM "$BG"
+for _ in $(seq 1 100); do kill -0 "$BG" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$BG" 2>/dev/null && fail "the spool did not stop on SIGTERM"
+wait "$BG"
+rc=$?
+BG=""
+[ $rc = 0 ] || [ $rc = 3 ] || fail "the spool exited $rc after SIGTERM"
+expect_exit 0 "$CT" --data "$WORK/live" stats --format json
+grep -q '"events":[1-9]' "$WORK/out" || fail "the running spool stored nothing"
+echo "running spool: renamed and settled files taken, lock free while idle, SIGTERM ends it"
+
+# ---- 4. killed at random moments -----------------------------------------------------
+# SIGKILL while files are taken, then started again, until the folders are
+# empty: check finds no problem after any kill, and the answers equal one
+# ingest (a file killed after its commit comes again as duplicates).
+new_data "$WORK/killed"
+for op in $ops; do
+    mkdir -p "$WORK/kspool/$op"
+    cp "$CITY/$op"/events/* "$WORK/kspool/$op/"
+done
+kills=0
+for round in $(seq 1 40); do
+    left=$(find "$WORK/kspool" -type f | wc -l)
+    [ "$left" = 0 ] && break
+    for op in $ops; do
+        "$CT" --quiet --data "$WORK/killed" ingest --compact off --operator "$op" \
+            --spool "$WORK/kspool/$op" --once --settle 0 >/dev/null 2>>"$WORK/killed.err" &
+        BG=$!
+        if [ "$round" -lt 30 ]; then
+            sleep "0.$(printf %03d $((RANDOM % 150)))"
+            kill -9 "$BG" 2>/dev/null && kills=$((kills + 1))
+        fi
+        wait "$BG" 2>/dev/null
+        BG=""
+    done
+    expect_exit 0 "$CT" --data "$WORK/killed" check
+    grep -q "PROBLEM" "$WORK/out" && fail "check after a kill (round $round): $(cat "$WORK/out")"
+done
+[ "$(find "$WORK/kspool" -type f | wc -l)" = 0 ] || fail "files left after the kill rounds"
+[ "$kills" -gt 0 ] || fail "no spool was killed"
+expect_exit 0 "$CT" --data "$WORK/killed" compact
+answers "$WORK/killed" "$WORK/killed.out"
+expect_same "$WORK/together.out" "$WORK/killed.out"
+echo "killed $kills times: check clean after each, answers equal one ingest"
+
+# ---- 5. usage and failures before any file ------------------------------------------
+mkdir -p "$WORK/u"
+cp "$CITY/$first_op/events/$f1" "$WORK/u/"
+expect_exit 2 "$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$WORK/u" "$WORK/u/$f1"
+expect_exit 2 "$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$WORK/u" --rejects "$WORK/r.csv"
+expect_exit 2 "$CT" --data "$WORK/live" ingest --operator "$first_op" --once "$WORK/u/$f1"
+expect_exit 2 "$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$WORK/u" --settle -1
+expect_exit 1 "$CT" --data "$WORK/live" ingest --operator 999-99 --spool "$WORK/u" --once
+grep -q "no cell catalogue" "$WORK/err" || fail "an unknown operator's spool did not say why"
+expect_exit 1 "$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$WORK/nowhere" --once
+[ -e "$WORK/u/$f1" ] || fail "a spool that failed to start took a file"
+echo "usage and early failures: nothing taken"
+exit 0
