@@ -440,7 +440,7 @@ static void day_of_runs_is_merged(void **state)
     ct_event *got;
     ct_point *got_pts;
     uint32_t n_got;
-    assert_int_equal(ct__day_merged(&st, &d, 1, NULL, &got, &n_got, &got_pts, &err), CT_OK);
+    assert_int_equal(ct__day_merged(&st, &d, 1, NULL, &got, &n_got, &got_pts, NULL, &err), CT_OK);
     assert_int_equal(n_got, n_want);
     for (uint32_t i = 0; i < n_got; i++) {
         assert_true(got[i].sub == want[i].sub && got[i].tod == want[i].tod && got[i].kind == want[i].kind);
@@ -452,7 +452,7 @@ static void day_of_runs_is_merged(void **state)
     ct__free(got);
     ct__free(got_pts);
     d.run[1].events++; /* the manifest says more than the file holds */
-    assert_int_equal(ct__day_merged(&st, &d, 0, NULL, &got, &n_got, &got_pts, &err), CT_ECORRUPT);
+    assert_int_equal(ct__day_merged(&st, &d, 0, NULL, &got, &n_got, &got_pts, NULL, &err), CT_ECORRUPT);
     ct__free(ev);
     ct__free(part);
     ct__free(want);

@@ -59,7 +59,7 @@ static ct_code merge_day(const ct_store *st, const ct_catalog *cat, const char *
     ct_event *ev;
     ct_point *pts;
     uint32_t unique;
-    ct_code rc = ct__day_merged(st, d, 1, cat, &ev, &unique, &pts, err);
+    ct_code rc = ct__day_merged(st, d, 1, cat, &ev, &unique, &pts, NULL, err);
     if (rc)
         return rc;
     memset(out, 0, sizeof *out);

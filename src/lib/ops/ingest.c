@@ -641,7 +641,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     ct_event *ev = NULL, *old_ev = NULL;
     ct_point *pts = NULL, *old_pts = NULL;
     uint64_t n = 0, np = 0;
-    uint32_t n_old = 0, np_old = 0, run_first[CT_DAY_RUNS_MAX + 1];
+    uint32_t n_old = 0, np_old = 0;
     ct_code rc = gather_day(in, d, &ev, &n, &pts, &np, err);
     if (!rc && n + (old ? old->events : 0) >= UINT32_MAX - 1)
         rc = ct__fail(err, CT_ELIMIT, "day %lld has too many events", (long long)d->day);
@@ -660,7 +660,7 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
     uint32_t count = fresh;
     if (merging) { /* the young runs join the new events, every byte of them checked first */
         young_runs(old, fresh, &settled, &young);
-        rc = ct__day_decode(st, &young, 1, &old_ev, &n_old, &old_pts, &np_old, run_first, err);
+        rc = ct__day_merged(st, &young, 1, cat, &old_ev, &n_old, &old_pts, &np_old, err);
         if (rc)
             goto out;
         ev = ct__reallocarray(ev, (size_t)fresh + n_old + 1, sizeof *ev);
@@ -671,7 +671,17 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
                 ev[fresh + i].place += (uint32_t)np;
         }
         ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
-        count = ct__seal_sort_unique(ev, fresh + n_old, pts, cat);
+        /* two parts in order, none holding the other's events (dropped
+         * above): merged, not sorted again */
+        uint32_t part_end[2] = {fresh, fresh + n_old};
+        ct_event *scratch = ct__calloc((size_t)fresh + n_old + 1, sizeof *scratch);
+        count = ct__seal_merge_unique(ev, part_end, 2, pts, cat, scratch);
+        ct__free(scratch);
+        if (count == UINT32_MAX) {
+            rc = ct__fail(err, CT_ECORRUPT, "day %lld: a run's events are out of order",
+                          (long long)d->day);
+            goto out;
+        }
     }
     /* let the stored runs' copy go before the encoding, the largest
      * allocation of a seal */

@@ -165,7 +165,7 @@ static void check_runs_apart(checker *k, const ct_store_day *d)
     char what[64];
     snprintf(what, sizeof what, "the runs of day %lld", (long long)d->day);
     /* decoded, the runs hold d->events (each run's count is checked) */
-    if (ct__day_merged(&k->db->store, d, 0, k->db->cat, &ev, &unique, &pts, &err) != CT_OK)
+    if (ct__day_merged(&k->db->store, d, 0, k->db->cat, &ev, &unique, &pts, NULL, &err) != CT_OK)
         return; /* each run's own damage is reported by check_segments */
     if (unique != d->events)
         problem(k, what, "hold %llu events more than once",

@@ -53,40 +53,6 @@ static ct_code open_runs(const ct_store *st, const ct_store_day *d, int verify_a
     return CT_OK;
 }
 
-ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all, ct_event **ev_out,
-                       uint32_t *n_out, ct_point **pts_out, uint32_t *np_out, uint32_t *run_first,
-                       ct_err *err)
-{
-    ct_segment seg[CT_DAY_RUNS_MAX];
-    ct_event *ev;
-    ct_point *pts;
-    ct_code rc = open_runs(st, d, verify_all, seg, &ev, &pts, err);
-    if (rc)
-        return rc;
-    size_t n = 0, np = 0;
-    /* each run is unmapped as soon as it is decoded: the pages of the
-     * runs decoded already are let go while the day's events grow */
-    for (uint32_t r = 0; r < d->n_runs; r++) {
-        run_first[r] = (uint32_t)n;
-        if (!rc)
-            rc = ct__seg_decode_into(&seg[r], ev + n, pts + np, (uint32_t)np, err);
-        n += seg[r].n_events;
-        np += seg[r].n_points;
-        ct__seg_close(&seg[r]);
-    }
-    if (rc) {
-        ct__free(ev);
-        ct__free(pts);
-        return rc;
-    }
-    run_first[d->n_runs] = (uint32_t)n;
-    *ev_out = ev;
-    *n_out = (uint32_t)n;
-    *pts_out = pts;
-    *np_out = (uint32_t)np;
-    return CT_OK;
-}
-
 /* The runs merged subscriber by subscriber: each run lists its
  * subscribers in id order (S0), so the day's order is each subscriber's
  * events from every run that has them, merged (ct__seal_merge_unique).
@@ -94,7 +60,7 @@ ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all
  * compaction is the day's events once (issue 15, part 5). */
 ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all,
                        const ct_catalog *cat, ct_event **ev_out, uint32_t *n_out, ct_point **pts_out,
-                       ct_err *err)
+                       uint32_t *np_out, ct_err *err)
 {
     ct_segment seg[CT_DAY_RUNS_MAX];
     ct_event *ev, *scratch = NULL;
@@ -161,6 +127,8 @@ ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all
     *ev_out = ev;
     *n_out = n;
     *pts_out = pts;
+    if (np_out)
+        *np_out = np;
     return CT_OK;
 }
 
@@ -170,7 +138,7 @@ ct_code ct__day_merge_in_memory(const ct_store *st, const ct_store_day *d, const
     ct_event *ev;
     ct_point *pts;
     uint32_t n;
-    ct_code rc = ct__day_merged(st, d, 0, cat, &ev, &n, &pts, err);
+    ct_code rc = ct__day_merged(st, d, 0, cat, &ev, &n, &pts, NULL, err);
     if (rc)
         return rc;
     rc = ct__seg_in_memory(d->day, ev, n, pts, seg, err); /* frees ev */

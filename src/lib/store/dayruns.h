@@ -14,19 +14,12 @@
 #include "segment.h"
 #include "store.h"
 
-/* Every run of day d decoded into one array, run after run; each run's
- * events are in SPEC 4.1 order and point at their own points, which
- * follow each other in *pts the same way. run_first[r] is the index of
- * run r's first event in *ev and run_first[n_runs] the total (an array of
- * CT_DAY_RUNS_MAX + 1). verify_all checks every section's crc first. */
-ct_code ct__day_decode(const ct_store *st, const ct_store_day *d, int verify_all, ct_event **ev,
-                       uint32_t *n, ct_point **pts, uint32_t *np, uint32_t *run_first, ct_err *err);
-
 /* Every event of day d in SPEC 4.1 order, without duplicates: what one
- * seal of the day would write (*ev and *pts new; verify_all as above). */
+ * seal of the day would write (*ev and *pts new, *np the points in *pts
+ * when np is not NULL). verify_all checks every section's crc first. */
 ct_code ct__day_merged(const ct_store *st, const ct_store_day *d, int verify_all,
                        const ct_catalog *cat, ct_event **ev, uint32_t *n, ct_point **pts,
-                       ct_err *err);
+                       uint32_t *np, ct_err *err);
 
 /* The segment a single seal of all of day d's events would have written,
  * built in memory (ct__seg_in_memory): byte for byte the same view. */
