@@ -11,10 +11,11 @@
  * the open data directory stay.
  *
  * Safety:
- *   - a file is removed only after its delivery is committed, then the
- *     folder is fsync'd. A crash in between ingests it again at the next
- *     start, where every row is a duplicate (dedupe is exact, SPEC 3.2):
- *     nothing is stored twice, and the file's rows are never lost;
+ *   - a file is removed only after its delivery is committed. A crash in
+ *     between (or one that loses the removal, which is not fsync'd)
+ *     ingests it again at the next start, where every row is a duplicate
+ *     (dedupe is exact, SPEC 3.2): nothing is stored twice, and the
+ *     file's rows are never lost;
  *   - a file that cannot be read (I/O, a broken .gz) moves to DIR/failed/
  *     with NAME.error saying why, and the spool goes on; a store that
  *     cannot commit stops the spool, the file still in place;
@@ -238,8 +239,9 @@ static int deliver(spool *s, const char *name)
     s->rejected_rows += sum.rejected;
     s->runs_left |= sum.days_of_runs > 0;
     print_delivery(s, name, &sum);
-    if (unlink(path) != 0 || fsync_dir(s->args->dir) != 0) {
-        /* stored: taking it again only finds duplicates */
+    /* The removal is not fsync'd: one lost in a crash only brings the file
+     * back, and taking it again stores nothing (every row a duplicate). */
+    if (unlink(path) != 0) {
         cli_error("%s: stored, but cannot remove it: %s", name, strerror(errno));
         return -1;
     }
