@@ -104,6 +104,7 @@ const out = {
 try {
   const before = JSON.parse(fs.readFileSync(args.json, 'utf8'));
   if (before.deliveries_ratio) out.deliveries_ratio = before.deliveries_ratio;
+  if (before.deliveries_ratio_spool) out.deliveries_ratio_spool = before.deliveries_ratio_spool;
   if (before.ingest_peak_mb_1m) out.ingest_peak_mb_1m = before.ingest_peak_mb_1m;
 } catch (e) {
   /* no earlier file */
