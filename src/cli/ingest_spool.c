@@ -396,8 +396,8 @@ int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
                (unsigned long long)s.deliveries, (unsigned long long)s.failed,
                (unsigned long long)s.rejected_rows);
     else if (!ctx->quiet)
-        fprintf(stderr, "celltrace: %llu deliveries stored, %llu files set aside in %s/failed\n",
-                (unsigned long long)s.deliveries, (unsigned long long)s.failed, args->dir);
+        fprintf(stderr, "celltrace: %s: files stored %llu, set aside in failed/ %llu\n",
+                args->dir, (unsigned long long)s.deliveries, (unsigned long long)s.failed);
     if (failed || s.failed)
         return EXIT_FAIL;
     return s.rejected_rows ? EXIT_REJECTS : EXIT_OK;

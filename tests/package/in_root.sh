@@ -23,11 +23,15 @@ private_to_user() {
 # as systemd would for what matters here: as celltrace, with the unit's
 # Environment=, everything read-only but its ReadWritePaths=
 # (ProtectSystem=strict) and a private /tmp (PrivateTmp). A unit that
-# writes where it may not fails here, as it would under systemd.
+# writes where it may not fails here, as it would under systemd. UNIT may
+# be a template's instance (NAME@INSTANCE): %i is the instance.
 sandboxed() {
-    unit=/lib/systemd/system/$1.service
-    cmds=${2:-$(sed -n 's/^ExecStart=//p' "$unit")}
-    rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
+    case $1 in
+    *@*) unit=/lib/systemd/system/${1%%@*}@.service instance=${1#*@} ;;
+    *) unit=/lib/systemd/system/$1.service instance= ;;
+    esac
+    cmds=${2:-$(sed -n 's/^ExecStart=//p' "$unit" | sed "s/%i/$instance/g")}
+    rw=$(sed -n 's/^ReadWritePaths=//p' "$unit" | sed "s/%i/$instance/g")
     env=$(sed -n 's/^Environment=//p' "$unit" | tr '\n' ' ')
     # the caller's mount namespace is private already (a chroot's / is no
     # mount point, so unshare could not make it private itself)
@@ -68,6 +72,15 @@ units() {
     as_ct celltrace audit verify > /dev/null || fail "audit verify"
     sandboxed celltrace-notify "/usr/bin/celltrace notify --daemon --max-time 3" ||
         fail "celltrace-notify failed in its sandbox"
+    # an operator's drop folder, as README.Debian makes it; its file taken
+    # (all duplicates: stored above) and removed, in the unit's sandbox
+    install -d -o celltrace -g celltrace -m 2770 /var/spool/celltrace/250-01
+    install -o celltrace -g celltrace -m 0640 /var/tmp/basic/events_250-01.csv /var/spool/celltrace/250-01/d1.csv
+    sandboxed celltrace-spool@250-01 \
+        "/usr/bin/celltrace ingest --operator 250-01 --spool /var/spool/celltrace/250-01 --once --settle 0 || [ \$? = 3 ]" \
+        > /tmp/spool.log 2>&1 || { cat /tmp/spool.log; fail "celltrace-spool@250-01 failed in its sandbox"; }
+    grep -q '^ingest: d1.csv: .* 0 stored' /tmp/spool.log || { cat /tmp/spool.log; fail "the spool did not take d1.csv"; }
+    [ ! -e /var/spool/celltrace/250-01/d1.csv ] || fail "the spool left d1.csv in its folder"
     token=$(as_ct celltrace users add package-test --role federal | tail -1)
     sandboxed celltrace-serve > /tmp/serve.log 2>&1 &
     ok=0
@@ -104,6 +117,7 @@ expect_mode /var/lib/celltrace "700 celltrace:celltrace"
 expect_mode /etc/celltrace "750 root:celltrace"
 expect_mode /etc/celltrace/celltrace.conf "640 root:celltrace"
 expect_mode /etc/celltrace/keys "700 celltrace:celltrace"
+expect_mode /var/spool/celltrace "750 root:celltrace"
 grep -qx /etc/celltrace/celltrace.conf /var/lib/dpkg/info/celltrace.conffiles || fail "not a conffile"
 
 echo "in_root: celltrace init as the service user, keys in /etc/celltrace/keys"
@@ -130,14 +144,16 @@ expect_mode /var/lib/celltrace/celltrace.conf "600 celltrace:celltrace"
 if runuser -u nobody -- celltrace stats > /dev/null 2>&1; then fail "nobody read the data"; fi
 
 echo "in_root: systemd-analyze verify and security"
-for u in celltrace-serve.service celltrace-notify.service celltrace-run.service celltrace-run.timer; do
+for u in celltrace-serve.service celltrace-notify.service celltrace-run.service celltrace-run.timer \
+         celltrace-spool@.service; do
     [ -f "/lib/systemd/system/$u" ] || fail "no unit $u"
 done
 enabled=$(find /etc/systemd/system -name 'celltrace*')
 [ -z "$enabled" ] || fail "the install enabled: $enabled"
 systemd-analyze verify /lib/systemd/system/celltrace-serve.service \
     /lib/systemd/system/celltrace-notify.service /lib/systemd/system/celltrace-run.service \
-    /lib/systemd/system/celltrace-run.timer > /tmp/verify.txt 2>&1 || { cat /tmp/verify.txt; fail "systemd-analyze verify"; }
+    /lib/systemd/system/celltrace-run.timer /lib/systemd/system/celltrace-spool@250-01.service \
+    > /tmp/verify.txt 2>&1 || { cat /tmp/verify.txt; fail "systemd-analyze verify"; }
 if grep -i celltrace /tmp/verify.txt; then fail "systemd-analyze verify complained"; fi
 # the sandbox, scored by systemd itself (lower is safer; 10 is unsandboxed)
 for u in celltrace-serve celltrace-notify celltrace-run; do
@@ -172,6 +188,7 @@ echo "in_root: purge deletes the data and the keys"
 touch /etc/celltrace/celltrace.key.cred
 apt-get purge -y -q celltrace > /tmp/purge.log 2>&1 || { cat /tmp/purge.log; fail "apt-get purge"; }
 [ ! -e /var/lib/celltrace ] || fail "purge left /var/lib/celltrace"
+[ ! -e /var/spool/celltrace ] || fail "purge left /var/spool/celltrace"
 [ ! -e /etc/celltrace ] || fail "purge left /etc/celltrace: $(find /etc/celltrace)"
 [ ! -e /lib/systemd/system/celltrace-serve.service ] || fail "purge left the units"
 echo "in_root: all checks passed"

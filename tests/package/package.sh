@@ -40,7 +40,8 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' > "$work/contents.txt"
 for f in ./usr/bin/celltrace ./usr/share/man/man1/celltrace.1.gz ./etc/celltrace/celltrace.conf \
          ./etc/default/celltrace ./lib/systemd/system/celltrace-serve.service \
          ./lib/systemd/system/celltrace-notify.service ./lib/systemd/system/celltrace-run.service \
-         ./lib/systemd/system/celltrace-run.timer ./usr/share/doc/celltrace/README.Debian; do
+         ./lib/systemd/system/celltrace-run.timer ./lib/systemd/system/celltrace-spool@.service \
+         ./usr/share/doc/celltrace/README.Debian; do
     grep -qx "$f" "$work/contents.txt" || fail "the package lacks $f"
 done
 if grep -E '^\./(var|home|tmp)/' "$work/contents.txt"; then fail "the package ships data paths"; fi
