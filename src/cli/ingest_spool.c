@@ -11,6 +11,11 @@
  * the open data directory stay.
  *
  * Safety:
+ *   - a file is claimed before it is read: linked as .taking.NAME, its
+ *     name NAME removed, so that a new NAME the operator sends meanwhile
+ *     (a retried upload, a corrected file) is a file of its own, taken
+ *     next, never removed unread. A claimed file left by a crash is taken
+ *     first at the next look;
  *   - a file is removed only after its delivery is committed. A crash in
  *     between (or one that loses the removal, which is not fsync'd)
  *     ingests it again at the next start, where every row is a duplicate
@@ -47,7 +52,8 @@
 #define HOLD_S 5.0         /* longest hold of the writer lock before a pause */
 #define LOCK_PAUSE_MS 50   /* the pause, for a writer that waits for the lock */
 #define WAKE_MS 500        /* longest sleep between looks at the folder */
-#define NAME_MAX_LEN 255
+#define NAME_MAX_LEN 200
+#define CLAIMED ".taking." /* a file being taken: hidden, so an operator's pattern skips it */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -76,9 +82,24 @@ static int name_in_progress(const char *name)
     return name[0] == '.' || ends_with(name, ".part") || ends_with(name, ".tmp");
 }
 
+static int is_claimed(const char *name)
+{
+    return strncmp(name, CLAIMED, strlen(CLAIMED)) == 0;
+}
+
+/* The delivery's own name: a claimed file's without the prefix. */
+static const char *delivery_name(const char *name)
+{
+    return is_claimed(name) ? name + strlen(CLAIMED) : name;
+}
+
+/* Claimed files (a crash's leftovers) first, then by delivery name. */
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    if (is_claimed(x) != is_claimed(y))
+        return is_claimed(x) ? -1 : 1;
+    return strcmp(delivery_name(x), delivery_name(y));
 }
 
 typedef struct ready_list {
@@ -95,8 +116,8 @@ static void ready_free(ready_list *r)
 }
 
 /* The files of dir ready to be taken, in name order: regular files, not
- * in progress, last changed at least settle_s ago. -1 when the folder
- * cannot be read (errno set). */
+ * in progress, last changed at least settle_s ago, and the claimed files a
+ * crash left (first). -1 when the folder cannot be read (errno set). */
 static int list_ready(const char *dir, double settle_s, ready_list *out)
 {
     DIR *d = opendir(dir);
@@ -105,12 +126,13 @@ static int list_ready(const char *dir, double settle_s, ready_list *out)
     struct dirent *e;
     time_t now = time(NULL);
     while ((e = readdir(d)) != NULL) {
-        if (name_in_progress(e->d_name) || strlen(e->d_name) > NAME_MAX_LEN)
+        int claimed = is_claimed(e->d_name);
+        if ((!claimed && name_in_progress(e->d_name)) || strlen(e->d_name) > NAME_MAX_LEN)
             continue;
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (settle_s > 0 && difftime(now, st.st_mtime) < settle_s)
+        if (!claimed && settle_s > 0 && difftime(now, st.st_mtime) < settle_s)
             continue;
         if (out->n == out->cap) {
             out->cap = out->cap ? out->cap * 2 : 64;
@@ -144,33 +166,41 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* A file that cannot be read goes to DIR/failed/, with NAME.error (the
- * reason) written first, so that an operator finds both; fsync'd. */
-static void set_aside(const char *dir, const char *name, const char *why)
+/* A claimed file (from) that cannot be read goes to DIR/failed/NAME, with
+ * NAME.error (the reason) written first, so that an operator finds both;
+ * fsync'd. 0, or -1 (printed) when it could not be moved: the spool stops
+ * rather than read it again and again. */
+static int set_aside(const char *dir, const char *from, const char *name, const char *why)
 {
-    char failed[4096], from[4096], to[4096], note[4096];
+    char failed[4096], to[4096], note[4096];
     if (snprintf(failed, sizeof failed, "%s/failed", dir) >= (int)sizeof failed ||
         snprintf(note, sizeof note, "%s/%s.error", failed, name) >= (int)sizeof note ||
-        snprintf(from, sizeof from, "%s/%s", dir, name) >= (int)sizeof from ||
         snprintf(to, sizeof to, "%s/%s", failed, name) >= (int)sizeof to) {
         cli_error("%s: the path of %s/failed is too long", name, dir);
-        return;
+        return -1;
     }
     if (mkdir(failed, 0700) != 0 && errno != EEXIST) {
         cli_error("%s: cannot create %s: %s", name, failed, strerror(errno));
-        return;
+        return -1;
     }
     FILE *f = fopen(note, "w");
+    int bad = !f;
     if (f) {
         fprintf(f, "%s\n", why);
-        if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-            cli_error("%s: cannot write %s", name, note);
-        fclose(f);
+        bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+        bad |= fclose(f) != 0;
     }
-    if (rename(from, to) != 0)
+    if (bad)
+        cli_error("%s: cannot write %s", name, note);
+    if (rename(from, to) != 0) {
         cli_error("%s: cannot move it to %s: %s", name, failed, strerror(errno));
-    fsync_dir(failed);
-    fsync_dir(dir);
+        return -1;
+    }
+    if (fsync_dir(failed) != 0 || fsync_dir(dir) != 0) {
+        cli_error("%s: cannot make its move to %s durable: %s", name, failed, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct spool {
@@ -204,15 +234,43 @@ static void print_delivery(const spool *s, const char *name, const ct_import_sum
     fflush(stdout);
 }
 
-/* One file, one delivery. 0 taken (stored or set aside), -1 the store
- * failed (the file stays; the spool stops). */
-static int deliver(spool *s, const char *name)
+/* Claims file `entry` of the folder (above): *path is then the claimed
+ * file's. 1 claimed, 0 gone or claimed already (left for the next look),
+ * -1 failed (printed). */
+static int claim(const spool *s, const char *entry, char *path, size_t size)
 {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", s->args->dir, name) >= (int)sizeof path) {
-        cli_error("%s: the path is too long", name);
+    char plain[4096];
+    if (snprintf(plain, sizeof plain, "%s/%s", s->args->dir, entry) >= (int)sizeof plain ||
+        snprintf(path, size, "%s/%s%s", s->args->dir, is_claimed(entry) ? "" : CLAIMED, entry) >=
+            (int)size) {
+        cli_error("%s: the path is too long", entry);
         return -1;
     }
+    if (is_claimed(entry))
+        return 1;
+    if (link(plain, path) != 0) {
+        if (errno == ENOENT || errno == EEXIST)
+            return 0; /* taken away by the operator, or a claimed one to take first */
+        cli_error("%s: cannot claim it: %s", entry, strerror(errno));
+        return -1;
+    }
+    if (unlink(plain) != 0) {
+        cli_error("%s: cannot claim it: %s", entry, strerror(errno));
+        return -1;
+    }
+    return 1;
+}
+
+/* One file, one delivery. 1 taken (stored or set aside), 0 left for the
+ * next look, -1 the store failed or the file could not be set aside (it
+ * stays claimed; the spool stops, and takes it first when started again). */
+static int deliver(spool *s, const char *entry)
+{
+    char path[4096];
+    const char *name = delivery_name(entry);
+    int claimed = claim(s, entry, path, sizeof path);
+    if (claimed <= 0)
+        return claimed;
     ct_import_opts io = s->args->io;
     io.memory_mb = cli_ingest_memory_mb();
     ct_ingest *in = NULL;
@@ -226,13 +284,15 @@ static int deliver(spool *s, const char *name)
     if (ct_ingest_file(in, path, &err) != CT_OK) {
         ct_ingest_abort(in);
         cli_error("%s: %s; moved to %s/failed/", name, err.msg, s->args->dir);
-        set_aside(s->args->dir, name, err.msg);
+        if (set_aside(s->args->dir, path, name, err.msg) != 0)
+            return -1;
         s->failed++;
-        return 0;
+        return 1;
     }
     if (ct_ingest_commit(in, &sum, &err) != CT_OK) {
         cli_error("%s: %s", name, err.msg);
-        cli_error("nothing of %s was stored; it stays in %s", name, s->args->dir);
+        cli_error("nothing of %s was stored; it stays in %s as %s%s", name, s->args->dir, CLAIMED,
+                  name);
         return -1;
     }
     s->deliveries++;
@@ -245,7 +305,7 @@ static int deliver(spool *s, const char *name)
         cli_error("%s: stored, but cannot remove it: %s", name, strerror(errno));
         return -1;
     }
-    return 0;
+    return 1;
 }
 
 static void release(spool *s)
@@ -282,8 +342,8 @@ static void merge_runs(spool *s)
     }
 }
 
-/* Takes every ready file, in name order, until none is left. 0, or -1
- * when the store failed or the folder cannot be read. */
+/* Takes every ready file, in name order, until a look finds none it can
+ * take. 0, or -1 when the store failed or the folder cannot be read. */
 static int drain(spool *s)
 {
     for (;;) {
@@ -297,20 +357,23 @@ static int drain(spool *s)
             release(s);
             return 0;
         }
+        size_t taken = 0;
         for (size_t i = 0; i < ready.n && !stop_requested; i++) {
             if (s->db && now_s() - s->held_since > HOLD_S) {
                 release(s); /* a writer waiting for the lock gets its turn */
                 struct timespec pause = {0, LOCK_PAUSE_MS * 1000000L};
                 nanosleep(&pause, NULL);
             }
-            if (acquire(s) != 0 || deliver(s, ready.names[i]) != 0) {
+            int got = acquire(s) != 0 ? -1 : deliver(s, ready.names[i]);
+            if (got < 0) {
                 ready_free(&ready);
                 release(s);
                 return -1;
             }
+            taken += (size_t)got;
         }
         ready_free(&ready);
-        if (stop_requested) {
+        if (stop_requested || !taken) { /* nothing could be taken: wait for a change */
             release(s);
             return 0;
         }

@@ -7,7 +7,9 @@
 #      that cannot be read goes to failed/ with its reason, and the rest
 #      is still stored;
 #   2. a file delivered again (as after a crash between its commit and
-#      its removal) stores nothing: every row is a duplicate;
+#      its removal) stores nothing: every row is a duplicate; a claimed
+#      file a crash left is taken first, and a new file of the same name
+#      is a delivery of its own;
 #   3. a running spool: a file renamed in is taken; a file written in
 #      place waits until it has settled; the writer lock is free while the
 #      spool waits; SIGTERM ends it;
@@ -111,6 +113,32 @@ grep -q "\"file\":\"$again\".*\"stored\":0" "$WORK/again.json" ||
 grep -q '"duplicates":[1-9]' "$WORK/again.json" || fail "a file delivered again counted no duplicates"
 [ ! -e "$S1/$again" ] || fail "a file delivered again was not removed"
 echo "delivered again: nothing stored, every row a duplicate"
+
+# A file is claimed (linked as .taking.NAME) before it is read: a claimed
+# file a crash left is taken first, under its own name, and a new file of
+# the same name sent meanwhile is a delivery of its own, not removed unread.
+new_data "$WORK/claims"
+C="$WORK/claim-spool"
+mkdir -p "$C"
+fa=$(ls "$CITY/$first_op"/events | head -1)
+fb=$(ls "$CITY/$first_op"/events | head -3 | tail -1)
+cp "$CITY/$first_op/events/$fa" "$C/.taking.$fa"
+cp "$CITY/$first_op/events/$fb" "$C/$fa"
+"$CT" --quiet --data "$WORK/claims" ingest --compact off --operator "$first_op" --spool "$C" \
+    --once --settle 0 --format json >"$WORK/claims.json" 2>"$WORK/claims.err"
+rc=$?
+[ $rc = 0 ] || [ $rc = 3 ] || { cat "$WORK/claims.err" >&2; fail "the claims' spool exited $rc"; }
+[ "$(grep -c "\"file\":\"$fa\"" "$WORK/claims.json")" = 2 ] ||
+    fail "the claimed file and the new one of the same name are not two deliveries: $(cat "$WORK/claims.json")"
+[ -z "$(ls -A "$C")" ] || fail "the claims' spool still holds $(ls -A "$C")"
+stored=$(grep -o '"stored":[0-9]*' "$WORK/claims.json" | awk -F: '{ s += $2 } END { print s }')
+expect_exit 0 "$CT" --data "$WORK/claims" stats --format json
+grep -q "\"events\":$stored[,}]" "$WORK/out" || fail "stored $stored, but stats says: $(cat "$WORK/out")"
+[ "$(grep -o '"stored":[0-9]*' "$WORK/claims.json" | head -1)" != '"stored":0' ] ||
+    fail "the claimed file stored nothing"
+[ "$(grep -o '"stored":[0-9]*' "$WORK/claims.json" | sed -n 2p)" != '"stored":0' ] ||
+    fail "the new file of the same name stored nothing"
+echo "claims: a crash's claimed file taken first; a new file of the same name taken too"
 
 # ---- 3. a running spool -------------------------------------------------------------
 new_data "$WORK/live"
