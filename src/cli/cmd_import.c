@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,11 @@ void cli_compact_in_background(const char *dir)
     }
     if (setsid() < 0 || fork() != 0)
         _exit(0);
+    /* the defaults, whatever the caller set (ingest --spool stops on a
+     * flag): a merge stopped by a signal leaves the runs, which read the
+     * same, and a service's stop does not wait for it */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
