@@ -169,7 +169,9 @@ static void ingest_help(void)
            "NAME.part (or .NAME, NAME.tmp) and renaming it to NAME. A file that\n"
            "cannot be read moves to DIR/failed/ with NAME.error; each delivery's\n"
            "rejected rows get their own report. One summary line per delivery.\n"
-           "It runs until SIGINT or SIGTERM (the delivery under way finishes).\n\n"
+           "Files are claimed into DIR/.taking/ (the spool's own) before they are\n"
+           "read. It runs until SIGINT or SIGTERM (the delivery under way finishes),\n"
+           "then exits 0, or 1 if the store failed.\n\n"
            "Options:\n" IMPORT_OPTIONS_HELP
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"
@@ -184,8 +186,8 @@ static void ingest_help(void)
            "  --settle S       with --spool: leave a file until it is unchanged for S\n"
            "                   seconds (default 2; 0 takes it at once)\n"
            "  --format text|json  the summary's format\n"
-           "Exit status: 0, 1 failure (nothing applied; with --spool: a file set aside,\n"
-           "or the store failed), 2 usage, 3 some rows rejected.\n");
+           "Exit status: 0, 1 failure (nothing applied; with --spool --once also a\n"
+           "file set aside), 2 usage, 3 some rows rejected.\n");
 }
 
 /* ct_compact_coalescing in a detached process (new session, no terminal, standard
@@ -250,6 +252,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     const char *compact = compact_default();
     cli_spool_args spool = {NULL, NULL, NULL, NULL, {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}, 2.0,
                             0};
+    int settle_given = 0;
     char *end = NULL;
     long days;
     int c, took;
@@ -277,6 +280,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         case 'S': spool.dir = optarg; break;
         case '1': spool.once = 1; break;
         case 's':
+            settle_given = 1;
             spool.settle_s = strtod(optarg, &end);
             if (!*optarg || *end || !(spool.settle_s >= 0 && spool.settle_s <= 86400))
                 return cli_usage_error("ingest", "--settle must be 0 to 86400 seconds");
@@ -301,7 +305,7 @@ int cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         spool.io = io;
         return cli_ingest_spool(ctx, &spool);
     }
-    if (spool.once || spool.settle_s != 2.0)
+    if (spool.once || settle_given)
         return cli_usage_error("ingest", "--once and --settle go with --spool");
     if (optind >= argc)
         return cli_usage_error("ingest", "expected at least one FILE");

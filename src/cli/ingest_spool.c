@@ -6,42 +6,50 @@
  * per delivery pays a process start and opens the keys, the catalogue and
  * the subscribers again: about 12 ms a delivery on the 2-core VM, where a
  * whole demo city's 210 deliveries ingest their rows in 3.3 s. Here each
- * file is still its own delivery (its own commit, visible to traces once
- * committed, files in name order), but the process, the unlocked keys and
- * the open data directory stay.
+ * file is still its own delivery (its own commit and reject report,
+ * visible to traces once committed, files in name order), but the
+ * process, the unlocked keys and the open data directory stay.
  *
- * Safety:
- *   - a file is claimed before it is read: linked as .taking.NAME, its
- *     name NAME removed, so that a new NAME the operator sends meanwhile
- *     (a retried upload, a corrected file) is a file of its own, taken
- *     next, never removed unread. A claimed file left by a crash is taken
- *     first at the next look;
+ * The operator may write DIR; the spool trusts nothing it finds there:
+ *   - a file is claimed before it is read: renamed into DIR/.taking/, a
+ *     folder of the spool's own (0700; refused when another made it), so
+ *     a new NAME sent meanwhile (a retried upload, a corrected file) is a
+ *     file of its own, never removed unread, and what is read cannot be
+ *     swapped (a claimed entry must be a regular file). A rename needs no
+ *     right on the file itself, as a link would (protected_hardlinks).
+ *     Claimed files a crash left are taken first. One spool a folder: the
+ *     claim folder is flock'd;
  *   - a file is removed only after its delivery is committed. A crash in
- *     between (or one that loses the removal, which is not fsync'd)
- *     ingests it again at the next start, where every row is a duplicate
- *     (dedupe is exact, SPEC 3.2): nothing is stored twice, and the
- *     file's rows are never lost;
- *   - a file that cannot be read (I/O, a broken .gz) moves to DIR/failed/
- *     with NAME.error saying why, and the spool goes on; a store that
- *     cannot commit stops the spool, the file still in place;
+ *     between (or one that loses the removal, which is not fsync'd) takes
+ *     it again at the next start, where every row is a duplicate (dedupe
+ *     is exact, SPEC 3.2): nothing is stored twice, nor lost;
+ *   - a file whose content cannot be read (CT_EINVAL: broken .gz, no
+ *     header) moves to DIR/failed/ (never over an earlier one) beside
+ *     NAME.error saying why, readable by the folder's group; any other
+ *     failure (I/O, the store) stops the spool with the file still
+ *     claimed, rather than divert good deliveries;
  *   - files named .*, *.part or *.tmp are being written: operators write
  *     under such a name and rename, which is atomic. A file is also left
  *     until its last change is --settle seconds old, for writers that
  *     cannot rename (this only narrows the window: renaming is the rule);
- *   - the writer lock is held while files are ingested, at most about
- *     HOLD_S seconds at a time, then released for other writers (run,
- *     cases import) before the next files.
+ *   - the writer lock is held while files are taken, at most about HOLD_S
+ *     seconds at a time, then released for other writers (run, cases
+ *     import) before the next files; it is not held while the folder is
+ *     empty.
  * Delivered files hold phone numbers in clear: removing them once stored
- * is part of keeping none at rest (SPEC 6).
+ * is part of keeping none at rest (SPEC 6). Files set aside in failed/
+ * stay until someone deals with them (README.Debian).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,8 +60,9 @@
 #define HOLD_S 5.0         /* longest hold of the writer lock before a pause */
 #define LOCK_PAUSE_MS 50   /* the pause, for a writer that waits for the lock */
 #define WAKE_MS 500        /* longest sleep between looks at the folder */
-#define NAME_MAX_LEN 200
-#define CLAIMED ".taking." /* a file being taken: hidden, so an operator's pattern skips it */
+#define TAKING ".taking"   /* the claim folder in DIR */
+#define FAILED "failed"    /* where unreadable files go, in DIR */
+#define FAILED_COPIES 1000 /* NAME, NAME.1 ... in failed/ */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -76,141 +85,206 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* A name an operator may still be writing, or not a delivery at all. */
+/* A name an operator may still be writing, or not a delivery at all
+ * (TAKING and FAILED are folders, skipped anyway). */
 static int name_in_progress(const char *name)
 {
     return name[0] == '.' || ends_with(name, ".part") || ends_with(name, ".tmp");
 }
 
-static int is_claimed(const char *name)
-{
-    return strncmp(name, CLAIMED, strlen(CLAIMED)) == 0;
-}
+typedef struct entry {
+    char *name;
+    int claimed; /* in TAKING already: a crash's leftover */
+} entry;
 
-/* The delivery's own name: a claimed file's without the prefix. */
-static const char *delivery_name(const char *name)
-{
-    return is_claimed(name) ? name + strlen(CLAIMED) : name;
-}
-
-/* Claimed files (a crash's leftovers) first, then by delivery name. */
-static int by_name(const void *a, const void *b)
-{
-    const char *x = *(char *const *)a, *y = *(char *const *)b;
-    if (is_claimed(x) != is_claimed(y))
-        return is_claimed(x) ? -1 : 1;
-    return strcmp(delivery_name(x), delivery_name(y));
-}
-
-typedef struct ready_list {
-    char **names;
+typedef struct entry_list {
+    entry *e;
     size_t n, cap;
-} ready_list;
+} entry_list;
 
-static void ready_free(ready_list *r)
+static void entries_free(entry_list *l)
 {
-    for (size_t i = 0; i < r->n; i++)
-        free(r->names[i]);
-    free(r->names);
-    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->e[i].name);
+    free(l->e);
+    memset(l, 0, sizeof *l);
 }
 
-/* The files of dir ready to be taken, in name order: regular files, not
- * in progress, last changed at least settle_s ago, and the claimed files a
- * crash left (first). -1 when the folder cannot be read (errno set). */
-static int list_ready(const char *dir, double settle_s, ready_list *out)
+/* Claimed files first, then by name. */
+static int by_claim_then_name(const void *a, const void *b)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    const entry *x = a, *y = b;
+    if (x->claimed != y->claimed)
+        return x->claimed ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int entries_add(entry_list *l, const char *name, int claimed)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        entry *grown = realloc(l->e, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        l->e = grown;
+        l->cap = cap;
+    }
+    if (!(l->e[l->n].name = strdup(name)))
         return -1;
+    l->e[l->n++].claimed = claimed;
+    return 0;
+}
+
+/* Adds the regular files of folder fd (not closed) that are ready: every
+ * one when claimed (the claim folder), else those not in progress whose
+ * last change is at least settle_s old. -1 (errno set) on failure. */
+static int add_ready(int fd, int claimed, double settle_s, entry_list *out)
+{
+    int dup_fd = dup(fd);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return -1;
+    }
+    rewinddir(d);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     struct dirent *e;
-    time_t now = time(NULL);
-    while ((e = readdir(d)) != NULL) {
-        int claimed = is_claimed(e->d_name);
-        if ((!claimed && name_in_progress(e->d_name)) || strlen(e->d_name) > NAME_MAX_LEN)
+    int rc = 0;
+    while (!rc && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!claimed && name_in_progress(e->d_name))
             continue;
         struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (!claimed && settle_s > 0 && difftime(now, st.st_mtime) < settle_s)
+        double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
+                     (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
+        if (!claimed && settle_s > 0 && age < settle_s)
             continue;
-        if (out->n == out->cap) {
-            out->cap = out->cap ? out->cap * 2 : 64;
-            char **grown = realloc(out->names, out->cap * sizeof *grown);
-            if (!grown) {
-                closedir(d);
-                errno = ENOMEM;
-                return -1;
-            }
-            out->names = grown;
-        }
-        if (!(out->names[out->n] = strdup(e->d_name))) {
-            closedir(d);
-            errno = ENOMEM;
-            return -1;
-        }
-        out->n++;
+        rc = entries_add(out, e->d_name, claimed);
     }
     closedir(d);
-    qsort(out->names, out->n, sizeof *out->names, by_name);
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
+    if (rc)
+        errno = ENOMEM;
     return rc;
-}
-
-/* A claimed file (from) that cannot be read goes to DIR/failed/NAME, with
- * NAME.error (the reason) written first, so that an operator finds both;
- * fsync'd. 0, or -1 (printed) when it could not be moved: the spool stops
- * rather than read it again and again. */
-static int set_aside(const char *dir, const char *from, const char *name, const char *why)
-{
-    char failed[4096], to[4096], note[4096];
-    if (snprintf(failed, sizeof failed, "%s/failed", dir) >= (int)sizeof failed ||
-        snprintf(note, sizeof note, "%s/%s.error", failed, name) >= (int)sizeof note ||
-        snprintf(to, sizeof to, "%s/%s", failed, name) >= (int)sizeof to) {
-        cli_error("%s: the path of %s/failed is too long", name, dir);
-        return -1;
-    }
-    if (mkdir(failed, 0700) != 0 && errno != EEXIST) {
-        cli_error("%s: cannot create %s: %s", name, failed, strerror(errno));
-        return -1;
-    }
-    FILE *f = fopen(note, "w");
-    int bad = !f;
-    if (f) {
-        fprintf(f, "%s\n", why);
-        bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-        bad |= fclose(f) != 0;
-    }
-    if (bad)
-        cli_error("%s: cannot write %s", name, note);
-    if (rename(from, to) != 0) {
-        cli_error("%s: cannot move it to %s: %s", name, failed, strerror(errno));
-        return -1;
-    }
-    if (fsync_dir(failed) != 0 || fsync_dir(dir) != 0) {
-        cli_error("%s: cannot make its move to %s durable: %s", name, failed, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 typedef struct spool {
     cli_ctx *ctx;
     const cli_spool_args *args;
+    int dir_fd;          /* DIR */
+    int taking_fd;       /* DIR/.taking, flock'd: one spool a folder */
     ct_db *db;           /* open (writer lock held) while files are taken */
     double held_since;
     uint64_t deliveries, failed, rejected_rows;
     int runs_left;       /* a commit left days of several runs: merge them */
 } spool;
+
+/* The claim folder: made 0700 if missing, refused unless it is a folder
+ * of this user's (the operator could have made it, or a link), locked. */
+static int open_claim_folder(spool *s)
+{
+    if (mkdirat(s->dir_fd, TAKING, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot create %s/%s: %s", s->args->dir, TAKING, strerror(errno));
+        return -1;
+    }
+    s->taking_fd = openat(s->dir_fd, TAKING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (s->taking_fd < 0 || fstat(s->taking_fd, &st) != 0) {
+        cli_error("cannot open %s/%s: %s", s->args->dir, TAKING, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+        cli_error("%s/%s is not this user's own folder (mode 0700): remove it", s->args->dir,
+                  TAKING);
+        return -1;
+    }
+    if (flock(s->taking_fd, LOCK_EX | LOCK_NB) != 0) {
+        cli_error(errno == EWOULDBLOCK ? "another spool takes %s's files" : "cannot lock %s: %s",
+                  s->args->dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the reason beside a file set aside: NAME.error, readable by the
+ * folder's group (the operator's), whatever the umask. */
+static int write_reason(int failed_fd, const char *target, const char *why)
+{
+    char note[NAME_MAX + 16];
+    if (snprintf(note, sizeof note, "%s.error", target) >= (int)sizeof note)
+        return -1;
+    int fd = openat(failed_fd, note, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(why);
+    int bad = fchmod(fd, 0640) != 0 || write(fd, why, len) != (ssize_t)len ||
+              write(fd, "\n", 1) != 1 || fsync(fd) != 0;
+    bad |= close(fd) != 0;
+    return bad ? -1 : 0;
+}
+
+/* A claimed file whose content cannot be read goes to DIR/failed/NAME (or
+ * NAME.1 ..., never over an earlier one), after NAME.error saying why;
+ * fsync'd. failed/ is opened without following links (the operator could
+ * plant one). 0, or -1 (printed): the spool then stops rather than read
+ * the file again and again. */
+static int set_aside(spool *s, const char *name, const char *why)
+{
+    if (mkdirat(s->dir_fd, FAILED, 0750) != 0 && errno != EEXIST) {
+        cli_error("%s: cannot create %s/%s: %s", name, s->args->dir, FAILED, strerror(errno));
+        return -1;
+    }
+    int failed_fd = openat(s->dir_fd, FAILED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (failed_fd < 0) {
+        cli_error("%s: cannot open %s/%s: %s", name, s->args->dir, FAILED, strerror(errno));
+        return -1;
+    }
+    fchmod(failed_fd, 0750); /* the operator's group reads what failed, not the umask */
+    char target[NAME_MAX + 1];
+    struct stat st;
+    int n = 0;
+    snprintf(target, sizeof target, "%s", name);
+    while (fstatat(failed_fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0 && ++n < FAILED_COPIES)
+        if (snprintf(target, sizeof target, "%.*s.%d", NAME_MAX - 8, name, n) >= (int)sizeof target)
+            break;
+    int rc = -1;
+    if (n >= FAILED_COPIES)
+        cli_error("%s: %s/%s holds %d copies of it already", name, s->args->dir, FAILED, n);
+    else if (write_reason(failed_fd, target, why) != 0)
+        cli_error("%s: cannot write the reason beside it in %s/%s: %s", name, s->args->dir, FAILED,
+                  strerror(errno));
+    else if (renameat(s->taking_fd, name, failed_fd, target) != 0)
+        cli_error("%s: cannot move it to %s/%s: %s", name, s->args->dir, FAILED, strerror(errno));
+    else if (fsync(failed_fd) != 0 || fsync(s->taking_fd) != 0)
+        cli_error("%s: cannot make its move to %s/%s durable: %s", name, s->args->dir, FAILED,
+                  strerror(errno));
+    else
+        rc = 0;
+    close(failed_fd);
+    return rc;
+}
+
+/* Claims file `name` of DIR: renamed into the claim folder, never over a
+ * claimed one. 1 claimed, 0 gone (the operator took it back) or claimed
+ * under that name already (taken first at the next look), -1 failed. */
+static int claim(spool *s, const char *name)
+{
+    struct stat st;
+    if (fstatat(s->taking_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (renameat(s->dir_fd, name, s->taking_fd, name) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        cli_error("%s: cannot claim it (into %s/%s): %s", name, s->args->dir, TAKING,
+                  strerror(errno));
+        return -1;
+    }
+    return 1;
+}
 
 static void print_delivery(const spool *s, const char *name, const ct_import_summary *sum)
 {
@@ -234,65 +308,80 @@ static void print_delivery(const spool *s, const char *name, const ct_import_sum
     fflush(stdout);
 }
 
-/* Claims file `entry` of the folder (above): *path is then the claimed
- * file's. 1 claimed, 0 gone or claimed already (left for the next look),
- * -1 failed (printed). */
-static int claim(const spool *s, const char *entry, char *path, size_t size)
+static void release(spool *s)
 {
-    char plain[4096];
-    if (snprintf(plain, sizeof plain, "%s/%s", s->args->dir, entry) >= (int)sizeof plain ||
-        snprintf(path, size, "%s/%s%s", s->args->dir, is_claimed(entry) ? "" : CLAIMED, entry) >=
-            (int)size) {
-        cli_error("%s: the path is too long", entry);
-        return -1;
-    }
-    if (is_claimed(entry))
-        return 1;
-    if (link(plain, path) != 0) {
-        if (errno == ENOENT || errno == EEXIST)
-            return 0; /* taken away by the operator, or a claimed one to take first */
-        cli_error("%s: cannot claim it: %s", entry, strerror(errno));
-        return -1;
-    }
-    if (unlink(plain) != 0) {
-        cli_error("%s: cannot claim it: %s", entry, strerror(errno));
-        return -1;
-    }
-    return 1;
+    if (s->db)
+        ct_close(s->db);
+    s->db = NULL;
 }
 
-/* One file, one delivery. 1 taken (stored or set aside), 0 left for the
- * next look, -1 the store failed or the file could not be set aside (it
- * stays claimed; the spool stops, and takes it first when started again). */
-static int deliver(spool *s, const char *entry)
+/* The data directory, open for writing: the writer lock taken (waiting for
+ * another writer first), or given up after HOLD_S for a while. */
+static int acquire(spool *s)
 {
+    if (s->db && now_s() - s->held_since > HOLD_S) {
+        release(s); /* a writer waiting for the lock gets its turn */
+        struct timespec pause = {0, LOCK_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (s->db)
+        return 0;
+    s->db = cli_open(s->ctx, 1);
+    s->held_since = now_s();
+    return s->db ? 0 : -1;
+}
+
+/* One entry, one delivery. 1 taken (stored or set aside), 0 left for the
+ * next look, -1 the store or the file failed otherwise (the file stays
+ * claimed; the spool stops, and takes it first when started again). */
+static int deliver(spool *s, const entry *e)
+{
+    const char *name = e->name;
+    if (!e->claimed) {
+        int got = claim(s, name);
+        if (got <= 0)
+            return got;
+    }
     char path[4096];
-    const char *name = delivery_name(entry);
-    int claimed = claim(s, entry, path, sizeof path);
-    if (claimed <= 0)
-        return claimed;
+    if (snprintf(path, sizeof path, "%s/%s/%s", s->args->dir, TAKING, name) >= (int)sizeof path) {
+        cli_error("%s: the path is too long", name);
+        return -1;
+    }
+    struct stat st; /* what was claimed: the folder is ours, nobody swaps it now */
+    if (fstatat(s->taking_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+        cli_error("%s: not a regular file; moved to %s/%s/", name, s->args->dir, FAILED);
+        if (set_aside(s, name, "not a regular file (a link, a folder...)") != 0)
+            return -1;
+        s->failed++;
+        return 1;
+    }
+    if (acquire(s) != 0)
+        return -1;
     ct_import_opts io = s->args->io;
     io.memory_mb = cli_ingest_memory_mb();
     ct_ingest *in = NULL;
     ct_import_summary sum;
     ct_err err;
-    ct_code rc = ct_ingest_begin(s->db, s->args->op, &io, &in, &err);
-    if (rc) {
+    if (ct_ingest_begin(s->db, s->args->op, &io, &in, &err) != CT_OK) {
         cli_error("%s: %s", name, err.msg);
         return -1;
     }
-    if (ct_ingest_file(in, path, &err) != CT_OK) {
+    ct_code rc = ct_ingest_file(in, path, &err);
+    if (rc == CT_EINVAL) { /* its content: reading it again will not help */
         ct_ingest_abort(in);
-        cli_error("%s: %s; moved to %s/failed/", name, err.msg, s->args->dir);
-        if (set_aside(s->args->dir, path, name, err.msg) != 0)
+        cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
+        if (set_aside(s, name, err.msg) != 0)
             return -1;
         s->failed++;
         return 1;
     }
-    if (ct_ingest_commit(in, &sum, &err) != CT_OK) {
-        cli_error("%s: %s", name, err.msg);
-        cli_error("nothing of %s was stored; it stays in %s as %s%s", name, s->args->dir, CLAIMED,
-                  name);
+    if (rc == CT_OK)
+        rc = ct_ingest_commit(in, &sum, &err);
+    else
+        ct_ingest_abort(in);
+    if (rc) {
+        cli_error("%s", err.msg);
+        cli_error("nothing of %s was stored; it waits in %s/%s/", name, s->args->dir, TAKING);
         return -1;
     }
     s->deliveries++;
@@ -301,27 +390,11 @@ static int deliver(spool *s, const char *entry)
     print_delivery(s, name, &sum);
     /* The removal is not fsync'd: one lost in a crash only brings the file
      * back, and taking it again stores nothing (every row a duplicate). */
-    if (unlink(path) != 0) {
+    if (unlinkat(s->taking_fd, name, 0) != 0) {
         cli_error("%s: stored, but cannot remove it: %s", name, strerror(errno));
         return -1;
     }
     return 1;
-}
-
-static void release(spool *s)
-{
-    if (s->db)
-        ct_close(s->db);
-    s->db = NULL;
-}
-
-static int acquire(spool *s)
-{
-    if (s->db)
-        return 0;
-    s->db = cli_open(s->ctx, 1);
-    s->held_since = now_s();
-    return s->db ? 0 : -1;
 }
 
 /* The days left in several runs are merged as --compact says, with the
@@ -342,40 +415,31 @@ static void merge_runs(spool *s)
     }
 }
 
-/* Takes every ready file, in name order, until a look finds none it can
- * take. 0, or -1 when the store failed or the folder cannot be read. */
+/* Takes every ready file, claimed ones first, until a look finds none it
+ * can take. 0, or -1 when a file or the store failed or the folder cannot
+ * be read. */
 static int drain(spool *s)
 {
     for (;;) {
-        ready_list ready = {NULL, 0, 0};
-        if (list_ready(s->args->dir, s->args->settle_s, &ready) != 0) {
+        entry_list ready = {NULL, 0, 0};
+        if (add_ready(s->taking_fd, 1, 0, &ready) != 0 ||
+            add_ready(s->dir_fd, 0, s->args->settle_s, &ready) != 0) {
             cli_error("cannot read %s: %s", s->args->dir, strerror(errno));
+            entries_free(&ready);
+            release(s);
             return -1;
         }
-        if (ready.n == 0) {
-            ready_free(&ready);
-            release(s);
-            return 0;
-        }
+        qsort(ready.e, ready.n, sizeof *ready.e, by_claim_then_name);
         size_t taken = 0;
-        for (size_t i = 0; i < ready.n && !stop_requested; i++) {
-            if (s->db && now_s() - s->held_since > HOLD_S) {
-                release(s); /* a writer waiting for the lock gets its turn */
-                struct timespec pause = {0, LOCK_PAUSE_MS * 1000000L};
-                nanosleep(&pause, NULL);
-            }
-            int got = acquire(s) != 0 ? -1 : deliver(s, ready.names[i]);
-            if (got < 0) {
-                ready_free(&ready);
-                release(s);
-                return -1;
-            }
-            taken += (size_t)got;
+        int got = 0;
+        for (size_t i = 0; i < ready.n && !stop_requested && got >= 0; i++) {
+            got = deliver(s, &ready.e[i]);
+            taken += got > 0;
         }
-        ready_free(&ready);
-        if (stop_requested || !taken) { /* nothing could be taken: wait for a change */
+        entries_free(&ready);
+        if (got < 0 || stop_requested || !taken) { /* nothing taken: wait for a change */
             release(s);
-            return 0;
+            return got < 0 ? -1 : 0;
         }
     }
 }
@@ -397,28 +461,41 @@ static void wait_for_files(int inotify_fd)
     }
 }
 
+/* Checks that the operator has a cell catalogue before any file is taken. */
+static int operator_known(spool *s)
+{
+    if (acquire(s) != 0)
+        return -1;
+    ct_ingest *probe = NULL;
+    ct_err err;
+    ct_code rc = ct_ingest_begin(s->db, s->args->op, &s->args->io, &probe, &err);
+    release(s);
+    if (rc != CT_OK) {
+        cli_error("%s", err.msg);
+        return -1;
+    }
+    ct_ingest_abort(probe);
+    return 0;
+}
+
 int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
 {
-    struct stat st;
-    if (stat(args->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error("--spool %s is not a folder", args->dir);
-        return EXIT_FAIL;
-    }
     spool s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
     s.args = args;
-    /* the operator is checked before any file is taken */
-    if (acquire(&s) != 0)
-        return EXIT_FAIL;
-    ct_ingest *probe = NULL;
-    ct_err err;
-    if (ct_ingest_begin(s.db, args->op, &args->io, &probe, &err) != CT_OK) {
-        cli_error("%s", err.msg);
-        release(&s);
+    s.taking_fd = -1;
+    s.dir_fd = open(args->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s.dir_fd < 0) {
+        cli_error("--spool %s: %s", args->dir, strerror(errno));
         return EXIT_FAIL;
     }
-    ct_ingest_abort(probe);
+    if (open_claim_folder(&s) != 0 || operator_known(&s) != 0) {
+        if (s.taking_fd >= 0)
+            close(s.taking_fd);
+        close(s.dir_fd);
+        return EXIT_FAIL;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -454,14 +531,20 @@ int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
     merge_runs(&s);
     if (inotify_fd >= 0)
         close(inotify_fd);
+    close(s.taking_fd);
+    close(s.dir_fd);
     if (args->format && strcmp(args->format, "json") == 0)
         printf("{\"deliveries\":%llu,\"failed_files\":%llu,\"rejected\":%llu}\n",
                (unsigned long long)s.deliveries, (unsigned long long)s.failed,
                (unsigned long long)s.rejected_rows);
     else if (!ctx->quiet)
-        fprintf(stderr, "celltrace: %s: files stored %llu, set aside in failed/ %llu\n",
-                args->dir, (unsigned long long)s.deliveries, (unsigned long long)s.failed);
-    if (failed || s.failed)
+        fprintf(stderr, "celltrace: %s: files stored %llu, set aside in %s/ %llu\n", args->dir,
+                (unsigned long long)s.deliveries, FAILED, (unsigned long long)s.failed);
+    if (failed)
+        return EXIT_FAIL;
+    if (!args->once) /* a service stopped: what it met per file was logged as it came */
+        return EXIT_OK;
+    if (s.failed)
         return EXIT_FAIL;
     return s.rejected_rows ? EXIT_REJECTS : EXIT_OK;
 }
