@@ -110,3 +110,17 @@ serve_start() {
     [ -n "$port" ] || fail "serve did not start"
     URL=http://127.0.0.1:$port
 }
+
+# city_answers DIR OUT: every case of $CITY/cases.csv traced, plain and
+# scored, then stats without the store's size, into OUT: what two ways of
+# loading one simulated city must answer alike.
+city_answers() {
+    local d=$1 out=$2 c
+    : >"$out"
+    for c in $(cut -d, -f1 "$CITY/cases.csv" | tail -n +2); do
+        "$CT" --data "$d" trace "$c" --format csv >>"$out" || fail "trace $c in $d"
+        "$CT" --data "$d" trace "$c" --score --format csv >>"$out" || fail "trace --score $c in $d"
+    done
+    expect_exit 0 "$CT" --data "$d" stats --format json
+    sed 's/"store_bytes.*//' "$WORK/out" >>"$out"
+}

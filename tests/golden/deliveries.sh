@@ -36,16 +36,7 @@ load() { # load DIR MODE: the city, delivered as MODE says
     expect_exit 0 "$CT" --data "$d" cases import "$CITY/cases.csv"
 }
 
-answers() { # answers DIR OUT: every case traced, plain and scored, and stats
-    local d=$1 out=$2 c
-    : >"$out"
-    for c in $(cut -d, -f1 "$CITY/cases.csv" | tail -n +2); do
-        "$CT" --data "$d" trace "$c" --format csv >>"$out" || fail "trace $c in $d"
-        "$CT" --data "$d" trace "$c" --score --format csv >>"$out" || fail "trace --score $c in $d"
-    done
-    expect_exit 0 "$CT" --data "$d" stats --format json
-    sed 's/"store_bytes.*//' "$WORK/out" >>"$out"
-}
+answers() { city_answers "$@"; }
 
 runs_of() { # runs_of DIR: days listed more than once in the manifest
     awk '$1 == "day" {print $2}' "$1/store/MANIFEST" | sort | uniq -d | wc -l

@@ -33,16 +33,9 @@ new_data() { # new_data DIR: init and every operator's cells
     done
 }
 
-answers() { # answers DIR OUT: every case traced, plain and scored, and stats
-    local d=$1 out=$2 c
-    expect_exit 0 "$CT" --data "$d" cases import "$CITY/cases.csv"
-    : >"$out"
-    for c in $(cut -d, -f1 "$CITY/cases.csv" | tail -n +2); do
-        "$CT" --data "$d" trace "$c" --format csv >>"$out" || fail "trace $c in $d"
-        "$CT" --data "$d" trace "$c" --score --format csv >>"$out" || fail "trace --score $c in $d"
-    done
-    expect_exit 0 "$CT" --data "$d" stats --format json
-    sed 's/"store_bytes.*//' "$WORK/out" >>"$out"
+answers() { # answers DIR OUT: the city's cases registered, then city_answers
+    expect_exit 0 "$CT" --data "$1" cases import "$CITY/cases.csv"
+    city_answers "$@"
 }
 
 # ---- 1. --once over the city ------------------------------------------------------
