@@ -170,8 +170,9 @@ static void ingest_help(void)
            "cannot be read moves to DIR/failed/ with NAME.error; each delivery's\n"
            "rejected rows get their own report. One summary line per delivery.\n"
            "Files are claimed into DIR/.taking/ (the spool's own) before they are\n"
-           "read. It runs until SIGINT or SIGTERM (the delivery under way finishes),\n"
-           "then exits 0, or 1 if the store failed.\n\n"
+           "read; a file it may not read is left where it is. It runs until SIGINT\n"
+           "or SIGTERM (the delivery under way finishes), then exits 0, or 1 if a\n"
+           "file or the store failed in a way that needs someone.\n\n"
            "Options:\n" IMPORT_OPTIONS_HELP
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"
@@ -186,8 +187,9 @@ static void ingest_help(void)
            "  --settle S       with --spool: leave a file until it is unchanged for S\n"
            "                   seconds (default 2; 0 takes it at once)\n"
            "  --format text|json  the summary's format\n"
-           "Exit status: 0, 1 failure (nothing applied; with --spool --once also a\n"
-           "file set aside), 2 usage, 3 some rows rejected.\n");
+           "Exit status: 0, 1 failure (nothing applied; with --spool: the files\n"
+           "stored before it stay, and --once also exits 1 when a file was set\n"
+           "aside), 2 usage, 3 some rows rejected.\n");
 }
 
 /* ct_compact_coalescing in a detached process (new session, no terminal, standard
@@ -209,6 +211,11 @@ void cli_compact_in_background(const char *dir)
      * same, and a service's stop does not wait for it */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    /* and none of the caller's descriptors: a lock it holds (ingest
+     * --spool's claim folder) must not outlive it in a merge */
+    long open_max = sysconf(_SC_OPEN_MAX);
+    for (int fd = STDERR_FILENO + 1; fd < (open_max > 0 && open_max < 65536 ? open_max : 65536); fd++)
+        close(fd);
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);

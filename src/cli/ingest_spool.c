@@ -18,16 +18,22 @@
  *     swapped (a claimed entry must be a regular file). A rename needs no
  *     right on the file itself, as a link would (protected_hardlinks).
  *     Claimed files a crash left are taken first. One spool a folder: the
- *     claim folder is flock'd;
+ *     claim folder is flock'd. A claimed file is read relative to the
+ *     folder's descriptor (fchdir, the data directory's path made
+ *     absolute first), so renaming .taking away (DIR has no sticky bit
+ *     unless the admin sets it) changes nothing read;
+ *   - a file the spool may not read is not claimed: it stays in DIR, and
+ *     the spool says so once;
  *   - a file is removed only after its delivery is committed. A crash in
  *     between (or one that loses the removal, which is not fsync'd) takes
  *     it again at the next start, where every row is a duplicate (dedupe
  *     is exact, SPEC 3.2): nothing is stored twice, nor lost;
- *   - a file whose content cannot be read (CT_EINVAL: broken .gz, no
- *     header) moves to DIR/failed/ (never over an earlier one) beside
- *     NAME.error saying why, readable by the folder's group; any other
- *     failure (I/O, the store) stops the spool with the file still
- *     claimed, rather than divert good deliveries;
+ *   - a file whose content cannot be taken (CT_EINVAL: broken .gz, no
+ *     header; CT_ELIMIT: past a batch's limits; not a regular file) moves
+ *     to DIR/failed/ (never over an earlier one) beside NAME.error saying
+ *     why, readable by the folder's group; any other failure (I/O, the
+ *     store) stops the spool with the file still claimed, rather than
+ *     divert good deliveries;
  *   - files named .*, *.part or *.tmp are being written: operators write
  *     under such a name and rename, which is atomic. A file is also left
  *     until its last change is --settle seconds old, for writers that
@@ -135,9 +141,9 @@ static int entries_add(entry_list *l, const char *name, int claimed)
     return 0;
 }
 
-/* Adds the regular files of folder fd (not closed) that are ready: every
- * one when claimed (the claim folder), else those not in progress whose
- * last change is at least settle_s old. -1 (errno set) on failure. */
+/* Adds the entries of folder fd (not closed) that are ready: every one
+ * when claimed (the claim folder), else the regular files not in progress
+ * whose last change is at least settle_s old. -1 (errno set) on failure. */
 static int add_ready(int fd, int claimed, double settle_s, entry_list *out)
 {
     int dup_fd = dup(fd);
@@ -158,7 +164,13 @@ static int add_ready(int fd, int claimed, double settle_s, entry_list *out)
         if (!claimed && name_in_progress(e->d_name))
             continue;
         struct stat st;
-        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (claimed) { /* all of them: deliver sets aside what is not a file */
+            rc = entries_add(out, e->d_name, 1);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
             continue;
         double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
                      (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
@@ -176,11 +188,13 @@ typedef struct spool {
     cli_ctx *ctx;
     const cli_spool_args *args;
     int dir_fd;          /* DIR */
+    int cwd_fd;          /* the working folder, to come back to after a read */
     int taking_fd;       /* DIR/.taking, flock'd: one spool a folder */
     ct_db *db;           /* open (writer lock held) while files are taken */
     double held_since;
     uint64_t deliveries, failed, rejected_rows;
     int runs_left;       /* a commit left days of several runs: merge them */
+    entry_list unreadable; /* names said once to be unreadable */
 } spool;
 
 /* The claim folder: made 0700 if missing, refused unless it is a folder
@@ -215,12 +229,15 @@ static int open_claim_folder(spool *s)
 static int write_reason(int failed_fd, const char *target, const char *why)
 {
     char note[NAME_MAX + 16];
-    if (snprintf(note, sizeof note, "%s.error", target) >= (int)sizeof note)
+    if (snprintf(note, sizeof note, "%s.error", target) > NAME_MAX) {
+        errno = ENAMETOOLONG;
         return -1;
+    }
     int fd = openat(failed_fd, note, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
     size_t len = strlen(why);
+    errno = EIO; /* a short write sets none */
     int bad = fchmod(fd, 0640) != 0 || write(fd, why, len) != (ssize_t)len ||
               write(fd, "\n", 1) != 1 || fsync(fd) != 0;
     bad |= close(fd) != 0;
@@ -244,13 +261,14 @@ static int set_aside(spool *s, const char *name, const char *why)
         return -1;
     }
     fchmod(failed_fd, 0750); /* the operator's group reads what failed, not the umask */
+    /* NAME, NAME.1 ...: cut so that NAME.999.error fits a file name */
     char target[NAME_MAX + 1];
+    const int base = NAME_MAX - (int)strlen(".999.error");
     struct stat st;
     int n = 0;
-    snprintf(target, sizeof target, "%s", name);
+    snprintf(target, sizeof target, "%.*s", base, name);
     while (fstatat(failed_fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0 && ++n < FAILED_COPIES)
-        if (snprintf(target, sizeof target, "%.*s.%d", NAME_MAX - 8, name, n) >= (int)sizeof target)
-            break;
+        snprintf(target, sizeof target, "%.*s.%d", base, name, n);
     int rc = -1;
     if (n >= FAILED_COPIES)
         cli_error("%s: %s/%s holds %d copies of it already", name, s->args->dir, FAILED, n);
@@ -276,6 +294,19 @@ static int claim(spool *s, const char *name)
     struct stat st;
     if (fstatat(s->taking_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return 0;
+    if (faccessat(s->dir_fd, name, R_OK, AT_EACCESS) != 0) {
+        /* a claimed file it could not open would stop the spool at every
+         * start: it stays where its sender can still change its mode */
+        int said = 0;
+        for (size_t i = 0; i < s->unreadable.n && !said; i++)
+            said = strcmp(s->unreadable.e[i].name, name) == 0;
+        if (!said) {
+            cli_error("%s: this user may not read it (%s): left in %s until it may", name,
+                      strerror(errno), s->args->dir);
+            entries_add(&s->unreadable, name, 0);
+        }
+        return 0;
+    }
     if (renameat(s->dir_fd, name, s->taking_fd, name) != 0) {
         if (errno == ENOENT)
             return 0;
@@ -331,6 +362,29 @@ static int acquire(spool *s)
     return s->db ? 0 : -1;
 }
 
+/* Reads claimed file `name` into the batch, relative to the claim folder's
+ * descriptor: whatever is renamed in DIR meanwhile, this is the file that
+ * was claimed, and messages and the reject report name it as ./NAME (the
+ * ./ also keeps a file named "-" from meaning stdin). Every other path in
+ * use is absolute (cli_ingest_spool). */
+static ct_code read_claimed(spool *s, ct_ingest *in, const char *name, ct_err *err)
+{
+    char relative[NAME_MAX + 3];
+    snprintf(relative, sizeof relative, "./%s", name);
+    if (fchdir(s->taking_fd) != 0) {
+        snprintf(err->msg, sizeof err->msg, "cannot enter %s/%s: %s", s->args->dir, TAKING,
+                 strerror(errno));
+        return CT_EIO;
+    }
+    ct_code rc = ct_ingest_file(in, relative, err);
+    if (fchdir(s->cwd_fd) != 0) {
+        snprintf(err->msg, sizeof err->msg, "cannot return to the working folder: %s",
+                 strerror(errno));
+        return CT_EIO;
+    }
+    return rc;
+}
+
 /* One entry, one delivery. 1 taken (stored or set aside), 0 left for the
  * next look, -1 the store or the file failed otherwise (the file stays
  * claimed; the spool stops, and takes it first when started again). */
@@ -341,11 +395,6 @@ static int deliver(spool *s, const entry *e)
         int got = claim(s, name);
         if (got <= 0)
             return got;
-    }
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s/%s", s->args->dir, TAKING, name) >= (int)sizeof path) {
-        cli_error("%s: the path is too long", name);
-        return -1;
     }
     struct stat st; /* what was claimed: the folder is ours, nobody swaps it now */
     if (fstatat(s->taking_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
@@ -366,8 +415,8 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s: %s", name, err.msg);
         return -1;
     }
-    ct_code rc = ct_ingest_file(in, path, &err);
-    if (rc == CT_EINVAL) { /* its content: reading it again will not help */
+    ct_code rc = read_claimed(s, in, name, &err);
+    if (rc == CT_EINVAL || rc == CT_ELIMIT) { /* its content: reading it again will not help */
         ct_ingest_abort(in);
         cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
         if (set_aside(s, name, err.msg) != 0)
@@ -478,24 +527,12 @@ static int operator_known(spool *s)
     return 0;
 }
 
-int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
+/* The spool's loop, once the folders are open and the operator known:
+ * until a signal, or once with --once. The exit status. */
+static int take_deliveries(spool *s)
 {
-    spool s;
-    memset(&s, 0, sizeof s);
-    s.ctx = ctx;
-    s.args = args;
-    s.taking_fd = -1;
-    s.dir_fd = open(args->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s.dir_fd < 0) {
-        cli_error("--spool %s: %s", args->dir, strerror(errno));
-        return EXIT_FAIL;
-    }
-    if (open_claim_folder(&s) != 0 || operator_known(&s) != 0) {
-        if (s.taking_fd >= 0)
-            close(s.taking_fd);
-        close(s.dir_fd);
-        return EXIT_FAIL;
-    }
+    cli_ctx *ctx = s->ctx;
+    const cli_spool_args *args = s->args;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -518,33 +555,68 @@ int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
     }
     int failed = 0;
     while (!stop_requested) {
-        if (drain(&s) != 0) {
+        if (drain(s) != 0) {
             failed = 1;
             break;
         }
-        merge_runs(&s);
+        merge_runs(s);
         if (args->once)
             break;
         wait_for_files(inotify_fd);
     }
-    release(&s);
-    merge_runs(&s);
+    release(s);
+    merge_runs(s);
     if (inotify_fd >= 0)
         close(inotify_fd);
-    close(s.taking_fd);
-    close(s.dir_fd);
     if (args->format && strcmp(args->format, "json") == 0)
         printf("{\"deliveries\":%llu,\"failed_files\":%llu,\"rejected\":%llu}\n",
-               (unsigned long long)s.deliveries, (unsigned long long)s.failed,
-               (unsigned long long)s.rejected_rows);
+               (unsigned long long)s->deliveries, (unsigned long long)s->failed,
+               (unsigned long long)s->rejected_rows);
     else if (!ctx->quiet)
         fprintf(stderr, "celltrace: %s: files stored %llu, set aside in %s/ %llu\n", args->dir,
-                (unsigned long long)s.deliveries, FAILED, (unsigned long long)s.failed);
+                (unsigned long long)s->deliveries, FAILED, (unsigned long long)s->failed);
     if (failed)
         return EXIT_FAIL;
     if (!args->once) /* a service stopped: what it met per file was logged as it came */
         return EXIT_OK;
-    if (s.failed)
+    if (s->failed)
         return EXIT_FAIL;
-    return s.rejected_rows ? EXIT_REJECTS : EXIT_OK;
+    return s->rejected_rows ? EXIT_REJECTS : EXIT_OK;
+}
+
+int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
+{
+    spool s;
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx;
+    s.args = args;
+    s.taking_fd = -1;
+    /* files are read from inside the claim folder (read_claimed): the data
+     * directory's path must not depend on the working folder */
+    char *data_dir = realpath(ctx->data_dir, NULL);
+    if (!data_dir) {
+        cli_error("%s: %s", ctx->data_dir, strerror(errno));
+        return EXIT_FAIL;
+    }
+    const char *given_data_dir = ctx->data_dir;
+    ctx->data_dir = data_dir;
+    s.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    s.dir_fd = open(args->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = EXIT_FAIL;
+    if (s.cwd_fd < 0)
+        cli_error("cannot open the working folder: %s", strerror(errno));
+    else if (s.dir_fd < 0)
+        cli_error("--spool %s: %s", args->dir, strerror(errno));
+    else if (open_claim_folder(&s) == 0 && operator_known(&s) == 0)
+        rc = take_deliveries(&s);
+    if (s.taking_fd >= 0)
+        close(s.taking_fd);
+    if (s.dir_fd >= 0)
+        close(s.dir_fd);
+    if (s.cwd_fd >= 0)
+        close(s.cwd_fd);
+    entries_free(&s.unreadable);
+    ctx->data_dir = given_data_dir;
+    free(data_dir);
+    return rc;
 }

@@ -157,7 +157,9 @@ CT_FAULT=fsync:EIO:1:forever "$CT" --quiet --data "$WORK/claims" ingest --compac
 rc=$?
 [ $rc = 1 ] || { cat "$WORK/fault.err" >&2; fail "a spool whose store fails exited $rc, not 1"; }
 [ ! -e "$C/failed/late-$fb" ] || fail "a good file was set aside because the store failed"
-[ -e "$C/.taking/late-$fb" ] || [ -e "$C/late-$fb" ] || fail "the file was lost when the store failed"
+[ -e "$C/.taking/late-$fb" ] || fail "the file does not wait claimed after the store failed"
+grep -q "nothing of late-$fb was stored; it waits in" "$WORK/fault.err" ||
+    { cat "$WORK/fault.err" >&2; fail "the store's failure was not the commit's"; }
 "$CT" --quiet --data "$WORK/claims" ingest --compact off --operator "$first_op" --spool "$C" \
     --once --settle 0 --format json >"$WORK/healed.json" 2>/dev/null
 grep -q "\"file\":\"late-$fb\"" "$WORK/healed.json" || fail "the file was not taken once the store was well"
@@ -190,8 +192,9 @@ mv "$L/$f1.part" "$L/$f1"
 gone "$f1" 20 || fail "the running spool did not take a renamed file"
 grep -q "^ingest: $f1: " "$WORK/live.out" || fail "no summary line for $f1"
 f2=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
-cp "$CITY/$first_op/events/$f2" "$L/$f2" # written in place: must settle first
-touch -d '+1 hour' "$L/$f2" # changed "just now", whatever the machine's load
+cp "$CITY/$first_op/events/$f2" "$L/.$f2" # written in place, must settle first:
+touch -d '+1 hour' "$L/.$f2"                 # changed "just now", whatever the load
+mv "$L/.$f2" "$L/$f2"
 sleep 1.2
 [ -e "$L/$f2" ] || fail "a file changed just now was taken before it settled"
 touch -d '-10 seconds' "$L/$f2"

@@ -74,16 +74,21 @@ units() {
         fail "celltrace-notify failed in its sandbox"
     # an operator's drop folder, as README.Debian makes it; its file taken
     # (all duplicates: stored above) and removed, in the unit's sandbox
-    install -d -o celltrace -g celltrace -m 2770 /var/spool/celltrace/250-01
+    install -d -o celltrace -g celltrace -m 3770 /var/spool/celltrace/250-01
     # the operator's file, not the service's: claimed by a rename, which
     # protected_hardlinks allows (a hard link to it would be refused)
     install -o nobody -g celltrace -m 0640 /var/tmp/basic/events_250-01.csv /var/spool/celltrace/250-01/d1.csv
+    # one the service may not read: left where it is, said, not a stop
+    install -o nobody -g nogroup -m 0600 /var/tmp/basic/events_250-01.csv /var/spool/celltrace/250-01/d0.csv
     sandboxed celltrace-spool@250-01 \
         "/usr/bin/celltrace ingest --operator 250-01 --spool /var/spool/celltrace/250-01 --once --settle 0 || [ \$? = 3 ]" \
         > /tmp/spool.log 2>&1 || { cat /tmp/spool.log; fail "celltrace-spool@250-01 failed in its sandbox"; }
     grep -q '^ingest: d1.csv: .* 0 stored' /tmp/spool.log || { cat /tmp/spool.log; fail "the spool did not take d1.csv"; }
     [ ! -e /var/spool/celltrace/250-01/d1.csv ] || fail "the spool left d1.csv in its folder"
+    [ -d /var/spool/celltrace/250-01/.taking ] || fail "the spool made no claim folder"
     [ -z "$(ls -A /var/spool/celltrace/250-01/.taking)" ] || fail "the spool left a claimed file"
+    [ -e /var/spool/celltrace/250-01/d0.csv ] || fail "the spool moved a file it may not read"
+    grep -q 'd0.csv: this user may not read it' /tmp/spool.log || { cat /tmp/spool.log; fail "an unreadable file was not reported"; }
     token=$(as_ct celltrace users add package-test --role federal | tail -1)
     sandboxed celltrace-serve > /tmp/serve.log 2>&1 &
     ok=0
