@@ -478,7 +478,8 @@ static int drain(spool *s)
             release(s);
             return -1;
         }
-        qsort(ready.e, ready.n, sizeof *ready.e, by_claim_then_name);
+        if (ready.n) /* qsort may not be given NULL, even for none */
+            qsort(ready.e, ready.n, sizeof *ready.e, by_claim_then_name);
         size_t taken = 0;
         int got = 0;
         for (size_t i = 0; i < ready.n && !stop_requested && got >= 0; i++) {
