@@ -146,6 +146,8 @@ void cli_compact_in_background(const char *dir);
 
 /* An import's summary line (text or json), and the exit status it means. */
 void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format);
+/* The same for one delivery of ingest --spool, named after its file. */
+void cli_print_delivery_summary(const char *file, const ct_import_summary *s, const char *format);
 int cli_import_exit(const ct_import_summary *s);
 
 /* `run`'s summary line. */

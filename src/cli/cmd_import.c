@@ -17,23 +17,47 @@
 
 #include "cli.h"
 
-void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format)
+/* The summary of an import, or of one file of a spool (file not NULL):
+ * the line, or a JSON object ("file" first when there is one). */
+static void print_summary(const char *what, const char *file, const ct_import_summary *s,
+                          const char *format)
 {
     if (format && strcmp(format, "json") == 0) {
-        printf("{\"rows_read\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
-               "\"rejects\":\"%s\"}\n",
+        fputs("{", stdout);
+        if (file) {
+            fputs("\"file\":", stdout);
+            cli_json_text(stdout, file);
+            fputs(",", stdout);
+        }
+        printf("\"rows_read\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
+               "\"rejects\":",
                (unsigned long long)s->rows_read, (unsigned long long)s->stored,
-               (unsigned long long)s->duplicates, (unsigned long long)s->rejected, s->rejects_path);
+               (unsigned long long)s->duplicates, (unsigned long long)s->rejected);
+        cli_json_text(stdout, s->rejects_path);
+        fputs("}\n", stdout);
         return;
     }
-    printf("%s: %llu rows read, %llu stored, %llu duplicates, %llu rejected\n", what,
-           (unsigned long long)s->rows_read, (unsigned long long)s->stored,
-           (unsigned long long)s->duplicates, (unsigned long long)s->rejected);
+    printf("%s: %s%s%llu rows read, %llu stored, %llu duplicates, %llu rejected\n", what,
+           file ? file : "", file ? ": " : "", (unsigned long long)s->rows_read,
+           (unsigned long long)s->stored, (unsigned long long)s->duplicates,
+           (unsigned long long)s->rejected);
     if (s->purged_events)
         fprintf(stderr, "celltrace: retention deleted %llu events older than the retention period\n",
                 (unsigned long long)s->purged_events);
     if (s->rejected)
-        fprintf(stderr, "celltrace: rejected rows are listed in %s\n", s->rejects_path);
+        fprintf(stderr, "celltrace: %s%srejected rows are listed in %s\n", file ? file : "",
+                file ? ": " : "", s->rejects_path);
+}
+
+void cli_print_import_summary(const char *what, const ct_import_summary *s, const char *format)
+{
+    print_summary(what, NULL, s, format);
+}
+
+void cli_print_delivery_summary(const char *file, const ct_import_summary *s, const char *format)
+{
+    print_summary("ingest", file, s, format);
+    fflush(stdout); /* a spool's lines as they come, also into a pipe */
 }
 
 int cli_import_exit(const ct_import_summary *s)

@@ -161,22 +161,19 @@ static int add_ready(int fd, int claimed, double settle_s, entry_list *out)
     while (!rc && (e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (!claimed && name_in_progress(e->d_name))
-            continue;
-        struct stat st;
-        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
         if (claimed) { /* all of them: deliver sets aside what is not a file */
             rc = entries_add(out, e->d_name, 1);
             continue;
         }
-        if (!S_ISREG(st.st_mode))
+        struct stat st;
+        if (name_in_progress(e->d_name) ||
+            fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
         double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
                      (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
-        if (!claimed && settle_s > 0 && age < settle_s)
+        if (settle_s > 0 && age < settle_s)
             continue;
-        rc = entries_add(out, e->d_name, claimed);
+        rc = entries_add(out, e->d_name, 0);
     }
     closedir(d);
     if (rc)
@@ -246,9 +243,9 @@ static int write_reason(int failed_fd, const char *target, const char *why)
 
 /* A claimed file whose content cannot be read goes to DIR/failed/NAME (or
  * NAME.1 ..., never over an earlier one), after NAME.error saying why;
- * fsync'd. failed/ is opened without following links (the operator could
- * plant one). 0, or -1 (printed): the spool then stops rather than read
- * the file again and again. */
+ * fsync'd, and counted. failed/ is opened without following links (the
+ * operator could plant one). 0, or -1 (printed): the spool then stops
+ * rather than read the file again and again. */
 static int set_aside(spool *s, const char *name, const char *why)
 {
     if (mkdirat(s->dir_fd, FAILED, 0750) != 0 && errno != EEXIST) {
@@ -283,6 +280,7 @@ static int set_aside(spool *s, const char *name, const char *why)
     else
         rc = 0;
     close(failed_fd);
+    s->failed += rc == 0;
     return rc;
 }
 
@@ -315,28 +313,6 @@ static int claim(spool *s, const char *name)
         return -1;
     }
     return 1;
-}
-
-static void print_delivery(const spool *s, const char *name, const ct_import_summary *sum)
-{
-    if (s->args->format && strcmp(s->args->format, "json") == 0) {
-        fputs("{\"file\":", stdout);
-        cli_json_text(stdout, name);
-        printf(",\"rows_read\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
-               "\"rejects\":",
-               (unsigned long long)sum->rows_read, (unsigned long long)sum->stored,
-               (unsigned long long)sum->duplicates, (unsigned long long)sum->rejected);
-        cli_json_text(stdout, sum->rejects_path);
-        fputs("}\n", stdout);
-    } else {
-        printf("ingest: %s: %llu rows read, %llu stored, %llu duplicates, %llu rejected\n", name,
-               (unsigned long long)sum->rows_read, (unsigned long long)sum->stored,
-               (unsigned long long)sum->duplicates, (unsigned long long)sum->rejected);
-        if (sum->rejected)
-            fprintf(stderr, "celltrace: %s: rejected rows are listed in %s\n", name,
-                    sum->rejects_path);
-    }
-    fflush(stdout);
 }
 
 static void release(spool *s)
@@ -399,10 +375,7 @@ static int deliver(spool *s, const entry *e)
     struct stat st; /* what was claimed: the folder is ours, nobody swaps it now */
     if (fstatat(s->taking_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
         cli_error("%s: not a regular file; moved to %s/%s/", name, s->args->dir, FAILED);
-        if (set_aside(s, name, "not a regular file (a link, a folder...)") != 0)
-            return -1;
-        s->failed++;
-        return 1;
+        return set_aside(s, name, "not a regular file (a link, a folder...)") == 0 ? 1 : -1;
     }
     if (acquire(s) != 0)
         return -1;
@@ -419,10 +392,7 @@ static int deliver(spool *s, const entry *e)
     if (rc == CT_EINVAL || rc == CT_ELIMIT) { /* its content: reading it again will not help */
         ct_ingest_abort(in);
         cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
-        if (set_aside(s, name, err.msg) != 0)
-            return -1;
-        s->failed++;
-        return 1;
+        return set_aside(s, name, err.msg) == 0 ? 1 : -1;
     }
     if (rc == CT_OK)
         rc = ct_ingest_commit(in, &sum, &err);
@@ -436,7 +406,7 @@ static int deliver(spool *s, const entry *e)
     s->deliveries++;
     s->rejected_rows += sum.rejected;
     s->runs_left |= sum.days_of_runs > 0;
-    print_delivery(s, name, &sum);
+    cli_print_delivery_summary(name, &sum, s->args->format);
     /* The removal is not fsync'd: one lost in a crash only brings the file
      * back, and taking it again stores nothing (every row a duplicate). */
     if (unlinkat(s->taking_fd, name, 0) != 0) {
