@@ -671,6 +671,12 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
                 ev[fresh + i].place += (uint32_t)np;
         }
         ct__copy(pts + np, old_pts, (size_t)np_old * sizeof *pts);
+        /* the stored runs' copy goes before the merge's scratch and the
+         * encoding, the largest allocations of a seal */
+        ct__free(old_ev);
+        ct__free(old_pts);
+        old_ev = NULL;
+        old_pts = NULL;
         /* two parts in order, none holding the other's events (dropped
          * above): merged, not sorted again */
         uint32_t part_end[2] = {fresh, fresh + n_old};
@@ -683,12 +689,6 @@ static ct_code seal_day(ct_ingest *in, day_buf *d, ct_err *err)
             goto out;
         }
     }
-    /* let the stored runs' copy go before the encoding, the largest
-     * allocation of a seal */
-    ct__free(old_ev);
-    ct__free(old_pts);
-    old_ev = NULL;
-    old_pts = NULL;
     ct_store_run run;
     ct_store_day sd;
     new_run(st, d->day, count, &run);
