@@ -39,23 +39,14 @@ free_port() {
     return 1
 }
 
-# wait_port PORT SECONDS: until something listens on 127.0.0.1:PORT.
+# wait_port PORT SECONDS [PID]: until something listens on 127.0.0.1:PORT;
+# with PID, gives up as soon as that process (the one that should listen)
+# has exited.
 wait_port() {
     local i
     for i in $(seq 1 $(($2 * 10))); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_port_of PID PORT SECONDS: like wait_port, but gives up as soon as
-# the process that should listen has exited.
-wait_port_of() {
-    local i
-    for i in $(seq 1 $(($3 * 10))); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
-        kill -0 "$1" 2>/dev/null || return 1
+        [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -159,7 +150,7 @@ kannel_start() {
         smsbox -v 4 "$K/kannel.conf" >>"$K/smsbox.out" 2>&1 &
         pid=$!
         KANNEL_PIDS+=($pid)
-        wait_port_of "$pid" "$SENDSMS_PORT" 10 && break
+        wait_port "$SENDSMS_PORT" 10 "$pid" && break
         kill -0 "$pid" 2>/dev/null && kannel_failed smsbox "$K/smsbox.out"
         echo "smsbox exited before it listened (try $try of 3)" >&2
         [ "$try" = 3 ] && kannel_failed smsbox "$K/smsbox.out"
