@@ -86,6 +86,12 @@ ct_code ct_open(const char *dir, int writable, ct_db **out, ct_err *err);
 /* Closes and frees; accepts NULL. */
 void ct_close(ct_db *db);
 
+/* 1 when another process holds the writer lock of data directory `dir`
+ * now (a writable ct_open would wait for it), else 0. A hint, for a
+ * caller that must stay able to stop while it waits: the lock may be
+ * taken or freed right after. */
+int ct_writer_busy(const char *dir);
+
 /* ---- keys (docs/KEYS.md) --------------------------------------------------- */
 
 /* Where the keys of a data directory are kept (keys.provider). */

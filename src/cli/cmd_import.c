@@ -195,8 +195,9 @@ static void ingest_help(void)
            "rejected rows get their own report. One summary line per delivery.\n"
            "Files are claimed into DIR/.taking/ (the spool's own) before they are\n"
            "read; a file it may not read is left where it is. It runs until SIGINT\n"
-           "or SIGTERM (the delivery under way finishes), then exits 0, or 1 if a\n"
-           "file or the store failed in a way that needs someone.\n\n"
+           "or SIGTERM (the delivery under way finishes; a wait for files or for\n"
+           "another writer ends at once), then exits 0, or 1 if a file or the\n"
+           "store failed in a way that needs someone.\n\n"
            "Options:\n" IMPORT_OPTIONS_HELP
            "  --retention-days N|never  afterwards, delete events older than N days (1 to\n"
            "                   3660) before the newest one (default 21, SPEC 6); never\n"

@@ -78,6 +78,18 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* SIGINT and SIGTERM end the spool after the delivery under way, or at
+ * once where it waits (for files, or for another writer). */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: a wait ends at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -323,7 +335,10 @@ static void release(spool *s)
 }
 
 /* The data directory, open for writing: the writer lock taken (waiting for
- * another writer first), or given up after HOLD_S for a while. */
+ * another writer first), or given up after HOLD_S for a while. The wait
+ * for another writer (a run may hold the lock for minutes) is a look
+ * every LOCK_PAUSE_MS, so a stop signal ends it; the library's own wait
+ * would only end with the lock. 0, 1 stopped while waiting, -1 failed. */
 static int acquire(spool *s)
 {
     if (s->db && now_s() - s->held_since > HOLD_S) {
@@ -333,7 +348,16 @@ static int acquire(spool *s)
     }
     if (s->db)
         return 0;
-    s->db = cli_open(s->ctx, 1);
+    int said = 0;
+    while (!stop_requested && ct_writer_busy(s->ctx->data_dir)) {
+        if (!said++ && !s->ctx->quiet)
+            fprintf(stderr, "celltrace: waiting for another writer of %s\n", s->ctx->data_dir);
+        struct timespec pause = {0, LOCK_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (stop_requested)
+        return 1;
+    s->db = cli_open(s->ctx, 1); /* a writer that came meanwhile is still waited for */
     s->held_since = now_s();
     return s->db ? 0 : -1;
 }
@@ -377,8 +401,9 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s: not a regular file; moved to %s/%s/", name, s->args->dir, FAILED);
         return set_aside(s, name, "not a regular file (a link, a folder...)") == 0 ? 1 : -1;
     }
-    if (acquire(s) != 0)
-        return -1;
+    int locked = acquire(s);
+    if (locked != 0) /* stopped: the claimed file is taken first next time */
+        return locked > 0 ? 0 : -1;
     ct_import_opts io = s->args->io;
     io.memory_mb = cli_ingest_memory_mb();
     ct_ingest *in = NULL;
@@ -484,8 +509,9 @@ static void wait_for_files(int inotify_fd)
 /* Checks that the operator has a cell catalogue before any file is taken. */
 static int operator_known(spool *s)
 {
-    if (acquire(s) != 0)
-        return -1;
+    int locked = acquire(s);
+    if (locked != 0) /* stopped (0: the loop ends at once), or failed */
+        return locked > 0 ? 0 : -1;
     ct_ingest *probe = NULL;
     ct_err err;
     ct_code rc = ct_ingest_begin(s->db, s->args->op, &s->args->io, &probe, &err);
@@ -504,13 +530,6 @@ static int take_deliveries(spool *s)
 {
     cli_ctx *ctx = s->ctx;
     const cli_spool_args *args = s->args;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal; /* no SA_RESTART: a wait ends at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     int inotify_fd = -1;
     if (!args->once) {
@@ -571,6 +590,7 @@ int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
     }
     const char *given_data_dir = ctx->data_dir;
     ctx->data_dir = data_dir;
+    catch_stop_signals();
     s.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     s.dir_fd = open(args->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = EXIT_FAIL;

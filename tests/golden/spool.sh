@@ -12,7 +12,7 @@
 #      is a delivery of its own;
 #   3. a running spool: a file renamed in is taken; a file written in
 #      place waits until it has settled; the writer lock is free while the
-#      spool waits; SIGTERM ends it;
+#      spool waits; SIGTERM ends it, also while it waits for another writer;
 #   4. SIGKILL at random moments, then started again: check stays clean and
 #      the answers equal one ingest;
 #   5. usage: no FILE with --spool, no --rejects, --once needs --spool, an
@@ -24,7 +24,8 @@ expect_exit 0 "$CT" simulate --out "$CITY" --subscribers 1200 --days 3 --seed 23
 ops=$(cd "$CITY" && ls -d */ | tr -d /)
 first_op=$(echo $ops | cut -d' ' -f1)
 BG=""
-trap 'serve_stop_at_exit; [ -n "$BG" ] && kill -9 $BG 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+HOLDER=""
+trap 'serve_stop_at_exit; [ -n "$BG" ] && kill -9 $BG 2>/dev/null; [ -n "$HOLDER" ] && kill -9 $HOLDER 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
 
 new_data() { # new_data DIR: init and every operator's cells
     expect_exit 0 "$CT" --data "$1" init
@@ -95,6 +96,7 @@ expect_same "$WORK/together.out" "$WORK/spooled.out"
 expect_exit 0 "$CT" --data "$WORK/spooled" check
 grep -q "PROBLEM" "$WORK/out" && fail "check finds problems after the spool: $(cat "$WORK/out")"
 echo "spool --once: $files deliveries, answers equal one ingest, broken file set aside"
+
 
 # ---- 2. a file delivered again ------------------------------------------------------
 again=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
@@ -208,13 +210,31 @@ for _ in $(seq 1 100); do flock -n "$WORK/live/lock" true && break; sleep 0.1; d
 timeout 20 "$CT" --data "$WORK/live" cases import "$CITY/cases.csv" >"$WORK/cases.out" 2>"$WORK/cases.err" ||
     fail "cases import beside an idle spool: $(cat "$WORK/cases.err")"
 grep -q "waiting for another writer" "$WORK/cases.err" && fail "an idle spool held the writer lock"
+# SIGTERM ends the spool also while it waits for another writer (a run may
+# hold the lock for minutes); the file it claimed is taken first next time
+flock "$WORK/live/lock" sleep 60 &
+HOLDER=$!
+for _ in $(seq 1 50); do flock -n "$WORK/live/lock" true || break; sleep 0.1; done
+f3=$(ls "$CITY/$first_op"/events | head -3 | tail -1)
+cp "$CITY/$first_op/events/$f3" "$L/$f3"
+touch -d '-10 seconds' "$L/$f3"
+for _ in $(seq 1 100); do [ -e "$L/.taking/$f3" ] && break; sleep 0.1; done
+[ -e "$L/.taking/$f3" ] || fail "the spool did not claim $f3"
+sleep 0.5
 kill -TERM "$BG"
-for _ in $(seq 1 100); do kill -0 "$BG" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$BG" 2>/dev/null && fail "the spool did not stop on SIGTERM"
+for _ in $(seq 1 50); do kill -0 "$BG" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$BG" 2>/dev/null && fail "the spool did not stop on SIGTERM while it waited for the writer lock"
+kill "$HOLDER" 2>/dev/null
 wait "$BG"
 rc=$?
 BG=""
+wait "$HOLDER" 2>/dev/null
 [ $rc = 0 ] || fail "the spool exited $rc after SIGTERM (a stopped service exits 0)"
+[ -e "$L/.taking/$f3" ] || fail "the file claimed before the stop is gone"
+"$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$L" --once --settle 0 >"$WORK/out" 2>"$WORK/err"
+rc=$?
+[ $rc = 0 ] || [ $rc = 3 ] || fail "the spool started again exited $rc: $(cat "$WORK/err")"
+[ -z "$(ls -A "$L/.taking")" ] || fail "the file claimed before the stop was not taken next time"
 expect_exit 0 "$CT" --data "$WORK/live" stats --format json
 grep -q '"events":[1-9]' "$WORK/out" || fail "the running spool stored nothing"
 echo "running spool: renamed and settled files taken, lock free while idle, SIGTERM ends it"

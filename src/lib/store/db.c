@@ -126,6 +126,11 @@ int ct__writer_busy(const char *dir)
     return 0;
 }
 
+int ct_writer_busy(const char *dir)
+{
+    return ct__writer_busy(dir);
+}
+
 /* Nothing in staging/ outlives its ingest: what is there was left by a
  * crashed one (staging/<pid>/<day>.ev|.pt). */
 static void clean_staging(const ct_db *db)
