@@ -44,7 +44,8 @@
  *     empty.
  * Delivered files hold phone numbers in clear: removing them once stored
  * is part of keeping none at rest (SPEC 6). Files set aside in failed/
- * stay until someone deals with them (README.Debian).
+ * stay for someone to deal with (README.Debian), as long as retention
+ * lets events stay: then they are removed (expire_failed).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,6 +70,7 @@
 #define TAKING ".taking"   /* the claim folder in DIR */
 #define FAILED "failed"    /* where unreadable files go, in DIR */
 #define FAILED_COPIES 1000 /* NAME, NAME.1 ... in failed/ */
+#define EXPIRE_EVERY_S 3600.0 /* how often retention looks at failed/ */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -204,6 +206,7 @@ typedef struct spool {
     uint64_t deliveries, failed, rejected_rows;
     int runs_left;       /* a commit left days of several runs: merge them */
     entry_list unreadable; /* names said once to be unreadable */
+    double expired_at;   /* when retention last looked at failed/ (now_s) */
 } spool;
 
 /* The claim folder: made 0700 if missing, refused unless it is a folder
@@ -294,6 +297,85 @@ static int set_aside(spool *s, const char *name, const char *why)
     close(failed_fd);
     s->failed += rc == 0;
     return rc;
+}
+
+/* The age in seconds of entry `name` of failed/ by the time it was set
+ * aside: its note's last change (NAME.error, written then, in a folder
+ * only this user may write), else its own inode change (the rename into
+ * failed/ made one); a note's own age when its file is gone. -1 when it
+ * is gone, or its age cannot be told. */
+static double set_aside_age(int failed_fd, const char *name, time_t now)
+{
+    struct stat st;
+    char note[NAME_MAX + 16];
+    if (ends_with(name, ".error")) {
+        snprintf(note, sizeof note, "%.*s", (int)(strlen(name) - strlen(".error")), name);
+        if (fstatat(failed_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            return -1; /* it goes with its file */
+        return fstatat(failed_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                   ? difftime(now, st.st_mtim.tv_sec)
+                   : -1;
+    }
+    if (snprintf(note, sizeof note, "%s.error", name) <= NAME_MAX &&
+        fstatat(failed_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return difftime(now, st.st_mtim.tv_sec);
+    return fstatat(failed_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+               ? difftime(now, st.st_ctim.tv_sec)
+               : -1;
+}
+
+/* Retention reaches the files set aside, which hold numbers in clear as
+ * the events did: each goes (with its note) once it was set aside longer
+ * ago than the retention period (--retention-days, default 21 days), at
+ * the spool's start and then hourly. `never` keeps them. What cannot be
+ * removed (a folder set aside with files in it) is said, and stays. */
+static void expire_failed(spool *s)
+{
+    int days = s->args->io.retention_days;
+    if (days == CT_RETENTION_NEVER)
+        return;
+    if (s->expired_at > 0 && now_s() - s->expired_at < EXPIRE_EVERY_S)
+        return;
+    s->expired_at = now_s();
+    if (!days)
+        days = CT_RETENTION_DAYS_DEFAULT;
+    int failed_fd = openat(s->dir_fd, FAILED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = failed_fd >= 0 ? fdopendir(failed_fd) : NULL;
+    if (!d) {
+        if (failed_fd >= 0)
+            close(failed_fd);
+        else if (errno != ENOENT)
+            cli_error("cannot open %s/%s to apply retention: %s", s->args->dir, FAILED,
+                      strerror(errno));
+        return;
+    }
+    time_t now = time(NULL);
+    entry_list expired = {NULL, 0, 0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            set_aside_age(failed_fd, e->d_name, now) > (double)days * 86400.0)
+            entries_add(&expired, e->d_name, 0);
+    for (size_t i = 0; i < expired.n; i++) {
+        const char *name = expired.e[i].name;
+        struct stat st;
+        int is_dir = fstatat(failed_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        if (unlinkat(failed_fd, name, is_dir ? AT_REMOVEDIR : 0) != 0) {
+            cli_error("%s/%s/%s: set aside more than %d days ago, but cannot remove it: %s",
+                      s->args->dir, FAILED, name, days, strerror(errno));
+            continue;
+        }
+        char note[NAME_MAX + 16];
+        if (!ends_with(name, ".error") && snprintf(note, sizeof note, "%s.error", name) <= NAME_MAX)
+            unlinkat(failed_fd, note, 0);
+        if (!s->ctx->quiet)
+            fprintf(stderr, "celltrace: %s/%s/%s: removed, set aside more than %d days ago "
+                            "(retention)\n", s->args->dir, FAILED, name, days);
+    }
+    if (expired.n)
+        fsync(failed_fd);
+    entries_free(&expired);
+    closedir(d);
 }
 
 /* Claims file `name` of DIR: renamed into the claim folder, never over a
@@ -545,6 +627,7 @@ static int take_deliveries(spool *s)
     }
     int failed = 0;
     while (!stop_requested) {
+        expire_failed(s);
         if (drain(s) != 0) {
             failed = 1;
             break;

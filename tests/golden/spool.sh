@@ -5,7 +5,8 @@
 #      one summary line per file, the folder emptied; files being written
 #      (.NAME, NAME.part, NAME.tmp) and folders are left alone; a file
 #      that cannot be read goes to failed/ with its reason, and the rest
-#      is still stored;
+#      is still stored; retention removes what was set aside, after the
+#      retention period;
 #   2. a file delivered again (as after a crash between its commit and
 #      its removal) stores nothing: every row is a duplicate; a claimed
 #      file a crash left is taken first, and a new file of the same name
@@ -97,6 +98,29 @@ expect_exit 0 "$CT" --data "$WORK/spooled" check
 grep -q "PROBLEM" "$WORK/out" && fail "check finds problems after the spool: $(cat "$WORK/out")"
 echo "spool --once: $files deliveries, answers equal one ingest, broken file set aside"
 
+# Retention reaches failed/: a file set aside (numbers in clear) goes with
+# its note once set aside longer ago than --retention-days (default 21),
+# by its note's time; `never` keeps it, and a fresh one stays.
+touch -d '30 days ago' "$S1/failed/broken.csv.gz.error"
+expect_exit 0 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once \
+    --settle 0 --retention-days never
+[ -f "$S1/failed/broken.csv.gz" ] || fail "retention never removed a file set aside"
+printf 'not gzip either' >"$S1/broken2.csv.gz"
+expect_exit 1 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once --settle 0
+[ ! -e "$S1/failed/broken.csv.gz" ] || fail "a file set aside 30 days ago outlived retention"
+[ ! -e "$S1/failed/broken.csv.gz.error" ] || fail "retention left the note of a file it removed"
+grep -q "failed/broken.csv.gz: removed, set aside more than 21 days ago" "$WORK/err" ||
+    fail "retention did not say what it removed: $(cat "$WORK/err")"
+[ -f "$S1/failed/broken2.csv.gz" ] && [ -f "$S1/failed/broken2.csv.gz.error" ] ||
+    fail "retention removed a file set aside just now"
+touch -d '10 days ago' "$S1/failed/broken2.csv.gz.error"
+expect_exit 0 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once \
+    --settle 0 --retention-days 12
+[ -f "$S1/failed/broken2.csv.gz" ] || fail "--retention-days 12 removed a file set aside 10 days ago"
+expect_exit 0 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once \
+    --settle 0 --retention-days 9
+[ ! -e "$S1/failed/broken2.csv.gz" ] || fail "--retention-days 9 kept a file set aside 10 days ago"
+echo "retention: files set aside go with their notes after the period; never keeps them"
 
 # ---- 2. a file delivered again ------------------------------------------------------
 again=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
