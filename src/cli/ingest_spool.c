@@ -256,6 +256,42 @@ static int write_reason(int failed_fd, const char *target, const char *why)
     return bad ? -1 : 0;
 }
 
+/* failed/, opened without following a link, only when it is the spool's
+ * own: the operator may write DIR and could have made it, or renamed the
+ * spool's away and made another. -1 otherwise, said (`what` it was for)
+ * unless it is missing and may be. */
+static int open_failed_folder(spool *s, const char *what, int missing_ok)
+{
+    int fd = openat(s->dir_fd, FAILED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno != ENOENT || !missing_ok)
+            cli_error("cannot open %s/%s %s: %s", s->args->dir, FAILED, what, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+        cli_error("%s/%s is not this user's folder: not used %s; remove it", s->args->dir, FAILED,
+                  what);
+        close(fd);
+        return -1;
+    }
+    fchmod(fd, 0750); /* the operator's group reads what failed, not the umask */
+    return fd;
+}
+
+/* Whether `target` may take a file set aside: neither it nor its note is
+ * in failed/, and it is no note's name (X.error: X's note would overwrite
+ * it). */
+static int name_free_in_failed(int failed_fd, const char *target)
+{
+    struct stat st;
+    char note[NAME_MAX + 16];
+    snprintf(note, sizeof note, "%s.error", target);
+    return !ends_with(target, ".error") &&
+           fstatat(failed_fd, target, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+           fstatat(failed_fd, note, &st, AT_SYMLINK_NOFOLLOW) != 0;
+}
+
 /* A claimed file whose content cannot be read goes to DIR/failed/NAME (or
  * NAME.1 ..., never over an earlier one), after NAME.error saying why;
  * fsync'd, and counted. failed/ is opened without following links (the
@@ -267,19 +303,17 @@ static int set_aside(spool *s, const char *name, const char *why)
         cli_error("%s: cannot create %s/%s: %s", name, s->args->dir, FAILED, strerror(errno));
         return -1;
     }
-    int failed_fd = openat(s->dir_fd, FAILED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (failed_fd < 0) {
-        cli_error("%s: cannot open %s/%s: %s", name, s->args->dir, FAILED, strerror(errno));
+    int failed_fd = open_failed_folder(s, "to set a file aside", 0);
+    if (failed_fd < 0)
         return -1;
-    }
-    fchmod(failed_fd, 0750); /* the operator's group reads what failed, not the umask */
-    /* NAME, NAME.1 ...: cut so that NAME.999.error fits a file name */
+    /* NAME, NAME.1 ...: cut so that NAME.999.error fits a file name; a
+     * name is free when neither it nor its note is there, and it is not
+     * itself a note's (X.error: X's note would overwrite it) */
     char target[NAME_MAX + 1];
     const int base = NAME_MAX - (int)strlen(".999.error");
-    struct stat st;
     int n = 0;
     snprintf(target, sizeof target, "%.*s", base, name);
-    while (fstatat(failed_fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0 && ++n < FAILED_COPIES)
+    while (!name_free_in_failed(failed_fd, target) && ++n < FAILED_COPIES)
         snprintf(target, sizeof target, "%.*s.%d", base, name, n);
     int rc = -1;
     if (n >= FAILED_COPIES)
@@ -300,25 +334,27 @@ static int set_aside(spool *s, const char *name, const char *why)
 }
 
 /* The age in seconds of entry `name` of failed/ by the time it was set
- * aside: its note's last change (NAME.error, written then, in a folder
- * only this user may write), else its own inode change (the rename into
- * failed/ made one); a note's own age when its file is gone. -1 when it
- * is gone, or its age cannot be told. */
+ * aside: its note's last change (NAME.error, written then, in a folder of
+ * the spool's own), else its own inode change (the rename into failed/
+ * made one); a note whose file is gone by its own last change. -1 when it
+ * is gone, is a note that goes with its file, or its age cannot be told.
+ * The note is looked for first: a delivery named X.error is set aside
+ * under another name (set_aside), but an older one may be there. */
 static double set_aside_age(int failed_fd, const char *name, time_t now)
 {
     struct stat st;
-    char note[NAME_MAX + 16];
+    char other[NAME_MAX + 16];
+    if (snprintf(other, sizeof other, "%s.error", name) <= NAME_MAX &&
+        fstatat(failed_fd, other, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return difftime(now, st.st_mtim.tv_sec);
     if (ends_with(name, ".error")) {
-        snprintf(note, sizeof note, "%.*s", (int)(strlen(name) - strlen(".error")), name);
-        if (fstatat(failed_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        snprintf(other, sizeof other, "%.*s", (int)(strlen(name) - strlen(".error")), name);
+        if (fstatat(failed_fd, other, &st, AT_SYMLINK_NOFOLLOW) == 0)
             return -1; /* it goes with its file */
         return fstatat(failed_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
                    ? difftime(now, st.st_mtim.tv_sec)
                    : -1;
     }
-    if (snprintf(note, sizeof note, "%s.error", name) <= NAME_MAX &&
-        fstatat(failed_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return difftime(now, st.st_mtim.tv_sec);
     return fstatat(failed_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
                ? difftime(now, st.st_ctim.tv_sec)
                : -1;
@@ -339,14 +375,11 @@ static void expire_failed(spool *s)
     s->expired_at = now_s();
     if (!days)
         days = CT_RETENTION_DAYS_DEFAULT;
-    int failed_fd = openat(s->dir_fd, FAILED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int failed_fd = open_failed_folder(s, "to apply retention", 1);
     DIR *d = failed_fd >= 0 ? fdopendir(failed_fd) : NULL;
     if (!d) {
         if (failed_fd >= 0)
             close(failed_fd);
-        else if (errno != ENOENT)
-            cli_error("cannot open %s/%s to apply retention: %s", s->args->dir, FAILED,
-                      strerror(errno));
         return;
     }
     time_t now = time(NULL);
@@ -365,8 +398,8 @@ static void expire_failed(spool *s)
                       s->args->dir, FAILED, name, days, strerror(errno));
             continue;
         }
-        char note[NAME_MAX + 16];
-        if (!ends_with(name, ".error") && snprintf(note, sizeof note, "%s.error", name) <= NAME_MAX)
+        char note[NAME_MAX + 16]; /* none when it was a note */
+        if (snprintf(note, sizeof note, "%s.error", name) <= NAME_MAX)
             unlinkat(failed_fd, note, 0);
         if (!s->ctx->quiet)
             fprintf(stderr, "celltrace: %s/%s/%s: removed, set aside more than %d days ago "
@@ -420,7 +453,10 @@ static void release(spool *s)
  * another writer first), or given up after HOLD_S for a while. The wait
  * for another writer (a run may hold the lock for minutes) is a look
  * every LOCK_PAUSE_MS, so a stop signal ends it; the library's own wait
- * would only end with the lock. 0, 1 stopped while waiting, -1 failed. */
+ * would only end with the lock, and is left only to a writer that takes
+ * the lock in the instant between the last look and the open (the keys
+ * are unlocked before, cli_ingest_spool). 0, 1 stopped while waiting,
+ * -1 failed. */
 static int acquire(spool *s)
 {
     if (s->db && now_s() - s->held_since > HOLD_S) {
@@ -439,7 +475,7 @@ static int acquire(spool *s)
     }
     if (stop_requested)
         return 1;
-    s->db = cli_open(s->ctx, 1); /* a writer that came meanwhile is still waited for */
+    s->db = cli_open(s->ctx, 1); /* a writer that came since the look is waited for */
     s->held_since = now_s();
     return s->db ? 0 : -1;
 }
@@ -673,10 +709,18 @@ int cli_ingest_spool(cli_ctx *ctx, const cli_spool_args *args)
     }
     const char *given_data_dir = ctx->data_dir;
     ctx->data_dir = data_dir;
+    int rc = EXIT_FAIL;
+    /* The keys first (a passphrase prompt takes Ctrl-C as usual), then the
+     * stop signals: every later open is only the lock and the catalogue,
+     * so acquire's look for another writer is right up to its open. */
+    if (!cli_keys(ctx)) {
+        ctx->data_dir = given_data_dir;
+        free(data_dir);
+        return rc;
+    }
     catch_stop_signals();
     s.cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     s.dir_fd = open(args->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = EXIT_FAIL;
     if (s.cwd_fd < 0)
         cli_error("cannot open the working folder: %s", strerror(errno));
     else if (s.dir_fd < 0)

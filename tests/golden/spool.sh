@@ -25,8 +25,7 @@ expect_exit 0 "$CT" simulate --out "$CITY" --subscribers 1200 --days 3 --seed 23
 ops=$(cd "$CITY" && ls -d */ | tr -d /)
 first_op=$(echo $ops | cut -d' ' -f1)
 BG=""
-HOLDER=""
-trap 'serve_stop_at_exit; [ -n "$BG" ] && kill -9 $BG 2>/dev/null; [ -n "$HOLDER" ] && kill -9 $HOLDER 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
+trap 'serve_stop_at_exit; [ -n "$BG" ] && kill -9 $BG 2>/dev/null; if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi' EXIT
 
 new_data() { # new_data DIR: init and every operator's cells
     expect_exit 0 "$CT" --data "$1" init
@@ -120,6 +119,31 @@ expect_exit 0 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool
 expect_exit 0 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once \
     --settle 0 --retention-days 9
 [ ! -e "$S1/failed/broken2.csv.gz" ] || fail "--retention-days 9 kept a file set aside 10 days ago"
+# a delivery named like a note is set aside under a name of its own: the
+# note of a later X must not overwrite X.error, nor retention date it by
+# its own (the operator's) time
+printf 'first broken' >"$S1/x.csv.error"
+touch -d '40 days ago' "$S1/x.csv.error"
+expect_exit 1 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once --settle 0
+printf 'second broken' >"$S1/x.csv"
+expect_exit 1 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once --settle 0
+grep -q "second broken" "$S1/failed/x.csv" || fail "x.csv was not set aside as itself"
+grep -l "first broken" "$S1"/failed/* >/dev/null 2>&1 || fail "a note overwrote the delivery x.csv.error"
+[ "$(ls "$S1/failed" | wc -l)" = 4 ] || fail "not two files and two notes in failed/: $(ls "$S1/failed")"
+# a failed/ that is not the spool's own (the operator made it, or renamed
+# the spool's away) is not used (as root: one chowned to nobody)
+if [ "$(id -u)" = 0 ]; then
+    chown nobody "$S1/failed"
+    printf 'third broken' >"$S1/y.csv.gz"
+    expect_exit 1 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once --settle 0
+    grep -q "failed is not this user's folder" "$WORK/err" || fail "a failed/ of another user was used"
+    [ -e "$S1/.taking/y.csv.gz" ] || fail "the file was not left claimed when failed/ was refused"
+    chown root "$S1/failed"
+    expect_exit 1 "$CT" --data "$WORK/spooled" ingest --operator "$first_op" --spool "$S1" --once --settle 0
+    [ -f "$S1/failed/y.csv.gz" ] || fail "the claimed file was not set aside once failed/ was the spool's"
+else
+    echo "not root: the owner check of failed/ is not tested here"
+fi
 echo "retention: files set aside go with their notes after the period; never keeps them"
 
 # ---- 2. a file delivered again ------------------------------------------------------
@@ -236,9 +260,8 @@ timeout 20 "$CT" --data "$WORK/live" cases import "$CITY/cases.csv" >"$WORK/case
 grep -q "waiting for another writer" "$WORK/cases.err" && fail "an idle spool held the writer lock"
 # SIGTERM ends the spool also while it waits for another writer (a run may
 # hold the lock for minutes); the file it claimed is taken first next time
-flock "$WORK/live/lock" sleep 60 &
-HOLDER=$!
-for _ in $(seq 1 50); do flock -n "$WORK/live/lock" true || break; sleep 0.1; done
+exec 9>>"$WORK/live/lock" # this shell holds the lock: no process to outlive the test
+flock 9
 f3=$(ls "$CITY/$first_op"/events | head -3 | tail -1)
 cp "$CITY/$first_op/events/$f3" "$L/$f3"
 touch -d '-10 seconds' "$L/$f3"
@@ -248,11 +271,10 @@ sleep 0.5
 kill -TERM "$BG"
 for _ in $(seq 1 50); do kill -0 "$BG" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$BG" 2>/dev/null && fail "the spool did not stop on SIGTERM while it waited for the writer lock"
-kill "$HOLDER" 2>/dev/null
+exec 9>&- # the lock goes with the last descriptor of its open file
 wait "$BG"
 rc=$?
 BG=""
-wait "$HOLDER" 2>/dev/null
 [ $rc = 0 ] || fail "the spool exited $rc after SIGTERM (a stopped service exits 0)"
 [ -e "$L/.taking/$f3" ] || fail "the file claimed before the stop is gone"
 "$CT" --data "$WORK/live" ingest --operator "$first_op" --spool "$L" --once --settle 0 >"$WORK/out" 2>"$WORK/err"
