@@ -29,11 +29,12 @@
  *     it again at the next start, where every row is a duplicate (dedupe
  *     is exact, SPEC 3.2): nothing is stored twice, nor lost;
  *   - a file whose content cannot be taken (CT_EINVAL: broken .gz, no
- *     header; CT_ELIMIT: past a batch's limits; not a regular file) moves
- *     to DIR/failed/ (never over an earlier one) beside NAME.error saying
- *     why, readable by the folder's group; any other failure (I/O, the
- *     store) stops the spool with the file still claimed, rather than
- *     divert good deliveries;
+ *     header; CT_ELIMIT: past a batch's limits; not a regular file; a
+ *     read the disk refuses, EIO, once more when read again) moves to
+ *     DIR/failed/ (never over an earlier one) beside NAME.error saying
+ *     why, readable by the folder's group; any other failure (the store,
+ *     I/O elsewhere) stops the spool with the file still claimed, rather
+ *     than divert good deliveries;
  *   - files named .*, *.part or *.tmp are being written: operators write
  *     under such a name and rename, which is atomic. A file is also left
  *     until its last change is --settle seconds old, for writers that
@@ -503,6 +504,29 @@ static ct_code read_claimed(spool *s, ct_ingest *in, const char *name, ct_err *e
     return rc;
 }
 
+/* After an I/O error while the claimed file was read: whether the disk
+ * cannot read that file (1, err says so), rather than the store failing
+ * beside it (a spill to staging/ is a write of the store's, and an
+ * ingest's read errors and store errors are both CT_EIO). The file is
+ * read once more to its end; EIO, EBADMSG or EUCLEAN (a checksum the
+ * filesystem refutes) there is the file's. Set aside, it no longer stops
+ * the spool at every start, holding back every later delivery. */
+static int disk_cannot_read(spool *s, const char *name, ct_err *err)
+{
+    int fd = openat(s->taking_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    static char chunk[1 << 16];
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR)) {
+    }
+    int bad = got < 0 && (errno == EIO || errno == EBADMSG || errno == EUCLEAN);
+    if (bad)
+        snprintf(err->msg, sizeof err->msg, "%s: the disk cannot read it: %s", name, strerror(errno));
+    close(fd);
+    return bad;
+}
+
 /* One entry, one delivery. 1 taken (stored or set aside), 0 left for the
  * next look, -1 the store or the file failed otherwise (the file stays
  * claimed; the spool stops, and takes it first when started again). */
@@ -532,6 +556,8 @@ static int deliver(spool *s, const entry *e)
         return -1;
     }
     ct_code rc = read_claimed(s, in, name, &err);
+    if (rc == CT_EIO && disk_cannot_read(s, name, &err)) /* the file's fault, not the store's */
+        rc = CT_EINVAL;
     if (rc == CT_EINVAL || rc == CT_ELIMIT) { /* its content: reading it again will not help */
         ct_ingest_abort(in);
         cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
