@@ -30,11 +30,11 @@
  *     is exact, SPEC 3.2): nothing is stored twice, nor lost;
  *   - a file whose content cannot be taken (CT_EINVAL: broken .gz, no
  *     header; CT_ELIMIT: past a batch's limits; not a regular file; a
- *     read the disk refuses, EIO, once more when read again) moves to
- *     DIR/failed/ (never over an earlier one) beside NAME.error saying
- *     why, readable by the folder's group; any other failure (the store,
- *     I/O elsewhere) stops the spool with the file still claimed, rather
- *     than divert good deliveries;
+ *     read the disk refuses, EIO/EBADMSG/EUCLEAN, at two starts in a row)
+ *     moves to DIR/failed/ (never over an earlier one) beside NAME.error
+ *     saying why, readable by the folder's group; any other failure (the
+ *     store, I/O elsewhere, a first read error) stops the spool with the
+ *     file still claimed, rather than divert good deliveries;
  *   - files named .*, *.part or *.tmp are being written: operators write
  *     under such a name and rename, which is atomic. A file is also left
  *     until its last change is --settle seconds old, for writers that
@@ -176,8 +176,10 @@ static int add_ready(int fd, int claimed, double settle_s, entry_list *out)
     while (!rc && (e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (claimed) { /* all of them: deliver sets aside what is not a file */
-            rc = entries_add(out, e->d_name, 1);
+        if (claimed) { /* all of them (deliver sets aside what is not a file), but
+                        * the spool's own notes: a claimed name never starts with . */
+            if (e->d_name[0] != '.')
+                rc = entries_add(out, e->d_name, 1);
             continue;
         }
         struct stat st;
@@ -509,22 +511,64 @@ static ct_code read_claimed(spool *s, ct_ingest *in, const char *name, ct_err *e
  * beside it (a spill to staging/ is a write of the store's, and an
  * ingest's read errors and store errors are both CT_EIO). The file is
  * read once more to its end; EIO, EBADMSG or EUCLEAN (a checksum the
- * filesystem refutes) there is the file's. Set aside, it no longer stops
- * the spool at every start, holding back every later delivery. */
+ * filesystem refutes) there is the file's. */
 static int disk_cannot_read(spool *s, const char *name, ct_err *err)
 {
     int fd = openat(s->taking_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return 0;
     static char chunk[1 << 16];
-    ssize_t got;
-    while ((got = read(fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR)) {
+    ssize_t got = 0;
+    while (!stop_requested &&
+           ((got = read(fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR))) {
     }
-    int bad = got < 0 && (errno == EIO || errno == EBADMSG || errno == EUCLEAN);
+    int bad = !stop_requested && got < 0 &&
+              (errno == EIO || errno == EBADMSG || errno == EUCLEAN);
     if (bad)
         snprintf(err->msg, sizeof err->msg, "%s: the disk cannot read it: %s", name, strerror(errno));
     close(fd);
     return bad;
+}
+
+/* The note in the claim folder that the disk could not read claimed file
+ * `name` once: .unreadable.NAME (a claimed name never starts with a dot).
+ * NULL when the name leaves no room for it. */
+static const char *unreadable_note(const char *name, char *note, size_t size)
+{
+    return snprintf(note, size, ".unreadable.%s", name) < (int)size && strlen(note) <= NAME_MAX
+               ? note
+               : NULL;
+}
+
+/* A read error can pass (a network mount's timeout, a link that drops):
+ * the first time the disk cannot read a claimed file, it stays claimed
+ * with a note, and the spool stops as for any I/O error; when it still
+ * cannot at the next look (the service restarted), the file is the
+ * problem: 1, it goes to failed/ rather than stop the spool at every
+ * start, holding back every later delivery. 0: the first time, noted. */
+static int unreadable_again(spool *s, const char *name, const char *why)
+{
+    char note[NAME_MAX + 32];
+    if (!unreadable_note(name, note, sizeof note))
+        return 1;
+    struct stat st;
+    if (fstatat(s->taking_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 1;
+    int fd = openat(s->taking_fd, note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) { /* the note's being there is what counts; the reason helps a reader */
+        int said = write(fd, why, strlen(why)) >= 0 && write(fd, "\n", 1) == 1;
+        (void)said;
+        close(fd);
+    }
+    return 0;
+}
+
+/* Removes the note of unreadable_again, once the file is stored or set aside. */
+static void forget_unreadable(spool *s, const char *name)
+{
+    char note[NAME_MAX + 32];
+    if (unreadable_note(name, note, sizeof note))
+        unlinkat(s->taking_fd, note, 0);
 }
 
 /* One entry, one delivery. 1 taken (stored or set aside), 0 left for the
@@ -556,12 +600,23 @@ static int deliver(spool *s, const entry *e)
         return -1;
     }
     ct_code rc = read_claimed(s, in, name, &err);
-    if (rc == CT_EIO && disk_cannot_read(s, name, &err)) /* the file's fault, not the store's */
+    if (rc == CT_EIO && disk_cannot_read(s, name, &err)) { /* the file's fault, not the store's */
+        if (!unreadable_again(s, name, err.msg)) {
+            ct_ingest_abort(in);
+            cli_error("%s", err.msg);
+            cli_error("%s waits in %s/%s/; if the disk cannot read it at the next start either, "
+                      "it goes to %s/", name, s->args->dir, TAKING, FAILED);
+            return -1;
+        }
         rc = CT_EINVAL;
+    }
     if (rc == CT_EINVAL || rc == CT_ELIMIT) { /* its content: reading it again will not help */
         ct_ingest_abort(in);
         cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
-        return set_aside(s, name, err.msg) == 0 ? 1 : -1;
+        if (set_aside(s, name, err.msg) != 0)
+            return -1;
+        forget_unreadable(s, name);
+        return 1;
     }
     if (rc == CT_OK)
         rc = ct_ingest_commit(in, &sum, &err);
@@ -582,6 +637,7 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s: stored, but cannot remove it: %s", name, strerror(errno));
         return -1;
     }
+    forget_unreadable(s, name);
     return 1;
 }
 

@@ -219,29 +219,67 @@ grep -q "PROBLEM" "$WORK/out" && fail "check after the failed store: $(cat "$WOR
 echo "a failing store stops the spool; the file waits, and is taken afterwards"
 
 # A delivery the disk cannot read (every read EIO, through the test shim
-# support/eio_read.c on names eio-*) is set aside with the reason, and the
-# spool goes on: left claimed, it would stop the spool at every start and
-# hold back every later delivery. (The store failing, above, still stops.)
+# support/eio_read.c on names eio-*): the first time it waits claimed with
+# a note and the spool stops (a read error can pass); when the disk still
+# cannot read it at the next start, it is set aside with the reason and
+# the spool goes on, rather than stop at every start and hold back every
+# later delivery.
 if [ -n "${CT_EIO_SHIM:-}" ]; then
     new_data "$WORK/eio"
     E="$WORK/eio-spool"
     mkdir -p "$E"
     cp "$CITY/$first_op/events/$(ls "$CITY/$first_op"/events | head -1)" "$E/eio-first.csv"
     cp "$CITY/$first_op/events/$(ls "$CITY/$first_op"/events | head -2 | tail -1)" "$E/later.csv"
-    LD_PRELOAD="$CT_EIO_SHIM" "$CT" --data "$WORK/eio" ingest --operator "$first_op" --spool "$E" \
-        --once --settle 0 >"$WORK/out" 2>"$WORK/err"
+    eio_spool() {
+        LD_PRELOAD="$CT_EIO_SHIM" "$CT" --data "$WORK/eio" ingest --operator "$first_op" --spool "$E" \
+            --once --settle 0 >"$WORK/out" 2>"$WORK/err"
+    }
+    eio_spool
+    rc=$?
+    [ $rc = 1 ] || fail "a spool that met an unreadable file exited $rc, not 1: $(cat "$WORK/err")"
+    [ -f "$E/.taking/eio-first.csv" ] && [ ! -e "$E/failed/eio-first.csv" ] ||
+        fail "a first read error did not leave the file claimed"
+    grep -q "at the next start either" "$WORK/err" || fail "the first read error did not say what comes next"
+    [ -f "$E/later.csv" ] || fail "the spool went on after a first read error"
+    eio_spool
     rc=$?
     [ $rc = 1 ] || fail "a spool that set aside an unreadable file exited $rc, not 1: $(cat "$WORK/err")"
-    [ -f "$E/failed/eio-first.csv" ] || fail "a file the disk cannot read was not set aside: $(cat "$WORK/err")"
+    [ -f "$E/failed/eio-first.csv" ] || fail "a file the disk cannot read twice was not set aside: $(cat "$WORK/err")"
     grep -q "the disk cannot read it: Input/output error" "$E/failed/eio-first.csv.error" ||
         fail "no reason beside the unreadable file"
     [ ! -e "$E/later.csv" ] && [ -z "$(ls -A "$E/.taking")" ] ||
-        fail "the delivery after an unreadable one was not taken"
+        fail "the delivery after the unreadable one was not taken, or a note was left: $(ls -A "$E/.taking")"
     grep -q "later.csv" "$WORK/out" || fail "no summary line for the delivery after the unreadable one"
-    echo "a file the disk cannot read is set aside; the next is taken"
+    echo "a file the disk cannot read waits once, then is set aside; the next is taken"
 else
     echo "no read-fault shim in this build (sanitizers): the unreadable delivery is not tested here"
 fi
+# The store failing while a file is read (a spill to staging/ that cannot
+# be made: staging is a file) is an I/O error too, but never the file's:
+# it stops the spool at every start, the file claimed and never set aside.
+new_data "$WORK/spill"
+P="$WORK/spill-spool"
+mkdir -p "$P"
+cat "$CITY/$first_op"/events/* >"$P/all.csv" # about 50 000 rows: past 1 MB of buffer
+rm -rf "$WORK/spill/staging"
+touch "$WORK/spill/staging"
+for attempt in 1 2; do
+    CT_INGEST_MEM_MB=1 "$CT" --data "$WORK/spill" ingest --operator "$first_op" --spool "$P" --once \
+        --settle 0 >"$WORK/out" 2>"$WORK/err"
+    rc=$?
+    [ $rc = 1 ] || fail "a spool whose store failed during a read exited $rc (attempt $attempt)"
+    grep -q "Not a directory" "$WORK/err" || fail "the spill did not fail as meant: $(cat "$WORK/err")"
+    [ -f "$P/.taking/all.csv" ] && [ ! -e "$P/failed" ] && [ ! -e "$P/.taking/.unreadable.all.csv" ] ||
+        fail "a file the store failed on was set aside or noted as unreadable (attempt $attempt)"
+done
+rm "$WORK/spill/staging"
+mkdir -m 700 "$WORK/spill/staging"
+CT_INGEST_MEM_MB=1 "$CT" --data "$WORK/spill" ingest --operator "$first_op" --spool "$P" --once \
+    --settle 0 >"$WORK/out" 2>"$WORK/err"
+rc=$?
+[ $rc = 0 ] || [ $rc = 3 ] || fail "the spool did not take the file once the store was well: $(cat "$WORK/err")"
+[ -z "$(ls -A "$P/.taking")" ] || fail "the file stayed claimed once the store was well"
+echo "a store that fails during a read stops the spool; the file is never set aside"
 
 # ---- 3. a running spool -------------------------------------------------------------
 new_data "$WORK/live"
