@@ -30,11 +30,13 @@
  *     is exact, SPEC 3.2): nothing is stored twice, nor lost;
  *   - a file whose content cannot be taken (CT_EINVAL: broken .gz, no
  *     header; CT_ELIMIT: past a batch's limits; not a regular file; a
- *     read the disk refuses, EIO/EBADMSG/EUCLEAN, at two starts in a row)
+ *     read the disk still refuses, EIO/EBADMSG/EUCLEAN, 10 minutes after
+ *     the first time)
  *     moves to DIR/failed/ (never over an earlier one) beside NAME.error
  *     saying why, readable by the folder's group; any other failure (the
- *     store, I/O elsewhere, a first read error) stops the spool with the
- *     file still claimed, rather than divert good deliveries;
+ *     store, I/O elsewhere, a read error younger than that) stops the
+ *     spool with the file still claimed, rather than divert good
+ *     deliveries;
  *   - files named .*, *.part or *.tmp are being written: operators write
  *     under such a name and rename, which is atomic. A file is also left
  *     until its last change is --settle seconds old, for writers that
@@ -72,6 +74,7 @@
 #define FAILED "failed"    /* where unreadable files go, in DIR */
 #define FAILED_COPIES 1000 /* NAME, NAME.1 ... in failed/ */
 #define EXPIRE_EVERY_S 3600.0 /* how often retention looks at failed/ */
+#define UNREADABLE_FOR_S 600 /* a read error this old is the file's (unreadable_again) */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -414,6 +417,54 @@ static void expire_failed(spool *s)
     closedir(d);
 }
 
+/* The note in the claim folder that the disk could not read the claimed
+ * file `st`: .unreadable.DEV-INO, of a fixed length whatever the file's
+ * name (a claimed name never starts with a dot). Keyed by the file, not
+ * its name: a new file sent under the same name is not that file. */
+static void unreadable_note(const struct stat *st, char *note, size_t size)
+{
+    snprintf(note, size, ".unreadable.%llx-%llx", (unsigned long long)st->st_dev,
+             (unsigned long long)st->st_ino);
+}
+
+/* A read error can pass (a network mount's timeout, a link that drops, a
+ * disk that recovers): the first time the disk cannot read a claimed file,
+ * it stays claimed with a note, and the spool stops as for any I/O error
+ * (the service restarts it); only when the disk still cannot read it
+ * UNREADABLE_FOR_S after the first time is the file the problem: 1, it
+ * goes to failed/ rather than stop the spool at every start, holding back
+ * every later delivery. 1 also when no note can be written (then nothing
+ * would ever end the stops). 0: stop and wait. */
+static int unreadable_again(spool *s, const char *name, const struct stat *file, const char *why)
+{
+    char note[64];
+    unreadable_note(file, note, sizeof note);
+    struct stat st;
+    if (fstatat(s->taking_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return difftime(time(NULL), st.st_mtim.tv_sec) >= UNREADABLE_FOR_S;
+    int fd = openat(s->taking_fd, note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cli_error("%s: cannot note the read error in %s/%s: %s", name, s->args->dir, TAKING,
+                  strerror(errno));
+        return 1;
+    }
+    /* the note's being there and its time are what count; the reason helps a reader */
+    int said = write(fd, why, strlen(why)) >= 0 && write(fd, "\n", 1) == 1;
+    (void)said;
+    close(fd);
+    return 0;
+}
+
+/* Removes unreadable_again's note of file `st`: once it is stored or set
+ * aside, and when a file is claimed (a note of its inode is a removed
+ * file's, whose number the filesystem gave again). */
+static void forget_unreadable(spool *s, const struct stat *st)
+{
+    char note[64];
+    unreadable_note(st, note, sizeof note);
+    unlinkat(s->taking_fd, note, 0);
+}
+
 /* Claims file `name` of DIR: renamed into the claim folder, never over a
  * claimed one. 1 claimed, 0 gone (the operator took it back) or claimed
  * under that name already (taken first at the next look), -1 failed. */
@@ -435,6 +486,8 @@ static int claim(spool *s, const char *name)
         }
         return 0;
     }
+    if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        forget_unreadable(s, &st); /* this file has not failed a read yet */
     if (renameat(s->dir_fd, name, s->taking_fd, name) != 0) {
         if (errno == ENOENT)
             return 0;
@@ -530,47 +583,6 @@ static int disk_cannot_read(spool *s, const char *name, ct_err *err)
     return bad;
 }
 
-/* The note in the claim folder that the disk could not read claimed file
- * `name` once: .unreadable.NAME (a claimed name never starts with a dot).
- * NULL when the name leaves no room for it. */
-static const char *unreadable_note(const char *name, char *note, size_t size)
-{
-    return snprintf(note, size, ".unreadable.%s", name) < (int)size && strlen(note) <= NAME_MAX
-               ? note
-               : NULL;
-}
-
-/* A read error can pass (a network mount's timeout, a link that drops):
- * the first time the disk cannot read a claimed file, it stays claimed
- * with a note, and the spool stops as for any I/O error; when it still
- * cannot at the next look (the service restarted), the file is the
- * problem: 1, it goes to failed/ rather than stop the spool at every
- * start, holding back every later delivery. 0: the first time, noted. */
-static int unreadable_again(spool *s, const char *name, const char *why)
-{
-    char note[NAME_MAX + 32];
-    if (!unreadable_note(name, note, sizeof note))
-        return 1;
-    struct stat st;
-    if (fstatat(s->taking_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return 1;
-    int fd = openat(s->taking_fd, note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) { /* the note's being there is what counts; the reason helps a reader */
-        int said = write(fd, why, strlen(why)) >= 0 && write(fd, "\n", 1) == 1;
-        (void)said;
-        close(fd);
-    }
-    return 0;
-}
-
-/* Removes the note of unreadable_again, once the file is stored or set aside. */
-static void forget_unreadable(spool *s, const char *name)
-{
-    char note[NAME_MAX + 32];
-    if (unreadable_note(name, note, sizeof note))
-        unlinkat(s->taking_fd, note, 0);
-}
-
 /* One entry, one delivery. 1 taken (stored or set aside), 0 left for the
  * next look, -1 the store or the file failed otherwise (the file stays
  * claimed; the spool stops, and takes it first when started again). */
@@ -601,11 +613,12 @@ static int deliver(spool *s, const entry *e)
     }
     ct_code rc = read_claimed(s, in, name, &err);
     if (rc == CT_EIO && disk_cannot_read(s, name, &err)) { /* the file's fault, not the store's */
-        if (!unreadable_again(s, name, err.msg)) {
+        if (!unreadable_again(s, name, &st, err.msg)) {
             ct_ingest_abort(in);
             cli_error("%s", err.msg);
-            cli_error("%s waits in %s/%s/; if the disk cannot read it at the next start either, "
-                      "it goes to %s/", name, s->args->dir, TAKING, FAILED);
+            cli_error("%s waits in %s/%s/; if the disk still cannot read it %d minutes after the "
+                      "first error, it goes to %s/%s/", name, s->args->dir, TAKING,
+                      UNREADABLE_FOR_S / 60, s->args->dir, FAILED);
             return -1;
         }
         rc = CT_EINVAL;
@@ -615,7 +628,7 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s; moved to %s/%s/", err.msg, s->args->dir, FAILED);
         if (set_aside(s, name, err.msg) != 0)
             return -1;
-        forget_unreadable(s, name);
+        forget_unreadable(s, &st);
         return 1;
     }
     if (rc == CT_OK)
@@ -637,7 +650,7 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s: stored, but cannot remove it: %s", name, strerror(errno));
         return -1;
     }
-    forget_unreadable(s, name);
+    forget_unreadable(s, &st);
     return 1;
 }
 

@@ -219,38 +219,67 @@ grep -q "PROBLEM" "$WORK/out" && fail "check after the failed store: $(cat "$WOR
 echo "a failing store stops the spool; the file waits, and is taken afterwards"
 
 # A delivery the disk cannot read (every read EIO, through the test shim
-# support/eio_read.c on names eio-*): the first time it waits claimed with
-# a note and the spool stops (a read error can pass); when the disk still
-# cannot read it at the next start, it is set aside with the reason and
-# the spool goes on, rather than stop at every start and hold back every
-# later delivery.
+# support/eio_read.c on names eio-*): it waits claimed with a note, and the
+# spool stops (a read error can pass: the service restarts it); when the
+# disk can read it again, it is stored; when the disk still cannot 10
+# minutes after the first error (the note's age), it is set aside with the
+# reason and the spool goes on, rather than stop at every start and hold
+# back every later delivery. A note is the file's, not its name's.
 if [ -n "${CT_EIO_SHIM:-}" ]; then
     new_data "$WORK/eio"
     E="$WORK/eio-spool"
     mkdir -p "$E"
-    cp "$CITY/$first_op/events/$(ls "$CITY/$first_op"/events | head -1)" "$E/eio-first.csv"
-    cp "$CITY/$first_op/events/$(ls "$CITY/$first_op"/events | head -2 | tail -1)" "$E/later.csv"
-    eio_spool() {
-        LD_PRELOAD="$CT_EIO_SHIM" "$CT" --data "$WORK/eio" ingest --operator "$first_op" --spool "$E" \
-            --once --settle 0 >"$WORK/out" 2>"$WORK/err"
+    first=$(ls "$CITY/$first_op"/events | head -1)
+    second=$(ls "$CITY/$first_op"/events | head -2 | tail -1)
+    eio_spool() { # eio_spool [shim]: --once, with the read-fault shim unless told none
+        LD_PRELOAD="${1-$CT_EIO_SHIM}" "$CT" --data "$WORK/eio" ingest --operator "$first_op" \
+            --spool "$E" --once --settle 0 >"$WORK/out" 2>"$WORK/err"
     }
-    eio_spool
+    notes() { find "$E/.taking" -name '.unreadable.*' | wc -l; }
+    cp "$CITY/$first_op/events/$first" "$E/eio-first.csv"
+    cp "$CITY/$first_op/events/$second" "$E/later.csv"
+    for attempt in 1 2; do # the first error, then a restart soon after
+        eio_spool
+        rc=$?
+        [ $rc = 1 ] || fail "a spool that met an unreadable file exited $rc, not 1 ($attempt): $(cat "$WORK/err")"
+        [ -f "$E/.taking/eio-first.csv" ] && [ ! -e "$E/failed/eio-first.csv" ] && [ "$(notes)" = 1 ] ||
+            fail "a fresh read error did not leave the file claimed with one note ($attempt)"
+        grep -q "10 minutes after the first error" "$WORK/err" || fail "the read error did not say what comes next"
+        [ -f "$E/later.csv" ] || fail "the spool went on after a fresh read error"
+    done
+    # the disk reads it again: stored, the note gone, the next file taken
+    mv "$E/.taking/eio-first.csv" "$E/.taking/back-first.csv" # same file: the shim goes by name
+    eio_spool ""
     rc=$?
-    [ $rc = 1 ] || fail "a spool that met an unreadable file exited $rc, not 1: $(cat "$WORK/err")"
-    [ -f "$E/.taking/eio-first.csv" ] && [ ! -e "$E/failed/eio-first.csv" ] ||
-        fail "a first read error did not leave the file claimed"
-    grep -q "at the next start either" "$WORK/err" || fail "the first read error did not say what comes next"
-    [ -f "$E/later.csv" ] || fail "the spool went on after a first read error"
+    [ $rc = 0 ] || [ $rc = 3 ] || fail "the file the disk read again was not stored: $(cat "$WORK/err")"
+    [ -z "$(ls -A "$E/.taking")" ] && [ ! -e "$E/later.csv" ] ||
+        fail "stored, but a note or a file is left: $(ls -A "$E/.taking" "$E")"
+    # still unreadable 10 minutes after the first error: set aside, the spool goes on
+    cp "$CITY/$first_op/events/$first" "$E/eio-second.csv"
+    eio_spool
+    [ "$(notes)" = 1 ] || fail "no note for a second unreadable file"
+    touch -d '-11 minutes' "$E"/.taking/.unreadable.*
+    cp "$CITY/$first_op/events/$second" "$E/later2.csv"
     eio_spool
     rc=$?
     [ $rc = 1 ] || fail "a spool that set aside an unreadable file exited $rc, not 1: $(cat "$WORK/err")"
-    [ -f "$E/failed/eio-first.csv" ] || fail "a file the disk cannot read twice was not set aside: $(cat "$WORK/err")"
-    grep -q "the disk cannot read it: Input/output error" "$E/failed/eio-first.csv.error" ||
+    [ -f "$E/failed/eio-second.csv" ] || fail "a file unreadable for 11 minutes was not set aside: $(cat "$WORK/err")"
+    grep -q "the disk cannot read it: Input/output error" "$E/failed/eio-second.csv.error" ||
         fail "no reason beside the unreadable file"
-    [ ! -e "$E/later.csv" ] && [ -z "$(ls -A "$E/.taking")" ] ||
+    [ -z "$(ls -A "$E/.taking")" ] && [ ! -e "$E/later2.csv" ] ||
         fail "the delivery after the unreadable one was not taken, or a note was left: $(ls -A "$E/.taking")"
-    grep -q "later.csv" "$WORK/out" || fail "no summary line for the delivery after the unreadable one"
-    echo "a file the disk cannot read waits once, then is set aside; the next is taken"
+    grep -q "later2.csv" "$WORK/out" || fail "no summary line for the delivery after the unreadable one"
+    # a note outlives its file (removed by hand): a new file of that name,
+    # even on the inode number given again, gets its own first error
+    cp "$CITY/$first_op/events/$first" "$E/eio-third.csv"
+    eio_spool
+    rm "$E/.taking/eio-third.csv"
+    touch -d '-11 minutes' "$E"/.taking/.unreadable.*
+    cp "$CITY/$first_op/events/$first" "$E/eio-third.csv"
+    eio_spool
+    [ -f "$E/.taking/eio-third.csv" ] && [ ! -e "$E/failed/eio-third.csv" ] ||
+        fail "a new file of a name whose note was left was set aside at its first read error"
+    echo "a file the disk cannot read waits; read again, it is stored; unreadable for 10 minutes, set aside"
 else
     echo "no read-fault shim in this build (sanitizers): the unreadable delivery is not tested here"
 fi
