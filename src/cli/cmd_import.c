@@ -5,6 +5,7 @@
  * Each prints one summary line (rows read, stored, duplicates, rejected)
  * and exits 3 when rows were rejected, naming the reject report.
  */
+#define _GNU_SOURCE /* close_range */
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -239,10 +240,16 @@ void cli_compact_in_background(const char *dir)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     /* and none of the caller's descriptors: a lock it holds (ingest
-     * --spool's claim folder) must not outlive it in a merge */
-    long open_max = sysconf(_SC_OPEN_MAX);
-    for (int fd = STDERR_FILENO + 1; fd < (open_max > 0 && open_max < 65536 ? open_max : 65536); fd++)
-        close(fd);
+     * --spool's claim folder) must not outlive it in a merge. One call
+     * (Linux 5.9), not a close per possible descriptor (20 000 here, a
+     * millisecond and more per delivery); the loop only where it is
+     * missing */
+    if (close_range(STDERR_FILENO + 1, ~0U, 0) != 0) {
+        long open_max = sysconf(_SC_OPEN_MAX);
+        for (int fd = STDERR_FILENO + 1; fd < (open_max > 0 && open_max < 65536 ? open_max : 65536);
+             fd++)
+            close(fd);
+    }
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
