@@ -456,8 +456,8 @@ static int unreadable_again(spool *s, const char *name, const struct stat *file,
 }
 
 /* Removes unreadable_again's note of file `st`: once it is stored or set
- * aside, and when a file is claimed (a note of its inode is a removed
- * file's, whose number the filesystem gave again). */
+ * aside, and once a file is claimed (a note of its inode is a removed
+ * file's, whose number the filesystem gave again; a rename keeps it). */
 static void forget_unreadable(spool *s, const struct stat *st)
 {
     char note[64];
@@ -486,8 +486,6 @@ static int claim(spool *s, const char *name)
         }
         return 0;
     }
-    if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        forget_unreadable(s, &st); /* this file has not failed a read yet */
     if (renameat(s->dir_fd, name, s->taking_fd, name) != 0) {
         if (errno == ENOENT)
             return 0;
@@ -599,6 +597,8 @@ static int deliver(spool *s, const entry *e)
         cli_error("%s: not a regular file; moved to %s/%s/", name, s->args->dir, FAILED);
         return set_aside(s, name, "not a regular file (a link, a folder...)") == 0 ? 1 : -1;
     }
+    if (!e->claimed) /* just claimed: it has not failed a read yet */
+        forget_unreadable(s, &st);
     int locked = acquire(s);
     if (locked != 0) /* stopped: the claimed file is taken first next time */
         return locked > 0 ? 0 : -1;
