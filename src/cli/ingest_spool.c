@@ -242,8 +242,23 @@ static int open_claim_folder(spool *s)
     return 0;
 }
 
+/* Writes `why` and a newline into file `name` of folder dir_fd, made with
+ * `mode` whatever the umask, fsync'd. 0, or -1 (errno set). */
+static int write_note(int dir_fd, const char *name, const char *why, mode_t mode)
+{
+    int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(why);
+    errno = EIO; /* a short write sets none */
+    int bad = fchmod(fd, mode) != 0 || write(fd, why, len) != (ssize_t)len ||
+              write(fd, "\n", 1) != 1 || fsync(fd) != 0;
+    bad |= close(fd) != 0;
+    return bad ? -1 : 0;
+}
+
 /* Writes the reason beside a file set aside: NAME.error, readable by the
- * folder's group (the operator's), whatever the umask. */
+ * folder's group (the operator's). */
 static int write_reason(int failed_fd, const char *target, const char *why)
 {
     char note[NAME_MAX + 16];
@@ -251,15 +266,7 @@ static int write_reason(int failed_fd, const char *target, const char *why)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = openat(failed_fd, note, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(why);
-    errno = EIO; /* a short write sets none */
-    int bad = fchmod(fd, 0640) != 0 || write(fd, why, len) != (ssize_t)len ||
-              write(fd, "\n", 1) != 1 || fsync(fd) != 0;
-    bad |= close(fd) != 0;
-    return bad ? -1 : 0;
+    return write_note(failed_fd, note, why, 0640);
 }
 
 /* failed/, opened without following a link, only when it is the spool's
@@ -442,16 +449,11 @@ static int unreadable_again(spool *s, const char *name, const struct stat *file,
     struct stat st;
     if (fstatat(s->taking_fd, note, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return difftime(time(NULL), st.st_mtim.tv_sec) >= UNREADABLE_FOR_S;
-    int fd = openat(s->taking_fd, note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if (write_note(s->taking_fd, note, why, 0600) != 0) {
         cli_error("%s: cannot note the read error in %s/%s: %s", name, s->args->dir, TAKING,
                   strerror(errno));
         return 1;
     }
-    /* the note's being there and its time are what count; the reason helps a reader */
-    int said = write(fd, why, strlen(why)) >= 0 && write(fd, "\n", 1) == 1;
-    (void)said;
-    close(fd);
     return 0;
 }
 
