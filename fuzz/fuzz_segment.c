@@ -506,7 +506,7 @@ static void walk_places(const ct_segment *s, uint32_t i, uint32_t until, int pri
 static void walk_tile(const ct_segment *s, uint32_t tile, uint32_t from, int pristine)
 {
     ct_place_cursor c;
-    ct__seg_tile_seek(s, tile, from, &c);
+    ct__seg_tile_seek(s, tile, from, 0, 1, &c);
     walk_place(&c, s->tile_blocks + s->tiledir[tile].first_block, s->tile_blocks + s->tiledir[tile + 1].first_block,
                s->tiles, s->tiles_len, from, pristine ? xtiles : NULL, n_xtiles, s->tiledir[tile].key);
 }

@@ -808,7 +808,7 @@ static void scan_tile(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t ti
     ct_place_cursor c;
     ct_place_entry e;
     int got;
-    ct__seg_tile_seek(seg, tile, lo, &c);
+    ct__seg_tile_seek(seg, tile, lo, 0, 1, &c);
     while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi) {
         const ct_point *p = &e.pt;
         double dist = ct__distance_m(ci->lat, ci->lon, p->lat, p->lon);

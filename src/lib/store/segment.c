@@ -955,14 +955,36 @@ uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key)
     return lo;
 }
 
-void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_place_cursor *c)
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t part,
+                       uint32_t parts, ct_place_cursor *c)
 {
+    c->part = part;
+    c->parts = parts ? parts : 1;
     c->stream = seg->tiles;
     c->stream_len = seg->tiles_len;
     seek_blocks(c, seg->tile_blocks + seg->tiledir[tile].first_block,
                 seg->tile_blocks + seg->tiledir[tile + 1].first_block, from);
 }
 
+/* A coordinate stepped over: the delta chain followed (prev), nothing
+ * converted. */
+static int skip_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *prev)
+{
+    uint64_t x;
+    if (get_varint(p, end, &x))
+        return -1;
+    if (x & 1) {
+        if (x != 1 || end - *p < 8)
+            return -1;
+        *p += 8;
+        return 0;
+    }
+    prev[which] += unzigzag(x >> 1);
+    return 0;
+}
+
+/* One entry: 1 with *e filled, 0 when the cursor skips it (coordinates
+ * stepped over), -1 if damaged. */
 static int place_decode(ct_place_cursor *c, ct_place_entry *e)
 {
     uint32_t delta, gap;
@@ -974,8 +996,14 @@ static int place_decode(ct_place_cursor *c, ct_place_entry *e)
     e->gap = gap ? gap - 1 : CT_GAP_OPEN;
     if (gap && gap - 1 >= CT_DAY_S)
         return -1;
+    if (e->tod < c->from || e->sub % c->parts != c->part) {
+        for (int which = 0; which < 3; which++)
+            if (skip_coord(&c->p, c->end, which, c->prev))
+                return -1;
+        return 0;
+    }
     memset(&e->pt, 0, sizeof e->pt);
-    return get_point(&c->p, c->end, c->prev, &e->pt);
+    return get_point(&c->p, c->end, c->prev, &e->pt) ? -1 : 1;
 }
 
 int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
@@ -986,10 +1014,9 @@ int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
                 return 0;
             block_enter(c);
         }
-        if (place_decode(c, e))
-            return -1;
-        if (e->tod >= c->from)
-            return 1;
+        int got = place_decode(c, e);
+        if (got)
+            return got;
     }
 }
 

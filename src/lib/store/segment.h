@@ -196,15 +196,21 @@ typedef struct ct_place_cursor {
     uint32_t stream_len;
     uint32_t tod, from;
     int64_t prev[3];
+    uint32_t part, parts; /* entries of subscribers whose id % parts != part are skipped */
 } ct_place_cursor;
 
 /* Index of the first tile whose key >= key (n_tiles if none). */
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key);
 
-/* Positions *c at tile `tile`'s (an index) first entry with tod >= from. */
-void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, ct_place_cursor *c);
+/* Positions *c at tile `tile`'s (an index) first entry with tod >= from,
+ * for every subscriber (parts 1), or only those whose id is `part` modulo
+ * `parts` (a trace on several threads). */
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t part,
+                       uint32_t parts, ct_place_cursor *c);
 
-/* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged. */
+/* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged.
+ * Entries the cursor skips (before `from`, another part's) have their
+ * coordinates stepped over, not converted or checked. */
 int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e);
 
 /* ---- who was at a cell (version 3) ---------------------------------------------- */
