@@ -195,6 +195,12 @@ ct_code ct_keys_rewrap(ct_db *db, const ct_keys_setup *to, ct_err *err);
  * both strings (copied). `who` NULL = the operating-system user. */
 void ct_set_actor(ct_db *db, const char *who, const char *why);
 
+/* How many threads one ct_trace or ct_trace_scored on this handle may use
+ * (1, the default, to 64): the candidates are split by subscriber between
+ * them, with the same answer as one thread. The calls of one handle still
+ * come one at a time; ct_trace_many's workers each trace on one thread. */
+void ct_set_trace_threads(ct_db *db, int threads);
+
 /* The audit log's hash chain, checked (docs/AUDIT.md). */
 typedef struct ct_audit_check {
     int ok;             /* 1: every record chains to the one before, none missing */

@@ -7,7 +7,8 @@
  *
  * Several cases (or --all) are traced by the library's ct_trace_many on
  * --jobs threads and printed here, in the order asked, as if traced one
- * after another: one CSV header, one JSON array.
+ * after another: one CSV header, one JSON array. One case is traced on
+ * --jobs threads itself (ct_set_trace_threads), with the same answer.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,11 +29,13 @@ static void trace_help(void)
            "With several CASE_IDs, or --all (every registered case, by case_id), the\n"
            "cases are traced in parallel and printed in that order, one after another:\n"
            "CSV has one header, JSON one array. Every CASE_ID is checked before any\n"
-           "tracing starts.\n\n"
+           "tracing starts. One case is traced on --jobs threads, which share its\n"
+           "candidates by subscriber; the answer is the same on any number.\n\n"
            "Options:\n"
            "  --format table|csv|json   output format (default table)\n"
            "  --all                     trace every registered case\n"
-           "  --jobs N                  cases traced at once (default: the number of CPUs)\n"
+           "  --jobs N                  threads: cases traced at once, or one case's share\n"
+           "                            (default: the number of CPUs)\n"
            "  --work                    also print, on stderr, the work done for each case:\n"
            "                            its intervals, candidate events examined, overlaps,\n"
            "                            milliseconds and nanoseconds per candidate; with\n"
@@ -515,6 +518,8 @@ static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
     ct_db *db = ctx->tracer ? NULL : cli_open(ctx, 0);
     if (!db && !ctx->tracer)
         return EXIT_FAIL;
+    if (db)
+        ct_set_trace_threads(db, (int)a->jobs);
     ct_err err;
     ct_contacts *cs = NULL;
     struct timespec t0, t1;

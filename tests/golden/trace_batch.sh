@@ -102,6 +102,23 @@ expect_exit 0 "$CT" --data "$WORK/conf" trace K0 K1 K0 --format csv --jobs 2
 grep -v '^K0,' "$WORK/out" >"$WORK/k1_only.csv"
 expect_same "$C/expected_K1.csv" "$WORK/k1_only.csv"
 
+# One case on several threads (--jobs with a single case): the same rows,
+# plain, scored, at a level, and in JSON, and the same work counted.
+for id in $(echo "$ids" | head -4); do
+    for args in "--format csv" "--format csv --score" "--format csv --level test" "--format json --score"; do
+        # shellcheck disable=SC2086
+        expect_exit 0 "$CT" --data "$D" trace "$id" $args --jobs 1 --work
+        cp "$WORK/out" "$WORK/one_thread.out"
+        sed -E 's/, [0-9.]+ ms, .*//' "$WORK/err" | grep "^work: $id:" >"$WORK/one_thread.work"
+        # shellcheck disable=SC2086
+        expect_exit 0 "$CT" --data "$D" trace "$id" $args --jobs 3 --work
+        expect_same "$WORK/one_thread.out" "$WORK/out"
+        sed -E 's/, [0-9.]+ ms, .*//' "$WORK/err" | grep "^work: $id:" >"$WORK/three.work"
+        expect_same "$WORK/one_thread.work" "$WORK/three.work"
+    done
+done
+grep -q "^$(echo "$ids" | head -1)," "$WORK/want.csv" || fail "the first case should have contacts"
+
 # --floor: the kernel on the trace's own pairs finds the same contacts and
 # overlaps as the trace (`work:` line), and is audited as a trace.
 first=$(echo "$ids" | head -1)

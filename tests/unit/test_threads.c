@@ -8,6 +8,10 @@
  * several threads together, and any race fails the run. A run
  * (ct_run) works out its contacts' home regions on the tracing workers,
  * through one memo: stored homes must equal those of a run on one CPU.
+ * One trace split between threads (ct_set_trace_threads) shares its
+ * handle between them: its answer, evidence and counters must be one
+ * thread's, also when the store gained a subscriber after the handle
+ * opened (whose number only the calling thread may read).
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <pthread.h>
@@ -240,11 +244,153 @@ static void run_homes_on_workers(void **state)
     free(together);
 }
 
+/* Every field of two answers, evidence and work counters included. */
+static void assert_same_answer(const ct_contacts *a, const ct_contacts *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->case_intervals, b->case_intervals);
+    assert_int_equal(a->candidates, b->candidates);
+    assert_int_equal(a->overlaps, b->overlaps);
+    for (size_t i = 0; i < a->n; i++) {
+        const ct_contact *x = &a->items[i], *y = &b->items[i];
+        assert_string_equal(x->msisdn, y->msisdn);
+        assert_int_equal(x->subscriber, y->subscriber);
+        assert_int_equal(x->exposure_s, y->exposure_s);
+        assert_int_equal(x->first_contact, y->first_contact);
+        assert_int_equal(x->last_contact, y->last_contact);
+        assert_true(x->min_radius_m == y->min_radius_m);
+        assert_true(x->p_contact == y->p_contact);
+        assert_true(x->expected_near_s == y->expected_near_s);
+        assert_int_equal(x->level, y->level);
+        assert_int_equal(x->evidence, y->evidence);
+    }
+    assert_true((a->evidence == NULL) == (b->evidence == NULL));
+    if (a->evidence)
+        assert_memory_equal(a->evidence, b->evidence, a->n * sizeof *a->evidence);
+}
+
+/* Case id on `threads` threads, plain and scored, against one thread's. */
+static void assert_threads_agree(ct_db *db, const char *id, int threads)
+{
+    ct_err err;
+    ct_risk_opts risk;
+    ct_risk_opts_default(&risk);
+    for (int scored = 0; scored <= 1; scored++) {
+        ct_contacts *one = NULL, *many = NULL;
+        ct_set_trace_threads(db, 1);
+        assert_int_equal(scored ? ct_trace_scored(db, id, NULL, &risk, &one, &err)
+                                : ct_trace(db, id, NULL, &one, &err),
+                         CT_OK);
+        ct_set_trace_threads(db, threads);
+        assert_int_equal(scored ? ct_trace_scored(db, id, NULL, &risk, &many, &err)
+                                : ct_trace(db, id, NULL, &many, &err),
+                         CT_OK);
+        assert_true(one->n > 10);
+        assert_same_answer(one, many);
+        ct_contacts_free(one);
+        ct_contacts_free(many);
+    }
+}
+
+/* A newcomer who shared K1's cells every ten minutes of both days; the
+ * future case K20 (79980000002) at cell c000 from noon to 22:50 of the
+ * first day, so that its presence ends before midnight; and eight people
+ * with it there whose last event of that day, at 23:30 or later, has its
+ * end looked up in the next day. Ingested and compacted from another
+ * handle. */
+static void add_newcomer(void)
+{
+    size_t cap = 64 + 2 * 144 * 64 + 12 * 66 * 64, n = 0;
+    char *events = malloc(cap);
+    n += (size_t)snprintf(events + n, cap - n, "msisdn,ts,cell_id\n");
+    for (int i = 0; i < 2 * 144; i++)
+        n += (size_t)snprintf(events + n, cap - n, "79980000001,%lld,c%03d\n", 1585008000LL + 600LL * i,
+                              i % 12);
+    for (int i = 0; i < 66; i++) /* 12:00 to 22:50 */
+        n += (size_t)snprintf(events + n, cap - n, "79980000002,%lld,c000\n", 1585051200LL + 600LL * i);
+    for (int who = 0; who < 8; who++)
+        for (int i = 0; i < 71; i++) /* 12:00 to 23:40, some of them to 23:30 */
+            if (i < 70 || who % 2)
+                n += (size_t)snprintf(events + n, cap - n, "799800001%02d,%lld,c000\n", who,
+                                      1585051200LL + 600LL * i);
+    tu_write(temp_dir, "newcomer.csv", events);
+    free(events);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/newcomer.csv", temp_dir);
+    ct_err err;
+    ct_db *db;
+    ct_ingest *in;
+    ct_import_summary s;
+    ct_compact_summary cs;
+    assert_int_equal(ct_open(data_dir, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    ct_close(db);
+    assert_int_equal(ct_compact(data_dir, &cs, &err), CT_OK);
+}
+
+/* One trace on 2, 3 and 4 threads: one thread's answer. Then a handle
+ * opened before a newcomer was stored: its trace finds the newcomer (the
+ * days it opens follow the compaction) and reads the number, which its
+ * dictionary did not hold, once the threads are done. Last, K20, isolated
+ * at the first midnight, on a handle that has opened nothing: its own
+ * events read only the first day, but its candidates' last events of that
+ * day look for their ends in the second, which the parts may only look up
+ * once the calling thread has opened it (TSan fails the run otherwise). */
+static void one_trace_on_threads(void **state)
+{
+    (void)state;
+    ct_err err;
+    ct_db *db;
+    assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+    for (int threads = 2; threads <= 4; threads++)
+        assert_threads_agree(db, "K1", threads);
+    ct_close(db);
+
+    ct_db *before;
+    assert_int_equal(ct_open(data_dir, 0, &before, &err), CT_OK);
+    add_newcomer();
+    ct_set_trace_threads(before, 4);
+    ct_contacts *many = NULL, *fresh = NULL;
+    assert_int_equal(ct_trace(before, "K1", NULL, &many, &err), CT_OK);
+    ct_close(before);
+    assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+    assert_int_equal(ct_trace(db, "K1", NULL, &fresh, &err), CT_OK);
+    ct_close(db);
+    int found = 0;
+    for (size_t i = 0; i < many->n; i++)
+        found |= strcmp(many->items[i].msisdn, "79980000001") == 0;
+    assert_true(found);
+    assert_same_answer(fresh, many);
+    ct_contacts_free(many);
+    ct_contacts_free(fresh);
+
+    assert_int_equal(ct_open(data_dir, 1, &db, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K20", "79980000002", "2020-03-24T12:00:00Z", "2020-03-25T00:00:00Z",
+                                 NULL, &err),
+                     CT_OK);
+    ct_close(db);
+    assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+    ct_set_trace_threads(db, 4);
+    assert_int_equal(ct_trace(db, "K20", NULL, &many, &err), CT_OK);
+    ct_close(db);
+    assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+    assert_int_equal(ct_trace(db, "K20", NULL, &fresh, &err), CT_OK);
+    assert_true(fresh->n >= 8);
+    assert_same_answer(fresh, many);
+    assert_threads_agree(db, "K20", 3);
+    ct_close(db);
+    ct_contacts_free(many);
+    ct_contacts_free(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handles_on_threads_agree),
         cmocka_unit_test(run_homes_on_workers),
+        cmocka_unit_test(one_trace_on_threads), /* last: it adds a case the run would trace */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,7 +33,13 @@
  *    expected seconds are summed in fixed point (fixedsum.h).
  * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
  *    their numbers come from the vault, and the read is audited.
+ * 5. On several threads (ct_set_trace_threads), step 2 and 3 run in parts,
+ *    each taking the candidates of the subscribers whose id is its number
+ *    modulo the parts, as a cluster's shards take theirs: the same pairs,
+ *    each counted once, summed by the one part that owns the subscriber
+ *    (trace_in_parts).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +167,16 @@ typedef struct tracer {
     size_t n_details, cap_details;
     const ct__disk_scan *area; /* an area query (scan.h): overlaps go to its fn */
     int floor;                 /* ct_trace_floor: keep every pair matched */
+    uint32_t part, parts;      /* a trace on `parts` threads: this one's subscribers (ours) */
 } tracer;
+
+/* Whether subscriber sub's candidates are this tracer's: a trace on
+ * several threads splits them by subscriber id, so that every subscriber's
+ * overlaps are summed by one thread (trace_in_parts). */
+static inline int ours(const tracer *t, uint32_t sub)
+{
+    return t->parts <= 1 || sub % t->parts == t->part;
+}
 
 /* ---- segments by day --------------------------------------------------------- */
 
@@ -748,6 +763,8 @@ static void scan_day(tracer *t, cell_scan *cs, int64_t day)
     }
     for (size_t i = 0; i < cs->n_subs && !t->failed; i++) {
         uint32_t idx = cs->subs[i];
+        if (!ours(t, seg->subdir[idx].sub))
+            continue;
         /* its events before `from` or after `until` are in no window that named it */
         uint32_t from = cs->from[idx], until = cs->until[idx];
         cs->n_ev = 0;
@@ -808,7 +825,7 @@ static void scan_tile(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t ti
     ct_place_cursor c;
     ct_place_entry e;
     int got;
-    ct__seg_tile_seek(seg, tile, lo, 0, 1, &c);
+    ct__seg_tile_seek(seg, tile, lo, t->part, t->parts, &c); /* only our subscribers' */
     while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi) {
         const ct_point *p = &e.pt;
         double dist = ct__distance_m(ci->lat, ci->lon, p->lat, p->lon);
@@ -1040,6 +1057,19 @@ static uint64_t count_contacts(const tracer *t)
     return n;
 }
 
+/* Subscriber sub's number into digits. A part of a trace on several
+ * threads leaves a subscriber its handle has not loaded (added since it
+ * opened) for trace_in_parts to read after: reading it reloads the
+ * dictionary, which only one thread may do. */
+static ct_code number_of(const tracer *t, uint32_t sub, char digits[16], ct_err *err)
+{
+    if (t->parts > 1 && sub >= ct__subdict_count(t->db->subs)) {
+        digits[0] = '\0';
+        return CT_OK;
+    }
+    return ct__subdict_number_cached(t->db->subs, t->db->numbers, sub, digits, err);
+}
+
 static ct_code collect_contacts(tracer *t, ct_err *err)
 {
     ct_contacts *out = t->out;
@@ -1054,7 +1084,7 @@ static ct_code collect_contacts(tracer *t, ct_err *err)
         c->first_contact = e->first;
         c->last_contact = e->last;
         c->min_radius_m = e->min_radius;
-        ct_code rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, e->sub, c->msisdn, err);
+        ct_code rc = number_of(t, e->sub, c->msisdn, err);
         if (rc)
             return rc;
     }
@@ -1137,7 +1167,7 @@ static ct_code collect_scored(tracer *t, ct_err *err)
         if (rows[n].c.level < t->risk->min_level)
             continue;
         if (!t->risk->without_numbers)
-            rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, evs[i].sub, rows[n].c.msisdn, err);
+            rc = number_of(t, evs[i].sub, rows[n].c.msisdn, err);
         n++;
     }
     ct__free(evs);
@@ -1421,51 +1451,280 @@ static ct_code set_score_params(tracer *t, ct_err *err)
     return CT_OK;
 }
 
+/* A tracer for job's case, before its events are read: nothing to free
+ * when this fails. */
+static ct_code tracer_start(tracer *t, ct_db *db, const trace_job *job, ct_err *err)
+{
+    tracer_clear(t);
+    t->db = db;
+    t->err = err;
+    t->p = job->p;
+    t->risk = job->risk;
+    t->explain_sub = job->explain_sub;
+    t->floor = job->floor != NULL;
+    ct_code rc = load_case(db, job->case_id, t, err);
+    if (rc)
+        return rc;
+    if (t->risk && (rc = set_score_params(t, err)) != CT_OK)
+        return rc;
+    t->out = ct__calloc(1, sizeof *t->out);
+    snprintf(t->out->case_id, sizeof t->out->case_id, "%s", job->case_id);
+    ct__u32map_grow(&t->exp); /* a table from the start: the prefetch needs one */
+    return CT_OK;
+}
+
+/* How a pass ended: a failure, or a writer that replaced data under us
+ * (*vanished). */
+static ct_code tracer_outcome(const tracer *t, int *vanished, ct_err *err)
+{
+    ct_code rc = t->failed;
+    *vanished = rc == CT_ENOTFOUND || t->stale;
+    if (!rc && t->stale)
+        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
+    return rc;
+}
+
+/* A scanned case's answer into job; frees the tracer. */
+static ct_code tracer_finish(tracer *t, trace_job *job, int *vanished, ct_err *err)
+{
+    if (t->risk && !t->scorer) /* an empty window: no interval, nothing to score */
+        t->scorer = ct__scorer_new(&t->risk_params, t->ivs, 0, t->w_start);
+    ct_code rc = tracer_outcome(t, vanished, err);
+    if (!rc && job->floor) {
+        time_kernel(t, job->floor);
+        job->floor->candidates = t->out->candidates;
+        job->floor->trace_contacts = count_contacts(t);
+    } else if (!rc && !t->risk)
+        rc = collect_contacts(t, err);
+    else if (!rc && job->explain_sub == UINT32_MAX)
+        rc = collect_scored(t, err);
+    else if (!rc)
+        rc = build_explanation(t, &job->explanation, err);
+    tracer_free(t);
+    if (rc || job->explain_sub != UINT32_MAX) {
+        ct_contacts_free(t->out);
+        return rc;
+    }
+    job->contacts = t->out;
+    return CT_OK;
+}
+
+/* ---- one trace on several threads ------------------------------------------------- */
+
+/* One thread's part of a trace (trace_in_parts): a tracer that takes the
+ * subscribers whose id is `part` modulo `parts`, and, scored, the crowd of
+ * each of the case's visits over those subscribers. */
+typedef struct trace_part_job {
+    tracer t;
+    ct_err err;
+    ct_code rc;       /* its collect's */
+    int64_t *crowd;   /* scored: its own, then (pointing at part 0's) the sum over the parts */
+    size_t crowd_len;
+    pthread_t thread;
+} trace_part_job;
+
+/* The first step of a part: its candidates; scored, its crowd. */
+static void *part_scan(void *arg)
+{
+    trace_part_job *pj = arg;
+    tracer *t = &pj->t;
+    scan_case_intervals(t); /* makes its scorer when scoring */
+    if (t->scorer && !t->failed && !t->stale) {
+        ct__scorer_crowd_close(t->scorer);
+        pj->crowd_len = ct__scorer_crowd_len(t->scorer);
+        pj->crowd = ct__malloc((pj->crowd_len + 1) * sizeof *pj->crowd);
+        ct__scorer_crowd_get(t->scorer, pj->crowd);
+    }
+    return NULL;
+}
+
+/* The second: its contacts, scored against every part's crowd. */
+static void *part_collect(void *arg)
+{
+    trace_part_job *pj = arg;
+    tracer *t = &pj->t;
+    if (t->risk)
+        ct__scorer_crowd_set(t->scorer, pj->crowd);
+    pj->rc = t->risk ? collect_scored(t, &pj->err) : collect_contacts(t, &pj->err);
+    return NULL;
+}
+
+/* step on every part: parts 1.. on threads of their own (on this one when
+ * a thread cannot start), part 0 on this one. */
+static void run_parts(trace_part_job *pj, uint32_t n, void *(*step)(void *))
+{
+    int *started = ct__calloc(n + 1, sizeof *started);
+    for (uint32_t k = 1; k < n; k++)
+        started[k] = pthread_create(&pj[k].thread, NULL, step, &pj[k]) == 0;
+    step(&pj[0]);
+    for (uint32_t k = 1; k < n; k++) {
+        if (started[k])
+            pthread_join(pj[k].thread, NULL);
+        else
+            step(&pj[k]);
+    }
+    ct__free(started);
+}
+
+/* Part k of `parts` of the trace whose case intervals t holds: its own
+ * copy of them (the scorer numbers their visits in place), its own tables
+ * and counters. */
+static void part_of(const tracer *t, uint32_t k, uint32_t parts, trace_part_job *pj)
+{
+    tracer *p = &pj->t;
+    tracer_clear(p);
+    p->db = t->db;
+    p->err = &pj->err;
+    p->p = t->p;
+    p->risk = t->risk;
+    p->risk_params = t->risk_params;
+    p->explain_sub = UINT32_MAX;
+    p->case_sub = t->case_sub;
+    p->w_start = t->w_start;
+    p->w_end = t->w_end;
+    p->ivs = ct__malloc((t->n_ivs + 1) * sizeof *p->ivs);
+    if (t->n_ivs)
+        memcpy(p->ivs, t->ivs, t->n_ivs * sizeof *p->ivs);
+    p->n_ivs = p->ivs_cap = t->n_ivs;
+    p->out = ct__calloc(1, sizeof *p->out);
+    snprintf(p->out->case_id, sizeof p->out->case_id, "%s", t->out->case_id);
+    ct__u32map_grow(&p->exp);
+    p->part = k;
+    p->parts = parts;
+}
+
+/* Every day the scan of t's intervals can read, opened now: the parts
+ * then only look segments up in the handle, which changes nothing in it,
+ * so they can share it. A candidate's events start up to max_presence_s
+ * before an interval, and an open presence looks up to max_presence_s
+ * past the window, at the days that follow. */
+static void open_days_of_scan(tracer *t)
+{
+    int64_t from = t->w_start - 2 * t->p.max_presence_s, to = t->w_end + 2 * t->p.max_presence_s;
+    for (int64_t day = ct__day_of(from < 0 ? 0 : from); day <= ct__day_of(to) && !t->failed; day++)
+        day_segment(t, day);
+}
+
+/* Appends part p's answer to t's. */
+static void join_part(tracer *t, const tracer *p)
+{
+    ct_contacts *to = t->out, *from = p->out;
+    to->items = ct__reallocarray(to->items, to->n + from->n + 1, sizeof *to->items);
+    if (from->n)
+        memcpy(to->items + to->n, from->items, from->n * sizeof *to->items);
+    if (t->risk) {
+        to->evidence = ct__reallocarray(to->evidence, to->n + from->n + 1, sizeof *to->evidence);
+        if (from->n)
+            memcpy(to->evidence + to->n, from->evidence, from->n * sizeof *to->evidence);
+    }
+    to->n += from->n;
+    to->candidates += from->candidates;
+    to->overlaps += from->overlaps;
+}
+
+/* The numbers the parts left to this thread (number_of), then the order
+ * of one trace. */
+static ct_code finish_joined(tracer *t, ct_err *err)
+{
+    ct_contacts *c = t->out;
+    int numbers = !t->risk || !t->risk->without_numbers;
+    for (size_t i = 0; numbers && i < c->n; i++)
+        if (!c->items[i].msisdn[0]) {
+            ct_code rc = ct__subdict_number_cached(t->db->subs, t->db->numbers, c->items[i].subscriber,
+                                                   c->items[i].msisdn, err);
+            if (rc)
+                return rc;
+        }
+    ct_contacts_sort(c, t->risk != NULL);
+    return CT_OK;
+}
+
+/* The scan of t's case (its intervals collected) on `parts` threads, each
+ * over its share of the subscribers, as a cluster's shards trace theirs
+ * (celltrace_cluster.h): scored, the crowds of the case's visits are
+ * summed over the parts before any contact is scored, so the answer is
+ * one thread's, byte for byte. Frees t; the answer goes to job. */
+static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *vanished,
+                              ct_err *err)
+{
+    trace_part_job *pj = ct__calloc(parts, sizeof *pj);
+    open_days_of_scan(t);
+    uint32_t made = 0;
+    if (!t->failed && !t->stale) {
+        for (; made < parts; made++)
+            part_of(t, made, parts, &pj[made]);
+        run_parts(pj, made, part_scan);
+    }
+    for (uint32_t k = 0; k < made && !t->failed; k++) { /* the first part's failure, if any */
+        t->stale |= pj[k].t.stale;
+        if (pj[k].t.failed) {
+            t->failed = pj[k].t.failed;
+            *err = pj[k].err;
+        }
+    }
+    ct_code rc = tracer_outcome(t, vanished, err);
+    if (!rc && t->risk) { /* every visit's crowd, over all the subscribers */
+        for (uint32_t k = 1; k < made; k++)
+            for (size_t i = 0; i < pj[0].crowd_len; i++)
+                pj[0].crowd[i] += pj[k].crowd[i];
+        for (uint32_t k = 1; k < made; k++) {
+            ct__free(pj[k].crowd);
+            pj[k].crowd = pj[0].crowd;
+        }
+    }
+    if (!rc)
+        run_parts(pj, made, part_collect);
+    for (uint32_t k = 0; k < made && !rc; k++) {
+        rc = pj[k].rc;
+        if (rc)
+            *err = pj[k].err;
+        else
+            join_part(t, &pj[k].t);
+    }
+    if (!rc)
+        rc = finish_joined(t, err);
+    for (uint32_t k = 0; k < made; k++) {
+        tracer_free(&pj[k].t);
+        ct_contacts_free(pj[k].t.out);
+    }
+    if (made)
+        ct__free(pj[0].crowd); /* the others' point at it, or were freed */
+    ct__free(pj);
+    tracer_free(t);
+    if (rc) {
+        ct_contacts_free(t->out);
+        return rc;
+    }
+    job->contacts = t->out;
+    return CT_OK;
+}
+
+/* The threads one trace of db may use (ct_set_trace_threads): explanations
+ * and the floor take one. */
+static uint32_t threads_for_job(const ct_db *db, const trace_job *job)
+{
+    if (job->floor || job->explain_sub != UINT32_MAX || db->trace_threads < 2)
+        return 1;
+    return db->trace_threads > 64 ? 64 : (uint32_t)db->trace_threads;
+}
+
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
  * after we read the manifest (see run_trace). */
 static ct_code trace_once(ct_db *db, trace_job *job, int *vanished, ct_err *err)
 {
     tracer t;
-    tracer_clear(&t);
-    t.db = db;
-    t.err = err;
-    t.p = job->p;
-    t.risk = job->risk;
-    t.explain_sub = job->explain_sub;
-    t.floor = job->floor != NULL;
-    ct_code rc = load_case(db, job->case_id, &t, err);
+    ct_code rc = tracer_start(&t, db, job, err);
     if (rc)
         return rc;
-    if (t.risk && (rc = set_score_params(&t, err)) != CT_OK)
-        return rc;
-    t.out = ct__calloc(1, sizeof *t.out);
-    snprintf(t.out->case_id, sizeof t.out->case_id, "%s", job->case_id);
-    ct__u32map_grow(&t.exp); /* a table from the start: the prefetch needs one */
-    if (t.w_end > t.w_start)
+    uint32_t parts = threads_for_job(db, job);
+    if (t.w_end > t.w_start && parts > 1) {
+        collect_case_intervals(&t);
+        if (!t.failed && !t.stale)
+            return trace_in_parts(&t, job, parts, vanished, err);
+    } else if (t.w_end > t.w_start) {
         trace_case_events(&t);
-    if (t.risk && !t.scorer) /* an empty window: no interval, nothing to score */
-        t.scorer = ct__scorer_new(&t.risk_params, t.ivs, 0, t.w_start);
-    rc = t.failed;
-    *vanished = rc == CT_ENOTFOUND || t.stale;
-    if (!rc && t.stale)
-        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
-    if (!rc && job->floor) {
-        time_kernel(&t, job->floor);
-        job->floor->candidates = t.out->candidates;
-        job->floor->trace_contacts = count_contacts(&t);
-    } else if (!rc && !t.risk)
-        rc = collect_contacts(&t, err);
-    else if (!rc && job->explain_sub == UINT32_MAX)
-        rc = collect_scored(&t, err);
-    else if (!rc)
-        rc = build_explanation(&t, &job->explanation, err);
-    tracer_free(&t);
-    if (rc || job->explain_sub != UINT32_MAX) {
-        ct_contacts_free(t.out);
-        return rc;
     }
-    job->contacts = t.out;
-    return CT_OK;
+    return tracer_finish(&t, job, vanished, err);
 }
 
 static ct_code run_trace(ct_db *db, trace_job *job, ct_err *err)
@@ -1519,15 +1778,6 @@ static void tracer_for_window(tracer *t, ct_db *db, ct_contacts *counters, uint3
     t->out = counters;
 }
 
-/* How a pass ended: a failure, or a writer that replaced data under us. */
-static ct_code tracer_outcome(const tracer *t, int *vanished, ct_err *err)
-{
-    ct_code rc = t->failed;
-    *vanished = rc == CT_ENOTFOUND || t->stale;
-    if (!rc && t->stale)
-        rc = ct__fail(err, CT_ECORRUPT, "the store names cells that the catalogue does not hold");
-    return rc;
-}
 
 ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
 {

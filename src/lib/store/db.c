@@ -545,6 +545,11 @@ void ct_close(ct_db *db)
     ct__free(db);
 }
 
+void ct_set_trace_threads(ct_db *db, int threads)
+{
+    db->trace_threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+}
+
 void ct_set_actor(ct_db *db, const char *who, const char *why)
 {
     ct__free(db->who);

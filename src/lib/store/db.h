@@ -41,6 +41,7 @@ struct ct_db {
     struct ct_segment **retired; /* segments whose day changed, still mapped */
     size_t n_retired, cap_retired;
     struct ct__number_cache *numbers; /* a batch's (ct_trace_many), not owned; or NULL */
+    int trace_threads;                /* ct_set_trace_threads; 0 or 1: one */
 };
 
 /* The live segment of `day`, opened (quick checks) on first use and kept
