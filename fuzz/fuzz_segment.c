@@ -361,6 +361,7 @@ static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct
                        const uint8_t *stream, uint32_t stream_len, uint32_t from, const xentry *x,
                        uint32_t nx, uint64_t key)
 {
+    uint32_t until = c->until, part = c->part, parts = c->parts; /* as the seek set them */
     FZ_CHECK(c->block >= first && c->block < last && c->last_block == last, "a seek starts in the place's blocks");
     FZ_CHECK(c->stream == stream && c->stream_len == stream_len, "a seek reads its own stream");
     uint64_t steps = 0;
@@ -379,6 +380,7 @@ static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct
                      c->block[1].off <= stream_len,
                  "the place cursor stays in its block");
         FZ_CHECK(e.tod >= from && e.tod < CT_DAY_S, "entries lie in the day, from the start second on");
+        FZ_CHECK(e.tod < until && e.sub % parts == part, "entries lie before the end, of the cursor's part");
         FZ_CHECK(e.gap == CT_GAP_OPEN || e.gap < CT_DAY_S, "gaps are open or within a day");
         if (c->block == block)
             FZ_CHECK(e.tod >= prev_tod, "times do not go back within a block");
@@ -386,6 +388,8 @@ static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct
         prev_tod = e.tod;
         FZ_CHECK(point_ok(&e.pt), "tile entries lie on the globe with a sane accuracy");
         if (x) {
+            while (xi < nx && x[xi].key == key && x[xi].sub % parts != part)
+                xi++; /* another part's */
             FZ_CHECK(xi < nx && x[xi].key == key, "the unedited file has no extra place entries");
             const xentry *w = &x[xi++];
             FZ_CHECK(e.tod == w->tod && e.sub == w->sub && e.gap == w->gap,
@@ -397,6 +401,8 @@ static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct
     FZ_CHECK(got == 0 || got == -1, "a place walk ends with 0 or -1");
     if (x) {
         FZ_CHECK(got == 0, "the unedited file has no damaged block");
+        while (xi < nx && x[xi].key == key && (x[xi].tod >= until || x[xi].sub % parts != part))
+            xi++; /* past the end, or another part's */
         FZ_CHECK(xi == nx || x[xi].key != key, "the unedited file misses no place entry");
     }
 }
@@ -503,10 +509,11 @@ static void walk_places(const ct_segment *s, uint32_t i, uint32_t until, int pri
         FZ_CHECK(got == 0, "the unedited file has no damaged places");
 }
 
-static void walk_tile(const ct_segment *s, uint32_t tile, uint32_t from, int pristine)
+static void walk_tile(const ct_segment *s, uint32_t tile, uint32_t from, uint32_t until, uint32_t part,
+                      uint32_t parts, int pristine)
 {
     ct_place_cursor c;
-    ct__seg_tile_seek(s, tile, from, 0, 1, &c);
+    ct__seg_tile_seek(s, tile, from, until, part, parts, &c);
     walk_place(&c, s->tile_blocks + s->tiledir[tile].first_block, s->tile_blocks + s->tiledir[tile + 1].first_block,
                s->tiles, s->tiles_len, from, pristine ? xtiles : NULL, n_xtiles, s->tiledir[tile].key);
 }
@@ -635,10 +642,14 @@ static void exercise(const ct_segment *mapped, const uint8_t *probe, size_t prob
     }
     for (uint32_t i = 0; i < s->n_tiles; i++) {
         FZ_CHECK(ct__seg_tile_lower(s, s->tiledir[i].key) == i, "tile lookup finds listed tiles");
-        for (size_t k = 0; k < sizeof FROMS / sizeof FROMS[0]; k++)
-            walk_tile(s, i, FROMS[k], pristine);
+        for (size_t k = 0; k < sizeof FROMS / sizeof FROMS[0]; k++) {
+            walk_tile(s, i, FROMS[k], CT_DAY_S, 0, 1, pristine);
+            /* a part of a trace on several threads, up to an hour later */
+            walk_tile(s, i, FROMS[k], FROMS[k] + 3600 < FROMS[k] ? CT_DAY_S : FROMS[k] + 3600,
+                      (uint32_t)k % 3, 3, pristine);
+        }
         for (uint32_t b = s->tiledir[i].first_block; b < s->tiledir[i + 1].first_block && b < 8; b++)
-            walk_tile(s, i, s->tile_blocks[b].first_tod, pristine);
+            walk_tile(s, i, s->tile_blocks[b].first_tod, CT_DAY_S, 0, 1, pristine);
     }
     if (pristine) {
         uint32_t cells = 0, tiles = 0;
@@ -675,7 +686,7 @@ static void exercise(const ct_segment *mapped, const uint8_t *probe, size_t prob
         check_tile_lower(s, key);
         uint32_t tile = ct__seg_tile_lower(s, key);
         if (tile < s->n_tiles)
-            walk_tile(s, tile, from % CT_DAY_S, 0);
+            walk_tile(s, tile, from % CT_DAY_S, CT_DAY_S, 0, 1, 0);
     }
     check_tile_lower(s, 0);
     check_tile_lower(s, UINT64_MAX);

@@ -29,8 +29,9 @@ static void trace_help(void)
            "With several CASE_IDs, or --all (every registered case, by case_id), the\n"
            "cases are traced in parallel and printed in that order, one after another:\n"
            "CSV has one header, JSON one array. Every CASE_ID is checked before any\n"
-           "tracing starts. One case is traced on --jobs threads, which share its\n"
-           "candidates by subscriber; the answer is the same on any number.\n\n"
+           "tracing starts. One case is traced on --jobs threads (by default the CPUs,\n"
+           "up to 8; one with --floor; not on a cluster), which share its candidates\n"
+           "by subscriber; the answer is the same on any number.\n\n"
            "Options:\n"
            "  --format table|csv|json   output format (default table)\n"
            "  --all                     trace every registered case\n"
@@ -401,6 +402,7 @@ typedef struct trace_args {
     render_opts ro;
     int work, all, score, floor;
     long jobs;
+    int jobs_given; /* --jobs was given: else one case takes at most ONE_CASE_THREADS */
     ct_level min_level;
     const char *explain, *model_path;
 } trace_args;
@@ -448,6 +450,7 @@ static int parse_trace_args(int argc, char **argv, trace_args *a)
         } else if (c == OPT_JOBS) {
             char *end;
             errno = 0;
+            a->jobs_given = 1;
             a->jobs = strtol(optarg, &end, 10);
             if (errno || *end || end == optarg || a->jobs < 1 || a->jobs > 256)
                 return cli_usage_error("trace", "--jobs must be 1 to 256");
@@ -512,14 +515,21 @@ static int trace_several(cli_ctx *ctx, char **argv, int n_args, const trace_args
     return rc;
 }
 
+/* Threads for one case when --jobs is not given: each adds a part that
+ * repeats the case's links and postings and holds tables sized by the
+ * catalogue and the day's subscribers, so past a few the parts cost more
+ * than they save. */
+enum { ONE_CASE_THREADS = 8 };
+
 static int trace_single(cli_ctx *ctx, const char *case_id, const trace_args *a,
                         const ct_risk_opts *risk)
 {
     ct_db *db = ctx->tracer ? NULL : cli_open(ctx, 0);
     if (!db && !ctx->tracer)
         return EXIT_FAIL;
-    if (db)
-        ct_set_trace_threads(db, (int)a->jobs);
+    long threads = a->jobs_given || a->jobs < ONE_CASE_THREADS ? a->jobs : ONE_CASE_THREADS;
+    if (db) /* the floor's kernel runs on one thread: so does the trace it is held against */
+        ct_set_trace_threads(db, a->floor ? 1 : (int)threads);
     ct_err err;
     ct_contacts *cs = NULL;
     struct timespec t0, t1;

@@ -188,13 +188,14 @@ static void roundtrip(void **state)
     assert_int_equal(cell_events, seg.n_cell_events);
     assert_int_equal(seg.version, 3);
     /* every point is in exactly one tile, with exact coordinates; a cursor
-     * for part k of 3 gives exactly the points of subscribers k modulo 3,
-     * the same, though it steps over the others' coordinates */
-    uint32_t tile_events = 0, part_events = 0;
+     * for part k of 3 over [from, until) gives exactly the points of
+     * subscribers k modulo 3 in that window, the same, though it steps over
+     * the others' coordinates */
+    uint32_t tile_events = 0, part_events = 0, window_events = 0;
     for (uint32_t t = 0; t < seg.n_tiles; t++) {
         ct_place_cursor c;
         ct_place_entry e;
-        ct__seg_tile_seek(&seg, t, 0, 0, 1, &c);
+        ct__seg_tile_seek(&seg, t, 0, CT_DAY_S, 0, 1, &c);
         while (ct__seg_place_next(&c, &e) == 1) {
             int found = 0;
             for (uint32_t i = 0; i < n && !found; i++)
@@ -203,13 +204,15 @@ static void roundtrip(void **state)
             assert_true(found);
             tile_events++;
         }
+        /* and one from a second on and to another, walked whole and cut */
+        const uint32_t from = 3600 * (t % 8), until = from + 7200;
         for (uint32_t part = 0; part < 3; part++) {
             ct_place_cursor all, mine;
             ct_place_entry a, m;
-            ct__seg_tile_seek(&seg, t, 0, 0, 1, &all);
-            ct__seg_tile_seek(&seg, t, 0, part, 3, &mine);
+            ct__seg_tile_seek(&seg, t, 0, CT_DAY_S, 0, 1, &all);
+            ct__seg_tile_seek(&seg, t, from, until, part, 3, &mine);
             while (ct__seg_place_next(&all, &a) == 1) {
-                if (a.sub % 3 != part)
+                if (a.sub % 3 != part || a.tod < from || a.tod >= until)
                     continue;
                 assert_int_equal(ct__seg_place_next(&mine, &m), 1);
                 assert_int_equal(m.sub, a.sub);
@@ -219,10 +222,17 @@ static void roundtrip(void **state)
                 part_events++;
             }
             assert_int_equal(ct__seg_place_next(&mine, &m), 0);
+            assert_int_equal(ct__seg_place_next(&mine, &m), 0); /* and stays at its end */
         }
+        ct_place_cursor whole;
+        ct_place_entry w;
+        ct__seg_tile_seek(&seg, t, 0, CT_DAY_S, 0, 1, &whole);
+        while (ct__seg_place_next(&whole, &w) == 1)
+            window_events += w.tod >= from && w.tod < until;
     }
     assert_int_equal(tile_events, seg.n_points);
-    assert_int_equal(part_events, seg.n_points);
+    assert_int_equal(part_events, window_events);
+    assert_true(window_events > 0 && window_events < seg.n_points);
     /* decode gives back exactly the events */
     ct_event *back;
     ct_point *bpts;

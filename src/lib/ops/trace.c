@@ -33,11 +33,11 @@
  *    expected seconds are summed in fixed point (fixedsum.h).
  * 4. Subscribers with X >= min_exposure_s (and X > 0) are the contacts;
  *    their numbers come from the vault, and the read is audited.
- * 5. On several threads (ct_set_trace_threads), step 2 and 3 run in parts,
- *    each taking the candidates of the subscribers whose id is its number
- *    modulo the parts, as a cluster's shards take theirs: the same pairs,
- *    each counted once, summed by the one part that owns the subscriber
- *    (trace_in_parts).
+ * 5. On several threads (ct_set_trace_threads), steps 2 to 4 run in
+ *    parts, each taking the candidates of the subscribers whose id is its
+ *    number modulo the parts, as a cluster's shards take theirs: the same
+ *    pairs, each counted once, summed by the one part that owns the
+ *    subscriber; the contacts are then joined and sorted (trace_in_parts).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -168,7 +168,17 @@ typedef struct tracer {
     const ct__disk_scan *area; /* an area query (scan.h): overlaps go to its fn */
     int floor;                 /* ct_trace_floor: keep every pair matched */
     uint32_t part, parts;      /* a trace on `parts` threads: this one's subscribers (ours) */
+    const struct scan_days *days; /* a part: the only segments it reads (days_of_scan) */
 } tracer;
+
+/* The segments of the days a trace on several threads reads, looked up by
+ * the calling thread before its parts start: [first, first + n), NULL
+ * where the store has no such day. */
+typedef struct scan_days {
+    int64_t first;
+    size_t n;
+    const ct_segment **seg;
+} scan_days;
 
 /* Whether subscriber sub's candidates are this tracer's: a trace on
  * several threads splits them by subscriber id, so that every subscriber's
@@ -182,6 +192,14 @@ static inline int ours(const tracer *t, uint32_t sub)
 
 static const ct_segment *day_segment(tracer *t, int64_t day)
 {
+    if (t->days) { /* a part of a trace on several threads: no lookup in the handle */
+        if (day >= t->days->first && day - t->days->first < (int64_t)t->days->n)
+            return t->days->seg[day - t->days->first];
+        if (day >= 0 && !t->failed) /* days_of_scan's range is wrong: a bug */
+            t->failed = ct__fail(t->err, CT_ECORRUPT, "internal error: a part of the trace read day %lld,"
+                                 " which was not looked up for it", (long long)day);
+        return NULL;
+    }
     ct_code rc;
     const ct_segment *seg = day < 0 ? NULL : ct__db_segment_cells(t->db, day, &rc, t->err);
     if (!seg) {
@@ -825,8 +843,8 @@ static void scan_tile(tracer *t, uint32_t iv, const ct_segment *seg, uint32_t ti
     ct_place_cursor c;
     ct_place_entry e;
     int got;
-    ct__seg_tile_seek(seg, tile, lo, t->part, t->parts, &c); /* only our subscribers' */
-    while ((got = ct__seg_place_next(&c, &e)) == 1 && e.tod < hi) {
+    ct__seg_tile_seek(seg, tile, lo, hi, t->part, t->parts, &c); /* only our subscribers' */
+    while ((got = ct__seg_place_next(&c, &e)) == 1) {
         const ct_point *p = &e.pt;
         double dist = ct__distance_m(ci->lat, ci->lon, p->lat, p->lon);
         if (dist <= ci->radius + p->acc + t->p.contact_distance_m)
@@ -1088,7 +1106,8 @@ static ct_code collect_contacts(tracer *t, ct_err *err)
         if (rc)
             return rc;
     }
-    qsort(out->items, out->n, sizeof *out->items, cmp_contact);
+    if (t->parts <= 1) /* a part's go to trace_in_parts, which sorts them all */
+        qsort(out->items, out->n, sizeof *out->items, cmp_contact);
     return CT_OK;
 }
 
@@ -1172,7 +1191,8 @@ static ct_code collect_scored(tracer *t, ct_err *err)
     }
     ct__free(evs);
     if (!rc) {
-        qsort(rows, n, sizeof *rows, cmp_scored);
+        if (t->parts <= 1) /* as collect_contacts */
+            qsort(rows, n, sizeof *rows, cmp_scored);
         ct_contacts *out = t->out;
         out->items = ct__calloc(n + 1, sizeof *out->items);
         out->evidence = ct__calloc(n + 1, sizeof *out->evidence);
@@ -1591,18 +1611,25 @@ static void part_of(const tracer *t, uint32_t k, uint32_t parts, trace_part_job 
     ct__u32map_grow(&p->exp);
     p->part = k;
     p->parts = parts;
+    p->days = t->days;
 }
 
-/* Every day the scan of t's intervals can read, opened now: the parts
- * then only look segments up in the handle, which changes nothing in it,
- * so they can share it. A candidate's events start up to max_presence_s
- * before an interval, and an open presence looks up to max_presence_s
- * past the window, at the days that follow. */
-static void open_days_of_scan(tracer *t)
+/* Every day the scan of t's intervals can read, looked up now by this
+ * thread: the parts read these segments and call nothing in the handle,
+ * whose cache changes as it follows a compaction (a segment it replaces
+ * stays mapped until the next call's ct__db_segments_release). A
+ * candidate's events start at most max_presence_s before an interval,
+ * which starts in the window, and an open presence looks for its end up
+ * to max_presence_s past a candidate's start, which is before the
+ * window's end. */
+static void days_of_scan(tracer *t, scan_days *d)
 {
-    int64_t from = t->w_start - 2 * t->p.max_presence_s, to = t->w_end + 2 * t->p.max_presence_s;
-    for (int64_t day = ct__day_of(from < 0 ? 0 : from); day <= ct__day_of(to) && !t->failed; day++)
-        day_segment(t, day);
+    int64_t from = t->w_start - t->p.max_presence_s, to = t->w_end + t->p.max_presence_s;
+    d->first = ct__day_of(from < 0 ? 0 : from);
+    d->n = (size_t)(ct__day_of(to) - d->first + 1);
+    d->seg = ct__calloc(d->n + 1, sizeof *d->seg);
+    for (size_t i = 0; i < d->n && !t->failed; i++)
+        d->seg[i] = day_segment(t, d->first + (int64_t)i);
 }
 
 /* Appends part p's answer to t's. */
@@ -1648,16 +1675,18 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
                               ct_err *err)
 {
     trace_part_job *pj = ct__calloc(parts, sizeof *pj);
-    open_days_of_scan(t);
+    scan_days days;
+    days_of_scan(t, &days);
+    t->days = &days;
     uint32_t made = 0;
     if (!t->failed && !t->stale) {
         for (; made < parts; made++)
             part_of(t, made, parts, &pj[made]);
         run_parts(pj, made, part_scan);
     }
-    for (uint32_t k = 0; k < made && !t->failed; k++) { /* the first part's failure, if any */
+    for (uint32_t k = 0; k < made; k++) { /* the first part's failure, if any */
         t->stale |= pj[k].t.stale;
-        if (pj[k].t.failed) {
+        if (pj[k].t.failed && !t->failed) {
             t->failed = pj[k].t.failed;
             *err = pj[k].err;
         }
@@ -1683,13 +1712,16 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
     }
     if (!rc)
         rc = finish_joined(t, err);
+    int64_t *summed = made ? pj[0].crowd : NULL; /* after the sum, every part's points at it */
     for (uint32_t k = 0; k < made; k++) {
         tracer_free(&pj[k].t);
         ct_contacts_free(pj[k].t.out);
+        if (pj[k].crowd != summed)
+            ct__free(pj[k].crowd);
     }
-    if (made)
-        ct__free(pj[0].crowd); /* the others' point at it, or were freed */
+    ct__free(summed);
     ct__free(pj);
+    ct__free(days.seg);
     tracer_free(t);
     if (rc) {
         ct_contacts_free(t->out);

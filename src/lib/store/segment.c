@@ -162,6 +162,8 @@ static void put_coord(buf *b, double v, int which, int64_t *prev)
         put_byte(b, raw[i]);
 }
 
+/* One coordinate into *v; with v NULL only stepped over: the delta chain
+ * followed (prev), nothing converted. */
 static int get_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *prev, double *v)
 {
     uint64_t x;
@@ -170,13 +172,14 @@ static int get_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *
     if (x & 1) {
         if (x != 1 || end - *p < 8)
             return -1;
-        memcpy(v, *p, 8);
+        if (v)
+            memcpy(v, *p, 8);
         *p += 8;
         return 0;
     }
-    int64_t k = prev[which] + unzigzag(x >> 1);
-    prev[which] = k;
-    *v = (double)k / COORD_SCALE[which];
+    prev[which] += unzigzag(x >> 1);
+    if (v)
+        *v = (double)prev[which] / COORD_SCALE[which];
     return 0;
 }
 
@@ -955,9 +958,10 @@ uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key)
     return lo;
 }
 
-void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t part,
-                       uint32_t parts, ct_place_cursor *c)
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t until,
+                       uint32_t part, uint32_t parts, ct_place_cursor *c)
 {
+    c->until = until;
     c->part = part;
     c->parts = parts ? parts : 1;
     c->stream = seg->tiles;
@@ -966,25 +970,8 @@ void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint
                 seg->tile_blocks + seg->tiledir[tile + 1].first_block, from);
 }
 
-/* A coordinate stepped over: the delta chain followed (prev), nothing
- * converted. */
-static int skip_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *prev)
-{
-    uint64_t x;
-    if (get_varint(p, end, &x))
-        return -1;
-    if (x & 1) {
-        if (x != 1 || end - *p < 8)
-            return -1;
-        *p += 8;
-        return 0;
-    }
-    prev[which] += unzigzag(x >> 1);
-    return 0;
-}
-
 /* One entry: 1 with *e filled, 0 when the cursor skips it (coordinates
- * stepped over), -1 if damaged. */
+ * stepped over), 2 when it is at or after the walk's end, -1 if damaged. */
 static int place_decode(ct_place_cursor *c, ct_place_entry *e)
 {
     uint32_t delta, gap;
@@ -996,9 +983,11 @@ static int place_decode(ct_place_cursor *c, ct_place_entry *e)
     e->gap = gap ? gap - 1 : CT_GAP_OPEN;
     if (gap && gap - 1 >= CT_DAY_S)
         return -1;
+    if (e->tod >= c->until)
+        return 2;
     if (e->tod < c->from || e->sub % c->parts != c->part) {
         for (int which = 0; which < 3; which++)
-            if (skip_coord(&c->p, c->end, which, c->prev))
+            if (get_coord(&c->p, c->end, which, c->prev, NULL))
                 return -1;
         return 0;
     }
@@ -1015,6 +1004,11 @@ int ct__seg_place_next(ct_place_cursor *c, ct_place_entry *e)
             block_enter(c);
         }
         int got = place_decode(c, e);
+        if (got == 2) { /* the end: every later call says so too */
+            c->block = c->last_block - 1;
+            c->p = c->end;
+            return 0;
+        }
         if (got)
             return got;
     }

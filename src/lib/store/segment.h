@@ -194,7 +194,7 @@ typedef struct ct_place_cursor {
     const ct_block_entry *block, *last_block; /* last_block: one past */
     const uint8_t *stream;
     uint32_t stream_len;
-    uint32_t tod, from;
+    uint32_t tod, from, until; /* entries at or after `until` end the walk */
     int64_t prev[3];
     uint32_t part, parts; /* entries of subscribers whose id % parts != part are skipped */
 } ct_place_cursor;
@@ -202,11 +202,12 @@ typedef struct ct_place_cursor {
 /* Index of the first tile whose key >= key (n_tiles if none). */
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key);
 
-/* Positions *c at tile `tile`'s (an index) first entry with tod >= from,
- * for every subscriber (parts 1), or only those whose id is `part` modulo
- * `parts` (a trace on several threads). */
-void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t part,
-                       uint32_t parts, ct_place_cursor *c);
+/* Positions *c at tile `tile`'s (an index) first entry with tod >= from;
+ * the walk ends at the first entry at or after `until` (CT_DAY_S: the
+ * tile's end). It gives every subscriber's entries (parts 1), or only
+ * those whose id is `part` modulo `parts` (a trace on several threads). */
+void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint32_t until,
+                       uint32_t part, uint32_t parts, ct_place_cursor *c);
 
 /* The next entry in (tod, sub) order: 1, 0 at the end, -1 if damaged.
  * Entries the cursor skips (before `from`, another part's) have their
