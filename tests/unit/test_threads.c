@@ -11,7 +11,8 @@
  * One trace split between threads (ct_set_trace_threads) shares its
  * handle between them: its answer, evidence and counters must be one
  * thread's, also when the store gained a subscriber after the handle
- * opened (whose number only the calling thread may read).
+ * opened (whose number only the calling thread may read), and so must its
+ * failure on a damaged day.
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <pthread.h>
@@ -385,12 +386,100 @@ static void one_trace_on_threads(void **state)
     ct_contacts_free(fresh);
 }
 
+/* A little-endian u64 or u32 at p. */
+static uint64_t le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Fills subscriber sub's stream (S1, docs/FORMAT.md) with 0xFF in every
+ * stored segment that has one: the segments still open (the quick checks
+ * read no section's contents), but decoding that subscriber's day fails,
+ * and only that. */
+static void damage_stream_of(uint32_t sub)
+{
+    char store[4300], cmd[4500];
+    snprintf(store, sizeof store, "%s/store", data_dir);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep '\\.seg$' > '%s/segments.txt'", store, temp_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/segments.txt", temp_dir);
+    FILE *list = fopen(cmd, "r");
+    assert_non_null(list);
+    char name[256];
+    int damaged = 0;
+    while (fscanf(list, "%255s", name) == 1) {
+        char path[4600];
+        snprintf(path, sizeof path, "%s/%s", store, name);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        unsigned char header[288], entry[24];
+        assert_int_equal(fread(header, 1, sizeof header, f), sizeof header);
+        uint64_t s0 = le(header + 64, 8), s0_len = le(header + 64 + 8, 8), s1 = le(header + 64 + 24, 8);
+        for (uint64_t at = s0; at + 24 <= s0 + s0_len; at += 12) { /* {u32 sub, u32 offset, u32 0} */
+            assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+            assert_int_equal(fread(entry, 1, sizeof entry, f), sizeof entry);
+            if (le(entry, 4) != sub)
+                continue;
+            uint64_t from = le(entry + 4, 4), to = le(entry + 16, 4); /* to: the next one's */
+            assert_int_equal(fseek(f, (long)(s1 + from), SEEK_SET), 0);
+            for (uint64_t i = from; i < to; i++)
+                fputc(0xFF, f);
+            damaged++;
+            break;
+        }
+        assert_int_equal(fclose(f), 0);
+    }
+    fclose(list);
+    assert_true(damaged > 0);
+}
+
+/* A trace one of whose parts fails (a contact's stream is damaged) fails
+ * as one thread's does, with its message, and frees what the parts made,
+ * the others' crowds included (ASan's leak check, in CI). */
+static void failing_parts(void **state)
+{
+    (void)state;
+    ct_err err;
+    ct_db *db;
+    ct_contacts *before = NULL;
+    assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+    assert_int_equal(ct_trace(db, "K1", NULL, &before, &err), CT_OK);
+    ct_close(db);
+    assert_true(before->n > 0);
+    damage_stream_of(before->items[0].subscriber);
+    ct_contacts_free(before);
+    ct_risk_opts risk;
+    ct_risk_opts_default(&risk);
+    for (int scored = 0; scored <= 1; scored++) {
+        char alone[sizeof err.msg];
+        for (int threads = 1; threads <= 4; threads += 3) {
+            assert_int_equal(ct_open(data_dir, 0, &db, &err), CT_OK);
+            ct_set_trace_threads(db, threads);
+            ct_contacts *cs = NULL;
+            ct_code rc = scored ? ct_trace_scored(db, "K1", NULL, &risk, &cs, &err)
+                                : ct_trace(db, "K1", NULL, &cs, &err);
+            ct_close(db);
+            assert_int_equal(rc, CT_ECORRUPT);
+            assert_null(cs);
+            assert_non_null(strstr(err.msg, "is damaged"));
+            if (threads == 1)
+                snprintf(alone, sizeof alone, "%s", err.msg);
+            else
+                assert_string_equal(err.msg, alone);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handles_on_threads_agree),
         cmocka_unit_test(run_homes_on_workers),
-        cmocka_unit_test(one_trace_on_threads), /* last: it adds a case the run would trace */
+        cmocka_unit_test(one_trace_on_threads), /* after the run: it adds a case the run would trace */
+        cmocka_unit_test(failing_parts),        /* last: it damages the store */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
