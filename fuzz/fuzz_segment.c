@@ -353,8 +353,8 @@ static void walk_sub(const ct_segment *s, uint32_t i, int pristine, uint32_t *xi
     FZ_CHECK(!pristine || got == 0, "the unedited file has no damaged stream");
 }
 
-/* A place cursor from ct__seg_tile_seek, read to its
- * end as trace does (without trace's early stop at its window's end).
+/* A place cursor from ct__seg_tile_seek, read to its end (the tile's, or
+ * the `until` it was given, as trace gives its window's end).
  * first/last: the place's blocks; x: the expected entries (sorted by
  * place, time, subscriber) when the file is the unedited one, else NULL. */
 static void walk_place(ct_place_cursor *c, const ct_block_entry *first, const ct_block_entry *last,

@@ -12,7 +12,8 @@
  * handle between them: its answer, evidence and counters must be one
  * thread's, also when the store gained a subscriber after the handle
  * opened (whose number only the calling thread may read), and so must its
- * failure on a damaged day.
+ * failure on a damaged day, and its success where a day it does not read
+ * cannot be opened.
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <pthread.h>
@@ -473,12 +474,79 @@ static void failing_parts(void **state)
     }
 }
 
+/* A store of its own: case K30 (79970000001) and four others at cell c000
+ * every ten minutes from noon to 20:00 of 2020-03-24, and someone else on
+ * the 25th; K30 isolated at 23:50, so that the day after its window is
+ * among the days a trace on threads looks up, yet no presence reaches it.
+ * That day's file then has its magic broken: one thread never opens it,
+ * so the trace must not fail on threads either. */
+static void unread_day_fails_nobody(void **state)
+{
+    (void)state;
+    char dir[4300], path[4800];
+    snprintf(dir, sizeof dir, "%s/unread", temp_dir);
+    size_t cap = 1 << 16, n = 0;
+    char *events = malloc(cap);
+    n += (size_t)snprintf(events + n, cap - n, "msisdn,ts,cell_id\n");
+    for (int who = 1; who <= 5; who++)
+        for (int i = 0; i <= 48; i++) /* 12:00 to 20:00 */
+            n += (size_t)snprintf(events + n, cap - n, "7997000000%d,%lld,c000\n", who,
+                                  1585051200LL + 600LL * i);
+    n += (size_t)snprintf(events + n, cap - n, "79970000009,1585137600,c500\n"); /* the 25th, noon */
+    tu_write(temp_dir, "unread.csv", events);
+    free(events);
+    ct_err err;
+    ct_db *db;
+    ct_import_summary s;
+    ct_ingest *in;
+    assert_int_equal(ct_init(dir, &err), CT_OK);
+    assert_int_equal(ct_open(dir, 1, &db, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/cells.csv", temp_dir);
+    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/unread.csv", temp_dir);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    assert_int_equal(ct_case_add(db, "K30", "79970000001", "2020-03-24T12:00:00Z", "2020-03-24T23:50:00Z",
+                                 NULL, &err),
+                     CT_OK);
+    ct_close(db);
+    snprintf(path, sizeof path, "ls '%s/store' | grep '^d18346-.*\\.seg$' > '%s/unread.txt'", dir, temp_dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof path, "%s/unread.txt", temp_dir);
+    FILE *list = fopen(path, "r");
+    assert_non_null(list);
+    char name[256];
+    assert_int_equal(fscanf(list, "%255s", name), 1);
+    fclose(list);
+    snprintf(path, sizeof path, "%s/store/%s", dir, name);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fputs("XXXXXXXX", f) >= 0, 1); /* over the magic */
+    assert_int_equal(fclose(f), 0);
+    ct_contacts *one = NULL, *many = NULL;
+    assert_int_equal(ct_open(dir, 0, &db, &err), CT_OK);
+    if (ct_trace(db, "K30", NULL, &one, &err) != CT_OK)
+        fail_msg("one thread: %s", err.msg);
+    ct_close(db);
+    assert_int_equal(one->n, 4);
+    assert_int_equal(ct_open(dir, 0, &db, &err), CT_OK);
+    ct_set_trace_threads(db, 4);
+    if (ct_trace(db, "K30", NULL, &many, &err) != CT_OK)
+        fail_msg("four threads: %s", err.msg);
+    ct_close(db);
+    assert_same_answer(one, many);
+    ct_contacts_free(one);
+    ct_contacts_free(many);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handles_on_threads_agree),
         cmocka_unit_test(run_homes_on_workers),
         cmocka_unit_test(one_trace_on_threads), /* after the run: it adds a case the run would trace */
+        cmocka_unit_test(unread_day_fails_nobody),
         cmocka_unit_test(failing_parts),        /* last: it damages the store */
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -171,14 +171,29 @@ typedef struct tracer {
     const struct scan_days *days; /* a part: the only segments it reads (days_of_scan) */
 } tracer;
 
-/* The segments of the days a trace on several threads reads, looked up by
- * the calling thread before its parts start: [first, first + n), NULL
- * where the store has no such day. */
+/* What the calling thread of a trace on several threads looked up, before
+ * its parts start, for each day they may read, [first, first + n): the
+ * segment (NULL where the store has no such day), or the failure to open
+ * it, and whether it names cells the catalogue lacks. A part meets these
+ * only if it reads the day, as one thread would (day_segment). */
+typedef struct day_lookup {
+    const ct_segment *seg;
+    ct_code rc;
+    int stale;
+    ct_err err; /* rc's message */
+} day_lookup;
+
 typedef struct scan_days {
     int64_t first;
     size_t n;
-    const ct_segment **seg;
+    day_lookup *day;
 } scan_days;
+
+/* Whether segment seg names cells imported after the catalogue was loaded. */
+static int names_new_cells(const tracer *t, const ct_segment *seg)
+{
+    return seg->n_cells && seg->celldir[seg->n_cells - 1].loc >= ct__catalog_cell_count(t->db->cat);
+}
 
 /* Whether subscriber sub's candidates are this tracer's: a trace on
  * several threads splits them by subscriber id, so that every subscriber's
@@ -192,13 +207,20 @@ static inline int ours(const tracer *t, uint32_t sub)
 
 static const ct_segment *day_segment(tracer *t, int64_t day)
 {
-    if (t->days) { /* a part of a trace on several threads: no lookup in the handle */
-        if (day >= t->days->first && day - t->days->first < (int64_t)t->days->n)
-            return t->days->seg[day - t->days->first];
-        if (day >= 0 && !t->failed) /* days_of_scan's range is wrong: a bug */
-            t->failed = ct__fail(t->err, CT_ECORRUPT, "internal error: a part of the trace read day %lld,"
-                                 " which was not looked up for it", (long long)day);
-        return NULL;
+    if (t->days && day >= 0) { /* a part of a trace on several threads: no lookup in the handle */
+        if (day < t->days->first || day - t->days->first >= (int64_t)t->days->n) {
+            if (!t->failed) /* days_of_scan's range is wrong: a bug */
+                t->failed = ct__fail(t->err, CT_ECORRUPT, "internal error: a part of the trace read day"
+                                     " %lld, which was not looked up for it", (long long)day);
+            return NULL;
+        }
+        const day_lookup *d = &t->days->day[day - t->days->first];
+        if (d->rc && !t->failed) {
+            *t->err = d->err;
+            t->failed = d->rc;
+        }
+        t->stale |= d->stale;
+        return d->seg;
     }
     ct_code rc;
     const ct_segment *seg = day < 0 ? NULL : ct__db_segment_cells(t->db, day, &rc, t->err);
@@ -207,7 +229,7 @@ static const ct_segment *day_segment(tracer *t, int64_t day)
             t->failed = rc;
         return NULL;
     }
-    if (seg->n_cells && seg->celldir[seg->n_cells - 1].loc >= ct__catalog_cell_count(t->db->cat))
+    if (names_new_cells(t, seg))
         t->stale = 1; /* cells imported after we loaded the catalogue */
     return seg;
 }
@@ -1615,21 +1637,25 @@ static void part_of(const tracer *t, uint32_t k, uint32_t parts, trace_part_job 
 }
 
 /* Every day the scan of t's intervals can read, looked up now by this
- * thread: the parts read these segments and call nothing in the handle,
- * whose cache changes as it follows a compaction (a segment it replaces
- * stays mapped until the next call's ct__db_segments_release). A
- * candidate's events start at most max_presence_s before an interval,
- * which starts in the window, and an open presence looks for its end up
- * to max_presence_s past a candidate's start, which is before the
- * window's end. */
+ * thread: the parts read this table, not the handle, whose cache changes
+ * as it follows a compaction (a segment it replaces stays mapped until
+ * the next call's ct__db_segments_release). A candidate's events start at
+ * most max_presence_s before an interval, which starts in the window; an
+ * open presence looks for its end before max_presence_s past a
+ * candidate's start, which is before the window's end. A day that fails
+ * to open, or names new cells, fails the parts that read it, and only
+ * them: one thread opens only the days it reads. */
 static void days_of_scan(tracer *t, scan_days *d)
 {
-    int64_t from = t->w_start - t->p.max_presence_s, to = t->w_end + t->p.max_presence_s;
+    int64_t from = t->w_start - t->p.max_presence_s, to = t->w_end + t->p.max_presence_s - 1;
     d->first = ct__day_of(from < 0 ? 0 : from);
-    d->n = (size_t)(ct__day_of(to) - d->first + 1);
-    d->seg = ct__calloc(d->n + 1, sizeof *d->seg);
-    for (size_t i = 0; i < d->n && !t->failed; i++)
-        d->seg[i] = day_segment(t, d->first + (int64_t)i);
+    d->n = ct__day_of(to) >= d->first ? (size_t)(ct__day_of(to) - d->first + 1) : 0;
+    d->day = ct__calloc(d->n + 1, sizeof *d->day);
+    for (size_t i = 0; i < d->n; i++) {
+        day_lookup *l = &d->day[i];
+        l->seg = ct__db_segment_cells(t->db, d->first + (int64_t)i, &l->rc, &l->err);
+        l->stale = l->seg && names_new_cells(t, l->seg);
+    }
 }
 
 /* Appends part p's answer to t's. */
@@ -1721,7 +1747,7 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
     }
     ct__free(summed);
     ct__free(pj);
-    ct__free(days.seg);
+    ct__free(days.day);
     tracer_free(t);
     if (rc) {
         ct_contacts_free(t->out);

@@ -177,7 +177,9 @@ static int get_coord(const uint8_t **p, const uint8_t *end, int which, int64_t *
         *p += 8;
         return 0;
     }
-    prev[which] += unzigzag(x >> 1);
+    /* wraps (two's complement) rather than overflowing on a damaged or
+     * forged delta: a skipped entry's coordinates are never checked */
+    prev[which] = (int64_t)((uint64_t)prev[which] + (uint64_t)unzigzag(x >> 1));
     if (v)
         *v = (double)prev[which] / COORD_SCALE[which];
     return 0;
