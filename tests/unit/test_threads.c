@@ -68,25 +68,34 @@ static void build_city(const char *dir)
     free(events);
 }
 
+/* A new data directory `data` holding the cells and the events of the CSV
+ * files named events_csv in temp_dir and cells.csv there; open, writable. */
+static ct_db *new_store(const char *data, const char *events_csv)
+{
+    char path[4400];
+    ct_err err;
+    ct_db *db;
+    ct_import_summary s;
+    ct_ingest *in;
+    assert_int_equal(ct_init(data, &err), CT_OK);
+    assert_int_equal(ct_open(data, 1, &db, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/cells.csv", temp_dir);
+    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
+    snprintf(path, sizeof path, "%s/%s", temp_dir, events_csv);
+    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
+    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
+    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    return db;
+}
+
 static int setup(void **state)
 {
     (void)state;
     char *dir = temp_dir = tu_tmpdir("threads");
     build_city(dir);
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    char path[4300];
     ct_err err;
-    ct_db *db;
-    ct_import_summary s;
-    ct_ingest *in;
-    assert_int_equal(ct_init(data_dir, &err), CT_OK);
-    assert_int_equal(ct_open(data_dir, 1, &db, &err), CT_OK);
-    snprintf(path, sizeof path, "%s/cells.csv", dir);
-    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
-    snprintf(path, sizeof path, "%s/events.csv", dir);
-    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
-    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
-    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    ct_db *db = new_store(data_dir, "events.csv");
     assert_int_equal(ct_case_add(db, "K1", "79990000000", "2020-03-25T00:00:00Z", NULL, NULL, &err), CT_OK);
     assert_int_equal(ct_trace(db, "K1", NULL, &reference, &err), CT_OK);
     assert_true(reference->n > 10);
@@ -396,19 +405,28 @@ static uint64_t le(const unsigned char *p, int bytes)
     return v;
 }
 
+/* The names of the segment files of data's store matching the basic
+ * regular expression `pattern`, one a line, open for reading. */
+static FILE *segment_files(const char *data, const char *pattern)
+{
+    char cmd[4800];
+    snprintf(cmd, sizeof cmd, "ls '%s/store' | grep '%s' > '%s/segments.txt'", data, pattern, temp_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/segments.txt", temp_dir);
+    FILE *list = fopen(cmd, "r");
+    assert_non_null(list);
+    return list;
+}
+
 /* Fills subscriber sub's stream (S1, docs/FORMAT.md) with 0xFF in every
  * stored segment that has one: the segments still open (the quick checks
  * read no section's contents), but decoding that subscriber's day fails,
  * and only that. */
 static void damage_stream_of(uint32_t sub)
 {
-    char store[4300], cmd[4500];
+    char store[4300];
     snprintf(store, sizeof store, "%s/store", data_dir);
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep '\\.seg$' > '%s/segments.txt'", store, temp_dir);
-    assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s/segments.txt", temp_dir);
-    FILE *list = fopen(cmd, "r");
-    assert_non_null(list);
+    FILE *list = segment_files(data_dir, "\\.seg$");
     char name[256];
     int damaged = 0;
     while (fscanf(list, "%255s", name) == 1) {
@@ -496,26 +514,12 @@ static void unread_day_fails_nobody(void **state)
     tu_write(temp_dir, "unread.csv", events);
     free(events);
     ct_err err;
-    ct_db *db;
-    ct_import_summary s;
-    ct_ingest *in;
-    assert_int_equal(ct_init(dir, &err), CT_OK);
-    assert_int_equal(ct_open(dir, 1, &db, &err), CT_OK);
-    snprintf(path, sizeof path, "%s/cells.csv", temp_dir);
-    assert_int_equal(ct_cells_import(db, "250-01", path, NULL, &s, &err), CT_OK);
-    snprintf(path, sizeof path, "%s/unread.csv", temp_dir);
-    assert_int_equal(ct_ingest_begin(db, "250-01", NULL, &in, &err), CT_OK);
-    assert_int_equal(ct_ingest_file(in, path, &err), CT_OK);
-    assert_int_equal(ct_ingest_commit(in, &s, &err), CT_OK);
+    ct_db *db = new_store(dir, "unread.csv");
     assert_int_equal(ct_case_add(db, "K30", "79970000001", "2020-03-24T12:00:00Z", "2020-03-24T23:50:00Z",
                                  NULL, &err),
                      CT_OK);
     ct_close(db);
-    snprintf(path, sizeof path, "ls '%s/store' | grep '^d18346-.*\\.seg$' > '%s/unread.txt'", dir, temp_dir);
-    assert_int_equal(system(path), 0);
-    snprintf(path, sizeof path, "%s/unread.txt", temp_dir);
-    FILE *list = fopen(path, "r");
-    assert_non_null(list);
+    FILE *list = segment_files(dir, "^d18346-.*\\.seg$");
     char name[256];
     assert_int_equal(fscanf(list, "%255s", name), 1);
     fclose(list);
