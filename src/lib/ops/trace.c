@@ -196,11 +196,11 @@ static int names_new_cells(const tracer *t, const ct_segment *seg)
 }
 
 /* Whether subscriber sub's candidates are this tracer's: a trace on
- * several threads splits them by subscriber id, so that every subscriber's
- * overlaps are summed by one thread (trace_in_parts). */
+ * several threads splits them by subscriber (ct__sub_in_part), so that
+ * every subscriber's overlaps are summed by one thread (trace_in_parts). */
 static inline int ours(const tracer *t, uint32_t sub)
 {
-    return t->parts <= 1 || sub % t->parts == t->part;
+    return ct__sub_in_part(sub, t->part, t->parts);
 }
 
 /* ---- segments by day --------------------------------------------------------- */
@@ -1610,8 +1610,9 @@ static void run_parts(trace_part_job *pj, uint32_t n, void *(*step)(void *))
 
 /* Part k of `parts` of the trace whose case intervals t holds: its own
  * copy of them (the scorer numbers their visits in place), its own tables
- * and counters. */
-static void part_of(const tracer *t, uint32_t k, uint32_t parts, trace_part_job *pj)
+ * and counters; the days it may read, looked up (days_of_scan). */
+static void part_of(const tracer *t, const scan_days *days, uint32_t k, uint32_t parts,
+                    trace_part_job *pj)
 {
     tracer *p = &pj->t;
     tracer_clear(p);
@@ -1633,7 +1634,7 @@ static void part_of(const tracer *t, uint32_t k, uint32_t parts, trace_part_job 
     ct__u32map_grow(&p->exp);
     p->part = k;
     p->parts = parts;
-    p->days = t->days;
+    p->days = days;
 }
 
 /* Every day the scan of t's intervals can read, looked up now by this
@@ -1703,14 +1704,10 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
     trace_part_job *pj = ct__calloc(parts, sizeof *pj);
     scan_days days;
     days_of_scan(t, &days);
-    t->days = &days;
-    uint32_t made = 0;
-    if (!t->failed && !t->stale) {
-        for (; made < parts; made++)
-            part_of(t, made, parts, &pj[made]);
-        run_parts(pj, made, part_scan);
-    }
-    for (uint32_t k = 0; k < made; k++) { /* the first part's failure, if any */
+    for (uint32_t k = 0; k < parts; k++)
+        part_of(t, &days, k, parts, &pj[k]);
+    run_parts(pj, parts, part_scan);
+    for (uint32_t k = 0; k < parts; k++) { /* the first part's failure, if any */
         t->stale |= pj[k].t.stale;
         if (pj[k].t.failed && !t->failed) {
             t->failed = pj[k].t.failed;
@@ -1719,17 +1716,17 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
     }
     ct_code rc = tracer_outcome(t, vanished, err);
     if (!rc && t->risk) { /* every visit's crowd, over all the subscribers */
-        for (uint32_t k = 1; k < made; k++)
+        for (uint32_t k = 1; k < parts; k++)
             for (size_t i = 0; i < pj[0].crowd_len; i++)
                 pj[0].crowd[i] += pj[k].crowd[i];
-        for (uint32_t k = 1; k < made; k++) {
+        for (uint32_t k = 1; k < parts; k++) {
             ct__free(pj[k].crowd);
             pj[k].crowd = pj[0].crowd;
         }
     }
     if (!rc)
-        run_parts(pj, made, part_collect);
-    for (uint32_t k = 0; k < made && !rc; k++) {
+        run_parts(pj, parts, part_collect);
+    for (uint32_t k = 0; k < parts && !rc; k++) {
         rc = pj[k].rc;
         if (rc)
             *err = pj[k].err;
@@ -1738,8 +1735,8 @@ static ct_code trace_in_parts(tracer *t, trace_job *job, uint32_t parts, int *va
     }
     if (!rc)
         rc = finish_joined(t, err);
-    int64_t *summed = made ? pj[0].crowd : NULL; /* after the sum, every part's points at it */
-    for (uint32_t k = 0; k < made; k++) {
+    int64_t *summed = pj[0].crowd; /* after the sum, every part's points at it */
+    for (uint32_t k = 0; k < parts; k++) {
         tracer_free(&pj[k].t);
         ct_contacts_free(pj[k].t.out);
         if (pj[k].crowd != summed)
@@ -1763,7 +1760,7 @@ static uint32_t threads_for_job(const ct_db *db, const trace_job *job)
 {
     if (job->floor || job->explain_sub != UINT32_MAX || db->trace_threads < 2)
         return 1;
-    return db->trace_threads > 64 ? 64 : (uint32_t)db->trace_threads;
+    return (uint32_t)db->trace_threads; /* at most 64 (ct_set_trace_threads) */
 }
 
 /* One attempt; CT_ENOTFOUND from a segment means a writer replaced it
@@ -1835,7 +1832,6 @@ static void tracer_for_window(tracer *t, ct_db *db, ct_contacts *counters, uint3
     t->w_end = to;
     t->out = counters;
 }
-
 
 ct_code ct__scan_disk(ct_db *db, ct__disk_scan *q, int *vanished, ct_err *err)
 {

@@ -965,7 +965,7 @@ void ct__seg_tile_seek(const ct_segment *seg, uint32_t tile, uint32_t from, uint
 {
     c->until = until;
     c->part = part;
-    c->parts = parts ? parts : 1;
+    c->parts = parts;
     c->stream = seg->tiles;
     c->stream_len = seg->tiles_len;
     seek_blocks(c, seg->tile_blocks + seg->tiledir[tile].first_block,
@@ -987,7 +987,7 @@ static int place_decode(ct_place_cursor *c, ct_place_entry *e)
         return -1;
     if (e->tod >= c->until)
         return 2;
-    if (e->tod < c->from || e->sub % c->parts != c->part) {
+    if (e->tod < c->from || !ct__sub_in_part(e->sub, c->part, c->parts)) {
         for (int which = 0; which < 3; which++)
             if (get_coord(&c->p, c->end, which, c->prev, NULL))
                 return -1;

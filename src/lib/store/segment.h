@@ -199,6 +199,14 @@ typedef struct ct_place_cursor {
     uint32_t part, parts; /* entries of subscribers whose id % parts != part are skipped */
 } ct_place_cursor;
 
+/* Whether subscriber sub is in part `part` of `parts` (0 or 1: the only
+ * part): how a trace on several threads splits the subscribers, by id, so
+ * that each one's events are all in one part. */
+static inline int ct__sub_in_part(uint32_t sub, uint32_t part, uint32_t parts)
+{
+    return parts <= 1 || sub % parts == part;
+}
+
 /* Index of the first tile whose key >= key (n_tiles if none). */
 uint32_t ct__seg_tile_lower(const ct_segment *seg, uint64_t key);
 
