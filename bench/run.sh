@@ -181,9 +181,10 @@ for rep in $(seq 1 "$REPEAT"); do
         done
         # the floor of each trace (trace --work --floor): the kernel alone on
         # the pairs the trace matched; case, kernel ms, trace ms (the trace
-        # of the same process, in the library, on one thread as the kernel)
+        # of the same process, in the library; with --floor the CLI traces
+        # on one thread, as the kernel runs)
         for c in "${CASE_IDS[@]}"; do
-            "$CT" --quiet trace "$c" --format csv --work --floor --jobs 1 > /dev/null 2> "$M/ct_floor.err" ||
+            "$CT" --quiet trace "$c" --format csv --work --floor > /dev/null 2> "$M/ct_floor.err" ||
                 { cat "$M/ct_floor.err" >&2; exit 1; }
             echo "$c $(sed -n 's/^floor: .* kernel \([0-9.]*\) ms .*/\1/p' "$M/ct_floor.err") $(sed -n 's/^work: .* \([0-9.]*\) ms, .*/\1/p' "$M/ct_floor.err")"
         done > "$M/ct_floor.txt"
