@@ -22,6 +22,7 @@ const p50 = per(), p99 = per(), ingest = per(), bpe = per(), batch = per(), runs
 const rssIngest = per(), rssTrace = per(), rssRun = [], contacts = [], msPerContact = [];
 const memcgPeak = per(), oomKills = per(); // run.sh's one memory limit, enforced by a cgroup
 const nsPerCandidate = [], candidates = [], inlib = [], floorMs = [], overFloor = [];
+const floorP99 = [], floorRun = [], levelP50 = [], levelP99 = [];
 const traceFile = { celltrace: 'ct_trace_ms.txt', duckdb: 'duck_trace_ms.txt', postgres: 'pg_trace_ms.txt' };
 let events = null;
 for (const rep of reps) {
@@ -61,6 +62,15 @@ for (const rep of reps) {
     const fl = lines(rep, 'ct_floor.txt');
     floorMs.push(median(fl.map((l) => Number(l[1]))));
     overFloor.push(median(fl.map((l) => Number(l[2]) / Number(l[1]))));
+    floorP99.push(rank(fl.map((l) => Number(l[1])), 0.99));
+    // every case's kernel, back to back on every core: the most cases/s
+    // any trace of the SPEC 4 net could give on this machine
+    floorRun.push(fl.length / (fl.reduce((a, l) => a + Number(l[1]), 0) / 1e3 / Number(args.cores)));
+  }
+  if (exists(rep, 'ct_level_test.txt')) { // case, ms in the library
+    const lv = lines(rep, 'ct_level_test.txt').map((l) => Number(l[1]));
+    levelP50.push(median(lv));
+    levelP99.push(rank(lv, 0.99));
   }
 }
 const med = (o) => Object.fromEntries(ENGINES.map((e) => [e, round(median(o[e]))]));
@@ -95,6 +105,14 @@ const out = {
   // each trace's time over its own kernel's
   floor_ms: { celltrace: floorMs.length ? round(median(floorMs)) : null, duckdb: null, postgres: null },
   trace_over_floor: { celltrace: overFloor.length ? round(median(overFloor)) : null, duckdb: null, postgres: null },
+  // the kernel's 99th percentile over cases, and the cases per second of
+  // all cases' kernels run back to back on every core (no trace can beat it)
+  floor_p99_ms: { celltrace: floorP99.length ? round(median(floorP99)) : null, duckdb: null, postgres: null },
+  floor_cases_per_s: { celltrace: floorRun.length ? round(median(floorRun)) : null, duckdb: null, postgres: null },
+  // `trace --level test --work`, in the library: issue 15's target (the
+  // peers do not score)
+  trace_level_test_p50_inlib_ms: { celltrace: levelP50.length ? round(median(levelP50)) : null, duckdb: null, postgres: null },
+  trace_level_test_p99_inlib_ms: { celltrace: levelP99.length ? round(median(levelP99)) : null, duckdb: null, postgres: null },
   mem_bandwidth_gbs: Number(args.membw),
   // run.sh's one memory limit for every engine (MB; 0: none) and whether a cgroup enforced it
   mem_limit_mb: Number(args['mem-limit'] || 0),
@@ -167,6 +185,10 @@ md += `the trace itself, not process start or printing). Memory bandwidth on thi
 md += `Whole-process single-trace time per contact row: ${(median(msPerContact) * 1e6).toFixed(0)} ns.\n`;
 if (floorMs.length)
   md += `- The floor (\`trace --work --floor\`): the kernel alone, each trace's own (interval, candidate) pairs streamed from memory and their overlaps added to an empty table, takes a median of ${out.floor_ms.celltrace} ms; a trace in the library takes a median of ${out.trace_over_floor.celltrace} times its kernel's time.\n`;
+if (floorP99.length)
+  md += `- The floor's 99th percentile over cases is ${out.floor_p99_ms.celltrace} ms. All cases' kernels back to back on ${out.cores} cores would give ${out.floor_cases_per_s.celltrace} cases/s: no trace of the SPEC 4 net, let alone \`run\`, which also scores and stores it, can be faster on this machine.\n`;
+if (levelP50.length)
+  md += `- \`trace --level test\` (scored; only the contacts at level test or above), in the library: p50 ${out.trace_level_test_p50_inlib_ms.celltrace} ms, p99 ${out.trace_level_test_p99_inlib_ms.celltrace} ms (one process per case; the peers do not score).\n`;
 md += `- celltrace times are whole processes (\`celltrace trace\`: start, open the store, trace, print); `;
 md += `DuckDB's are the query in an open connection; PostgreSQL's are psql's \`\\timing\` of the query in an open session.\n`;
 md += `- Peak memory: celltrace and DuckDB (node) from \`/usr/bin/time -f %M\` (max RSS of the process); `;
