@@ -172,7 +172,7 @@ if (limit && enforced && ENGINES.every((e) => memcgPeak[e].length))
 md += '\n';
 if (limit) {
   md += `Memory limit: every engine got ${limit} MB. Its own settings came from it (celltrace's ingest buffer ${limit / 4} MB; `;
-  md += `DuckDB's memory_limit ${limit} MB, spilling to a temp folder beyond; PostgreSQL's shared_buffers ${limit / 4} MB, `;
+  md += `DuckDB's memory_limit ${Math.floor(limit * 60 / 100)} MB (60 %: it bounds only its buffer manager), spilling to a temp folder beyond; PostgreSQL's shared_buffers ${limit / 4} MB, `;
   md += `work_mem ${limit / 32} MB, maintenance_work_mem ${limit / 4} MB). `;
   md += enforced
     ? `Each engine ran in a memory cgroup (${args.memcg}) with that limit, swap off; processes the limit killed: ${ENGINES.map((e) => `${e} ${oomKills[e].reduce((a, b) => a + b, 0)}`).join(', ')}. `
