@@ -678,28 +678,37 @@ static void add_cell_runs(tracer *t, cell_scan *cs, const cell_link *l, size_t n
 }
 
 /* Marks, and lists once, the subscribers with an event at active run a's
- * cell in the hours its part of the day covers (S0 indexes). */
+ * cell in the hours its part of the day covers (S0 indexes). A posting
+ * list names those with an event at the cell in its hour (FORMAT.md, S4),
+ * so the events a run can match of a subscriber it names lie in the
+ * hours that named it: the window to decode is that hour's part of the
+ * run, not the whole run, which for a night at home is most of the day. */
 static void collect_postings(tracer *t, cell_scan *cs, const ct_segment *seg, const active_run *a)
 {
     uint32_t cell = ct__seg_cell_index(seg, cs->runs[a->run].l->loc);
     if (cell == seg->n_cells)
         return;
     for (uint32_t h = a->lo / CT_SEG_POSTING_S; h <= (a->hi - 1) / CT_SEG_POSTING_S; h++) {
+        uint32_t lo = h * CT_SEG_POSTING_S, hi = lo + CT_SEG_POSTING_S;
+        if (lo < a->lo)
+            lo = a->lo;
+        if (hi > a->hi)
+            hi = a->hi;
         ct_postings p;
         uint32_t idx;
         int got;
         ct__seg_postings(seg, cell, h, &p);
         while ((got = ct__seg_postings_next(&p, &idx)) == 1) {
             if (cs->mark[idx] == cs->stamp) {
-                if (a->lo < cs->from[idx])
-                    cs->from[idx] = a->lo;
-                if (a->hi > cs->until[idx])
-                    cs->until[idx] = a->hi;
+                if (lo < cs->from[idx])
+                    cs->from[idx] = lo;
+                if (hi > cs->until[idx])
+                    cs->until[idx] = hi;
                 continue;
             }
             cs->mark[idx] = cs->stamp;
-            cs->from[idx] = a->lo;
-            cs->until[idx] = a->hi;
+            cs->from[idx] = lo;
+            cs->until[idx] = hi;
             CT_GROW(cs->subs, cs->n_subs + 1, cs->cap_subs);
             cs->subs[cs->n_subs++] = idx;
         }
