@@ -1560,6 +1560,28 @@ static ct_code tracer_finish(tracer *t, trace_job *job, int *vanished, ct_err *e
     return CT_OK;
 }
 
+/* ---- a part's crowd and answer (threads here, a cluster's ranks) ------------------ */
+
+/* Scored, after the scan: the crowd of each of the case's visits over
+ * this tracer's subscribers, closed and copied into *crowd (its length
+ * *len), to be summed over every part. */
+static void crowd_of_part(tracer *t, int64_t **crowd, size_t *len)
+{
+    ct__scorer_crowd_close(t->scorer);
+    *len = ct__scorer_crowd_len(t->scorer);
+    *crowd = ct__malloc((*len + 1) * sizeof **crowd);
+    ct__scorer_crowd_get(t->scorer, *crowd);
+}
+
+/* A part's contacts; scored, against `crowd`, the sum over every part
+ * (NULL: this part's own, as when it is the only one). */
+static ct_code collect_part(tracer *t, const int64_t *crowd, ct_err *err)
+{
+    if (t->risk && crowd)
+        ct__scorer_crowd_set(t->scorer, crowd);
+    return t->risk ? collect_scored(t, err) : collect_contacts(t, err);
+}
+
 /* ---- one trace on several threads ------------------------------------------------- */
 
 /* One thread's part of a trace (trace_in_parts): a tracer that takes the
@@ -1580,12 +1602,8 @@ static void *part_scan(void *arg)
     trace_part_job *pj = arg;
     tracer *t = &pj->t;
     scan_case_intervals(t); /* makes its scorer when scoring */
-    if (t->scorer && !t->failed && !t->stale) {
-        ct__scorer_crowd_close(t->scorer);
-        pj->crowd_len = ct__scorer_crowd_len(t->scorer);
-        pj->crowd = ct__malloc((pj->crowd_len + 1) * sizeof *pj->crowd);
-        ct__scorer_crowd_get(t->scorer, pj->crowd);
-    }
+    if (t->scorer && !t->failed && !t->stale)
+        crowd_of_part(t, &pj->crowd, &pj->crowd_len);
     return NULL;
 }
 
@@ -1593,10 +1611,7 @@ static void *part_scan(void *arg)
 static void *part_collect(void *arg)
 {
     trace_part_job *pj = arg;
-    tracer *t = &pj->t;
-    if (t->risk)
-        ct__scorer_crowd_set(t->scorer, pj->crowd);
-    pj->rc = t->risk ? collect_scored(t, &pj->err) : collect_contacts(t, &pj->err);
+    pj->rc = collect_part(&pj->t, pj->crowd, &pj->err);
     return NULL;
 }
 
@@ -2105,12 +2120,8 @@ ct_code ct_trace_part_begin(ct_db *db, const char *case_id, const ct_params *p,
         int vanished;
         rc = tracer_outcome(t, &vanished, err);
     }
-    if (!rc && t->risk) {
-        ct__scorer_crowd_close(t->scorer);
-        part->crowd_len = ct__scorer_crowd_len(t->scorer);
-        part->crowd = ct__malloc((part->crowd_len + 1) * sizeof *part->crowd);
-        ct__scorer_crowd_get(t->scorer, part->crowd);
-    }
+    if (!rc && t->risk)
+        crowd_of_part(t, &part->crowd, &part->crowd_len);
     if (rc) {
         ct_trace_part_free(part);
         return rc;
@@ -2131,9 +2142,7 @@ ct_code ct_trace_part_finish(ct_trace_part *part, const int64_t *crowd, ct_conta
     tracer *t = &part->t;
     *out = NULL;
     t->err = err;
-    if (t->risk && crowd)
-        ct__scorer_crowd_set(t->scorer, crowd);
-    ct_code rc = t->risk ? collect_scored(t, err) : collect_contacts(t, err);
+    ct_code rc = collect_part(t, crowd, err);
     if (!rc)
         rc = ct__audit(t->db, t->risk ? "trace --score (shard)" : "trace (shard)", t->out->case_id,
                        t->out->n, err);
