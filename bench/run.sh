@@ -63,7 +63,7 @@ cleanup() {
     set +e
     # a failure says so, and what the memory limit killed (a kill by the
     # cgroup leaves no message of its own in this log)
-    [ $rc = 0 ] || log "failed (exit $rc)$(grep -h 'terminated by signal' "$MEAS"/rep*/rss.txt 2>/dev/null | sort | uniq -c | sed 's/^ */; /' | tr '\n' ' ')"
+    [ $rc = 0 ] || log "failed (exit $rc)$(grep -h 'terminated by signal' "${MEAS:-/nonexistent}"/rep*/rss.txt 2>/dev/null | sort | uniq -c | sed 's/^ */; /' | tr '\n' ' ')"
     [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
     pg_stop
     if [ "$KEEP" = 0 ] && [ -d "$WORK" ]; then
